@@ -1,0 +1,213 @@
+"""Everything that happens in a session is one of these events.
+
+Events are facts, validated at the boundary with pydantic and never mutated. Each carries a
+client-made unique ``id`` (the idempotency key), the ``actor`` who made it and ``at``, the
+actor's estimate of the session clock when it was made. The relay, which sequences the session,
+adds ``seq`` and ``stamped_at``; from then on ``stamped_at`` is the event's time, so every
+machine folds the same log with the same clock readings.
+"""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+ParticipantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+EventId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+TurnNumber = Annotated[int, Field(ge=1)]
+ShortText = Annotated[str, Field(max_length=200)]
+LongText = Annotated[str, Field(max_length=20_000)]
+DecisionStatus = Literal["proposed", "accepted", "rejected", "deprecated", "superseded"]
+
+MAX_PARTICIPANTS = 8
+MIN_PARTICIPANTS = 2
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Person(_Frozen):
+    """A name and an email, as git writes them."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[str, Field(max_length=254)] = ""
+
+
+class Participant(Person):
+    """Someone in the session; ``id`` is stable across reconnects of the same person."""
+
+    id: ParticipantId
+
+
+class SessionSettings(_Frozen):
+    """The rules of one session, shared by everyone through the log rather than local config."""
+
+    turn_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 15 * 60
+    break_every: Annotated[int, Field(ge=0, le=100)] = 0
+    break_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 5 * 60
+    max_participants: Annotated[int, Field(ge=MIN_PARTICIPANTS, le=MAX_PARTICIPANTS)] = (
+        MAX_PARTICIPANTS
+    )
+    auto_start: bool = True
+
+
+class _Event(_Frozen):
+    id: EventId
+    actor: ParticipantId
+    at: float
+    seq: Annotated[int, Field(ge=1)] | None = None
+    stamped_at: float | None = None
+
+    @property
+    def time(self) -> float:
+        """The session clock reading this event happened at: the relay's stamp once it has one."""
+        return self.at if self.stamped_at is None else self.stamped_at
+
+
+class SessionOpened(_Event):
+    kind: Literal["session.opened"] = "session.opened"
+    settings: SessionSettings = SessionSettings()
+    title: ShortText = ""
+
+
+class ParticipantJoined(_Event):
+    kind: Literal["participant.joined"] = "participant.joined"
+    participant: Participant
+
+
+class ParticipantLeft(_Event):
+    kind: Literal["participant.left"] = "participant.left"
+    participant_id: ParticipantId
+
+
+class RotationReordered(_Event):
+    kind: Literal["rotation.reordered"] = "rotation.reordered"
+    order: tuple[ParticipantId, ...]
+
+
+class TurnStarted(_Event):
+    kind: Literal["turn.started"] = "turn.started"
+    turn: TurnNumber
+
+
+class TimerPaused(_Event):
+    kind: Literal["timer.paused"] = "timer.paused"
+    turn: TurnNumber
+
+
+class TimerResumed(_Event):
+    kind: Literal["timer.resumed"] = "timer.resumed"
+    turn: TurnNumber
+
+
+class TimerExtended(_Event):
+    kind: Literal["timer.extended"] = "timer.extended"
+    turn: TurnNumber
+    seconds: Annotated[int, Field(ge=1, le=4 * 3600)]
+
+
+class TurnSkipped(_Event):
+    """Hand the keyboard to the next driver now, before the countdown runs out."""
+
+    kind: Literal["turn.skipped"] = "turn.skipped"
+    turn: TurnNumber
+
+
+class RolesRotated(_Event):
+    """The countdown of ``turn`` ran out. A second rotation for the same turn is a no-op."""
+
+    kind: Literal["roles.rotated"] = "roles.rotated"
+    turn: TurnNumber
+
+
+class BreakStarted(_Event):
+    """A break taken by hand before ``turn`` starts (scheduled breaks start on rotation)."""
+
+    kind: Literal["break.started"] = "break.started"
+    turn: TurnNumber
+    seconds: Annotated[int, Field(ge=1, le=24 * 3600)] | None = None
+
+
+class BreakEnded(_Event):
+    kind: Literal["break.ended"] = "break.ended"
+    turn: TurnNumber
+
+
+class DecisionRecorded(_Event):
+    kind: Literal["decision.recorded"] = "decision.recorded"
+    decision_id: EventId
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    context: LongText = ""
+    decision: LongText = ""
+    consequences: LongText = ""
+    status: DecisionStatus = "proposed"
+
+
+class DecisionAmended(_Event):
+    """Changes some fields of a decision; concurrent amendments resolve by relay order."""
+
+    kind: Literal["decision.amended"] = "decision.amended"
+    decision_id: EventId
+    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    context: LongText | None = None
+    decision: LongText | None = None
+    consequences: LongText | None = None
+    status: DecisionStatus | None = None
+
+
+class CommitRecorded(_Event):
+    kind: Literal["commit.recorded"] = "commit.recorded"
+    sha: Annotated[str, Field(pattern=r"^[0-9a-f]{7,64}$")]
+    summary: ShortText
+    author: Person
+    co_authors: tuple[Person, ...] = ()
+
+
+class LessonNoted(_Event):
+    """An answer to the retro question "what did we learn?"."""
+
+    kind: Literal["lesson.noted"] = "lesson.noted"
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class SessionEnded(_Event):
+    kind: Literal["session.ended"] = "session.ended"
+
+
+Event = Annotated[
+    SessionOpened
+    | ParticipantJoined
+    | ParticipantLeft
+    | RotationReordered
+    | TurnStarted
+    | TimerPaused
+    | TimerResumed
+    | TimerExtended
+    | TurnSkipped
+    | RolesRotated
+    | BreakStarted
+    | BreakEnded
+    | DecisionRecorded
+    | DecisionAmended
+    | CommitRecorded
+    | LessonNoted
+    | SessionEnded,
+    Field(discriminator="kind"),
+]
+
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def decode_event(data: bytes | str) -> Event:
+    """Parse one event from JSON; raises ``pydantic.ValidationError`` with what was wrong."""
+    return EVENT_ADAPTER.validate_json(data)
+
+
+def encode_event(event: Event) -> bytes:
+    """Serialise an event to compact JSON, the form the journal and the wire both carry."""
+    return event.__pydantic_serializer__.to_json(event, exclude_none=True)
+
+
+def sequenced(event: Event, seq: int, stamped_at: float) -> Event:
+    """The same event as the relay sequenced it: with its offset in the log and the relay's time."""
+    return event.model_copy(update={"seq": seq, "stamped_at": stamped_at})

@@ -1,0 +1,324 @@
+"""``reduce(state, event) -> state``: the only way a session changes.
+
+The fold is pure and total. An event that does not apply (a second rotation of turn 7, a pause
+while paused, a join into a full session) leaves the state as it was; :func:`step` says why, and
+never raises. An event id seen before is a no-op, so a replayed or resent event counts once.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from pairup.session import events as ev
+from pairup.session.rotation import next_driver
+from pairup.session.state import (
+    Amendment,
+    CommitRecord,
+    Decision,
+    Interlude,
+    Lesson,
+    Member,
+    State,
+    Stint,
+)
+from pairup.session.timer import ROTATION_TOLERANCE, break_due_after, expires_at, tally_at
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """The state after one event, and why the event was ignored if it was."""
+
+    state: State
+    rejected: str | None = None
+
+
+Outcome = State | str
+Handler = Callable[[State, ev.Event, float], Outcome]
+
+
+def step(state: State, event: ev.Event) -> Step:
+    """Apply ``event`` and report whether it applied."""
+    if event.id in state.seen:
+        return Step(state, "already applied (repeated event id)")
+    if state.phase == "ended":
+        return Step(state, "the session has ended")
+    time = event.time if state.clock is None else max(event.time, state.clock)
+    before = _advance(state, time)
+    outcome = _HANDLERS[event.kind](before, event, time)
+    if isinstance(outcome, str):
+        return Step(state, outcome)
+    after = _close_intervals(before, outcome, time)
+    seq = event.seq if event.seq is not None and event.seq > after.last_seq else after.last_seq
+    return Step(replace(after, seen=after.seen.insert(event.id), last_seq=seq))
+
+
+def reduce(state: State, event: ev.Event) -> State:
+    return step(state, event).state
+
+
+def fold(events: Iterable[ev.Event], state: State | None = None) -> State:
+    """The state a log of events leads to; the same log gives the same state on every machine."""
+    current = State() if state is None else state
+    for event in events:
+        current = step(current, event).state
+    return current
+
+
+def _advance(state: State, time: float) -> State:
+    if state.clock is None:
+        return replace(state, clock=time, opened_at=time)
+    if time <= state.clock:
+        return state
+    return replace(state, clock=time, tally=tally_at(state, time))
+
+
+def _close_intervals(before: State, after: State, time: float) -> State:
+    """Keep the timeline: close the driving stint or break that this event ended, open the next."""
+    was_driving = before.phase == "running" and before.driver is not None
+    is_driving = after.phase == "running" and after.driver is not None
+    same_stint = was_driving and is_driving and (before.driver, before.turn) == (
+        after.driver,
+        after.turn,
+    )
+    if not same_stint:
+        if was_driving and before.stint_start is not None and before.driver is not None:
+            stint = Stint(before.turn, before.driver, before.stint_start, time)
+            after = replace(after, stints=after.stints.push_front(stint))
+        after = replace(after, stint_start=time if is_driving else None)
+    if before.phase == "break" and after.phase != "break" and before.phase_started_at is not None:
+        interlude = Interlude(before.turn, before.phase_started_at, time)
+        after = replace(after, breaks=after.breaks.push_front(interlude))
+    return after
+
+
+def _start_turn(state: State, time: float) -> State:
+    return replace(
+        state,
+        phase="running",
+        phase_started_at=time,
+        phase_length=float(state.settings.turn_seconds),
+        paused_at=None,
+        paused_total=0.0,
+    )
+
+
+def _after_turn(state: State, time: float) -> State:
+    """Where the session goes once a turn or break is over: the next turn, or waiting for it."""
+    if state.settings.auto_start and state.driver is not None:
+        return _start_turn(state, time)
+    return replace(state, phase="waiting", phase_started_at=None, paused_at=None)
+
+
+def _rotate(state: State, time: float) -> State:
+    ended = state.turn
+    rotated = replace(
+        state,
+        driver=next_driver(state.members, state.driver),
+        turn=ended + 1,
+        paused_at=None,
+        paused_total=0.0,
+    )
+    if break_due_after(state, ended):
+        return replace(
+            rotated,
+            phase="break",
+            phase_started_at=time,
+            phase_length=float(state.settings.break_seconds),
+        )
+    return _after_turn(rotated, time)
+
+
+def _wrong_turn(state: State, turn: int) -> str | None:
+    if turn != state.turn:
+        return f"refers to turn {turn}, but the session is at turn {state.turn}"
+    return None
+
+
+def _opened(state: State, event: ev.SessionOpened, time: float) -> Outcome:
+    if state.phase != "lobby":
+        return "the session's rules are set before the first turn starts"
+    return replace(state, settings=event.settings, title=event.title)
+
+
+def _joined(state: State, event: ev.ParticipantJoined, time: float) -> Outcome:
+    person = event.participant
+    existing = state.member(person.id)
+    if existing is None or not existing.present:
+        limit = state.settings.max_participants
+        if len(state.present) >= limit:
+            return f"the session is full ({limit} participants)"
+    arrived = Member(person, present=True)
+    if existing is None:
+        members = (*state.members, arrived)
+    else:
+        members = tuple(arrived if m.id == person.id else m for m in state.members)
+    return replace(state, members=members, driver=state.driver or person.id)
+
+
+def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
+    existing = state.member(event.participant_id)
+    if existing is None or not existing.present:
+        return f"{event.participant_id} is not in the session"
+    members = tuple(
+        Member(m.participant, present=False) if m.id == existing.id else m for m in state.members
+    )
+    driver = state.driver
+    if driver == existing.id:
+        driver = next_driver(members, driver)
+    return replace(state, members=members, driver=driver)
+
+
+def _reordered(state: State, event: ev.RotationReordered, time: float) -> Outcome:
+    by_id = {member.id: member for member in state.members}
+    if len(event.order) != len(by_id) or set(event.order) != set(by_id):
+        return "the new order must list every participant exactly once"
+    return replace(state, members=tuple(by_id[pid] for pid in event.order))
+
+
+def _turn_started(state: State, event: ev.TurnStarted, time: float) -> Outcome:
+    if state.phase not in ("lobby", "waiting"):
+        return f"a turn can start only between turns, not while {state.phase}"
+    if wrong := _wrong_turn(state, event.turn):
+        return wrong
+    if state.driver is None:
+        return "nobody is present to drive"
+    return _start_turn(state, time)
+
+
+def _paused(state: State, event: ev.TimerPaused, time: float) -> Outcome:
+    if state.phase != "running":
+        return f"only a running timer can be paused (it is {state.phase})"
+    return _wrong_turn(state, event.turn) or replace(state, phase="paused", paused_at=time)
+
+
+def _resumed(state: State, event: ev.TimerResumed, time: float) -> Outcome:
+    if state.phase != "paused" or state.paused_at is None:
+        return f"only a paused timer can be resumed (it is {state.phase})"
+    return _wrong_turn(state, event.turn) or replace(
+        state,
+        phase="running",
+        paused_at=None,
+        paused_total=state.paused_total + (time - state.paused_at),
+    )
+
+
+def _extended(state: State, event: ev.TimerExtended, time: float) -> Outcome:
+    if state.phase not in ("running", "paused"):
+        return f"only a turn's timer can be extended (it is {state.phase})"
+    return _wrong_turn(state, event.turn) or replace(
+        state, phase_length=state.phase_length + event.seconds
+    )
+
+
+def _skipped(state: State, event: ev.TurnSkipped, time: float) -> Outcome:
+    if state.phase not in ("running", "paused", "waiting"):
+        return f"there is no turn to skip while {state.phase}"
+    return _wrong_turn(state, event.turn) or _rotate(state, time)
+
+
+def _rotated(state: State, event: ev.RolesRotated, time: float) -> Outcome:
+    if state.phase != "running":
+        return f"roles rotate when a running turn's time is up (the timer is {state.phase})"
+    if wrong := _wrong_turn(state, event.turn):
+        return wrong
+    end = expires_at(state)
+    if end is not None and time < end - ROTATION_TOLERANCE:
+        return f"turn {state.turn} still has {end - time:.0f}s left"
+    return _rotate(state, time)
+
+
+def _break_started(state: State, event: ev.BreakStarted, time: float) -> Outcome:
+    if state.phase != "waiting":
+        return f"a break can start only between turns, not while {state.phase}"
+    seconds = event.seconds or state.settings.break_seconds
+    return _wrong_turn(state, event.turn) or replace(
+        state, phase="break", phase_started_at=time, phase_length=float(seconds)
+    )
+
+
+def _break_ended(state: State, event: ev.BreakEnded, time: float) -> Outcome:
+    if state.phase != "break":
+        return "there is no break to end"
+    return _wrong_turn(state, event.turn) or _after_turn(state, time)
+
+
+def _decision_recorded(state: State, event: ev.DecisionRecorded, time: float) -> Outcome:
+    if event.decision_id in state.decisions:
+        return f"decision {event.decision_id} is already recorded"
+    decision = Decision(
+        id=event.decision_id,
+        number=len(state.decisions) + 1,
+        title=event.title,
+        context=event.context,
+        decision=event.decision,
+        consequences=event.consequences,
+        status=event.status,
+        proposed_by=event.actor,
+        proposed_at=time,
+        turn=state.turn,
+    )
+    return replace(state, decisions=state.decisions.insert(decision.id, decision))
+
+
+_AMENDABLE = ("title", "context", "decision", "consequences", "status")
+
+
+def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> Outcome:
+    current: Decision | None = state.decisions.get(event.decision_id)
+    if current is None:
+        return f"there is no decision {event.decision_id} to amend"
+    changes = {
+        name: getattr(event, name)
+        for name in _AMENDABLE
+        if getattr(event, name) is not None and getattr(event, name) != getattr(current, name)
+    }
+    if not changes:
+        return "the amendment changes nothing"
+    amendment = Amendment(by=event.actor, at=time, changed=tuple(changes))
+    amended = replace(current, **changes, amendments=(*current.amendments, amendment))
+    return replace(state, decisions=state.decisions.insert(amended.id, amended))
+
+
+def _commit_recorded(state: State, event: ev.CommitRecorded, time: float) -> Outcome:
+    if event.sha in state.commits:
+        return f"commit {event.sha[:12]} is already recorded"
+    record = CommitRecord(
+        sha=event.sha,
+        number=len(state.commits) + 1,
+        summary=event.summary,
+        author=event.author,
+        co_authors=event.co_authors,
+        recorded_by=event.actor,
+        at=time,
+        turn=state.turn,
+    )
+    return replace(state, commits=state.commits.insert(record.sha, record))
+
+
+def _lesson_noted(state: State, event: ev.LessonNoted, time: float) -> Outcome:
+    lesson = Lesson(len(state.lessons) + 1, event.text, event.actor, time, state.turn)
+    return replace(state, lessons=state.lessons.push_front(lesson))
+
+
+def _ended(state: State, event: ev.SessionEnded, time: float) -> Outcome:
+    return replace(state, phase="ended", ended_at=time, phase_started_at=None, paused_at=None)
+
+
+_HANDLERS: dict[str, Handler] = {
+    "session.opened": _opened,
+    "participant.joined": _joined,
+    "participant.left": _left,
+    "rotation.reordered": _reordered,
+    "turn.started": _turn_started,
+    "timer.paused": _paused,
+    "timer.resumed": _resumed,
+    "timer.extended": _extended,
+    "turn.skipped": _skipped,
+    "roles.rotated": _rotated,
+    "break.started": _break_started,
+    "break.ended": _break_ended,
+    "decision.recorded": _decision_recorded,
+    "decision.amended": _decision_amended,
+    "commit.recorded": _commit_recorded,
+    "lesson.noted": _lesson_noted,
+    "session.ended": _ended,
+}

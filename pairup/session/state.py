@@ -1,0 +1,157 @@
+"""The session as a value: what a fold of the event log produces.
+
+State is immutable. Collections that grow with the length of a session (seen event ids,
+decisions, commits, driving stints) are persistent structures from ``rpds``, so each event
+costs a small, bounded amount of work instead of a copy of everything before it.
+"""
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rpds import HashTrieMap, HashTrieSet, List
+
+from pairup.session.events import DecisionStatus, Participant, Person, SessionSettings
+
+Phase = Literal["lobby", "running", "paused", "waiting", "break", "ended"]
+"""lobby: before the first turn; running/paused: a turn's countdown; waiting: between turns
+until the driver starts the next one; break: a break's countdown; ended: nothing applies."""
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A participant as the session knows them; members who left keep their place in the order."""
+
+    participant: Participant
+    present: bool
+
+    @property
+    def id(self) -> str:
+        return self.participant.id
+
+
+@dataclass(frozen=True, slots=True)
+class Amendment:
+    by: str
+    at: float
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    id: str
+    number: int
+    title: str
+    context: str
+    decision: str
+    consequences: str
+    status: DecisionStatus
+    proposed_by: str
+    proposed_at: float
+    turn: int
+    amendments: tuple[Amendment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRecord:
+    sha: str
+    number: int
+    summary: str
+    author: Person
+    co_authors: tuple[Person, ...]
+    recorded_by: str
+    at: float
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    number: int
+    text: str
+    by: str
+    at: float
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stint:
+    """One stretch of time in which the countdown ran with ``driver`` at the keyboard."""
+
+    turn: int
+    driver: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Interlude:
+    """A break, for the session timeline."""
+
+    turn: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Where the session's time went, up to ``State.clock``; the parts add up to the elapsed time."""
+
+    driving: HashTrieMap = field(default_factory=HashTrieMap)
+    paused: float = 0.0
+    breaks: float = 0.0
+    idle: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    settings: SessionSettings = SessionSettings()
+    title: str = ""
+    phase: Phase = "lobby"
+    members: tuple[Member, ...] = ()
+    driver: str | None = None
+    turn: int = 1
+    # The current turn's countdown (running or paused) or the current break's.
+    phase_started_at: float | None = None
+    phase_length: float = 0.0
+    paused_at: float | None = None
+    paused_total: float = 0.0
+    stint_start: float | None = None
+    opened_at: float | None = None
+    ended_at: float | None = None
+    clock: float | None = None
+    last_seq: int = 0
+    tally: Tally = Tally()
+    stints: List = field(default_factory=List)
+    breaks: List = field(default_factory=List)
+    decisions: HashTrieMap = field(default_factory=HashTrieMap)
+    commits: HashTrieMap = field(default_factory=HashTrieMap)
+    lessons: List = field(default_factory=List)
+    seen: HashTrieSet = field(default_factory=HashTrieSet)
+
+    @property
+    def present(self) -> tuple[Member, ...]:
+        return tuple(member for member in self.members if member.present)
+
+    @property
+    def navigators(self) -> tuple[str, ...]:
+        return tuple(m.id for m in self.members if m.present and m.id != self.driver)
+
+    def member(self, participant_id: str) -> Member | None:
+        for member in self.members:
+            if member.id == participant_id:
+                return member
+        return None
+
+    def decisions_in_order(self) -> list[Decision]:
+        return sorted(self.decisions.values(), key=lambda d: d.number)
+
+    def commits_in_order(self) -> list[CommitRecord]:
+        return sorted(self.commits.values(), key=lambda c: c.number)
+
+    def timeline(self) -> list[Stint]:
+        return list(reversed(list(self.stints)))
+
+    def break_timeline(self) -> list[Interlude]:
+        return list(reversed(list(self.breaks)))
+
+    def lessons_in_order(self) -> list[Lesson]:
+        return list(reversed(list(self.lessons)))

@@ -1,0 +1,79 @@
+"""Timer math and time accounting. Every function takes the session clock reading ``now``.
+
+Nothing here reads a clock: the caller passes the relay-corrected time, so two screens that
+agree on the log and on the clock show the same countdown.
+"""
+
+from dataclasses import replace
+
+from pairup.session.state import State, Tally
+
+ROTATION_TOLERANCE = 2.0
+"""Seconds before the computed expiry at which a rotation is still accepted.
+
+Clients estimate their offset to the relay's clock; this covers the error of that estimate so a
+rotation sent by a client whose clock runs a little fast is not refused."""
+
+
+def expires_at(state: State) -> float | None:
+    """When the running turn or the current break ends; ``None`` when nothing counts down."""
+    if state.phase_started_at is None:
+        return None
+    if state.phase == "running":
+        return state.phase_started_at + state.phase_length + state.paused_total
+    if state.phase == "break":
+        return state.phase_started_at + state.phase_length
+    return None
+
+
+def remaining(state: State, now: float) -> float | None:
+    """Seconds left on the countdown (turn or break), never negative; ``None`` with no countdown."""
+    if (
+        state.phase == "paused"
+        and state.phase_started_at is not None
+        and state.paused_at is not None
+    ):
+        used = state.paused_at - state.phase_started_at - state.paused_total
+        return max(0.0, state.phase_length - used)
+    end = expires_at(state)
+    return None if end is None else max(0.0, end - now)
+
+
+def is_due(state: State, now: float) -> bool:
+    """Whether the countdown has run out, so a client should send the rotation or break end."""
+    end = expires_at(state)
+    return end is not None and now >= end
+
+
+def break_due_after(state: State, turn: int) -> bool:
+    """Whether the rules of the session call for a break once ``turn`` has ended."""
+    every = state.settings.break_every
+    return every > 0 and turn % every == 0
+
+
+def tally_at(state: State, now: float) -> Tally:
+    """Where the session's time went up to ``now``: driving per person, paused, breaks, idle.
+
+    The parts always add up to ``now - opened_at``; ``now`` before the last event counts as
+    the last event's time.
+    """
+    if state.clock is None or now <= state.clock or state.phase == "ended":
+        return state.tally
+    elapsed = now - state.clock
+    tally = state.tally
+    if state.phase == "running" and state.driver is not None:
+        driving = tally.driving
+        return replace(
+            tally, driving=driving.insert(state.driver, driving.get(state.driver, 0.0) + elapsed)
+        )
+    if state.phase == "paused":
+        return replace(tally, paused=tally.paused + elapsed)
+    if state.phase == "break":
+        return replace(tally, breaks=tally.breaks + elapsed)
+    return replace(tally, idle=tally.idle + elapsed)
+
+
+def driving_times(state: State, now: float) -> dict[str, float]:
+    """Seconds each participant has driven up to ``now``, for the fairness figures."""
+    driving = tally_at(state, now).driving
+    return {member.id: driving.get(member.id, 0.0) for member in state.members}
