@@ -51,12 +51,15 @@ class SessionSettings(_Frozen):
     auto_start: bool = True
 
 
+Instant = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class _Event(_Frozen):
     id: EventId
     actor: ParticipantId
-    at: float
+    at: Instant
     seq: Annotated[int, Field(ge=1)] | None = None
-    stamped_at: float | None = None
+    stamped_at: Instant | None = None
 
     @property
     def time(self) -> float:

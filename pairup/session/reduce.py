@@ -1,12 +1,15 @@
 """``reduce(state, event) -> state``: the only way a session changes.
 
 The fold is pure and total. An event that does not apply (a second rotation of turn 7, a pause
-while paused, a join into a full session) leaves the state as it was; :func:`step` says why, and
-never raises. An event id seen before is a no-op, so a replayed or resent event counts once.
+while paused, a join into a full session) leaves the session as it was, and :func:`step` says
+why; nothing raises. Every event is used up where it first appears in the log, applied or not,
+so a replayed or resent event never counts twice and never counts late: a sequenced event by its
+offset (the relay gives one event id one offset), an event not yet sequenced by its id.
 """
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from typing import Any
 
 from pairup.session import events as ev
 from pairup.session.rotation import next_driver
@@ -19,6 +22,7 @@ from pairup.session.state import (
     Member,
     State,
     Stint,
+    evolve,
 )
 from pairup.session.timer import ROTATION_TOLERANCE, break_due_after, expires_at, tally_at
 
@@ -31,100 +35,119 @@ class Step:
     rejected: str | None = None
 
 
-Outcome = State | str
-Handler = Callable[[State, ev.Event, float], Outcome]
+Changes = dict[str, Any]
+Outcome = Changes | str
+"""A handler's answer: the fields of the state that change, or why the event does not apply."""
+Handler = Callable[[State, Any, float], Outcome]
 
 
 def step(state: State, event: ev.Event) -> Step:
     """Apply ``event`` and report whether it applied."""
-    if event.id in state.seen:
-        return Step(state, "already applied (repeated event id)")
-    if state.phase == "ended":
-        return Step(state, "the session has ended")
-    time = event.time if state.clock is None else max(event.time, state.clock)
-    before = _advance(state, time)
-    outcome = _HANDLERS[event.kind](before, event, time)
-    if isinstance(outcome, str):
-        return Step(state, outcome)
-    after = _close_intervals(before, outcome, time)
-    seq = event.seq if event.seq is not None and event.seq > after.last_seq else after.last_seq
-    return Step(replace(after, seen=after.seen.insert(event.id), last_seq=seq))
+    after, rejected = _apply(state, event)
+    return Step(after, rejected)
 
 
 def reduce(state: State, event: ev.Event) -> State:
-    return step(state, event).state
+    return _apply(state, event)[0]
 
 
 def fold(events: Iterable[ev.Event], state: State | None = None) -> State:
     """The state a log of events leads to; the same log gives the same state on every machine."""
     current = State() if state is None else state
     for event in events:
-        current = step(current, event).state
+        current = _apply(current, event)[0]
     return current
 
 
-def _advance(state: State, time: float) -> State:
+def _apply(state: State, event: ev.Event) -> tuple[State, str | None]:
+    # The hot path of every replay. Handlers return only what changes; the clock, the time
+    # tally, the timeline and the used-up event join those changes and the state is copied once.
+    seq = event.seq
+    if event.id in state.seen:
+        return state, "already applied (repeated event id)"
+    if seq is not None and seq <= state.last_seq:
+        return state, f"already applied (offset {seq} is behind {state.last_seq})"
+    if state.phase == "ended":
+        return evolve(state, _used_up(state, event)), "the session has ended"
+    time = event.time if state.clock is None else max(event.time, state.clock)
+    changes = _HANDLERS[event.kind](state, event, time)
+    if isinstance(changes, str):
+        return evolve(state, _used_up(state, event)), changes
+    changes.update(_used_up(state, event))
+    changes["clock"] = time
     if state.clock is None:
-        return replace(state, clock=time, opened_at=time)
-    if time <= state.clock:
-        return state
-    return replace(state, clock=time, tally=tally_at(state, time))
+        changes["opened_at"] = changes["tallied_until"] = time
+    if "phase" in changes or "driver" in changes or "turn" in changes:
+        now = (
+            changes.get("phase", state.phase),
+            changes.get("driver", state.driver),
+            changes.get("turn", state.turn),
+        )
+        if now != (state.phase, state.driver, state.turn):
+            # Time is charged to whoever was driving (or to the pause, the break) only when
+            # that changes, so most events cost no accounting at all.
+            changes["tally"] = tally_at(state, time)
+            changes["tallied_until"] = time
+            _keep_timeline(state, changes, now, time)
+    return evolve(state, changes), None
 
 
-def _close_intervals(before: State, after: State, time: float) -> State:
-    """Keep the timeline: close the driving stint or break that this event ended, open the next."""
+def _used_up(state: State, event: ev.Event) -> Changes:
+    """Mark the event as used, applied or not, so it never counts twice or late.
+
+    The relay gives each event id one offset, so a sequenced event is used up by its offset
+    and the id set stays as small as the not-yet-sequenced tail.
+    """
+    if event.seq is None:
+        return {"seen": state.seen.insert(event.id)}
+    return {"last_seq": event.seq}
+
+
+def _keep_timeline(
+    before: State, changes: Changes, now: tuple[str, str | None, int], time: float
+) -> None:
+    """Close the driving stint or break that this event ended, and open the next stint."""
+    phase, driver, turn = now
     was_driving = before.phase == "running" and before.driver is not None
-    is_driving = after.phase == "running" and after.driver is not None
-    same_stint = was_driving and is_driving and (before.driver, before.turn) == (
-        after.driver,
-        after.turn,
-    )
-    if not same_stint:
+    is_driving = phase == "running" and driver is not None
+    if not (was_driving and is_driving and (before.driver, before.turn) == (driver, turn)):
         if was_driving and before.stint_start is not None and before.driver is not None:
             stint = Stint(before.turn, before.driver, before.stint_start, time)
-            after = replace(after, stints=after.stints.push_front(stint))
-        after = replace(after, stint_start=time if is_driving else None)
-    if before.phase == "break" and after.phase != "break" and before.phase_started_at is not None:
+            changes["stints"] = before.stints.push_front(stint)
+        changes["stint_start"] = time if is_driving else None
+    if before.phase == "break" and phase != "break" and before.phase_started_at is not None:
         interlude = Interlude(before.turn, before.phase_started_at, time)
-        after = replace(after, breaks=after.breaks.push_front(interlude))
-    return after
+        changes["breaks"] = before.breaks.push_front(interlude)
 
 
-def _start_turn(state: State, time: float) -> State:
-    return replace(
-        state,
-        phase="running",
-        phase_started_at=time,
-        phase_length=float(state.settings.turn_seconds),
-        paused_at=None,
-        paused_total=0.0,
-    )
+def _start_turn(state: State, time: float) -> Changes:
+    return {
+        "phase": "running",
+        "phase_started_at": time,
+        "phase_length": float(state.settings.turn_seconds),
+        "paused_at": None,
+        "paused_total": 0.0,
+    }
 
 
-def _after_turn(state: State, time: float) -> State:
+def _after_turn(state: State, driver: str | None, time: float) -> Changes:
     """Where the session goes once a turn or break is over: the next turn, or waiting for it."""
-    if state.settings.auto_start and state.driver is not None:
+    if state.settings.auto_start and driver is not None:
         return _start_turn(state, time)
-    return replace(state, phase="waiting", phase_started_at=None, paused_at=None)
+    return {"phase": "waiting", "phase_started_at": None, "paused_at": None}
 
 
-def _rotate(state: State, time: float) -> State:
+def _rotate(state: State, time: float) -> Changes:
     ended = state.turn
-    rotated = replace(
-        state,
-        driver=next_driver(state.members, state.driver),
-        turn=ended + 1,
-        paused_at=None,
-        paused_total=0.0,
-    )
+    driver = next_driver(state.members, state.driver)
+    rotated: Changes = {"driver": driver, "turn": ended + 1, "paused_at": None, "paused_total": 0.0}
     if break_due_after(state, ended):
-        return replace(
-            rotated,
-            phase="break",
-            phase_started_at=time,
-            phase_length=float(state.settings.break_seconds),
-        )
-    return _after_turn(rotated, time)
+        return rotated | {
+            "phase": "break",
+            "phase_started_at": time,
+            "phase_length": float(state.settings.break_seconds),
+        }
+    return rotated | _after_turn(state, driver, time)
 
 
 def _wrong_turn(state: State, turn: int) -> str | None:
@@ -136,7 +159,7 @@ def _wrong_turn(state: State, turn: int) -> str | None:
 def _opened(state: State, event: ev.SessionOpened, time: float) -> Outcome:
     if state.phase != "lobby":
         return "the session's rules are set before the first turn starts"
-    return replace(state, settings=event.settings, title=event.title)
+    return {"settings": event.settings, "title": event.title}
 
 
 def _joined(state: State, event: ev.ParticipantJoined, time: float) -> Outcome:
@@ -146,12 +169,12 @@ def _joined(state: State, event: ev.ParticipantJoined, time: float) -> Outcome:
         limit = state.settings.max_participants
         if len(state.present) >= limit:
             return f"the session is full ({limit} participants)"
-    arrived = Member(person, present=True)
+    arrived = Member(person.id, person, present=True)
     if existing is None:
         members = (*state.members, arrived)
     else:
         members = tuple(arrived if m.id == person.id else m for m in state.members)
-    return replace(state, members=members, driver=state.driver or person.id)
+    return {"members": members, "driver": state.driver or person.id}
 
 
 def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
@@ -159,19 +182,20 @@ def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
     if existing is None or not existing.present:
         return f"{event.participant_id} is not in the session"
     members = tuple(
-        Member(m.participant, present=False) if m.id == existing.id else m for m in state.members
+        Member(m.id, m.participant, present=False) if m.id == existing.id else m
+        for m in state.members
     )
     driver = state.driver
     if driver == existing.id:
         driver = next_driver(members, driver)
-    return replace(state, members=members, driver=driver)
+    return {"members": members, "driver": driver}
 
 
 def _reordered(state: State, event: ev.RotationReordered, time: float) -> Outcome:
     by_id = {member.id: member for member in state.members}
     if len(event.order) != len(by_id) or set(event.order) != set(by_id):
         return "the new order must list every participant exactly once"
-    return replace(state, members=tuple(by_id[pid] for pid in event.order))
+    return {"members": tuple(by_id[pid] for pid in event.order)}
 
 
 def _turn_started(state: State, event: ev.TurnStarted, time: float) -> Outcome:
@@ -187,26 +211,23 @@ def _turn_started(state: State, event: ev.TurnStarted, time: float) -> Outcome:
 def _paused(state: State, event: ev.TimerPaused, time: float) -> Outcome:
     if state.phase != "running":
         return f"only a running timer can be paused (it is {state.phase})"
-    return _wrong_turn(state, event.turn) or replace(state, phase="paused", paused_at=time)
+    return _wrong_turn(state, event.turn) or {"phase": "paused", "paused_at": time}
 
 
 def _resumed(state: State, event: ev.TimerResumed, time: float) -> Outcome:
     if state.phase != "paused" or state.paused_at is None:
         return f"only a paused timer can be resumed (it is {state.phase})"
-    return _wrong_turn(state, event.turn) or replace(
-        state,
-        phase="running",
-        paused_at=None,
-        paused_total=state.paused_total + (time - state.paused_at),
-    )
+    return _wrong_turn(state, event.turn) or {
+        "phase": "running",
+        "paused_at": None,
+        "paused_total": state.paused_total + (time - state.paused_at),
+    }
 
 
 def _extended(state: State, event: ev.TimerExtended, time: float) -> Outcome:
     if state.phase not in ("running", "paused"):
         return f"only a turn's timer can be extended (it is {state.phase})"
-    return _wrong_turn(state, event.turn) or replace(
-        state, phase_length=state.phase_length + event.seconds
-    )
+    return _wrong_turn(state, event.turn) or {"phase_length": state.phase_length + event.seconds}
 
 
 def _skipped(state: State, event: ev.TurnSkipped, time: float) -> Outcome:
@@ -230,15 +251,17 @@ def _break_started(state: State, event: ev.BreakStarted, time: float) -> Outcome
     if state.phase != "waiting":
         return f"a break can start only between turns, not while {state.phase}"
     seconds = event.seconds or state.settings.break_seconds
-    return _wrong_turn(state, event.turn) or replace(
-        state, phase="break", phase_started_at=time, phase_length=float(seconds)
-    )
+    return _wrong_turn(state, event.turn) or {
+        "phase": "break",
+        "phase_started_at": time,
+        "phase_length": float(seconds),
+    }
 
 
 def _break_ended(state: State, event: ev.BreakEnded, time: float) -> Outcome:
     if state.phase != "break":
         return "there is no break to end"
-    return _wrong_turn(state, event.turn) or _after_turn(state, time)
+    return _wrong_turn(state, event.turn) or _after_turn(state, state.driver, time)
 
 
 def _decision_recorded(state: State, event: ev.DecisionRecorded, time: float) -> Outcome:
@@ -256,7 +279,7 @@ def _decision_recorded(state: State, event: ev.DecisionRecorded, time: float) ->
         proposed_at=time,
         turn=state.turn,
     )
-    return replace(state, decisions=state.decisions.insert(decision.id, decision))
+    return {"decisions": state.decisions.insert(decision.id, decision)}
 
 
 _AMENDABLE = ("title", "context", "decision", "consequences", "status")
@@ -275,7 +298,7 @@ def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> O
         return "the amendment changes nothing"
     amendment = Amendment(by=event.actor, at=time, changed=tuple(changes))
     amended = replace(current, **changes, amendments=(*current.amendments, amendment))
-    return replace(state, decisions=state.decisions.insert(amended.id, amended))
+    return {"decisions": state.decisions.insert(amended.id, amended)}
 
 
 def _commit_recorded(state: State, event: ev.CommitRecorded, time: float) -> Outcome:
@@ -291,16 +314,16 @@ def _commit_recorded(state: State, event: ev.CommitRecorded, time: float) -> Out
         at=time,
         turn=state.turn,
     )
-    return replace(state, commits=state.commits.insert(record.sha, record))
+    return {"commits": state.commits.insert(record.sha, record)}
 
 
 def _lesson_noted(state: State, event: ev.LessonNoted, time: float) -> Outcome:
     lesson = Lesson(len(state.lessons) + 1, event.text, event.actor, time, state.turn)
-    return replace(state, lessons=state.lessons.push_front(lesson))
+    return {"lessons": state.lessons.push_front(lesson)}
 
 
 def _ended(state: State, event: ev.SessionEnded, time: float) -> Outcome:
-    return replace(state, phase="ended", ended_at=time, phase_started_at=None, paused_at=None)
+    return {"phase": "ended", "ended_at": time, "phase_started_at": None, "paused_at": None}
 
 
 _HANDLERS: dict[str, Handler] = {

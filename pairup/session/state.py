@@ -5,8 +5,9 @@ decisions, commits, driving stints) are persistent structures from ``rpds``, so 
 costs a small, bounded amount of work instead of a copy of everything before it.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 from rpds import HashTrieMap, HashTrieSet, List
 
@@ -21,12 +22,9 @@ until the driver starts the next one; break: a break's countdown; ended: nothing
 class Member:
     """A participant as the session knows them; members who left keep their place in the order."""
 
+    id: str
     participant: Participant
     present: bool
-
-    @property
-    def id(self) -> str:
-        return self.participant.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +89,9 @@ class Interlude:
     end: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Tally:
-    """Where the session's time went, up to ``State.clock``; the parts add up to the elapsed time."""
+    """Where the session's time went up to ``State.tallied_until``; the parts add up to it."""
 
     driving: HashTrieMap = field(default_factory=HashTrieMap)
     paused: float = 0.0
@@ -101,9 +99,9 @@ class Tally:
     idle: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class State:
-    settings: SessionSettings = SessionSettings()
+    settings: SessionSettings = field(default_factory=SessionSettings)
     title: str = ""
     phase: Phase = "lobby"
     members: tuple[Member, ...] = ()
@@ -118,8 +116,9 @@ class State:
     opened_at: float | None = None
     ended_at: float | None = None
     clock: float | None = None
+    tallied_until: float | None = None
     last_seq: int = 0
-    tally: Tally = Tally()
+    tally: Tally = field(default_factory=Tally)
     stints: List = field(default_factory=List)
     breaks: List = field(default_factory=List)
     decisions: HashTrieMap = field(default_factory=HashTrieMap)
@@ -155,3 +154,20 @@ class State:
 
     def lessons_in_order(self) -> list[Lesson]:
         return list(reversed(list(self.lessons)))
+
+
+Evolving = TypeVar("Evolving", State, Tally)
+
+
+def evolve(value: Evolving, changes: Mapping[str, Any]) -> Evolving:
+    """A copy of ``value`` with ``changes``: ``dataclasses.replace`` minus the ``__init__`` call.
+
+    The fold copies the state once per event, and ``replace`` on a state this wide costs several
+    microseconds; copying the instance dict keeps a 100k-event fold near a second. Only for the
+    frozen, slot-less dataclasses named in ``Evolving``, whose fields need no validation.
+    """
+    copy = object.__new__(type(value))
+    fields = copy.__dict__
+    fields.update(value.__dict__)
+    fields.update(changes)
+    return copy

@@ -4,9 +4,7 @@ Nothing here reads a clock: the caller passes the relay-corrected time, so two s
 agree on the log and on the clock show the same countdown.
 """
 
-from dataclasses import replace
-
-from pairup.session.state import State, Tally
+from pairup.session.state import State, Tally, evolve
 
 ROTATION_TOLERANCE = 2.0
 """Seconds before the computed expiry at which a rotation is still accepted.
@@ -54,23 +52,26 @@ def break_due_after(state: State, turn: int) -> bool:
 def tally_at(state: State, now: float) -> Tally:
     """Where the session's time went up to ``now``: driving per person, paused, breaks, idle.
 
-    The parts always add up to ``now - opened_at``; ``now`` before the last event counts as
-    the last event's time.
+    The parts always add up to ``now - opened_at``. Between two changes of phase or driver the
+    time all goes to one place, so the state tallies only at those changes and this adds the
+    stretch since the last one.
     """
-    if state.clock is None or now <= state.clock or state.phase == "ended":
+    since = state.tallied_until
+    if since is None or now <= since or state.phase == "ended":
         return state.tally
-    elapsed = now - state.clock
+    elapsed = now - since
     tally = state.tally
     if state.phase == "running" and state.driver is not None:
         driving = tally.driving
-        return replace(
-            tally, driving=driving.insert(state.driver, driving.get(state.driver, 0.0) + elapsed)
+        return evolve(
+            tally,
+            {"driving": driving.insert(state.driver, driving.get(state.driver, 0.0) + elapsed)},
         )
     if state.phase == "paused":
-        return replace(tally, paused=tally.paused + elapsed)
+        return evolve(tally, {"paused": tally.paused + elapsed})
     if state.phase == "break":
-        return replace(tally, breaks=tally.breaks + elapsed)
-    return replace(tally, idle=tally.idle + elapsed)
+        return evolve(tally, {"breaks": tally.breaks + elapsed})
+    return evolve(tally, {"idle": tally.idle + elapsed})
 
 
 def driving_times(state: State, now: float) -> dict[str, float]:

@@ -1,0 +1,147 @@
+"""How long it takes to rebuild a session from a 100,000-event log (goal: at most 1 s).
+
+Rebuilding happens when pairup resumes or exports a session, and on every peer that joins
+late, so it must stay fast however long a mob has been at it. The log is realistic in mix:
+mostly timer traffic, with joins, leaves, decisions, amendments, commits and lessons, every
+event sequenced and stamped as the relay would. Prints the median and spread of several runs
+for decoding the JSON lines and for the fold itself.
+
+    python -m bench.fold            # 100k events, 5 runs
+    python -m bench.fold --quick    # 5k events, 2 runs: only checks the benchmark still works
+"""
+
+import argparse
+import random
+import statistics
+import time
+
+from pairup.session import State, decode_event, encode_event, fold, reduce
+from pairup.session import events as ev
+
+PEOPLE = [
+    ev.Participant(id=f"p{i}", name=f"Person {i}", email=f"p{i}@example.test") for i in range(6)
+]
+
+
+def make_log(size: int, seed: int = 1) -> list[ev.Event]:
+    """A session that a busy mob could produce: turns of 60 s, pauses, churn and decisions."""
+    rng = random.Random(seed)
+    log: list[ev.Event] = []
+    now = 1_800_000_000.0
+
+    state = State()
+
+    def add(cls: type, **fields: object) -> None:
+        nonlocal state
+        seq = len(log) + 1
+        actor = rng.choice(PEOPLE).id
+        log.append(cls(id=f"evt-{seq:08d}", actor=actor, at=now, seq=seq, stamped_at=now, **fields))
+        state = reduce(state, log[-1])
+
+    add(
+        ev.SessionOpened,
+        settings=ev.SessionSettings(turn_seconds=60, break_every=4, break_seconds=30),
+    )
+    for person in PEOPLE[:4]:
+        add(ev.ParticipantJoined, participant=person)
+    add(ev.TurnStarted, turn=1)
+    decisions = 0
+    while len(log) < size:
+        roll = rng.random()
+        now += rng.uniform(0.5, 5)
+        if roll < 0.25:
+            now += 60
+            add(ev.RolesRotated, turn=state.turn)
+            if state.phase == "break":
+                now += 30
+                add(ev.BreakEnded, turn=state.turn)
+        elif roll < 0.40:
+            add(ev.TimerPaused, turn=state.turn)
+            now += rng.uniform(1, 20)
+            add(ev.TimerResumed, turn=state.turn)
+        elif roll < 0.42:
+            add(ev.TimerExtended, turn=state.turn, seconds=60)
+        elif roll < 0.60:
+            person = rng.choice(PEOPLE)
+            add(ev.ParticipantLeft, participant_id=person.id)
+            add(ev.ParticipantJoined, participant=person)
+        elif roll < 0.75:
+            decisions += 1
+            add(
+                ev.DecisionRecorded,
+                decision_id=f"dec-{decisions:08d}",
+                title=f"Decision {decisions}",
+                context="Some context " * 5,
+                decision="We will do it.",
+                consequences="Fine.",
+            )
+        elif roll < 0.85 and decisions:
+            target = rng.randint(1, decisions)
+            add(
+                ev.DecisionAmended,
+                decision_id=f"dec-{target:08d}",
+                status=rng.choice(["accepted", "rejected"]),
+            )
+        elif roll < 0.95:
+            sha = f"{rng.getrandbits(160):040x}"
+            add(
+                ev.CommitRecorded,
+                sha=sha,
+                summary="Change",
+                author=ev.Person(name="Person 0"),
+                co_authors=(ev.Person(name="Person 1", email="p1@example.test"),),
+            )
+        else:
+            add(ev.LessonNoted, text="Smaller steps")
+    return log[:size]
+
+
+def measure(runs: int, action: object) -> list[float]:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()  # type: ignore[operator]
+        timings.append(time.perf_counter() - started)
+    return timings
+
+
+def describe(name: str, timings: list[float], goal: float | None = None) -> str:
+    median = statistics.median(timings)
+    spread = f"{min(timings):.3f}-{max(timings):.3f}s"
+    verdict = (
+        "" if goal is None else f"  goal <= {goal:.1f}s: {'met' if median <= goal else 'MISSED'}"
+    )
+    return f"{name:<28} median {median:.3f}s  (spread {spread}, {len(timings)} runs){verdict}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="5k events, 2 runs")
+    args = parser.parse_args()
+    size, runs = (5_000, 2) if args.quick else (args.events, args.runs)
+
+    log = make_log(size)
+    lines = [encode_event(event) for event in log]
+    state = fold(log)
+    print(
+        f"log: {len(log)} events, {sum(map(len, lines)) / 1e6:.1f} MB as JSON lines; "
+        f"end state: turn {state.turn}, {len(state.decisions)} decisions, "
+        f"{len(state.commits)} commits"
+    )
+    print(describe("fold (reduce only)", measure(runs, lambda: fold(log)), goal=1.0))
+    print(
+        describe("decode JSON lines", measure(runs, lambda: [decode_event(line) for line in lines]))
+    )
+    print(
+        describe(
+            "decode + fold",
+            measure(runs, lambda: fold(decode_event(line) for line in lines)),
+            goal=None,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,267 @@
+"""The ``pairup`` command line.
+
+Only the standard library is imported at module level, so ``pairup --help`` answers at once;
+each command imports what it needs (pydantic, Textual, websockets, pygit2) when it runs.
+A user's mistake gets one line on stderr and a non-zero exit; tracebacks are for bugs.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pairup import __version__
+
+if TYPE_CHECKING:
+    from pairup.config import LoadedConfig
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is printed as one line, without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return handler(args)
+    except UserError as error:
+        print(f"pairup: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- commands that work ------------------------------------------------------------------------
+
+
+def _sessions(args: argparse.Namespace) -> int:
+    from pairup.sessions import format_sessions, summarise_sessions
+
+    config = _load_config(args).config
+    summaries, problems = summarise_sessions(config.data_dir)
+    for problem in problems:
+        print(f"pairup: warning: {problem}", file=sys.stderr)
+    if not summaries:
+        print(f"No sessions recorded yet in {config.data_dir}. Start one with `pairup start`.")
+        return EXIT_OK
+    print(format_sessions(summaries))
+    return EXIT_OK
+
+
+def _config(args: argparse.Namespace) -> int:
+    from pairup.config import describe
+
+    print(describe(_load_config(args)), end="")
+    return EXIT_OK
+
+
+def _load_config(args: argparse.Namespace) -> "LoadedConfig":
+    """Settings from every layer, with this command's flags on top."""
+    from pairup.config import ConfigError, load_config
+
+    flags = {key: getattr(args, dest) for dest, key in getattr(args, "config_flags", {}).items()}
+    try:
+        return load_config(cwd=Path.cwd(), env=os.environ, flags=flags)
+    except ConfigError as error:
+        raise UserError(str(error)) from None
+
+
+# -- commands whose issue has not landed --------------------------------------------------------
+
+
+def _not_yet(what: str) -> Handler:
+    def handler(args: argparse.Namespace) -> int:
+        _load_config(args)
+        print(
+            f"pairup {args.command}: not available yet in pairup {__version__} ({what})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+
+    return handler
+
+
+# -- the parser ----------------------------------------------------------------------------------
+
+_DESCRIPTION = """\
+Remote pair and mob programming from the terminal.
+
+Start a session, share the join link, and pairup keeps one roster, one driver and
+one countdown on every screen; roles rotate everywhere at once. Decisions you note
+while pairing become draft ADRs, and commits credit everyone who paired."""
+
+_EPILOG = """\
+examples:
+  pairup start --turn 10m          open a session with 10-minute turns
+  pairup join 'ws://host:port/s/ID#SECRET'
+  pairup sessions                  list the sessions recorded on this machine
+  pairup config                    show the settings in effect and where each comes from
+
+settings come from (later wins): pairup's defaults < your config file
+(~/.config/pairup/config.toml, or $PAIRUP_CONFIG) < the repository's .pairup.toml
+< PAIRUP_<SECTION>_<KEY> environment variables < command-line flags.
+run `pairup COMMAND --help` for a command's options."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pairup",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"pairup {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+
+    def command(name: str, summary: str, description: str, handler: Handler) -> _Command:
+        sub = commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub.set_defaults(handler=handler, config_flags={})
+        return _Command(sub)
+
+    start = command(
+        "start",
+        "open a session in the terminal UI and show its join link",
+        "Open a pairing session in the terminal UI. Unless --relay is given, a relay runs\n"
+        "inside pairup and the screen shows a join link for your partner(s).",
+        _not_yet("the terminal UI is still being built"),
+    )
+    _session_flags(start)
+    start.setting("--relay", "relay.url", "URL", "use the relay at this ws:// or wss:// URL")
+    start.setting("--host", "relay.host", "HOST", "address the embedded relay binds to")
+    start.setting("--port", "relay.port", "PORT", "port of the embedded relay (0 = any free)")
+    start.setting("--advertise", "relay.advertise", "HOST", "host written into the join link")
+
+    join = command(
+        "join",
+        "join a session from the link its host shared",
+        "Join a pairing session in the terminal UI, from the link shown by `pairup start`.",
+        _not_yet("the terminal UI is still being built"),
+    )
+    join.parser.add_argument(
+        "link", metavar="LINK", help="the join link, ws://HOST:PORT/s/ID#SECRET"
+    )
+    _session_flags(join)
+
+    relay = command(
+        "relay",
+        "run a standalone relay that sequences and stores sessions",
+        "Run a relay on its own, for a team that wants one always-on address.\n"
+        "Sessions on it are sequenced, stored durably and guarded by their join secret.",
+        _not_yet("the relay is still being built"),
+    )
+    relay.setting("--host", "relay.host", "HOST", "address to bind (default from config)")
+    relay.setting("--port", "relay.port", "PORT", "port to bind (0 = any free)")
+    relay.setting("--data-dir", "data.dir", "DIR", "where the relay keeps its store")
+    relay.parser.add_argument("--cert", metavar="FILE", help="TLS certificate, to serve wss://")
+    relay.parser.add_argument("--key", metavar="FILE", help="TLS private key for --cert")
+
+    export = command(
+        "export",
+        "write a session's decisions as draft ADRs, and its session record",
+        "Export a session: each decision becomes a draft ADR in the repository's ADR folder,\n"
+        "and a session record (timeline, driving time, commits, lessons) is written beside them.",
+        _not_yet("the export is still being built"),
+    )
+    export.parser.add_argument(
+        "session", metavar="SESSION", nargs="?", help="session id (default: the most recent)"
+    )
+    export.setting(
+        "--format",
+        "adr.format",
+        "FORMAT",
+        "adr (adr-tools), madr, log4brains, markdown or json",
+    )
+    export.parser.add_argument("--out", metavar="DIR", help="write here instead of the ADR folder")
+    export.parser.add_argument("--repo", metavar="DIR", help="the repository (default: here)")
+
+    sessions = command(
+        "sessions",
+        "list the sessions recorded on this machine",
+        "List the sessions in pairup's data directory: when, who, how long, how many\n"
+        "decisions and commits.",
+        _sessions,
+    )
+    sessions.setting("--data-dir", "data.dir", "DIR", "read sessions from this directory")
+
+    commit = command(
+        "commit",
+        "commit with Co-authored-by trailers for everyone pairing",
+        "Create a commit from the index, authored by you, crediting everyone present in the\n"
+        "session with Co-authored-by trailers. Runs the repository's pre-commit and\n"
+        "commit-msg hooks.",
+        _not_yet("co-authored commits are still being built"),
+    )
+    commit.parser.add_argument("-m", "--message", metavar="MSG", help="the commit message")
+    commit.parser.add_argument(
+        "-a", "--all", action="store_true", help="stage changes to tracked files first"
+    )
+    commit.parser.add_argument(
+        "--no-verify", action="store_true", help="skip the pre-commit and commit-msg hooks"
+    )
+
+    trailers = command(
+        "trailers",
+        "print the Co-authored-by trailers of the current session",
+        "Print the Co-authored-by trailers for the session live in this repository,\n"
+        "or add them to the last commit with --amend.",
+        _not_yet("co-authored commits are still being built"),
+    )
+    trailers.parser.add_argument(
+        "--amend", action="store_true", help="add the trailers to HEAD, without duplicates"
+    )
+
+    hook = command(
+        "hook",
+        "install or uninstall the prepare-commit-msg hook in this repository",
+        "Install a prepare-commit-msg hook in this repository (never globally), so plain\n"
+        "`git commit` gets the trailers while a session is live. An existing hook is chained.",
+        _not_yet("co-authored commits are still being built"),
+    )
+    hook.parser.add_argument("action", choices=["install", "uninstall"], help="what to do")
+
+    config = command(
+        "config",
+        "show the settings in effect and where each one comes from",
+        "Print the effective settings as TOML, each with the file, variable or flag it came\n"
+        "from. A mistake in any config file is reported with its file and key.",
+        _config,
+    )
+    _session_flags(config)
+    return parser
+
+
+class _Command:
+    """A subcommand's parser, plus the flags that override settings by their dotted key."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self.parser = parser
+
+    def setting(self, flag: str, key: str, metavar: str, help_text: str) -> None:
+        dest = flag.lstrip("-").replace("-", "_")
+        self.parser.add_argument(flag, dest=dest, metavar=metavar, help=help_text)
+        self.parser.get_default("config_flags")[dest] = key
+
+
+def _session_flags(command: _Command) -> None:
+    command.setting("--turn", "session.turn", "DURATION", "turn length, e.g. 90s, 15m, 1h30m")
+    command.setting("--name", "identity.name", "NAME", "your name as others see it")
+    command.setting("--email", "identity.email", "EMAIL", "your email, for commit credit")
+    command.setting("--data-dir", "data.dir", "DIR", "where session journals are kept")

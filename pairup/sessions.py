@@ -1,0 +1,72 @@
+"""What ``pairup sessions`` shows: one line per journaled session, from a fold of its log."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from pairup.duration import format_duration
+from pairup.journal import JournalError, list_sessions, load
+from pairup.session import fold
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    session_id: str
+    created_at: float
+    participants: tuple[str, ...]
+    seconds: float
+    decisions: int
+    commits: int
+    ended: bool
+
+
+def summarise_sessions(data_dir: Path) -> tuple[list[SessionSummary], list[str]]:
+    """Summaries of the sessions under ``data_dir``, newest first, and the journals that failed.
+
+    One unreadable journal must not hide the others, so its problem is returned, not raised.
+    """
+    summaries: list[SessionSummary] = []
+    problems: list[str] = []
+    for info in list_sessions(data_dir):
+        try:
+            contents = load(info.path)
+        except (OSError, JournalError) as error:
+            problems.append(str(error))
+            continue
+        state = fold(contents.events)
+        start = state.opened_at if state.opened_at is not None else info.created_at
+        end = state.ended_at if state.ended_at is not None else state.clock or start
+        summaries.append(
+            SessionSummary(
+                session_id=info.session_id,
+                created_at=info.created_at,
+                participants=tuple(m.participant.name for m in state.members),
+                seconds=end - start,
+                decisions=len(state.decisions),
+                commits=len(state.commits),
+                ended=state.ended_at is not None,
+            )
+        )
+    return summaries, problems
+
+
+def format_sessions(summaries: list[SessionSummary]) -> str:
+    """A plain table that reads well in a terminal and survives ``grep``."""
+    header = ("STARTED", "SESSION", "LENGTH", "DECISIONS", "COMMITS", "PARTICIPANTS")
+    rows = [
+        (
+            datetime.fromtimestamp(s.created_at).strftime("%Y-%m-%d %H:%M"),
+            s.session_id,
+            format_duration(s.seconds) + ("" if s.ended else "+"),
+            str(s.decisions),
+            str(s.commits),
+            ", ".join(s.participants) or "-",
+        )
+        for s in summaries
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header) - 1)]
+    lines = [
+        "  ".join([*(cell.ljust(width) for cell, width in zip(row, widths, strict=False)), row[-1]])
+        for row in (header, *rows)
+    ]
+    return "\n".join(line.rstrip() for line in lines)

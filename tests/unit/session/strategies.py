@@ -1,0 +1,144 @@
+"""Hypothesis strategies that build plausible session logs.
+
+Random events would almost all be refused (wrong turn, nobody present), which tests little. The
+builder folds as it goes and mostly aims each event at the session's current turn, while still
+mixing in stale turns, strangers and repeats so the refusal paths are exercised too.
+"""
+
+from hypothesis import strategies as st
+
+from pairup.session import events as ev
+from pairup.session.reduce import reduce
+from pairup.session.state import State
+
+PEOPLE = tuple(
+    ev.Participant(id=f"p{i}", name=f"Person {i}", email=f"p{i}@example.test") for i in range(10)
+)
+KINDS = (
+    "join",
+    "join",
+    "join",
+    "leave",
+    "reorder",
+    "start",
+    "start",
+    "pause",
+    "resume",
+    "extend",
+    "skip",
+    "rotate",
+    "rotate",
+    "rotate",
+    "break_start",
+    "break_end",
+    "decide",
+    "amend",
+    "commit",
+    "lesson",
+    "repeat",
+    "due",
+    "due",
+    "due",
+    "due",
+)
+DUE = {
+    "lobby": "start",
+    "waiting": "start",
+    "running": "rotate",
+    "paused": "resume",
+    "break": "break_end",
+    "ended": "lesson",
+}
+
+
+@st.composite
+def settings(draw: st.DrawFn) -> ev.SessionSettings:
+    return ev.SessionSettings(
+        turn_seconds=draw(st.integers(1, 120)),
+        break_every=draw(st.integers(0, 3)),
+        break_seconds=draw(st.integers(1, 60)),
+        max_participants=draw(st.integers(ev.MIN_PARTICIPANTS, ev.MAX_PARTICIPANTS)),
+        auto_start=draw(st.booleans()),
+    )
+
+
+@st.composite
+def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) -> list[ev.Event]:
+    """A log as a relay would sequence it: increasing seq and non-decreasing stamps."""
+    log: list[ev.Event] = []
+    state = State()
+    now = draw(st.floats(0, 1e9, allow_nan=False))
+    counter = 0
+
+    def make(cls: type, **fields: object) -> ev.Event:
+        nonlocal counter
+        counter += 1
+        actor = draw(st.sampled_from(PEOPLE)).id
+        return cls(
+            id=f"evt-{counter:06d}", actor=actor, at=now, seq=counter, stamped_at=now, **fields
+        )
+
+    if draw(st.integers(0, 3)):
+        log.append(make(ev.SessionOpened, settings=draw(settings())))
+        state = reduce(state, log[-1])
+    length = draw(st.integers(0, max_events))
+    end_at = draw(st.integers(0, length)) if allow_end and draw(st.booleans()) else None
+    for position in range(length):
+        now += draw(st.one_of(st.just(0.0), st.floats(0, 200, allow_nan=False)))
+        kind = "end" if position == end_at else draw(st.sampled_from(KINDS))
+        if kind == "due":
+            kind = DUE[state.phase]
+        turn = state.turn if draw(st.integers(0, 9)) else draw(st.integers(1, state.turn + 2))
+        event: ev.Event
+        if kind == "join":
+            event = make(ev.ParticipantJoined, participant=draw(st.sampled_from(PEOPLE)))
+        elif kind == "leave":
+            event = make(ev.ParticipantLeft, participant_id=draw(st.sampled_from(PEOPLE)).id)
+        elif kind == "reorder":
+            order = [m.id for m in state.members]
+            event = make(ev.RotationReordered, order=tuple(draw(st.permutations(order))))
+        elif kind == "start":
+            event = make(ev.TurnStarted, turn=turn)
+        elif kind == "pause":
+            event = make(ev.TimerPaused, turn=turn)
+        elif kind == "resume":
+            event = make(ev.TimerResumed, turn=turn)
+        elif kind == "extend":
+            event = make(ev.TimerExtended, turn=turn, seconds=draw(st.integers(1, 120)))
+        elif kind == "skip":
+            event = make(ev.TurnSkipped, turn=turn)
+        elif kind == "rotate":
+            event = make(ev.RolesRotated, turn=turn)
+        elif kind == "break_start":
+            seconds = draw(st.none() | st.integers(1, 60))
+            event = make(ev.BreakStarted, turn=turn, seconds=seconds)
+        elif kind == "break_end":
+            event = make(ev.BreakEnded, turn=turn)
+        elif kind == "decide":
+            event = make(
+                ev.DecisionRecorded,
+                decision_id=f"dec-{draw(st.integers(0, 5)):04d}",
+                title="A title",
+            )
+        elif kind == "amend":
+            event = make(
+                ev.DecisionAmended,
+                decision_id=f"dec-{draw(st.integers(0, 5)):04d}",
+                status=draw(st.sampled_from(["accepted", "rejected", None])),
+                title=draw(st.sampled_from(["New title", None])),
+            )
+        elif kind == "commit":
+            sha = draw(st.sampled_from(["a" * 40, "b" * 40, "c" * 40]))
+            author = ev.Person(name="Person 0", email="p0@example.test")
+            event = make(ev.CommitRecorded, sha=sha, summary="Change things", author=author)
+        elif kind == "lesson":
+            event = make(ev.LessonNoted, text="Small steps help")
+        elif kind == "repeat":
+            if not log:
+                continue
+            event = draw(st.sampled_from(log))
+        else:
+            event = make(ev.SessionEnded)
+        log.append(event)
+        state = reduce(state, event)
+    return log

@@ -1,0 +1,190 @@
+"""The session's rules, one example each, with a fake clock (plain numbers)."""
+
+import pytest
+
+from pairup.session import events as ev
+from pairup.session import fold, step
+from pairup.session.rotation import next_driver
+from pairup.session.state import State
+from pairup.session.timer import ROTATION_TOLERANCE, driving_times, expires_at, is_due, remaining
+
+ANN = ev.Participant(id="ann", name="Ann", email="ann@example.test")
+BOB = ev.Participant(id="bob", name="Bob", email="bob@example.test")
+CY = ev.Participant(id="cy", name="Cy")
+
+
+class Log:
+    """Builds events with increasing ids; ``at`` is the fake clock reading."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, cls: type, at: float, actor: str = "ann", **fields: object) -> ev.Event:
+        self.count += 1
+        return cls(id=f"evt-{self.count:06d}", actor=actor, at=at, **fields)
+
+
+@pytest.fixture
+def log() -> Log:
+    return Log()
+
+
+def running_pair(log: Log, **settings: object) -> State:
+    return fold(
+        [
+            log(ev.SessionOpened, 0, settings=ev.SessionSettings(turn_seconds=600, **settings)),
+            log(ev.ParticipantJoined, 0, participant=ANN),
+            log(ev.ParticipantJoined, 5, participant=BOB),
+            log(ev.TurnStarted, 10, turn=1),
+        ]
+    )
+
+
+def test_the_first_to_join_drives_and_the_rest_navigate(log):
+    state = running_pair(log)
+    assert state.driver == "ann"
+    assert state.navigators == ("bob",)
+    assert state.phase == "running"
+    assert expires_at(state) == 610
+    assert remaining(state, 310) == 300
+
+
+def test_rotation_before_the_time_is_up_is_refused(log):
+    state = running_pair(log)
+    result = step(state, log(ev.RolesRotated, 610 - ROTATION_TOLERANCE - 3, turn=1))
+    assert result.rejected == "turn 1 still has 5s left"
+    assert result.state.driver == "ann"
+
+
+def test_a_second_rotation_of_the_same_turn_is_a_no_op(log):
+    state = running_pair(log)
+    first = step(state, log(ev.RolesRotated, 610, actor="ann", turn=1))
+    second = step(first.state, log(ev.RolesRotated, 610.2, actor="bob", turn=1))
+    assert first.rejected is None
+    assert first.state.driver == "bob"
+    assert first.state.turn == 2
+    assert second.rejected == "refers to turn 1, but the session is at turn 2"
+    assert second.state.driver == "bob"
+
+
+def test_pause_freezes_the_countdown_and_resume_continues_it(log):
+    state = running_pair(log)
+    state = step(state, log(ev.TimerPaused, 110, turn=1)).state
+    assert remaining(state, 10_000) == 500
+    assert not is_due(state, 10_000)
+    state = step(state, log(ev.TimerResumed, 410, turn=1)).state
+    assert expires_at(state) == 910
+    assert step(state, log(ev.TimerResumed, 420, turn=1)).rejected is not None
+
+
+def test_extend_adds_time_to_the_current_turn(log):
+    state = running_pair(log)
+    state = step(state, log(ev.TimerExtended, 20, turn=1, seconds=300)).state
+    assert expires_at(state) == 910
+
+
+def test_skip_hands_over_at_once(log):
+    state = step(running_pair(log), log(ev.TurnSkipped, 20, turn=1)).state
+    assert (state.driver, state.turn, state.phase) == ("bob", 2, "running")
+    assert state.phase_started_at == 20
+
+
+def test_with_driver_start_the_next_turn_waits_for_a_key(log):
+    state = running_pair(log, auto_start=False)
+    state = step(state, log(ev.RolesRotated, 610, turn=1)).state
+    assert state.phase == "waiting"
+    assert remaining(state, 700) is None
+    state = step(state, log(ev.TurnStarted, 700, actor="bob", turn=2)).state
+    assert state.phase == "running"
+    assert expires_at(state) == 1300
+
+
+def test_a_break_comes_after_every_n_turns_with_its_own_countdown(log):
+    state = running_pair(log, break_every=2, break_seconds=120)
+    state = step(state, log(ev.RolesRotated, 610, turn=1)).state
+    assert state.phase == "running"
+    state = step(state, log(ev.RolesRotated, 1210, turn=2)).state
+    assert (state.phase, state.turn, state.driver) == ("break", 3, "ann")
+    assert expires_at(state) == 1330
+    assert is_due(state, 1330)
+    state = step(state, log(ev.BreakEnded, 1330, turn=3)).state
+    assert state.phase == "running"
+    assert [(b.start, b.end) for b in state.break_timeline()] == [(1210, 1330)]
+
+
+def test_the_driver_leaving_hands_the_keyboard_to_the_next_present_person(log):
+    state = running_pair(log)
+    state = step(state, log(ev.ParticipantJoined, 20, participant=CY)).state
+    state = step(state, log(ev.ParticipantLeft, 30, participant_id="ann")).state
+    assert state.driver == "bob"
+    state = step(state, log(ev.ParticipantLeft, 40, participant_id="bob")).state
+    assert state.driver == "cy"
+    state = step(state, log(ev.ParticipantLeft, 50, participant_id="cy")).state
+    assert state.driver is None
+
+
+def test_someone_who_rejoins_keeps_their_place_in_the_rotation(log):
+    state = running_pair(log)
+    state = step(state, log(ev.ParticipantJoined, 20, participant=CY)).state
+    state = step(state, log(ev.ParticipantLeft, 30, participant_id="bob")).state
+    state = step(state, log(ev.ParticipantJoined, 40, participant=BOB)).state
+    assert [m.id for m in state.members] == ["ann", "bob", "cy"]
+    assert next_driver(state.members, "ann") == "bob"
+
+
+def test_a_full_session_turns_the_next_person_away(log):
+    state = fold([log(ev.SessionOpened, 0, settings=ev.SessionSettings(max_participants=2))])
+    state = step(state, log(ev.ParticipantJoined, 1, participant=ANN)).state
+    state = step(state, log(ev.ParticipantJoined, 2, participant=BOB)).state
+    result = step(state, log(ev.ParticipantJoined, 3, participant=CY))
+    assert result.rejected == "the session is full (2 participants)"
+    assert len(result.state.present) == 2
+
+
+def test_reorder_must_name_everyone_once(log):
+    state = running_pair(log)
+    assert step(state, log(ev.RotationReordered, 20, order=("bob",))).rejected is not None
+    reordered = step(state, log(ev.RotationReordered, 20, order=("bob", "ann"))).state
+    assert [m.id for m in reordered.members] == ["bob", "ann"]
+    assert reordered.driver == "ann"
+
+
+def test_decisions_keep_who_proposed_them_and_every_amendment(log):
+    state = running_pair(log)
+    state = step(
+        state,
+        log(ev.DecisionRecorded, 30, actor="bob", decision_id="dec-0001", title="Use SQLite"),
+    ).state
+    state = step(
+        state,
+        log(ev.DecisionAmended, 40, actor="ann", decision_id="dec-0001", status="accepted"),
+    ).state
+    unchanged = step(state, log(ev.DecisionAmended, 50, decision_id="dec-0001", status="accepted"))
+    assert unchanged.rejected == "the amendment changes nothing"
+    (decision,) = state.decisions_in_order()
+    assert (decision.proposed_by, decision.proposed_at, decision.status) == ("bob", 30, "accepted")
+    assert [(a.by, a.changed) for a in decision.amendments] == [("ann", ("status",))]
+
+
+def test_a_commit_is_recorded_once(log):
+    state = running_pair(log)
+    commit = {"sha": "ab" * 20, "summary": "Add relay", "author": ev.Person(name="Ann")}
+    state = step(state, log(ev.CommitRecorded, 30, **commit)).state
+    again = step(state, log(ev.CommitRecorded, 31, **commit))
+    assert again.rejected is not None
+    assert [c.sha for c in again.state.commits_in_order()] == ["ab" * 20]
+
+
+def test_nothing_applies_after_the_session_ended(log):
+    state = step(running_pair(log), log(ev.SessionEnded, 100)).state
+    result = step(state, log(ev.LessonNoted, 110, text="Late"))
+    assert result.rejected == "the session has ended"
+    assert driving_times(result.state, 10_000) == {"ann": 90.0, "bob": 0.0}
+
+
+def test_the_relay_stamp_is_the_time_that_counts(log):
+    state = running_pair(log)
+    early = log(ev.RolesRotated, 0, turn=1).model_copy(update={"seq": 9, "stamped_at": 610.0})
+    result = step(state, early)
+    assert result.rejected is None
+    assert result.state.last_seq == 9
