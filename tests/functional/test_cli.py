@@ -10,6 +10,8 @@ from pairup import __version__
 from pairup.journal import Journal
 from pairup.session import events as ev
 
+from .conftest import PAIRUP
+
 COMMANDS = ["start", "join", "relay", "export", "sessions", "commit", "trailers", "hook", "config"]
 NOT_YET = {
     "start": [],
@@ -215,3 +217,17 @@ def test_sessions_with_none_recorded_says_how_to_start(pairup):
     result = pairup("sessions")
     assert result.returncode == 0
     assert "No sessions recorded yet" in result.stdout
+
+
+def test_the_installed_pairup_script_answers_help_without_heavy_imports(isolated_env, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(PAIRUP), "--help"],
+        env=isolated_env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
+    assert "pairup.cli" in imported
+    assert not {name for name in imported if name.split(".")[0] in HEAVY}
