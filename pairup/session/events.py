@@ -67,6 +67,13 @@ class _Event(_Frozen):
         return self.at if self.stamped_at is None else self.stamped_at
 
 
+class _TurnEvent(_Event):
+    """An event about one turn; it applies only while the session is at that turn, so an
+    intent that arrives after the turn has moved on (a late pause, a second rotation) is a no-op."""
+
+    turn: TurnNumber
+
+
 class SessionOpened(_Event):
     kind: Literal["session.opened"] = "session.opened"
     settings: SessionSettings = SessionSettings()
@@ -88,52 +95,44 @@ class RotationReordered(_Event):
     order: tuple[ParticipantId, ...]
 
 
-class TurnStarted(_Event):
+class TurnStarted(_TurnEvent):
     kind: Literal["turn.started"] = "turn.started"
-    turn: TurnNumber
 
 
-class TimerPaused(_Event):
+class TimerPaused(_TurnEvent):
     kind: Literal["timer.paused"] = "timer.paused"
-    turn: TurnNumber
 
 
-class TimerResumed(_Event):
+class TimerResumed(_TurnEvent):
     kind: Literal["timer.resumed"] = "timer.resumed"
-    turn: TurnNumber
 
 
-class TimerExtended(_Event):
+class TimerExtended(_TurnEvent):
     kind: Literal["timer.extended"] = "timer.extended"
-    turn: TurnNumber
     seconds: Annotated[int, Field(ge=1, le=4 * 3600)]
 
 
-class TurnSkipped(_Event):
+class TurnSkipped(_TurnEvent):
     """Hand the keyboard to the next driver now, before the countdown runs out."""
 
     kind: Literal["turn.skipped"] = "turn.skipped"
-    turn: TurnNumber
 
 
-class RolesRotated(_Event):
+class RolesRotated(_TurnEvent):
     """The countdown of ``turn`` ran out. A second rotation for the same turn is a no-op."""
 
     kind: Literal["roles.rotated"] = "roles.rotated"
-    turn: TurnNumber
 
 
-class BreakStarted(_Event):
+class BreakStarted(_TurnEvent):
     """A break taken by hand before ``turn`` starts (scheduled breaks start on rotation)."""
 
     kind: Literal["break.started"] = "break.started"
-    turn: TurnNumber
     seconds: Annotated[int, Field(ge=1, le=24 * 3600)] | None = None
 
 
-class BreakEnded(_Event):
+class BreakEnded(_TurnEvent):
     kind: Literal["break.ended"] = "break.ended"
-    turn: TurnNumber
 
 
 class DecisionRecorded(_Event):
