@@ -231,3 +231,25 @@ def test_the_installed_pairup_script_answers_help_without_heavy_imports(isolated
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "pairup.cli" in imported
     assert not {name for name in imported if name.split(".")[0] in HEAVY}
+
+
+def test_one_damaged_journal_is_reported_and_the_others_still_listed(pairup, tmp_path):
+    data = tmp_path / "data"
+    ann = ev.Participant(id="ann", name="Ann", email="ann@example.test")
+    t0 = 1_800_000_000.0
+    with Journal.create(data, "s-good", created_at=t0) as journal:
+        journal.append(ev.ParticipantJoined(id="evt-000001", actor="ann", at=t0, participant=ann))
+    with Journal.create(data, "s-damaged", created_at=t0 + 10) as journal:
+        journal.append(ev.ParticipantJoined(id="evt-000002", actor="ann", at=t0, participant=ann))
+        path = journal.path
+    with path.open("ab") as file:
+        file.write(b"{garbage in the middle\n")
+        file.write(b'{"id":"evt-000003","actor":"ann","at":1.0,"kind":"session.ended"}\n')
+
+    result = pairup("sessions")
+
+    assert result.returncode == 0
+    assert "s-good" in result.stdout
+    assert "s-damaged" not in result.stdout
+    assert result.stderr.startswith("pairup: warning: ")
+    assert "line 3" in result.stderr
