@@ -7,6 +7,7 @@ adds ``seq`` and ``stamped_at``; from then on ``stamped_at`` is the event's time
 machine folds the same log with the same clock readings.
 """
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -132,7 +133,10 @@ class BreakStarted(_TurnEvent):
 
 
 class BreakEnded(_TurnEvent):
+    """The break's countdown ran out or, with ``early``, someone ended it before that."""
+
     kind: Literal["break.ended"] = "break.ended"
+    early: bool = False
 
 
 class DecisionRecorded(_Event):
@@ -159,7 +163,7 @@ class DecisionAmended(_Event):
 
 class CommitRecorded(_Event):
     kind: Literal["commit.recorded"] = "commit.recorded"
-    sha: Annotated[str, Field(pattern=r"^[0-9a-f]{7,64}$")]
+    sha: Annotated[str, Field(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")]
     summary: ShortText
     author: Person
     co_authors: tuple[Person, ...] = ()
@@ -212,4 +216,6 @@ def encode_event(event: Event) -> bytes:
 
 def sequenced(event: Event, seq: int, stamped_at: float) -> Event:
     """The same event as the relay sequenced it: with its offset in the log and the relay's time."""
+    if seq < 1 or not math.isfinite(stamped_at):
+        raise ValueError(f"a sequenced event needs an offset >= 1 and a finite time, got {seq}")
     return event.model_copy(update={"seq": seq, "stamped_at": stamped_at})

@@ -64,9 +64,12 @@ def _apply(state: State, event: ev.Event) -> tuple[State, str | None]:
     # tally, the timeline and the used-up event join those changes and the state is copied once.
     seq = event.seq
     if event.id in state.seen:
+        if seq is not None and seq > state.last_seq:
+            # The relay's copy of an event applied before it was sequenced: take its offset.
+            return evolve(state, {"last_seq": seq}), "already applied (repeated event id)"
         return state, "already applied (repeated event id)"
     if seq is not None and seq <= state.last_seq:
-        return state, f"already applied (offset {seq} is behind {state.last_seq})"
+        return state, f"offset {seq} is not after {state.last_seq} (a repeat, or out of order)"
     if state.phase == "ended":
         return evolve(state, _used_up(state, event)), "the session has ended"
     time = event.time if state.clock is None else max(event.time, state.clock)
@@ -93,14 +96,11 @@ def _apply(state: State, event: ev.Event) -> tuple[State, str | None]:
 
 
 def _used_up(state: State, event: ev.Event) -> Changes:
-    """Mark the event as used, applied or not, so it never counts twice or late.
-
-    The relay gives each event id one offset, so a sequenced event is used up by its offset
-    and the id set stays as small as the not-yet-sequenced tail.
-    """
-    if event.seq is None:
-        return {"seen": state.seen.insert(event.id)}
-    return {"last_seq": event.seq}
+    """Mark the event as used, applied or not, so it never counts twice or late."""
+    used: Changes = {"seen": state.seen.insert(event.id)}
+    if event.seq is not None:
+        used["last_seq"] = event.seq
+    return used
 
 
 def _keep_timeline(
@@ -130,24 +130,30 @@ def _start_turn(state: State, time: float) -> Changes:
     }
 
 
-def _after_turn(state: State, driver: str | None, time: float) -> Changes:
-    """Where the session goes once a turn or break is over: the next turn, or waiting for it."""
-    if state.settings.auto_start and driver is not None:
+def _next_turn(state: State, driver: str | None, time: float, *, start: bool) -> Changes:
+    """Between turns: the next one starts at once, or waits for its driver to start it."""
+    if start and state.settings.auto_start and driver is not None:
         return _start_turn(state, time)
     return {"phase": "waiting", "phase_started_at": None, "paused_at": None}
 
 
-def _rotate(state: State, time: float) -> Changes:
+def _break(seconds: float, time: float) -> Changes:
+    return {"phase": "break", "phase_started_at": time, "phase_length": seconds, "paused_at": None}
+
+
+def _rotate(state: State, time: float, *, members: tuple[Member, ...] | None = None) -> Changes:
+    """End the current turn and hand over to the next present person in rotation order.
+
+    The next turn starts at once only if the ended one was running: a team that paused (for
+    lunch, say) and then skipped comes back to a waiting timer, not one already running.
+    """
+    members = state.members if members is None else members
+    driver = next_driver(members, state.driver)
     ended = state.turn
-    driver = next_driver(state.members, state.driver)
-    rotated: Changes = {"driver": driver, "turn": ended + 1, "paused_at": None, "paused_total": 0.0}
-    if break_due_after(state, ended):
-        return rotated | {
-            "phase": "break",
-            "phase_started_at": time,
-            "phase_length": float(state.settings.break_seconds),
-        }
-    return rotated | _after_turn(state, driver, time)
+    rotated: Changes = {"driver": driver, "turn": ended + 1, "paused_total": 0.0}
+    if driver is not None and break_due_after(state, ended):
+        return rotated | _break(float(state.settings.break_seconds), time)
+    return rotated | _next_turn(state, driver, time, start=state.phase == "running")
 
 
 def _wrong_turn(state: State, turn: int) -> str | None:
@@ -157,9 +163,11 @@ def _wrong_turn(state: State, turn: int) -> str | None:
 
 
 def _opened(state: State, event: ev.SessionOpened, time: float) -> Outcome:
-    if state.phase != "lobby":
-        return "the session's rules are set before the first turn starts"
-    return {"settings": event.settings, "title": event.title}
+    if state.opened or state.phase != "lobby":
+        return "the session's rules are already set"
+    if len(state.present) > event.settings.max_participants:
+        return f"{len(state.present)} people are present, more than the rules allow"
+    return {"settings": event.settings, "title": event.title, "opened": True}
 
 
 def _joined(state: State, event: ev.ParticipantJoined, time: float) -> Outcome:
@@ -185,17 +193,23 @@ def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
         Member(m.id, m.participant, present=False) if m.id == existing.id else m
         for m in state.members
     )
-    driver = state.driver
-    if driver == existing.id:
-        driver = next_driver(members, driver)
-    return {"members": members, "driver": driver}
+    if state.driver != existing.id:
+        return {"members": members}
+    if state.phase in ("running", "paused"):
+        # The next driver gets a turn of their own, not the leftovers of the one who left.
+        return {"members": members} | _rotate(state, time, members=members)
+    return {"members": members, "driver": next_driver(members, state.driver)}
 
 
 def _reordered(state: State, event: ev.RotationReordered, time: float) -> Outcome:
+    """Reorder everyone, or just those present; people who left follow in their old order."""
     by_id = {member.id: member for member in state.members}
-    if len(event.order) != len(by_id) or set(event.order) != set(by_id):
-        return "the new order must list every participant exactly once"
-    return {"members": tuple(by_id[pid] for pid in event.order)}
+    present = {member.id for member in state.members if member.present}
+    named = set(event.order)
+    if len(event.order) != len(named) or named not in (set(by_id), present):
+        return "the new order must list everyone present (or everyone) exactly once"
+    absent = tuple(m for m in state.members if m.id not in named)
+    return {"members": tuple(by_id[pid] for pid in event.order) + absent}
 
 
 def _turn_started(state: State, event: ev.TurnStarted, time: float) -> Outcome:
@@ -227,7 +241,12 @@ def _resumed(state: State, event: ev.TimerResumed, time: float) -> Outcome:
 def _extended(state: State, event: ev.TimerExtended, time: float) -> Outcome:
     if state.phase not in ("running", "paused"):
         return f"only a turn's timer can be extended (it is {state.phase})"
-    return _wrong_turn(state, event.turn) or {"phase_length": state.phase_length + event.seconds}
+    if wrong := _wrong_turn(state, event.turn):
+        return wrong
+    end = expires_at(state)
+    overdue = 0.0 if end is None else max(0.0, time - end)
+    # Time is added to what is left; a turn already over gets the extension from now.
+    return {"phase_length": state.phase_length + overdue + event.seconds}
 
 
 def _skipped(state: State, event: ev.TurnSkipped, time: float) -> Outcome:
@@ -248,20 +267,29 @@ def _rotated(state: State, event: ev.RolesRotated, time: float) -> Outcome:
 
 
 def _break_started(state: State, event: ev.BreakStarted, time: float) -> Outcome:
-    if state.phase != "waiting":
-        return f"a break can start only between turns, not while {state.phase}"
-    seconds = event.seconds or state.settings.break_seconds
-    return _wrong_turn(state, event.turn) or {
-        "phase": "break",
-        "phase_started_at": time,
-        "phase_length": float(seconds),
-    }
+    """A break by hand: between turns it comes before the next one; during a turn it ends that
+    turn, and the next driver takes over after the break."""
+    if state.phase not in ("waiting", "running", "paused"):
+        return f"a break cannot start while {state.phase}"
+    if wrong := _wrong_turn(state, event.turn):
+        return wrong
+    if state.driver is None:
+        return "nobody is present to take a break"
+    brk = _break(float(event.seconds or state.settings.break_seconds), time)
+    if state.phase == "waiting":
+        return brk
+    return {**_rotate(state, time), **brk}
 
 
 def _break_ended(state: State, event: ev.BreakEnded, time: float) -> Outcome:
     if state.phase != "break":
         return "there is no break to end"
-    return _wrong_turn(state, event.turn) or _after_turn(state, state.driver, time)
+    if wrong := _wrong_turn(state, event.turn):
+        return wrong
+    end = expires_at(state)
+    if not event.early and end is not None and time < end - ROTATION_TOLERANCE:
+        return f"the break still has {end - time:.0f}s left"
+    return _next_turn(state, state.driver, time, start=True)
 
 
 def _decision_recorded(state: State, event: ev.DecisionRecorded, time: float) -> Outcome:

@@ -103,6 +103,7 @@ class Tally:
 class State:
     settings: SessionSettings = field(default_factory=SessionSettings)
     title: str = ""
+    opened: bool = False
     phase: Phase = "lobby"
     members: tuple[Member, ...] = ()
     driver: str | None = None

@@ -79,7 +79,7 @@ def _session_events() -> list[Event]:
             id=_eid(10),
             actor="ana",
             at=T0 + 50,
-            sha="0123456789abcdef",
+            sha="0123456789abcdef" * 2 + "01234567",
             summary="Add the journal",
             author=Person(name="Ana Lima", email="ana@example.org"),
             co_authors=(Person(name="Bo Chen", email="bo@example.org"),),

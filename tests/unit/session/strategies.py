@@ -3,6 +3,11 @@
 Random events would almost all be refused (wrong turn, nobody present), which tests little. The
 builder folds as it goes and mostly aims each event at the session's current turn, while still
 mixing in stale turns, strangers and repeats so the refusal paths are exercised too.
+
+Logs mix what a client really folds: events the relay sequenced (an offset, and a stamp that
+differs from the sender's clock) and events not sequenced yet, a second ``session.opened`` at
+any point, and repeats of earlier events as they were, without their offset, or with the
+relay's fresh offset for an event first applied unsequenced.
 """
 
 from hypothesis import strategies as st
@@ -36,6 +41,7 @@ KINDS = (
     "commit",
     "lesson",
     "repeat",
+    "open",
     "due",
     "due",
     "due",
@@ -64,19 +70,25 @@ def settings(draw: st.DrawFn) -> ev.SessionSettings:
 
 @st.composite
 def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) -> list[ev.Event]:
-    """A log as a relay would sequence it: increasing seq and non-decreasing stamps."""
+    """A log as a client folds it: relay offsets increase, relay stamps never go back."""
     log: list[ev.Event] = []
     state = State()
     now = draw(st.floats(0, 1e9, allow_nan=False))
     counter = 0
+    offset = 0
 
     def make(cls: type, **fields: object) -> ev.Event:
         nonlocal counter
         counter += 1
         actor = draw(st.sampled_from(PEOPLE)).id
-        return cls(
-            id=f"evt-{counter:06d}", actor=actor, at=now, seq=counter, stamped_at=now, **fields
-        )
+        skew = draw(st.sampled_from([0.0, 0.0, -3.0, 1.5, 400.0]))
+        event = cls(id=f"evt-{counter:06d}", actor=actor, at=now + skew, **fields)
+        return stamp(event) if draw(st.integers(0, 4)) else event
+
+    def stamp(event: ev.Event) -> ev.Event:
+        nonlocal offset
+        offset += 1
+        return ev.sequenced(event, offset, now)
 
     if draw(st.integers(0, 3)):
         log.append(make(ev.SessionOpened, settings=draw(settings())))
@@ -113,7 +125,7 @@ def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) 
             seconds = draw(st.none() | st.integers(1, 60))
             event = make(ev.BreakStarted, turn=turn, seconds=seconds)
         elif kind == "break_end":
-            event = make(ev.BreakEnded, turn=turn)
+            event = make(ev.BreakEnded, turn=turn, early=draw(st.booleans()))
         elif kind == "decide":
             event = make(
                 ev.DecisionRecorded,
@@ -136,7 +148,16 @@ def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) 
         elif kind == "repeat":
             if not log:
                 continue
-            event = draw(st.sampled_from(log))
+            earlier = draw(st.sampled_from(log))
+            how = draw(st.sampled_from(["as is", "unsequenced", "sequenced now"]))
+            if how == "unsequenced":
+                event = earlier.model_copy(update={"seq": None, "stamped_at": None})
+            elif how == "sequenced now" and earlier.seq is None:
+                event = stamp(earlier)
+            else:
+                event = earlier
+        elif kind == "open":
+            event = make(ev.SessionOpened, settings=draw(settings()))
         else:
             event = make(ev.SessionEnded)
         log.append(event)

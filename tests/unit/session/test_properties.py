@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from pairup.session import decode_event, encode_event, fold, reduce, step
 from pairup.session import events as ev
 from pairup.session.state import State
-from pairup.session.timer import driving_times, tally_at
+from pairup.session.timer import ROTATION_TOLERANCE, driving_times, expires_at, tally_at
 
 from .strategies import PEOPLE, session_logs
 
@@ -108,6 +108,36 @@ def test_driving_time_equals_the_recorded_stints(log):
     totals = driving_times(state, state.clock)
     for person, seconds in totals.items():
         assert math.isclose(seconds, from_stints.get(person, 0.0), rel_tol=1e-9, abs_tol=1e-6)
+
+
+@given(session_logs())
+def test_countdowns_end_only_when_their_time_is_up(log):
+    state = State()
+    for event in log:
+        result = step(state, event)
+        timed_end = event.kind == "roles.rotated" or (
+            event.kind == "break.ended" and not event.early
+        )
+        if timed_end and result.rejected is None:
+            end = expires_at(state)
+            assert end is not None
+            assert max(event.time, state.clock or event.time) >= end - ROTATION_TOLERANCE
+        state = result.state
+
+
+@given(session_logs())
+def test_the_driver_changes_only_by_rotation_or_presence(log):
+    state = State()
+    for event in log:
+        after = reduce(state, event)
+        if after.driver != state.driver:
+            assert state.driver is None or event.kind in {
+                "roles.rotated",
+                "turn.skipped",
+                "break.started",
+                "participant.left",
+            }, event.kind
+        state = after
 
 
 @given(session_logs())

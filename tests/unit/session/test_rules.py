@@ -3,7 +3,7 @@
 import pytest
 
 from pairup.session import events as ev
-from pairup.session import fold, step
+from pairup.session import fold, reduce, step
 from pairup.session.rotation import next_driver
 from pairup.session.state import State
 from pairup.session.timer import ROTATION_TOLERANCE, driving_times, expires_at, is_due, remaining
@@ -188,3 +188,87 @@ def test_the_relay_stamp_is_the_time_that_counts(log):
     result = step(state, early)
     assert result.rejected is None
     assert result.state.last_seq == 9
+
+
+def test_when_the_driver_leaves_mid_turn_the_next_driver_gets_a_turn_of_their_own(log):
+    state = running_pair(log)
+    state = step(state, log(ev.ParticipantLeft, 590, participant_id="ann")).state
+    assert (state.driver, state.turn, state.phase) == ("bob", 2, "running")
+    assert remaining(state, 590) == 600
+    assert step(state, log(ev.RolesRotated, 610, actor="bob", turn=1)).rejected is not None
+
+
+def test_when_everyone_leaves_the_countdown_stops(log):
+    state = running_pair(log)
+    state = step(state, log(ev.ParticipantLeft, 100, participant_id="bob")).state
+    state = step(state, log(ev.ParticipantLeft, 110, participant_id="ann")).state
+    assert (state.driver, state.phase) == (None, "waiting")
+    assert remaining(state, 5000) is None
+    state = step(state, log(ev.ParticipantJoined, 3000, participant=BOB)).state
+    assert state.driver == "bob"
+    assert not is_due(state, 3001)
+
+
+def test_a_skip_while_paused_leaves_the_next_turn_waiting(log):
+    state = running_pair(log)
+    state = step(state, log(ev.TimerPaused, 100, turn=1)).state
+    state = step(state, log(ev.TurnSkipped, 200, turn=1)).state
+    assert (state.driver, state.turn, state.phase) == ("bob", 2, "waiting")
+
+
+def test_a_break_by_hand_during_a_turn_hands_over_after_the_break(log):
+    state = running_pair(log)
+    state = step(state, log(ev.BreakStarted, 100, turn=1, seconds=60)).state
+    assert (state.phase, state.turn, state.driver) == ("break", 2, "bob")
+    assert expires_at(state) == 160
+    assert step(state, log(ev.BreakEnded, 120, turn=2)).rejected == "the break still has 40s left"
+    state = step(state, log(ev.BreakEnded, 120, turn=2, early=True)).state
+    assert (state.phase, state.phase_started_at) == ("running", 120)
+
+
+def test_extending_a_turn_whose_time_is_up_counts_from_now(log):
+    state = running_pair(log)
+    state = step(state, log(ev.TimerExtended, 700, turn=1, seconds=60)).state
+    assert expires_at(state) == 760
+    assert not is_due(state, 700)
+
+
+def test_reorder_may_name_just_the_people_present(log):
+    state = running_pair(log)
+    state = step(state, log(ev.ParticipantJoined, 20, participant=CY)).state
+    state = step(state, log(ev.ParticipantLeft, 30, participant_id="bob")).state
+    state = step(state, log(ev.RotationReordered, 40, order=("cy", "ann"))).state
+    assert [m.id for m in state.members] == ["cy", "ann", "bob"]
+
+
+def test_the_rules_are_set_once(log):
+    state = running_pair(log)
+    lobby = fold([log(ev.SessionOpened, 0, settings=ev.SessionSettings(turn_seconds=300))])
+    again = step(lobby, log(ev.SessionOpened, 1, actor="bob"))
+    assert again.rejected == "the session's rules are already set"
+    assert again.state.settings.turn_seconds == 300
+    assert step(state, log(ev.SessionOpened, 20)).rejected is not None
+
+
+def test_rules_that_would_turn_people_away_who_are_already_here_are_refused(log):
+    state = fold([log(ev.ParticipantJoined, 0, participant=p) for p in (ANN, BOB, CY)])
+    small = ev.SessionSettings(max_participants=2)
+    result = step(state, log(ev.SessionOpened, 1, settings=small))
+    assert result.rejected == "3 people are present, more than the rules allow"
+
+
+def test_the_relays_copy_of_an_event_applied_early_counts_once_and_takes_its_offset(log):
+    state = running_pair(log)
+    mine = log(ev.TimerExtended, 20, turn=1, seconds=60)
+    state = step(state, mine).state
+    relayed = step(state, ev.sequenced(mine, 5, 21.0))
+    assert relayed.rejected == "already applied (repeated event id)"
+    assert relayed.state.last_seq == 5
+    assert expires_at(relayed.state) == 670
+    assert reduce(relayed.state, mine) == relayed.state
+
+
+@pytest.mark.parametrize(("seq", "stamp"), [(0, 1.0), (1, float("nan")), (1, float("inf"))])
+def test_sequencing_refuses_offsets_and_times_that_could_not_be_replayed(log, seq, stamp):
+    with pytest.raises(ValueError, match="offset >= 1 and a finite time"):
+        ev.sequenced(log(ev.LessonNoted, 1, text="x"), seq, stamp)
