@@ -4,7 +4,7 @@ Nothing here reads a clock: the caller passes the relay-corrected time, so two s
 agree on the log and on the clock show the same countdown.
 """
 
-from pairup.session.state import State, Tally, evolve
+from pairup.session.state import State, Tally
 
 ROTATION_TOLERANCE = 2.0
 """Seconds before the computed expiry at which a rotation is still accepted.
@@ -60,18 +60,16 @@ def tally_at(state: State, now: float) -> Tally:
     if since is None or now <= since or state.phase == "ended":
         return state.tally
     elapsed = now - since
-    tally = state.tally
+    driving, paused, breaks, idle = state.tally
     if state.phase == "running" and state.driver is not None:
-        driving = tally.driving
-        return evolve(
-            tally,
-            {"driving": driving.insert(state.driver, driving.get(state.driver, 0.0) + elapsed)},
-        )
-    if state.phase == "paused":
-        return evolve(tally, {"paused": tally.paused + elapsed})
-    if state.phase == "break":
-        return evolve(tally, {"breaks": tally.breaks + elapsed})
-    return evolve(tally, {"idle": tally.idle + elapsed})
+        driving = driving.insert(state.driver, driving.get(state.driver, 0.0) + elapsed)
+    elif state.phase == "paused":
+        paused += elapsed
+    elif state.phase == "break":
+        breaks += elapsed
+    else:
+        idle += elapsed
+    return Tally(driving, paused, breaks, idle)
 
 
 def driving_times(state: State, now: float) -> dict[str, float]:

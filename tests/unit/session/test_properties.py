@@ -45,6 +45,11 @@ def test_replaying_the_same_log_gives_the_same_state(log):
     assert fold(decoded) == fold(log)
 
 
+@given(session_logs())
+def test_folding_a_log_equals_reducing_it_event_by_event(log):
+    assert fold(log) == states_along(log)[-1]
+
+
 @given(session_logs(), st.data())
 def test_folding_in_two_parts_equals_folding_at_once(log, data):
     cut = data.draw(st.integers(0, len(log)))
