@@ -130,7 +130,8 @@ def main() -> None:
         f"end state: turn {state.turn}, {len(state.decisions)} decisions, "
         f"{len(state.commits)} commits"
     )
-    print(describe("fold (reduce only)", measure(runs, lambda: fold(log)), goal=1.0))
+    goal = 1.0 if size == 100_000 else None
+    print(describe("fold (reduce only)", measure(runs, lambda: fold(log)), goal=goal))
     print(
         describe("decode JSON lines", measure(runs, lambda: [decode_event(line) for line in lines]))
     )
