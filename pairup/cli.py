@@ -183,11 +183,11 @@ def _build_parser() -> argparse.ArgumentParser:
     export.parser.add_argument(
         "session", metavar="SESSION", nargs="?", help="session id (default: the most recent)"
     )
-    export.setting(
+    export.parser.add_argument(
         "--format",
-        "adr.format",
-        "FORMAT",
-        "adr (adr-tools), madr, log4brains, markdown or json",
+        choices=["adr", "madr", "log4brains", "markdown", "json"],
+        help="adr (adr-tools), madr or log4brains files, or the session as markdown or json "
+        "(default: adr.format from config)",
     )
     export.parser.add_argument("--out", metavar="DIR", help="write here instead of the ADR folder")
     export.parser.add_argument("--repo", metavar="DIR", help="the repository (default: here)")
