@@ -8,7 +8,7 @@ machine folds the same log with the same clock readings.
 """
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -202,6 +202,10 @@ Event = Annotated[
 ]
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+EVENT_KINDS: frozenset[str] = frozenset(
+    member.model_fields["kind"].default for member in get_args(get_args(Event)[0])
+)
+"""Every ``kind`` an event can have; the relay accepts nothing else."""
 
 
 def decode_event(data: bytes | str) -> Event:

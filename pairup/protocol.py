@@ -1,0 +1,284 @@
+"""The wire protocol between participants and the relay: join links, keys, frames, close codes.
+
+Pure: no sockets, no clock. Frames are JSON text messages, validated with pydantic at both
+ends. The relay reads only the envelope of a published event (its id, sender, kind and the
+size of its body); the body is the peers' business, so it can later be end-to-end encrypted
+without touching the relay. See ``docs/protocol.md`` for the conversation as a whole.
+"""
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from pairup.session.events import EVENT_KINDS, EventId, ParticipantId
+
+PROTOCOL_VERSION = 1
+MAX_FRAME_BYTES = 64 * 1024
+"""Frames above this are refused by the websocket layer itself (close code 1009)."""
+MAX_BODY_CHARS = 48 * 1024
+SECRET_BYTES = 16
+"""128 bits: enough that guessing is hopeless, short enough to paste."""
+
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+class Close:
+    """Close codes the relay uses, with the reason sent in the error frame before closing."""
+
+    POLICY = 1008
+    """Standard: the origin is not allowed, or a frame names another session."""
+    TOO_BIG = 1009
+    """Standard: a frame above 64 KiB."""
+    GOING_AWAY = 1001
+    MALFORMED = 4400
+    """Not JSON, or not a JSON object."""
+    NOT_ADMITTED = 4401
+    """Unknown session or wrong secret: the same code, after the same delay, for both."""
+    SESSION_FULL = 4403
+    INVALID = 4422
+    """Valid JSON that is not a frame of this protocol: wrong fields, types or ranges."""
+    RATE_LIMITED = 4429
+    TOO_MANY_CONNECTIONS = 4430
+    HELLO_TIMEOUT = 4408
+    SESSION_EXPIRED = 4410
+
+
+# -- join links and keys -------------------------------------------------------------------------
+
+
+class LinkError(ValueError):
+    """A join link that cannot be used; the message says what a good one looks like."""
+
+
+@dataclass(frozen=True, slots=True)
+class JoinLink:
+    """``ws://host:port/s/SESSION#SECRET``: where the relay is, which session, and the secret.
+
+    The secret sits in the fragment, which HTTP clients never send, so it stays out of the
+    request line, proxies and access logs. Only keys derived from it travel.
+    """
+
+    relay: str
+    """``ws://host:port`` or ``wss://host:port``."""
+    session: str
+    secret: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> "JoinLink":
+        parts = urlsplit(text.strip())
+        example = "ws://HOST:PORT/s/SESSION#SECRET"
+        if parts.scheme not in ("ws", "wss") or not parts.netloc:
+            raise LinkError(f"a join link starts with ws:// or wss://, like {example}")
+        match = re.fullmatch(r"/s/([A-Za-z0-9_-]+)", parts.path)
+        if match is None or not SESSION_ID.fullmatch(match.group(1)):
+            raise LinkError(f"a join link names its session after /s/, like {example}")
+        if parts.query:
+            raise LinkError("a join link has no query string; paste the link as it was shared")
+        try:
+            secret = _unb64(parts.fragment)
+        except ValueError:
+            secret = b""
+        if len(secret) < SECRET_BYTES:
+            raise LinkError(f"the join link's secret (after #) is missing or cut short: {example}")
+        return cls(f"{parts.scheme}://{parts.netloc}", match.group(1), secret)
+
+    def __str__(self) -> str:
+        return f"{self.url}#{_b64(self.secret)}"
+
+    @property
+    def url(self) -> str:
+        """The address to connect to: the link without its secret."""
+        return f"{self.relay}/s/{self.session}"
+
+    def redacted(self) -> str:
+        """The link as logs and error messages may show it."""
+        return f"{self.url}#…"
+
+
+def admission_key(secret: bytes, session: str) -> bytes:
+    """What a participant shows the relay to be let in; the relay keeps only its hash."""
+    return _hkdf(secret, salt=session.encode(), info=b"pairup admission v1")
+
+
+def peer_key(secret: bytes, session: str) -> bytes:
+    """A key only the peers know (the relay never sees the secret), for end-to-end encryption."""
+    return _hkdf(secret, salt=session.encode(), info=b"pairup peers v1")
+
+
+def admission_digest(key: bytes) -> bytes:
+    """What the relay stores: a hash of the admission key, never the key itself."""
+    return hashlib.sha256(key).digest()
+
+
+def admits(stored_digest: bytes, presented_key: bytes) -> bool:
+    """Constant-time check of a presented admission key against the stored digest."""
+    return hmac.compare_digest(stored_digest, admission_digest(presented_key))
+
+
+def _hkdf(secret: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
+    """HKDF-SHA256 (RFC 5869), extract then expand; one block suffices for 32 bytes."""
+    prk = hmac.new(salt, secret, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:length]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text):
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# -- frames ----------------------------------------------------------------------------------------
+
+Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{43}$")]
+Seq = Annotated[int, Field(ge=0, le=2**53)]
+Instant = Annotated[float, Field(ge=0, le=1e11, allow_inf_nan=False)]
+
+
+def _known_kind(kind: str) -> str:
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown event kind {kind[:40]!r}")
+    return kind
+
+
+Kind = Annotated[str, Field(max_length=40), AfterValidator(_known_kind)]
+Epoch = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+class _Frame(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Hello(_Frame):
+    """The first frame on a connection: who I am, the proof that I may enter, what I have."""
+
+    type: Literal["hello"] = "hello"
+    v: Literal[1] = PROTOCOL_VERSION
+    session: Annotated[str, Field(pattern=SESSION_ID.pattern)]
+    key: Key
+    participant: ParticipantId
+    create: bool = False
+    """Register the session on this relay if it does not exist yet (the host does this)."""
+    max_participants: Annotated[int, Field(ge=2, le=8)] = 8
+
+
+class Publish(_Frame):
+    """An event for the session: the envelope the relay reads, and a body it does not."""
+
+    type: Literal["publish"] = "publish"
+    id: EventId
+    sender: ParticipantId
+    kind: Kind
+    body: Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+
+
+class Resume(_Frame):
+    """Send me every event after offset ``after``."""
+
+    type: Literal["resume"] = "resume"
+    after: Seq
+
+
+class Ping(_Frame):
+    """For the clock offset: the relay answers with its own time beside ``sent``."""
+
+    type: Literal["ping"] = "ping"
+    sent: Instant
+
+
+ClientFrame = Annotated[Hello | Publish | Resume | Ping, Field(discriminator="type")]
+CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
+
+
+class Welcome(_Frame):
+    type: Literal["welcome"] = "welcome"
+    session: str
+    epoch: Epoch
+    last_seq: Seq
+    now: Instant
+    connected: tuple[ParticipantId, ...]
+
+
+class Sequenced(_Frame):
+    """An event as the relay sequenced it: its offset in the session and the relay's time."""
+
+    type: Literal["event"] = "event"
+    seq: Annotated[int, Field(ge=1)]
+    at: Instant
+    id: EventId
+    sender: ParticipantId
+    kind: Kind
+    body: str
+
+
+class Ack(_Frame):
+    """Your event ``id`` is stored at offset ``seq`` (also when you had sent it before)."""
+
+    type: Literal["ack"] = "ack"
+    id: EventId
+    seq: Annotated[int, Field(ge=1)]
+
+
+class Pong(_Frame):
+    type: Literal["pong"] = "pong"
+    sent: Instant
+    now: Instant
+
+
+class Presence(_Frame):
+    """Who is connected right now; sent to everyone when that changes."""
+
+    type: Literal["presence"] = "presence"
+    connected: tuple[ParticipantId, ...]
+
+
+class Error(_Frame):
+    """Why the relay is about to close this connection (or refused one frame)."""
+
+    type: Literal["error"] = "error"
+    code: int
+    reason: Annotated[str, Field(max_length=200)]
+
+
+RelayFrame = Annotated[
+    Welcome | Sequenced | Ack | Pong | Presence | Error, Field(discriminator="type")
+]
+RELAY_FRAME: TypeAdapter[RelayFrame] = TypeAdapter(RelayFrame)
+
+
+class FrameError(ValueError):
+    """A frame that is not part of the protocol, with the close code it earns."""
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def decode_client_frame(data: str | bytes) -> ClientFrame:
+    """Parse what a participant sent; raises :class:`FrameError` with the right close code."""
+    try:
+        return CLIENT_FRAME.validate_json(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        if first["type"] in ("json_invalid", "dict_type"):
+            raise FrameError(Close.MALFORMED, "not a JSON object") from None
+        if first["type"] in ("union_tag_not_found", "union_tag_invalid"):
+            raise FrameError(
+                Close.INVALID, "type: expected hello, publish, resume or ping"
+            ) from None
+        where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
+        raise FrameError(Close.INVALID, f"{where}: {first['msg']}"[:200]) from None
+
+
+def encode(frame: _Frame) -> str:
+    return frame.model_dump_json()
