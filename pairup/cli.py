@@ -61,6 +61,29 @@ def _sessions(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _relay(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from pairup.relay.run import run_relay, tls_context
+
+    config = _load_config(args).config
+    if bool(args.cert) != bool(args.key):
+        raise UserError("give both --cert and --key to serve wss://, or neither for ws://")
+    tls = None
+    if args.cert:
+        try:
+            tls = tls_context(Path(args.cert), Path(args.key))
+        except (OSError, ValueError) as error:
+            raise UserError(f"cannot use --cert/--key: {error}") from None
+    try:
+        asyncio.run(run_relay(config.relay.host, config.relay.port, config.data_dir, tls=tls))
+    except OSError as error:
+        raise UserError(
+            f"cannot listen on {config.relay.host}:{config.relay.port}: {error.strerror or error}"
+        ) from None
+    return EXIT_OK
+
+
 def _config(args: argparse.Namespace) -> int:
     from pairup.config import describe
 
@@ -165,7 +188,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "run a standalone relay that sequences and stores sessions",
         "Run a relay on its own, for a team that wants one always-on address.\n"
         "Sessions on it are sequenced, stored durably and guarded by their join secret.",
-        _not_yet("the relay is still being built"),
+        _relay,
     )
     relay.setting("--host", "relay.host", "HOST", "address to bind (default from config)")
     relay.setting("--port", "relay.port", "PORT", "port to bind (0 = any free)")

@@ -121,6 +121,16 @@ def admits(stored_digest: bytes, presented_key: bytes) -> bool:
     return hmac.compare_digest(stored_digest, admission_digest(presented_key))
 
 
+def key_text(key: bytes) -> str:
+    """A 32-byte key as it travels in a frame (43 base64url characters)."""
+    return _b64(key)
+
+
+def key_bytes(text: str) -> bytes:
+    """The key a frame carried; frames are validated first, so this cannot fail on bad input."""
+    return _unb64(text)
+
+
 def _hkdf(secret: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
     """HKDF-SHA256 (RFC 5869), extract then expand; one block suffices for 32 bytes."""
     prk = hmac.new(salt, secret, hashlib.sha256).digest()

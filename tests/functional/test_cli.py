@@ -16,7 +16,6 @@ COMMANDS = ["start", "join", "relay", "export", "sessions", "commit", "trailers"
 NOT_YET = {
     "start": [],
     "join": ["ws://127.0.0.1:9/s/abc#secret"],
-    "relay": [],
     "export": [],
     "commit": ["-m", "message"],
     "trailers": [],

@@ -1,0 +1,1 @@
+"""The relay: sequences, stores and fans out each session's events."""

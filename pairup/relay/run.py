@@ -1,0 +1,44 @@
+"""``pairup relay``: the relay as a process of its own, until interrupted."""
+
+import asyncio
+import contextlib
+import signal
+import ssl
+from pathlib import Path
+
+from pairup.relay.server import Relay, open_store
+
+
+def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
+    """A server context for ``wss://``; an unreadable file is the caller's to report."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
+
+
+async def run_relay(
+    host: str, port: int, data_dir: Path, *, tls: ssl.SSLContext | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM; say where, once listening, on one line of stdout."""
+    store = await asyncio.to_thread(open_store, data_dir)
+    relay = Relay(store)
+    server = await relay.start(host, port, ssl=tls)
+    stop = asyncio.get_running_loop().create_future()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(signum, stop.set_result, None)
+    scheme = "wss" if tls else "ws"
+    for sock in server.sockets:
+        bound_host, bound_port = sock.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        print(
+            f"pairup relay listening on {scheme}://{shown}:{bound_port} "
+            f"(data in {data_dir}, epoch {store.epoch})",
+            flush=True,
+        )
+    try:
+        await stop
+    finally:
+        await relay.stop(server)
+        store.close()

@@ -1,0 +1,414 @@
+"""The relay: admits participants, sequences each session's events, stores them, fans them out.
+
+It reads only the envelope of an event (id, sender, kind, body size) and never the body. Each
+accepted event gets the session's next offset and the relay's time, and is committed to the
+store *before* anyone hears of it: the sender's ack and everyone's copy go out after the
+commit, in offset order. Commits are grouped: events that arrive while a commit is running go
+into the next one, so one fsync serves many events.
+
+Bad input costs the sender its connection (an error frame, then a close code from
+:class:`pairup.protocol.Close`) and nobody else anything.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from pathlib import Path
+from ssl import SSLContext
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from pairup import protocol as wire
+from pairup.relay.store import SessionExists, Store, StoredEvent
+
+log = logging.getLogger("pairup.relay")
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one relay allows; the defaults suit a team's relay on a small machine."""
+
+    hello_timeout: float = 10.0
+    reject_delay: float = 0.5
+    """Unknown session and wrong secret both answer after this long, so neither is cheaper."""
+    messages_per_second: float = 50.0
+    burst: int = 200
+    connections_per_ip: int = 64
+    failed_admissions_per_ip: int = 30
+    """Within ``failure_window``; beyond it the address is turned away before the handshake."""
+    failure_window: float = 60.0
+    idle_session_seconds: float = 7 * 24 * 3600.0
+    expiry_interval: float = 600.0
+    commit_batch: int = 512
+
+
+@dataclass(eq=False)
+class _Room:
+    """A session as the relay holds it in memory while anyone is connected or events flow."""
+
+    session: str
+    digest: bytes
+    max_participants: int
+    last_seq: int
+    last_at: float
+    ids: dict[str, int]
+    members: dict[ServerConnection, str] = field(default_factory=dict)
+
+    def connected(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.members.values())))
+
+
+@dataclass(eq=False)
+class _Pending:
+    event: StoredEvent
+    room: _Room
+    done: asyncio.Future[None]
+
+
+class _TokenBucket:
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate = rate
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.updated = now
+
+    def take(self, now: float) -> bool:
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class Relay:
+    """One relay process: any number of sessions over one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        limits: Limits | None = None,
+        clock: Clock = time.time,
+        origins: tuple[str, ...] = (),
+    ) -> None:
+        self.store = store
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.origins = origins
+        self._rooms: dict[str, _Room] = {}
+        self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._per_ip: defaultdict[str, int] = defaultdict(int)
+        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._in_flight: dict[tuple[str, int], asyncio.Future[None]] = {}
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def start(self, host: str, port: int, *, ssl: SSLContext | None = None) -> Server:
+        """Listen on ``host:port`` (port 0: any free port) and run the committer and expiry."""
+        self._tasks = [
+            asyncio.create_task(self._commit_forever(), name="pairup-relay-commit"),
+            asyncio.create_task(self._expire_forever(), name="pairup-relay-expire"),
+        ]
+        return await serve(
+            self._handle,
+            host,
+            port,
+            ssl=ssl,
+            compression=None,
+            max_size=wire.MAX_FRAME_BYTES,
+            origins=[None, *self.origins],
+            process_request=self._check_request,
+            logger=log,
+        )
+
+    async def stop(self, server: Server) -> None:
+        server.close()
+        await server.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # -- before the handshake ------------------------------------------------------------------
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/healthz":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if not request.path.startswith("/s/"):
+            return connection.respond(
+                HTTPStatus.NOT_FOUND,
+                "pairup relay: join links look like ws://HOST:PORT/s/SESSION#SECRET\n",
+            )
+        address = _address(connection)
+        if self._per_ip[address] >= self.limits.connections_per_ip:
+            return connection.respond(
+                HTTPStatus.TOO_MANY_REQUESTS, "too many connections from your address\n"
+            )
+        if self._recent_failures(address) >= self.limits.failed_admissions_per_ip:
+            return connection.respond(
+                HTTPStatus.TOO_MANY_REQUESTS,
+                "too many failed attempts from your address; wait a minute\n",
+            )
+        return None
+
+    def _recent_failures(self, address: str) -> int:
+        failures = self._failures[address]
+        horizon = time.monotonic() - self.limits.failure_window
+        while failures and failures[0] < horizon:
+            failures.popleft()
+        if not failures:
+            del self._failures[address]
+            return 0
+        return len(failures)
+
+    # -- one connection ------------------------------------------------------------------------
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        address = _address(connection)
+        self._per_ip[address] += 1
+        room: _Room | None = None
+        try:
+            room = await self._admit(connection, address)
+            if room is not None:
+                await self._converse(connection, room)
+        except wire.FrameError as error:
+            await _refuse(connection, error.code, error.reason)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._per_ip[address] -= 1
+            if not self._per_ip[address]:
+                del self._per_ip[address]
+            if room is not None and connection in room.members:
+                del room.members[connection]
+                broadcast(room.members, wire.encode(wire.Presence(connected=room.connected())))
+                if not room.members:
+                    await asyncio.to_thread(self.store.touch, room.session, self.clock())
+
+    async def _admit(self, connection: ServerConnection, address: str) -> _Room | None:
+        try:
+            raw = await asyncio.wait_for(connection.recv(), self.limits.hello_timeout)
+        except TimeoutError:
+            await _refuse(connection, wire.Close.HELLO_TIMEOUT, "say hello first")
+            return None
+        hello = _decode(raw)
+        if not isinstance(hello, wire.Hello):
+            raise wire.FrameError(wire.Close.INVALID, "the first frame must be hello")
+        if connection.request is None or connection.request.path != f"/s/{hello.session}":
+            raise wire.FrameError(wire.Close.POLICY, "hello names another session than the URL")
+        key = wire.key_bytes(hello.key)
+        room = await self._room(hello, key)
+        if room is None:
+            self._failures[address].append(time.monotonic())
+            await asyncio.sleep(self.limits.reject_delay)
+            log.info("refused %s for session %s", address, hello.session)
+            await _refuse(
+                connection, wire.Close.NOT_ADMITTED, "not admitted: unknown session or wrong secret"
+            )
+            return None
+        already = set(room.members.values())
+        if hello.participant not in already and len(already) >= room.max_participants:
+            await _refuse(
+                connection,
+                wire.Close.SESSION_FULL,
+                f"session full ({room.max_participants} participants)",
+            )
+            return None
+        for other, participant in list(room.members.items()):
+            if participant == hello.participant:
+                # The same person again (a reconnect the old socket has not noticed yet).
+                del room.members[other]
+                closing = asyncio.create_task(
+                    other.close(wire.Close.GOING_AWAY, "replaced by a newer connection")
+                )
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+        room.members[connection] = hello.participant
+        await connection.send(
+            wire.encode(
+                wire.Welcome(
+                    session=room.session,
+                    epoch=self.store.epoch,
+                    last_seq=room.last_seq,
+                    now=self.clock(),
+                    connected=room.connected(),
+                )
+            )
+        )
+        broadcast(room.members, wire.encode(wire.Presence(connected=room.connected())))
+        return room
+
+    async def _room(self, hello: wire.Hello, key: bytes) -> _Room | None:
+        """The admitted session, or ``None`` for an unknown one or a wrong key alike."""
+        async with self._room_locks[hello.session]:
+            room = self._rooms.get(hello.session)
+            if room is None:
+                record = await asyncio.to_thread(self.store.session, hello.session)
+                if record is None and hello.create:
+                    digest = wire.admission_digest(key)
+                    try:
+                        record = await asyncio.to_thread(
+                            self.store.create_session,
+                            hello.session,
+                            digest,
+                            created_at=self.clock(),
+                            max_participants=hello.max_participants,
+                        )
+                    except SessionExists:
+                        record = await asyncio.to_thread(self.store.session, hello.session)
+                if record is None:
+                    return None
+                ids = await asyncio.to_thread(self.store.ids, hello.session)
+                room = _Room(
+                    session=record.session,
+                    digest=record.digest,
+                    max_participants=record.max_participants,
+                    last_seq=record.last_seq,
+                    last_at=record.last_active,
+                    ids=ids,
+                )
+                self._rooms[hello.session] = room
+        return room if wire.admits(room.digest, key) else None
+
+    async def _converse(self, connection: ServerConnection, room: _Room) -> None:
+        participant = room.members[connection]
+        bucket = _TokenBucket(self.limits.messages_per_second, self.limits.burst, time.monotonic())
+        async for raw in connection:
+            if not bucket.take(time.monotonic()):
+                raise wire.FrameError(wire.Close.RATE_LIMITED, "too many messages; slow down")
+            frame = _decode(raw)
+            if isinstance(frame, wire.Publish):
+                if frame.sender != participant:
+                    raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
+                seq = await self._sequence(room, frame)
+                await connection.send(wire.encode(wire.Ack(id=frame.id, seq=seq)))
+            elif isinstance(frame, wire.Resume):
+                await self._replay(connection, room, frame.after)
+            elif isinstance(frame, wire.Ping):
+                await connection.send(wire.encode(wire.Pong(sent=frame.sent, now=self.clock())))
+            else:
+                raise wire.FrameError(wire.Close.INVALID, "hello only once, at the start")
+
+    async def _replay(self, connection: ServerConnection, room: _Room, after: int) -> None:
+        while after < room.last_seq:
+            page = await asyncio.to_thread(self.store.events_after, room.session, after, 500)
+            if not page:
+                return
+            for event in page:
+                await connection.send(_sequenced_frame(event))
+            after = page[-1].seq
+
+    # -- sequencing and group commit -------------------------------------------------------------
+
+    async def _sequence(self, room: _Room, frame: wire.Publish) -> int:
+        """Give the event its offset, wait until it is durable, return the offset.
+
+        A repeated id gets the offset it already has; an id still on its way to the disk
+        waits for that commit rather than racing it.
+        """
+        known = room.ids.get(frame.id)
+        if known is not None:
+            await self._durable(room, known)
+            return known
+        room.last_at = max(self.clock(), room.last_at)
+        seq = room.last_seq + 1
+        room.last_seq = seq
+        room.ids[frame.id] = seq
+        pending = _Pending(
+            StoredEvent(
+                room.session, seq, frame.id, frame.sender, frame.kind, room.last_at, frame.body
+            ),
+            room,
+            asyncio.get_running_loop().create_future(),
+        )
+        self._in_flight[(room.session, seq)] = pending.done
+        await self._queue.put(pending)
+        await pending.done
+        return seq
+
+    async def _durable(self, room: _Room, seq: int) -> None:
+        done = self._in_flight.get((room.session, seq))
+        if done is not None:
+            await asyncio.shield(done)
+
+    async def _commit_forever(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.limits.commit_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await asyncio.to_thread(self.store.append, [p.event for p in batch])
+            except Exception as error:
+                # Offsets were handed out for events that are not on disk: forget these
+                # sessions in memory (they reload from the store) and fail every waiter.
+                log.exception("storing %d events failed", len(batch))
+                for pending in batch:
+                    self._rooms.pop(pending.room.session, None)
+                    self._in_flight.pop((pending.room.session, pending.event.seq), None)
+                    if not pending.done.done():
+                        pending.done.set_exception(error)
+                continue
+            for pending in batch:
+                broadcast(pending.room.members, _sequenced_frame(pending.event))
+                self._in_flight.pop((pending.room.session, pending.event.seq), None)
+                if not pending.done.done():
+                    pending.done.set_result(None)
+
+    async def _expire_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.expiry_interval)
+            horizon = self.clock() - self.limits.idle_session_seconds
+            expired = await asyncio.to_thread(self.store.expire, horizon)
+            for session in expired:
+                room = self._rooms.get(session)
+                if room is not None and not room.members:
+                    del self._rooms[session]
+            if expired:
+                log.info("expired %d idle sessions", len(expired))
+
+
+def _sequenced_frame(event: StoredEvent) -> str:
+    return wire.encode(
+        wire.Sequenced(
+            seq=event.seq,
+            at=event.at,
+            id=event.id,
+            sender=event.sender,
+            kind=event.kind,
+            body=event.body,
+        )
+    )
+
+
+def _decode(raw: str | bytes) -> wire.ClientFrame:
+    if isinstance(raw, bytes):
+        raise wire.FrameError(wire.Close.MALFORMED, "frames are JSON text, not binary")
+    return wire.decode_client_frame(raw)
+
+
+async def _refuse(connection: ServerConnection, code: int, reason: str) -> None:
+    with contextlib.suppress(ConnectionClosed):
+        await connection.send(wire.encode(wire.Error(code=code, reason=reason)))
+        await connection.close(code, reason)
+
+
+def _address(connection: ServerConnection) -> str:
+    remote = connection.remote_address
+    return str(remote[0]) if remote else "unknown"
+
+
+def open_store(data_dir: Path) -> Store:
+    """The relay's store in ``data_dir``, created on first use."""
+    return Store.open(data_dir / "relay.sqlite3")

@@ -1,0 +1,404 @@
+"""The relay's durable log: every session it sequences, and every event it accepted, in SQLite.
+
+The relay is the sequencer of each session (ADR 2): it gives every accepted event the session's
+next offset ``seq`` and its own time, and commits it here *before* acknowledging it or sending
+it on, so an acknowledged event survives a crash and a power loss. The store also carries an
+**epoch**, a random id made once when the database file is created: a client that sees a new
+epoch knows the relay lost its data and must re-seed it from its journal, while the same epoch
+after a restart means nothing was lost.
+
+The API is blocking; the async server calls it through ``asyncio.to_thread``. There is one
+sqlite3 connection, opened with ``check_same_thread=False`` and guarded by a lock, so calls from
+any thread are serialised. That is simpler than a connection per thread and costs little: the
+relay has one writer at a time, and its reads (a page of events, a session record) are short
+next to the fsync of a commit. Only a digest of each session's admission key is stored, never
+the key or the join secret. See ADR 7.
+"""
+
+import contextlib
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+SCHEMA_VERSION = 1
+_APPLICATION_ID = int.from_bytes(b"pair", "big")
+"""Written into the SQLite header, so a pairup store is recognised before reading any table."""
+
+_SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE sessions (
+        session TEXT PRIMARY KEY,
+        digest BLOB NOT NULL,
+        created_at REAL NOT NULL,
+        last_active REAL NOT NULL,
+        max_participants INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL DEFAULT 0
+    )""",
+    "CREATE INDEX sessions_by_last_active ON sessions (last_active)",
+    """CREATE TABLE events (
+        session TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        at REAL NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (session, seq),
+        UNIQUE (session, id)
+    ) WITHOUT ROWID""",
+)
+_EVENT_COLUMNS = "session, seq, id, sender, kind, at, body"
+_SESSION_COLUMNS = "session, digest, created_at, last_active, max_participants, last_seq"
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message is one line and names the file."""
+
+
+class SessionExists(StoreError):
+    """:meth:`Store.create_session` for a session the store already has."""
+
+
+class _Refused(StoreError):
+    """A write that broke a constraint of the schema (a repeated key) and was rolled back."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as the relay sequenced it: the envelope it reads and the body it does not."""
+
+    session: str
+    seq: int
+    id: str
+    sender: str
+    kind: str
+    at: float
+    """The relay's time when it accepted the event."""
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A session the relay knows: how to admit participants, and how far its log goes."""
+
+    session: str
+    digest: bytes
+    """The SHA-256 of the admission key (:func:`pairup.protocol.admission_digest`)."""
+    created_at: float
+    last_active: float
+    """The relay's time of the latest event or :meth:`Store.touch`; expiry goes by it."""
+    max_participants: int
+    last_seq: int
+    """The offset of the session's latest event; 0 before the first."""
+
+
+class Store:
+    """The relay's store, open on one SQLite file. Make one with :meth:`open`.
+
+    Every method may raise :class:`StoreError`: for a refused write, a failing disk, or use
+    after :meth:`close`. A write either happens whole or not at all.
+    """
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, epoch: str) -> None:
+        self._path = path
+        self._db = connection
+        self._epoch = epoch
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        """Open the store at ``path``, creating it (and its directories) if it does not exist.
+
+        A new store gets its schema and a fresh epoch in one transaction, so a crash while
+        creating leaves either no store or a whole one. A file that is not a pairup store, or
+        one of another schema version, raises :class:`StoreError` and is left untouched.
+        Commits use WAL with ``synchronous=FULL`` (and ``fullfsync`` where the platform has it),
+        so a commit that returned is on disk, not in a cache.
+        """
+        _make_dirs(path.parent)
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as error:
+            raise StoreError(f"{path}: cannot open the relay store: {error}") from None
+        try:
+            epoch = _prepare(path, connection)
+            connection.execute("PRAGMA journal_mode = WAL")
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute("PRAGMA fullfsync = ON")
+            _fsync_dir(path.parent)
+        except sqlite3.Error as error:
+            connection.close()
+            raise StoreError(f"{path}: cannot open the relay store: {error}") from None
+        except BaseException:
+            connection.close()
+            raise
+        return cls(path, connection, epoch)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def epoch(self) -> str:
+        """Made once with the file; a different epoch means a different (or emptied) store."""
+        return self._epoch
+
+    def create_session(
+        self, session: str, digest: bytes, *, created_at: float, max_participants: int
+    ) -> SessionRecord:
+        """Register a new session, active as of ``created_at``; raise :class:`SessionExists`
+        if the store already has it, so a second host cannot take over someone's session."""
+        record = SessionRecord(
+            session=session,
+            digest=digest,
+            created_at=created_at,
+            last_active=created_at,
+            max_participants=max_participants,
+            last_seq=0,
+        )
+        try:
+            with self._transaction("create a session") as db:
+                db.execute(
+                    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                    (session, digest, created_at, created_at, max_participants, 0),
+                )
+        except _Refused:
+            raise SessionExists(f"{self._path}: session {session!r} already exists") from None
+        return record
+
+    def session(self, session: str) -> SessionRecord | None:
+        """The session's record, or ``None`` if the store does not have it (or it expired)."""
+        with self._reading("read a session") as db:
+            row = db.execute(
+                f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session = ?", (session,)
+            ).fetchone()
+        return None if row is None else SessionRecord(*row)
+
+    def append(self, events: Sequence[StoredEvent]) -> None:
+        """Commit a batch of sequenced events in one transaction, so one fsync covers them all.
+
+        Each session's events must continue its log in order: ``last_seq + 1``, ``+ 2``, and
+        so on, each id new to the session. The server assigns offsets and drops repeated ids
+        itself, so a batch that breaks this is a bug; it raises :class:`StoreError` and nothing
+        of it is stored, rather than leaving a gap or a second copy that clients would resume
+        from. Each session's ``last_seq`` and ``last_active`` move in the same transaction.
+        """
+        if not events:
+            return
+        with self._transaction("append events") as db:
+            last: dict[str, int] = {}
+            newest: dict[str, float] = {}
+            for event in events:
+                if event.session not in last:
+                    last[event.session] = self._last_seq(db, event.session)
+                if event.seq != last[event.session] + 1:
+                    raise StoreError(
+                        f"{self._path}: append refused, nothing stored: session "
+                        f"{event.session!r} is at seq {last[event.session]}, "
+                        f"the batch gives seq {event.seq}"
+                    )
+                last[event.session] = event.seq
+                newest[event.session] = max(event.at, newest.get(event.session, event.at))
+            db.executemany(
+                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(e.session, e.seq, e.id, e.sender, e.kind, e.at, e.body) for e in events],
+            )
+            db.executemany(
+                "UPDATE sessions SET last_seq = ?, last_active = max(last_active, ?)"
+                " WHERE session = ?",
+                [(last[session], newest[session], session) for session in last],
+            )
+
+    def events_after(self, session: str, after: int, limit: int = 1000) -> list[StoredEvent]:
+        """Up to ``limit`` of the session's events with ``seq > after``, in ``seq`` order.
+
+        Call again with the last ``seq`` returned to page on; an empty list means caught up.
+        """
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        with self._reading("read events") as db:
+            rows = db.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM events WHERE session = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (session, after, limit),
+            ).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+    def ids(self, session: str) -> dict[str, int]:
+        """Every event id of the session and its ``seq``: the server loads this once per
+        session, then answers a resent event with its first ``seq`` instead of storing it
+        again."""
+        with self._reading("read event ids") as db:
+            rows = db.execute("SELECT id, seq FROM events WHERE session = ?", (session,))
+            return dict(rows.fetchall())
+
+    def touch(self, session: str, at: float) -> None:
+        """Keep a session alive without an event (someone is connected); never moves
+        ``last_active`` back. An unknown session is left alone: expiry may have won the race."""
+        with self._transaction("touch a session") as db:
+            db.execute(
+                "UPDATE sessions SET last_active = max(last_active, ?) WHERE session = ?",
+                (at, session),
+            )
+
+    def expire(self, idle_before: float) -> list[str]:
+        """Delete the sessions idle since before ``idle_before``, with all their events, in
+        one transaction; return their ids, sorted."""
+        with self._transaction("expire sessions") as db:
+            idle = [
+                session
+                for (session,) in db.execute(
+                    "SELECT session FROM sessions WHERE last_active < ? ORDER BY session",
+                    (idle_before,),
+                )
+            ]
+            db.executemany("DELETE FROM events WHERE session = ?", [(s,) for s in idle])
+            db.executemany("DELETE FROM sessions WHERE session = ?", [(s,) for s in idle])
+        return idle
+
+    def close(self) -> None:
+        """Close the connection; SQLite checkpoints the WAL into the main file. Idempotent."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _last_seq(self, db: sqlite3.Connection, session: str) -> int:
+        row = db.execute("SELECT last_seq FROM sessions WHERE session = ?", (session,)).fetchone()
+        if row is None:
+            raise StoreError(
+                f"{self._path}: append refused, nothing stored: no session {session!r}"
+            )
+        return int(row[0])
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[sqlite3.Connection]:
+        """The connection, held for one read; a database error becomes :class:`StoreError`."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self._path}: cannot {what}: the store is closed")
+            try:
+                yield self._db
+            except sqlite3.Error as error:
+                raise StoreError(f"{self._path}: cannot {what}: {error}") from None
+
+    @contextlib.contextmanager
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """The connection inside ``BEGIN IMMEDIATE … COMMIT``, rolled back on any error.
+
+        A constraint violation raises :class:`_Refused` (a :class:`StoreError`) so callers
+        can tell "you asked for something the store forbids" from a failing disk.
+        """
+        with self._reading(what) as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except sqlite3.IntegrityError as error:
+                _rollback(db)
+                raise _Refused(f"{self._path}: {what} refused, nothing stored: {error}") from None
+            except BaseException:
+                _rollback(db)
+                raise
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already undone it after a failed commit."""
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+
+
+def _prepare(path: Path, db: sqlite3.Connection) -> str:
+    """Check that ``path`` is a pairup store of our schema, or make it one; return its epoch.
+
+    Runs under the write lock (``BEGIN IMMEDIATE``), so two processes opening a new file at
+    once cannot both create the schema and give it two epochs.
+    """
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.DatabaseError as error:
+        if error.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
+            raise StoreError(f"{path}: not a pairup relay store (not an SQLite database)") from None
+        raise
+    try:
+        epoch = _create_or_check(path, db)
+        db.execute("COMMIT")
+    except BaseException:
+        _rollback(db)
+        raise
+    return epoch
+
+
+def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
+    (application_id,) = db.execute("PRAGMA application_id").fetchone()
+    (objects,) = db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    if application_id == 0 and objects == 0:
+        epoch = secrets.token_urlsafe(12)
+        db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+        for statement in _SCHEMA:
+            db.execute(statement)
+        db.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("schema_version", str(SCHEMA_VERSION)), ("epoch", epoch)],
+        )
+        return epoch
+    if application_id != _APPLICATION_ID:
+        raise StoreError(f"{path}: not a pairup relay store (an SQLite database of something else)")
+    try:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.OperationalError:
+        meta = {}
+    version = meta.get("schema_version")
+    if version != str(SCHEMA_VERSION):
+        raise StoreError(
+            f"{path}: relay store of schema version {version}; "
+            f"this pairup reads version {SCHEMA_VERSION}"
+            if version is not None
+            else f"{path}: not a pairup relay store (no schema version)"
+        )
+    epoch = meta.get("epoch")
+    if not epoch:
+        raise StoreError(f"{path}: damaged relay store (no epoch)")
+    return epoch
+
+
+def _make_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, fsyncing each new entry into its parent,
+    so the store's directory itself survives a power loss, not just the file's contents."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        _fsync_dir(new.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a directory's entries durable. Windows cannot open a directory to fsync it, and
+    NTFS journals its metadata itself, so there this does nothing."""
+    if os.name == "nt":
+        return
+    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,114 @@
+"""A real relay on an ephemeral loopback port, and a bare protocol client to talk to it."""
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from pairup import protocol as wire
+from pairup.relay.server import Limits, Relay
+from pairup.relay.store import Store
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass
+class RunningRelay:
+    url: str
+    relay: Relay
+    store: Store
+
+
+@contextlib.asynccontextmanager
+async def running_relay(data_dir: Path, **limits: object) -> AsyncIterator[RunningRelay]:
+    store = Store.open(data_dir / "relay.sqlite3")
+    relay = Relay(store, limits=Limits(reject_delay=0.05, **limits))  # type: ignore[arg-type]
+    server = await relay.start(LOOPBACK, 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield RunningRelay(f"ws://{LOOPBACK}:{port}", relay, store)
+    finally:
+        await relay.stop(server)
+        store.close()
+
+
+def new_session() -> tuple[str, bytes]:
+    return secrets.token_urlsafe(9), secrets.token_bytes(wire.SECRET_BYTES)
+
+
+class Peer:
+    """One participant speaking the wire protocol directly, with no link logic."""
+
+    def __init__(self, ws: ClientConnection, welcome: wire.Welcome, participant: str) -> None:
+        self.ws = ws
+        self.welcome = welcome
+        self.participant = participant
+        self.counter = 0
+
+    @classmethod
+    async def join(
+        cls,
+        url: str,
+        session: str,
+        secret: bytes,
+        participant: str,
+        *,
+        create: bool = False,
+        max_participants: int = 8,
+    ) -> "Peer":
+        ws = await connect(f"{url}/s/{session}", compression=None)
+        hello = wire.Hello(
+            session=session,
+            key=wire.key_text(wire.admission_key(secret, session)),
+            participant=participant,
+            create=create,
+            max_participants=max_participants,
+        )
+        await ws.send(wire.encode(hello))
+        frame = await next_frame(ws)
+        assert isinstance(frame, wire.Welcome), frame
+        return cls(ws, frame, participant)
+
+    async def publish(
+        self, kind: str = "lesson.noted", body: str = "{}", event_id: str | None = None
+    ) -> str:
+        self.counter += 1
+        event_id = event_id or f"{self.participant}-{self.counter:06d}"
+        frame = wire.Publish(id=event_id, sender=self.participant, kind=kind, body=body)
+        await self.ws.send(wire.encode(frame))
+        return event_id
+
+    async def until(self, kind: type, *, count: int = 1, timeout: float = 5.0) -> list:
+        """The next ``count`` frames of one type, skipping the others."""
+        found = []
+        async with asyncio.timeout(timeout):
+            while len(found) < count:
+                frame = await next_frame(self.ws)
+                if isinstance(frame, kind):
+                    found.append(frame)
+        return found
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def next_frame(ws: ClientConnection) -> wire.RelayFrame:
+    return wire.RELAY_FRAME.validate_json(await ws.recv())
+
+
+async def refusal(ws: ClientConnection) -> tuple[int, int | None]:
+    """The error frame's code and the close code of a connection the relay is refusing."""
+    code = None
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(5):
+            while True:
+                frame = await next_frame(ws)
+                if isinstance(frame, wire.Error):
+                    code = frame.code
+    await ws.wait_closed()
+    assert ws.close_code is not None
+    return ws.close_code, code

@@ -1,0 +1,304 @@
+"""The relay against real websocket clients on loopback: order, durability, admission, limits."""
+
+import asyncio
+import json
+
+import pytest
+from websockets.asyncio.client import connect
+
+from pairup import protocol as wire
+
+from .relaykit import LOOPBACK, Peer, new_session, refusal, running_relay
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_two_participants_see_each_event_once_in_the_same_order(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            bob = await Peer.join(relay.url, session, secret, "bob")
+            first = await ann.publish(body='{"n":1}')
+            second = await bob.publish(body='{"n":2}')
+            seen_by_ann = await ann.until(wire.Sequenced, count=2)
+            seen_by_bob = await bob.until(wire.Sequenced, count=2)
+            assert [e.seq for e in seen_by_ann] == [1, 2]
+            assert seen_by_ann == seen_by_bob
+            assert {e.id for e in seen_by_ann} == {first, second}
+            assert seen_by_ann[0].at <= seen_by_ann[1].at
+            await ann.close()
+            await bob.close()
+
+    run(scenario())
+
+
+def test_three_participants_publishing_at_once_agree_on_one_order(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            peers = [await Peer.join(relay.url, session, secret, "ann", create=True)]
+            peers += [await Peer.join(relay.url, session, secret, name) for name in ("bob", "cy")]
+            for _ in range(20):
+                await asyncio.gather(*(peer.publish() for peer in peers))
+            logs = [await peer.until(wire.Sequenced, count=60) for peer in peers]
+            assert logs[0] == logs[1] == logs[2]
+            assert [e.seq for e in logs[0]] == list(range(1, 61))
+            for peer in peers:
+                await peer.close()
+
+    run(scenario())
+
+
+def test_a_repeated_event_is_stored_once_and_acked_with_its_first_offset(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            await ann.publish(event_id="evt-repeated")
+            await ann.publish(event_id="evt-other-1")
+            await ann.publish(event_id="evt-repeated")
+            acks = await ann.until(wire.Ack, count=3)
+            assert [(a.id, a.seq) for a in acks] == [
+                ("evt-repeated", 1),
+                ("evt-other-1", 2),
+                ("evt-repeated", 1),
+            ]
+            stored = relay.store.events_after(session, 0)
+            assert [e.id for e in stored] == ["evt-repeated", "evt-other-1"]
+            await ann.close()
+
+    run(scenario())
+
+
+def test_a_participant_who_comes_back_gets_what_it_missed(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            bob = await Peer.join(relay.url, session, secret, "bob")
+            await ann.publish()
+            await bob.until(wire.Sequenced)
+            await bob.close()
+            for _ in range(3):
+                await ann.publish()
+            await ann.until(wire.Ack, count=4)
+            bob = await Peer.join(relay.url, session, secret, "bob")
+            assert bob.welcome.last_seq == 4
+            await bob.ws.send(wire.encode(wire.Resume(after=1)))
+            missed = await bob.until(wire.Sequenced, count=3)
+            assert [e.seq for e in missed] == [2, 3, 4]
+            await ann.close()
+            await bob.close()
+
+    run(scenario())
+
+
+def test_a_restarted_relay_keeps_its_epoch_and_every_acknowledged_event(tmp_path):
+    async def scenario():
+        session, secret = new_session()
+        async with running_relay(tmp_path) as relay:
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            epoch = ann.welcome.epoch
+            for _ in range(5):
+                await ann.publish()
+            await ann.until(wire.Ack, count=5)
+            await ann.close()
+        async with running_relay(tmp_path) as relay:
+            ann = await Peer.join(relay.url, session, secret, "ann")
+            assert (ann.welcome.epoch, ann.welcome.last_seq) == (epoch, 5)
+            await ann.publish(event_id="ann-after-restart")
+            (ack,) = await ann.until(wire.Ack)
+            assert ack.seq == 6
+            await ann.close()
+        async with running_relay(tmp_path / "elsewhere") as relay:
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            assert ann.welcome.epoch != epoch
+            assert ann.welcome.last_seq == 0
+            await ann.close()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("wrong", ["secret", "session"])
+def test_a_wrong_secret_and_an_unknown_session_get_the_same_answer(tmp_path, wrong):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            other_session, other_secret = new_session()
+            target, key_secret = (
+                (session, other_secret) if wrong == "secret" else (other_session, secret)
+            )
+            ws = await connect(f"{relay.url}/s/{target}")
+            key = wire.key_text(wire.admission_key(key_secret, target))
+            await ws.send(wire.encode(wire.Hello(session=target, key=key, participant="eve")))
+            assert await refusal(ws) == (wire.Close.NOT_ADMITTED, wire.Close.NOT_ADMITTED)
+            await ann.publish()
+            assert (await ann.until(wire.Sequenced))[0].seq == 1
+            await ann.close()
+
+    run(scenario())
+
+
+def test_a_ninth_person_is_told_the_session_is_full(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(
+                relay.url, session, secret, "ann", create=True, max_participants=2
+            )
+            bob = await Peer.join(relay.url, session, secret, "bob")
+            ws = await connect(f"{relay.url}/s/{session}")
+            key = wire.key_text(wire.admission_key(secret, session))
+            await ws.send(wire.encode(wire.Hello(session=session, key=key, participant="cy")))
+            assert await refusal(ws) == (wire.Close.SESSION_FULL, wire.Close.SESSION_FULL)
+            again = await Peer.join(relay.url, session, secret, "bob")
+            assert set(again.welcome.connected) == {"ann", "bob"}
+            await ann.close()
+            await again.close()
+            await bob.ws.wait_closed()
+
+    run(scenario())
+
+
+BAD_FRAMES = {
+    "malformed JSON": ("{not json", wire.Close.MALFORMED),
+    "a JSON array": ("[1, 2]", wire.Close.MALFORMED),
+    "binary": (b"\x00\x01", wire.Close.MALFORMED),
+    "wrong schema": ('{"type": "publish", "id": "evt-00000001"}', wire.Close.INVALID),
+    "unknown kind": (
+        json.dumps(
+            {"type": "publish", "id": "evt-00000001", "sender": "eve", "kind": "x.y", "body": ""}
+        ),
+        wire.Close.INVALID,
+    ),
+    "unknown frame type": ('{"type": "subscribe"}', wire.Close.INVALID),
+    "out of range": ('{"type": "resume", "after": -5}', wire.Close.INVALID),
+    "another sender": (
+        json.dumps(
+            {
+                "type": "publish",
+                "id": "evt-00000001",
+                "sender": "ann",
+                "kind": "lesson.noted",
+                "body": "",
+            }
+        ),
+        wire.Close.POLICY,
+    ),
+    "a second hello": ("HELLO", wire.Close.INVALID),
+}
+
+
+@pytest.mark.parametrize("name", BAD_FRAMES)
+def test_bad_input_costs_the_sender_its_connection_and_nobody_else_anything(tmp_path, name):
+    frame, expected = BAD_FRAMES[name]
+
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            good_session, good_secret = new_session()
+            ann = await Peer.join(relay.url, good_session, good_secret, "ann", create=True)
+            bob = await Peer.join(relay.url, good_session, good_secret, "bob")
+            session, secret = new_session()
+            eve = await Peer.join(relay.url, session, secret, "eve", create=True)
+            hello = wire.Hello(
+                session=session,
+                key=wire.key_text(wire.admission_key(secret, session)),
+                participant="eve",
+            )
+            await eve.ws.send(wire.encode(hello) if frame == "HELLO" else frame)
+            assert await refusal(eve.ws) == (expected, expected)
+            await ann.publish()
+            assert len(await bob.until(wire.Sequenced)) == 1
+            await ann.close()
+            await bob.close()
+
+    run(scenario())
+
+
+def test_a_frame_over_64_kib_is_refused_with_1009(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            eve = await Peer.join(relay.url, session, secret, "eve", create=True)
+            await eve.ws.send("x" * (wire.MAX_FRAME_BYTES + 1))
+            await eve.ws.wait_closed()
+            assert eve.ws.close_code == wire.Close.TOO_BIG
+            ann = await Peer.join(relay.url, session, secret, "ann")
+            await ann.publish()
+            assert len(await ann.until(wire.Ack)) == 1
+            await ann.close()
+
+    run(scenario())
+
+
+def test_hello_for_another_session_than_the_url_is_a_policy_violation(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            other, _ = new_session()
+            ws = await connect(f"{relay.url}/s/{other}")
+            key = wire.key_text(wire.admission_key(secret, session))
+            await ws.send(
+                wire.encode(wire.Hello(session=session, key=key, participant="eve", create=True))
+            )
+            assert await refusal(ws) == (wire.Close.POLICY, wire.Close.POLICY)
+
+    run(scenario())
+
+
+def test_a_flood_is_cut_off_by_the_rate_limit(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path, messages_per_second=5.0, burst=10) as relay:
+            session, secret = new_session()
+            eve = await Peer.join(relay.url, session, secret, "eve", create=True)
+            for n in range(40):
+                await eve.ws.send(wire.encode(wire.Ping(sent=float(n))))
+            assert (await refusal(eve.ws))[0] == wire.Close.RATE_LIMITED
+
+    run(scenario())
+
+
+def test_saying_nothing_ends_in_a_hello_timeout(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path, hello_timeout=0.2) as relay:
+            session, _ = new_session()
+            ws = await connect(f"{relay.url}/s/{session}")
+            assert await refusal(ws) == (wire.Close.HELLO_TIMEOUT, wire.Close.HELLO_TIMEOUT)
+
+    run(scenario())
+
+
+def test_healthz_answers_200_and_other_paths_404(tmp_path):
+    async def get(port: int, path: str) -> bytes:
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode())
+        await writer.drain()
+        status = await reader.readline()
+        writer.close()
+        return status
+
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            port = int(relay.url.rsplit(":", 1)[1])
+            assert b" 200 " in await get(port, "/healthz")
+            assert b" 404 " in await get(port, "/elsewhere")
+
+    run(scenario())
+
+
+def test_ping_tells_the_relays_time(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            await ann.ws.send(wire.encode(wire.Ping(sent=12.5)))
+            (pong,) = await ann.until(wire.Pong)
+            assert pong.sent == 12.5
+            assert pong.now >= ann.welcome.now
+            await ann.close()
+
+    run(scenario())

@@ -1,0 +1,333 @@
+"""The relay store keeps each session's log gapless and whole, and knows its own epoch."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from pairup.protocol import admission_digest
+from pairup.relay.store import SessionExists, SessionRecord, Store, StoredEvent, StoreError
+
+T0 = 1_790_000_000.0
+DIGEST = admission_digest(b"k" * 32)
+
+
+def _event(seq: int, *, session: str = "session-a", at: float | None = None) -> StoredEvent:
+    return StoredEvent(
+        session=session,
+        seq=seq,
+        id=f"evt-{seq:06d}",
+        sender="ana",
+        kind="lesson.noted",
+        at=T0 + seq if at is None else at,
+        body=f'{{"text": "lesson {seq}"}}',
+    )
+
+
+@pytest.fixture
+def store(tmp_path):
+    with Store.open(tmp_path / "relay" / "store.sqlite3") as opened:
+        opened.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        yield opened
+
+
+def test_the_epoch_is_made_once_per_file(tmp_path):
+    with Store.open(tmp_path / "one.sqlite3") as first:
+        epoch = first.epoch
+    with Store.open(tmp_path / "one.sqlite3") as again:
+        assert again.epoch == epoch
+    with Store.open(tmp_path / "two.sqlite3") as other:
+        assert other.epoch != epoch
+    assert len(epoch) >= 16
+
+
+def test_open_creates_missing_directories(tmp_path):
+    path = tmp_path / "a" / "b" / "store.sqlite3"
+    with Store.open(path):
+        assert path.is_file()
+
+
+def test_a_created_session_can_be_looked_up(store):
+    assert store.session("session-a") == SessionRecord(
+        session="session-a",
+        digest=DIGEST,
+        created_at=T0,
+        last_active=T0,
+        max_participants=8,
+        last_seq=0,
+    )
+    assert store.session("session-b") is None
+
+
+def test_create_session_returns_what_it_stored(store):
+    record = store.create_session("session-b", DIGEST, created_at=T0 + 5, max_participants=2)
+    assert store.session("session-b") == record
+
+
+def test_creating_a_session_twice_is_refused_and_keeps_the_first(store):
+    other = admission_digest(b"x" * 32)
+    with pytest.raises(SessionExists, match="session-a"):
+        store.create_session("session-a", other, created_at=T0 + 9, max_participants=2)
+    record = store.session("session-a")
+    assert record is not None
+    assert record.digest == DIGEST
+
+
+def test_events_come_back_in_order_page_by_page(store):
+    events = [_event(seq) for seq in range(1, 8)]
+    store.append(events[:3])
+    store.append(events[3:])
+
+    assert store.events_after("session-a", 0) == events
+    assert store.events_after("session-a", 0, limit=3) == events[:3]
+    assert store.events_after("session-a", 3, limit=3) == events[3:6]
+    assert store.events_after("session-a", 6, limit=3) == events[6:]
+    assert store.events_after("session-a", 7) == []
+    assert store.events_after("session-b", 0) == []
+
+
+def test_a_limit_below_one_is_refused(store):
+    with pytest.raises(ValueError, match="limit"):
+        store.events_after("session-a", 0, limit=0)
+
+
+def test_last_seq_and_last_active_follow_appends(store):
+    store.create_session("session-b", DIGEST, created_at=T0, max_participants=8)
+    store.append([_event(1), _event(1, session="session-b", at=T0 + 50), _event(2, at=T0 + 20)])
+    store.append([_event(3, at=T0 + 10)])
+
+    a = store.session("session-a")
+    b = store.session("session-b")
+    assert a is not None
+    assert b is not None
+    assert (a.last_seq, a.last_active) == (3, T0 + 20)
+    assert (b.last_seq, b.last_active) == (1, T0 + 50)
+
+
+def test_an_empty_batch_changes_nothing(store):
+    before = store.session("session-a")
+    store.append([])
+    assert store.session("session-a") == before
+    assert store.events_after("session-a", 0) == []
+
+
+def _assert_untouched_after_refusal(store: Store) -> None:
+    record = store.session("session-a")
+    assert record is not None
+    assert record.last_seq == 2
+    assert [event.seq for event in store.events_after("session-a", 0)] == [1, 2]
+    assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2}
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        pytest.param([_event(3), _event(3)], id="seq repeated in the batch"),
+        pytest.param([_event(3), _event(2)], id="seq already stored"),
+        pytest.param([_event(3), _event(5)], id="seq leaves a gap"),
+        pytest.param([_event(4)], id="batch starts past the next seq"),
+        pytest.param(
+            [_event(3), StoredEvent("session-a", 4, "evt-000003", "bo", "lesson.noted", T0, "{}")],
+            id="id repeated in the batch",
+        ),
+        pytest.param(
+            [_event(3), StoredEvent("session-a", 4, "evt-000001", "bo", "lesson.noted", T0, "{}")],
+            id="id already stored",
+        ),
+        pytest.param([_event(3), _event(1, session="nobody")], id="unknown session"),
+    ],
+)
+def test_a_bad_batch_is_refused_whole(store, batch):
+    store.append([_event(1), _event(2)])
+
+    with pytest.raises(StoreError, match="nothing stored"):
+        store.append(batch)
+
+    _assert_untouched_after_refusal(store)
+    store.append([_event(3)])
+    assert store.events_after("session-a", 2) == [_event(3)]
+
+
+def test_ids_map_each_event_id_to_its_seq(store):
+    store.create_session("session-b", DIGEST, created_at=T0, max_participants=8)
+    store.append([_event(1), _event(2), _event(1, session="session-b")])
+
+    assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2}
+    assert store.ids("session-b") == {"evt-000001": 1}
+    assert store.ids("session-c") == {}
+
+
+def test_touch_only_moves_last_active_forward(store):
+    store.touch("session-a", T0 + 30)
+    store.touch("session-a", T0 + 10)
+    store.touch("no-such-session", T0 + 40)
+
+    record = store.session("session-a")
+    assert record is not None
+    assert record.last_active == T0 + 30
+    assert store.session("no-such-session") is None
+
+
+def test_expire_deletes_idle_sessions_and_only_their_events(store):
+    store.create_session("session-b", DIGEST, created_at=T0, max_participants=8)
+    store.create_session("session-c", DIGEST, created_at=T0, max_participants=8)
+    store.append([_event(1, at=T0 + 5), _event(1, session="session-b", at=T0 + 100)])
+    store.touch("session-c", T0 + 99)
+
+    assert store.expire(idle_before=T0 + 100) == ["session-a", "session-c"]
+
+    assert store.session("session-a") is None
+    assert store.session("session-c") is None
+    assert store.events_after("session-a", 0) == []
+    assert store.ids("session-a") == {}
+    assert store.events_after("session-b", 0) == [_event(1, session="session-b", at=T0 + 100)]
+    assert store.expire(idle_before=T0 + 100) == []
+
+
+def test_an_expired_session_can_be_created_again_from_scratch(store):
+    store.append([_event(1)])
+    store.expire(idle_before=T0 + 1000)
+
+    store.create_session("session-a", DIGEST, created_at=T0 + 2000, max_participants=8)
+    store.append([_event(1, at=T0 + 2001)])
+
+    assert store.events_after("session-a", 0) == [_event(1, at=T0 + 2001)]
+
+
+def test_everything_survives_a_reopen(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    with Store.open(path) as store:
+        store.create_session("session-a", DIGEST, created_at=T0, max_participants=3)
+        store.append([_event(1), _event(2)])
+        record = store.session("session-a")
+
+    with Store.open(path) as reopened:
+        assert reopened.session("session-a") == record
+        assert reopened.events_after("session-a", 0) == [_event(1), _event(2)]
+
+
+def test_a_closed_store_refuses_work(tmp_path):
+    store = Store.open(tmp_path / "store.sqlite3")
+    store.close()
+    store.close()
+    with pytest.raises(StoreError, match="closed"):
+        store.session("session-a")
+
+
+def test_a_store_can_be_read_from_another_thread(store):
+    store.append([_event(1)])
+    seen: list[list[StoredEvent]] = []
+    reader = threading.Thread(target=lambda: seen.append(store.events_after("session-a", 0)))
+    reader.start()
+    reader.join()
+    assert seen == [[_event(1)]]
+
+
+def test_a_file_that_is_not_a_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "notes.txt"
+    content = b"these are my notes, not a database\n" * 200
+    path.write_bytes(content)
+
+    with pytest.raises(StoreError, match="not a pairup relay store") as raised:
+        Store.open(path)
+
+    assert str(path) in str(raised.value)
+    assert "\n" not in str(raised.value)
+    assert path.read_bytes() == content
+
+
+def test_another_sqlite_database_is_refused_untouched(tmp_path):
+    path = tmp_path / "other.sqlite3"
+    with sqlite3.connect(path) as other:
+        other.execute("CREATE TABLE songs (title TEXT)")
+    other.close()
+    before = path.read_bytes()
+
+    with pytest.raises(StoreError, match="not a pairup relay store") as raised:
+        Store.open(path)
+
+    assert str(path) in str(raised.value)
+    assert path.read_bytes() == before
+
+
+def test_a_store_of_another_schema_version_is_refused(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    Store.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.close()
+
+    with pytest.raises(StoreError, match="schema version 2") as raised:
+        Store.open(path)
+
+    assert str(path) in str(raised.value)
+
+
+def test_the_store_runs_in_wal_mode(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    with Store.open(path):
+        db = sqlite3.connect(path)
+        try:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        finally:
+            db.close()
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from pairup.relay.store import Store, StoredEvent
+
+store = Store.open(Path(sys.argv[1]))
+store.create_session("crash-session", b"d" * 32, created_at=0.0, max_participants=8)
+seq = 0
+while True:
+    size = 1 + seq % 7
+    batch = [
+        StoredEvent("crash-session", n, f"evt-{n:06d}", "ana", "lesson.noted", float(n), "x" * n)
+        for n in range(seq + 1, seq + 1 + size)
+    ]
+    store.append(batch)
+    seq += size
+    print(seq, flush=True)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_every_commit_reported_survives_a_kill(tmp_path):
+    """A process killed mid-stream loses nothing it had committed, and leaves no gap.
+
+    This checks atomicity and ordering against a process crash; surviving a power loss rests
+    on SQLite's fsync (``synchronous=FULL``), which a test cannot pull the plug on.
+    """
+    path = tmp_path / "store.sqlite3"
+    root = Path(__file__).resolve().parents[2]
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(path)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert writer.stdout is not None
+        first = writer.stdout.readline()
+        time.sleep(0.5)
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=5)
+    assert writer.stdout is not None
+    printed = [int(line) for line in [first, *writer.stdout.read().splitlines()] if line.strip()]
+    writer.stdout.close()
+    assert printed, "the writer committed nothing before it was killed"
+
+    with Store.open(path) as store:
+        record = store.session("crash-session")
+        assert record is not None
+        stored = [event.seq for event in store.events_after("crash-session", 0, limit=10**9)]
+
+    assert record.last_seq >= max(printed)
+    assert stored == list(range(1, record.last_seq + 1))
