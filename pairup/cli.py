@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 from pairup import __version__
 
 if TYPE_CHECKING:
-    from pairup.config import LoadedConfig
+    from pairup.config import Config, LoadedConfig
+    from pairup.protocol import JoinLink
+    from pairup.session.events import SessionSettings
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -59,6 +61,72 @@ def _sessions(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(format_sessions(summaries))
     return EXIT_OK
+
+
+def _start(args: argparse.Namespace) -> int:
+    if not args.headless:
+        return _not_yet("the terminal UI is still being built; --headless works")(args)
+    return _participate(args, join_text=None)
+
+
+def _join(args: argparse.Namespace) -> int:
+    if not args.headless:
+        return _not_yet("the terminal UI is still being built; --headless works")(args)
+    return _participate(args, join_text=args.link)
+
+
+def _participate(args: argparse.Namespace, join_text: str | None) -> int:
+    """Run one participant headless: host a new session (``join_text`` None) or join one."""
+    import asyncio
+
+    from pairup import launch
+    from pairup.protocol import JoinLink, LinkError
+
+    config = _load_config(args).config
+    try:
+        name, email = launch.identity(config, os.environ, Path.cwd())
+        settings = launch.session_settings(config) if join_text is None else None
+        join = None if join_text is None else JoinLink.parse(join_text)
+    except (launch.LaunchError, LinkError) as error:
+        raise UserError(str(error)) from None
+    try:
+        asyncio.run(_run_headless(config, name, email, settings, join))
+    except launch.LaunchError as error:
+        raise UserError(str(error)) from None
+    return EXIT_OK
+
+
+async def _run_headless(
+    config: "Config",
+    name: str,
+    email: str,
+    settings: "SessionSettings | None",
+    join: "JoinLink | None",
+) -> None:
+    import contextlib
+
+    from pairup import launch
+    from pairup.headless import Headless
+    from pairup.link.client import Link
+    from pairup.session.events import Participant
+
+    async with contextlib.AsyncExitStack() as stack:
+        if join is None:
+            relay = config.relay.url or await stack.enter_async_context(
+                launch.embedded_relay(config)
+            )
+            join = launch.new_join_link(relay)
+        me = Participant(
+            id=launch.participant_id(config.data_dir, join.session), name=name, email=email
+        )
+        link = Link(
+            join,
+            me.id,
+            config.data_dir,
+            create=settings is not None,
+            max_participants=config.session.max_participants,
+        )
+        await Headless(link, me, settings=settings).run()
 
 
 def _relay(args: argparse.Namespace) -> int:
@@ -164,24 +232,26 @@ def _build_parser() -> argparse.ArgumentParser:
         "open a session in the terminal UI and show its join link",
         "Open a pairing session in the terminal UI. Unless --relay is given, a relay runs\n"
         "inside pairup and the screen shows a join link for your partner(s).",
-        _not_yet("the terminal UI is still being built"),
+        _start,
     )
     _session_flags(start)
     start.setting("--relay", "relay.url", "URL", "use the relay at this ws:// or wss:// URL")
     start.setting("--host", "relay.host", "HOST", "address the embedded relay binds to")
     start.setting("--port", "relay.port", "PORT", "port of the embedded relay (0 = any free)")
     start.setting("--advertise", "relay.advertise", "HOST", "host written into the join link")
+    _headless_flag(start)
 
     join = command(
         "join",
         "join a session from the link its host shared",
         "Join a pairing session in the terminal UI, from the link shown by `pairup start`.",
-        _not_yet("the terminal UI is still being built"),
+        _join,
     )
     join.parser.add_argument(
         "link", metavar="LINK", help="the join link, ws://HOST:PORT/s/ID#SECRET"
     )
     _session_flags(join)
+    _headless_flag(join)
 
     relay = command(
         "relay",
@@ -281,6 +351,15 @@ class _Command:
         dest = flag.lstrip("-").replace("-", "_")
         self.parser.add_argument(flag, dest=dest, metavar=metavar, help=help_text)
         self.parser.get_default("config_flags")[dest] = key
+
+
+def _headless_flag(command: _Command) -> None:
+    command.parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="no terminal UI: JSON lines on stdout (the link, events, connection state), "
+        'JSON commands on stdin, e.g. {"cmd": "decide", "title": "..."}',
+    )
 
 
 def _session_flags(command: _Command) -> None:

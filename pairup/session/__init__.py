@@ -14,7 +14,7 @@ from pairup.session.events import (
     encode_event,
     sequenced,
 )
-from pairup.session.reduce import Step, fold, reduce, step
+from pairup.session.reduce import Step, fold, reduce, skip_offset, step
 from pairup.session.state import State
 
 __all__ = [
@@ -30,5 +30,6 @@ __all__ = [
     "fold",
     "reduce",
     "sequenced",
+    "skip_offset",
     "step",
 ]

@@ -68,6 +68,12 @@ def fold(events: Iterable[ev.Event], state: State | None = None) -> State:
     return current
 
 
+def skip_offset(state: State, seq: int) -> State:
+    """Use up an offset whose event cannot be read (a peer's bug): nothing else changes, and
+    the next offset can apply."""
+    return state if seq <= state.last_seq else evolve(state, {"last_seq": seq})
+
+
 def _apply(
     state: State, event: ev.Event, used_ids: set[str] | None = None
 ) -> tuple[State, str | None]:

@@ -1,0 +1,103 @@
+"""Starting and joining sessions: identity, the embedded relay, the link, then a front end.
+
+Shared by the headless mode and the TUI, so both open, join and name sessions the same way.
+"""
+
+import asyncio
+import contextlib
+import secrets
+import socket
+import subprocess
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pairup import protocol as wire
+from pairup.config import Config
+from pairup.journal import journal_path, load
+from pairup.relay.server import Relay, open_store
+from pairup.session import events as ev
+
+ANY_ADDRESS = {"0.0.0.0", "::", ""}
+
+
+class LaunchError(Exception):
+    """Something the user can fix before a session can start; one line."""
+
+
+def identity(config: Config, env: Mapping[str, str], cwd: Path) -> tuple[str, str]:
+    """Name and email: config and flags first, then git's author variables, then git config."""
+    name = config.identity.name or env.get("GIT_AUTHOR_NAME", "") or _git_config("user.name", cwd)
+    email = (
+        config.identity.email or env.get("GIT_AUTHOR_EMAIL", "") or _git_config("user.email", cwd)
+    )
+    if not name:
+        raise LaunchError("who are you? give --name (no git user.name is set)")
+    return name, email
+
+
+def _git_config(key: str, cwd: Path) -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        result = subprocess.run(
+            ["git", "config", "--get", key],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return result.stdout.strip()
+    return ""
+
+
+def session_settings(config: Config) -> ev.SessionSettings:
+    """The rules this host proposes for the session, from their config."""
+    try:
+        return ev.SessionSettings(
+            turn_seconds=config.session.turn,
+            break_every=config.session.break_every,
+            break_seconds=config.session.break_length,
+            max_participants=config.session.max_participants,
+            auto_start=config.session.next_turn == "auto",
+        )
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        raise LaunchError(f"session settings: {first['loc'][0]}: {first['msg']}") from None
+
+
+def participant_id(data_dir: Path, session: str) -> str:
+    """This machine's id in ``session``: the one it had before, if it has been here."""
+    path = journal_path(data_dir, session)
+    if path.exists():
+        with contextlib.suppress(OSError, ValueError):
+            known = load(path).meta.get("participant")
+            if known:
+                return known
+    return secrets.token_urlsafe(6)
+
+
+def new_join_link(relay: str) -> wire.JoinLink:
+    return wire.JoinLink(relay, secrets.token_urlsafe(12), secrets.token_bytes(wire.SECRET_BYTES))
+
+
+@contextlib.asynccontextmanager
+async def embedded_relay(config: Config) -> AsyncIterator[str]:
+    """Run a relay inside this process for the session; yield the address to put in links."""
+    host, port = config.relay.host, config.relay.port
+    store = await asyncio.to_thread(open_store, config.data_dir / "relay")
+    relay = Relay(store)
+    try:
+        server = await relay.start(host, port)
+    except OSError as error:
+        store.close()
+        raise LaunchError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    bound_port = server.sockets[0].getsockname()[1]
+    shown = config.relay.advertise or (socket.gethostname() if host in ANY_ADDRESS else host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    try:
+        yield f"ws://{shown}:{bound_port}"
+    finally:
+        await relay.stop(server)
+        store.close()

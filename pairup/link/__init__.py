@@ -1,0 +1,1 @@
+"""The client side of a session: the link to the relay, the clock offset, the timekeeper."""

@@ -1,0 +1,340 @@
+"""The client link: one participant's connection to a session, used by the TUI and headless mode.
+
+Journal first, then send: an event is on this machine's disk before it leaves it, and stays
+in the outbox until the relay's sequenced copy comes back. Relay events are applied strictly
+in offset order; on a gap or a reconnect the link asks to resume after the last offset it has.
+The connection comes back on its own, with exponential backoff and jitter, and reports its
+state so a screen can show it. If the relay has lost its data (a new epoch), the link re-seeds
+it from the journal, so no decision is lost.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import ValidationError
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from pairup import protocol as wire
+from pairup.journal import Journal, journal_path, load
+from pairup.link.clock import ClockOffset
+from pairup.session import (
+    Event,
+    State,
+    decode_event,
+    encode_event,
+    fold,
+    sequenced,
+    skip_offset,
+    step,
+)
+
+log = logging.getLogger("pairup.link")
+
+Clock = Callable[[], float]
+FATAL = {wire.Close.NOT_ADMITTED, wire.Close.SESSION_FULL, wire.Close.POLICY}
+"""Close codes that another try will not change: a wrong link, a full session."""
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """What a screen shows about the connection."""
+
+    state: Literal["connecting", "connected", "reconnecting", "offline"]
+    relay: str
+    retry_at: float | None = None
+    """Local clock time of the next attempt, while reconnecting."""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    event: Event
+    rejected: str | None
+
+
+Listener = Callable[[], None]
+
+
+class Link:
+    """A participant's view of one session: the confirmed log, the outbox, the connection."""
+
+    def __init__(
+        self,
+        join: wire.JoinLink,
+        participant: str,
+        data_dir: Path,
+        *,
+        create: bool = False,
+        max_participants: int = 8,
+        clock: Clock = time.time,
+        rng: random.Random | None = None,
+        ping_interval: float = 15.0,
+    ) -> None:
+        self.join = join
+        self.participant = participant
+        self.data_dir = data_dir
+        self.create = create
+        self.max_participants = max_participants
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.ping_interval = ping_interval
+        self.offset = ClockOffset()
+        self.confirmed = State()
+        self.pending: dict[str, Event] = {}
+        self.epoch: str | None = None
+        self.status = Status("connecting", join.relay)
+        self.listeners: list[Listener] = []
+        self.applied: asyncio.Queue[Applied] = asyncio.Queue()
+        """Every sequenced event in offset order, with why it did not apply if it did not."""
+        self._journal: Journal | None = None
+        self._ws: ClientConnection | None = None
+        self._closed = asyncio.Event()
+        self._resuming = False
+
+    # -- what the application uses ----------------------------------------------------------------
+
+    @property
+    def view(self) -> State:
+        """The session as it will be once the outbox is through: confirmed, then pending."""
+        return fold(self.pending.values(), self.confirmed) if self.pending else self.confirmed
+
+    def now(self) -> float:
+        """The session clock: this machine's clock corrected to the relay's."""
+        return self.clock() + self.offset.seconds
+
+    async def submit(self, event: Event) -> None:
+        """Write ``event`` to the journal, then send it (now, or after the next reconnect)."""
+        journal = await self._open_journal()
+        await asyncio.to_thread(journal.append, event)
+        self.pending[event.id] = event
+        self._changed()
+        if self._ws is not None:
+            with contextlib.suppress(ConnectionClosed):
+                await self._publish(self._ws, event)
+
+    async def close(self) -> None:
+        self._closed.set()
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def run(self) -> None:
+        """Stay connected until the session ends, :meth:`close` is called, or entry is refused."""
+        await self._open_journal()
+        attempt = 0
+        while not self._closed.is_set() and self.confirmed.phase != "ended":
+            self._set_status(Status("connecting", self.join.relay))
+            try:
+                async with connect(
+                    self.join.url, compression=None, max_size=wire.MAX_FRAME_BYTES, open_timeout=10
+                ) as ws:
+                    attempt = 0
+                    await self._converse(ws)
+            except ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else None
+                if code in FATAL:
+                    reason = closed.rcvd.reason if closed.rcvd else ""
+                    self._set_status(Status("offline", self.join.relay, reason=reason))
+                    return
+            except (OSError, InvalidHandshake, InvalidStatus, TimeoutError) as error:
+                log.info("cannot reach %s: %s", self.join.relay, error)
+            finally:
+                self._ws = None
+            if self._closed.is_set() or self.confirmed.phase == "ended":
+                break
+            delay = min(30.0, 0.5 * 2**attempt) * self.rng.uniform(0.5, 1.0)
+            attempt += 1
+            self._set_status(Status("reconnecting", self.join.relay, retry_at=self.clock() + delay))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closed.wait(), delay)
+        self._set_status(Status("offline", self.join.relay, reason="session ended"))
+
+    # -- the conversation ------------------------------------------------------------------------
+
+    async def _converse(self, ws: ClientConnection) -> None:
+        key = wire.key_text(wire.admission_key(self.join.secret, self.join.session))
+        hello = wire.Hello(
+            session=self.join.session,
+            key=key,
+            participant=self.participant,
+            create=self.create,
+            max_participants=self.max_participants,
+        )
+        await ws.send(wire.encode(hello))
+        welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
+        while not isinstance(welcome, wire.Welcome):
+            # An error frame: the close that follows says why, and ends this attempt.
+            welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
+        if self.epoch is not None and welcome.epoch != self.epoch:
+            await self._reseed(welcome.epoch)
+        await self._remember_epoch(welcome.epoch)
+        self._ws = ws
+        self._set_status(Status("connected", self.join.relay))
+        await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
+        for event in list(self.pending.values()):
+            await self._publish(ws, event)
+        pinger = asyncio.create_task(self._ping(ws))
+        try:
+            async for raw in ws:
+                await self._receive(ws, raw)
+                if self.confirmed.phase == "ended":
+                    return
+        finally:
+            pinger.cancel()
+
+    async def _publish(self, ws: ClientConnection, event: Event) -> None:
+        body = encode_event(event.model_copy(update={"seq": None})).decode()
+        frame = wire.Publish(id=event.id, sender=event.actor, kind=event.kind, body=body)
+        await ws.send(wire.encode(frame))
+
+    async def _ping(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.send(wire.encode(wire.Ping(sent=self.clock())))
+                await asyncio.sleep(self.ping_interval)
+
+    async def _receive(self, ws: ClientConnection, raw: str | bytes) -> None:
+        try:
+            frame = wire.RELAY_FRAME.validate_json(raw)
+        except ValidationError:
+            log.warning("ignoring a frame the relay should not have sent")
+            return
+        if isinstance(frame, wire.Pong):
+            self.offset.add(frame.sent, frame.now, self.clock())
+        elif isinstance(frame, wire.Sequenced):
+            await self._apply(ws, frame)
+        elif isinstance(frame, wire.Error):
+            log.warning("relay says: %s (%d)", frame.reason, frame.code)
+
+    async def _apply(self, ws: ClientConnection, frame: wire.Sequenced) -> None:
+        last = self.confirmed.last_seq
+        if frame.seq <= last:
+            return
+        if frame.seq > last + 1:
+            if not self._resuming:
+                self._resuming = True
+                await ws.send(wire.encode(wire.Resume(after=last)))
+            return
+        self._resuming = False
+        event = _event_from(frame)
+        journal = await self._open_journal()
+        if event is None:
+            log.warning("offset %d carries an unreadable event; skipping it", frame.seq)
+            self.confirmed = skip_offset(self.confirmed, frame.seq)
+        else:
+            await asyncio.to_thread(journal.append, event)
+            result = step(self.confirmed, event)
+            self.confirmed = result.state
+            self.pending.pop(event.id, None)
+            self.applied.put_nowait(Applied(event, result.rejected))
+        self._changed()
+
+    # -- journal and epochs ------------------------------------------------------------------------
+
+    async def _open_journal(self) -> Journal:
+        if self._journal is None:
+            self._journal = await asyncio.to_thread(self._load_or_create)
+        return self._journal
+
+    def _load_or_create(self) -> Journal:
+        path = journal_path(self.data_dir, self.join.session)
+        if not path.exists():
+            meta = {"relay": self.join.relay, "participant": self.participant}
+            return Journal.create(
+                self.data_dir, self.join.session, created_at=self.clock(), meta=meta
+            )
+        contents = load(path)
+        sequenced_log = [event for event in contents.events if event.seq is not None]
+        self.confirmed = fold(sequenced_log)
+        self.pending = {event.id: event for event in contents.pending}
+        self.epoch = _read_epoch(path)
+        return Journal.open(path)
+
+    async def _remember_epoch(self, epoch: str) -> None:
+        if epoch != self.epoch:
+            self.epoch = epoch
+            path = journal_path(self.data_dir, self.join.session)
+            await asyncio.to_thread(_write_epoch, path, epoch)
+
+    async def _reseed(self, epoch: str) -> None:
+        """The relay lost this session: offer it everything this journal holds, in order.
+
+        Events keep the relay time they were first stamped with, so rules that look at the
+        clock judge them as they were judged before. Ids are kept, so events every participant
+        re-seeds are stored once.
+        """
+        log.warning(
+            "relay %s has a new epoch %s; re-seeding it from the journal", self.join.relay, epoch
+        )
+        journal = await self._open_journal()
+        contents = await asyncio.to_thread(load, journal.path)
+        events = [event.model_copy(update={"seq": None}) for event in contents.events]
+        await asyncio.to_thread(journal.close)
+        path = journal.path
+        await asyncio.to_thread(path.rename, path.with_name(f"{path.stem}.epoch-{self.epoch}.bak"))
+        meta = {"relay": self.join.relay, "participant": self.participant}
+        self._journal = await asyncio.to_thread(
+            Journal.create,
+            self.data_dir,
+            self.join.session,
+            created_at=contents.created_at,
+            meta=meta,
+        )
+        await asyncio.to_thread(self._journal.append_many, events)
+        self.confirmed = State()
+        self.pending = {event.id: event for event in events}
+        self._changed()
+
+    # -- notifications ---------------------------------------------------------------------------
+
+    def _set_status(self, status: Status) -> None:
+        if status != self.status:
+            self.status = status
+            self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.listeners:
+            listener()
+
+
+def _event_from(frame: wire.Sequenced) -> Event | None:
+    """The event a sequenced frame carries, stamped with its offset, if it is what it claims."""
+    try:
+        event = decode_event(frame.body)
+    except ValidationError:
+        return None
+    if (event.id, event.actor, event.kind) != (frame.id, frame.sender, frame.kind):
+        return None
+    first_stamp = event.stamped_at if event.stamped_at is not None else frame.at
+    return sequenced(event, frame.seq, first_stamp)
+
+
+def _epoch_file(path: Path) -> Path:
+    return path.with_suffix(".epoch")
+
+
+def _read_epoch(path: Path) -> str | None:
+    try:
+        return json.loads(_epoch_file(path).read_text())["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_epoch(path: Path, epoch: str) -> None:
+    """Atomically: write beside, fsync, rename over."""
+    target = _epoch_file(path)
+    temporary = target.with_suffix(".epoch.tmp")
+    with temporary.open("w") as file:
+        json.dump({"epoch": epoch}, file)
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(target)
