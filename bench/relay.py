@@ -1,0 +1,262 @@
+"""pairup's relay against a bare websockets broadcast relay, measured in the same run.
+
+Each relay runs in a process of its own; the load comes from this process, on loopback only,
+bounded in count and time. Two figures:
+
+- throughput: sessions of two, one side publishing with a window of events in flight, counted
+  as events delivered to the other side per second. pairup's relay admits, validates,
+  sequences and commits each event to SQLite (fsync) before fanning it out; the bare relay
+  forwards each text frame to the other connections of its room.
+- fan-out latency: many sessions of two, each client sending one event every 2 s at a random
+  phase; latency is the time from send to arrival at the other client.
+
+    python -m bench.relay            # 50 sessions for throughput; 500 x 2 clients for latency
+    python -m bench.relay --quick    # a few seconds, only checks the benchmark still works
+"""
+
+import argparse
+import asyncio
+import json
+import random
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+from pairup import protocol as wire
+
+LOOPBACK = "127.0.0.1"
+
+
+# -- the relays, each in its own process -------------------------------------------------------
+
+
+async def serve_bare() -> None:
+    rooms: dict[str, set[ServerConnection]] = {}
+
+    async def handler(connection: ServerConnection) -> None:
+        room = rooms.setdefault(str(await connection.recv()), set())
+        room.add(connection)
+        try:
+            async for message in connection:
+                broadcast(room - {connection}, message)
+        finally:
+            room.discard(connection)
+
+    async with serve(handler, LOOPBACK, 0, compression=None) as server:
+        print(server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+
+
+async def serve_pairup(data_dir: Path) -> None:
+    from pairup.relay.server import Limits, Relay, open_store
+
+    store = open_store(data_dir)
+    # The load comes from one address, so the per-address caps are lifted for the benchmark.
+    limits = Limits(connections_per_ip=100_000, messages_per_second=1e6, burst=1_000_000)
+    relay = Relay(store, limits=limits)
+    server = await relay.start(LOOPBACK, 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Future()
+
+
+def start_relay(kind: str, data_dir: Path) -> tuple[subprocess.Popen[str], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.relay", "--serve", kind, "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    return process, int(process.stdout.readline())
+
+
+# -- clients -------------------------------------------------------------------------------------
+
+
+class Pair:
+    """Two connected clients of one session; ``send`` from the first, ``received`` at the second."""
+
+    def __init__(self, sender: ClientConnection, receiver: ClientConnection, kind: str) -> None:
+        self.sender = sender
+        self.receiver = receiver
+        self.kind = kind
+        self.count = 0
+
+    @classmethod
+    async def open(cls, kind: str, port: int) -> "Pair":
+        if kind == "bare":
+            room = secrets.token_hex(8)
+            ends = [await connect(f"ws://{LOOPBACK}:{port}", compression=None) for _ in range(2)]
+            for end in ends:
+                await end.send(room)
+            return cls(ends[0], ends[1], kind)
+        session, secret = secrets.token_urlsafe(9), secrets.token_bytes(16)
+        key = wire.key_text(wire.admission_key(secret, session))
+        ends = []
+        for index, name in enumerate(("ann", "bob")):
+            ws = await connect(f"ws://{LOOPBACK}:{port}/s/{session}", compression=None)
+            hello = wire.Hello(session=session, key=key, participant=name, create=index == 0)
+            await ws.send(wire.encode(hello))
+            await ws.recv()
+            ends.append(ws)
+        return cls(ends[0], ends[1], kind)
+
+    async def send(self, stamp: float) -> None:
+        self.count += 1
+        body = json.dumps({"sent": stamp})
+        if self.kind == "bare":
+            await self.sender.send(body)
+        else:
+            frame = wire.Publish(
+                id=f"ann-{self.count:08d}", sender="ann", kind="lesson.noted", body=body
+            )
+            await self.sender.send(wire.encode(frame))
+
+    async def received(self) -> float:
+        """The send time of the next event to arrive at the receiver."""
+        while True:
+            raw = await self.receiver.recv()
+            if self.kind == "bare":
+                return json.loads(raw)["sent"]
+            frame = json.loads(raw)
+            if frame.get("type") == "event":
+                return json.loads(frame["body"])["sent"]
+
+    async def close(self) -> None:
+        await self.sender.close()
+        await self.receiver.close()
+
+
+async def throughput(
+    kind: str, port: int, sessions: int, seconds: float, window: int = 32
+) -> float:
+    pairs = [await Pair.open(kind, port) for _ in range(sessions)]
+    delivered = 0
+    deadline = time.monotonic() + seconds
+
+    async def drive(pair: Pair) -> None:
+        nonlocal delivered
+        in_flight = asyncio.Semaphore(window)
+
+        async def receive() -> None:
+            nonlocal delivered
+            while True:
+                await pair.received()
+                delivered += 1
+                in_flight.release()
+
+        receiver = asyncio.create_task(receive())
+        while time.monotonic() < deadline:
+            await in_flight.acquire()
+            await pair.send(time.time())
+        receiver.cancel()
+
+    started = time.monotonic()
+    await asyncio.gather(*(drive(pair) for pair in pairs))
+    elapsed = time.monotonic() - started
+    await asyncio.gather(*(pair.close() for pair in pairs))
+    return delivered / elapsed
+
+
+async def latency(
+    kind: str, port: int, sessions: int, seconds: float, period: float = 2.0
+) -> list[float]:
+    pairs = [await Pair.open(kind, port) for _ in range(sessions)]
+    samples: list[float] = []
+    deadline = time.monotonic() + seconds
+
+    async def drive(pair: Pair) -> None:
+        await asyncio.sleep(random.uniform(0, period))
+        while time.monotonic() < deadline:
+            await pair.send(time.time())
+            await asyncio.sleep(period)
+
+    async def listen(pair: Pair) -> None:
+        while True:
+            sent = await pair.received()
+            samples.append(time.time() - sent)
+
+    listeners = [asyncio.create_task(listen(pair)) for pair in pairs]
+    await asyncio.gather(*(drive(pair) for pair in pairs))
+    await asyncio.sleep(0.5)
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*(pair.close() for pair in pairs))
+    return samples
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def measure(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
+    rates = [await throughput(kind, port, args.sessions, args.seconds) for _ in range(args.runs)]
+    samples = await latency(kind, port, args.latency_sessions, args.latency_seconds)
+    return {
+        "throughput": statistics.median(rates),
+        "throughput_min": min(rates),
+        "throughput_max": max(rates),
+        "p50": percentile(samples, 0.50) * 1000,
+        "p99": percentile(samples, 0.99) * 1000,
+        "samples": len(samples),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="pairup's relay against a bare broadcast relay")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--serve", choices=["bare", "pairup"], help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve == "bare":
+        asyncio.run(serve_bare())
+        return
+    if args.serve == "pairup":
+        asyncio.run(serve_pairup(args.data_dir))
+        return
+    quick = args.quick
+    args.sessions, args.seconds, args.runs = (5, 1.0, 1) if quick else (50, 5.0, 3)
+    args.latency_sessions, args.latency_seconds = (20, 3.0) if quick else (500, 20.0)
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for kind in ("bare", "pairup"):
+            process, port = start_relay(kind, Path(scratch) / kind)
+            try:
+                results[kind] = asyncio.run(measure(kind, port, args))
+            finally:
+                process.kill()
+                process.wait()
+    bare, ours = results["bare"], results["pairup"]
+    print(
+        f"throughput, {args.sessions} sessions x 2 clients, "
+        f"median of {args.runs} runs of {args.seconds:.0f}s"
+    )
+    for name, result in (("bare relay", bare), ("pairup relay", ours)):
+        print(
+            f"  {name:<13} {result['throughput']:9.0f} events/s "
+            f"(spread {result['throughput_min']:.0f}-{result['throughput_max']:.0f})"
+        )
+    ratio = ours["throughput"] / bare["throughput"]
+    print(f"  ratio pairup/bare {ratio:.2f}  (goal >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'})")
+    print(
+        f"fan-out latency, {args.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
+        f"{args.latency_seconds:.0f}s"
+    )
+    for name, result in (("bare relay", bare), ("pairup relay", ours)):
+        print(
+            f"  {name:<13} p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms  "
+            f"({result['samples']:.0f} samples)"
+        )
+    verdict = "met" if ours["p99"] <= 3.0 else "MISSED"
+    print(f"  pairup p99 goal <= 3 ms: {verdict}" + ("  (quick mode: not judged)" if quick else ""))
+
+
+if __name__ == "__main__":
+    main()
