@@ -69,9 +69,11 @@ class _Room:
 
 @dataclass(eq=False)
 class _Pending:
+    """An event with its offset, on its way to the disk; who to ack once it is there."""
+
     event: StoredEvent
     room: _Room
-    done: asyncio.Future[None]
+    ack_to: list[ServerConnection]
 
 
 class _TokenBucket:
@@ -111,7 +113,7 @@ class Relay:
         self._per_ip: defaultdict[str, int] = defaultdict(int)
         self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
         self._tasks: list[asyncio.Task[None]] = []
-        self._in_flight: dict[tuple[str, int], asyncio.Future[None]] = {}
+        self._in_flight: dict[tuple[str, int], _Pending] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int, *, ssl: SSLContext | None = None) -> Server:
@@ -230,11 +232,7 @@ class Relay:
             if participant == hello.participant:
                 # The same person again (a reconnect the old socket has not noticed yet).
                 del room.members[other]
-                closing = asyncio.create_task(
-                    other.close(wire.Close.GOING_AWAY, "replaced by a newer connection")
-                )
-                self._closing.add(closing)
-                closing.add_done_callback(self._closing.discard)
+                self._close_later(other, wire.Close.GOING_AWAY, "replaced by a newer connection")
         room.members[connection] = hello.participant
         await connection.send(
             wire.encode(
@@ -292,14 +290,19 @@ class Relay:
             if isinstance(frame, wire.Publish):
                 if frame.sender != participant:
                     raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
-                seq = await self._sequence(room, frame)
-                await connection.send(wire.encode(wire.Ack(id=frame.id, seq=seq)))
+                await self._sequence(connection, room, frame)
             elif isinstance(frame, wire.Resume):
                 await self._replay(connection, room, frame.after)
             elif isinstance(frame, wire.Ping):
                 await connection.send(wire.encode(wire.Pong(sent=frame.sent, now=self.clock())))
             else:
                 raise wire.FrameError(wire.Close.INVALID, "hello only once, at the start")
+
+    def _close_later(self, connection: ServerConnection, code: int, reason: str) -> None:
+        """Close without waiting for the closing handshake, which may take seconds."""
+        closing = asyncio.create_task(connection.close(code, reason))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
 
     async def _replay(self, connection: ServerConnection, room: _Room, after: int) -> None:
         while after < room.last_seq:
@@ -312,36 +315,33 @@ class Relay:
 
     # -- sequencing and group commit -------------------------------------------------------------
 
-    async def _sequence(self, room: _Room, frame: wire.Publish) -> int:
-        """Give the event its offset, wait until it is durable, return the offset.
+    async def _sequence(
+        self, connection: ServerConnection, room: _Room, frame: wire.Publish
+    ) -> None:
+        """Give the event its offset and queue it for the next commit.
 
-        A repeated id gets the offset it already has; an id still on its way to the disk
-        waits for that commit rather than racing it.
+        The ack goes out from the committer once the event is durable, so a connection can
+        have many events in one commit instead of one per commit. A repeated id is acked with
+        the offset it already has: at once if it is on disk, after its commit if not.
         """
         known = room.ids.get(frame.id)
         if known is not None:
-            await self._durable(room, known)
-            return known
+            in_flight = self._in_flight.get((room.session, known))
+            if in_flight is not None:
+                in_flight.ack_to.append(connection)
+            else:
+                await connection.send(wire.encode(wire.Ack(id=frame.id, seq=known)))
+            return
         room.last_at = max(self.clock(), room.last_at)
         seq = room.last_seq + 1
         room.last_seq = seq
         room.ids[frame.id] = seq
-        pending = _Pending(
-            StoredEvent(
-                room.session, seq, frame.id, frame.sender, frame.kind, room.last_at, frame.body
-            ),
-            room,
-            asyncio.get_running_loop().create_future(),
+        event = StoredEvent(
+            room.session, seq, frame.id, frame.sender, frame.kind, room.last_at, frame.body
         )
-        self._in_flight[(room.session, seq)] = pending.done
-        await self._queue.put(pending)
-        await pending.done
-        return seq
-
-    async def _durable(self, room: _Room, seq: int) -> None:
-        done = self._in_flight.get((room.session, seq))
-        if done is not None:
-            await asyncio.shield(done)
+        pending = _Pending(event, room, [connection])
+        self._in_flight[(room.session, seq)] = pending
+        self._queue.put_nowait(pending)
 
     async def _commit_forever(self) -> None:
         while True:
@@ -350,21 +350,22 @@ class Relay:
                 batch.append(self._queue.get_nowait())
             try:
                 await asyncio.to_thread(self.store.append, [p.event for p in batch])
-            except Exception as error:
+            except Exception:
                 # Offsets were handed out for events that are not on disk: forget these
-                # sessions in memory (they reload from the store) and fail every waiter.
+                # sessions in memory (they reload from the store) and close their
+                # connections, whose clients resume and resend from their outboxes.
                 log.exception("storing %d events failed", len(batch))
                 for pending in batch:
-                    self._rooms.pop(pending.room.session, None)
                     self._in_flight.pop((pending.room.session, pending.event.seq), None)
-                    if not pending.done.done():
-                        pending.done.set_exception(error)
+                    if self._rooms.pop(pending.room.session, None) is not None:
+                        for member in list(pending.room.members):
+                            self._close_later(member, 1011, "the relay could not store events")
                 continue
             for pending in batch:
-                broadcast(pending.room.members, _sequenced_frame(pending.event))
-                self._in_flight.pop((pending.room.session, pending.event.seq), None)
-                if not pending.done.done():
-                    pending.done.set_result(None)
+                event = pending.event
+                self._in_flight.pop((event.session, event.seq), None)
+                broadcast(pending.room.members, _sequenced_frame(event))
+                broadcast(pending.ack_to, wire.encode(wire.Ack(id=event.id, seq=event.seq)))
 
     async def _expire_forever(self) -> None:
         while True:
