@@ -16,6 +16,7 @@ from pairup import __version__
 
 if TYPE_CHECKING:
     from pairup.config import Config, LoadedConfig
+    from pairup.link.client import Status
     from pairup.protocol import JoinLink
     from pairup.session.events import SessionSettings
 
@@ -90,9 +91,12 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
     except (launch.LaunchError, LinkError) as error:
         raise UserError(str(error)) from None
     try:
-        asyncio.run(_run_headless(config, name, email, settings, join))
+        final = asyncio.run(_run_headless(config, name, email, settings, join))
     except launch.LaunchError as error:
         raise UserError(str(error)) from None
+    if final.reason != "session ended":
+        print(f"pairup: {final.reason or 'disconnected'}", file=sys.stderr)
+        return EXIT_FAILURE
     return EXIT_OK
 
 
@@ -102,7 +106,7 @@ async def _run_headless(
     email: str,
     settings: "SessionSettings | None",
     join: "JoinLink | None",
-) -> None:
+) -> "Status":
     import contextlib
 
     from pairup import launch
@@ -126,7 +130,7 @@ async def _run_headless(
             create=settings is not None,
             max_participants=config.session.max_participants,
         )
-        await Headless(link, me, settings=settings).run()
+        return await Headless(link, me, settings=settings).run()
 
 
 def _relay(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -113,13 +114,16 @@ class Headless:
         self.settings = settings
         self.out = out
         self.inp = inp
+        self._link_shown = False
 
     def emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
         self.out.flush()
 
-    async def run(self) -> None:
-        self.emit({"type": "link", "link": str(self.link.join), "participant": self.me.id})
+    async def run(self) -> Status:
+        """Take part until the session ends or entry is refused; the final status says which."""
+        if not self.link.create:
+            self._emit_link()
         last_status: list[Status] = []
         self.link.listeners.append(lambda: self._status_changed(last_status))
         tasks = [
@@ -130,9 +134,9 @@ class Headless:
         ]
         try:
             await tasks[0]
-            await asyncio.sleep(0)
             while not self.link.applied.empty():
                 await asyncio.sleep(0.01)
+            return self.link.status
         finally:
             for task in tasks[1:]:
                 task.cancel()
@@ -144,6 +148,11 @@ class Headless:
         status = self.link.status
         if last and last[-1] == status:
             return
+        if self.link.create and status.state == "connected" and not self._link_shown:
+            # The host shows the link once the relay knows the session, so nobody who
+            # follows it at once is turned away as unknown.
+            self._link_shown = True
+            self._emit_link()
         last[:] = [status]
         record: dict[str, Any] = {"type": "status", "state": status.state, "relay": status.relay}
         if status.retry_at is not None:
@@ -153,6 +162,9 @@ class Headless:
         self.emit(record)
         if status.state == "connected":
             asyncio.get_running_loop().create_task(self._introduce())
+
+    def _emit_link(self) -> None:
+        self.emit({"type": "link", "link": str(self.link.join), "participant": self.me.id})
 
     async def _introduce(self) -> None:
         """Open the session (the host) and join it, unless the log already says so."""
@@ -182,8 +194,19 @@ class Headless:
             self.emit(record)
 
     async def _read_commands(self) -> None:
+        lines: asyncio.Queue[str] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        def read() -> None:
+            # A daemon thread: a blocked read must not keep the process alive once the
+            # session is over (asyncio's own worker threads are waited for at exit).
+            for line in iter(self.inp.readline, ""):
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+            loop.call_soon_threadsafe(lines.put_nowait, "")
+
+        threading.Thread(target=read, name="pairup-stdin", daemon=True).start()
         while True:
-            line = await asyncio.to_thread(self.inp.readline)
+            line = await lines.get()
             if not line:
                 return
             if not line.strip():

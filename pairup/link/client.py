@@ -97,6 +97,7 @@ class Link:
         self.applied: asyncio.Queue[Applied] = asyncio.Queue()
         """Every sequenced event in offset order, with why it did not apply if it did not."""
         self._journal: Journal | None = None
+        self._journal_lock = asyncio.Lock()
         self._ws: ClientConnection | None = None
         self._closed = asyncio.Event()
         self._resuming = False
@@ -166,7 +167,8 @@ class Link:
             session=self.join.session,
             key=key,
             participant=self.participant,
-            create=self.create,
+            # Someone who has been in the session may re-create it on a relay that lost it.
+            create=self.create or self.epoch is not None,
             max_participants=self.max_participants,
         )
         await ws.send(wire.encode(hello))
@@ -193,7 +195,9 @@ class Link:
 
     async def _publish(self, ws: ClientConnection, event: Event) -> None:
         body = encode_event(event.model_copy(update={"seq": None})).decode()
-        frame = wire.Publish(id=event.id, sender=event.actor, kind=event.kind, body=body)
+        # The envelope's sender is whoever publishes (the relay insists on it); the body's
+        # actor is whoever made the event, which differs only for events re-seeded for others.
+        frame = wire.Publish(id=event.id, sender=self.participant, kind=event.kind, body=body)
         await ws.send(wire.encode(frame))
 
     async def _ping(self, ws: ClientConnection) -> None:
@@ -241,8 +245,9 @@ class Link:
     # -- journal and epochs ------------------------------------------------------------------------
 
     async def _open_journal(self) -> Journal:
-        if self._journal is None:
-            self._journal = await asyncio.to_thread(self._load_or_create)
+        async with self._journal_lock:
+            if self._journal is None:
+                self._journal = await asyncio.to_thread(self._load_or_create)
         return self._journal
 
     def _load_or_create(self) -> Journal:
@@ -312,7 +317,10 @@ def _event_from(frame: wire.Sequenced) -> Event | None:
         event = decode_event(frame.body)
     except ValidationError:
         return None
-    if (event.id, event.actor, event.kind) != (frame.id, frame.sender, frame.kind):
+    if (event.id, event.kind) != (frame.id, frame.kind):
+        return None
+    if event.actor != frame.sender and event.stamped_at is None:
+        # Only a re-seeded event (already stamped once) may be published by someone else.
         return None
     first_stamp = event.stamped_at if event.stamped_at is not None else frame.at
     return sequenced(event, frame.seq, first_stamp)

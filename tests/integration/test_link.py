@@ -1,0 +1,530 @@
+"""Real client links against a real relay on loopback: fan-out, reconnects, restarts, re-seeds.
+
+Every link keeps its journal in its own directory under ``tmp_path`` and runs ``Link.run()`` as
+a task. Conditions are awaited by polling with a deadline, and a link whose task dies makes the
+wait fail at once with that task's exception instead of a timeout.
+"""
+
+import asyncio
+import contextlib
+import random
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from pairup import protocol as wire
+from pairup.journal import journal_path, load
+from pairup.link.client import Link
+from pairup.link.timekeeper import new_id
+from pairup.relay.server import Limits, Relay
+from pairup.relay.store import Store
+from pairup.session import State, fold
+from pairup.session import events as ev
+
+from .relaykit import LOOPBACK, RunningRelay, new_session, running_relay
+
+WAIT = 10.0
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+class PinnedJitter(random.Random):
+    """Backoff jitter pinned to one point of its range, so reconnect times are known."""
+
+    def __init__(self, where: float = 0.0) -> None:
+        super().__init__(0)
+        self.where = where
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.where
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def relay_on(port: int, data_dir: Path) -> AsyncIterator[RunningRelay]:
+    """Like ``running_relay``, on a fixed port, so links can find a restarted or new relay."""
+    store = Store.open(data_dir / "relay.sqlite3")
+    relay = Relay(store, limits=Limits(reject_delay=0.05))
+    server = await relay.start(LOOPBACK, port)
+    try:
+        yield RunningRelay(f"ws://{LOOPBACK}:{port}", relay, store)
+    finally:
+        await relay.stop(server)
+        store.close()
+
+
+class Crew:
+    """Links running as tasks, each with the list of connection states it went through."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.tasks: dict[Link, asyncio.Task[None]] = {}
+        self.states: dict[Link, list[str]] = {}
+
+    def link(
+        self, join: wire.JoinLink, participant: str, *, start: bool = True, **options: object
+    ) -> Link:
+        options.setdefault("rng", PinnedJitter())
+        link = Link(join, participant, self.tmp_path / participant, **options)  # type: ignore[arg-type]
+        states: list[str] = []
+        self.states[link] = states
+
+        def record() -> None:
+            if not states or states[-1] != link.status.state:
+                states.append(link.status.state)
+
+        link.listeners.append(record)
+        if start:
+            self.start(link)
+        return link
+
+    def start(self, link: Link) -> None:
+        self.tasks[link] = asyncio.create_task(link.run(), name=f"link-{link.participant}")
+
+    def check(self) -> None:
+        """Fail at once if a link's ``run()`` ended on its own: it raised, or gave up."""
+        for link, task in self.tasks.items():
+            if not task.done():
+                continue
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+            status = link.status
+            raise AssertionError(
+                f"{link.participant}'s link stopped by itself: {status.state} ({status.reason})"
+            )
+
+    async def until(self, condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            self.check()
+            if time.monotonic() > deadline:
+                seen = {
+                    link.participant: (link.status.state, link.status.reason)
+                    for link in self.states
+                }
+                raise AssertionError(
+                    f"timed out after {timeout:.0f}s waiting until {what}; links: {seen}"
+                )
+            await asyncio.sleep(0.02)
+        self.check()
+
+    async def connected(self, *links: Link) -> None:
+        await self.until(
+            lambda: all(link.status.state == "connected" for link in links),
+            f"{[link.participant for link in links]} are connected",
+        )
+
+    async def stop(self, link: Link) -> None:
+        await link.close()
+        task = self.tasks.pop(link)
+        await asyncio.wait_for(task, WAIT)
+
+    async def close(self) -> None:
+        for link in list(self.tasks):
+            with contextlib.suppress(Exception):
+                await self.stop(link)
+
+
+@contextlib.asynccontextmanager
+async def crew_in(tmp_path: Path) -> AsyncIterator[Crew]:
+    crew = Crew(tmp_path)
+    try:
+        yield crew
+    finally:
+        await crew.close()
+
+
+async def introduce(link: Link, name: str) -> None:
+    person = ev.Participant(id=link.participant, name=name, email=f"{name}@example.test")
+    await link.submit(
+        ev.ParticipantJoined(id=new_id(), actor=link.participant, at=link.now(), participant=person)
+    )
+
+
+async def decide(link: Link, title: str) -> str:
+    """Record a decision; returns its decision id."""
+    event = ev.DecisionRecorded(
+        id=new_id(),
+        actor=link.participant,
+        at=link.now(),
+        decision_id=new_id(),
+        title=title,
+        context="c",
+        decision="d",
+        consequences="q",
+    )
+    await link.submit(event)
+    return event.decision_id
+
+
+def decision_ids(link: Link) -> list[str]:
+    return [decision.id for decision in link.confirmed.decisions_in_order()]
+
+
+def has_decisions(links: list[Link], count: int) -> Callable[[], bool]:
+    return lambda: all(
+        len(link.confirmed.decisions) == count and not link.pending for link in links
+    )
+
+
+def journaled_state(link: Link) -> State:
+    """What the link's journal on disk folds to, counting only relay-sequenced events."""
+    contents = load(journal_path(link.data_dir, link.join.session))
+    return fold(event for event in contents.events if event.seq is not None)
+
+
+def assert_agreement(links: list[Link], decided: list[str], events: int) -> None:
+    """Every link has the same confirmed state, holding each decision and event exactly once."""
+    first = links[0].confirmed
+    order = decision_ids(links[0])
+    assert sorted(order) == sorted(decided)
+    for link in links:
+        assert link.confirmed == first, f"{link.participant} disagrees with {links[0].participant}"
+        assert decision_ids(link) == order
+        assert link.pending == {}
+        assert link.confirmed.last_seq == events, "an event was sequenced more than once"
+        assert journaled_state(link) == link.confirmed
+
+
+def assert_stored_once(relay: RunningRelay, session: str, events: int) -> None:
+    stored = relay.store.events_after(session, 0)
+    assert [event.seq for event in stored] == list(range(1, events + 1))
+    assert len({event.id for event in stored}) == events
+
+
+def went_through(states: list[str], expected: list[str]) -> bool:
+    """Whether ``expected`` occurs in ``states`` in this order (other states may come between)."""
+    remaining = iter(states)
+    return all(state in remaining for state in expected)
+
+
+def join_link(relay_url: str) -> tuple[wire.JoinLink, str]:
+    session, secret = new_session()
+    return wire.JoinLink(relay_url, session, secret), session
+
+
+# -- fan-out and agreement ------------------------------------------------------------------------
+
+
+def test_two_links_see_each_others_decisions_and_agree(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, session = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True)
+            await crew.connected(ann)  # the host creates the session first
+            bob = crew.link(join, "bob")
+            await crew.connected(ann, bob)
+            await introduce(ann, "ann")
+            await introduce(bob, "bob")
+            decided = [await decide(ann, "Use SQLite"), await decide(bob, "Use JSON Lines")]
+            decided.append(await decide(ann, "Use websockets"))
+            await crew.until(has_decisions([ann, bob], 3), "both links have 3 decisions")
+            assert_agreement([ann, bob], decided, events=5)
+            assert {m.id for m in ann.confirmed.present} == {"ann", "bob"}
+            assert_stored_once(relay, session, 5)
+
+    run(scenario())
+
+
+def test_three_links_deciding_at_once_agree_on_one_order(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, session = join_link(relay.url)
+            links = [crew.link(join, "ann", create=True)]
+            await crew.connected(links[0])  # the host creates the session first
+            links += [crew.link(join, name) for name in ("bob", "cy")]
+            await crew.connected(*links)
+            for link in links:
+                await introduce(link, link.participant)
+            decided: list[str] = []
+            for round_ in range(3):
+                decided += await asyncio.gather(
+                    *(decide(link, f"{link.participant} decides {round_}") for link in links)
+                )
+            await crew.until(has_decisions(links, 9), "all three links have 9 decisions")
+            assert_agreement(links, decided, events=12)
+            assert [d.number for d in links[0].confirmed.decisions_in_order()] == list(range(1, 10))
+            assert_stored_once(relay, session, 12)
+
+    run(scenario())
+
+
+# -- dropped connections and restarted relays ------------------------------------------------------
+
+
+def test_a_dropped_link_reconnects_gets_what_it_missed_and_sends_its_outbox_once(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, session = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True)
+            await crew.connected(ann)  # the host creates the session first
+            # Bob waits a little longer before reconnecting, so the gap is real.
+            bob = crew.link(join, "bob", rng=PinnedJitter(1.0))
+            await crew.connected(ann, bob)
+            decided = [await decide(ann, "before the drop")]
+            await crew.until(has_decisions([ann, bob], 1), "bob has the first decision")
+
+            assert bob._ws is not None
+            await bob._ws.close()
+            decided.append(await decide(bob, "bob while offline 1"))
+            decided.append(await decide(bob, "bob while offline 2"))
+            decided.append(await decide(ann, "ann while bob is away"))
+            assert len(bob.pending) == 2
+
+            await crew.until(has_decisions([ann, bob], 4), "both links have all 4 decisions")
+            assert went_through(crew.states[bob], ["connected", "reconnecting", "connected"])
+            assert bob.status.state == "connected"
+            assert "reconnecting" not in crew.states[ann]
+            assert_agreement([ann, bob], decided, events=4)
+            assert_stored_once(relay, session, 4)
+
+            decided.append(await decide(bob, "after the reconnect"))
+            await crew.until(has_decisions([ann, bob], 5), "the next decision flows")
+            assert_agreement([ann, bob], decided, events=5)
+
+    run(scenario())
+
+
+def test_a_relay_restarted_on_its_data_keeps_the_epoch_and_the_links_carry_on(tmp_path):
+    async def scenario():
+        port = free_port()
+        async with crew_in(tmp_path) as crew:
+            join, session = join_link(f"ws://{LOOPBACK}:{port}")
+            async with relay_on(port, tmp_path / "relay") as relay:
+                epoch = relay.store.epoch
+                ann = crew.link(join, "ann", create=True)
+                await crew.connected(ann)  # the host creates the session first
+                bob = crew.link(join, "bob")
+                await crew.connected(ann, bob)
+                decided = [await decide(ann, "one"), await decide(bob, "two")]
+                await crew.until(has_decisions([ann, bob], 2), "both have 2 decisions")
+                assert ann.epoch == bob.epoch == epoch
+            await crew.until(
+                lambda: ann.status.state == bob.status.state == "reconnecting",
+                "both links notice the relay is gone",
+            )
+            decided.append(await decide(ann, "ann while the relay is down"))
+            decided.append(await decide(bob, "bob while the relay is down"))
+            assert len(ann.pending) == len(bob.pending) == 1
+
+            async with relay_on(port, tmp_path / "relay") as relay:
+                assert relay.store.epoch == epoch
+                await crew.until(has_decisions([ann, bob], 4), "the outboxes reach everyone")
+                await crew.connected(ann, bob)
+                assert ann.epoch == bob.epoch == epoch
+                assert_agreement([ann, bob], decided, events=4)
+                assert_stored_once(relay, session, 4)
+                decided.append(await decide(bob, "after the restart"))
+                await crew.until(has_decisions([ann, bob], 5), "new decisions flow")
+                assert_agreement([ann, bob], decided, events=5)
+            for link in (ann, bob):
+                assert crew.states[link].count("connected") == 2
+                backups = list((link.data_dir / "sessions").glob("*.bak"))
+                assert backups == [], "a restart with the same epoch must not re-seed"
+
+    run(scenario())
+
+
+async def swap_for_an_empty_relay(tmp_path: Path, first: str, second: str) -> None:
+    """Ann (host) and Bob decide on one relay, which is then replaced by an empty one.
+
+    ``first`` is the participant whose backoff brings it to the new relay first.
+    """
+    port = free_port()
+    async with crew_in(tmp_path) as crew:
+        join, session = join_link(f"ws://{LOOPBACK}:{port}")
+        jitter = {first: PinnedJitter(0.0), second: PinnedJitter(1.0)}
+        async with relay_on(port, tmp_path / "old-relay") as relay:
+            old_epoch = relay.store.epoch
+            ann = crew.link(join, "ann", create=True, rng=jitter["ann"])
+            await crew.connected(ann)  # the host creates the session first
+            bob = crew.link(join, "bob", rng=jitter["bob"])
+            await crew.connected(ann, bob)
+            await introduce(ann, "ann")
+            await introduce(bob, "bob")
+            decided = [await decide(ann, "one"), await decide(bob, "two")]
+            decided += [await decide(bob, "three"), await decide(ann, "four")]
+            await crew.until(has_decisions([ann, bob], 4), "both have 4 decisions")
+            before = ann.confirmed
+            order = decision_ids(ann)
+        await crew.until(
+            lambda: ann.status.state == bob.status.state == "reconnecting",
+            "both links notice the relay is gone",
+        )
+        async with relay_on(port, tmp_path / "new-relay") as relay:
+            assert relay.store.epoch != old_epoch
+            await crew.until(
+                lambda: all(link.epoch == relay.store.epoch for link in (ann, bob)),
+                "both links reach the new relay",
+            )
+            await crew.until(has_decisions([ann, bob], 4), "the journals re-seed the relay")
+            await crew.connected(ann, bob)
+            for link in (ann, bob):
+                assert link.confirmed == before, f"{link.participant} lost or changed something"
+                assert decision_ids(link) == order
+            assert_agreement([ann, bob], decided, events=6)
+            assert_stored_once(relay, session, 6)
+
+            decided.append(await decide(bob, "after the re-seed"))
+            decided.append(await decide(ann, "also after the re-seed"))
+            await crew.until(has_decisions([ann, bob], 6), "new decisions flow")
+            assert_agreement([ann, bob], decided, events=8)
+            assert_stored_once(relay, session, 8)
+            assert decision_ids(ann)[:4] == order
+
+
+def test_a_lone_link_reseeds_an_empty_relay_with_its_own_events(tmp_path):
+    """The simplest re-seed: one participant, whose journal holds only its own events."""
+
+    async def scenario():
+        port = free_port()
+        async with crew_in(tmp_path) as crew:
+            join, session = join_link(f"ws://{LOOPBACK}:{port}")
+            async with relay_on(port, tmp_path / "old-relay"):
+                ann = crew.link(join, "ann", create=True)
+                await crew.connected(ann)
+                await introduce(ann, "ann")
+                decided = [await decide(ann, "one"), await decide(ann, "two")]
+                await crew.until(has_decisions([ann], 2), "ann has 2 decisions")
+                before = ann.confirmed
+            await crew.until(lambda: ann.status.state == "reconnecting", "ann notices")
+            async with relay_on(port, tmp_path / "new-relay") as relay:
+                await crew.until(lambda: ann.epoch == relay.store.epoch, "ann reaches it")
+                await crew.until(has_decisions([ann], 2), "ann's journal re-seeds the relay")
+                assert ann.confirmed == before
+                assert_stored_once(relay, session, 3)
+                decided.append(await decide(ann, "after the re-seed"))
+                await crew.until(has_decisions([ann], 3), "new decisions flow")
+                assert_agreement([ann], decided, events=4)
+            backups = list((ann.data_dir / "sessions").glob("*.bak"))
+            assert len(backups) == 1, "the old journal is kept beside the new one"
+
+    run(scenario())
+
+
+def test_a_relay_replaced_by_an_empty_one_is_reseeded_from_the_journals(tmp_path):
+    run(swap_for_an_empty_relay(tmp_path, first="ann", second="bob"))
+
+
+def test_a_guest_who_reaches_an_empty_relay_first_recreates_the_session(tmp_path):
+    """ADR 7: "The first client back re-creates the session ... and every client re-seeds it"."""
+    run(swap_for_an_empty_relay(tmp_path, first="bob", second="ann"))
+
+
+# -- a link restarted from its journal ----------------------------------------------------------
+
+
+def test_a_restarted_link_restores_its_state_from_the_journal_and_resends_its_outbox(tmp_path):
+    async def scenario():
+        port = free_port()
+        async with crew_in(tmp_path) as crew:
+            join, session = join_link(f"ws://{LOOPBACK}:{port}")
+            async with relay_on(port, tmp_path / "relay"):
+                ann = crew.link(join, "ann", create=True)
+                await crew.connected(ann)  # the host creates the session first
+                bob = crew.link(join, "bob")
+                await crew.connected(ann, bob)
+                await introduce(ann, "ann")
+                await introduce(bob, "bob")
+                decided = [await decide(ann, "one"), await decide(bob, "two")]
+                await crew.until(has_decisions([ann, bob], 2), "both have 2 decisions")
+            await crew.until(lambda: ann.status.state == "reconnecting", "ann notices")
+            offline = [await decide(ann, "offline one"), await decide(ann, "offline two")]
+            decided += offline
+            confirmed = ann.confirmed
+            pending = set(ann.pending)
+            epoch = ann.epoch
+            await crew.stop(ann)
+
+            again = crew.link(join, "ann", create=True, start=False)
+            seen_at_first_change: list[tuple[State, set[str], str]] = []
+            again.listeners.insert(
+                0,
+                lambda: (
+                    seen_at_first_change
+                    or seen_at_first_change.append(
+                        (again.confirmed, set(again.pending), again.status.state)
+                    )
+                ),
+            )
+            crew.start(again)
+            await crew.until(lambda: again.status.state == "reconnecting", "the new link tries")
+            state, outbox, status = seen_at_first_change[0]
+            assert status == "reconnecting"
+            assert state == confirmed, "the confirmed state is not what the journal holds"
+            assert outbox == pending
+            assert again.confirmed == confirmed
+            assert again.epoch == epoch
+            assert len(again.confirmed.decisions) == 2
+
+            async with relay_on(port, tmp_path / "relay") as relay:
+                await crew.until(has_decisions([again, bob], 4), "the outbox reaches everyone")
+                assert_agreement([again, bob], decided, events=6)
+                assert_stored_once(relay, session, 6)
+                assert {d.id for d in bob.confirmed.decisions_in_order()[2:]} == set(offline)
+
+    run(scenario())
+
+
+def test_an_event_submitted_as_the_link_starts_is_journaled_and_sent(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, session = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True)
+            decided = [await decide(ann, "right away")]
+            await crew.until(has_decisions([ann], 1), "the decision is confirmed")
+            assert_agreement([ann], decided, events=1)
+            assert_stored_once(relay, session, 1)
+
+    run(scenario())
+
+
+# -- refusal and the clock -------------------------------------------------------------------------
+
+
+def test_a_wrong_secret_leaves_the_link_offline_with_a_reason(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, session = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True)
+            await crew.connected(ann)
+            _, other_secret = new_session()
+            eve = crew.link(wire.JoinLink(join.relay, session, other_secret), "eve")
+            await asyncio.wait_for(crew.tasks.pop(eve), WAIT)
+            assert eve.status.state == "offline"
+            assert "not admitted" in eve.status.reason
+            assert "connected" not in crew.states[eve]
+            assert ann.status.state == "connected"
+            decided = [await decide(ann, "still fine")]
+            await crew.until(has_decisions([ann], 1), "ann carries on")
+            assert_agreement([ann], decided, events=1)
+
+    run(scenario())
+
+
+def test_the_link_clock_is_corrected_to_the_relays(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, _ = join_link(relay.url)
+            ann = crew.link(
+                join, "ann", create=True, clock=lambda: time.time() - 30.0, ping_interval=0.1
+            )
+            assert abs(ann.now() - (time.time() - 30.0)) < 0.5
+            await crew.connected(ann)
+            await crew.until(
+                lambda: ann.offset.uncertainty is not None and abs(ann.now() - time.time()) < 0.5,
+                "the link's clock reads the relay's time",
+            )
+            await asyncio.sleep(0.3)
+            assert abs(ann.now() - time.time()) < 0.5
+            assert abs(ann.offset.seconds - 30.0) < 0.5
+
+    run(scenario())
