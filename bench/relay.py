@@ -16,6 +16,7 @@ bounded in count and time. Two figures:
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import secrets
@@ -28,6 +29,7 @@ from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
 
 from pairup import protocol as wire
 
@@ -87,6 +89,13 @@ class Pair:
         self.receiver = receiver
         self.kind = kind
         self.count = 0
+        # A real client reads everything it is sent (acks, its own events); so does this one.
+        self.drain = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in self.sender:
+                pass
 
     @classmethod
     async def open(cls, kind: str, port: int) -> "Pair":
@@ -129,6 +138,7 @@ class Pair:
                 return json.loads(frame["body"])["sent"]
 
     async def close(self) -> None:
+        self.drain.cancel()
         await self.sender.close()
         await self.receiver.close()
 

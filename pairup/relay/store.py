@@ -16,6 +16,7 @@ the key or the join secret. See ADR 7.
 """
 
 import contextlib
+import json
 import os
 import secrets
 import sqlite3
@@ -192,28 +193,50 @@ class Store:
         """
         if not events:
             return
+        rows = json.dumps(
+            [[e.session, e.seq, e.id, e.sender, e.kind, e.at, e.body] for e in events]
+        )
         with self._transaction("append events") as db:
+            known = dict(
+                db.execute(
+                    "SELECT session, last_seq FROM sessions"
+                    " WHERE session IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted({event.session for event in events})),),
+                )
+            )
             last: dict[str, int] = {}
             newest: dict[str, float] = {}
             for event in events:
-                if event.session not in last:
-                    last[event.session] = self._last_seq(db, event.session)
-                if event.seq != last[event.session] + 1:
+                if event.session not in known:
+                    raise StoreError(
+                        f"{self._path}: append refused, nothing stored: "
+                        f"no session {event.session!r}"
+                    )
+                expected = last.get(event.session, known[event.session]) + 1
+                if event.seq != expected:
                     raise StoreError(
                         f"{self._path}: append refused, nothing stored: session "
-                        f"{event.session!r} is at seq {last[event.session]}, "
+                        f"{event.session!r} is at seq {expected - 1}, "
                         f"the batch gives seq {event.seq}"
                     )
                 last[event.session] = event.seq
                 newest[event.session] = max(event.at, newest.get(event.session, event.at))
-            db.executemany(
-                f"INSERT INTO events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e.session, e.seq, e.id, e.sender, e.kind, e.at, e.body) for e in events],
+            # One statement per table, fed from one JSON array: sqlite3 releases and retakes
+            # the GIL around every statement it steps, and under load each retake can wait a
+            # whole switch interval behind the event loop, so per-row statements made a
+            # 500-event commit ten times slower than the disk.
+            db.execute(
+                f"INSERT INTO events ({_EVENT_COLUMNS}) SELECT"
+                " value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,"
+                " value ->> 5, value ->> 6 FROM json_each(?)",
+                (rows,),
             )
-            db.executemany(
-                "UPDATE sessions SET last_seq = ?, last_active = max(last_active, ?)"
-                " WHERE session = ?",
-                [(last[session], newest[session], session) for session in last],
+            updates = json.dumps([[session, last[session], newest[session]] for session in last])
+            db.execute(
+                "UPDATE sessions SET last_seq = u.value ->> 1,"
+                " last_active = max(last_active, u.value ->> 2)"
+                " FROM json_each(?) AS u WHERE session = u.value ->> 0",
+                (updates,),
             )
 
     def events_after(self, session: str, after: int, limit: int = 1000) -> list[StoredEvent]:
@@ -280,14 +303,6 @@ class Store:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-    def _last_seq(self, db: sqlite3.Connection, session: str) -> int:
-        row = db.execute("SELECT last_seq FROM sessions WHERE session = ?", (session,)).fetchone()
-        if row is None:
-            raise StoreError(
-                f"{self._path}: append refused, nothing stored: no session {session!r}"
-            )
-        return int(row[0])
 
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[sqlite3.Connection]:
