@@ -1,0 +1,142 @@
+"""The relay's guards at the HTTP layer, TLS, and idle-session expiry."""
+
+import asyncio
+import ssl
+import subprocess
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from pairup import protocol as wire
+from pairup.relay.run import tls_context
+from pairup.relay.server import Limits, Relay
+from pairup.relay.store import Store
+
+from .relaykit import LOOPBACK, Peer, new_session, running_relay
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_a_browser_page_from_another_origin_is_refused(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, _ = new_session()
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(f"{relay.url}/s/{session}", origin="https://evil.example")
+            assert refused.value.response.status_code == 403
+
+    run(scenario())
+
+
+def test_too_many_connections_from_one_address_get_429(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path, connections_per_ip=3) as relay:
+            session, secret = new_session()
+            peers = [
+                await Peer.join(relay.url, session, secret, f"p{n}", create=True) for n in range(3)
+            ]
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(f"{relay.url}/s/{session}")
+            assert refused.value.response.status_code == 429
+            await peers[0].close()
+            await asyncio.sleep(0.1)
+            again = await Peer.join(relay.url, session, secret, "p0")
+            for peer in (again, *peers[1:]):
+                await peer.close()
+
+    run(scenario())
+
+
+def test_repeated_wrong_secrets_lock_the_address_out_for_a_while(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path, failed_admissions_per_ip=5) as relay:
+            session, secret = new_session()
+            host = await Peer.join(relay.url, session, secret, "ann", create=True)
+            wrong = wire.key_text(wire.admission_key(b"x" * 16, session))
+            for _ in range(5):
+                ws = await connect(f"{relay.url}/s/{session}")
+                await ws.send(
+                    wire.encode(wire.Hello(session=session, key=wrong, participant="eve"))
+                )
+                await ws.wait_closed()
+                assert ws.close_code == wire.Close.NOT_ADMITTED
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(f"{relay.url}/s/{session}")
+            assert refused.value.response.status_code == 429
+            await host.publish()
+            assert len(await host.until(wire.Ack)) == 1
+            await host.close()
+
+    run(scenario())
+
+
+def test_the_relay_serves_wss_with_a_certificate(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            f"subjectAltName=IP:{LOOPBACK}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    async def scenario():
+        store = Store.open(tmp_path / "relay.sqlite3")
+        relay = Relay(store, limits=Limits(reject_delay=0.05))
+        server = await relay.start(LOOPBACK, 0, ssl=tls_context(cert, key))
+        port = server.sockets[0].getsockname()[1]
+        client_tls = ssl.create_default_context(cafile=str(cert))
+        try:
+            session, secret = new_session()
+            ws = await connect(f"wss://{LOOPBACK}:{port}/s/{session}", ssl=client_tls)
+            hello = wire.Hello(
+                session=session,
+                key=wire.key_text(wire.admission_key(secret, session)),
+                participant="ann",
+                create=True,
+            )
+            await ws.send(wire.encode(hello))
+            welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
+            assert isinstance(welcome, wire.Welcome)
+            await ws.close()
+        finally:
+            await relay.stop(server)
+            store.close()
+
+    run(scenario())
+
+
+def test_idle_sessions_expire_and_their_link_stops_working(tmp_path):
+    async def scenario():
+        limits = {"idle_session_seconds": 0.2, "expiry_interval": 0.1}
+        async with running_relay(tmp_path, **limits) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            await ann.close()
+            await asyncio.sleep(0.8)
+            assert relay.store.session(session) is None
+            ws = await connect(f"{relay.url}/s/{session}")
+            key = wire.key_text(wire.admission_key(secret, session))
+            await ws.send(wire.encode(wire.Hello(session=session, key=key, participant="ann")))
+            await ws.wait_closed()
+            assert ws.close_code == wire.Close.NOT_ADMITTED
+
+    run(scenario())
