@@ -61,7 +61,12 @@ async def serve_pairup(data_dir: Path) -> None:
 
     store = open_store(data_dir)
     # The load comes from one address, so the per-address caps are lifted for the benchmark.
-    limits = Limits(connections_per_ip=100_000, messages_per_second=1e6, burst=1_000_000)
+    limits = Limits(
+        connections_per_ip=100_000,
+        sessions_created_per_ip=100_000,
+        messages_per_second=1e6,
+        burst=1_000_000,
+    )
     relay = Relay(store, limits=limits)
     server = await relay.start(LOOPBACK, 0)
     print(server.sockets[0].getsockname()[1], flush=True)

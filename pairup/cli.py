@@ -147,8 +147,12 @@ def _relay(args: argparse.Namespace) -> int:
             tls = tls_context(Path(args.cert), Path(args.key))
         except (OSError, ValueError) as error:
             raise UserError(f"cannot use --cert/--key: {error}") from None
+    from pairup.relay.store import StoreError
+
     try:
         asyncio.run(run_relay(config.relay.host, config.relay.port, config.data_dir, tls=tls))
+    except StoreError as error:
+        raise UserError(f"cannot use the relay's data: {error}") from None
     except OSError as error:
         raise UserError(
             f"cannot listen on {config.relay.host}:{config.relay.port}: {error.strerror or error}"

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from pairup.link.client import Link, Status
+from pairup.link.client import EventTooLarge, Link, Status
 from pairup.link.timekeeper import keep_time, new_id
 from pairup.session import events as ev
 from pairup.session.state import State
@@ -115,6 +115,7 @@ class Headless:
         self.out = out
         self.inp = inp
         self._link_shown = False
+        self._background: set[asyncio.Task[None]] = set()
 
     def emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -161,10 +162,15 @@ class Headless:
             record["reason"] = status.reason
         self.emit(record)
         if status.state == "connected":
-            asyncio.get_running_loop().create_task(self._introduce())
+            introduce = asyncio.get_running_loop().create_task(self._introduce())
+            self._background.add(introduce)
+            introduce.add_done_callback(self._background.discard)
 
     def _emit_link(self) -> None:
-        self.emit({"type": "link", "link": str(self.link.join), "participant": self.me.id})
+        # The host prints the whole link, to share it; a guest already has it, and its
+        # output may well end up in a log, so it gets the link without the secret.
+        shown = str(self.link.join) if self.link.create else self.link.join.redacted()
+        self.emit({"type": "link", "link": shown, "participant": self.me.id})
 
     async def _introduce(self) -> None:
         """Open the session (the host) and join it, unless the log already says so."""
@@ -222,5 +228,9 @@ class Headless:
             except CommandError as error:
                 self.emit({"type": "error", "error": str(error)})
                 continue
-            await self.link.submit(event)
+            try:
+                await self.link.submit(event)
+            except EventTooLarge as error:
+                self.emit({"type": "error", "error": str(error)})
+                continue
             self.emit({"type": "sent", "id": event.id, "kind": event.kind})

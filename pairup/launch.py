@@ -10,6 +10,7 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
@@ -17,6 +18,7 @@ from pairup import protocol as wire
 from pairup.config import Config
 from pairup.journal import journal_path, load
 from pairup.relay.server import Relay, open_store
+from pairup.relay.store import StoreError
 from pairup.session import events as ev
 
 ANY_ADDRESS = {"0.0.0.0", "::", ""}
@@ -78,14 +80,22 @@ def participant_id(data_dir: Path, session: str) -> str:
 
 
 def new_join_link(relay: str) -> wire.JoinLink:
-    return wire.JoinLink(relay, secrets.token_urlsafe(12), secrets.token_bytes(wire.SECRET_BYTES))
+    """A fresh session on ``relay`` (``ws://host:port``), with a new 128-bit secret."""
+    parts = urlsplit(relay)
+    if parts.scheme not in ("ws", "wss") or not parts.netloc or parts.path.strip("/"):
+        raise LaunchError(f"a relay URL looks like ws://HOST:PORT or wss://HOST:PORT, not {relay}")
+    base = f"{parts.scheme}://{parts.netloc}"
+    return wire.JoinLink(base, secrets.token_urlsafe(12), secrets.token_bytes(wire.SECRET_BYTES))
 
 
 @contextlib.asynccontextmanager
 async def embedded_relay(config: Config) -> AsyncIterator[str]:
     """Run a relay inside this process for the session; yield the address to put in links."""
     host, port = config.relay.host, config.relay.port
-    store = await asyncio.to_thread(open_store, config.data_dir / "relay")
+    try:
+        store = await asyncio.to_thread(open_store, config.data_dir / "relay")
+    except (StoreError, OSError) as error:
+        raise LaunchError(f"cannot open the relay's store: {error}") from None
     relay = Relay(store)
     try:
         server = await relay.start(host, port)

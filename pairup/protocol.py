@@ -21,7 +21,11 @@ from pairup.session.events import EVENT_KINDS, EventId, ParticipantId
 PROTOCOL_VERSION = 1
 MAX_FRAME_BYTES = 64 * 1024
 """Frames above this are refused by the websocket layer itself (close code 1009)."""
-MAX_BODY_CHARS = 48 * 1024
+MAX_BODY_BYTES = 48 * 1024
+"""UTF-8 bytes; with the envelope, every frame the relay sends stays under the frame limit."""
+CLIENT_MAX_FRAME_BYTES = 2 * MAX_FRAME_BYTES
+"""What participants accept from the relay: more than the relay accepts, so an event the relay
+took can always be delivered."""
 SECRET_BYTES = 16
 """128 bits: enough that guessing is hopeless, short enough to paste."""
 
@@ -46,7 +50,9 @@ class Close:
     RATE_LIMITED = 4429
     TOO_MANY_CONNECTIONS = 4430
     HELLO_TIMEOUT = 4408
-    SESSION_EXPIRED = 4410
+    TOO_SLOW = 4508
+    """The connection fell more than a few MiB behind in reading; it may reconnect and resume."""
+    STORAGE_FAILED = 1011
 
 
 # -- join links and keys -------------------------------------------------------------------------
@@ -181,6 +187,14 @@ class Hello(_Frame):
     max_participants: Annotated[int, Field(ge=2, le=8)] = 8
 
 
+def _sendable_body(body: str) -> str:
+    if "\x00" in body:
+        raise ValueError("the body must not contain NUL characters")
+    if len(body.encode()) > MAX_BODY_BYTES:
+        raise ValueError(f"the body is over {MAX_BODY_BYTES // 1024} KiB")
+    return body
+
+
 class Publish(_Frame):
     """An event for the session: the envelope the relay reads, and a body it does not."""
 
@@ -188,7 +202,7 @@ class Publish(_Frame):
     id: EventId
     sender: ParticipantId
     kind: Kind
-    body: Annotated[str, Field(max_length=MAX_BODY_CHARS)]
+    body: Annotated[str, AfterValidator(_sendable_body)]
 
 
 class Resume(_Frame):

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +43,7 @@ log = logging.getLogger("pairup.link")
 
 Clock = Callable[[], float]
 FATAL = {wire.Close.NOT_ADMITTED, wire.Close.SESSION_FULL, wire.Close.POLICY}
+STABLE_SECONDS = 10.0
 """Close codes that another try will not change: a wrong link, a full session."""
 
 
@@ -114,10 +116,20 @@ class Link:
         return self.clock() + self.offset.seconds
 
     async def submit(self, event: Event) -> None:
-        """Write ``event`` to the journal, then send it (now, or after the next reconnect)."""
+        """Write ``event`` to the journal, then send it (now, or after the next reconnect).
+
+        An event too large to publish is refused here, before it reaches the journal, so it
+        can never wedge the outbox.
+        """
+        if len(_body(event).encode()) > wire.MAX_BODY_BYTES:
+            raise EventTooLarge(
+                f"{event.kind} is over {wire.MAX_BODY_BYTES // 1024} KiB; shorten its text"
+            )
         journal = await self._open_journal()
-        await asyncio.to_thread(journal.append, event)
-        self.pending[event.id] = event
+        async with self._journal_lock:
+            journal = self._journal or journal
+            await asyncio.to_thread(journal.append, event)
+            self.pending[event.id] = event
         self._changed()
         if self._ws is not None:
             with contextlib.suppress(ConnectionClosed):
@@ -134,24 +146,38 @@ class Link:
         attempt = 0
         while not self._closed.is_set() and self.confirmed.phase != "ended":
             self._set_status(Status("connecting", self.join.relay))
+            started = time.monotonic()
             try:
                 async with connect(
-                    self.join.url, compression=None, max_size=wire.MAX_FRAME_BYTES, open_timeout=10
+                    self.join.url,
+                    compression=None,
+                    max_size=wire.CLIENT_MAX_FRAME_BYTES,
+                    open_timeout=10,
                 ) as ws:
-                    attempt = 0
                     await self._converse(ws)
+            except InvalidStatus as refused:
+                status = refused.response.status_code
+                if 400 <= status < 500 and status != HTTPStatus.TOO_MANY_REQUESTS:
+                    reason = f"the relay refused the connection (HTTP {status})"
+                    self._set_status(Status("offline", self.join.relay, reason=reason))
+                    return
+                log.info("relay %s answered HTTP %d", self.join.relay, status)
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else None
                 if code in FATAL:
                     reason = closed.rcvd.reason if closed.rcvd else ""
                     self._set_status(Status("offline", self.join.relay, reason=reason))
                     return
-            except (OSError, InvalidHandshake, InvalidStatus, TimeoutError) as error:
+            except (OSError, InvalidHandshake, TimeoutError, ValidationError) as error:
                 log.info("cannot reach %s: %s", self.join.relay, error)
             finally:
                 self._ws = None
             if self._closed.is_set() or self.confirmed.phase == "ended":
                 break
+            if time.monotonic() - started > STABLE_SECONDS:
+                # Only a connection that lasted resets the backoff: one that fails right after
+                # the handshake must not turn into a tight reconnect loop.
+                attempt = 0
             delay = min(30.0, 0.5 * 2**attempt) * self.rng.uniform(0.5, 1.0)
             attempt += 1
             self._set_status(Status("reconnecting", self.join.relay, retry_at=self.clock() + delay))
@@ -176,9 +202,14 @@ class Link:
         while not isinstance(welcome, wire.Welcome):
             # An error frame: the close that follows says why, and ends this attempt.
             welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
-        if self.epoch is not None and welcome.epoch != self.epoch:
-            await self._reseed(welcome.epoch)
+        lost = welcome.epoch != self.epoch or welcome.last_seq < self.confirmed.last_seq
+        if self.epoch is not None and lost:
+            # A new epoch, or the same one with a shorter log (the session expired and was
+            # created again): either way the relay lost what this journal holds.
+            await self._reseed()
         await self._remember_epoch(welcome.epoch)
+        if self._closed.is_set():
+            return
         self._ws = ws
         self._set_status(Status("connected", self.join.relay))
         await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
@@ -194,7 +225,7 @@ class Link:
             pinger.cancel()
 
     async def _publish(self, ws: ClientConnection, event: Event) -> None:
-        body = encode_event(event.model_copy(update={"seq": None})).decode()
+        body = _body(event)
         # The envelope's sender is whoever publishes (the relay insists on it); the body's
         # actor is whoever made the event, which differs only for events re-seeded for others.
         frame = wire.Publish(id=event.id, sender=self.participant, kind=event.kind, body=body)
@@ -270,33 +301,36 @@ class Link:
             path = journal_path(self.data_dir, self.join.session)
             await asyncio.to_thread(_write_epoch, path, epoch)
 
-    async def _reseed(self, epoch: str) -> None:
+    async def _reseed(self) -> None:
         """The relay lost this session: offer it everything this journal holds, in order.
 
         Events keep the relay time they were first stamped with, so rules that look at the
         clock judge them as they were judged before. Ids are kept, so events every participant
-        re-seeds are stored once.
+        re-seeds are stored once. The old journal is kept aside, and nothing is submitted
+        while the new one is written.
         """
-        log.warning(
-            "relay %s has a new epoch %s; re-seeding it from the journal", self.join.relay, epoch
-        )
-        journal = await self._open_journal()
-        contents = await asyncio.to_thread(load, journal.path)
-        events = [event.model_copy(update={"seq": None}) for event in contents.events]
-        await asyncio.to_thread(journal.close)
-        path = journal.path
-        await asyncio.to_thread(path.rename, path.with_name(f"{path.stem}.epoch-{self.epoch}.bak"))
-        meta = {"relay": self.join.relay, "participant": self.participant}
-        self._journal = await asyncio.to_thread(
-            Journal.create,
-            self.data_dir,
-            self.join.session,
-            created_at=contents.created_at,
-            meta=meta,
-        )
-        await asyncio.to_thread(self._journal.append_many, events)
-        self.confirmed = State()
-        self.pending = {event.id: event for event in events}
+        log.warning("relay %s lost the session; re-seeding it from the journal", self.join.relay)
+        await self._open_journal()
+        async with self._journal_lock:
+            journal = self._journal
+            assert journal is not None
+            contents = await asyncio.to_thread(load, journal.path)
+            events = [event.model_copy(update={"seq": None}) for event in contents.events]
+            await asyncio.to_thread(journal.close)
+            path = journal.path
+            aside = path.with_name(f"{path.stem}.reseeded-{int(self.clock())}.bak")
+            await asyncio.to_thread(path.rename, aside)
+            meta = {"relay": self.join.relay, "participant": self.participant}
+            self._journal = await asyncio.to_thread(
+                Journal.create,
+                self.data_dir,
+                self.join.session,
+                created_at=contents.created_at,
+                meta=meta,
+            )
+            await asyncio.to_thread(self._journal.append_many, events)
+            self.confirmed = State()
+            self.pending = {event.id: event for event in events}
         self._changed()
 
     # -- notifications ---------------------------------------------------------------------------
@@ -309,6 +343,15 @@ class Link:
     def _changed(self) -> None:
         for listener in self.listeners:
             listener()
+
+
+class EventTooLarge(ValueError):
+    """An event whose text would not fit in one frame; the message says so in one line."""
+
+
+def _body(event: Event) -> str:
+    """The event as peers exchange it: JSON, without the offset (the relay assigns that)."""
+    return encode_event(event.model_copy(update={"seq": None})).decode()
 
 
 def _event_from(frame: wire.Sequenced) -> Event | None:

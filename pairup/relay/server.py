@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from pairup import protocol as wire
-from pairup.relay.store import SessionExists, Store, StoredEvent
+from pairup.relay.store import SessionExists, Store, StoredEvent, StoreError
 
 log = logging.getLogger("pairup.relay")
 
@@ -45,10 +45,14 @@ class Limits:
     connections_per_ip: int = 64
     failed_admissions_per_ip: int = 30
     """Within ``failure_window``; beyond it the address is turned away before the handshake."""
+    sessions_created_per_ip: int = 30
+    """Within ``failure_window``: each new session is a durable write, so they are counted."""
     failure_window: float = 60.0
     idle_session_seconds: float = 7 * 24 * 3600.0
     expiry_interval: float = 600.0
     commit_batch: int = 512
+    max_unsent_bytes: int = 4 * 1024 * 1024
+    """A connection with more than this waiting to be sent is closed (it may resume)."""
 
 
 @dataclass(eq=False)
@@ -74,6 +78,28 @@ class _Pending:
     event: StoredEvent
     room: _Room
     ack_to: list[ServerConnection]
+
+
+class _RecentByAddress:
+    """How many times something happened per address within the last ``window`` seconds."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self._times: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def add(self, address: str) -> None:
+        self._times[address].append(time.monotonic())
+
+    def count(self, address: str) -> int:
+        times = self._times.get(address)
+        if times is None:
+            return 0
+        horizon = time.monotonic() - self.window
+        while times and times[0] < horizon:
+            times.popleft()
+        if not times:
+            del self._times[address]
+        return len(times)
 
 
 class _TokenBucket:
@@ -108,10 +134,12 @@ class Relay:
         self.clock = clock
         self.origins = origins
         self._rooms: dict[str, _Room] = {}
-        self._room_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._admission = asyncio.Lock()
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._per_ip: defaultdict[str, int] = defaultdict(int)
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+        window = self.limits.failure_window
+        self._refused = _RecentByAddress(window)
+        self._created = _RecentByAddress(window)
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: dict[tuple[str, int], _Pending] = {}
         self._closing: set[asyncio.Task[None]] = set()
@@ -158,22 +186,16 @@ class Relay:
             return connection.respond(
                 HTTPStatus.TOO_MANY_REQUESTS, "too many connections from your address\n"
             )
-        if self._recent_failures(address) >= self.limits.failed_admissions_per_ip:
+        if self._created.count(address) >= self.limits.sessions_created_per_ip:
+            return connection.respond(
+                HTTPStatus.TOO_MANY_REQUESTS, "too many new sessions from your address; wait\n"
+            )
+        if self._refused.count(address) >= self.limits.failed_admissions_per_ip:
             return connection.respond(
                 HTTPStatus.TOO_MANY_REQUESTS,
                 "too many failed attempts from your address; wait a minute\n",
             )
         return None
-
-    def _recent_failures(self, address: str) -> int:
-        failures = self._failures[address]
-        horizon = time.monotonic() - self.limits.failure_window
-        while failures and failures[0] < horizon:
-            failures.popleft()
-        if not failures:
-            del self._failures[address]
-            return 0
-        return len(failures)
 
     # -- one connection ------------------------------------------------------------------------
 
@@ -211,9 +233,9 @@ class Relay:
         if connection.request is None or connection.request.path != f"/s/{hello.session}":
             raise wire.FrameError(wire.Close.POLICY, "hello names another session than the URL")
         key = wire.key_bytes(hello.key)
-        room = await self._room(hello, key)
+        room = await self._room(hello, key, address)
         if room is None:
-            self._failures[address].append(time.monotonic())
+            self._refused.add(address)
             await asyncio.sleep(self.limits.reject_delay)
             log.info("refused %s for session %s", address, hello.session)
             await _refuse(
@@ -233,28 +255,30 @@ class Relay:
                 # The same person again (a reconnect the old socket has not noticed yet).
                 del room.members[other]
                 self._close_later(other, wire.Close.GOING_AWAY, "replaced by a newer connection")
-        room.members[connection] = hello.participant
-        await connection.send(
-            wire.encode(
-                wire.Welcome(
-                    session=room.session,
-                    epoch=self.store.epoch,
-                    last_seq=room.last_seq,
-                    now=self.clock(),
-                    connected=room.connected(),
-                )
-            )
+        connected = tuple(sorted({*room.members.values(), hello.participant}))
+        welcome = wire.Welcome(
+            session=room.session,
+            epoch=self.store.epoch,
+            last_seq=room.last_seq,
+            now=self.clock(),
+            connected=connected,
         )
+        await connection.send(wire.encode(welcome))
+        # A member only once welcomed: a connection lost before that leaves no ghost behind.
+        room.members[connection] = hello.participant
         broadcast(room.members, wire.encode(wire.Presence(connected=room.connected())))
         return room
 
-    async def _room(self, hello: wire.Hello, key: bytes) -> _Room | None:
+    async def _room(self, hello: wire.Hello, key: bytes, address: str) -> _Room | None:
         """The admitted session, or ``None`` for an unknown one or a wrong key alike."""
-        async with self._room_locks[hello.session]:
+        async with self._admission:
             room = self._rooms.get(hello.session)
             if room is None:
                 record = await asyncio.to_thread(self.store.session, hello.session)
                 if record is None and hello.create:
+                    # Creating costs a durable write: it counts against the address like a
+                    # failed admission, so nobody can mint sessions without limit.
+                    self._created.add(address)
                     digest = wire.admission_digest(key)
                     try:
                         record = await asyncio.to_thread(
@@ -297,6 +321,20 @@ class Relay:
                 await connection.send(wire.encode(wire.Pong(sent=frame.sent, now=self.clock())))
             else:
                 raise wire.FrameError(wire.Close.INVALID, "hello only once, at the start")
+
+    def _keeping_up(self, connections: Iterable[ServerConnection]) -> list[ServerConnection]:
+        """The connections whose unsent data is under the limit; the rest are closed.
+
+        Fan-out never waits for a slow reader, so without this a peer that stops reading
+        would grow the relay's buffers without bound. It can reconnect and resume.
+        """
+        keeping_up = []
+        for connection in connections:
+            if connection.transport.get_write_buffer_size() > self.limits.max_unsent_bytes:
+                self._close_later(connection, wire.Close.TOO_SLOW, "too far behind; resume")
+            else:
+                keeping_up.append(connection)
+        return keeping_up
 
     def _close_later(self, connection: ServerConnection, code: int, reason: str) -> None:
         """Close without waiting for the closing handshake, which may take seconds."""
@@ -357,21 +395,31 @@ class Relay:
                 log.exception("storing %d events failed", len(batch))
                 for pending in batch:
                     self._in_flight.pop((pending.room.session, pending.event.seq), None)
-                    if self._rooms.pop(pending.room.session, None) is not None:
+                    if self._rooms.get(pending.room.session) is pending.room:
+                        del self._rooms[pending.room.session]
                         for member in list(pending.room.members):
                             self._close_later(member, 1011, "the relay could not store events")
                 continue
             for pending in batch:
                 event = pending.event
                 self._in_flight.pop((event.session, event.seq), None)
-                broadcast(pending.room.members, _sequenced_frame(event))
-                broadcast(pending.ack_to, wire.encode(wire.Ack(id=event.id, seq=event.seq)))
+                broadcast(self._keeping_up(pending.room.members), _sequenced_frame(event))
+                ack = wire.encode(wire.Ack(id=event.id, seq=event.seq))
+                broadcast(self._keeping_up(pending.ack_to), ack)
 
     async def _expire_forever(self) -> None:
         while True:
             await asyncio.sleep(self.limits.expiry_interval)
-            horizon = self.clock() - self.limits.idle_session_seconds
-            expired = await asyncio.to_thread(self.store.expire, horizon)
+            now = self.clock()
+            for room in list(self._rooms.values()):
+                if room.members:
+                    await asyncio.to_thread(self.store.touch, room.session, now)
+            horizon = now - self.limits.idle_session_seconds
+            try:
+                expired = await asyncio.to_thread(self.store.expire, horizon)
+            except StoreError:
+                log.exception("expiring idle sessions failed; trying again later")
+                continue
             for session in expired:
                 room = self._rooms.get(session)
                 if room is not None and not room.members:

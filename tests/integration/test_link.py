@@ -13,9 +13,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import pytest
+
 from pairup import protocol as wire
 from pairup.journal import journal_path, load
-from pairup.link.client import Link
+from pairup.link.client import EventTooLarge, Link
 from pairup.link.timekeeper import new_id
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
@@ -526,5 +528,55 @@ def test_the_link_clock_is_corrected_to_the_relays(tmp_path):
             await asyncio.sleep(0.3)
             assert abs(ann.now() - time.time()) < 0.5
             assert abs(ann.offset.seconds - 30.0) < 0.5
+
+    run(scenario())
+
+
+def test_a_session_expired_and_created_again_under_the_same_epoch_is_reseeded(tmp_path):
+    """Same epoch, shorter log: the relay lost the session all the same."""
+
+    async def scenario():
+        port = free_port()
+        async with crew_in(tmp_path) as crew:
+            join, session = join_link(f"ws://{LOOPBACK}:{port}")
+            async with relay_on(port, tmp_path / "relay") as relay:
+                ann = crew.link(join, "ann", create=True)
+                await crew.connected(ann)
+                await introduce(ann, "ann")
+                decided = [await decide(ann, "one"), await decide(ann, "two")]
+                await crew.until(has_decisions([ann], 2), "ann has 2 decisions")
+                epoch = relay.store.epoch
+            async with relay_on(port, tmp_path / "relay") as relay:
+                relay.store.expire(float("inf"))
+                await crew.until(lambda: relay.store.session(session) is not None, "ann is back")
+                await crew.until(lambda: relay.store.session(session).last_seq == 3, "re-seeded")
+                assert relay.store.epoch == epoch
+                decided.append(await decide(ann, "three"))
+                await crew.until(has_decisions([ann], 3), "new decisions flow")
+                assert_agreement([ann], decided, events=4)
+
+    run(scenario())
+
+
+def test_an_event_too_large_to_send_is_refused_before_the_journal(tmp_path):
+    async def scenario():
+        async with crew_in(tmp_path) as crew, running_relay(tmp_path / "relay") as relay:
+            join, _ = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True)
+            await crew.connected(ann)
+            huge = ev.DecisionRecorded(
+                id=new_id(),
+                actor="ann",
+                at=ann.now(),
+                decision_id=new_id(),
+                title="Too long",
+                context="x" * 20_000,
+                decision="y" * 20_000,
+                consequences="z" * 20_000,
+            )
+            with pytest.raises(EventTooLarge, match="over 48 KiB"):
+                await ann.submit(huge)
+            assert huge.id not in ann.pending
+            assert all(e.id != huge.id for e in load(ann._journal.path).events)
 
     run(scenario())

@@ -1,6 +1,7 @@
 """The relay's guards at the HTTP layer, TLS, and idle-session expiry."""
 
 import asyncio
+import json
 import ssl
 import subprocess
 
@@ -13,7 +14,7 @@ from pairup.relay.run import tls_context
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
 
-from .relaykit import LOOPBACK, Peer, new_session, running_relay
+from .relaykit import LOOPBACK, Peer, new_session, refusal, running_relay
 
 
 def run(coroutine):
@@ -138,5 +139,39 @@ def test_idle_sessions_expire_and_their_link_stops_working(tmp_path):
             await ws.send(wire.encode(wire.Hello(session=session, key=key, participant="ann")))
             await ws.wait_closed()
             assert ws.close_code == wire.Close.NOT_ADMITTED
+
+    run(scenario())
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"text": "nul \x00 inside"}', "漢" * (wire.MAX_BODY_BYTES // 3 + 1)],
+    ids=["a NUL character", "over 48 KiB in UTF-8"],
+)
+def test_bodies_the_relay_could_not_deliver_intact_are_refused(tmp_path, body):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            eve = await Peer.join(relay.url, session, secret, "eve", create=True)
+            frame = {"type": "publish", "id": "evt-00000001", "sender": "eve"}
+            message = {**frame, "kind": "lesson.noted", "body": body}
+            await eve.ws.send(json.dumps(message, ensure_ascii=False))
+            assert await refusal(eve.ws) == (wire.Close.INVALID, wire.Close.INVALID)
+            assert relay.store.events_after(session, 0) == []
+
+    run(scenario())
+
+
+def test_a_session_someone_is_still_in_does_not_expire(tmp_path):
+    async def scenario():
+        limits = {"idle_session_seconds": 0.2, "expiry_interval": 0.1}
+        async with running_relay(tmp_path, **limits) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            await asyncio.sleep(0.8)
+            assert relay.store.session(session) is not None
+            await ann.publish()
+            assert len(await ann.until(wire.Ack)) == 1
+            await ann.close()
 
     run(scenario())
