@@ -90,9 +90,11 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
         join = None if join_text is None else JoinLink.parse(join_text)
     except (launch.LaunchError, LinkError) as error:
         raise UserError(str(error)) from None
+    from pairup.journal import JournalBusy
+
     try:
         final = asyncio.run(_run_headless(config, name, email, settings, join))
-    except launch.LaunchError as error:
+    except (launch.LaunchError, JournalBusy) as error:
         raise UserError(str(error)) from None
     if final.reason != "session ended":
         print(f"pairup: {final.reason or 'disconnected'}", file=sys.stderr)

@@ -36,6 +36,10 @@ class JournalError(ValueError):
     """A journal file that cannot be read; the message names the file and, if known, the line."""
 
 
+class JournalBusy(JournalError):
+    """Another process has this journal open for appending (pairup twice in one session)."""
+
+
 def _check_session_id(session_id: str) -> str:
     """Return ``session_id`` if it is safe as a file name, else raise ``ValueError``.
 
@@ -142,6 +146,7 @@ class Journal:
                 "open it to resume instead of creating it again"
             ) from None
         try:
+            _lock(path, file)
             file.write(header.model_dump_json().encode() + b"\n")
             _sync(file)
             _fsync_dir(path.parent)
@@ -161,6 +166,7 @@ class Journal:
         """
         file = path.open("r+b")
         try:
+            _lock(path, file)
             scan = _scan(path, file.read())
             if scan.torn:
                 file.truncate(scan.end)
@@ -378,3 +384,22 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def _lock(path: Path, file: BinaryIO) -> None:
+    """Take the journal for this process alone, for as long as the file is open.
+
+    Two writers would interleave their lines and each fight the other for the relay
+    connection. The lock is advisory (flock) and goes with the file, so a crash releases it.
+    Where flock does not exist (Windows) there is no lock.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise JournalBusy(
+            f"{path}: this session is already open in another pairup on this machine"
+        ) from None

@@ -141,7 +141,19 @@ class Link:
             await self._ws.close()
 
     async def run(self) -> None:
-        """Stay connected until the session ends, :meth:`close` is called, or entry is refused."""
+        """Stay connected until the session ends, :meth:`close` is called, or entry is refused.
+
+        The journal is this link's while it runs, and closed (and unlocked) when it stops.
+        """
+        try:
+            await self._stay_connected()
+        finally:
+            async with self._journal_lock:
+                if self._journal is not None:
+                    await asyncio.to_thread(self._journal.close)
+                    self._journal = None
+
+    async def _stay_connected(self) -> None:
         await self._open_journal()
         attempt = 0
         while not self._closed.is_set() and self.confirmed.phase != "ended":

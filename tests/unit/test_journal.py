@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pairup.journal import Journal, JournalError, journal_path, list_sessions, load
+from pairup.journal import Journal, JournalBusy, JournalError, journal_path, list_sessions, load
 from pairup.session.events import (
     BreakEnded,
     BreakStarted,
@@ -433,3 +433,29 @@ def test_a_writer_killed_mid_stream_leaves_a_loadable_prefix(tmp_path):
     ids = [event.id for event in contents.events]
     assert len(ids) >= 1
     assert ids == [_eid(number) for number in range(len(ids))]
+
+
+def test_a_journal_is_open_for_appending_in_one_process_at_a_time(tmp_path):
+    events = _session_events()
+    path = _write(tmp_path, events)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"from pairup.journal import Journal; from pathlib import Path; "
+            f"j = Journal.open(Path({str(path)!r})); print('open', flush=True); input()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(JournalBusy, match="already open in another pairup"):
+            Journal.open(path)
+        assert load(path).events == events
+    finally:
+        holder.communicate("\n", timeout=10)
+    with Journal.open(path) as journal:
+        journal.append(events[0].model_copy(update={"id": "evt-after-lock"}))
