@@ -259,7 +259,10 @@ def main() -> None:
             f"(spread {result['throughput_min']:.0f}-{result['throughput_max']:.0f})"
         )
     ratio = ours["throughput"] / bare["throughput"]
-    print(f"  ratio pairup/bare {ratio:.2f}  (goal >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'})")
+    verdict = (
+        "quick mode: not judged" if quick else f"goal >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'}"
+    )
+    print(f"  ratio pairup/bare {ratio:.2f}  ({verdict})")
     print(
         f"fan-out latency, {args.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
         f"{args.latency_seconds:.0f}s"
@@ -269,8 +272,10 @@ def main() -> None:
             f"  {name:<13} p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms  "
             f"({result['samples']:.0f} samples)"
         )
-    verdict = "met" if ours["p99"] <= 3.0 else "MISSED"
-    print(f"  pairup p99 goal <= 3 ms: {verdict}" + ("  (quick mode: not judged)" if quick else ""))
+    if quick:
+        print("  pairup p99 goal <= 3 ms: quick mode: not judged")
+    else:
+        print(f"  pairup p99 goal <= 3 ms: {'met' if ours['p99'] <= 3.0 else 'MISSED'}")
 
 
 if __name__ == "__main__":
