@@ -25,6 +25,7 @@ from typing import Annotated, BinaryIO, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pairup.durable import make_dirs, sync_dir
 from pairup.session.events import Event, decode_event, encode_event
 
 _SESSIONS_DIR = "sessions"
@@ -137,7 +138,7 @@ class Journal:
             created_at=created_at,
             meta=dict(meta or {}),
         )
-        _make_dirs(path.parent)
+        make_dirs(path.parent)
         try:
             file = path.open("xb")
         except FileExistsError:
@@ -149,7 +150,7 @@ class Journal:
             _lock(path, file)
             file.write(header.model_dump_json().encode() + b"\n")
             _sync(file)
-            _fsync_dir(path.parent)
+            sync_dir(path.parent)
         except BaseException:
             file.close()
             path.unlink(missing_ok=True)
@@ -361,29 +362,6 @@ def _why(error: ValidationError) -> str:
 def _sync(file: BinaryIO) -> None:
     file.flush()
     os.fsync(file.fileno())
-
-
-def _make_dirs(directory: Path) -> None:
-    """Create ``directory`` and any missing parents, fsyncing each new entry into its parent."""
-    missing: list[Path] = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for new in reversed(missing):
-        new.mkdir(exist_ok=True)
-        _fsync_dir(new.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a directory's entries durable. Windows cannot open a directory to fsync it, and
-    NTFS journals its metadata itself, so there this does nothing."""
-    if os.name == "nt":
-        return
-    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _lock(path: Path, file: BinaryIO) -> None:

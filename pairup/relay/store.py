@@ -17,7 +17,6 @@ the key or the join secret. See ADR 7.
 
 import contextlib
 import json
-import os
 import secrets
 import sqlite3
 import threading
@@ -26,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+
+from pairup.durable import make_dirs, sync_dir
 
 SCHEMA_VERSION = 1
 _APPLICATION_ID = int.from_bytes(b"pair", "big")
@@ -123,7 +124,7 @@ class Store:
         Commits use WAL with ``synchronous=FULL`` (and ``fullfsync`` where the platform has it),
         so a commit that returned is on disk, not in a cache.
         """
-        _make_dirs(path.parent)
+        make_dirs(path.parent)
         try:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as error:
@@ -133,7 +134,7 @@ class Store:
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA fullfsync = ON")
-            _fsync_dir(path.parent)
+            sync_dir(path.parent)
         except sqlite3.Error as error:
             connection.close()
             raise StoreError(f"{path}: cannot open the relay store: {error}") from None
@@ -393,27 +394,3 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
     if not epoch:
         raise StoreError(f"{path}: damaged relay store (no epoch)")
     return epoch
-
-
-def _make_dirs(directory: Path) -> None:
-    """Create ``directory`` and any missing parents, fsyncing each new entry into its parent,
-    so the store's directory itself survives a power loss, not just the file's contents."""
-    missing: list[Path] = []
-    while not directory.exists():
-        missing.append(directory)
-        directory = directory.parent
-    for new in reversed(missing):
-        new.mkdir(exist_ok=True)
-        _fsync_dir(new.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a directory's entries durable. Windows cannot open a directory to fsync it, and
-    NTFS journals its metadata itself, so there this does nothing."""
-    if os.name == "nt":
-        return
-    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -1,0 +1,31 @@
+"""Directories that survive a power loss: the one place that fsyncs directory entries.
+
+A new file is durable only once its directory entry is, so the journal and the relay's store
+both create their directories and files through here.
+"""
+
+import os
+from pathlib import Path
+
+
+def make_dirs(directory: Path) -> None:
+    """Create ``directory`` and any missing parents, fsyncing each new entry into its parent."""
+    missing: list[Path] = []
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        sync_dir(new.parent)
+
+
+def sync_dir(directory: Path) -> None:
+    """Make a directory's entries durable. Windows cannot open a directory to fsync it, and
+    NTFS journals its metadata itself, so there this does nothing."""
+    if os.name == "nt":
+        return
+    descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
