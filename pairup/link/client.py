@@ -103,6 +103,8 @@ class Link:
         self._ws: ClientConnection | None = None
         self._closed = asyncio.Event()
         self._resuming = False
+        self._pings: dict[float, float] = {}
+        """The ping in flight: its wall-clock stamp and when it left, by the monotonic clock."""
 
     # -- what the application uses ----------------------------------------------------------------
 
@@ -246,7 +248,9 @@ class Link:
     async def _ping(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed):
             while True:
-                await ws.send(wire.encode(wire.Ping(sent=self.clock())))
+                sent = self.clock()
+                self._pings = {sent: time.monotonic()}
+                await ws.send(wire.encode(wire.Ping(sent=sent)))
                 await asyncio.sleep(self.ping_interval)
 
     async def _receive(self, ws: ClientConnection, raw: str | bytes) -> None:
@@ -256,7 +260,9 @@ class Link:
             log.warning("ignoring a frame the relay should not have sent")
             return
         if isinstance(frame, wire.Pong):
-            self.offset.add(frame.sent, frame.now, self.clock())
+            started = self._pings.pop(frame.sent, None)
+            if started is not None:
+                self.offset.add(frame.sent, frame.now, time.monotonic() - started)
         elif isinstance(frame, wire.Sequenced):
             await self._apply(ws, frame)
         elif isinstance(frame, wire.Error):

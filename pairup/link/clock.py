@@ -17,9 +17,10 @@ class ClockOffset:
     keep: int = 8
     _samples: deque[tuple[float, float]] = field(default_factory=deque)
 
-    def add(self, sent: float, relay_now: float, received: float) -> None:
-        """One round trip: local send time, the relay's reading, local receive time."""
-        round_trip = max(0.0, received - sent)
+    def add(self, sent: float, relay_now: float, round_trip: float) -> None:
+        """One round trip: the local clock at sending, the relay's reading, and how long the
+        trip took by a monotonic clock (a wall clock stepping mid-trip must not shorten it)."""
+        round_trip = max(0.0, round_trip)
         self._samples.append((round_trip, relay_now - (sent + round_trip / 2)))
         while len(self._samples) > self.keep:
             self._samples.popleft()
