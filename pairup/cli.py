@@ -80,18 +80,24 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
     """Run one participant headless: host a new session (``join_text`` None) or join one."""
     import asyncio
 
+    from pydantic import ValidationError
+
     from pairup import launch
+    from pairup.journal import JournalBusy
     from pairup.protocol import JoinLink, LinkError
+    from pairup.session.events import Person
 
     config = _load_config(args).config
     try:
         name, email = launch.identity(config, os.environ, Path.cwd())
+        Person(name=name, email=email)
         settings = launch.session_settings(config) if join_text is None else None
         join = None if join_text is None else JoinLink.parse(join_text)
     except (launch.LaunchError, LinkError) as error:
         raise UserError(str(error)) from None
-    from pairup.journal import JournalBusy
-
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        raise UserError(f"--{first['loc'][0]}: {first['msg']}") from None
     try:
         final = asyncio.run(_run_headless(config, name, email, settings, join))
     except (launch.LaunchError, JournalBusy) as error:
