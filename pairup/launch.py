@@ -5,6 +5,7 @@ Shared by the headless mode and the TUI, so both open, join and name sessions th
 
 import asyncio
 import contextlib
+import getpass
 import secrets
 import socket
 import subprocess
@@ -29,14 +30,27 @@ class LaunchError(Exception):
 
 
 def identity(config: Config, env: Mapping[str, str], cwd: Path) -> tuple[str, str]:
-    """Name and email: config and flags first, then git's author variables, then git config."""
-    name = config.identity.name or env.get("GIT_AUTHOR_NAME", "") or _git_config("user.name", cwd)
+    """Name and email: config and flags first, then git's author variables, then git config,
+    then (for the name) the login name."""
+    name = (
+        config.identity.name
+        or env.get("GIT_AUTHOR_NAME", "")
+        or _git_config("user.name", cwd)
+        or _login_name()
+    )
     email = (
         config.identity.email or env.get("GIT_AUTHOR_EMAIL", "") or _git_config("user.email", cwd)
     )
     if not name:
         raise LaunchError("who are you? give --name (no git user.name is set)")
     return name, email
+
+
+def _login_name() -> str:
+    """The account name, so a machine without git config can still pair (as "alice")."""
+    with contextlib.suppress(OSError, KeyError):
+        return getpass.getuser()
+    return ""
 
 
 def _git_config(key: str, cwd: Path) -> str:
