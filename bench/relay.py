@@ -19,12 +19,15 @@ import asyncio
 import contextlib
 import json
 import random
+import resource
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -67,10 +70,31 @@ async def serve_pairup(data_dir: Path) -> None:
         messages_per_second=1e6,
         burst=1_000_000,
     )
+    commits: list[tuple[float, int]] = []
+    append = store.append
+
+    def timed_append(events: list) -> None:
+        # Where the relay's time goes: each group commit's duration and size, reported at exit.
+        started = time.perf_counter()
+        append(events)
+        commits.append((time.perf_counter() - started, len(events)))
+
+    store.append = timed_append  # type: ignore[method-assign]
     relay = Relay(store, limits=limits)
     server = await relay.start(LOOPBACK, 0)
     print(server.sockets[0].getsockname()[1], flush=True)
-    await asyncio.Future()
+    stop = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    await stop
+    durations = [duration for duration, _ in commits] or [0.0]
+    sizes = [size for _, size in commits] or [0]
+    report = {
+        "commits": len(commits),
+        "commit_p50": percentile(durations, 0.50) * 1000,
+        "commit_p99": percentile(durations, 0.99) * 1000,
+        "batch_mean": statistics.mean(sizes),
+    }
+    print(json.dumps(report), flush=True)
 
 
 def start_relay(kind: str, data_dir: Path) -> tuple[subprocess.Popen[str], int]:
@@ -211,17 +235,45 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
+async def measure_throughput(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
     rates = [await throughput(kind, port, args.sessions, args.seconds) for _ in range(args.runs)]
-    samples = await latency(kind, port, args.latency_sessions, args.latency_seconds)
     return {
         "throughput": statistics.median(rates),
         "throughput_min": min(rates),
         "throughput_max": max(rates),
+    }
+
+
+async def measure_latency(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
+    samples = await latency(kind, port, args.latency_sessions, args.latency_seconds)
+    return {
         "p50": percentile(samples, 0.50) * 1000,
         "p99": percentile(samples, 0.99) * 1000,
         "samples": len(samples),
     }
+
+
+Measure = Callable[[str, int, argparse.Namespace], Awaitable[dict[str, float]]]
+
+
+def run_phase(kind: str, measure: Measure, scratch: Path, args: argparse.Namespace) -> dict:
+    """One measurement against a relay process of its own, with where that relay's time went:
+    its CPU use over its life, the load generator's, and (pairup) its group commits."""
+    process, port = start_relay(kind, scratch / f"{kind}-{measure.__name__}")
+    cpu_before = _children_cpu()
+    client_before = time.process_time()
+    started = time.monotonic()
+    try:
+        result = asyncio.run(measure(kind, port, args))
+    finally:
+        process.terminate()
+        tail, _ = process.communicate(timeout=30)
+    wall = time.monotonic() - started
+    result["relay_cpu"] = (_children_cpu() - cpu_before) / wall * 100
+    result["client_cpu"] = (time.process_time() - client_before) / wall * 100
+    if kind == "pairup":
+        result.update(json.loads(tail.strip().splitlines()[-1]))
+    return result
 
 
 def main() -> None:
@@ -239,16 +291,12 @@ def main() -> None:
     quick = args.quick
     args.sessions, args.seconds, args.runs = (5, 1.0, 1) if quick else (50, 5.0, 3)
     args.latency_sessions, args.latency_seconds = (20, 3.0) if quick else (500, 20.0)
-    results = {}
+    phases: dict[str, dict[str, dict]] = {"throughput": {}, "latency": {}}
     with tempfile.TemporaryDirectory() as scratch:
         for kind in ("bare", "pairup"):
-            process, port = start_relay(kind, Path(scratch) / kind)
-            try:
-                results[kind] = asyncio.run(measure(kind, port, args))
-            finally:
-                process.kill()
-                process.wait()
-    bare, ours = results["bare"], results["pairup"]
+            phases["throughput"][kind] = run_phase(kind, measure_throughput, Path(scratch), args)
+            phases["latency"][kind] = run_phase(kind, measure_latency, Path(scratch), args)
+    bare, ours = phases["throughput"]["bare"], phases["throughput"]["pairup"]
     print(
         f"throughput, {args.sessions} sessions x 2 clients, "
         f"median of {args.runs} runs of {args.seconds:.0f}s"
@@ -258,6 +306,7 @@ def main() -> None:
             f"  {name:<13} {result['throughput']:9.0f} events/s "
             f"(spread {result['throughput_min']:.0f}-{result['throughput_max']:.0f})"
         )
+    report_costs(bare, ours)
     ratio = ours["throughput"] / bare["throughput"]
     verdict = (
         "quick mode: not judged" if quick else f"goal >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'}"
@@ -267,6 +316,7 @@ def main() -> None:
         f"fan-out latency, {args.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
         f"{args.latency_seconds:.0f}s"
     )
+    bare, ours = phases["latency"]["bare"], phases["latency"]["pairup"]
     for name, result in (("bare relay", bare), ("pairup relay", ours)):
         print(
             f"  {name:<13} p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms  "
@@ -276,6 +326,25 @@ def main() -> None:
         print("  pairup p99 goal <= 3 ms: quick mode: not judged")
     else:
         print(f"  pairup p99 goal <= 3 ms: {'met' if ours['p99'] <= 3.0 else 'MISSED'}")
+    report_costs(bare, ours)
+
+
+def report_costs(bare: dict, ours: dict) -> None:
+    for name, result in (("bare relay", bare), ("pairup relay", ours)):
+        print(
+            f"    {name:<13} relay process {result['relay_cpu']:3.0f}% of a core, "
+            f"load generator {result['client_cpu']:3.0f}%"
+        )
+    print(
+        f"    pairup group commits: {ours['commits']}, {ours['batch_mean']:.0f} events each, "
+        f"p50 {ours['commit_p50']:.2f} ms, p99 {ours['commit_p99']:.2f} ms"
+    )
+
+
+def _children_cpu() -> float:
+    """CPU seconds of the child processes that have ended and been waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":

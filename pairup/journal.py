@@ -253,6 +253,21 @@ def load(path: Path) -> JournalContents:
     )
 
 
+def read_info(path: Path) -> JournalInfo:
+    """What a journal's header says, read without the events after it."""
+    with path.open("rb") as file:
+        header = _parse_header(path, file.readline())
+        stat = os.fstat(file.fileno())
+    return JournalInfo(
+        session_id=header.session,
+        path=path,
+        created_at=header.created_at,
+        meta=dict(header.meta),
+        modified_at=stat.st_mtime,
+        size=stat.st_size,
+    )
+
+
 def list_sessions(data_dir: Path) -> list[JournalInfo]:
     """The sessions journaled under ``data_dir``, newest first by ``created_at``.
 
@@ -271,23 +286,11 @@ def list_sessions(data_dir: Path) -> list[JournalInfo]:
         if path.suffix != _SUFFIX or not _SESSION_ID.fullmatch(path.stem):
             continue
         try:
-            with path.open("rb") as file:
-                header = _parse_header(path, file.readline())
-                stat = os.fstat(file.fileno())
+            info = read_info(path)
         except (OSError, JournalError):
             continue
-        if header.session != path.stem:
-            continue
-        found.append(
-            JournalInfo(
-                session_id=header.session,
-                path=path,
-                created_at=header.created_at,
-                meta=dict(header.meta),
-                modified_at=stat.st_mtime,
-                size=stat.st_size,
-            )
-        )
+        if info.session_id == path.stem:
+            found.append(info)
     found.sort(key=lambda info: (info.created_at, info.session_id), reverse=True)
     return found
 

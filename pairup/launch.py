@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from pairup import protocol as wire
 from pairup.config import Config
-from pairup.journal import journal_path, load
+from pairup.journal import journal_path, read_info
 from pairup.relay.server import Relay, open_store
 from pairup.relay.store import StoreError
 from pairup.session import events as ev
@@ -87,7 +87,7 @@ def participant_id(data_dir: Path, session: str) -> str:
     path = journal_path(data_dir, session)
     if path.exists():
         with contextlib.suppress(OSError, ValueError):
-            known = load(path).meta.get("participant")
+            known = read_info(path).meta.get("participant")
             if known:
                 return known
     return secrets.token_urlsafe(6)

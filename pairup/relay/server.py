@@ -398,7 +398,11 @@ class Relay:
                     if self._rooms.get(pending.room.session) is pending.room:
                         del self._rooms[pending.room.session]
                         for member in list(pending.room.members):
-                            self._close_later(member, 1011, "the relay could not store events")
+                            self._close_later(
+                                member,
+                                wire.Close.STORAGE_FAILED,
+                                "the relay could not store events",
+                            )
                 continue
             for pending in batch:
                 event = pending.event

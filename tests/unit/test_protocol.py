@@ -1,0 +1,83 @@
+"""Join links, derived keys and frame decoding: the pure half of the wire protocol."""
+
+import secrets
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pairup import protocol as wire
+
+SESSION = "abcdefgh1234"
+
+
+@given(
+    st.binary(min_size=wire.SECRET_BYTES, max_size=32),
+    st.from_regex(wire.SESSION_ID, fullmatch=True),
+)
+def test_a_link_reads_back_as_itself(secret, session):
+    link = wire.JoinLink("ws://127.0.0.1:8765", session, secret)
+    assert wire.JoinLink.parse(str(link)) == link
+
+
+def test_the_redacted_link_has_no_secret():
+    secret = secrets.token_bytes(wire.SECRET_BYTES)
+    link = wire.JoinLink("wss://relay.example:443", SESSION, secret)
+    assert link.redacted() == f"wss://relay.example:443/s/{SESSION}#…"
+    assert str(link).split("#")[1] not in link.redacted()
+    assert "#" not in link.url
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("http://host:1/s/abcdefgh#" + "A" * 22, "starts with ws://"),
+        ("ws://host:1/abcdefgh#" + "A" * 22, "after /s/"),
+        ("ws://host:1/s/short#" + "A" * 22, "after /s/"),
+        ("ws://host:1/s/abcdefgh?x=1#" + "A" * 22, "no query string"),
+        ("ws://host:1/s/abcdefgh#" + "A" * 10, "cut short"),
+        ("ws://host:1/s/abcdefgh#not+base64!", "cut short"),
+    ],
+)
+def test_a_bad_link_says_what_a_good_one_looks_like(text, says):
+    with pytest.raises(wire.LinkError, match=says):
+        wire.JoinLink.parse(text)
+
+
+def test_the_two_keys_differ_and_depend_on_secret_and_session():
+    secret = secrets.token_bytes(wire.SECRET_BYTES)
+    admission = wire.admission_key(secret, SESSION)
+    assert len(admission) == 32
+    assert admission == wire.admission_key(secret, SESSION)
+    assert wire.peer_key(secret, SESSION) != admission
+    assert wire.admission_key(secret, SESSION + "x") != admission
+    assert wire.admission_key(secrets.token_bytes(wire.SECRET_BYTES), SESSION) != admission
+
+
+def test_the_relay_admits_only_the_key_its_digest_came_from():
+    secret = secrets.token_bytes(wire.SECRET_BYTES)
+    key = wire.admission_key(secret, SESSION)
+    digest = wire.admission_digest(key)
+    assert digest != key
+    assert wire.admits(digest, key)
+    assert not wire.admits(digest, wire.peer_key(secret, SESSION))
+    assert wire.key_bytes(wire.key_text(key)) == key
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("{", wire.Close.MALFORMED),
+        ("[]", wire.Close.MALFORMED),
+        ("{}", wire.Close.INVALID),
+        ('{"type": "resume", "after": -1}', wire.Close.INVALID),
+        (
+            '{"type": "publish", "id": "evt-0001", "sender": "a", "kind": "no.such", "body": ""}',
+            wire.Close.INVALID,
+        ),
+    ],
+)
+def test_a_frame_outside_the_protocol_earns_its_close_code(raw, code):
+    with pytest.raises(wire.FrameError) as refused:
+        wire.decode_client_frame(raw)
+    assert refused.value.code == code
