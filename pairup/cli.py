@@ -16,7 +16,6 @@ from pairup import __version__
 
 if TYPE_CHECKING:
     from pairup.config import Config, LoadedConfig
-    from pairup.link.client import Status
     from pairup.protocol import JoinLink
     from pairup.session.events import SessionSettings
 
@@ -65,19 +64,16 @@ def _sessions(args: argparse.Namespace) -> int:
 
 
 def _start(args: argparse.Namespace) -> int:
-    if not args.headless:
-        return _not_yet("the terminal UI is still being built; --headless works")(args)
     return _participate(args, join_text=None)
 
 
 def _join(args: argparse.Namespace) -> int:
-    if not args.headless:
-        return _not_yet("the terminal UI is still being built; --headless works")(args)
     return _participate(args, join_text=args.link)
 
 
 def _participate(args: argparse.Namespace, join_text: str | None) -> int:
-    """Run one participant headless: host a new session (``join_text`` None) or join one."""
+    """Run one participant, in the TUI or headless: host a new session (``join_text`` None)
+    or join one."""
     import asyncio
 
     from pydantic import ValidationError
@@ -88,6 +84,8 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
     from pairup.session.events import Person
 
     config = _load_config(args).config
+    if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UserError("the terminal UI needs a terminal; for scripts and bots, add --headless")
     try:
         name, email = launch.identity(config, os.environ, Path.cwd())
         Person(name=name, email=email)
@@ -99,30 +97,36 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
         first = error.errors(include_url=False)[0]
         raise UserError(f"--{first['loc'][0]}: {first['msg']}") from None
     try:
-        final = asyncio.run(_run_headless(config, name, email, settings, join))
+        failure = asyncio.run(
+            _take_part(config, name, email, settings, join, headless=args.headless)
+        )
     except (launch.LaunchError, JournalBusy) as error:
         raise UserError(str(error)) from None
-    if final.reason != "session ended":
-        print(f"pairup: {final.reason or 'disconnected'}", file=sys.stderr)
+    if failure is not None:
+        print(f"pairup: {failure}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
 
 
-async def _run_headless(
+async def _take_part(
     config: "Config",
     name: str,
     email: str,
     settings: "SessionSettings | None",
     join: "JoinLink | None",
-) -> "Status":
+    *,
+    headless: bool,
+) -> str | None:
+    """Host or join, then run the chosen front end; None once the session ended or the user
+    left it, else why taking part failed."""
     import contextlib
 
     from pairup import launch
-    from pairup.headless import Headless
     from pairup.link.client import Link
     from pairup.session.events import Participant
 
     async with contextlib.AsyncExitStack() as stack:
+        hosting = join is None and not config.relay.url
         if join is None:
             relay = config.relay.url or await stack.enter_async_context(
                 launch.embedded_relay(config)
@@ -138,7 +142,24 @@ async def _run_headless(
             create=settings is not None,
             max_participants=config.session.max_participants,
         )
-        return await Headless(link, me, settings=settings).run()
+        if headless:
+            from pairup.headless import Headless
+
+            final = await Headless(link, me, settings=settings).run()
+            return None if final.reason == "session ended" else final.reason or "disconnected"
+        from pairup.journal import journal_path
+        from pairup.tui.app import PairupApp, Preferences
+
+        log_file = stack.enter_context(launch.log_to_file(config.data_dir))
+        prefs = Preferences(
+            bell=config.notify.bell,
+            notify_command=tuple(config.notify.command),
+            retro=config.session.retro,
+            hosting=hosting,
+            journal=journal_path(config.data_dir, join.session),
+            log_file=log_file,
+        )
+        return await PairupApp(link, me, settings=settings, prefs=prefs).run_async()
 
 
 def _relay(args: argparse.Namespace) -> int:

@@ -12,89 +12,13 @@ import contextlib
 import json
 import sys
 import threading
-from collections.abc import Callable
 from typing import Any, TextIO
 
-from pydantic import ValidationError
-
+from pairup.commands import CommandError, command_event
 from pairup.link.client import EventTooLarge, Link, Status
-from pairup.link.timekeeper import keep_time, new_id
+from pairup.link.joining import introduce
+from pairup.link.timekeeper import keep_time
 from pairup.session import events as ev
-from pairup.session.state import State
-
-COMMANDS = (
-    "decide",
-    "amend",
-    "start",
-    "rotate",
-    "skip",
-    "pause",
-    "resume",
-    "extend",
-    "break",
-    "lesson",
-    "end",
-)
-
-
-class CommandError(ValueError):
-    """A command line that cannot become an event; the message goes back as a JSON line."""
-
-
-def command_event(command: dict[str, Any], view: State, actor: str, now: float) -> ev.Event:
-    """The event a headless command asks for, aimed at the session as this participant sees it."""
-    name = command.get("cmd")
-    base = {"id": new_id(), "actor": actor, "at": now}
-    turn = {"turn": view.turn}
-    fields = {key: value for key, value in command.items() if key != "cmd"}
-    builders: dict[str, Callable[[], ev.Event]] = {
-        "decide": lambda: ev.DecisionRecorded(**base, decision_id=new_id(), **fields),
-        "amend": lambda: ev.DecisionAmended(**base, **_amendment(fields, view)),
-        "start": lambda: ev.TurnStarted(**base, **turn),
-        "rotate": lambda: ev.RolesRotated(**base, **turn),
-        "skip": lambda: ev.TurnSkipped(**base, **turn),
-        "pause": lambda: ev.TimerPaused(**base, **turn),
-        "resume": lambda: ev.TimerResumed(**base, **turn),
-        "extend": lambda: ev.TimerExtended(**base, **turn, seconds=_seconds(fields)),
-        "break": lambda: ev.BreakStarted(**base, **turn, **fields),
-        "lesson": lambda: ev.LessonNoted(**base, **fields),
-        "end": lambda: ev.SessionEnded(**base),
-    }
-    builder = builders.get(name) if isinstance(name, str) else None
-    if builder is None:
-        raise CommandError(f"unknown cmd {name!r}; expected one of: {', '.join(COMMANDS)}")
-    try:
-        return builder()
-    except ValidationError as error:
-        first = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "command"
-        raise CommandError(f"{name}: {where}: {first['msg']}") from None
-    except TypeError as error:
-        raise CommandError(f"{name}: {error}") from None
-
-
-def _amendment(fields: dict[str, Any], view: State) -> dict[str, Any]:
-    """``decision`` may name a decision by its number in the log (1, 2, ...) or by its id."""
-    target = fields.get("decision_id", fields.get("number"))
-    if isinstance(target, int):
-        ordered = view.decisions_in_order()
-        if not 1 <= target <= len(ordered):
-            raise CommandError(f"amend: there is no decision number {target}")
-        target = ordered[target - 1].id
-    if not isinstance(target, str):
-        raise CommandError("amend: say which decision, with number (1, 2, ...) or decision_id")
-    changes = {key: value for key, value in fields.items() if key not in ("decision_id", "number")}
-    return {"decision_id": target, **changes}
-
-
-def _seconds(fields: dict[str, Any]) -> int:
-    minutes = fields.get("minutes")
-    seconds = fields.get("seconds")
-    if isinstance(minutes, int) and seconds is None:
-        return minutes * 60
-    if isinstance(seconds, int) and minutes is None:
-        return seconds
-    raise CommandError('extend: give "minutes" or "seconds" as a whole number')
 
 
 class Headless:
@@ -162,29 +86,17 @@ class Headless:
             record["reason"] = status.reason
         self.emit(record)
         if status.state == "connected":
-            introduce = asyncio.get_running_loop().create_task(self._introduce())
-            self._background.add(introduce)
-            introduce.add_done_callback(self._background.discard)
+            task = asyncio.get_running_loop().create_task(
+                introduce(self.link, self.me, self.settings)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
 
     def _emit_link(self) -> None:
         # The host prints the whole link, to share it; a guest already has it, and its
         # output may well end up in a log, so it gets the link without the secret.
         shown = str(self.link.join) if self.link.create else self.link.join.redacted()
         self.emit({"type": "link", "link": shown, "participant": self.me.id})
-
-    async def _introduce(self) -> None:
-        """Open the session (the host) and join it, unless the log already says so."""
-        view = self.link.view
-        now = self.link.now()
-        if self.settings is not None and not view.opened and view.phase == "lobby":
-            opened = ev.SessionOpened(id=new_id(), actor=self.me.id, at=now, settings=self.settings)
-            await self.link.submit(opened)
-        member = self.link.view.member(self.me.id)
-        if member is None or not member.present or member.participant != self.me:
-            joined = ev.ParticipantJoined(
-                id=new_id(), actor=self.me.id, at=now, participant=self.me
-            )
-            await self.link.submit(joined)
 
     async def _print_events(self) -> None:
         while True:

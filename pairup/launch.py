@@ -6,10 +6,11 @@ Shared by the headless mode and the TUI, so both open, join and name sessions th
 import asyncio
 import contextlib
 import getpass
+import logging
 import secrets
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -125,3 +126,23 @@ async def embedded_relay(config: Config) -> AsyncIterator[str]:
     finally:
         await relay.stop(server)
         store.close()
+
+
+@contextlib.contextmanager
+def log_to_file(data_dir: Path) -> Iterator[Path]:
+    """Send pairup's log to ``pairup.log`` in the data directory while a full-screen UI runs,
+    where a warning printed to the terminal would tear the screen."""
+    path = data_dir / "pairup.log"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    before = root.handlers[:], root.level
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    try:
+        yield path
+    finally:
+        root.handlers[:], level = before
+        root.setLevel(level)
+        handler.close()

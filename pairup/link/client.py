@@ -95,6 +95,8 @@ class Link:
         self.pending: dict[str, Event] = {}
         self.epoch: str | None = None
         self.status = Status("connecting", join.relay)
+        self.online: frozenset[str] = frozenset()
+        """Who the relay says is connected to the session now; empty while this link is not."""
         self.listeners: list[Listener] = []
         self.applied: asyncio.Queue[Applied] = asyncio.Queue()
         """Every sequenced event in offset order, with why it did not apply if it did not."""
@@ -186,6 +188,7 @@ class Link:
                 log.info("cannot reach %s: %s", self.join.relay, error)
             finally:
                 self._ws = None
+                self.online = frozenset()
             if self._closed.is_set() or self.confirmed.phase == "ended":
                 break
             if time.monotonic() - started > STABLE_SECONDS:
@@ -265,6 +268,9 @@ class Link:
                 self.offset.add(frame.sent, frame.now, time.monotonic() - started)
         elif isinstance(frame, wire.Sequenced):
             await self._apply(ws, frame)
+        elif isinstance(frame, wire.Presence):
+            self.online = frozenset(frame.connected)
+            self._changed()
         elif isinstance(frame, wire.Error):
             log.warning("relay says: %s (%d)", frame.reason, frame.code)
 

@@ -14,8 +14,6 @@ from .conftest import PAIRUP
 
 COMMANDS = ["start", "join", "relay", "export", "sessions", "commit", "trailers", "hook", "config"]
 NOT_YET = {
-    "start": [],
-    "join": ["ws://127.0.0.1:9/s/abc#secret"],
     "export": [],
     "commit": ["-m", "message"],
     "trailers": [],
@@ -86,6 +84,16 @@ def test_commands_not_built_yet_say_so_in_one_line_and_exit_2(pairup, command, a
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"pairup {command}: not available yet")
+
+
+@pytest.mark.parametrize("args", [["start"], ["join", "ws://127.0.0.1:9/s/abc#secret"]])
+def test_the_terminal_ui_without_a_terminal_points_to_headless(pairup, args):
+    result = pairup(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert "needs a terminal" in result.stderr
+    assert "--headless" in result.stderr
 
 
 def test_no_command_prints_help_and_exits_2(pairup):

@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import random
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,36 @@ async def running_relay(data_dir: Path, **limits: object) -> AsyncIterator[Runni
     relay = Relay(store, limits=Limits(reject_delay=0.05, **limits))  # type: ignore[arg-type]
     server = await relay.start(LOOPBACK, 0)
     port = server.sockets[0].getsockname()[1]
+    try:
+        yield RunningRelay(f"ws://{LOOPBACK}:{port}", relay, store)
+    finally:
+        await relay.stop(server)
+        store.close()
+
+
+class PinnedJitter(random.Random):
+    """Backoff jitter pinned to one point of its range, so reconnect times are known."""
+
+    def __init__(self, where: float = 0.0) -> None:
+        super().__init__(0)
+        self.where = where
+
+    def uniform(self, a: float, b: float) -> float:
+        return a + (b - a) * self.where
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.asynccontextmanager
+async def relay_on(port: int, data_dir: Path) -> AsyncIterator[RunningRelay]:
+    """Like ``running_relay``, on a fixed port, so links can find a restarted or new relay."""
+    store = Store.open(data_dir / "relay.sqlite3")
+    relay = Relay(store, limits=Limits(reject_delay=0.05))
+    server = await relay.start(LOOPBACK, port)
     try:
         yield RunningRelay(f"ws://{LOOPBACK}:{port}", relay, store)
     finally:

@@ -7,8 +7,6 @@ wait fail at once with that task's exception instead of a timeout.
 
 import asyncio
 import contextlib
-import random
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -19,48 +17,24 @@ from pairup import protocol as wire
 from pairup.journal import journal_path, load
 from pairup.link.client import EventTooLarge, Link
 from pairup.link.timekeeper import new_id
-from pairup.relay.server import Limits, Relay
-from pairup.relay.store import Store
 from pairup.session import State, fold
 from pairup.session import events as ev
 
-from .relaykit import LOOPBACK, RunningRelay, new_session, running_relay
+from .relaykit import (
+    LOOPBACK,
+    PinnedJitter,
+    RunningRelay,
+    free_port,
+    new_session,
+    relay_on,
+    running_relay,
+)
 
 WAIT = 10.0
 
 
 def run(coroutine):
     return asyncio.run(coroutine)
-
-
-class PinnedJitter(random.Random):
-    """Backoff jitter pinned to one point of its range, so reconnect times are known."""
-
-    def __init__(self, where: float = 0.0) -> None:
-        super().__init__(0)
-        self.where = where
-
-    def uniform(self, a: float, b: float) -> float:
-        return a + (b - a) * self.where
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
-
-
-@contextlib.asynccontextmanager
-async def relay_on(port: int, data_dir: Path) -> AsyncIterator[RunningRelay]:
-    """Like ``running_relay``, on a fixed port, so links can find a restarted or new relay."""
-    store = Store.open(data_dir / "relay.sqlite3")
-    relay = Relay(store, limits=Limits(reject_delay=0.05))
-    server = await relay.start(LOOPBACK, port)
-    try:
-        yield RunningRelay(f"ws://{LOOPBACK}:{port}", relay, store)
-    finally:
-        await relay.stop(server)
-        store.close()
 
 
 class Crew:

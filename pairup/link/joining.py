@@ -1,0 +1,18 @@
+"""Taking one's place in a session once connected: open it (the host), then join it."""
+
+from pairup.link.client import Link
+from pairup.link.timekeeper import new_id
+from pairup.session import events as ev
+
+
+async def introduce(link: Link, me: ev.Participant, settings: ev.SessionSettings | None) -> None:
+    """Open the session (when ``settings`` are given, as the host) and join it, unless the log
+    already says so. Called on every (re)connection; it sends nothing the log already has."""
+    view = link.view
+    now = link.now()
+    if settings is not None and not view.opened and view.phase == "lobby":
+        opened = ev.SessionOpened(id=new_id(), actor=me.id, at=now, settings=settings)
+        await link.submit(opened)
+    member = link.view.member(me.id)
+    if member is None or not member.present or member.participant != me:
+        await link.submit(ev.ParticipantJoined(id=new_id(), actor=me.id, at=now, participant=me))

@@ -1,0 +1,286 @@
+"""The screens that open over the main one: forms, confirmations, help and the end of a session."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    Button,
+    Footer,
+    Input,
+    Label,
+    ListItem,
+    ListView,
+    Select,
+    Static,
+    TextArea,
+)
+
+from pairup.session.events import DecisionStatus
+from pairup.session.state import Decision, Member
+
+STATUSES: tuple[DecisionStatus, ...] = (
+    "proposed",
+    "accepted",
+    "rejected",
+    "deprecated",
+    "superseded",
+)
+TITLE_MAX = 200
+
+
+class DecisionForm(ModalScreen[dict[str, Any] | None]):
+    """Title, context, decision, consequences and status; new, or an amendment of ``decision``.
+
+    Dismissed with the fields to send (for an amendment, only those that changed), or None.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+    AUTO_FOCUS = "#title"
+
+    def __init__(self, decision: Decision | None = None) -> None:
+        super().__init__()
+        self.decision = decision
+
+    def compose(self) -> ComposeResult:
+        d = self.decision
+        heading = "New decision" if d is None else f"Amend decision {d.number}"
+        with Vertical(id="dialog", classes="form"):
+            yield Label(heading, classes="heading")
+            with VerticalScroll():
+                yield Input(
+                    d.title if d else "",
+                    placeholder="Title, e.g. Keep the event log in SQLite",
+                    max_length=TITLE_MAX,
+                    id="title",
+                )
+                yield Label("Context: what made us decide?", classes="field")
+                yield TextArea(d.context if d else "", id="context")
+                yield Label("Decision: what we do", classes="field")
+                yield TextArea(d.decision if d else "", id="decision")
+                yield Label("Consequences: what becomes easier or harder", classes="field")
+                yield TextArea(d.consequences if d else "", id="consequences")
+                yield Select(
+                    [(status, status) for status in STATUSES],
+                    value=d.status if d else "proposed",
+                    allow_blank=False,
+                    id="status",
+                )
+            yield Label("", id="problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Save (ctrl+s)", variant="primary", id="save")
+                yield Button("Cancel (esc)", id="cancel")
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "title": self.query_one("#title", Input).value.strip(),
+            "context": self.query_one("#context", TextArea).text.strip(),
+            "decision": self.query_one("#decision", TextArea).text.strip(),
+            "consequences": self.query_one("#consequences", TextArea).text.strip(),
+            "status": self.query_one("#status", Select).value,
+        }
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted, "#title")
+    def action_save(self) -> None:
+        fields = self._fields()
+        if not fields["title"]:
+            self.query_one("#problem", Label).update("A decision needs a title.")
+            self.query_one("#title", Input).focus()
+            return
+        if self.decision is not None:
+            before = {
+                "title": self.decision.title,
+                "context": self.decision.context,
+                "decision": self.decision.decision,
+                "consequences": self.decision.consequences,
+                "status": self.decision.status,
+            }
+            fields = {key: value for key, value in fields.items() if value != before[key]}
+        self.dismiss(fields)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Confirm(ModalScreen[bool]):
+    """A yes-or-no question; y / n, or the buttons."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str, yes: str, explanation: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.yes = yes
+        self.explanation = explanation
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, classes="heading")
+            if self.explanation:
+                yield Static(self.explanation, classes="explanation")
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button("Cancel (n)", id="no")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, answer: bool) -> None:
+        self.dismiss(answer)
+
+
+class Ask(ModalScreen[str | None]):
+    """One line of text: a number of minutes, a lesson learned. Enter saves, escape cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    AUTO_FOCUS = "Input"
+
+    def __init__(
+        self,
+        question: str,
+        *,
+        value: str = "",
+        placeholder: str = "",
+        max_length: int = 2000,
+        integer: bool = False,
+    ) -> None:
+        super().__init__()
+        self.question = question
+        self.value = value
+        self.placeholder = placeholder
+        self.max_length = max_length
+        self.integer = integer
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, classes="heading")
+            yield Input(
+                self.value,
+                placeholder=self.placeholder,
+                max_length=self.max_length,
+                type="integer" if self.integer else "text",
+            )
+            yield Label("enter saves · esc cancels", classes="hint")
+
+    @on(Input.Submitted)
+    def save(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class Reorder(ModalScreen[list[str] | None]):
+    """The rotation order: u and d move the highlighted person, enter keeps the new order."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("u", "move(-1)", "Move up"),
+        Binding("d", "move(1)", "Move down"),
+        Binding("enter", "save", "Save"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+
+    def __init__(self, members: Sequence[Member]) -> None:
+        super().__init__()
+        self.order = list(members)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Rotation order", classes="heading")
+            yield ListView(*self._items())
+            yield Label("↑↓ choose · u / d move · enter saves · esc cancels", classes="hint")
+
+    def _items(self) -> list[ListItem]:
+        return [
+            ListItem(Label(f"{place}. {member.participant.name}"))
+            for place, member in enumerate(self.order, start=1)
+        ]
+
+    async def action_move(self, step: int) -> None:
+        rows = self.query_one(ListView)
+        index = rows.index
+        if index is None or not 0 <= index + step < len(self.order):
+            return
+        order = self.order
+        order[index], order[index + step] = order[index + step], order[index]
+        await rows.clear()
+        await rows.extend(self._items())
+        rows.index = index + step
+
+    def action_save(self) -> None:
+        self.dismiss([member.id for member in self.order])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyHelp:
+    key: str
+    label: str
+    explanation: str
+
+
+class Help(ModalScreen[None]):
+    """Every key, what it does and why you would press it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark,f1", "close", "Close")]
+
+    def __init__(self, keys: Sequence[KeyHelp]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        table = Text()
+        for entry in self.keys:
+            table.append(f"{entry.key:>7}  ", style="bold")
+            table.append(f"{entry.label:<16}", style="bold")
+            table.append(f"{entry.explanation}\n")
+        with Vertical(id="dialog", classes="wide"):
+            yield Label("Keys", classes="heading")
+            with VerticalScroll():
+                yield Static(table)
+            yield Label("Every action is also in the command palette (ctrl+p).", classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class EndScreen(Screen[None]):
+    """The session is over: how it went, where its log is, and the export."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("e", "export", "Export"),
+        Binding("q", "app.quit_now", "Quit"),
+    ]
+
+    def __init__(self, summary: Text) -> None:
+        super().__init__()
+        self.summary = summary
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="end"):
+            yield Static(self.summary)
+        yield Footer()
+
+    def action_export(self) -> None:
+        self.notify(
+            "The export to ADRs and a session record is not in this version of pairup yet; "
+            "the session log above keeps everything it will need.",
+            title="Export",
+            timeout=8,
+        )

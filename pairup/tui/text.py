@@ -1,0 +1,46 @@
+"""How the screen words things: countdowns, times of day, durations, the connection.
+
+Plain functions of plain values, so the wording is tested without a terminal.
+"""
+
+import math
+import time
+
+from pairup.link.client import Status
+
+
+def countdown(seconds: float) -> str:
+    """``12:34``, or ``1:02:03`` past an hour. Rounded up, so 0:00 shows only when time is up."""
+    whole = max(0, math.ceil(seconds - 1e-9))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def span(seconds: float) -> str:
+    """A duration in words a person reads at a glance: ``45 s``, ``12 min``, ``1 h 05 min``."""
+    whole = max(0, round(seconds))
+    if whole < 60:
+        return f"{whole} s"
+    minutes = whole // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def time_of_day(instant: float) -> str:
+    """Local wall-clock time, hours and minutes."""
+    return time.strftime("%H:%M", time.localtime(instant))
+
+
+def connection(status: Status, now: float) -> str:
+    """The connection indicator's words, with the relay's address."""
+    if status.state == "connected":
+        return f"● connected to {status.relay}"
+    if status.state == "connecting":
+        return f"◌ connecting to {status.relay}…"
+    if status.state == "reconnecting":
+        wait = 0.0 if status.retry_at is None else max(0.0, status.retry_at - now)
+        return f"◌ reconnecting in {math.ceil(wait)} s to {status.relay}"
+    reason = f": {status.reason}" if status.reason else ""
+    return f"✕ offline{reason} ({status.relay})"

@@ -1,0 +1,56 @@
+"""Real pairup apps for Pilot tests: each with its own link, journal directory and name."""
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.text import Text
+from textual.widgets import Label
+
+from pairup import protocol as wire
+from pairup.journal import journal_path
+from pairup.link.client import Link
+from pairup.session import events as ev
+from pairup.tui.app import PairupApp, Preferences
+from tests.integration.relaykit import PinnedJitter
+
+WAIT = 15.0
+
+
+def participant(
+    tmp_path: Path,
+    name: str,
+    join: wire.JoinLink,
+    *,
+    settings: ev.SessionSettings | None = None,
+    prefs: Preferences | None = None,
+) -> PairupApp:
+    """The host when ``settings`` are given, else a guest."""
+    me = ev.Participant(id=name.lower(), name=name, email=f"{name.lower()}@example.com")
+    link = Link(
+        join,
+        me.id,
+        tmp_path / name.lower(),
+        create=settings is not None,
+        rng=PinnedJitter(),
+        ping_interval=0.5,
+    )
+    chosen = prefs or Preferences(
+        bell=False, retro=False, journal=journal_path(link.data_dir, join.session)
+    )
+    return PairupApp(link, me, settings=settings, prefs=chosen)
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def shown(app: PairupApp, selector: str) -> str:
+    """The text a label on the main screen shows now."""
+    content = app.main.query_one(selector, Label).content
+    return content.plain if isinstance(content, Text) else str(content)
