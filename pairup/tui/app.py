@@ -353,7 +353,7 @@ class PairupApp(App[str | None]):
         )
         summary.append("Who drove how long\n", style="bold")
         for member_id, seconds in timer.driving_times(view, ended).items():
-            summary.append(f"  {snap.name(member_id):<20} {text.span(seconds)}\n")
+            summary.append(f"  {snap.name(member_id):<20} {text.span(seconds):>10}\n")
         decisions = view.decisions_in_order()
         summary.append(f"\nDecisions ({len(decisions)})\n", style="bold")
         for decision in decisions:

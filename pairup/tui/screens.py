@@ -57,28 +57,32 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
         with Vertical(id="dialog", classes="form"):
             yield Label(heading, classes="heading")
             with VerticalScroll():
+                yield Label("Title", classes="field")
                 yield Input(
                     d.title if d else "",
                     placeholder="Title, e.g. Keep the event log in SQLite",
                     max_length=TITLE_MAX,
+                    compact=True,
                     id="title",
                 )
                 yield Label("Context: what made us decide?", classes="field")
-                yield TextArea(d.context if d else "", id="context")
+                yield TextArea(d.context if d else "", id="context", compact=True)
                 yield Label("Decision: what we do", classes="field")
-                yield TextArea(d.decision if d else "", id="decision")
+                yield TextArea(d.decision if d else "", id="decision", compact=True)
                 yield Label("Consequences: what becomes easier or harder", classes="field")
-                yield TextArea(d.consequences if d else "", id="consequences")
+                yield TextArea(d.consequences if d else "", id="consequences", compact=True)
+                yield Label("Status", classes="field")
                 yield Select(
                     [(status, status) for status in STATUSES],
                     value=d.status if d else "proposed",
                     allow_blank=False,
+                    compact=True,
                     id="status",
                 )
             yield Label("", id="problem")
             with Horizontal(classes="buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", id="save")
-                yield Button("Cancel (esc)", id="cancel")
+                yield Button("Save (ctrl+s)", variant="primary", compact=True, id="save")
+                yield Button("Cancel (esc)", compact=True, id="cancel")
 
     def _fields(self) -> dict[str, Any]:
         return {
