@@ -1,0 +1,115 @@
+"""End to end, as a person pairs: ``pairup start`` in one tmux pane, ``pairup join`` in another.
+
+The join link is read off the first pane's screen and typed into the second, as a partner
+would paste it. Both panes are real terminals running the installed ``pairup``.
+"""
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import PAIRUP
+
+TMUX = shutil.which("tmux")
+LINK = re.compile(r"ws://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]+#[A-Za-z0-9_-]+")
+WAIT = 30.0
+
+Tmux = Callable[..., str]
+
+
+@pytest.fixture
+def tmux(tmp_path: Path, isolated_env: dict[str, str]) -> Iterator[Tmux]:
+    if TMUX is None:
+        if os.environ.get("CI"):
+            pytest.fail("tmux is missing; bash .ci/run installs it")
+        pytest.skip("tmux is not installed")
+    socket = tmp_path / "tmux.sock"
+    env = {**isolated_env, "TERM": "xterm-256color"}
+
+    def run(*args: str) -> str:
+        command = [TMUX, "-S", str(socket), "-f", os.devnull, *args]
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=10, check=True
+        )
+        return result.stdout
+
+    yield run
+    subprocess.run([TMUX, "-S", str(socket), "kill-server"], capture_output=True, check=False)
+
+
+def pairup_in_pane(data_dir: Path, *args: str) -> str:
+    """A pane's command: pairup with its own data dir, then a line saying how it exited."""
+    command = shlex.join(
+        ["env", f"PAIRUP_DATA_DIR={data_dir}", "PAIRUP_RELAY_HOST=127.0.0.1", str(PAIRUP), *args]
+    )
+    return f"{command}; echo pairup exited $?; sleep 60"
+
+
+def screen(tmux: Tmux, pane: str) -> str:
+    return tmux("capture-pane", "-p", "-t", pane)
+
+
+def wait_for(tmux: Tmux, pane: str, found: Callable[[str], bool], what: str) -> str:
+    deadline = time.monotonic() + WAIT
+    while True:
+        shown = screen(tmux, pane)
+        if found(shown):
+            return shown
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; the pane shows:\n{shown}")
+        time.sleep(0.2)
+
+
+def test_start_and_join_in_two_panes_then_roles_swap(tmux: Tmux, tmp_path: Path) -> None:
+    ann = tmux(
+        "new-session",
+        "-d",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "-x",
+        "90",
+        "-y",
+        "52",
+        pairup_in_pane(tmp_path / "ann", "start", "--turn", "3s", "--name", "Ann"),
+    ).strip()
+    shown = wait_for(tmux, ann, LINK.search, "the join link on Ann's screen")
+    link = LINK.search(shown)
+    assert link is not None
+    bob = tmux(
+        "split-window",
+        "-v",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "-t",
+        ann,
+        pairup_in_pane(tmp_path / "bob", "join", link.group(), "--name", "Bob"),
+    ).strip()
+
+    def both_names(text: str) -> bool:
+        return "Ann" in text and "Bob" in text and "● connected" in text
+
+    wait_for(tmux, ann, both_names, "Bob on Ann's screen")
+    wait_for(tmux, bob, both_names, "Ann on Bob's screen")
+    assert "You drive first" in screen(tmux, ann)
+    assert "Ann drives first" in screen(tmux, bob)
+
+    tmux("send-keys", "-t", ann, "s")
+    wait_for(tmux, ann, lambda text: "Bob drives" in text, "Bob to drive on Ann's screen")
+    wait_for(tmux, bob, lambda text: "You drive" in text, "Bob to drive on his own screen")
+
+    tmux("send-keys", "-t", bob, "x")
+    wait_for(tmux, bob, lambda text: "End the session for everyone?" in text, "the question")
+    tmux("send-keys", "-t", bob, "y")
+    for pane in (ann, bob):
+        wait_for(tmux, pane, lambda text: "The session has ended." in text, "the end screen")
+        tmux("send-keys", "-t", pane, "q")
+        wait_for(tmux, pane, lambda text: "pairup exited 0" in text, "pairup to exit")
