@@ -320,7 +320,8 @@ class PairupApp(App[str | None]):
         elif view.driver != driver and view.driver is not None and view.phase != "lobby":
             who = snap.who(view.driver)
             self._alert(f"{who} {'drive' if view.driver == snap.me else 'drives'} now.")
-        if view.turn > turn and self._cycle_done(view):
+        if view.turn > turn and self._cycle_done(view) and self.screen is self.main:
+            # Asked only over the main screen: never on top of a form someone is typing in.
             self.ask_lesson("A full rotation is done: what did we learn?")
 
     def _cycle_done(self, view: State) -> bool:

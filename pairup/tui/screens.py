@@ -194,7 +194,7 @@ class Reorder(ModalScreen[list[str] | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "move(-1)", "Move up"),
         Binding("d", "move(1)", "Move down"),
-        Binding("enter", "save", "Save"),
+        Binding("ctrl+s", "save", "Save"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
@@ -225,7 +225,9 @@ class Reorder(ModalScreen[list[str] | None]):
         await rows.extend(self._items())
         rows.index = index + step
 
+    @on(ListView.Selected)
     def action_save(self) -> None:
+        """Enter on the list, or ctrl+s, keeps the order."""
         self.dismiss([member.id for member in self.order])
 
     def action_cancel(self) -> None:
@@ -257,7 +259,7 @@ class Help(ModalScreen[None]):
         with Vertical(id="dialog", classes="wide"):
             yield Label("Keys", classes="heading")
             with VerticalScroll():
-                yield Static(table)
+                yield Static(table, id="keys")
             yield Label("Every action is also in the command palette (ctrl+p).", classes="hint")
 
     def action_close(self) -> None:
@@ -278,7 +280,7 @@ class EndScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="end"):
-            yield Static(self.summary)
+            yield Static(self.summary, id="summary")
         yield Footer()
 
     def action_export(self) -> None:

@@ -6,38 +6,14 @@ ephemeral port. Conditions are awaited with a deadline, never a fixed sleep.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from textual.pilot import Pilot
-
-from pairup import protocol as wire
 from pairup.session import events as ev
-from pairup.tui.app import PairupApp
 from pairup.tui.screens import EndScreen
 from pairup.tui.widgets import DecisionLog
-from tests.integration.relaykit import free_port, new_session, relay_on
+from tests.integration.relaykit import free_port, relay_on
 
-from .tuikit import participant, shown, until
-
-
-@contextlib.asynccontextmanager
-async def pair(
-    tmp_path: Path, url: str, settings: ev.SessionSettings
-) -> AsyncIterator[tuple[PairupApp, Pilot[str | None], PairupApp, Pilot[str | None]]]:
-    """Ann hosts, Bob joins; yields once both screens show both of them."""
-    session, secret = new_session()
-    join = wire.JoinLink(url, session, secret)
-    ann = participant(tmp_path, "Ann", join, settings=settings)
-    bob = participant(tmp_path, "Bob", join)
-    async with ann.run_test() as ann_pilot:
-        await until(lambda: ann.link.view.member("ann") is not None, "Ann's session to open")
-        async with bob.run_test() as bob_pilot:
-            await until(
-                lambda: all(len(app.link.view.present) == 2 for app in (ann, bob)),
-                "both to see both",
-            )
-            yield ann, ann_pilot, bob, bob_pilot
+from .tuikit import pair, shown, until
 
 
 def test_roles_rotate_on_both_screens_when_the_timer_runs_out(tmp_path: Path) -> None:
@@ -161,7 +137,7 @@ def test_ending_the_session_shows_the_end_screen_everywhere(tmp_path: Path) -> N
                     lambda: all(isinstance(app.screen, EndScreen) for app in (ann, bob)),
                     "both to show the end screen",
                 )
-                summary = str(bob.screen.query_one("Static").render())
+                summary = str(bob.screen.query_one("#summary").render())
                 assert "The session has ended." in summary
                 assert str(bob.prefs.journal) in summary
 

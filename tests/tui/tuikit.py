@@ -1,11 +1,14 @@
 """Real pairup apps for Pilot tests: each with its own link, journal directory and name."""
 
 import asyncio
+import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from rich.text import Text
+from textual.pilot import Pilot
 from textual.widgets import Label
 
 from pairup import protocol as wire
@@ -13,7 +16,7 @@ from pairup.journal import journal_path
 from pairup.link.client import Link
 from pairup.session import events as ev
 from pairup.tui.app import PairupApp, Preferences
-from tests.integration.relaykit import PinnedJitter
+from tests.integration.relaykit import PinnedJitter, new_session
 
 WAIT = 15.0
 
@@ -36,8 +39,9 @@ def participant(
         rng=PinnedJitter(),
         ping_interval=0.5,
     )
-    chosen = prefs or Preferences(
-        bell=False, retro=False, journal=journal_path(link.data_dir, join.session)
+    chosen = dataclasses.replace(
+        prefs or Preferences(bell=False, retro=False),
+        journal=journal_path(link.data_dir, join.session),
     )
     return PairupApp(link, me, settings=settings, prefs=chosen)
 
@@ -54,3 +58,29 @@ def shown(app: PairupApp, selector: str) -> str:
     """The text a label on the main screen shows now."""
     content = app.main.query_one(selector, Label).content
     return content.plain if isinstance(content, Text) else str(content)
+
+
+Pair = tuple[PairupApp, Pilot[str | None], PairupApp, Pilot[str | None]]
+
+
+@contextlib.asynccontextmanager
+async def pair(
+    tmp_path: Path,
+    url: str,
+    settings: ev.SessionSettings,
+    *,
+    prefs: Preferences | None = None,
+) -> AsyncIterator[Pair]:
+    """Ann hosts, Bob joins; yields once both screens show both of them."""
+    session, secret = new_session()
+    join = wire.JoinLink(url, session, secret)
+    ann = participant(tmp_path, "Ann", join, settings=settings, prefs=prefs)
+    bob = participant(tmp_path, "Bob", join, prefs=prefs)
+    async with ann.run_test(notifications=True) as ann_pilot:
+        await until(lambda: ann.link.view.member("ann") is not None, "Ann's session to open")
+        async with bob.run_test(notifications=True) as bob_pilot:
+            await until(
+                lambda: all(len(app.link.view.present) == 2 for app in (ann, bob)),
+                "both to see both",
+            )
+            yield ann, ann_pilot, bob, bob_pilot

@@ -1,0 +1,168 @@
+"""Every key of the main screen, pressed in a real app paired through a real relay."""
+
+import asyncio
+import sys
+from pathlib import Path
+
+from pairup.session import events as ev
+from pairup.session import timer
+from pairup.tui.app import ACTIONS, Preferences
+from pairup.tui.screens import Ask, DecisionForm, Help, Reorder
+from pairup.tui.widgets import TimerPanel
+from tests.integration.relaykit import free_port, relay_on
+
+from .tuikit import pair, shown, until
+
+LONG = ev.SessionSettings(turn_seconds=600)
+
+
+def test_extend_skip_and_breaks_reach_both_screens(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, LONG) as (ann, ann_pilot, bob, bob_pilot),
+        ):
+            await ann_pilot.press("s")
+            await until(lambda: bob.link.view.phase == "running", "the first turn")
+
+            await bob_pilot.press("e")
+            assert isinstance(bob.screen, Ask)
+            await bob_pilot.press("backspace", "3", "enter")
+            await until(
+                lambda: (timer.remaining(ann.link.view, ann.link.now()) or 0) > 600 + 150,
+                "three more minutes on Ann's countdown",
+            )
+
+            await ann_pilot.press("n")
+            await until(
+                lambda: all(app.link.view.driver == "bob" for app in (ann, bob)),
+                "the skip to hand over to Bob",
+            )
+            assert bob.link.view.turn == 2
+
+            await bob_pilot.press("b")
+            await until(lambda: "Break" in shown(ann, "#role"), "the break on Ann's screen")
+            await ann_pilot.press("b")
+            await until(
+                lambda: all(app.link.view.phase != "break" for app in (ann, bob)),
+                "the break to end early on both",
+            )
+
+    asyncio.run(scenario())
+
+
+def test_reorder_changes_the_rotation_for_everyone(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, LONG) as (ann, ann_pilot, bob, _),
+        ):
+            await ann_pilot.press("o")
+            assert isinstance(ann.screen, Reorder)
+            await ann_pilot.press("down", "u", "enter")
+            await until(
+                lambda: [m.id for m in bob.link.view.members] == ["bob", "ann"],
+                "the new order on Bob's side",
+            )
+            roster = str(bob.main.query_one("#roster").render())
+            assert roster.index("Bob") < roster.index("Ann")
+
+    asyncio.run(scenario())
+
+
+def test_a_rotation_rings_flashes_and_says_who_drives(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        marker = tmp_path / "notified.txt"
+        notify = (
+            sys.executable,
+            "-c",
+            f"import sys; open({str(marker)!r}, 'a').write(sys.argv[1] + '\\n')",
+        )
+        prefs = Preferences(bell=True, retro=False, notify_command=notify)
+        settings = ev.SessionSettings(turn_seconds=1)
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, settings, prefs=prefs) as (ann, ann_pilot, *_),
+        ):
+            await ann_pilot.press("s")
+            panel = ann.main.query_one(TimerPanel)
+            await until(lambda: panel.has_class("flash"), "the flash on Ann's screen")
+            messages = [n.message for n in ann._notifications]
+            assert "Bob drives now." in messages
+            await until(
+                lambda: marker.exists() and len(marker.read_text().splitlines()) == 2,
+                "the notify command to run on both screens",
+            )
+            assert sorted(marker.read_text().splitlines()) == ["Bob drives now.", "You drive now."]
+
+    asyncio.run(scenario())
+
+
+def test_after_a_full_cycle_the_retro_prompt_records_a_lesson(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        prefs = Preferences(bell=False, retro=True)
+        settings = ev.SessionSettings(turn_seconds=1)
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, settings, prefs=prefs) as (ann, ann_pilot, bob, _),
+        ):
+            await ann_pilot.press("s")
+            await until(
+                lambda: isinstance(ann.screen, Ask) and isinstance(bob.screen, Ask),
+                "the retro prompt after Ann and Bob have both driven",
+            )
+            assert ann.link.view.turn == 3
+            await ann_pilot.press(*"Say the plan out loud", "enter")
+            await until(
+                lambda: (
+                    [lesson.text for lesson in bob.link.view.lessons_in_order()]
+                    == ["Say the plan out loud"]
+                ),
+                "the lesson in Bob's view",
+            )
+
+    asyncio.run(scenario())
+
+
+def test_help_lists_every_action_and_the_palette_runs_them(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, LONG) as (ann, ann_pilot, *_),
+        ):
+            await ann_pilot.press("question_mark")
+            assert isinstance(ann.screen, Help)
+            listed = str(ann.screen.query_one("#keys").render())
+            for action in ACTIONS:
+                assert action.label in listed
+            await ann_pilot.press("escape")
+            assert ann.screen is ann.main
+
+            titles = {command.title for command in ann.get_system_commands(ann.main)}
+            assert {"Decide", "Start", "Copy link", "End", "Quit"} <= titles
+            assert "Pause" not in titles, "nothing to pause before the first turn"
+            await ann_pilot.press("ctrl+p")
+            await ann_pilot.press(*"Decide")
+            await ann_pilot.pause(0.3)
+            await ann_pilot.press("enter")
+            await until(lambda: isinstance(ann.screen, DecisionForm), "the decision form")
+
+    asyncio.run(scenario())
+
+
+def test_a_guest_who_quits_leaves_the_rotation(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, LONG) as (ann, _, bob, bob_pilot),
+        ):
+            await bob_pilot.press("q")
+            await bob_pilot.press("y")
+            await until(
+                lambda: (member := ann.link.view.member("bob")) is not None and not member.present,
+                "Bob to have left on Ann's side",
+            )
+            await until(lambda: bob.return_value is None and not bob.is_running, "Bob's exit")
+            assert "left" in str(ann.main.query_one("#roster").render())
+
+    asyncio.run(scenario())
