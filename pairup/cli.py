@@ -6,9 +6,11 @@ A user's mistake gets one line on stderr and a non-zero exit; tracebacks are for
 """
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,8 +18,10 @@ from pairup import __version__
 
 if TYPE_CHECKING:
     from pairup.config import Config, LoadedConfig
+    from pairup.link.client import Link
     from pairup.protocol import JoinLink
-    from pairup.session.events import SessionSettings
+    from pairup.session.events import Participant, Person, SessionSettings
+    from pairup.tui.session import Participation
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -76,19 +80,41 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
     or join one."""
     import asyncio
 
+    if args.headless:
+        failure = asyncio.run(_headless(args, join_text))
+    else:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UserError(
+                "the terminal UI needs a terminal; for scripts and bots, add --headless"
+            )
+        failure = asyncio.run(_terminal_ui(args, join_text))
+    if failure is not None:
+        print(f"pairup: {failure}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Who takes part in which session, as the config, the flags and the link say."""
+
+    config: "Config"
+    me: "Person"
+    settings: "SessionSettings | None"
+    join: "JoinLink | None"
+
+
+def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
     from pydantic import ValidationError
 
     from pairup import launch
-    from pairup.journal import JournalBusy
     from pairup.protocol import JoinLink, LinkError
     from pairup.session.events import Person
 
     config = _load_config(args).config
-    if not args.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
-        raise UserError("the terminal UI needs a terminal; for scripts and bots, add --headless")
     try:
         name, email = launch.identity(config, os.environ, Path.cwd())
-        Person(name=name, email=email)
+        me = Person(name=name, email=email)
         settings = launch.session_settings(config) if join_text is None else None
         join = None if join_text is None else JoinLink.parse(join_text)
     except (launch.LaunchError, LinkError) as error:
@@ -96,70 +122,98 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         raise UserError(f"--{first['loc'][0]}: {first['msg']}") from None
-    try:
-        failure = asyncio.run(
-            _take_part(config, name, email, settings, join, headless=args.headless)
-        )
-    except (launch.LaunchError, JournalBusy) as error:
-        raise UserError(str(error)) from None
-    if failure is not None:
-        print(f"pairup: {failure}", file=sys.stderr)
-        return EXIT_FAILURE
-    return EXIT_OK
+    return _Plan(config, me, settings, join)
 
 
-async def _take_part(
-    config: "Config",
-    name: str,
-    email: str,
-    settings: "SessionSettings | None",
-    join: "JoinLink | None",
-    *,
-    headless: bool,
-) -> str | None:
-    """Host or join, then run the chosen front end; None once the session ended or the user
-    left it, else why taking part failed."""
-    import contextlib
-
+async def _connect(
+    plan: _Plan, stack: contextlib.AsyncExitStack[None]
+) -> tuple["Link", "Participant", bool]:
+    """Start the embedded relay if this process hosts one (it stops with ``stack``) and make
+    the participant's link; also says whether this process hosts the relay."""
     from pairup import launch
     from pairup.link.client import Link
     from pairup.session.events import Participant
 
-    async with contextlib.AsyncExitStack() as stack:
-        hosting = join is None and not config.relay.url
+    config, join = plan.config, plan.join
+    hosting = join is None and not config.relay.url
+    try:
         if join is None:
             relay = config.relay.url or await stack.enter_async_context(
                 launch.embedded_relay(config)
             )
             join = launch.new_join_link(relay)
-        me = Participant(
-            id=launch.participant_id(config.data_dir, join.session), name=name, email=email
-        )
-        link = Link(
-            join,
-            me.id,
-            config.data_dir,
-            create=settings is not None,
-            max_participants=config.session.max_participants,
-        )
-        if headless:
-            from pairup.headless import Headless
+    except launch.LaunchError as error:
+        raise UserError(str(error)) from None
+    me = Participant(
+        id=launch.participant_id(config.data_dir, join.session),
+        name=plan.me.name,
+        email=plan.me.email,
+    )
+    link = Link(
+        join,
+        me.id,
+        config.data_dir,
+        create=plan.settings is not None,
+        max_participants=config.session.max_participants,
+    )
+    return link, me, hosting
 
-            final = await Headless(link, me, settings=settings).run()
-            return None if final.reason == "session ended" else final.reason or "disconnected"
-        from pairup.journal import journal_path
-        from pairup.tui.app import PairupApp, Preferences
 
-        log_file = stack.enter_context(launch.log_to_file(config.data_dir))
-        prefs = Preferences(
-            bell=config.notify.bell,
-            notify_command=tuple(config.notify.command),
-            retro=config.session.retro,
-            hosting=hosting,
-            journal=journal_path(config.data_dir, join.session),
-            log_file=log_file,
-        )
-        return await PairupApp(link, me, settings=settings, prefs=prefs).run_async()
+async def _headless(args: argparse.Namespace, join_text: str | None) -> str | None:
+    """None once the session ended, else why taking part failed."""
+    from pairup.headless import Headless
+    from pairup.journal import JournalBusy
+
+    plan = _plan(args, join_text)
+    async with contextlib.AsyncExitStack() as stack:
+        link, me, _ = await _connect(plan, stack)
+        try:
+            final = await Headless(link, me, settings=plan.settings).run()
+        except JournalBusy as error:
+            raise UserError(str(error)) from None
+    return None if final.reason == "session ended" else final.reason or "disconnected"
+
+
+async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str | None:
+    """The screen comes up first; the session opens behind it (ADR 11). A mistake the user
+    must fix closes the screen and is reported like any other command's."""
+    import asyncio
+    import importlib
+
+    from pairup.tui.app import CannotOpen, PairupApp
+
+    mistakes: list[UserError] = []
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def opener() -> "Participation":
+            # The session's modules (pydantic, websockets, SQLite) load in a thread while the
+            # first frame is drawn.
+            await asyncio.to_thread(importlib.import_module, "pairup.tui.session")
+            from pairup import launch
+            from pairup.journal import journal_path
+            from pairup.tui.session import Participation, Preferences
+
+            try:
+                plan = _plan(args, join_text)
+                stack.enter_context(launch.log_to_file(plan.config.data_dir))
+                link, me, hosting = await _connect(plan, stack)
+            except UserError as error:
+                mistakes.append(error)
+                raise CannotOpen(str(error)) from None
+            config = plan.config
+            prefs = Preferences(
+                bell=config.notify.bell,
+                notify_command=tuple(config.notify.command),
+                retro=config.session.retro,
+                hosting=hosting,
+                journal=journal_path(config.data_dir, link.join.session),
+            )
+            return Participation(link, me, settings=plan.settings, prefs=prefs)
+
+        failure = await PairupApp(opener).run_async()
+    if mistakes:
+        raise mistakes[0]
+    return failure
 
 
 def _relay(args: argparse.Namespace) -> int:

@@ -2,20 +2,17 @@
 
 The app draws what the link says the session is; it never decides a rotation itself. Every key
 turns into a command (see :mod:`pairup.commands`), which becomes an event the relay orders, so
-every screen changes together. Sending, the journal and the notify command run off the event
-loop's critical path, in workers.
+every screen changes together.
+
+The first frame comes first: this module imports only Textual and the drawing code, and the
+session (the core, pydantic, the relay, the link) is opened after that frame is on screen, in
+the background (ADR 11).
 """
 
-import asyncio
-import contextlib
-import subprocess
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
-from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
-from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -23,31 +20,25 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
-from pairup.commands import CommandError, command_event
-from pairup.link.client import EventTooLarge, Link
-from pairup.link.joining import introduce
-from pairup.link.timekeeper import keep_time
-from pairup.session import events as ev
-from pairup.session import timer
-from pairup.session.state import State
 from pairup.tui import text
-from pairup.tui.screens import (
-    Ask,
-    Confirm,
-    DecisionForm,
-    EndScreen,
-    Help,
-    KeyHelp,
-    Reorder,
-)
-from pairup.tui.widgets import DecisionLog, Roster, Snapshot, TimerPanel
+from pairup.tui.screens import Ask, Confirm, DecisionForm, EndScreen, Help, KeyHelp, Reorder
+from pairup.tui.shown import STARTING, Snapshot
+from pairup.tui.widgets import DecisionLog, Roster, TimerPanel
+
+if TYPE_CHECKING:
+    from pairup.tui.session import Participation
 
 TICK_SECONDS = 0.25
 FLASH_SECONDS = 1.5
-LEAVE_WAIT_SECONDS = 2.0
-ROUTINE = {"roles.rotated", "break.ended"}
-"""Kinds every client sends when a countdown runs out; only the first counts, so the refusal of
-the others is routine and not worth a word."""
+
+
+class CannotOpen(Exception):
+    """Why the session could not be opened, in one line for the terminal."""
+
+
+Opener = Callable[[], Awaitable["Participation"]]
+"""Opens the session once the screen is up (starts the relay if this process hosts it, makes
+the link), or raises :class:`CannotOpen` when the user has something to fix."""
 
 
 class Action(NamedTuple):
@@ -73,19 +64,7 @@ ACTIONS = (
     Action("x", "end_session", "End", "end the session for everyone, after confirmation"),
     Action("q", "app.quit", "Quit", "leave the session (the others carry on)"),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class Preferences:
-    """How this participant likes to be told about changes, and what the screen should say."""
-
-    bell: bool = True
-    notify_command: tuple[str, ...] = ()
-    retro: bool = True
-    hosting: bool = False
-    """Whether the relay runs inside this process (so quitting disconnects everyone)."""
-    journal: Path | None = None
-    log_file: Path | None = None
+NEEDS_SESSION = {a.action for a in ACTIONS} - {"help", "app.quit"}
 
 
 class MainScreen(Screen[None]):
@@ -110,29 +89,33 @@ class MainScreen(Screen[None]):
         self.query_one("#timer").border_title = "Turn"
         self.query_one("#people").border_title = "Rotation"
         self.query_one("#decisions").border_title = "Decisions"
+        self.show(STARTING, "")
 
-    def show(self, snap: Snapshot) -> None:
+    def show(self, snap: Snapshot, join_link: str) -> None:
         self.query_one(TimerPanel).show(snap)
         self.query_one(Roster).show(snap)
         self.query_one(DecisionLog).show(snap)
-        link = self.app.link.join
-        self.query_one("#link", Static).update(Text.assemble(("Join link ", "bold"), str(link)))
+        self.query_one("#link", Static).update(
+            f"[b]Join link[/b] {join_link}" if join_link else "[b]Join link[/b] …"
+        )
         connection = self.query_one("#connection", Label)
-        connection.update(text.connection(snap.status, self.app.link.clock()))
+        connection.update(snap.connection)
         for state in ("connecting", "connected", "reconnecting", "offline"):
-            connection.set_class(snap.status.state == state, f"-{state}")
+            connection.set_class(snap.connection_state == state, f"-{state}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        view = self.app.link.view
-        phase = view.phase
+        snap = self.app.shown
+        if action in NEEDS_SESSION and self.app.session is None:
+            return False
+        phase = snap.phase
         allowed = {
             "start_turn": phase in ("lobby", "waiting"),
             "pause": phase in ("running", "paused"),
             "skip": phase in ("running", "paused", "waiting"),
             "extend": phase in ("running", "paused"),
             "take_break": phase in ("running", "paused", "waiting", "break"),
-            "reorder": len(view.members) > 1 and phase != "ended",
-            "amend": bool(view.decisions),
+            "reorder": len(snap.roster) > 1 and phase != "ended",
+            "amend": bool(snap.decisions),
         }
         return allowed.get(action, True)
 
@@ -140,7 +123,7 @@ class MainScreen(Screen[None]):
         self.app.send({"cmd": "start"})
 
     def action_pause(self) -> None:
-        self.app.send({"cmd": "resume" if self.app.link.view.phase == "paused" else "pause"})
+        self.app.send({"cmd": "resume" if self.app.shown.phase == "paused" else "pause"})
 
     def action_skip(self) -> None:
         self.app.send({"cmd": "skip"})
@@ -156,14 +139,14 @@ class MainScreen(Screen[None]):
         )
 
     def action_take_break(self) -> None:
-        self.app.send({"cmd": "end-break" if self.app.link.view.phase == "break" else "break"})
+        self.app.send({"cmd": "end-break" if self.app.shown.phase == "break" else "break"})
 
     def action_reorder(self) -> None:
         def reorder(order: list[str] | None) -> None:
             if order is not None:
                 self.app.send({"cmd": "reorder", "order": order})
 
-        self.app.push_screen(Reorder(self.app.link.view.members), reorder)
+        self.app.push_screen(Reorder(self.app.shown.roster), reorder)
 
     def action_decide(self) -> None:
         def decide(fields: dict[str, Any] | None) -> None:
@@ -174,10 +157,11 @@ class MainScreen(Screen[None]):
 
     def action_amend(self) -> None:
         chosen = self.query_one(DecisionLog).selected
-        decision = None if chosen is None else self.app.link.view.decisions.get(chosen)
-        if decision is None:
+        found = [d for d in self.app.shown.decisions if d.id == chosen]
+        if not found:
             self.notify("There is no decision to amend yet: d writes one down.")
             return
+        decision = found[0]
 
         def amend(fields: dict[str, Any] | None) -> None:
             if fields:
@@ -192,8 +176,9 @@ class MainScreen(Screen[None]):
         self.app.ask_lesson("What did you learn?")
 
     def action_copy_link(self) -> None:
-        self.app.copy_to_clipboard(str(self.app.link.join))
-        self.notify("Join link copied: paste it to your partner.", title="Copied")
+        if self.app.session is not None:
+            self.app.copy_to_clipboard(self.app.session.join_link)
+            self.notify("Join link copied: paste it to your partner.", title="Copied")
 
     def action_end_session(self) -> None:
         def end(yes: bool | None) -> None:
@@ -221,184 +206,115 @@ class MainScreen(Screen[None]):
 
 class PairupApp(App[str | None]):
     """One participant's screen. Returns None when they quit or the session ended, or the
-    reason they could not take part (a wrong link, a full session)."""
+    reason they could not take part (a wrong link, a full session, a config mistake)."""
 
     CSS_PATH = "pairup.tcss"
     TITLE = "pairup"
 
-    def __init__(
-        self,
-        link: Link,
-        me: ev.Participant,
-        *,
-        settings: ev.SessionSettings | None = None,
-        prefs: Preferences | None = None,
-        connect: bool = True,
-    ) -> None:
+    def __init__(self, opener: Opener) -> None:
         super().__init__()
-        self.link = link
-        self.me = me
-        self.settings = settings
-        self.prefs = prefs or Preferences()
-        self.connect = connect
-        self._outgoing: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self.opener = opener
+        self.session: Participation | None = None
+        self.shown = STARTING
+        self.main = MainScreen()
         self._scheduled = False
         self._last: tuple[str, int, str | None] | None = None
-        self._shown_bindings: tuple[str, bool] | None = None
-        self._last_state = ""
-        self._ever_connected = False
-        self._background: set[asyncio.Task[None]] = set()
-        self.main = MainScreen()
+        self._shown_bindings: tuple[bool, str, bool, int] | None = None
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
 
     def on_ready(self) -> None:
-        self.sub_title = f"session {self.link.join.session} · you are {self.me.name}"
-        self.link.listeners.append(self._link_changed)
-        if self.connect:
-            self.run_worker(self._take_part(), name="link", group="session")
-            self.run_worker(keep_time(self.link), name="timekeeper", group="session")
-            self.run_worker(self._send_forever(), name="sender", group="session")
-            self.run_worker(self._watch_outcomes(), name="outcomes", group="session")
+        self.run_worker(self._open(), name="open", group="session")
+
+    async def _open(self) -> None:
+        try:
+            session = await self.opener()
+        except CannotOpen as error:
+            self.exit(str(error))
+            return
+        self.session = session
+        self.sub_title = f"session {session.session_id} · you are {session.me.name}"
+        session.watch(self._changed)
+        if session.connect:
+            self.run_worker(self._take_part(session), name="link", group="session")
+            for task in session.tasks(self._problem):
+                self.run_worker(task, group="session")
         self.main.set_interval(TICK_SECONDS, self.refresh_view)
         self.refresh_view()
 
-    # -- from the link to the screen ---------------------------------------------------------------
+    # -- from the session to the screen ------------------------------------------------------------
 
-    def _link_changed(self) -> None:
-        status = self.link.status
-        if status.state != self._last_state:
-            self._last_state = status.state
-            if status.state == "connected":
-                self._ever_connected = True
-                task = asyncio.get_running_loop().create_task(
-                    introduce(self.link, self.me, self.settings)
-                )
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+    def _changed(self) -> None:
         if not self._scheduled:
             # Many events can arrive at once (a catch-up after a reconnect): draw once for all.
             self._scheduled = True
             self.main.call_later(self.refresh_view)
 
-    def snapshot(self) -> Snapshot:
-        link = self.link
-        return Snapshot(link.view, link.now(), self.me.id, link.online, link.status)
+    def _problem(self, message: str) -> None:
+        self.notify(message, severity="warning", timeout=8)
 
     def refresh_view(self) -> None:
         self._scheduled = False
-        snap = self.snapshot()
+        session = self.session
+        if session is None:
+            return
+        snap = session.snapshot()
+        self.shown = snap
         try:
-            self.main.show(snap)
+            self.main.show(snap, session.join_link)
         except NoMatches:
             # The app is closing and has already taken the screen's widgets down.
             return
-        view = snap.view
-        shown = (view.phase, bool(view.decisions))
-        if shown != self._shown_bindings:
-            self._shown_bindings = shown
+        bindings = (True, snap.phase, bool(snap.decisions), len(snap.roster))
+        if bindings != self._shown_bindings:
+            self._shown_bindings = bindings
             self.main.refresh_bindings()
-        self._announce(snap)
+        self._announce(session, snap)
 
-    def _announce(self, snap: Snapshot) -> None:
+    def _announce(self, session: "Participation", snap: Snapshot) -> None:
         """Bell, flash and toast when the driver changes or a break starts; the retro prompt
         after a full cycle; the end screen. Nothing for what was already so at start-up."""
-        view = snap.view
-        now = (view.phase, view.turn, view.driver)
+        now = (snap.phase, snap.turn, snap.driver)
         before, self._last = self._last, now
-        if view.phase == "ended":
+        if snap.phase == "ended":
             if before is None or before[0] != "ended":
-                self.push_screen(EndScreen(self._summary(snap)))
+                self.push_screen(EndScreen(session.summary()))
             return
         if before is None:
             return
         phase, turn, driver = before
-        if view.phase == "break" and phase != "break":
-            minutes = text.span(view.phase_length)
-            self._alert(f"Break for {minutes}. {snap.who(view.driver)} drives after it.")
-        elif view.driver != driver and view.driver is not None and view.phase != "lobby":
-            who = snap.who(view.driver)
-            self._alert(f"{who} {'drive' if view.driver == snap.me else 'drives'} now.")
-        if view.turn > turn and self._cycle_done(view) and self.screen is self.main:
+        if snap.phase == "break" and phase != "break":
+            self._alert(session, f"Break for {text.span(snap.length)}. {snap.drives} after it.")
+        elif snap.driver != driver and snap.driver is not None and snap.phase != "lobby":
+            self._alert(session, f"{snap.drives} now.")
+        if snap.turn > turn and self._cycle_done(session, snap) and self.screen is self.main:
             # Asked only over the main screen: never on top of a form someone is typing in.
             self.ask_lesson("A full rotation is done: what did we learn?")
 
-    def _cycle_done(self, view: State) -> bool:
-        people = len(view.present)
-        return self.prefs.retro and people > 1 and (view.turn - 1) % people == 0
+    @staticmethod
+    def _cycle_done(session: "Participation", snap: Snapshot) -> bool:
+        people = snap.present
+        return session.prefs.retro and people > 1 and (snap.turn - 1) % people == 0
 
-    def _alert(self, message: str) -> None:
-        if self.prefs.bell:
+    def _alert(self, session: "Participation", message: str) -> None:
+        if session.prefs.bell:
             self.bell()
         panel = self.main.query_one(TimerPanel)
         panel.add_class("flash")
         self.set_timer(FLASH_SECONDS, partial(panel.remove_class, "flash"))
         self.notify(message, title="Rotation", timeout=6)
-        if self.prefs.notify_command:
-            self.run_worker(
-                partial(_run_notify_command, self.prefs.notify_command, message),
-                thread=True,
-                group="notify",
-            )
-
-    def _summary(self, snap: Snapshot) -> Text:
-        view = snap.view
-        ended = view.ended_at or snap.now
-        started = view.opened_at or ended
-        summary = Text()
-        summary.append("The session has ended.\n\n", style="bold")
-        summary.append(
-            f"{text.time_of_day(started)} to {text.time_of_day(ended)}, "
-            f"{text.span(ended - started)}, {view.turn} turns.\n\n"
-        )
-        summary.append("Who drove how long\n", style="bold")
-        for member_id, seconds in timer.driving_times(view, ended).items():
-            summary.append(f"  {snap.name(member_id):<20} {text.span(seconds):>10}\n")
-        decisions = view.decisions_in_order()
-        summary.append(f"\nDecisions ({len(decisions)})\n", style="bold")
-        for decision in decisions:
-            summary.append(f"  {decision.number}. {decision.title} ({decision.status})\n")
-        lessons = view.lessons_in_order()
-        if lessons:
-            summary.append(f"\nLessons learned ({len(lessons)})\n", style="bold")
-            for lesson in lessons:
-                summary.append(f"  - {lesson.text}\n")
-        summary.append("\nThe session log is kept at\n", style="bold")
-        summary.append(f"  {self.prefs.journal or 'the data directory of pairup'}\n")
-        summary.append(
-            "\nExport (e): turning the decisions into draft ADRs and writing the session record "
-            "is not in this version of pairup yet.\n"
-        )
-        return summary
+        if session.prefs.notify_command:
+            self.run_worker(partial(session.run_notify_command, message), thread=True)
 
     # -- from the keys to the session ------------------------------------------------------------
 
     def send(self, command: dict[str, Any]) -> None:
-        """Turn ``command`` into an event against the session as shown now, and send it."""
-        try:
-            event = command_event(command, self.link.view, self.me.id, self.link.now())
-        except CommandError as error:
-            self.notify(str(error), severity="error")
+        if self.session is None:
             return
-        self._outgoing.put_nowait(event)
-
-    async def _send_forever(self) -> None:
-        """One sender, so events leave in the order they were asked for."""
-        while True:
-            event = await self._outgoing.get()
-            try:
-                await self.link.submit(event)
-            except EventTooLarge as error:
-                self.notify(str(error), severity="error", timeout=8)
-
-    async def _watch_outcomes(self) -> None:
-        """Say so when something this participant asked for did not apply."""
-        while True:
-            applied = await self.link.applied.get()
-            event = applied.event
-            if applied.rejected and event.actor == self.me.id and event.kind not in ROUTINE:
-                self.notify(applied.rejected, title="Not applied", severity="warning")
+        problem = self.session.ask(command)
+        if problem is not None:
+            self.notify(problem, severity="error")
 
     def ask_lesson(self, question: str) -> None:
         def note(answer: str | None) -> None:
@@ -409,17 +325,16 @@ class PairupApp(App[str | None]):
             Ask(question, placeholder="one line for the session record; esc skips"), note
         )
 
-    async def _take_part(self) -> None:
-        await self.link.run()
-        status = self.link.status
-        if status.reason == "session ended":
+    async def _take_part(self, session: "Participation") -> None:
+        failure = await session.run()
+        if failure is None:
             return
-        if not self._ever_connected:
-            self.exit(status.reason or f"could not take part in the session at {status.relay}")
+        if not session.ever_connected:
+            self.exit(failure)
         else:
-            self.notify(status.reason or "disconnected", title="Offline", severity="error")
+            self.notify(failure, title="Offline", severity="error")
 
-    # -- quitting --------------------------------------------------------------------------------
+    # -- the command palette and quitting --------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         if isinstance(screen, MainScreen):
@@ -430,10 +345,11 @@ class PairupApp(App[str | None]):
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
-        if self.link.view.phase == "ended" or not self._ever_connected:
+        session = self.session
+        if session is None or self.shown.phase == "ended" or not session.ever_connected:
             await self.action_quit_now()
             return
-        if self.prefs.hosting:
+        if session.prefs.hosting:
             question, explanation = (
                 "Quit and stop the relay?",
                 "The relay runs in this pairup, so the others are disconnected. "
@@ -447,25 +363,15 @@ class PairupApp(App[str | None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._leave(), group="quit")
+                self.run_worker(self._leave(session), group="quit")
 
         self.push_screen(Confirm(question, "Quit", explanation), answered)
 
-    async def _leave(self) -> None:
-        if not self.prefs.hosting:
-            self.send({"cmd": "leave"})
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(LEAVE_WAIT_SECONDS):
-                    while not self._outgoing.empty() or self.link.pending:
-                        await asyncio.sleep(0.05)
+    async def _leave(self, session: "Participation") -> None:
+        await session.leave()
         await self.action_quit_now()
 
     async def action_quit_now(self) -> None:
-        await self.link.close()
+        if self.session is not None:
+            await self.session.close()
         self.exit()
-
-
-def _run_notify_command(command: tuple[str, ...], message: str) -> None:
-    """The user's own notifier, run without a shell, with the message as its last argument."""
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        subprocess.run([*command, message], timeout=10, check=False, capture_output=True)

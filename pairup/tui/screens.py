@@ -22,10 +22,9 @@ from textual.widgets import (
     TextArea,
 )
 
-from pairup.session.events import DecisionStatus
-from pairup.session.state import Decision, Member
+from pairup.tui.shown import DecisionRow, RosterRow
 
-STATUSES: tuple[DecisionStatus, ...] = (
+STATUSES = (
     "proposed",
     "accepted",
     "rejected",
@@ -47,7 +46,7 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
     ]
     AUTO_FOCUS = "#title"
 
-    def __init__(self, decision: Decision | None = None) -> None:
+    def __init__(self, decision: DecisionRow | None = None) -> None:
         super().__init__()
         self.decision = decision
 
@@ -198,7 +197,7 @@ class Reorder(ModalScreen[list[str] | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, members: Sequence[Member]) -> None:
+    def __init__(self, members: Sequence[RosterRow]) -> None:
         super().__init__()
         self.order = list(members)
 
@@ -210,7 +209,7 @@ class Reorder(ModalScreen[list[str] | None]):
 
     def _items(self) -> list[ListItem]:
         return [
-            ListItem(Label(f"{place}. {member.participant.name}"))
+            ListItem(Label(f"{place}. {member.name}"))
             for place, member in enumerate(self.order, start=1)
         ]
 

@@ -5,8 +5,10 @@ Plain functions of plain values, so the wording is tested without a terminal.
 
 import math
 import time
+from typing import TYPE_CHECKING
 
-from pairup.link.client import Status
+if TYPE_CHECKING:
+    from pairup.link.client import Status
 
 
 def countdown(seconds: float) -> str:
@@ -33,7 +35,7 @@ def time_of_day(instant: float) -> str:
     return time.strftime("%H:%M", time.localtime(instant))
 
 
-def connection(status: Status, now: float) -> str:
+def connection(status: "Status", now: float) -> str:
     """The connection indicator's words, with the relay's address."""
     if status.state == "connected":
         return f"● connected to {status.relay}"

@@ -1,45 +1,17 @@
-"""The main screen's parts. Each one is drawn from a :class:`Snapshot` of the session."""
-
-from dataclasses import dataclass
+"""The main screen's parts. Each one draws from a :class:`~pairup.tui.shown.Snapshot`."""
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Digits, Label, ProgressBar, Static
 
-from pairup.link.client import Status
-from pairup.session import timer
-from pairup.session.rotation import next_driver
-from pairup.session.state import State
 from pairup.tui import text
+from pairup.tui.shown import Snapshot
 
 NAME_WIDTH = 14
 TITLE_WIDTH = 38
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """Everything the screen shows, read from the link at one moment."""
-
-    view: State
-    now: float
-    me: str
-    online: frozenset[str]
-    status: Status
-
-    def name(self, participant_id: str | None) -> str:
-        if participant_id is None:
-            return "nobody"
-        member = self.view.member(participant_id)
-        return member.participant.name if member is not None else participant_id
-
-    def who(self, participant_id: str | None) -> str:
-        """A name as a sentence's subject: "You" for this participant."""
-        return "You" if participant_id == self.me else self.name(participant_id)
-
-    @property
-    def next_driver(self) -> str | None:
-        return next_driver(self.view.members, self.view.driver)
+PHASES = ("lobby", "running", "paused", "waiting", "break", "ended")
+ROLE_STYLES = {"left": "dim", "driver": "bold reverse", "next": "bold", "navigator": ""}
 
 
 class TimerPanel(Vertical):
@@ -52,52 +24,48 @@ class TimerPanel(Vertical):
         yield Label(id="detail")
 
     def show(self, snap: Snapshot) -> None:
-        view = snap.view
-        left = timer.remaining(view, snap.now)
-        length = view.phase_length or float(view.settings.turn_seconds)
         role, detail = self._words(snap)
         self.query_one("#role", Label).update(role)
         self.query_one("#detail", Label).update(detail)
-        shown = left if left is not None else float(view.settings.turn_seconds)
-        self.query_one("#clock", Digits).update(text.countdown(shown))
-        done = 0.0 if left is None else length - left
-        self.query_one("#progress", ProgressBar).update(total=length, progress=done)
-        for phase in ("lobby", "running", "paused", "waiting", "break", "ended"):
-            self.set_class(view.phase == phase, f"-{phase}")
-        self.set_class(view.driver == snap.me and view.phase != "break", "-mine")
+        left = snap.remaining
+        clock = text.countdown(snap.length if left is None else left) if snap.length else "--:--"
+        self.query_one("#clock", Digits).update(clock)
+        done = 0.0 if left is None else snap.length - left
+        self.query_one("#progress", ProgressBar).update(total=snap.length or 1, progress=done)
+        for phase in PHASES:
+            self.set_class(snap.phase == phase, f"-{phase}")
+        self.set_class(snap.mine and snap.phase != "break", "-mine")
 
     @staticmethod
     def _words(snap: Snapshot) -> tuple[Text, str]:
-        view = snap.view
-        driver = snap.who(view.driver)
-        drives = "drive" if view.driver == snap.me else "drives"
-        following = snap.name(snap.next_driver)
-        match view.phase:
+        match snap.phase:
+            case "lobby" if snap.driver is None:
+                return Text("Opening the session…", style="bold"), ""
             case "lobby":
-                alone = len(view.present) < 2
+                alone = snap.present < 2
                 return (
-                    Text.assemble(("Ready", "bold"), f" · {driver} {drives} first"),
+                    Text.assemble(("Ready", "bold"), f" · {snap.drives} first"),
                     "share the join link below" if alone else "s starts the first turn",
                 )
             case "running":
                 return (
-                    Text.assemble(("▶ ", "bold"), (f"{driver} {drives}", "bold")),
-                    f"turn {view.turn} · next: {following}",
+                    Text.assemble(("▶ ", "bold"), (snap.drives, "bold")),
+                    f"turn {snap.turn} · next: {snap.next_name}",
                 )
             case "paused":
                 return (
-                    Text.assemble(("⏸ Paused", "bold"), f" · {driver} {drives}"),
-                    f"space resumes · turn {view.turn} · next: {following}",
+                    Text.assemble(("⏸ Paused", "bold"), f" · {snap.drives}"),
+                    f"space resumes · turn {snap.turn} · next: {snap.next_name}",
                 )
             case "waiting":
-                whose = "Your" if view.driver == snap.me else f"{snap.name(view.driver)}'s"
+                whose = "Your" if snap.mine else f"{snap.driver_name}'s"
                 return (
                     Text.assemble((f"{whose} turn", "bold"), " is next"),
-                    f"s starts turn {view.turn}",
+                    f"s starts turn {snap.turn}",
                 )
             case "break":
                 return (
-                    Text.assemble(("☕ Break", "bold"), f" · then {driver} {drives}"),
+                    Text.assemble(("☕ Break", "bold"), f" · then {snap.drives}"),
                     "b ends the break early",
                 )
             case _:
@@ -109,31 +77,19 @@ class Roster(Static):
     (● connected, ○ not)."""
 
     def show(self, snap: Snapshot) -> None:
-        view = snap.view
-        following = snap.next_driver
         lines = Text()
-        if not view.members:
+        if not snap.roster:
             lines.append("nobody has joined yet", style="dim")
-        for place, member in enumerate(view.members, start=1):
-            name = member.participant.name
-            if member.id == snap.me:
-                name += " (you)"
+        for place, member in enumerate(snap.roster, start=1):
+            name = member.name + (" (you)" if member.you else "")
             name = name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
-            if not member.present:
-                role, style = "left", "dim"
-            elif member.id == view.driver:
-                role, style = "driver", "bold reverse"
-            elif member.id == following:
-                role, style = "next", "bold"
-            else:
-                role, style = "navigator", ""
-            marker = "▶" if member.id == view.driver and member.present else " "
+            marker = "▶" if member.role == "driver" else " "
             if place > 1:
                 lines.append("\n")
             lines.append(f"{place} {marker} ")
-            lines.append(f"{name:<{NAME_WIDTH}}", style=style)
-            lines.append(f" {role:<9} ")
-            if member.id in snap.online:
+            lines.append(f"{name:<{NAME_WIDTH}}", style=ROLE_STYLES[member.role])
+            lines.append(f" {member.role:<9} ")
+            if member.online:
                 lines.append("●", style="green")
             else:
                 lines.append("○", style="dim")
@@ -154,8 +110,8 @@ class DecisionLog(DataTable[str]):
         self._shown: tuple[tuple[str, int], ...] = ()
 
     def show(self, snap: Snapshot) -> None:
-        decisions = snap.view.decisions_in_order()
-        shown = tuple((d.id, len(d.amendments)) for d in decisions)
+        decisions = snap.decisions
+        shown = tuple((d.id, d.amendments) for d in decisions)
         if shown == self._shown:
             return
         self._shown = shown
@@ -167,8 +123,8 @@ class DecisionLog(DataTable[str]):
                 str(decision.number),
                 title,
                 decision.status,
-                snap.name(decision.proposed_by)[:12],
-                text.time_of_day(decision.proposed_at),
+                decision.by[:12],
+                text.time_of_day(decision.at),
                 key=decision.id,
             )
         if decisions:

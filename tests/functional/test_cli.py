@@ -127,8 +127,8 @@ def test_a_bad_repository_config_is_one_line_naming_file_and_key(
     nested = repo / "src" / "deep"
     nested.mkdir(parents=True)
 
-    for command in ("sessions", "config", "start"):
-        result = pairup(command, cwd=nested)
+    for command in (["sessions"], ["config"], ["start", "--headless"]):
+        result = pairup(*command, cwd=nested)
         assert result.returncode == 2, command
         assert result.stderr.count("\n") == 1, result.stderr
         assert expected in result.stderr

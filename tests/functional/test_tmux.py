@@ -113,3 +113,30 @@ def test_start_and_join_in_two_panes_then_roles_swap(tmux: Tmux, tmp_path: Path)
         wait_for(tmux, pane, lambda text: "The session has ended." in text, "the end screen")
         tmux("send-keys", "-t", pane, "q")
         wait_for(tmux, pane, lambda text: "pairup exited 0" in text, "pairup to exit")
+
+
+def test_a_config_mistake_closes_the_screen_and_says_what_to_fix(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".pairup.toml").write_text('[session]\nturn = "15 minutes"\n')
+    pane = tmux(
+        "new-session",
+        "-d",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "-c",
+        str(repo),
+        "-x",
+        "90",
+        "-y",
+        "24",
+        pairup_in_pane(tmp_path / "data", "start", "--name", "Ann"),
+    ).strip()
+    shown = wait_for(tmux, pane, lambda text: "pairup exited" in text, "pairup to exit")
+    assert "pairup exited 2" in shown
+    assert ".pairup.toml" in shown
+    assert "session.turn: expected a duration" in shown
+    assert "Traceback" not in shown

@@ -6,12 +6,13 @@ from pathlib import Path
 
 from pairup.session import events as ev
 from pairup.session import timer
-from pairup.tui.app import ACTIONS, Preferences
+from pairup.tui.app import ACTIONS
 from pairup.tui.screens import Ask, DecisionForm, Help, Reorder
+from pairup.tui.session import Preferences
 from pairup.tui.widgets import TimerPanel
 from tests.integration.relaykit import free_port, relay_on
 
-from .tuikit import pair, shown, until
+from .tuikit import pair, session_of, shown, until
 
 LONG = ev.SessionSettings(turn_seconds=600)
 
@@ -23,28 +24,31 @@ def test_extend_skip_and_breaks_reach_both_screens(tmp_path: Path) -> None:
             pair(tmp_path, relay.url, LONG) as (ann, ann_pilot, bob, bob_pilot),
         ):
             await ann_pilot.press("s")
-            await until(lambda: bob.link.view.phase == "running", "the first turn")
+            await until(lambda: session_of(bob).link.view.phase == "running", "the first turn")
 
             await bob_pilot.press("e")
             assert isinstance(bob.screen, Ask)
             await bob_pilot.press("backspace", "3", "enter")
             await until(
-                lambda: (timer.remaining(ann.link.view, ann.link.now()) or 0) > 600 + 150,
+                lambda: (
+                    (timer.remaining(session_of(ann).link.view, session_of(ann).link.now()) or 0)
+                    > 600 + 150
+                ),
                 "three more minutes on Ann's countdown",
             )
 
             await ann_pilot.press("n")
             await until(
-                lambda: all(app.link.view.driver == "bob" for app in (ann, bob)),
+                lambda: all(session_of(app).link.view.driver == "bob" for app in (ann, bob)),
                 "the skip to hand over to Bob",
             )
-            assert bob.link.view.turn == 2
+            assert session_of(bob).link.view.turn == 2
 
             await bob_pilot.press("b")
             await until(lambda: "Break" in shown(ann, "#role"), "the break on Ann's screen")
             await ann_pilot.press("b")
             await until(
-                lambda: all(app.link.view.phase != "break" for app in (ann, bob)),
+                lambda: all(session_of(app).link.view.phase != "break" for app in (ann, bob)),
                 "the break to end early on both",
             )
 
@@ -61,7 +65,7 @@ def test_reorder_changes_the_rotation_for_everyone(tmp_path: Path) -> None:
             assert isinstance(ann.screen, Reorder)
             await ann_pilot.press("down", "u", "enter")
             await until(
-                lambda: [m.id for m in bob.link.view.members] == ["bob", "ann"],
+                lambda: [m.id for m in session_of(bob).link.view.members] == ["bob", "ann"],
                 "the new order on Bob's side",
             )
             roster = str(bob.main.query_one("#roster").render())
@@ -111,11 +115,11 @@ def test_after_a_full_cycle_the_retro_prompt_records_a_lesson(tmp_path: Path) ->
                 lambda: isinstance(ann.screen, Ask) and isinstance(bob.screen, Ask),
                 "the retro prompt after Ann and Bob have both driven",
             )
-            assert ann.link.view.turn == 3
+            assert session_of(ann).link.view.turn == 3
             await ann_pilot.press(*"Say the plan out loud", "enter")
             await until(
                 lambda: (
-                    [lesson.text for lesson in bob.link.view.lessons_in_order()]
+                    [lesson.text for lesson in session_of(bob).link.view.lessons_in_order()]
                     == ["Say the plan out loud"]
                 ),
                 "the lesson in Bob's view",
@@ -159,7 +163,10 @@ def test_a_guest_who_quits_leaves_the_rotation(tmp_path: Path) -> None:
             await bob_pilot.press("q")
             await bob_pilot.press("y")
             await until(
-                lambda: (member := ann.link.view.member("bob")) is not None and not member.present,
+                lambda: (
+                    (member := session_of(ann).link.view.member("bob")) is not None
+                    and not member.present
+                ),
                 "Bob to have left on Ann's side",
             )
             await until(lambda: bob.return_value is None and not bob.is_running, "Bob's exit")

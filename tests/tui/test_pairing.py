@@ -13,7 +13,7 @@ from pairup.tui.screens import EndScreen
 from pairup.tui.widgets import DecisionLog
 from tests.integration.relaykit import free_port, relay_on
 
-from .tuikit import pair, shown, until
+from .tuikit import pair, session_of, shown, until
 
 
 def test_roles_rotate_on_both_screens_when_the_timer_runs_out(tmp_path: Path) -> None:
@@ -32,7 +32,7 @@ def test_roles_rotate_on_both_screens_when_the_timer_runs_out(tmp_path: Path) ->
                     "Bob to drive on both screens",
                 )
                 for app in (ann, bob):
-                    assert app.link.view.turn >= 2
+                    assert session_of(app).link.view.turn >= 2
                     roster = str(app.main.query_one("#roster").render())
                     assert "▶ Bob" in roster
 
@@ -52,7 +52,7 @@ def test_a_decision_typed_on_one_screen_shows_on_the_other(tmp_path: Path) -> No
                 await until(lambda: log.row_count == 1, "the decision on Bob's screen")
                 assert log.get_row_at(0)[1] == "Use SQLite"
                 assert log.get_row_at(0)[3] == "Ann"
-                decision = bob.link.view.decisions_in_order()[0]
+                decision = session_of(bob).link.view.decisions_in_order()[0]
                 assert decision.context == "We need a durable log"
 
                 # Bob amends it: enter on the row opens the form with the fields filled in.
@@ -66,7 +66,7 @@ def test_a_decision_typed_on_one_screen_shows_on_the_other(tmp_path: Path) -> No
                     ),
                     "the amendment on Ann's screen",
                 )
-                amended = ann.link.view.decisions_in_order()[0]
+                amended = session_of(ann).link.view.decisions_in_order()[0]
                 assert [a.changed for a in amended.amendments] == [("title",)]
 
     asyncio.run(scenario())
@@ -78,7 +78,9 @@ def test_pause_on_one_screen_pauses_both(tmp_path: Path) -> None:
             settings = ev.SessionSettings(turn_seconds=600)
             async with pair(tmp_path, relay.url, settings) as (ann, ann_pilot, bob, bob_pilot):
                 await ann_pilot.press("s")
-                await until(lambda: bob.link.view.phase == "running", "the turn to start")
+                await until(
+                    lambda: session_of(bob).link.view.phase == "running", "the turn to start"
+                )
                 await bob_pilot.press("space")
                 await until(
                     lambda: all("Paused" in shown(app, "#role") for app in (ann, bob)),
@@ -87,7 +89,7 @@ def test_pause_on_one_screen_pauses_both(tmp_path: Path) -> None:
                 frozen = shown(ann, "#detail")
                 await ann_pilot.press("space")
                 await until(
-                    lambda: all(app.link.view.phase == "running" for app in (ann, bob)),
+                    lambda: all(session_of(app).link.view.phase == "running" for app in (ann, bob)),
                     "both to resume",
                 )
                 assert "Ann drives" in shown(bob, "#role")
@@ -109,7 +111,9 @@ def test_a_relay_restart_shows_reconnecting_and_loses_nothing(tmp_path: Path) ->
                     "both screens to say they are reconnecting",
                 )
                 await ann_pilot.press("d", *"Decided while the relay was down", "ctrl+s")
-                await until(lambda: bool(ann.link.pending), "the decision to wait in the outbox")
+                await until(
+                    lambda: bool(session_of(ann).link.pending), "the decision to wait in the outbox"
+                )
                 async with relay_on(port, tmp_path / "relay"):
                     await until(
                         lambda: all(
@@ -120,8 +124,11 @@ def test_a_relay_restart_shows_reconnecting_and_loses_nothing(tmp_path: Path) ->
                     log = bob.main.query_one(DecisionLog)
                     await until(lambda: log.row_count == 1, "the decision to reach Bob")
                     assert log.get_row_at(0)[1] == "Decided while the relay was down"
-                    await until(lambda: not ann.link.pending, "Ann's outbox to empty")
-                    assert ann.link.confirmed.last_seq == bob.link.confirmed.last_seq
+                    await until(lambda: not session_of(ann).link.pending, "Ann's outbox to empty")
+                    assert (
+                        session_of(ann).link.confirmed.last_seq
+                        == session_of(bob).link.confirmed.last_seq
+                    )
 
     asyncio.run(scenario())
 
@@ -139,6 +146,6 @@ def test_ending_the_session_shows_the_end_screen_everywhere(tmp_path: Path) -> N
                 )
                 summary = str(bob.screen.query_one("#summary").render())
                 assert "The session has ended." in summary
-                assert str(bob.prefs.journal) in summary
+                assert str(session_of(bob).prefs.journal) in summary
 
     asyncio.run(scenario())

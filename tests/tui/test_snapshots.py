@@ -10,12 +10,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from pairup import protocol as wire
 from pairup.link.client import Link, Status
 from pairup.session import events as ev
 from pairup.session import fold
-from pairup.tui.app import PairupApp, Preferences
+from pairup.tui.app import PairupApp
+from pairup.tui.session import Participation, Preferences
+
+from .tuikit import opened, until
 
 T0 = 1_795_000_000.0
 """A fixed moment: 2026-11-18 11:06:40 UTC."""
@@ -96,23 +100,30 @@ def offline_app(events: list[ev.Event], now: float, me: ev.Participant = ANN) ->
     link.status = Status("connected", RELAY)
     link.online = frozenset({"ann-0001", "bob-0001"})
     prefs = Preferences(bell=False, retro=False, journal=JOURNAL)
-    return PairupApp(link, me, prefs=prefs, connect=False)
+    return opened(Participation(link, me, prefs=prefs, connect=False))
+
+
+async def session_open(pilot: Pilot[str | None]) -> None:
+    """Wait until the app has opened its session and drawn it."""
+    await until(lambda: pilot.app.session is not None, "the session to open")
+    await pilot.pause()
 
 
 def test_main_screen(snap_compare) -> None:
     app = offline_app(log(), now=T0 + 60 + 9 * 60 + 25)
-    assert snap_compare(app, terminal_size=(80, 24))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=session_open)
 
 
 def test_main_screen_large(snap_compare) -> None:
     app = offline_app(log(), now=T0 + 60 + 9 * 60 + 25)
-    assert snap_compare(app, terminal_size=(120, 36))
+    assert snap_compare(app, terminal_size=(120, 36), run_before=session_open)
 
 
 def test_decision_form(snap_compare) -> None:
     app = offline_app(log(), now=T0 + 700)
 
-    async def type_a_decision(pilot) -> None:
+    async def type_a_decision(pilot: Pilot[str | None]) -> None:
+        await session_open(pilot)
         await pilot.press("d", *"Pair on the relay tests")
         await pilot.press("tab", *"Nobody but Ann knows the relay.")
 
@@ -128,4 +139,4 @@ def test_end_screen(snap_compare) -> None:
         ev.SessionEnded(id="event-end", actor="ann-0001", at=T0 + 1500),
     )
     app = offline_app(ended, now=T0 + 1500)
-    assert snap_compare(app, terminal_size=(80, 24))
+    assert snap_compare(app, terminal_size=(80, 24), run_before=session_open)

@@ -15,7 +15,8 @@ from pairup import protocol as wire
 from pairup.journal import journal_path
 from pairup.link.client import Link
 from pairup.session import events as ev
-from pairup.tui.app import PairupApp, Preferences
+from pairup.tui.app import PairupApp
+from pairup.tui.session import Participation, Preferences
 from tests.integration.relaykit import PinnedJitter, new_session
 
 WAIT = 15.0
@@ -43,7 +44,21 @@ def participant(
         prefs or Preferences(bell=False, retro=False),
         journal=journal_path(link.data_dir, join.session),
     )
-    return PairupApp(link, me, settings=settings, prefs=chosen)
+    return opened(Participation(link, me, settings=settings, prefs=chosen))
+
+
+def opened(participation: Participation) -> PairupApp:
+    """An app for a participation made beforehand."""
+
+    async def opener() -> Participation:
+        return participation
+
+    return PairupApp(opener)
+
+
+def session_of(app: PairupApp) -> Participation:
+    assert app.session is not None, "the session is not open yet"
+    return app.session
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
@@ -77,10 +92,14 @@ async def pair(
     ann = participant(tmp_path, "Ann", join, settings=settings, prefs=prefs)
     bob = participant(tmp_path, "Bob", join, prefs=prefs)
     async with ann.run_test(notifications=True) as ann_pilot:
-        await until(lambda: ann.link.view.member("ann") is not None, "Ann's session to open")
+        await until(lambda: ann.session is not None, "Ann's app to open the session")
+        await until(
+            lambda: session_of(ann).link.view.member("ann") is not None, "Ann's session to open"
+        )
         async with bob.run_test(notifications=True) as bob_pilot:
+            await until(lambda: bob.session is not None, "Bob's app to open the session")
             await until(
-                lambda: all(len(app.link.view.present) == 2 for app in (ann, bob)),
+                lambda: all(len(session_of(app).link.view.present) == 2 for app in (ann, bob)),
                 "both to see both",
             )
             yield ann, ann_pilot, bob, bob_pilot

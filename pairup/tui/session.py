@@ -1,0 +1,251 @@
+"""The TUI's side of a session: the link, what it shows, and what its keys ask for.
+
+This module brings in the session core, pydantic and the network. The app imports it in a
+thread after its first frame is on screen, so the screen appears without waiting for them.
+"""
+
+import asyncio
+import contextlib
+import subprocess
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+
+from pairup.commands import CommandError, command_event
+from pairup.journal import JournalBusy
+from pairup.link.client import EventTooLarge, Link
+from pairup.link.joining import introduce
+from pairup.link.timekeeper import keep_time
+from pairup.session import events as ev
+from pairup.session import timer
+from pairup.session.rotation import next_driver
+from pairup.session.state import State
+from pairup.tui import text
+from pairup.tui.shown import DecisionRow, RosterRow, Snapshot
+
+ROUTINE = {"roles.rotated", "break.ended"}
+"""Kinds every client sends when a countdown runs out; only the first counts, so the refusal of
+the others is routine and not worth a word."""
+LEAVE_WAIT_SECONDS = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """How this participant likes to be told about changes, and what the screen should say."""
+
+    bell: bool = True
+    notify_command: tuple[str, ...] = ()
+    retro: bool = True
+    hosting: bool = False
+    """Whether the relay runs inside this process (so quitting disconnects everyone)."""
+    journal: Path | None = None
+
+
+class Participation:
+    """One participant in one session, as the screen needs it."""
+
+    def __init__(
+        self,
+        link: Link,
+        me: ev.Participant,
+        *,
+        settings: ev.SessionSettings | None = None,
+        prefs: Preferences | None = None,
+        connect: bool = True,
+    ) -> None:
+        self.link = link
+        self.me = me
+        self.settings = settings
+        self.prefs = prefs or Preferences()
+        self.connect = connect
+        self.ever_connected = False
+        self._outgoing: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._last_state = ""
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def join_link(self) -> str:
+        return str(self.link.join)
+
+    @property
+    def session_id(self) -> str:
+        return self.link.join.session
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        link = self.link
+        view = link.view
+        now = link.now()
+        following = next_driver(view.members, view.driver)
+        return Snapshot(
+            phase=view.phase,
+            turn=view.turn,
+            driver=view.driver,
+            driver_name=_name(view, view.driver),
+            next_name=_name(view, following),
+            mine=view.driver == self.me.id,
+            remaining=timer.remaining(view, now),
+            length=view.phase_length or float(view.settings.turn_seconds),
+            present=len(view.present),
+            roster=tuple(
+                RosterRow(
+                    id=member.id,
+                    name=member.participant.name,
+                    you=member.id == self.me.id,
+                    role=(
+                        "left"
+                        if not member.present
+                        else "driver"
+                        if member.id == view.driver
+                        else "next"
+                        if member.id == following
+                        else "navigator"
+                    ),
+                    online=member.id in link.online,
+                )
+                for member in view.members
+            ),
+            decisions=tuple(
+                DecisionRow(
+                    id=decision.id,
+                    number=decision.number,
+                    title=decision.title,
+                    context=decision.context,
+                    decision=decision.decision,
+                    consequences=decision.consequences,
+                    status=decision.status,
+                    by=_name(view, decision.proposed_by),
+                    at=decision.proposed_at,
+                    amendments=len(decision.amendments),
+                )
+                for decision in view.decisions_in_order()
+            ),
+            connection=text.connection(link.status, link.clock()),
+            connection_state=link.status.state,
+        )
+
+    def summary(self) -> Text:
+        """The end screen: how the session went and where its log is."""
+        view = self.link.view
+        ended = view.ended_at or self.link.now()
+        started = view.opened_at or ended
+        summary = Text()
+        summary.append("The session has ended.\n\n", style="bold")
+        summary.append(
+            f"{text.time_of_day(started)} to {text.time_of_day(ended)}, "
+            f"{text.span(ended - started)}, {view.turn} turns.\n\n"
+        )
+        summary.append("Who drove how long\n", style="bold")
+        for member_id, seconds in timer.driving_times(view, ended).items():
+            summary.append(f"  {_name(view, member_id):<20} {text.span(seconds):>10}\n")
+        decisions = view.decisions_in_order()
+        summary.append(f"\nDecisions ({len(decisions)})\n", style="bold")
+        for decision in decisions:
+            summary.append(f"  {decision.number}. {decision.title} ({decision.status})\n")
+        lessons = view.lessons_in_order()
+        if lessons:
+            summary.append(f"\nLessons learned ({len(lessons)})\n", style="bold")
+            for lesson in lessons:
+                summary.append(f"  - {lesson.text}\n")
+        summary.append("\nThe session log is kept at\n", style="bold")
+        summary.append(f"  {self.prefs.journal or 'the data directory of pairup'}\n")
+        summary.append(
+            "\nExport (e): turning the decisions into draft ADRs and writing the session record "
+            "is not in this version of pairup yet.\n"
+        )
+        return summary
+
+    # -- asking ----------------------------------------------------------------------------------
+
+    def ask(self, command: dict[str, Any]) -> str | None:
+        """Turn ``command`` into an event against the session as shown now and queue it;
+        or say in one line why it cannot be."""
+        try:
+            event = command_event(command, self.link.view, self.me.id, self.link.now())
+        except CommandError as error:
+            return str(error)
+        self._outgoing.put_nowait(event)
+        return None
+
+    async def leave(self) -> None:
+        """Say goodbye to the others (a guest), and wait a moment for it to leave this machine."""
+        if self.prefs.hosting:
+            return
+        self.ask({"cmd": "leave"})
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LEAVE_WAIT_SECONDS):
+                while not self._outgoing.empty() or self.link.pending:
+                    await asyncio.sleep(0.05)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def watch(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` whenever the session or the connection changes; take one's place in
+        the session at every (re)connection."""
+
+        def on_change() -> None:
+            status = self.link.status
+            if status.state != self._last_state:
+                self._last_state = status.state
+                if status.state == "connected":
+                    self.ever_connected = True
+                    task = asyncio.get_running_loop().create_task(
+                        introduce(self.link, self.me, self.settings)
+                    )
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
+            changed()
+
+        self.link.listeners.append(on_change)
+
+    def tasks(self, problem: Callable[[str], None]) -> list[Awaitable[None]]:
+        """What must run while the screen is up: the connection, the timekeeper, the sender
+        (one, so events leave in the order they were asked for), and a watch on refusals."""
+        return [keep_time(self.link), self._send_forever(problem), self._refusals(problem)]
+
+    async def run(self) -> str | None:
+        """Stay in the session until it ends or the link is closed; or why entry failed."""
+        try:
+            await self.link.run()
+        except JournalBusy as error:
+            return str(error)
+        reason = self.link.status.reason
+        if reason == "session ended":
+            return None
+        return reason or f"could not take part in the session at {self.link.status.relay}"
+
+    async def close(self) -> None:
+        await self.link.close()
+
+    def run_notify_command(self, message: str) -> None:
+        """The user's own notifier, run without a shell, with the message as its last argument.
+        It may take a while: call it from a thread."""
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            command = [*self.prefs.notify_command, message]
+            subprocess.run(command, timeout=10, check=False, capture_output=True)
+
+    async def _send_forever(self, problem: Callable[[str], None]) -> None:
+        while True:
+            event = await self._outgoing.get()
+            try:
+                await self.link.submit(event)
+            except EventTooLarge as error:
+                problem(str(error))
+
+    async def _refusals(self, problem: Callable[[str], None]) -> None:
+        while True:
+            applied = await self.link.applied.get()
+            event = applied.event
+            if applied.rejected and event.actor == self.me.id and event.kind not in ROUTINE:
+                problem(f"Not applied: {applied.rejected}")
+
+
+def _name(view: State, participant_id: str | None) -> str:
+    if participant_id is None:
+        return "nobody"
+    member = view.member(participant_id)
+    return member.participant.name if member is not None else participant_id

@@ -1,0 +1,80 @@
+"""What the screen shows, as plain values: the session read at one moment, ready to draw.
+
+The widgets draw only these, so the modules that draw the first frame import neither the
+session core nor the network (see ADR 11); :mod:`pairup.tui.session` fills them in.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RosterRow:
+    id: str
+    name: str
+    you: bool
+    role: str
+    """driver, next, navigator or left"""
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRow:
+    id: str
+    number: int
+    title: str
+    context: str
+    decision: str
+    consequences: str
+    status: str
+    by: str
+    at: float
+    amendments: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    phase: str
+    """lobby, running, paused, waiting, break or ended"""
+    turn: int
+    driver: str | None
+    driver_name: str
+    next_name: str
+    mine: bool
+    """Whether this participant drives."""
+    remaining: float | None
+    """Seconds left on the countdown, None when nothing counts down."""
+    length: float
+    """Length of the current turn or break, for the progress bar."""
+    present: int
+    roster: tuple[RosterRow, ...]
+    decisions: tuple[DecisionRow, ...]
+    connection: str
+    connection_state: str
+    """connecting, connected, reconnecting or offline"""
+
+    @property
+    def who(self) -> str:
+        """The driver as a sentence's subject: "You" for this participant."""
+        return "You" if self.mine else self.driver_name
+
+    @property
+    def drives(self) -> str:
+        return f"{self.who} {'drive' if self.mine else 'drives'}"
+
+
+STARTING = Snapshot(
+    phase="lobby",
+    turn=1,
+    driver=None,
+    driver_name="nobody",
+    next_name="nobody",
+    mine=False,
+    remaining=None,
+    length=0.0,
+    present=0,
+    roster=(),
+    decisions=(),
+    connection="◌ starting…",
+    connection_state="connecting",
+)
+"""What the screen shows before the session is open: its first frame."""
