@@ -9,6 +9,7 @@ without touching the relay. See ``docs/protocol.md`` for the conversation as a w
 import base64
 import hashlib
 import hmac
+import json
 import re
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -306,3 +307,25 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
 
 def encode(frame: _Frame) -> str:
     return frame.model_dump_json()
+
+
+def encode_sequenced(*, seq: int, at: float, id: str, sender: str, kind: str, body: str) -> bytes:
+    """The ``event`` frame in UTF-8: what :func:`encode` writes for :class:`Sequenced`.
+
+    For the relay's hottest path, once per event, from fields it checked or assigned itself
+    (``at`` is its own clock, so finite): it skips building and validating a model, which
+    costs several times the encoding.
+    """
+    return (
+        f'{{"type":"event","seq":{seq},"at":{at!r},"id":{_string(id)},'
+        f'"sender":{_string(sender)},"kind":{_string(kind)},"body":{_string(body)}}}'
+    ).encode()
+
+
+def encode_ack(id: str, seq: int) -> bytes:
+    """The ``ack`` frame in UTF-8: what :func:`encode` writes for :class:`Ack`."""
+    return f'{{"type":"ack","id":{_string(id)},"seq":{seq}}}'.encode()
+
+
+_string = json.encoder.encode_basestring
+"""A JSON string literal, non-ASCII characters kept as they are (as pydantic writes them)."""

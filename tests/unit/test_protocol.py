@@ -81,3 +81,17 @@ def test_a_frame_outside_the_protocol_earns_its_close_code(raw, code):
     with pytest.raises(wire.FrameError) as refused:
         wire.decode_client_frame(raw)
     assert refused.value.code == code
+
+
+@given(
+    seq=st.integers(min_value=1, max_value=2**53),
+    at=st.floats(min_value=1e6, max_value=1e11, allow_nan=False, allow_infinity=False),
+    body=st.text(max_size=200).filter(lambda body: "\x00" not in body),
+)
+def test_the_relays_hand_made_frames_are_the_models_frames(seq, at, body):
+    fields = {"id": "ann-00000001", "sender": "ann.b", "kind": "lesson.noted", "body": body}
+    made = wire.encode_sequenced(seq=seq, at=at, **fields)
+    assert made == wire.encode(wire.Sequenced(seq=seq, at=at, **fields)).encode()
+    assert wire.RELAY_FRAME.validate_json(made) == wire.Sequenced(seq=seq, at=at, **fields)
+    ack = wire.encode_ack("ann-00000001", seq)
+    assert ack == wire.encode(wire.Ack(id="ann-00000001", seq=seq)).encode()
