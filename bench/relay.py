@@ -1,7 +1,8 @@
 """pairup's relay against a bare websockets broadcast relay, measured in the same run.
 
-Each relay runs in a process of its own; the load comes from this process, on loopback only,
-bounded in count and time. Two figures:
+Each relay runs in a process of its own; the load comes from other processes (two by default,
+each with its share of the sessions, the same for both relays), on loopback only, bounded in
+count and time. Two figures:
 
 - throughput: sessions of two, one side publishing with a window of events in flight, counted
   as events delivered to the other side per second. pairup's relay admits, validates,
@@ -12,12 +13,14 @@ bounded in count and time. Two figures:
 
     python -m bench.relay            # 50 sessions for throughput; 500 x 2 clients for latency
     python -m bench.relay --quick    # a few seconds, only checks the benchmark still works
+    python -m bench.relay --load-processes 1    # all the load from one process
 """
 
 import argparse
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import random
 import resource
 import secrets
@@ -27,7 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -173,9 +177,10 @@ class Pair:
 
 
 async def throughput(
-    kind: str, port: int, sessions: int, seconds: float, window: int = 32
+    kind: str, port: int, sessions: int, seconds: float, *, start: Barrier, window: int = 32
 ) -> float:
     pairs = [await Pair.open(kind, port) for _ in range(sessions)]
+    await asyncio.to_thread(start.wait)
     delivered = 0
     deadline = time.monotonic() + seconds
 
@@ -204,9 +209,10 @@ async def throughput(
 
 
 async def latency(
-    kind: str, port: int, sessions: int, seconds: float, period: float = 2.0
+    kind: str, port: int, sessions: int, seconds: float, *, start: Barrier, period: float = 2.0
 ) -> list[float]:
     pairs = [await Pair.open(kind, port) for _ in range(sessions)]
+    await asyncio.to_thread(start.wait)
     samples: list[float] = []
     deadline = time.monotonic() + seconds
 
@@ -235,8 +241,55 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-async def measure_throughput(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
-    rates = [await throughput(kind, port, args.sessions, args.seconds) for _ in range(args.runs)]
+def load(
+    phase: str, kind: str, port: int, sessions: int, *, seconds: float, start: Barrier, results
+) -> None:
+    """One load generator process: its share of the sessions, started with the others."""
+    if phase == "throughput":
+        results.put(asyncio.run(throughput(kind, port, sessions, seconds, start=start)))
+    else:
+        results.put(asyncio.run(latency(kind, port, sessions, seconds, start=start)))
+
+
+def spread_load(
+    phase: str, kind: str, port: int, sessions: int, *, seconds: float, processes: int
+) -> list:
+    """Run the load in ``processes`` processes at once, splitting the sessions between them;
+    return each one's result."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(processes)
+    results = context.Queue()
+    shares = [sessions // processes + (i < sessions % processes) for i in range(processes)]
+    workers = [
+        context.Process(
+            target=load,
+            args=(phase, kind, port, share),
+            kwargs={"seconds": seconds, "start": start, "results": results},
+        )
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    outcome = [results.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    return outcome
+
+
+def measure_throughput(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
+    rates = [
+        sum(
+            spread_load(
+                "throughput",
+                kind,
+                port,
+                args.sessions,
+                seconds=args.seconds,
+                processes=args.processes,
+            )
+        )
+        for _ in range(args.runs)
+    ]
     return {
         "throughput": statistics.median(rates),
         "throughput_min": min(rates),
@@ -244,8 +297,16 @@ async def measure_throughput(kind: str, port: int, args: argparse.Namespace) -> 
     }
 
 
-async def measure_latency(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
-    samples = await latency(kind, port, args.latency_sessions, args.latency_seconds)
+def measure_latency(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
+    shares = spread_load(
+        "latency",
+        kind,
+        port,
+        args.latency_sessions,
+        seconds=args.latency_seconds,
+        processes=args.processes,
+    )
+    samples = [sample for share in shares for sample in share]
     return {
         "p50": percentile(samples, 0.50) * 1000,
         "p99": percentile(samples, 0.99) * 1000,
@@ -253,24 +314,24 @@ async def measure_latency(kind: str, port: int, args: argparse.Namespace) -> dic
     }
 
 
-Measure = Callable[[str, int, argparse.Namespace], Awaitable[dict[str, float]]]
+Measure = Callable[[str, int, argparse.Namespace], dict[str, float]]
 
 
 def run_phase(kind: str, measure: Measure, scratch: Path, args: argparse.Namespace) -> dict:
     """One measurement against a relay process of its own, with where that relay's time went:
-    its CPU use over its life, the load generator's, and (pairup) its group commits."""
+    its CPU use over its life, the load generators', and (pairup) its group commits."""
     process, port = start_relay(kind, scratch / f"{kind}-{measure.__name__}")
     cpu_before = _children_cpu()
-    client_before = time.process_time()
     started = time.monotonic()
     try:
-        result = asyncio.run(measure(kind, port, args))
+        result = measure(kind, port, args)
     finally:
+        cpu_load = _children_cpu()
         process.terminate()
         tail, _ = process.communicate(timeout=30)
     wall = time.monotonic() - started
-    result["relay_cpu"] = (_children_cpu() - cpu_before) / wall * 100
-    result["client_cpu"] = (time.process_time() - client_before) / wall * 100
+    result["relay_cpu"] = (_children_cpu() - cpu_load) / wall * 100
+    result["client_cpu"] = (cpu_load - cpu_before) / wall * 100
     if kind == "pairup":
         result.update(json.loads(tail.strip().splitlines()[-1]))
     return result
@@ -279,6 +340,13 @@ def run_phase(kind: str, measure: Measure, scratch: Path, args: argparse.Namespa
 def main() -> None:
     parser = argparse.ArgumentParser(description="pairup's relay against a bare broadcast relay")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--load-processes",
+        dest="processes",
+        type=int,
+        default=2,
+        help="load generator processes, each with its share of the sessions (default 2)",
+    )
     parser.add_argument("--serve", choices=["bare", "pairup"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -342,7 +410,8 @@ def report_costs(bare: dict, ours: dict) -> None:
 
 
 def _children_cpu() -> float:
-    """CPU seconds of the child processes that have ended and been waited for."""
+    """CPU seconds of the child processes (relays, load generators) that have ended and been
+    waited for."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
