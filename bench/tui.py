@@ -8,7 +8,7 @@ Runs alternate between the two, so both see the same machine. pairup opens its s
 behind the first frame; the time until the join link itself is on screen (embedded relay
 started, session opened) is reported too.
 
-    python -m bench.tui            # 9 runs of each
+    python -m bench.tui            # 15 runs of each
     python -m bench.tui --quick    # 1 run of each, only checks the benchmark still works
 """
 
@@ -94,7 +94,7 @@ def main() -> None:
     if args.bare:
         bare_app()
         return
-    runs = 1 if args.quick else 9
+    runs = 1 if args.quick else 15
     timings: dict[str, list[float]] = {"bare": [], "pairup": [], "link": []}
     with tempfile.TemporaryDirectory() as scratch:
         home = Path(scratch) / "home"

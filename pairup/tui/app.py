@@ -9,6 +9,8 @@ session (the core, pydantic, the relay, the link) is opened after that frame is 
 the background (ADR 11).
 """
 
+import asyncio
+import importlib
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -21,12 +23,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
 from pairup.tui import text
-from pairup.tui.screens import Ask, Confirm, DecisionForm, EndScreen, Help, KeyHelp, Reorder
 from pairup.tui.shown import STARTING, Snapshot
 from pairup.tui.widgets import DecisionLog, Roster, TimerPanel
 
 if TYPE_CHECKING:
     from pairup.tui.session import Participation
+
+# The dialogs (pairup.tui.screens) are imported where they open: their widgets (text areas,
+# selects, lists) are not part of the first frame, and the app loads them in a thread right
+# after it, so a key press finds them ready.
 
 TICK_SECONDS = 0.25
 FLASH_SECONDS = 1.5
@@ -129,6 +134,8 @@ class MainScreen(Screen[None]):
         self.app.send({"cmd": "skip"})
 
     def action_extend(self) -> None:
+        from pairup.tui.screens import Ask
+
         def extend(minutes: str | None) -> None:
             if minutes is not None:
                 self.app.send({"cmd": "extend", "minutes": int(minutes)})
@@ -142,6 +149,8 @@ class MainScreen(Screen[None]):
         self.app.send({"cmd": "end-break" if self.app.shown.phase == "break" else "break"})
 
     def action_reorder(self) -> None:
+        from pairup.tui.screens import Reorder
+
         def reorder(order: list[str] | None) -> None:
             if order is not None:
                 self.app.send({"cmd": "reorder", "order": order})
@@ -149,6 +158,8 @@ class MainScreen(Screen[None]):
         self.app.push_screen(Reorder(self.app.shown.roster), reorder)
 
     def action_decide(self) -> None:
+        from pairup.tui.screens import DecisionForm
+
         def decide(fields: dict[str, Any] | None) -> None:
             if fields:
                 self.app.send({"cmd": "decide", **fields})
@@ -156,6 +167,8 @@ class MainScreen(Screen[None]):
         self.app.push_screen(DecisionForm(), decide)
 
     def action_amend(self) -> None:
+        from pairup.tui.screens import DecisionForm
+
         chosen = self.query_one(DecisionLog).selected
         found = [d for d in self.app.shown.decisions if d.id == chosen]
         if not found:
@@ -181,6 +194,8 @@ class MainScreen(Screen[None]):
             self.notify("Join link copied: paste it to your partner.", title="Copied")
 
     def action_end_session(self) -> None:
+        from pairup.tui.screens import Confirm
+
         def end(yes: bool | None) -> None:
             if yes:
                 self.app.send({"cmd": "end"})
@@ -195,6 +210,8 @@ class MainScreen(Screen[None]):
         )
 
     def action_help(self) -> None:
+        from pairup.tui.screens import Help, KeyHelp
+
         keys = [KeyHelp(a.key_display or a.key, a.label, a.explanation) for a in ACTIONS]
         keys += [
             KeyHelp("f1", "Help", "list every key"),
@@ -228,6 +245,7 @@ class PairupApp(App[str | None]):
         self.run_worker(self._open(), name="open", group="session")
 
     async def _open(self) -> None:
+        await asyncio.to_thread(importlib.import_module, "pairup.tui.screens")
         try:
             session = await self.opener()
         except CannotOpen as error:
@@ -275,6 +293,8 @@ class PairupApp(App[str | None]):
     def _announce(self, session: "Participation", snap: Snapshot) -> None:
         """Bell, flash and toast when the driver changes or a break starts; the retro prompt
         after a full cycle; the end screen. Nothing for what was already so at start-up."""
+        from pairup.tui.screens import EndScreen
+
         now = (snap.phase, snap.turn, snap.driver)
         before, self._last = self._last, now
         if snap.phase == "ended":
@@ -317,6 +337,8 @@ class PairupApp(App[str | None]):
             self.notify(problem, severity="error")
 
     def ask_lesson(self, question: str) -> None:
+        from pairup.tui.screens import Ask
+
         def note(answer: str | None) -> None:
             if answer:
                 self.send({"cmd": "lesson", "text": answer})
@@ -345,6 +367,8 @@ class PairupApp(App[str | None]):
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
+        from pairup.tui.screens import Confirm
+
         session = self.session
         if session is None or self.shown.phase == "ended" or not session.ever_connected:
             await self.action_quit_now()
