@@ -278,6 +278,8 @@ class PairupApp(App[str | None]):
         if session is None:
             return
         snap = session.snapshot()
+        if snap == self.shown:
+            return
         self.shown = snap
         try:
             self.main.show(snap, session.join_link)

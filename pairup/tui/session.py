@@ -6,6 +6,7 @@ thread after its first frame is on screen, so the screen appears without waiting
 
 import asyncio
 import contextlib
+import math
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ class Participation:
             driver_name=_name(view, view.driver),
             next_name=_name(view, following),
             mine=view.driver == self.me.id,
-            remaining=timer.remaining(view, now),
+            remaining=_whole_seconds(timer.remaining(view, now)),
             length=view.phase_length or float(view.settings.turn_seconds),
             present=len(view.present),
             roster=tuple(
@@ -242,6 +243,12 @@ class Participation:
             event = applied.event
             if applied.rejected and event.actor == self.me.id and event.kind not in ROUTINE:
                 problem(f"Not applied: {applied.rejected}")
+
+
+def _whole_seconds(seconds: float | None) -> float | None:
+    """Rounded up, as the countdown shows it: within one second the snapshot stays the same,
+    so the screen redraws once a second rather than at every tick."""
+    return None if seconds is None else float(math.ceil(seconds - 1e-9))
 
 
 def _name(view: State, participant_id: str | None) -> str:
