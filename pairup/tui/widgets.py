@@ -99,17 +99,38 @@ class Roster(Static):
 class DecisionLog(DataTable[str]):
     """The decisions taken so far: number, title, status, who proposed it and when."""
 
+    COLUMNS = (("#", "number", 3), ("Status", "status", 10), ("By", "by", 12), ("At", "at", 5))
+
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
-        self.add_column("#", key="number", width=3)
-        self.add_column("Decision", key="title", width=TITLE_WIDTH)
-        self.add_column("Status", key="status", width=10)
-        self.add_column("By", key="by", width=12)
-        self.add_column("At", key="at", width=5)
+        self._title_width = 0
         self._shown: tuple[tuple[str, int], ...] = ()
+        self._snapshot: Snapshot | None = None
+
+    def on_resize(self) -> None:
+        if self._snapshot is not None:
+            self.show(self._snapshot)
+
+    def _columns(self) -> None:
+        """The title takes whatever width the other columns leave (cells have 1 of padding
+        on each side, the table a border)."""
+        others = sum(width + 2 for _, _, width in self.COLUMNS)
+        title_width = max(TITLE_WIDTH, self.size.width - others - 2 - 2)
+        if title_width == self._title_width:
+            return
+        self._title_width = title_width
+        self._shown = ()
+        self.clear(columns=True)
+        number, *rest = self.COLUMNS
+        self.add_column(number[0], key=number[1], width=number[2])
+        self.add_column("Decision", key="title", width=title_width)
+        for label, key, width in rest:
+            self.add_column(label, key=key, width=width)
 
     def show(self, snap: Snapshot) -> None:
+        self._snapshot = snap
+        self._columns()
         decisions = snap.decisions
         shown = tuple((d.id, d.amendments) for d in decisions)
         if shown == self._shown:
