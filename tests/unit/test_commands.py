@@ -1,0 +1,102 @@
+"""Named commands (headless JSON lines, TUI keys) and the events they become."""
+
+import typing
+
+import pytest
+
+from pairup.commands import COMMANDS, CommandError, command_event
+from pairup.session import events as ev
+from pairup.session import fold
+from pairup.session.state import State
+from pairup.tui.screens import STATUSES
+
+NOW = 1_800_000_000.0
+ANN = ev.Participant(id="ann", name="Ann")
+BOB = ev.Participant(id="bob", name="Bob")
+
+
+def session() -> State:
+    events = [
+        ev.SessionOpened(id="event-open", actor="ann", at=NOW),
+        ev.ParticipantJoined(id="event-ann", actor="ann", at=NOW, participant=ANN),
+        ev.ParticipantJoined(id="event-bob", actor="bob", at=NOW, participant=BOB),
+        ev.TurnStarted(id="event-turn", actor="ann", at=NOW, turn=1),
+        ev.DecisionRecorded(
+            id="event-d1", actor="bob", at=NOW, decision_id="decision-1", title="Use SQLite"
+        ),
+    ]
+    return fold(ev.sequenced(event, seq, NOW) for seq, event in enumerate(events, start=1))
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        ({"cmd": "decide", "title": "Pair daily"}, "decision.recorded"),
+        ({"cmd": "amend", "number": 1, "status": "accepted"}, "decision.amended"),
+        ({"cmd": "start"}, "turn.started"),
+        ({"cmd": "rotate"}, "roles.rotated"),
+        ({"cmd": "skip"}, "turn.skipped"),
+        ({"cmd": "pause"}, "timer.paused"),
+        ({"cmd": "resume"}, "timer.resumed"),
+        ({"cmd": "extend", "minutes": 5}, "timer.extended"),
+        ({"cmd": "break"}, "break.started"),
+        ({"cmd": "end-break"}, "break.ended"),
+        ({"cmd": "reorder", "order": ["bob", "ann"]}, "rotation.reordered"),
+        ({"cmd": "lesson", "text": "Say the plan out loud"}, "lesson.noted"),
+        ({"cmd": "leave"}, "participant.left"),
+        ({"cmd": "end"}, "session.ended"),
+    ],
+)
+def test_each_command_becomes_its_event(command: dict, kind: str) -> None:
+    event = command_event(command, session(), "ann", NOW)
+    assert event.kind == kind
+    assert event.actor == "ann"
+    assert event.at == NOW
+
+
+def test_every_command_is_covered_above() -> None:
+    assert set(COMMANDS) == {
+        "decide", "amend", "start", "rotate", "skip", "pause", "resume", "extend", "break",
+        "end-break", "reorder", "lesson", "leave", "end",
+    }  # fmt: skip
+
+
+def test_commands_aim_at_the_current_turn_and_decision() -> None:
+    view = session()
+    extended = command_event({"cmd": "extend", "minutes": 2}, view, "bob", NOW)
+    assert isinstance(extended, ev.TimerExtended)
+    assert (extended.turn, extended.seconds) == (view.turn, 120)
+    amended = command_event(
+        {"cmd": "amend", "number": 1, "title": "Use Postgres"}, view, "bob", NOW
+    )
+    assert isinstance(amended, ev.DecisionAmended)
+    assert (amended.decision_id, amended.title) == ("decision-1", "Use Postgres")
+    left = command_event({"cmd": "leave"}, view, "bob", NOW)
+    assert isinstance(left, ev.ParticipantLeft)
+    assert left.participant_id == "bob"
+    back = command_event({"cmd": "end-break"}, view, "bob", NOW)
+    assert isinstance(back, ev.BreakEnded)
+    assert back.early
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ({"cmd": "dance"}, "unknown cmd 'dance'"),
+        ({}, "unknown cmd None"),
+        ({"cmd": "decide"}, "decide: title: Field required"),
+        ({"cmd": "amend", "number": 7}, "amend: there is no decision number 7"),
+        ({"cmd": "amend", "title": "x"}, "amend: say which decision"),
+        ({"cmd": "extend", "minutes": "5"}, 'extend: give "minutes" or "seconds"'),
+        ({"cmd": "leave", "participant_id": "bob"}, "leave:"),
+        ({"cmd": "pause", "turn": 3}, "pause:"),
+    ],
+)
+def test_a_command_that_cannot_be_an_event_says_why(command: dict, message: str) -> None:
+    with pytest.raises(CommandError) as raised:
+        command_event(command, session(), "ann", NOW)
+    assert str(raised.value).startswith(message)
+
+
+def test_the_decision_form_offers_exactly_the_statuses_the_core_knows() -> None:
+    assert typing.get_args(ev.DecisionStatus) == STATUSES
