@@ -173,3 +173,29 @@ def test_a_guest_who_quits_leaves_the_rotation(tmp_path: Path) -> None:
             assert "left" in str(ann.main.query_one("#roster").render())
 
     asyncio.run(scenario())
+
+
+def test_with_next_turn_on_the_drivers_key_the_new_driver_starts_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        settings = ev.SessionSettings(turn_seconds=1, auto_start=False)
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, settings) as (ann, ann_pilot, bob, bob_pilot),
+        ):
+            await ann_pilot.press("s")
+            await until(
+                lambda: (
+                    "Your turn is next" in shown(bob, "#role")
+                    and "Bob's turn is next" in shown(ann, "#role")
+                ),
+                "both screens to wait for Bob",
+            )
+            assert session_of(ann).link.view.phase == "waiting"
+            await bob_pilot.press("s")
+            await until(
+                lambda: all(session_of(app).link.view.phase == "running" for app in (ann, bob)),
+                "Bob's turn to start on both",
+            )
+            assert "Bob drives" in shown(ann, "#role")
+
+    asyncio.run(scenario())
