@@ -105,6 +105,9 @@ class Link:
         self._ws: ClientConnection | None = None
         self._closed = asyncio.Event()
         self._resuming = False
+        self._relay_had = 0
+        """How far the relay's log reached when this connection began."""
+        self._caught_up = asyncio.Event()
         self._pings: dict[float, float] = {}
         """The ping in flight: its wall-clock stamp and when it left, by the monotonic clock."""
 
@@ -138,6 +141,10 @@ class Link:
         if self._ws is not None:
             with contextlib.suppress(ConnectionClosed):
                 await self._publish(self._ws, event)
+
+    async def caught_up(self) -> None:
+        """Wait until this connection has everything the relay had when it began."""
+        await self._caught_up.wait()
 
     async def close(self) -> None:
         self._closed.set()
@@ -188,6 +195,7 @@ class Link:
                 log.info("cannot reach %s: %s", self.join.relay, error)
             finally:
                 self._ws = None
+                self._caught_up.clear()
                 self.online = frozenset()
             if self._closed.is_set() or self.confirmed.phase == "ended":
                 break
@@ -228,6 +236,8 @@ class Link:
         if self._closed.is_set():
             return
         self._ws = ws
+        self._relay_had = welcome.last_seq
+        self._note_progress()
         self._set_status(Status("connected", self.join.relay))
         await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
         for event in list(self.pending.values()):
@@ -295,7 +305,12 @@ class Link:
             self.confirmed = result.state
             self.pending.pop(event.id, None)
             self.applied.put_nowait(Applied(event, result.rejected))
+        self._note_progress()
         self._changed()
+
+    def _note_progress(self) -> None:
+        if self._ws is not None and self.confirmed.last_seq >= self._relay_had:
+            self._caught_up.set()
 
     # -- journal and epochs ------------------------------------------------------------------------
 

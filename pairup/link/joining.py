@@ -1,13 +1,24 @@
 """Taking one's place in a session once connected: open it (the host), then join it."""
 
+import asyncio
+
 from pairup.link.client import Link
 from pairup.link.timekeeper import new_id
 from pairup.session import events as ev
 
+CATCH_UP_SECONDS = 30.0
+"""A connection that has not caught up by then has most likely dropped; the next one tries."""
+
 
 async def introduce(link: Link, me: ev.Participant, settings: ev.SessionSettings | None) -> None:
     """Open the session (when ``settings`` are given, as the host) and join it, unless the log
-    already says so. Called on every (re)connection; it sends nothing the log already has."""
+    already says so. Called on every (re)connection; it waits until the link has caught up
+    with the relay, so it judges by the whole log and sends nothing the log already has."""
+    try:
+        async with asyncio.timeout(CATCH_UP_SECONDS):
+            await link.caught_up()
+    except TimeoutError:
+        return
     view = link.view
     now = link.now()
     if settings is not None and not view.opened and view.phase == "lobby":

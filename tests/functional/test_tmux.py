@@ -99,8 +99,8 @@ def test_start_and_join_in_two_panes_then_roles_swap(tmux: Tmux, tmp_path: Path)
 
     wait_for(tmux, ann, both_names, "Bob on Ann's screen")
     wait_for(tmux, bob, both_names, "Ann on Bob's screen")
-    assert "You drive first" in screen(tmux, ann)
-    assert "Ann drives first" in screen(tmux, bob)
+    wait_for(tmux, ann, lambda text: "You drive first" in text, "Ann to drive first")
+    wait_for(tmux, bob, lambda text: "Ann drives first" in text, "Ann to drive first for Bob")
 
     tmux("send-keys", "-t", ann, "s")
     wait_for(tmux, ann, lambda text: "Bob drives" in text, "Bob to drive on Ann's screen")

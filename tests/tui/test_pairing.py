@@ -22,8 +22,13 @@ def test_roles_rotate_on_both_screens_when_the_timer_runs_out(tmp_path: Path) ->
         async with relay_on(port, tmp_path / "relay") as relay:
             settings = ev.SessionSettings(turn_seconds=1)
             async with pair(tmp_path, relay.url, settings) as (ann, ann_pilot, bob, _):
-                assert "Ready · You drive first" in shown(ann, "#role")
-                assert "Ready · Ann drives first" in shown(bob, "#role")
+                await until(
+                    lambda: (
+                        "Ready · You drive first" in shown(ann, "#role")
+                        and "Ready · Ann drives first" in shown(bob, "#role")
+                    ),
+                    "both screens to show who drives first",
+                )
                 await ann_pilot.press("s")
                 await until(
                     lambda: (
