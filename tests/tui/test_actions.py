@@ -68,8 +68,11 @@ def test_reorder_changes_the_rotation_for_everyone(tmp_path: Path) -> None:
                 lambda: [m.id for m in session_of(bob).link.view.members] == ["bob", "ann"],
                 "the new order on Bob's side",
             )
-            roster = str(bob.main.query_one("#roster").render())
-            assert roster.index("Bob") < roster.index("Ann")
+            roster = bob.main.query_one("#roster")
+            await until(
+                lambda: str(roster.render()).index("Bob") < str(roster.render()).index("Ann"),
+                "Bob's screen to list him first",
+            )
 
     asyncio.run(scenario())
 
@@ -170,7 +173,8 @@ def test_a_guest_who_quits_leaves_the_rotation(tmp_path: Path) -> None:
                 "Bob to have left on Ann's side",
             )
             await until(lambda: bob.return_value is None and not bob.is_running, "Bob's exit")
-            assert "left" in str(ann.main.query_one("#roster").render())
+            roster = ann.main.query_one("#roster")
+            await until(lambda: "left" in str(roster.render()), "Ann's screen to show Bob left")
 
     asyncio.run(scenario())
 
@@ -196,6 +200,6 @@ def test_with_next_turn_on_the_drivers_key_the_new_driver_starts_it(tmp_path: Pa
                 lambda: all(session_of(app).link.view.phase == "running" for app in (ann, bob)),
                 "Bob's turn to start on both",
             )
-            assert "Bob drives" in shown(ann, "#role")
+            await until(lambda: "Bob drives" in shown(ann, "#role"), "Ann's screen to show it")
 
     asyncio.run(scenario())

@@ -97,8 +97,8 @@ def test_pause_on_one_screen_pauses_both(tmp_path: Path) -> None:
                     lambda: all(session_of(app).link.view.phase == "running" for app in (ann, bob)),
                     "both to resume",
                 )
-                assert "Ann drives" in shown(bob, "#role")
                 assert frozen.startswith("space resumes")
+                await until(lambda: "Ann drives" in shown(bob, "#role"), "Bob's screen to resume")
 
     asyncio.run(scenario())
 
