@@ -207,7 +207,7 @@ def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
     if existing is None or not existing.present:
         return f"{event.participant_id} is not in the session"
     members = tuple(
-        Member(m.id, m.participant, present=False) if m.id == existing.id else m
+        Member(m.id, m.participant, present=False, left_at=time) if m.id == existing.id else m
         for m in state.members
     )
     if state.driver != existing.id:

@@ -25,6 +25,8 @@ class Member:
     id: str
     participant: Participant
     present: bool
+    left_at: float | None = None
+    """When they last left, while they are away; None while present."""
 
 
 @dataclass(frozen=True, slots=True)

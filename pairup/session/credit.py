@@ -1,0 +1,40 @@
+"""Who gets credit for a commit: the people who paired on it.
+
+By presence (the default): everyone else who was in the session during the current turn or
+since the previous commit, navigators included; someone who left before both is not credited.
+Or everyone who has taken part in the session at all.
+"""
+
+from typing import Literal
+
+from pairup.session.events import Participant
+from pairup.session.state import State
+
+Credit = Literal["present", "all-participants"]
+
+
+def co_authors(state: State, me: str, credit: Credit = "present") -> list[Participant]:
+    """The participants to credit on a commit ``me`` makes now, in rotation order."""
+    others = [member for member in state.members if member.id != me]
+    if credit == "all-participants":
+        return [member.participant for member in others]
+    since = credit_window_start(state)
+    return [
+        member.participant
+        for member in others
+        if member.present or (member.left_at is not None and member.left_at >= since)
+    ]
+
+
+def credit_window_start(state: State) -> float:
+    """The earlier of the current turn's start and the previous commit (the session's start
+    when there is neither)."""
+    opened = state.opened_at if state.opened_at is not None else 0.0
+    if state.phase in ("running", "paused") and state.phase_started_at is not None:
+        turn_start = state.phase_started_at
+    elif state.stints:
+        turn_start = state.stints.first.start
+    else:
+        turn_start = opened
+    last_commit = max((record.at for record in state.commits.values()), default=opened)
+    return min(turn_start, last_commit)
