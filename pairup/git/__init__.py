@@ -1,0 +1,1 @@
+"""pairup's git support."""
