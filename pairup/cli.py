@@ -18,6 +18,8 @@ from pairup import __version__
 
 if TYPE_CHECKING:
     from pairup.config import Config, LoadedConfig
+    from pairup.git import trailers
+    from pairup.git.live import LiveSession
     from pairup.link.client import Link
     from pairup.protocol import JoinLink
     from pairup.session.events import Participant, Person, SessionSettings
@@ -168,7 +170,13 @@ async def _headless(args: argparse.Namespace, join_text: str | None) -> str | No
     async with contextlib.AsyncExitStack() as stack:
         link, me, _ = await _connect(plan, stack)
         try:
-            final = await Headless(link, me, settings=plan.settings).run()
+            final = await Headless(
+                link,
+                me,
+                settings=plan.settings,
+                repository=Path.cwd(),
+                credit=plan.config.git.credit,
+            ).run()
         except JournalBusy as error:
             raise UserError(str(error)) from None
     return None if final.reason == "session ended" else final.reason or "disconnected"
@@ -208,12 +216,126 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
                 hosting=hosting,
                 journal=journal_path(config.data_dir, link.join.session),
             )
-            return Participation(link, me, settings=plan.settings, prefs=prefs)
+            return Participation(
+                link,
+                me,
+                settings=plan.settings,
+                prefs=prefs,
+                repository=Path.cwd(),
+                credit=config.git.credit,
+            )
 
         failure = await PairupApp(opener).run_async()
     if mistakes:
         raise mistakes[0]
     return failure
+
+
+def _live_co_authors(cwd: Path) -> "tuple[LiveSession, tuple[trailers.Person, ...]] | None":
+    """The session live in this repository and whom it credits, with emails corrected by
+    .git-coauthors files; a warning on stderr for each email GitHub could not match."""
+    from pairup.git.coauthors import corrected, known_emails, unusable
+    from pairup.git.live import git_dirs, read_live
+
+    dirs = git_dirs(cwd)
+    live = None if dirs is None else read_live(dirs[1])
+    if dirs is None or live is None:
+        return None
+    top = dirs[0].parent if dirs[0].name == ".git" else cwd
+    people = corrected(live.co_authors, known_emails([top, Path.home()]))
+    for person in people:
+        problem = unusable(person)
+        if problem:
+            print(f"pairup: warning: {problem}", file=sys.stderr)
+    return live, people
+
+
+NO_SESSION = "no pairing session is live in this repository: start or join one from here"
+
+
+def _trailers(args: argparse.Namespace) -> int:
+    from pairup.git.trailers import add_co_authors
+
+    cwd = Path.cwd()
+    if args.message_file:
+        found = _live_co_authors(cwd)
+        if found is None:
+            return EXIT_OK
+        live, people = found
+        path = Path(args.message_file)
+        try:
+            message = path.read_text(encoding="utf-8")
+            author = os.environ.get("GIT_AUTHOR_EMAIL") or live.me.email
+            path.write_text(add_co_authors(message, people, author_email=author), encoding="utf-8")
+        except OSError as error:
+            raise UserError(f"cannot update {path}: {error.strerror}") from None
+        return EXIT_OK
+    found = _live_co_authors(cwd)
+    if found is None:
+        raise UserError(NO_SESSION)
+    live, people = found
+    if not args.amend:
+        for person in people:
+            if person.email.casefold() != live.me.email.casefold():
+                print(person.trailer())
+        return EXIT_OK
+    from pairup.git.repo import GitError, amend_with_co_authors, open_repository
+
+    try:
+        repo = open_repository(cwd)
+        amended = amend_with_co_authors(repo, people, os.environ)
+    except GitError as error:
+        raise UserError(str(error)) from None
+    if amended is None:
+        print("HEAD already credits everyone pairing; nothing to amend")
+    else:
+        print(f"[{amended.sha[:7]}] {amended.summary}")
+        for person in amended.co_authors:
+            print(f"    {person.trailer()}")
+    return EXIT_OK
+
+
+def _commit(args: argparse.Namespace) -> int:
+    from pairup.git.repo import GitError, commit, open_repository
+
+    if not args.message:
+        raise UserError("give the commit message with -m MESSAGE")
+    cwd = Path.cwd()
+    try:
+        repo = open_repository(cwd)
+    except GitError as error:
+        raise UserError(str(error)) from None
+    found = _live_co_authors(cwd)
+    if found is None:
+        raise UserError(f"{NO_SESSION}, or commit with git")
+    _, people = found
+    try:
+        made = commit(
+            repo,
+            args.message,
+            co_authors=people,
+            env=os.environ,
+            stage_all=args.all,
+            verify=not args.no_verify,
+        )
+    except GitError as error:
+        raise UserError(str(error)) from None
+    branch = "detached HEAD" if repo.head_is_detached else repo.head.shorthand
+    print(f"[{branch} {made.sha[:7]}] {made.summary}")
+    for person in made.co_authors:
+        print(f"    {person.trailer()}")
+    return EXIT_OK
+
+
+def _hook(args: argparse.Namespace) -> int:
+    from pairup.git.hook import HookError, install, uninstall
+
+    try:
+        said = install(Path.cwd()) if args.action == "install" else uninstall(Path.cwd())
+    except HookError as error:
+        raise UserError(str(error)) from None
+    print(f"pairup: {said}")
+    return EXIT_OK
 
 
 def _relay(args: argparse.Namespace) -> int:
@@ -391,7 +513,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "Create a commit from the index, authored by you, crediting everyone present in the\n"
         "session with Co-authored-by trailers. Runs the repository's pre-commit and\n"
         "commit-msg hooks.",
-        _not_yet("co-authored commits are still being built"),
+        _commit,
     )
     commit.parser.add_argument("-m", "--message", metavar="MSG", help="the commit message")
     commit.parser.add_argument(
@@ -406,10 +528,16 @@ def _build_parser() -> argparse.ArgumentParser:
         "print the Co-authored-by trailers of the current session",
         "Print the Co-authored-by trailers for the session live in this repository,\n"
         "or add them to the last commit with --amend.",
-        _not_yet("co-authored commits are still being built"),
+        _trailers,
     )
     trailers.parser.add_argument(
         "--amend", action="store_true", help="add the trailers to HEAD, without duplicates"
+    )
+    trailers.parser.add_argument(
+        "--message-file",
+        metavar="FILE",
+        help="add the trailers to this commit message file (what the hook does); "
+        "nothing happens when no session is live",
     )
 
     hook = command(
@@ -417,7 +545,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "install or uninstall the prepare-commit-msg hook in this repository",
         "Install a prepare-commit-msg hook in this repository (never globally), so plain\n"
         "`git commit` gets the trailers while a session is live. An existing hook is chained.",
-        _not_yet("co-authored commits are still being built"),
+        _hook,
     )
     hook.parser.add_argument("action", choices=["install", "uninstall"], help="what to do")
 

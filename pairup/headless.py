@@ -12,13 +12,16 @@ import contextlib
 import json
 import sys
 import threading
+from pathlib import Path
 from typing import Any, TextIO
 
 from pairup.commands import CommandError, command_event
 from pairup.link.client import EventTooLarge, Link, Status
 from pairup.link.joining import introduce
+from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
 from pairup.session import events as ev
+from pairup.session.credit import Credit
 
 
 class Headless:
@@ -32,12 +35,18 @@ class Headless:
         settings: ev.SessionSettings | None,
         out: TextIO = sys.stdout,
         inp: TextIO = sys.stdin,
+        repository: Path | None = None,
+        credit: Credit = "present",
     ) -> None:
         self.link = link
         self.me = me
         self.settings = settings
         self.out = out
         self.inp = inp
+        self.repository = repository
+        """Where this participant works: the git repository around it gets the live-session
+        file and has its commits recorded (see pairup.link.repository)."""
+        self.credit = credit
         self._link_shown = False
         self._background: set[asyncio.Task[None]] = set()
 
@@ -57,6 +66,12 @@ class Headless:
             asyncio.create_task(self._read_commands()),
             asyncio.create_task(keep_time(self.link)),
         ]
+        if self.repository is not None:
+            tasks.append(
+                asyncio.create_task(
+                    keep_repository(self.link, self.me, self.repository, self.credit)
+                )
+            )
         try:
             await tasks[0]
             while not self.link.applied.empty():

@@ -19,9 +19,11 @@ from pairup.commands import CommandError, command_event
 from pairup.journal import JournalBusy
 from pairup.link.client import EventTooLarge, Link
 from pairup.link.joining import introduce
+from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
 from pairup.session import events as ev
 from pairup.session import timer
+from pairup.session.credit import Credit
 from pairup.session.rotation import next_driver
 from pairup.session.state import State
 from pairup.tui import text
@@ -56,8 +58,12 @@ class Participation:
         settings: ev.SessionSettings | None = None,
         prefs: Preferences | None = None,
         connect: bool = True,
+        repository: Path | None = None,
+        credit: Credit = "present",
     ) -> None:
         self.link = link
+        self.repository = repository
+        self.credit = credit
         self.me = me
         self.settings = settings
         self.prefs = prefs or Preferences()
@@ -206,7 +212,10 @@ class Participation:
     def tasks(self, problem: Callable[[str], None]) -> list[Awaitable[None]]:
         """What must run while the screen is up: the connection, the timekeeper, the sender
         (one, so events leave in the order they were asked for), and a watch on refusals."""
-        return [keep_time(self.link), self._send_forever(problem), self._refusals(problem)]
+        tasks = [keep_time(self.link), self._send_forever(problem), self._refusals(problem)]
+        if self.repository is not None:
+            tasks.append(keep_repository(self.link, self.me, self.repository, self.credit))
+        return tasks
 
     async def run(self) -> str | None:
         """Stay in the session until it ends or the link is closed; or why entry failed."""

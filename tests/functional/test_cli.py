@@ -13,12 +13,7 @@ from pairup.session import events as ev
 from .conftest import PAIRUP
 
 COMMANDS = ["start", "join", "relay", "export", "sessions", "commit", "trailers", "hook", "config"]
-NOT_YET = {
-    "export": [],
-    "commit": ["-m", "message"],
-    "trailers": [],
-    "hook": ["install"],
-}
+NOT_YET = {"export": []}
 HEAVY = ("textual", "websockets", "pygit2", "pydantic")
 
 

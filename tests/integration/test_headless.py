@@ -154,8 +154,8 @@ class Participant:
 def participants(tmp_path: Path) -> Iterator[Callable[..., Participant]]:
     started: list[Participant] = []
 
-    def launch(who: str, *args: str) -> Participant:
-        participant = Participant(list(args), environment(tmp_path, who), tmp_path)
+    def launch(who: str, *args: str, cwd: Path | None = None) -> Participant:
+        participant = Participant(list(args), environment(tmp_path, who), cwd or tmp_path)
         started.append(participant)
         return participant
 
@@ -166,7 +166,7 @@ def participants(tmp_path: Path) -> Iterator[Callable[..., Participant]]:
             participant.stop()
 
 
-def host(launch: Callable[..., Participant]) -> tuple[Participant, str]:
+def host(launch: Callable[..., Participant], cwd: Path | None = None) -> tuple[Participant, str]:
     ann = launch(
         "a",
         "start",
@@ -179,6 +179,7 @@ def host(launch: Callable[..., Participant]) -> tuple[Participant, str]:
         "Ann",
         "--email",
         "ann@example.test",
+        cwd=cwd,
     )
     first = ann.expect(lambda record: True, "the first line")
     assert first["type"] == "link", first
@@ -186,8 +187,10 @@ def host(launch: Callable[..., Participant]) -> tuple[Participant, str]:
     return ann, first["link"]
 
 
-def guest(launch: Callable[..., Participant], link: str) -> Participant:
-    return launch("b", "join", link, "--headless", "--name", "Bob", "--email", "bob@example.test")
+def guest(launch: Callable[..., Participant], link: str, cwd: Path | None = None) -> Participant:
+    return launch(
+        "b", "join", link, "--headless", "--name", "Bob", "--email", "bob@example.test", cwd=cwd
+    )
 
 
 def is_status(state: str) -> Callable[[Record], bool]:

@@ -1,0 +1,120 @@
+"""The live-session file: how a commit made outside pairup learns whom to credit.
+
+While someone takes part in a session from inside a repository, their pairup keeps
+``<git dir>/pairup/live.json`` up to date with who is pairing (the co-authors a commit made now
+should credit). ``pairup commit``, ``pairup trailers`` and the ``prepare-commit-msg`` hook read
+it; no file, or a file left by a pairup that is no longer running, means no session is live
+here, and then nothing is added. The standard library only: the hook runs on every commit.
+"""
+
+import contextlib
+import json
+import os
+import socket
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pairup.git.trailers import Person
+
+LIVE_FILE = Path("pairup") / "live.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LiveSession:
+    session: str
+    participant: str
+    me: Person
+    co_authors: tuple[Person, ...]
+    pid: int
+    host: str
+
+
+def git_dirs(start: Path, env: dict[str, str] | None = None) -> tuple[Path, Path] | None:
+    """The git directory of the repository around ``start`` and its common directory (they
+    differ in a linked worktree); None outside a repository. ``GIT_DIR`` wins, as in git."""
+    variables = os.environ if env is None else env
+    if variables.get("GIT_DIR"):
+        git_dir = (start / variables["GIT_DIR"]).resolve()
+        return git_dir, _common(git_dir)
+    for directory in (start.resolve(), *start.resolve().parents):
+        dotgit = directory / ".git"
+        if dotgit.is_dir():
+            return dotgit, _common(dotgit)
+        if dotgit.is_file():
+            pointer = dotgit.read_text(encoding="utf-8", errors="replace").strip()
+            if pointer.startswith("gitdir:"):
+                git_dir = (directory / pointer.removeprefix("gitdir:").strip()).resolve()
+                return git_dir, _common(git_dir)
+    return None
+
+
+def _common(git_dir: Path) -> Path:
+    pointer = git_dir / "commondir"
+    with contextlib.suppress(OSError):
+        return (git_dir / pointer.read_text(encoding="utf-8").strip()).resolve()
+    return git_dir
+
+
+def write_live(common_dir: Path, live: LiveSession) -> None:
+    """Replace the file in one step, so a reader sees the old or the new one, never half."""
+    path = common_dir / LIVE_FILE
+    path.parent.mkdir(exist_ok=True)
+    record = {
+        "session": live.session,
+        "participant": live.participant,
+        "me": {"name": live.me.name, "email": live.me.email},
+        "co_authors": [{"name": p.name, "email": p.email} for p in live.co_authors],
+        "pid": live.pid,
+        "host": live.host,
+    }
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(record, file, indent=2)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def read_live(common_dir: Path) -> LiveSession | None:
+    """The session live in this repository, if its pairup is still running on this machine."""
+    try:
+        record = json.loads((common_dir / LIVE_FILE).read_text(encoding="utf-8"))
+        live = LiveSession(
+            session=str(record["session"]),
+            participant=str(record["participant"]),
+            me=_person(record["me"]),
+            co_authors=tuple(_person(person) for person in record["co_authors"]),
+            pid=int(record["pid"]),
+            host=str(record["host"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if live.host == socket.gethostname() and not _running(live.pid):
+        return None
+    return live
+
+
+def remove_live(common_dir: Path, session: str) -> None:
+    """Remove the file if it is this process's for ``session`` (another may have replaced it)."""
+    live = read_live(common_dir)
+    if live is not None and live.session == session and live.pid == os.getpid():
+        with contextlib.suppress(FileNotFoundError):
+            (common_dir / LIVE_FILE).unlink()
+
+
+def _person(record: dict[str, str]) -> Person:
+    return Person(name=str(record["name"]), email=str(record.get("email", "")))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

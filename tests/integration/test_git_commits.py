@@ -1,0 +1,194 @@
+"""Co-authored commits in real repositories, with two headless participants pairing.
+
+Ann hosts from inside her repository, Bob joins from his. While the session is live, Ann's
+pairup keeps the live-session file in her repository, so ``pairup commit``, ``pairup trailers``
+and the installed hook credit Bob; commits made there are recorded in the session.
+"""
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pygit2
+import pytest
+
+from pairup.git.live import git_dirs, read_live
+from pairup.git.repo import commit, open_repository
+from pairup.git.trailers import Person
+
+from .test_headless import PAIRUP, Participant, environment, guest, host, is_event, participants
+
+BOB_TRAILER = "Co-authored-by: Bob <bob@example.test>"
+
+
+def git(repo: Path, *args: str, env: dict[str, str], check: bool = True) -> str:
+    result = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def new_repo(path: Path, env: dict[str, str]) -> Path:
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main", env=env)
+    git(path, "config", "user.name", "Ann", env=env)
+    git(path, "config", "user.email", "ann@example.test", env=env)
+    (path / "README.md").write_text("# demo\n")
+    git(path, "add", "README.md", env=env)
+    git(path, "commit", "-q", "-m", "Start", env=env)
+    return path
+
+
+def pairup(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(PAIRUP), *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def co_authors_of(repo: Path, env: dict[str, str], rev: str = "HEAD") -> list[str]:
+    out = git(repo, "log", "-1", "--format=%(trailers:key=Co-authored-by)", rev, env=env)
+    return [line for line in out.splitlines() if line.strip()]
+
+
+def wait_for_live(repo: Path, *names: str) -> None:
+    dirs = git_dirs(repo)
+    assert dirs is not None
+    deadline = time.monotonic() + 15
+    while True:
+        live = read_live(dirs[1])
+        if live is not None and sorted(p.name for p in live.co_authors) == sorted(names):
+            return
+        assert time.monotonic() < deadline, f"live file for {names} never appeared: {live}"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def pairing(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Participant, Participant]]:
+    """Ann (hosting, in her repository) and Bob (in his own), both in the session."""
+    env = environment(tmp_path, "a")
+    env["GIT_CONFIG_GLOBAL"] = os.devnull
+    repo = new_repo(tmp_path / "repo", env)
+    bob_repo = tmp_path / "bob-repo"
+    bob_repo.mkdir()
+    with participants(tmp_path) as launch:
+        ann, link = host(launch, cwd=repo)
+        bob = guest(launch, link, cwd=bob_repo)
+        ann.expect(
+            lambda record: record.get("event", {}).get("participant", {}).get("name") == "Bob",
+            "Bob to join",
+        )
+        wait_for_live(repo, "Bob")
+        yield repo, env, ann, bob
+
+
+def test_pairup_commit_credits_the_partner_once_and_the_session_records_it(pairing) -> None:
+    repo, env, _, bob = pairing
+    (repo / "relay.py").write_text("print('relay')\n")
+    git(repo, "add", "relay.py", env=env)
+    made = pairup(repo, env, "commit", "-m", "Add the relay")
+    assert made.returncode == 0, made.stderr
+    assert "Add the relay" in made.stdout
+    assert co_authors_of(repo, env) == [BOB_TRAILER]
+    sha = git(repo, "rev-parse", "HEAD", env=env).strip()
+    recorded = bob.expect(is_event("commit.recorded"), "the commit in Bob's session")
+    assert recorded["event"]["sha"] == sha
+    assert recorded["event"]["co_authors"] == [{"name": "Bob", "email": "bob@example.test"}]
+
+    for _ in range(2):
+        again = pairup(repo, env, "trailers", "--amend")
+        assert again.returncode == 0, again.stderr
+        assert "already credits" in again.stdout
+        git(repo, "commit", "-q", "--amend", "--no-edit", "--allow-empty", env=env)
+    assert co_authors_of(repo, env) == [BOB_TRAILER]
+    author = git(repo, "log", "-1", "--format=%an <%ae>", env=env).strip()
+    assert author == "Ann <ann@example.test>"
+
+
+def test_trailers_prints_and_amends_without_duplicates(pairing) -> None:
+    repo, env, *_ = pairing
+    printed = pairup(repo, env, "trailers")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.splitlines() == [BOB_TRAILER]
+    git(repo, "commit", "-q", "--allow-empty", "-m", "Plain git commit", env=env)
+    for _ in range(2):
+        amended = pairup(repo, env, "trailers", "--amend")
+        assert amended.returncode == 0, amended.stderr
+    assert co_authors_of(repo, env) == [BOB_TRAILER]
+    committer = git(repo, "log", "-1", "--format=%an|%cn", env=env).strip()
+    assert committer == "Ann|Ann"
+
+
+def test_the_hook_credits_during_the_session_and_not_after_it(pairing) -> None:
+    repo, env, ann, bob = pairing
+    installed = pairup(repo, env, "hook", "install")
+    assert installed.returncode == 0, installed.stderr
+    git(repo, "commit", "-q", "--allow-empty", "-m", "During the session", env=env)
+    assert co_authors_of(repo, env) == [BOB_TRAILER]
+    git(repo, "commit", "-q", "--amend", "--no-edit", "--allow-empty", env=env)
+    git(repo, "commit", "-q", "--amend", "--no-edit", "--allow-empty", env=env)
+    assert co_authors_of(repo, env) == [BOB_TRAILER]
+
+    ann.send({"cmd": "end"})
+    ann.rest(timeout=15)
+    bob.rest(timeout=15)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "After the session", env=env)
+    assert co_authors_of(repo, env) == []
+    assert pairup(repo, env, "trailers").returncode == 2
+
+
+def test_a_failing_pre_commit_hook_stops_pairup_commit(pairing) -> None:
+    repo, env, *_ = pairing
+    hook = repo / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'lint: trailing whitespace in relay.py' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    (repo / "relay.py").write_text("x = 1 \n")
+    git(repo, "add", "relay.py", env=env)
+    refused = pairup(repo, env, "commit", "-m", "Add the relay")
+    assert refused.returncode == 2
+    assert "pre-commit hook refused the commit" in refused.stderr
+    assert "lint: trailing whitespace in relay.py" in refused.stderr
+    assert git(repo, "log", "--format=%s", env=env).splitlines() == ["Start"]
+    skipped = pairup(repo, env, "commit", "-m", "Add the relay", "--no-verify")
+    assert skipped.returncode == 0, skipped.stderr
+
+
+def test_nothing_to_commit_and_no_repository_are_one_line_each(pairing, tmp_path: Path) -> None:
+    repo, env, *_ = pairing
+    nothing = pairup(repo, env, "commit", "-m", "Nothing")
+    assert nothing.returncode == 2
+    assert nothing.stderr.startswith("pairup: nothing to commit")
+    elsewhere = tmp_path / "not-a-repo"
+    elsewhere.mkdir()
+    outside = pairup(elsewhere, env, "commit", "-m", "x")
+    assert outside.returncode == 2
+    assert "not inside a git repository" in outside.stderr
+    assert outside.stderr.count("\n") == 1
+
+
+def test_a_file_staged_with_git_after_pairup_opened_the_repository_is_committed(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_GLOBAL": os.devnull}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    repo_path = new_repo(tmp_path / "repo", env)
+    repo = open_repository(repo_path)
+    repo.index.read()
+    (repo_path / "late.txt").write_text("staged a moment ago\n")
+    git(repo_path, "add", "late.txt", env=env)
+    bob = Person(name="Bob", email="bob@example.test")
+    made = commit(repo, "Add late.txt", co_authors=[bob], env=env)
+    tree = repo[made.sha].tree
+    assert "late.txt" in tree
+    assert made.co_authors == (bob,)
+    assert git(repo_path, "status", "--porcelain", env=env) == ""
+    assert isinstance(repo[made.sha], pygit2.Commit)
