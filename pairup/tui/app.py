@@ -66,6 +66,7 @@ ACTIONS = (
     Action("b", "take_break", "Break", "start a break now; during a break, end it early"),
     Action("o", "reorder", "Reorder", "change the rotation order"),
     Action("l", "lesson", "Lesson", "note something learned, for the session record"),
+    Action("g", "commit", "Commit", "commit what is staged, crediting everyone pairing"),
     Action("x", "end_session", "End", "end the session for everyone, after confirmation"),
     Action("q", "app.quit", "Quit", "leave the session (the others carry on)"),
 )
@@ -100,6 +101,7 @@ class MainScreen(Screen[None]):
         self.query_one(TimerPanel).show(snap)
         self.query_one(Roster).show(snap)
         self.query_one(DecisionLog).show(snap)
+        self.query_one(DecisionLog).border_subtitle = _commits_line(snap)
         self.query_one("#link", Static).update(
             f"[b]Join link[/b] {join_link}" if join_link else "[b]Join link[/b] …"
         )
@@ -121,6 +123,7 @@ class MainScreen(Screen[None]):
             "take_break": phase in ("running", "paused", "waiting", "break"),
             "reorder": len(snap.roster) > 1 and phase != "ended",
             "amend": bool(snap.decisions),
+            "commit": self.app.session is not None and self.app.session.repository is not None,
         }
         return allowed.get(action, True)
 
@@ -181,6 +184,9 @@ class MainScreen(Screen[None]):
                 self.app.send({"cmd": "amend", "decision_id": decision.id, **fields})
 
         self.app.push_screen(DecisionForm(decision), amend)
+
+    def action_commit(self) -> None:
+        self.app.run_worker(self.app.commit(), group="git", exclusive=True)
 
     def on_data_table_row_selected(self) -> None:
         self.action_amend()
@@ -338,6 +344,29 @@ class PairupApp(App[str | None]):
         if problem is not None:
             self.notify(problem, severity="error")
 
+    async def commit(self) -> None:
+        """The commit form, then the commit; git's work runs in a thread."""
+        from pairup.tui.screens import CommitForm
+
+        session = self.session
+        if session is None:
+            return
+        preview = await asyncio.to_thread(session.commit_preview)
+        if isinstance(preview, str):
+            self.notify(preview, title="Cannot commit", severity="error", timeout=8)
+            return
+        answer = await self.push_screen_wait(CommitForm(preview))
+        if answer is None:
+            return
+        message, stage_all = answer
+        made, said = await asyncio.to_thread(
+            partial(session.make_commit, message, stage_all=stage_all)
+        )
+        if made:
+            self.notify(said, title="Committed")
+        else:
+            self.notify(said, title="Not committed", severity="error", timeout=10)
+
     def ask_lesson(self, question: str) -> None:
         from pairup.tui.screens import Ask
 
@@ -401,3 +430,12 @@ class PairupApp(App[str | None]):
         if self.session is not None:
             await self.session.close()
         self.exit()
+
+
+def _commits_line(snap: Snapshot) -> str:
+    """The session's commits at a glance, under the decisions."""
+    if not snap.commits:
+        return ""
+    last = snap.commits[-1]
+    count = f"{len(snap.commits)} commit{'s' if len(snap.commits) > 1 else ''}"
+    return f"{count} · last {last.sha[:7]} {last.summary[:40]} ({last.author})"

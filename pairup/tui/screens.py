@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
+    Checkbox,
     Footer,
     Input,
     Label,
@@ -22,7 +23,7 @@ from textual.widgets import (
     TextArea,
 )
 
-from pairup.tui.shown import DecisionRow, RosterRow
+from pairup.tui.shown import CommitPreview, DecisionRow, RosterRow
 
 STATUSES = (
     "proposed",
@@ -110,6 +111,81 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
             }
             fields = {key: value for key, value in fields.items() if value != before[key]}
         self.dismiss(fields)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class CommitForm(ModalScreen[tuple[str, bool] | None]):
+    """A commit of what is staged (or of every tracked change), crediting who is pairing.
+
+    Dismissed with the message and whether to stage tracked changes first, or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "save", "Commit"),
+        Binding("escape", "cancel", "Cancel"),
+    ]
+    AUTO_FOCUS = "#message"
+    SHOWN_FILES = 6
+
+    def __init__(self, preview: CommitPreview) -> None:
+        super().__init__()
+        self.preview = preview
+
+    def compose(self) -> ComposeResult:
+        p = self.preview
+        with Vertical(id="dialog", classes="form"):
+            yield Label(f"Commit on {p.branch}", classes="heading")
+            yield Static(self._files(), id="files")
+            yield Label("Message", classes="field")
+            yield Input(placeholder="Summary of the change", compact=True, id="message")
+            yield Checkbox(
+                "Stage changes to tracked files first (like git commit -a)",
+                value=not p.staged and bool(p.changed),
+                compact=True,
+                id="all",
+            )
+            yield Static(self._credit(), id="credit")
+            yield Label("", id="problem")
+            with Horizontal(classes="buttons"):
+                yield Button("Commit (ctrl+s)", variant="primary", compact=True, id="save")
+                yield Button("Cancel (esc)", compact=True, id="cancel")
+
+    def _files(self) -> Text:
+        p = self.preview
+        text = Text()
+        for title, paths in (("Staged", p.staged), ("Changed, not staged", p.changed)):
+            text.append(f"{title} ({len(paths)})\n", style="bold")
+            for path in paths[: self.SHOWN_FILES]:
+                text.append(f"  {path}\n")
+            if len(paths) > self.SHOWN_FILES:
+                text.append(f"  … and {len(paths) - self.SHOWN_FILES} more\n", style="dim")
+        return text
+
+    def _credit(self) -> Text:
+        text = Text()
+        if not self.preview.trailers:
+            text.append("Nobody else to credit: a solo commit.", style="dim")
+        for trailer in self.preview.trailers:
+            text.append(f"{trailer}\n")
+        for problem in self.preview.problems:
+            text.append(f"warning: {problem}\n", style="yellow")
+        return text
+
+    @on(Button.Pressed, "#save")
+    @on(Input.Submitted, "#message")
+    def action_save(self) -> None:
+        message = self.query_one("#message", Input).value.strip()
+        stage_all = self.query_one("#all", Checkbox).value
+        problem = self.query_one("#problem", Label)
+        if not message:
+            problem.update("A commit needs a message.")
+            return
+        if not self.preview.staged and not (stage_all and self.preview.changed):
+            problem.update("Nothing is staged: stage with git add, or tick the box above.")
+            return
+        self.dismiss((message, stage_all))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

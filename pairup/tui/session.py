@@ -7,15 +7,20 @@ thread after its first frame is on screen, so the screen appears without waiting
 import asyncio
 import contextlib
 import math
+import os
 import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pygit2.enums import FileStatus
 from rich.text import Text
 
 from pairup.commands import CommandError, command_event
+from pairup.git.coauthors import corrected, known_emails, unusable
+from pairup.git.repo import GitError, commit, open_repository
+from pairup.git.trailers import Person
 from pairup.journal import JournalBusy
 from pairup.link.client import EventTooLarge, Link
 from pairup.link.joining import introduce
@@ -23,16 +28,29 @@ from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
 from pairup.session import events as ev
 from pairup.session import timer
-from pairup.session.credit import Credit
+from pairup.session.credit import Credit, co_authors
 from pairup.session.rotation import next_driver
 from pairup.session.state import State
 from pairup.tui import text
-from pairup.tui.shown import DecisionRow, RosterRow, Snapshot
+from pairup.tui.shown import CommitPreview, CommitRow, DecisionRow, RosterRow, Snapshot
 
 ROUTINE = {"roles.rotated", "break.ended"}
 """Kinds every client sends when a countdown runs out; only the first counts, so the refusal of
 the others is routine and not worth a word."""
 LEAVE_WAIT_SECONDS = 2.0
+INDEX_CHANGES = (
+    FileStatus.INDEX_NEW
+    | FileStatus.INDEX_MODIFIED
+    | FileStatus.INDEX_DELETED
+    | FileStatus.INDEX_RENAMED
+    | FileStatus.INDEX_TYPECHANGE
+)
+WORKTREE_CHANGES = (
+    FileStatus.WT_MODIFIED
+    | FileStatus.WT_DELETED
+    | FileStatus.WT_TYPECHANGE
+    | FileStatus.WT_RENAMED
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +149,15 @@ class Participation:
                 )
                 for decision in view.decisions_in_order()
             ),
+            commits=tuple(
+                CommitRow(
+                    sha=record.sha,
+                    summary=record.summary,
+                    author=record.author.name,
+                    co_authors=len(record.co_authors),
+                )
+                for record in view.commits_in_order()
+            ),
             connection=text.connection(link.status, link.clock()),
             connection_state=link.status.state,
         )
@@ -153,6 +180,14 @@ class Participation:
         summary.append(f"\nDecisions ({len(decisions)})\n", style="bold")
         for decision in decisions:
             summary.append(f"  {decision.number}. {decision.title} ({decision.status})\n")
+        commits = view.commits_in_order()
+        summary.append(f"\nCommits ({len(commits)})\n", style="bold")
+        for record in commits:
+            credit = ", ".join(person.name for person in record.co_authors)
+            with_whom = f" (with {credit})" if credit else ""
+            summary.append(
+                f"  {record.sha[:7]} {record.summary}: {record.author.name}{with_whom}\n"
+            )
         lessons = view.lessons_in_order()
         if lessons:
             summary.append(f"\nLessons learned ({len(lessons)})\n", style="bold")
@@ -165,6 +200,55 @@ class Participation:
             "is not in this version of pairup yet.\n"
         )
         return summary
+
+    # -- committing (blocking: call these from a thread) ------------------------------------------
+
+    def _co_authors(self) -> tuple[tuple[Person, ...], tuple[str, ...]]:
+        """Whom a commit made now credits, with .git-coauthors corrections, and warnings."""
+        repo_top = self.repository or Path.cwd()
+        people = corrected(
+            (
+                Person(name=p.name, email=p.email)
+                for p in co_authors(self.link.view, self.me.id, self.credit)
+            ),
+            known_emails([repo_top, Path.home()]),
+        )
+        problems = tuple(problem for person in people if (problem := unusable(person)))
+        return people, problems
+
+    def commit_preview(self) -> CommitPreview | str:
+        """What the commit form shows, or why no commit can be made here."""
+        try:
+            repo = open_repository(self.repository or Path.cwd())
+        except GitError as error:
+            return str(error)
+        repo.index.read(force=True)
+        staged, changed = [], []
+        for path, flags in sorted(repo.status(untracked_files="no").items()):
+            if flags & INDEX_CHANGES:
+                staged.append(path)
+            if flags & WORKTREE_CHANGES:
+                changed.append(path)
+        people, problems = self._co_authors()
+        branch = "detached HEAD" if repo.head_is_detached else repo.head.shorthand
+        trailers = tuple(
+            str(person.trailer())
+            for person in people
+            if person.email.casefold() != self.me.email.casefold()
+        )
+        return CommitPreview(branch, tuple(staged), tuple(changed), trailers, problems)
+
+    def make_commit(self, message: str, *, stage_all: bool) -> tuple[bool, str]:
+        """Commit as this participant, crediting the others: whether it was made, and a line
+        saying what was made or why not."""
+        people, _ = self._co_authors()
+        try:
+            repo = open_repository(self.repository or Path.cwd())
+            made = commit(repo, message, co_authors=people, env=os.environ, stage_all=stage_all)
+        except GitError as error:
+            return False, str(error)
+        credit = ", ".join(person.name for person in made.co_authors)
+        return True, f"{made.sha[:7]} {made.summary}" + (f" (with {credit})" if credit else "")
 
     # -- asking ----------------------------------------------------------------------------------
 

@@ -32,6 +32,27 @@ class DecisionRow:
 
 
 @dataclass(frozen=True, slots=True)
+class CommitRow:
+    sha: str
+    summary: str
+    author: str
+    co_authors: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitPreview:
+    """What the commit form shows: the repository's state and whom the commit will credit."""
+
+    branch: str
+    staged: tuple[str, ...]
+    changed: tuple[str, ...]
+    """Tracked files changed but not staged (what "stage tracked changes" would add)."""
+    trailers: tuple[str, ...]
+    problems: tuple[str, ...]
+    """Warnings about co-authors' emails."""
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     phase: str
     """lobby, running, paused, waiting, break or ended"""
@@ -48,6 +69,7 @@ class Snapshot:
     present: int
     roster: tuple[RosterRow, ...]
     decisions: tuple[DecisionRow, ...]
+    commits: tuple[CommitRow, ...]
     connection: str
     connection_state: str
     """connecting, connected, reconnecting or offline"""
@@ -74,6 +96,7 @@ STARTING = Snapshot(
     present=0,
     roster=(),
     decisions=(),
+    commits=(),
     connection="◌ starting…",
     connection_state="connecting",
 )

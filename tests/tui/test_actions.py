@@ -1,15 +1,19 @@
 """Every key of the main screen, pressed in a real app paired through a real relay."""
 
 import asyncio
+import os
+import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from pairup.session import events as ev
 from pairup.session import timer
 from pairup.tui.app import ACTIONS
-from pairup.tui.screens import Ask, DecisionForm, Help, Reorder
+from pairup.tui.screens import Ask, CommitForm, DecisionForm, Help, Reorder
 from pairup.tui.session import Preferences
-from pairup.tui.widgets import TimerPanel
+from pairup.tui.widgets import DecisionLog, TimerPanel
 from tests.integration.relaykit import free_port, relay_on
 
 from .tuikit import pair, session_of, shown, until
@@ -201,5 +205,56 @@ def test_with_next_turn_on_the_drivers_key_the_new_driver_starts_it(tmp_path: Pa
                 "Bob's turn to start on both",
             )
             await until(lambda: "Bob drives" in shown(ann, "#role"), "Ann's screen to show it")
+
+    asyncio.run(scenario())
+
+
+def test_the_commit_form_commits_with_the_partner_credited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {
+        "HOME": str(tmp_path / "home"),
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.name", "Ann"],
+        ["config", "user.email", "ann@example.com"],
+        ["commit", "-q", "--allow-empty", "-m", "Start"],
+    ):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    (repo / "relay.py").write_text("print('relay')\n")
+    subprocess.run(["git", "add", "relay.py"], cwd=repo, check=True)
+
+    async def scenario() -> None:
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, LONG, repository=repo) as (ann, ann_pilot, bob, _),
+        ):
+            await ann_pilot.press("g")
+            await until(lambda: isinstance(ann.screen, CommitForm), "the commit form")
+            form = ann.screen
+            assert "relay.py" in str(form.query_one("#files").render())
+            assert "Co-authored-by: Bob <bob@example.com>" in str(
+                form.query_one("#credit").render()
+            )
+            await ann_pilot.press(*"Add the relay", "enter")
+            await until(lambda: ann.screen is ann.main, "the form to close")
+            await until(
+                lambda: "1 commit" in (bob.main.query_one(DecisionLog).border_subtitle or ""),
+                "the commit on Bob's screen",
+            )
+            log = subprocess.run(
+                ["git", "log", "-1", "--format=%an|%s|%(trailers:key=Co-authored-by)"],
+                cwd=repo,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            assert log == "Ann|Add the relay|Co-authored-by: Bob <bob@example.com>"
 
     asyncio.run(scenario())

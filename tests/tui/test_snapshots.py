@@ -89,6 +89,15 @@ def log(*extra: ev.Event) -> list[ev.Event]:
             decision_id="decision-2",
             title=("Rotate every fifteen minutes, break every four turns"),
         ),
+        ev.CommitRecorded(
+            id="event-c1",
+            actor="ann-0001",
+            at=T0 + 500,
+            sha="4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+            summary="Store the session log in SQLite",
+            author=ev.Person(name="Ann", email="ann@example.com"),
+            co_authors=(ev.Person(name="Bob", email="bob@example.com"),),
+        ),
     ]
     return [stamp(event) for event in [*opening, *extra]]
 

@@ -29,8 +29,9 @@ def participant(
     *,
     settings: ev.SessionSettings | None = None,
     prefs: Preferences | None = None,
+    repository: Path | None = None,
 ) -> PairupApp:
-    """The host when ``settings`` are given, else a guest."""
+    """The host when ``settings`` are given, else a guest; working in ``repository``."""
     me = ev.Participant(id=name.lower(), name=name, email=f"{name.lower()}@example.com")
     link = Link(
         join,
@@ -44,7 +45,7 @@ def participant(
         prefs or Preferences(bell=False, retro=False),
         journal=journal_path(link.data_dir, join.session),
     )
-    return opened(Participation(link, me, settings=settings, prefs=chosen))
+    return opened(Participation(link, me, settings=settings, prefs=chosen, repository=repository))
 
 
 def opened(participation: Participation) -> PairupApp:
@@ -85,11 +86,12 @@ async def pair(
     settings: ev.SessionSettings,
     *,
     prefs: Preferences | None = None,
+    repository: Path | None = None,
 ) -> AsyncIterator[Pair]:
-    """Ann hosts, Bob joins; yields once both screens show both of them."""
+    """Ann hosts (working in ``repository``), Bob joins; yields once both screens show both."""
     session, secret = new_session()
     join = wire.JoinLink(url, session, secret)
-    ann = participant(tmp_path, "Ann", join, settings=settings, prefs=prefs)
+    ann = participant(tmp_path, "Ann", join, settings=settings, prefs=prefs, repository=repository)
     bob = participant(tmp_path, "Bob", join, prefs=prefs)
     async with ann.run_test(notifications=True) as ann_pilot:
         await until(lambda: ann.session is not None, "Ann's app to open the session")
