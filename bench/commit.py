@@ -2,8 +2,9 @@
 
 Each round changes one file, stages it with ``git add``, and commits it, alternating between
 the two commands so both see the same machine; the figure is the wall time of the whole
-command, process start included. pairup needs a live session to credit: the benchmark writes
-the live-session file itself, naming this process, as a running pairup would.
+command, process start included. pairup needs a live session to credit: the benchmark starts
+a headless participant in the repository (with its relay on loopback), as a pair would have,
+and ``pairup commit`` hands the commit to it.
 
     python -m bench.commit            # 20,000 files, 15 commits with each
     python -m bench.commit --quick    # 500 files, 2 commits each: only checks it still works
@@ -11,7 +12,6 @@ the live-session file itself, naming this process, as a running pairup would.
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,8 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pairup.git.live import LiveSession, write_live
-from pairup.git.trailers import Person
+from pairup.git.live import git_dirs, read_live
 
 PAIRUP = Path(sys.executable).with_name("pairup")
 GOAL = 1.0
@@ -64,35 +63,59 @@ def main() -> None:
         repo = Path(scratch) / "repo"
         repo.mkdir()
         generate(repo, files, env)
-        write_live(
-            repo / ".git",
-            LiveSession(
-                session="bench-session",
-                participant="ann",
-                me=Person("Ann", "ann@example.test"),
-                co_authors=(Person("Bob", "bob@example.test"),),
-                pid=os.getpid(),
-                host=socket.gethostname(),
-            ),
+        host = subprocess.Popen(
+            [str(PAIRUP), "start", "--headless", "--name", "Ann", "--email", "ann@example.test"],
+            cwd=repo,
+            env={
+                **env,
+                "PAIRUP_DATA_DIR": str(Path(scratch) / "data"),
+                "PAIRUP_RELAY_HOST": "127.0.0.1",
+            },
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
         )
-        commands = {
-            "git": [
-                "git",
-                "commit",
-                "-q",
-                "-m",
-                "Change {n}\n\nCo-authored-by: Bob <bob@example.test>",
-            ],
-            "pairup": [str(PAIRUP), "commit", "-m", "Change {n}"],
-        }
-        timings: dict[str, list[float]] = {"git": [], "pairup": []}
-        changed = repo / "src/d000/f00000.txt"
-        for number in range(rounds):
-            for kind, command in commands.items():
-                changed.write_text(f"{kind} {number}\n")
-                subprocess.run(["git", "add", str(changed)], cwd=repo, env=env, check=True)
-                filled = [part.replace("{n}", str(number)) for part in command]
-                timings[kind].append(run(filled, repo, env))
+        try:
+            wait_for_live_session(repo)
+            timings = measure(repo, env, rounds)
+        finally:
+            host.terminate()
+            host.wait(timeout=10)
+    report(timings, files, rounds, quick=args.quick)
+
+
+def wait_for_live_session(repo: Path) -> None:
+    dirs = git_dirs(repo)
+    assert dirs is not None
+    deadline = time.monotonic() + 30
+    while (live := read_live(dirs[1])) is None or not live.socket:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the headless participant never went live in the repository")
+        time.sleep(0.05)
+
+
+def measure(repo: Path, env: dict[str, str], rounds: int) -> dict[str, list[float]]:
+    commands = {
+        "git": [
+            "git",
+            "commit",
+            "-q",
+            "-m",
+            "Change {n}\n\nCo-authored-by: Bob <bob@example.test>",
+        ],
+        "pairup": [str(PAIRUP), "commit", "-m", "Change {n}"],
+    }
+    timings: dict[str, list[float]] = {"git": [], "pairup": []}
+    changed = repo / "src/d000/f00000.txt"
+    for number in range(rounds):
+        for kind, command in commands.items():
+            changed.write_text(f"{kind} {number}\n")
+            subprocess.run(["git", "add", str(changed)], cwd=repo, env=env, check=True)
+            filled = [part.replace("{n}", str(number)) for part in command]
+            timings[kind].append(run(filled, repo, env))
+    return timings
+
+
+def report(timings: dict[str, list[float]], files: int, rounds: int, *, quick: bool) -> None:
     git, ours = (statistics.median(timings[kind]) for kind in ("git", "pairup"))
     print(f"commit of one changed file in a {files:,}-file repository, median of {rounds} each")
     for name, kind in (("git commit", "git"), ("pairup commit", "pairup")):
@@ -102,7 +125,7 @@ def main() -> None:
     ratio = ours / git
     verdict = (
         "quick mode: not judged"
-        if args.quick
+        if quick
         else (f"goal <= {GOAL}: {'met' if ratio <= GOAL else 'MISSED'}")
     )
     print(f"  ratio pairup/git {ratio:.2f}  ({verdict})")

@@ -234,7 +234,7 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
 def _live_co_authors(cwd: Path) -> "tuple[LiveSession, tuple[trailers.Person, ...]] | None":
     """The session live in this repository and whom it credits, with emails corrected by
     .git-coauthors files; a warning on stderr for each email GitHub could not match."""
-    from pairup.git.coauthors import corrected, known_emails, unusable
+    from pairup.git.coauthors import resolve
     from pairup.git.live import git_dirs, read_live
 
     dirs = git_dirs(cwd)
@@ -242,11 +242,9 @@ def _live_co_authors(cwd: Path) -> "tuple[LiveSession, tuple[trailers.Person, ..
     if dirs is None or live is None:
         return None
     top = dirs[0].parent if dirs[0].name == ".git" else cwd
-    people = corrected(live.co_authors, known_emails([top, Path.home()]))
-    for person in people:
-        problem = unusable(person)
-        if problem:
-            print(f"pairup: warning: {problem}", file=sys.stderr)
+    people, warnings = resolve(live.co_authors, [top, Path.home()])
+    for warning in warnings:
+        print(f"pairup: warning: {warning}", file=sys.stderr)
     return live, people
 
 
@@ -296,35 +294,68 @@ def _trailers(args: argparse.Namespace) -> int:
 
 
 def _commit(args: argparse.Namespace) -> int:
-    from pairup.git.repo import GitError, commit, open_repository
+    """Through the running pairup when it listens (it has git loaded and records the commit in
+    the session at once), else in this process."""
+    from pairup.git.live import ask, git_dirs, read_live
 
     if not args.message:
         raise UserError("give the commit message with -m MESSAGE")
     cwd = Path.cwd()
-    try:
-        repo = open_repository(cwd)
-    except GitError as error:
-        raise UserError(str(error)) from None
+    dirs = git_dirs(cwd)
+    if dirs is None:
+        raise UserError(f"{cwd} is not inside a git repository")
+    live = read_live(dirs[1])
+    if live is None:
+        raise UserError(f"{NO_SESSION}, or commit with git")
+    request = {
+        "op": "commit",
+        "message": args.message,
+        "all": args.all,
+        "verify": not args.no_verify,
+        "env": dict(os.environ),
+    }
+    reply = ask(live.socket, request, timeout=COMMIT_TIMEOUT) if live.socket else None
+    if reply is None:
+        reply = _commit_here(args, cwd)
+    for warning in reply.get("warnings", []):
+        print(f"pairup: warning: {warning}", file=sys.stderr)
+    if not reply.get("ok"):
+        raise UserError(str(reply.get("error", "the commit failed")))
+    print(f"[{reply['branch']} {reply['sha'][:7]}] {reply['summary']}")
+    for name, email in reply["co_authors"]:
+        print(f"    Co-authored-by: {name} <{email}>")
+    return EXIT_OK
+
+
+COMMIT_TIMEOUT = 900.0
+"""Long enough for the slowest pre-commit hook the running pairup may have to wait for."""
+
+
+def _commit_here(args: argparse.Namespace, cwd: Path) -> dict[str, object]:
+    from pairup.git.repo import GitError, commit, open_repository
+
     found = _live_co_authors(cwd)
     if found is None:
         raise UserError(f"{NO_SESSION}, or commit with git")
-    _, people = found
     try:
+        repo = open_repository(cwd)
         made = commit(
             repo,
             args.message,
-            co_authors=people,
+            co_authors=found[1],
             env=os.environ,
             stage_all=args.all,
             verify=not args.no_verify,
         )
     except GitError as error:
-        raise UserError(str(error)) from None
-    branch = "detached HEAD" if repo.head_is_detached else repo.head.shorthand
-    print(f"[{branch} {made.sha[:7]}] {made.summary}")
-    for person in made.co_authors:
-        print(f"    {person.trailer()}")
-    return EXIT_OK
+        return {"ok": False, "error": str(error)}
+    return {
+        "ok": True,
+        "sha": made.sha,
+        "summary": made.summary,
+        "branch": "detached HEAD" if repo.head_is_detached else repo.head.shorthand,
+        "co_authors": [[p.name, p.email] for p in made.co_authors],
+    }
 
 
 def _hook(args: argparse.Namespace) -> int:

@@ -50,3 +50,12 @@ def unusable(person: Person) -> str | None:
     if domain.casefold() in {"localhost", "localdomain"} or domain.endswith(".local"):
         return f"{person.name}'s email {email} is a local address GitHub cannot match"
     return None
+
+
+def resolve(
+    people: Iterable[Person], places: Iterable[Path]
+) -> tuple[tuple[Person, ...], tuple[str, ...]]:
+    """``people`` with emails corrected from the ``.git-coauthors`` files in ``places``, and a
+    warning for each email that still cannot be matched."""
+    fixed = corrected(people, known_emails(places))
+    return fixed, tuple(problem for person in fixed if (problem := unusable(person)))

@@ -11,13 +11,17 @@ import contextlib
 import json
 import os
 import socket
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pairup.git.trailers import Person
 
 LIVE_FILE = Path("pairup") / "live.json"
+COMMIT_SOCKET = Path("pairup") / "commit.sock"
+MAX_SOCKET_PATH = 100
+"""Unix socket paths are limited to about 104 bytes; a deeper repository goes without one."""
+MAX_REPLY = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,8 @@ class LiveSession:
     co_authors: tuple[Person, ...]
     pid: int
     host: str
+    socket: str = ""
+    """Where the running pairup takes commits (``pairup commit`` without loading git itself)."""
 
 
 def git_dirs(start: Path, env: dict[str, str] | None = None) -> tuple[Path, Path] | None:
@@ -67,10 +73,11 @@ def write_live(common_dir: Path, live: LiveSession) -> None:
         "co_authors": [{"name": p.name, "email": p.email} for p in live.co_authors],
         "pid": live.pid,
         "host": live.host,
+        "socket": live.socket,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".live-", suffix=".json")
+    temporary = path.with_name(f".live-{os.getpid()}.json")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
+        with temporary.open("w", encoding="utf-8") as file:
             json.dump(record, file, indent=2)
         os.replace(temporary, path)
     except BaseException:
@@ -90,6 +97,7 @@ def read_live(common_dir: Path) -> LiveSession | None:
             co_authors=tuple(_person(person) for person in record["co_authors"]),
             pid=int(record["pid"]),
             host=str(record["host"]),
+            socket=str(record.get("socket", "")),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -104,6 +112,41 @@ def remove_live(common_dir: Path, session: str) -> None:
     if live is not None and live.session == session and live.pid == os.getpid():
         with contextlib.suppress(FileNotFoundError):
             (common_dir / LIVE_FILE).unlink()
+
+
+def commit_socket(common_dir: Path) -> Path | None:
+    """Where this repository's live pairup should listen for commits, if a socket fits there."""
+    path = common_dir / COMMIT_SOCKET
+    if not hasattr(socket, "AF_UNIX") or len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        return None
+    return path
+
+
+def ask(path: str, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
+    """One JSON request to the live pairup and its JSON reply. None if it cannot be reached,
+    and only then: the caller may do the work itself without risk of doing it twice."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with connection:
+        connection.settimeout(timeout)
+        try:
+            connection.connect(path)
+        except OSError:
+            return None
+        reply = b""
+        try:
+            connection.sendall(json.dumps(request).encode() + b"\n")
+            connection.shutdown(socket.SHUT_WR)
+            while (chunk := connection.recv(65536)) and len(reply) <= MAX_REPLY:
+                reply += chunk
+        except OSError as error:
+            return {"ok": False, "error": f"lost touch with the running pairup: {error}"}
+    try:
+        answer = json.loads(reply)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        return {"ok": False, "error": "the running pairup gave no readable answer"}
+    return answer
 
 
 def _person(record: dict[str, str]) -> Person:

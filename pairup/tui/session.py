@@ -18,7 +18,7 @@ from pygit2.enums import FileStatus
 from rich.text import Text
 
 from pairup.commands import CommandError, command_event
-from pairup.git.coauthors import corrected, known_emails, unusable
+from pairup.git.coauthors import resolve
 from pairup.git.repo import GitError, commit, open_repository
 from pairup.git.trailers import Person
 from pairup.journal import JournalBusy
@@ -205,16 +205,13 @@ class Participation:
 
     def _co_authors(self) -> tuple[tuple[Person, ...], tuple[str, ...]]:
         """Whom a commit made now credits, with .git-coauthors corrections, and warnings."""
-        repo_top = self.repository or Path.cwd()
-        people = corrected(
+        return resolve(
             (
                 Person(name=p.name, email=p.email)
                 for p in co_authors(self.link.view, self.me.id, self.credit)
             ),
-            known_emails([repo_top, Path.home()]),
+            [self.repository or Path.cwd(), Path.home()],
         )
-        problems = tuple(problem for person in people if (problem := unusable(person)))
-        return people, problems
 
     def commit_preview(self) -> CommitPreview | str:
         """What the commit form shows, or why no commit can be made here."""
