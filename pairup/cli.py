@@ -183,7 +183,7 @@ async def _headless(args: argparse.Namespace, join_text: str | None) -> str | No
 
 
 async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str | None:
-    """The screen comes up first; the session opens behind it (ADR 11). A mistake the user
+    """The screen comes up first; the session opens behind it (ADR 10). A mistake the user
     must fix closes the screen and is reported like any other command's."""
     import asyncio
     import importlib

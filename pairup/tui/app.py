@@ -6,7 +6,7 @@ every screen changes together.
 
 The first frame comes first: this module imports only Textual and the drawing code, and the
 session (the core, pydantic, the relay, the link) is opened after that frame is on screen, in
-the background (ADR 11).
+the background (ADR 10).
 """
 
 import asyncio

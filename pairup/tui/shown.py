@@ -1,7 +1,7 @@
 """What the screen shows, as plain values: the session read at one moment, ready to draw.
 
 The widgets draw only these, so the modules that draw the first frame import neither the
-session core nor the network (see ADR 11); :mod:`pairup.tui.session` fills them in.
+session core nor the network (see ADR 10); :mod:`pairup.tui.session` fills them in.
 """
 
 from dataclasses import dataclass

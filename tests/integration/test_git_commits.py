@@ -192,3 +192,28 @@ def test_a_file_staged_with_git_after_pairup_opened_the_repository_is_committed(
     assert made.co_authors == (bob,)
     assert git(repo_path, "status", "--porcelain", env=env) == ""
     assert isinstance(repo[made.sha], pygit2.Commit)
+
+
+def test_a_first_commit_and_a_commit_on_a_detached_head(tmp_path: Path) -> None:
+    env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_GLOBAL": os.devnull}
+    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    path = tmp_path / "fresh"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main", env=env)
+    git(path, "config", "user.name", "Ann", env=env)
+    git(path, "config", "user.email", "ann@example.test", env=env)
+    (path / "a.txt").write_text("a\n")
+    git(path, "add", "a.txt", env=env)
+    bob = Person(name="Bob", email="bob@example.test")
+    first = commit(open_repository(path), "First", co_authors=[bob], env=env)
+    assert git(path, "rev-parse", "main", env=env).strip() == first.sha
+    assert co_authors_of(path, env) == [BOB_TRAILER]
+
+    git(path, "checkout", "-q", "--detach", env=env)
+    (path / "a.txt").write_text("b\n")
+    detached = commit(
+        open_repository(path), "On a detached head", co_authors=[], env=env, stage_all=True
+    )
+    assert git(path, "rev-parse", "HEAD", env=env).strip() == detached.sha
+    assert git(path, "rev-parse", "main", env=env).strip() == first.sha
+    assert co_authors_of(path, env) == []
