@@ -1,0 +1,1 @@
+"""Architecture decision records and session records exported from a pairing session."""

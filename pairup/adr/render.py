@@ -1,0 +1,518 @@
+"""Draft ADRs, the session record and the event log of a session, rendered as text.
+
+Exporting writes files, asks git and talks to people; this module only turns a folded session
+into strings. Kept pure (no files, no clock), every format can be pinned with golden files built
+on a fake clock, and the same log always exports byte for byte the same documents. Times come
+from the log, which carries the relay's clock, or from the caller's ``now``, and are written in
+UTC so that two people exporting the same session in different time zones get the same files.
+"""
+
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from pairup.session import Event, State, encode_event
+from pairup.session.state import CommitRecord, Decision, Interlude, Stint
+from pairup.session.timer import driving_times
+
+FORMATS = ("adr", "madr", "log4brains")
+"""adr-tools (Nygard's sections), MADR 4.0 and log4brains' own template."""
+
+PLACEHOLDER = "_To be written._"
+"""Stands in for an empty section: a heading over nothing reads as a rendering bug."""
+
+_SLUG_MAX = 60
+_SLUG_FALLBACK = "decision"
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# Windows refuses these as file names whatever the extension, so a bare `con.md` cannot exist.
+_WINDOWS_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
+)
+
+# Mermaid's gantt lexer ends a task name at ':', '#' and ';', and starts a comment at '%'.
+_GANTT_UNSAFE = re.compile(r"[:#;%]")
+# Its lexer also tries keywords before task text, case-insensitively, at the start of a line: a
+# driver called "Title" or "Section Lead" would become a title or a section, not a task.
+_GANTT_KEYWORD = re.compile(
+    r"(gantt|inclusiveenddates|topaxis"
+    r"|(dateformat|axisformat|tickinterval|includes|excludes|todaymarker|weekday|title"
+    r"|accdescription|section|click|call|href)\s"
+    r"|acctitle\s*:|accdescr\s*[:{]|\d{4}-\d\d-\d\d)",
+    re.IGNORECASE,
+)
+
+# The characters PyYAML reads raw inside a double-quoted scalar (YAML 1.1's printable set, less
+# the line breaks NEL, LS and PS, which it would fold, and the byte order mark).
+_YAML_RAW = re.compile(
+    r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+_YAML_NAMED_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\0": "\\0",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\x1b": "\\e",
+    "\x85": "\\N",
+    "\xa0": "\\_",
+    "\u2028": "\\L",
+    "\u2029": "\\P",
+}
+
+_LESSON_PROMPTS = (
+    "What do we know now that we did not know when we started?",
+    "What slowed us down, and what would we do differently next time?",
+    "Which decision should we revisit, and when?",
+    "Did everyone get a fair share of the keyboard?",
+)
+
+
+def slug(title: str) -> str:
+    """A file-name stem for ``title``, stable across releases and safe on every OS.
+
+    Case-folded and NFKD-normalised so accents fall away ("Crème" gives "creme"), then only ASCII
+    letters and digits are kept and every run of anything else becomes one '-'. It is cut to
+    at most 60 characters, at a '-' when there is one, so long titles keep whole words. A title
+    with nothing left (Japanese, emoji only, punctuation) gives "decision": the caller's number
+    prefix keeps such files apart.
+    """
+    folded = unicodedata.normalize("NFKD", title.casefold())
+    text = _NOT_SLUG.sub("-", folded.encode("ascii", "ignore").decode("ascii").lower()).strip("-")
+    if len(text) > _SLUG_MAX:
+        cut = text[:_SLUG_MAX]
+        if text[_SLUG_MAX] != "-" and "-" in cut:
+            cut = cut[: cut.rindex("-")]
+        text = cut.strip("-")
+    if not text:
+        return _SLUG_FALLBACK
+    if text in _WINDOWS_DEVICES:
+        return f"{text}-{_SLUG_FALLBACK}"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFacts:
+    """What every exported document says about the session it came from."""
+
+    session_id: str
+    participants: tuple[str, ...]
+    """Names, in rotation order, including anyone who left before the end."""
+    date: str
+    """The day the session started, ``YYYY-MM-DD`` in UTC."""
+
+
+def facts(state: State, session_id: str) -> SessionFacts:
+    """The provenance of ``state``'s documents; a session with no events has none to give."""
+    if state.opened_at is None:
+        raise ValueError("a session with no events has no date to export")
+    names = tuple(_name(state, member.id) for member in state.members)
+    return SessionFacts(session_id, names, _day(state.opened_at))
+
+
+# Six positional parameters: the interface the export's callers were specified against.
+def render_decision(  # noqa: PLR0917
+    fmt: str,
+    decision: Decision,
+    number: int,
+    facts: SessionFacts,
+    commits: Sequence[CommitRecord],
+    marker: str,
+) -> str:
+    """``decision`` as a draft ADR in ``fmt``, numbered ``number`` in the target repository.
+
+    Each format follows its tool's own template closely enough for that tool to read it back
+    (adr-tools' ``# N. Title`` line, MADR's front matter, log4brains' metadata bullets). Every
+    draft also says which session it came from and which of the session's ``commits`` followed
+    it, so a reviewer can trace the decision to code. ``marker`` (one line, opaque) is the last
+    line, for the caller to recognise its own file on a later export.
+    """
+    if "\n" in marker or "\r" in marker:
+        raise ValueError("the marker must be a single line")
+    render = _DECISION_RENDERERS.get(fmt)
+    if render is None:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    body, notes_heading = render(decision, number, facts)
+    notes = _provenance(decision, facts, commits)
+    return "\n".join([*body, "", notes_heading, "", *notes, "", marker]) + "\n"
+
+
+def render_record(
+    state: State, facts: SessionFacts, adr_links: Mapping[str, str], now: float
+) -> str:
+    """The session record in markdown: who paired, when, who drove, what was decided and done.
+
+    ``adr_links`` maps a decision id to the relative path of its exported ADR; a decision without
+    one is listed as not exported. ``now`` stands in for the end of a session still running.
+    """
+    end = state.ended_at if state.ended_at is not None else now
+    title = _one_line(state.title) or f"pairing session of {facts.date}"
+    lines = [
+        f"# Session record: {title}",
+        "",
+        f"- Session: {_code(facts.session_id)}",
+        f"- Participants: {_and_list([_one_line(name) for name in facts.participants])}",
+        f"- Started: {_minute(state.opened_at if state.opened_at is not None else end)}",
+        (
+            f"- Ended: {_minute(end)}"
+            if state.ended_at is not None
+            else f"- Ended: not yet; this record was written at {_minute(end)}"
+        ),
+        f"- Turn length: {state.settings.turn_seconds / 60:g} min",
+        "",
+        "## Timeline",
+        "",
+        "```mermaid",
+        gantt(state, now),
+        "```",
+        "",
+        "## Driving time",
+        "",
+        *_driving(state, end),
+        "",
+        "## Decisions",
+        "",
+        *_decision_rows(state, adr_links),
+        "",
+        "## Commits",
+        "",
+        *_commit_rows(state),
+        "",
+        "## Lessons learned",
+        "",
+        *_lessons(state),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def gantt(state: State, now: float) -> str:
+    """The body of a mermaid gantt chart of the turns (who drove when) and the breaks.
+
+    Times are unix seconds (``dateFormat X``): unambiguous whatever the reader's time zone, which
+    mermaid uses for the axis. A stint or break still open runs to ``now``; one shorter than a
+    second has nothing to draw and is left out, since mermaid wants every task to end after it
+    starts.
+    """
+    turns = [
+        (_task_label(_name(state, stint.driver), stint.driver, stint.turn), *span)
+        for stint in _stints(state, now)
+        if (span := _span(stint.start, stint.end))
+    ]
+    breaks = [
+        span for interlude in _breaks(state, now) if (span := _span(interlude.start, interlude.end))
+    ]
+    lines = ["gantt", "    dateFormat X", "    axisFormat %H:%M", "    section Turns"]
+    lines.extend(
+        f"    {label} :t{index}, {start}, {end}"
+        for index, (label, start, end) in enumerate(turns, start=1)
+    )
+    if breaks:
+        lines.append("    section Breaks")
+        lines.extend(
+            f"    Break :b{index}, {start}, {end}"
+            for index, (start, end) in enumerate(breaks, start=1)
+        )
+    return "\n".join(lines)
+
+
+def render_json(events: Sequence[Event]) -> str:
+    """The whole event log as one JSON document, for tools that want the raw facts.
+
+    Each event is written as the journal and the wire carry it (``encode_event``), so the export
+    can be folded again; keys are sorted so the same log gives the same bytes.
+    """
+    document = {"events": [json.loads(encode_event(event)) for event in events]}
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _adr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[str], str]:
+    """adr-tools' template; ``adr list`` and ``adr generate toc`` read the first line as is."""
+    return [
+        f"# {number}. {_one_line(decision.title)}",
+        "",
+        f"Date: {_decided_on(decision)}",
+        "",
+        "## Status",
+        "",
+        decision.status.capitalize(),
+        "",
+        "## Context",
+        "",
+        _body(decision.context),
+        "",
+        "## Decision",
+        "",
+        _body(decision.decision),
+        "",
+        "## Consequences",
+        "",
+        _body(decision.consequences),
+    ], "## Notes"
+
+
+def _madr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[str], str]:
+    """MADR 4.0: its front matter keys and its section headings.
+
+    The date is left unquoted, as in MADR's template, so YAML readers see a date.
+    """
+    makers = [f"  - {_yaml_string(name)}" for name in facts.participants]
+    return [
+        "---",
+        f"status: {decision.status}",
+        f"date: {_decided_on(decision)}",
+        "decision-makers:" if makers else "decision-makers: []",
+        *makers,
+        "---",
+        "",
+        f"# {_one_line(decision.title)}",
+        "",
+        "## Context and Problem Statement",
+        "",
+        _body(decision.context),
+        "",
+        "## Decision Outcome",
+        "",
+        _body(decision.decision),
+        "",
+        "### Consequences",
+        "",
+        _body(decision.consequences),
+    ], "## More Information"
+
+
+def _log4brains(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[str], str]:
+    """log4brains' template: metadata bullets in its order (Status, Deciders, Date).
+
+    log4brains splits Deciders at commas, so a comma inside a name is dropped there.
+    """
+    deciders = [_one_line(name.replace(",", " ")) for name in facts.participants]
+    return [
+        f"# {_one_line(decision.title)}",
+        "",
+        f"- Status: {decision.status}",
+        *([f"- Deciders: {', '.join(deciders)}"] if deciders else []),
+        f"- Date: {_decided_on(decision)}",
+        "",
+        "## Context and Problem Statement",
+        "",
+        _body(decision.context),
+        "",
+        "## Decision Outcome",
+        "",
+        _body(decision.decision),
+        "",
+        "### Consequences",
+        "",
+        _body(decision.consequences),
+    ], "## More Information"
+
+
+_DECISION_RENDERERS: dict[str, Callable[[Decision, int, SessionFacts], tuple[list[str], str]]] = {
+    "adr": _adr,
+    "madr": _madr,
+    "log4brains": _log4brains,
+}
+
+
+def _provenance(
+    decision: Decision, facts: SessionFacts, commits: Sequence[CommitRecord]
+) -> list[str]:
+    names = [_one_line(name) for name in facts.participants]
+    who = f" by {_and_list(names)}" if names else ""
+    lines = [
+        f"Drafted with pairup in a pairing session on {facts.date}{who} "
+        f"(session {_code(facts.session_id)}), during turn {decision.turn}.",
+        "",
+    ]
+    if not commits:
+        return [*lines, "No commits were made in the session after this decision."]
+    lines += ["Commits made in the session after this decision:", ""]
+    for commit in commits:
+        co_authors = [_one_line(person.name) for person in commit.co_authors]
+        credit = f" (with {', '.join(co_authors)})" if co_authors else ""
+        lines.append(f"- `{commit.sha[:7]}` {_subject(commit)}{credit}")
+    return lines
+
+
+def _driving(state: State, end: float) -> list[str]:
+    seconds = driving_times(state, end)
+    if not seconds:
+        return ["_Nobody joined the session._"]
+    total = sum(seconds.values())
+    rows = ["| Participant | Minutes | Share |", "| --- | ---: | ---: |"]
+    for member in state.members:
+        driven = seconds[member.id]
+        share = f"{driven / total:.1%}" if total > 0 else "n/a"
+        rows.append(f"| {_cell(_name(state, member.id))} | {_minutes(driven)} | {share} |")
+    spread = max(seconds.values()) - min(seconds.values())
+    even = total / len(seconds)
+    return [
+        *rows,
+        "",
+        f"Spread between the most and the least time at the keyboard: {_minutes(spread)} min "
+        f"(an even share would be {_minutes(even)} min each).",
+    ]
+
+
+def _decision_rows(state: State, adr_links: Mapping[str, str]) -> list[str]:
+    decisions = state.decisions_in_order()
+    if not decisions:
+        return ["_No decisions were recorded._"]
+    rows = ["| # | Decision | Status | ADR |", "| ---: | --- | --- | --- |"]
+    for decision in decisions:
+        path = adr_links.get(decision.id)
+        link = "not exported" if path is None else f"[{_cell(path)}]({quote(path)})"
+        rows.append(f"| {decision.number} | {_cell(decision.title)} | {decision.status} | {link} |")
+    return rows
+
+
+def _commit_rows(state: State) -> list[str]:
+    commits = state.commits_in_order()
+    if not commits:
+        return ["_No commits were recorded._"]
+    rows = ["| Commit | Subject | Author | Co-authors |", "| --- | --- | --- | --- |"]
+    for commit in commits:
+        co_authors = ", ".join(_one_line(person.name) for person in commit.co_authors)
+        rows.append(
+            f"| `{commit.sha[:7]}` | {_cell(_subject(commit))} | {_cell(commit.author.name)} "
+            f"| {_cell(co_authors) or 'none'} |"
+        )
+    return rows
+
+
+def _lessons(state: State) -> list[str]:
+    """The lessons as bullets; with none, questions that invite the team to write some."""
+    lessons = state.lessons_in_order()
+    if not lessons:
+        return [
+            "_No lessons were noted during the session. Some questions to answer together:_",
+            "",
+            *(f"- {prompt}" for prompt in _LESSON_PROMPTS),
+        ]
+    bullets = []
+    for lesson in lessons:
+        text = _body(lesson.text).replace("\n", "\n  ")
+        bullets.append(f"- {text} _({_cell(_name(state, lesson.by))}, turn {lesson.turn})_")
+    return bullets
+
+
+def _stints(state: State, now: float) -> list[Stint]:
+    """The closed driving stints, and the one still running up to ``now``."""
+    stints = state.timeline()
+    if state.phase == "running" and state.driver is not None and state.stint_start is not None:
+        stints.append(
+            Stint(state.turn, state.driver, state.stint_start, max(now, state.stint_start))
+        )
+    return stints
+
+
+def _breaks(state: State, now: float) -> list[Interlude]:
+    """The breaks taken, and the one still going on up to ``now``."""
+    breaks = state.break_timeline()
+    if state.phase == "break" and state.phase_started_at is not None:
+        start = state.phase_started_at
+        breaks.append(Interlude(state.turn, start, max(now, start)))
+    return breaks
+
+
+def _task_label(name: str, participant_id: str, turn: int) -> str:
+    """A gantt task name mermaid reads back as a task: no separators, no leading keyword."""
+    clean = _one_line(_GANTT_UNSAFE.sub(" ", name)) or _one_line(
+        _GANTT_UNSAFE.sub(" ", participant_id)
+    )
+    label = f"{clean or 'someone'} (turn {turn})"
+    return f"“{clean}” (turn {turn})" if _GANTT_KEYWORD.match(label) else label
+
+
+def _name(state: State, participant_id: str) -> str:
+    member = state.member(participant_id)
+    return member.participant.name if member is not None else participant_id
+
+
+def _subject(commit: CommitRecord) -> str:
+    return _one_line(commit.summary) or "(no subject)"
+
+
+def _decided_on(decision: Decision) -> str:
+    """When the decision last changed: the date MADR and log4brains ask for."""
+    last = decision.amendments[-1].at if decision.amendments else decision.proposed_at
+    return _day(last)
+
+
+def _body(text: str) -> str:
+    """Free text as a markdown block: trimmed, LF line ends, or the placeholder when empty."""
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return "\n".join(lines) if lines else PLACEHOLDER
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: control characters and runs of whitespace become one space."""
+    visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return " ".join(visible.split())
+
+
+def _cell(text: str) -> str:
+    """``text`` fit for a markdown table cell, where a bare '|' would start a new column."""
+    return _one_line(text).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """``text`` as inline code, with a fence longer than any run of backticks inside it."""
+    clean = _one_line(text)
+    longest = max((len(run) for run in re.findall(r"`+", clean)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {clean} " if longest else clean
+    return f"{fence}{padded}{fence}"
+
+
+def _and_list(items: Iterable[str]) -> str:
+    names = list(items)
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _yaml_string(text: str) -> str:
+    """``text`` as a YAML double-quoted scalar that any YAML reader gives back unchanged.
+
+    Names and titles may hold ':', '#', quotes or line breaks, each of which means something
+    to YAML when left bare; inside double quotes with escapes, everything reads back as typed.
+    """
+    return '"' + "".join(_yaml_char(char) for char in text) + '"'
+
+
+def _yaml_char(char: str) -> str:
+    named = _YAML_NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    if _YAML_RAW.fullmatch(char):
+        return char
+    code = ord(char)
+    if code <= 0xFF:
+        return f"\\x{code:02x}"
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    return f"\\U{code:08x}"
+
+
+def _span(start: float, end: float) -> tuple[int, int] | None:
+    """Whole seconds, rounded so a stint's ends line up with its neighbours'; None if empty."""
+    first, last = math.floor(start + 0.5), math.floor(end + 0.5)
+    return (first, last) if last > first else None
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f}"
+
+
+def _day(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d")
+
+
+def _minute(at: float) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
