@@ -1,0 +1,484 @@
+"""The export's renderers: each format against golden files, and the rules that keep them readable.
+
+Golden files pin the exact bytes of every document for one realistic session on a fake clock.
+After an intended change, rewrite them with ``PAIRUP_UPDATE_GOLDEN=1 pytest`` and read the diff.
+"""
+
+import datetime
+import difflib
+import itertools
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pairup.adr.render import (
+    FORMATS,
+    PLACEHOLDER,
+    SessionFacts,
+    facts,
+    gantt,
+    render_decision,
+    render_json,
+    render_record,
+    slug,
+)
+from pairup.session import events as ev
+from pairup.session import fold
+from pairup.session.state import State
+
+GOLDEN = Path(__file__).parent.parent / "golden" / "export"
+T0 = 1_795_683_600  # 2026-11-26 09:00 UTC
+SESSION = "s-2026-11-26-export"
+
+ANN = ev.Participant(id="ann", name="Ann Lee", email="ann@example.test")
+BOB = ev.Participant(id="bob", name="Bob O'Brien", email="bob@example.test")
+ZOE = ev.Participant(id="zoe", name="Zoë Ångström", email="zoe@example.test")
+SHA_1 = "4f1c2d3e5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d"
+SHA_2 = "9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b"
+
+
+class Log:
+    """Events with increasing ids, ``at`` seconds after ``T0`` on the fake clock."""
+
+    def __init__(self) -> None:
+        self.ids = itertools.count(1)
+
+    def __call__(self, cls: type, at: float, actor: str = "ann", **fields: object) -> ev.Event:
+        return cls(id=f"evt-{next(self.ids):06d}", actor=actor, at=T0 + at, **fields)
+
+
+def person(participant: ev.Participant) -> ev.Person:
+    return ev.Person(name=participant.name, email=participant.email)
+
+
+def realistic_log() -> list[ev.Event]:
+    """Three people, three 15-minute turns with a break before the third, three decisions (one
+    amended to accepted, one left empty), two co-authored commits and one lesson."""
+    log = Log()
+    return [
+        log(
+            ev.SessionOpened,
+            0,
+            title="Export: ADRs & the session record",
+            settings=ev.SessionSettings(turn_seconds=900, break_seconds=300),
+        ),
+        log(ev.ParticipantJoined, 0, participant=ANN),
+        log(ev.ParticipantJoined, 20, actor="bob", participant=BOB),
+        log(ev.ParticipantJoined, 40, actor="zoe", participant=ZOE),
+        log(ev.TurnStarted, 60, turn=1),
+        log(
+            ev.DecisionRecorded,
+            420,
+            decision_id="dec-wal-0001",
+            title='Use SQLite (WAL) — not Postgres?! "#1": 100% «sure» | ok',
+            context="The relay must survive restarts.\nOne machine, one file: no server to run.",
+            decision="Keep the relay's store in SQLite, in WAL mode.",
+            consequences="Backups are a file copy.\n\nWrites are serialised per database.",
+        ),
+        log(ev.RolesRotated, 960, turn=1),
+        log(
+            ev.DecisionRecorded,
+            1200,
+            actor="bob",
+            decision_id="dec-clock-0002",
+            title="The relay's clock is the session's clock",
+            context="Laptops disagree on the time by seconds.",
+            decision="Every event is timed by the relay's stamp.",
+            consequences="Clients estimate their offset to the relay.",
+        ),
+        log(
+            ev.CommitRecorded,
+            1500,
+            actor="bob",
+            sha=SHA_1,
+            summary="Relay stamps every event with its clock",
+            author=person(BOB),
+            co_authors=(person(ANN), person(ZOE)),
+        ),
+        log(ev.BreakStarted, 1700, actor="bob", turn=2),
+        log(ev.BreakEnded, 2000, actor="zoe", turn=3),
+        log(ev.DecisionRecorded, 2100, actor="zoe", decision_id="dec-retry-0003", title="Retry"),
+        log(ev.DecisionAmended, 2200, actor="zoe", decision_id="dec-clock-0002", status="accepted"),
+        log(
+            ev.CommitRecorded,
+            2600,
+            actor="zoe",
+            sha=SHA_2,
+            summary="Export drafts ADRs from the session's decisions",
+            author=person(ZOE),
+            co_authors=(person(ANN), person(BOB)),
+        ),
+        log(ev.LessonNoted, 2700, actor="bob", text="Write the golden files before the code."),
+        log(ev.SessionEnded, 2900, actor="zoe"),
+    ]
+
+
+def quiet_log(log: Log) -> list[ev.Event]:
+    """A session still running: no decisions, commits or lessons, and one person who left."""
+    return [
+        log(ev.SessionOpened, 0, settings=ev.SessionSettings(turn_seconds=600)),
+        log(ev.ParticipantJoined, 0, participant=ANN),
+        log(ev.ParticipantJoined, 10, actor="bob", participant=BOB),
+        log(ev.TurnStarted, 30, turn=1),
+        log(ev.TurnSkipped, 330, turn=1),
+        log(ev.ParticipantLeft, 400, actor="ann", participant_id="ann"),
+    ]
+
+
+def check_golden(name: str, text: str) -> None:
+    """Compare ``text`` with the golden file ``name``, or rewrite it when asked to."""
+    path = GOLDEN / name
+    if os.environ.get("PAIRUP_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+        return
+    if not path.exists():
+        pytest.fail(f"no golden file {name}; write it with PAIRUP_UPDATE_GOLDEN=1")
+    expected = path.read_text(encoding="utf-8")
+    if text != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(keepends=True),
+            text.splitlines(keepends=True),
+            fromfile=f"golden/{name}",
+            tofile="rendered",
+        )
+        pytest.fail("rendered output differs from the golden file:\n" + "".join(diff))
+
+
+def marker_for(decision_id: str) -> str:
+    return f"<!-- pairup: session={SESSION} decision={decision_id} -->"
+
+
+def drafts(state: State, fmt: str) -> dict[str, str]:
+    """Every decision of ``state`` drafted in ``fmt``, by the file name the export would use."""
+    info = facts(state, SESSION)
+    rendered = {}
+    for decision in state.decisions_in_order():
+        after = [c for c in state.commits_in_order() if c.at >= decision.proposed_at]
+        text = render_decision(fmt, decision, decision.number, info, after, marker_for(decision.id))
+        rendered[f"{decision.number:04d}-{slug(decision.title)}.md"] = text
+    return rendered
+
+
+@pytest.fixture(scope="module")
+def state() -> State:
+    return fold(realistic_log())
+
+
+def front_matter(text: str) -> object:
+    lines = text.split("\n")
+    assert lines[0] == "---"
+    end = lines.index("---", 1)
+    return yaml.safe_load("\n".join(lines[1:end]))
+
+
+# Golden files
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_each_format_matches_its_golden_files(state, fmt):
+    rendered = drafts(state, fmt)
+    assert len(rendered) == 3
+    for name, text in rendered.items():
+        check_golden(f"{fmt}/{name}", text)
+
+
+def test_the_record_matches_its_golden_file(state):
+    links = {
+        "dec-wal-0001": "docs/adr/0001-use-sqlite-wal-not-postgres-1-100-sure-ok.md",
+        "dec-clock-0002": "docs/adr/0002-the-relay-s-clock-is-the-session-s-clock.md",
+    }
+    record = render_record(state, facts(state, SESSION), links, now=T0 + 99_999)
+    check_golden("record.md", record)
+
+
+def test_a_quiet_unfinished_session_still_has_a_record(state):
+    quiet = fold(quiet_log(Log()))
+    record = render_record(quiet, facts(quiet, "s-quiet"), {}, now=T0 + 500)
+    check_golden("record-quiet.md", record)
+    assert "_No decisions were recorded._" in record
+    assert "_No commits were recorded._" in record
+    assert "- What do we know now that we did not know when we started?" in record
+    assert "- Ended: not yet; this record was written at 2026-11-26 09:08 UTC" in record
+
+
+def test_the_event_log_matches_its_golden_file():
+    text = render_json(realistic_log())
+    check_golden("events.json", text)
+    assert [event.id for event in realistic_log()] == [
+        event["id"] for event in yaml.safe_load(text)["events"]
+    ]
+
+
+# What each format promises
+
+
+def test_rendering_is_deterministic(state):
+    for fmt in FORMATS:
+        assert drafts(state, fmt) == drafts(fold(realistic_log()), fmt)
+    info = facts(state, SESSION)
+    assert render_record(state, info, {}, T0) == render_record(state, info, {}, T0 + 1)
+
+
+def test_facts_name_everyone_in_rotation_order_and_the_start_day(state):
+    assert facts(state, SESSION) == SessionFacts(
+        SESSION, ("Ann Lee", "Bob O'Brien", "Zoë Ångström"), "2026-11-26"
+    )
+
+
+def test_a_session_with_no_events_has_no_facts():
+    with pytest.raises(ValueError, match="no events"):
+        facts(State(), SESSION)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_draft_ends_with_its_marker_and_says_where_it_came_from(state, fmt):
+    for decision, text in zip(state.decisions_in_order(), drafts(state, fmt).values(), strict=True):
+        assert text.endswith(f"\n{marker_for(decision.id)}\n")
+        assert f"on 2026-11-26 by Ann Lee, Bob O'Brien and Zoë Ångström (session `{SESSION}`)" in (
+            text
+        )
+
+
+def test_a_draft_lists_only_the_commits_passed_to_it(state):
+    first, _, last = state.decisions_in_order()
+    info = facts(state, SESSION)
+    commits = state.commits_in_order()
+    both = render_decision("adr", first, 1, info, commits, "<!-- m -->")
+    assert "- `4f1c2d3` Relay stamps every event with its clock (with Ann Lee, Zoë Ångström)" in (
+        both
+    )
+    assert "- `9a8b7c6` Export drafts ADRs from the session's decisions" in both
+    none = render_decision("adr", last, 3, info, [], "<!-- m -->")
+    assert "No commits were made in the session after this decision." in none
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_empty_sections_get_a_placeholder(state, fmt):
+    empty = state.decisions_in_order()[2]
+    text = render_decision(fmt, empty, 3, facts(state, SESSION), [], "<!-- m -->")
+    assert text.count(f"\n\n{PLACEHOLDER}\n") == 3
+
+
+def test_adr_tools_reads_the_number_and_title_from_the_first_line(state):
+    decision = state.decisions_in_order()[1]
+    text = render_decision("adr", decision, 12, facts(state, SESSION), [], "<!-- m -->")
+    assert text.startswith("# 12. The relay's clock is the session's clock\n\nDate: 2026-11-26\n")
+    assert "\n## Status\n\nAccepted\n\n## Context\n" in text
+
+
+def test_madr_front_matter_is_yaml_with_exactly_its_keys(state):
+    decision = state.decisions_in_order()[0]
+    text = render_decision("madr", decision, 1, facts(state, SESSION), [], "<!-- m -->")
+    assert front_matter(text) == {
+        "status": "proposed",
+        "date": datetime.date(2026, 11, 26),
+        "decision-makers": ["Ann Lee", "Bob O'Brien", "Zoë Ångström"],
+    }
+    assert '\n# Use SQLite (WAL) — not Postgres?! "#1": 100% «sure» | ok\n' in text
+    for heading in ("## Context and Problem Statement", "## Decision Outcome", "### Consequences"):
+        assert f"\n{heading}\n" in text
+
+
+names = st.text(min_size=1, max_size=40)
+
+
+@given(st.lists(names, max_size=8))
+def test_madr_front_matter_gives_back_any_names_exactly(people):
+    state = fold(realistic_log())
+    decision = state.decisions_in_order()[0]
+    info = SessionFacts("s", tuple(people), "2026-11-26")
+    text = render_decision("madr", decision, 1, info, [], "<!-- m -->")
+    assert front_matter(text)["decision-makers"] == people
+
+
+def test_log4brains_metadata_is_its_templates_bullet_list(state):
+    decision = state.decisions_in_order()[1]
+    text = render_decision("log4brains", decision, 2, facts(state, SESSION), [], "<!-- m -->")
+    assert text.startswith(
+        "# The relay's clock is the session's clock\n\n"
+        "- Status: accepted\n"
+        "- Deciders: Ann Lee, Bob O'Brien, Zoë Ångström\n"
+        "- Date: 2026-11-26\n\n"
+        "## Context and Problem Statement\n"
+    )
+
+
+def test_an_unknown_format_or_a_multiline_marker_is_refused(state):
+    decision = state.decisions_in_order()[0]
+    info = facts(state, SESSION)
+    with pytest.raises(ValueError, match="unknown format"):
+        render_decision("rst", decision, 1, info, [], "<!-- m -->")
+    with pytest.raises(ValueError, match="single line"):
+        render_decision("adr", decision, 1, info, [], "<!-- a\nb -->")
+
+
+def test_the_record_links_exported_adrs_and_says_which_were_not(state):
+    links = {"dec-wal-0001": "docs/adr/0001 use sqlite.md"}
+    record = render_record(state, facts(state, SESSION), links, T0)
+    assert "[docs/adr/0001 use sqlite.md](docs/adr/0001%20use%20sqlite.md)" in record
+    assert record.count("| not exported |") == 2
+    assert '| 1 | Use SQLite (WAL) — not Postgres?! "#1": 100% «sure» \\| ok | proposed |' in record
+
+
+def test_the_record_shares_the_keyboard_time_out(state):
+    record = render_record(state, facts(state, SESSION), {}, T0)
+    assert "| Ann Lee | 15.0 | 35.4% |" in record
+    assert "| Bob O'Brien | 12.3 | 29.1% |" in record
+    assert "| Zoë Ångström | 15.0 | 35.4% |" in record
+    assert "least time at the keyboard: 2.7 min" in record
+
+
+# Mermaid
+
+GANTT_LINE = re.compile(
+    r"^(gantt"
+    r"|    dateFormat X"
+    r"|    axisFormat %H:%M"
+    r"|    section (Turns|Breaks)"
+    r"|    (?P<name>[^:#;%\s][^:#;%]*) "
+    r":(?P<kind>[tb])(?P<index>\d+), (?P<start>\d+), (?P<end>\d+))$"
+)
+# What mermaid's gantt lexer would take for something other than task text.
+MERMAID_KEYWORD = re.compile(
+    r"^(gantt|inclusiveenddates|topaxis|(dateformat|axisformat|tickinterval|includes|excludes"
+    r"|todaymarker|weekday|title|accdescription|section|click|call|href)\s|acctitle|accdescr"
+    r"|\d{4}-\d\d-\d\d)",
+    re.IGNORECASE,
+)
+
+
+def check_gantt(text: str) -> list[re.Match[str]]:
+    """Every line of ``text`` in the strict grammar; the tasks, in order."""
+    lines = text.split("\n")
+    assert lines[:4] == ["gantt", "    dateFormat X", "    axisFormat %H:%M", "    section Turns"]
+    tasks = []
+    for line in lines:
+        match = GANTT_LINE.match(line)
+        assert match is not None, f"not a line of the gantt grammar: {line!r}"
+        if match["name"] is not None:
+            assert int(match["start"]) < int(match["end"])
+            assert not MERMAID_KEYWORD.match(match["name"])
+            tasks.append(match)
+    return tasks
+
+
+def test_the_gantt_chart_has_one_task_per_stint_and_per_break(state):
+    text = gantt(state, T0)
+    tasks = check_gantt(text)
+    assert [(t["kind"], t["name"]) for t in tasks] == [
+        ("t", "Ann Lee (turn 1)"),
+        ("t", "Bob O'Brien (turn 2)"),
+        ("t", "Zoë Ångström (turn 3)"),
+        ("b", "Break"),
+    ]
+    assert tasks[0]["start"] == str(T0 + 60)
+    assert tasks[-1]["start"] == str(T0 + 1700)
+    assert tasks[-1]["end"] == str(T0 + 2000)
+
+
+def test_the_gantt_chart_runs_an_open_stint_and_break_to_now():
+    log = Log()
+    events = [
+        *quiet_log(log),
+        log(ev.BreakStarted, 600, actor="bob", turn=2, seconds=300),
+    ]
+    state = fold(events)
+    tasks = check_gantt(gantt(state, T0 + 700))
+    assert tasks[-1]["kind"] == "b"
+    assert tasks[-1]["end"] == str(T0 + 700)
+
+
+@given(st.lists(names, min_size=2, max_size=4, unique=True))
+def test_any_names_keep_the_gantt_grammar(people):
+    participants = [ev.Participant(id=f"p{i}", name=name) for i, name in enumerate(people)]
+    log = Log()
+    events = [
+        log(ev.SessionOpened, 0, actor="p0", settings=ev.SessionSettings(turn_seconds=60)),
+        *(log(ev.ParticipantJoined, 0, actor=p.id, participant=p) for p in participants),
+        log(ev.TurnStarted, 1, actor="p0", turn=1),
+        *(log(ev.TurnSkipped, 30 * (n + 1), actor="p0", turn=n + 1) for n in range(len(people))),
+    ]
+    state = fold(events)
+    tasks = check_gantt(gantt(state, T0 + 10_000))
+    assert len(tasks) == len(people) + 1
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("Title Smith", "“Title Smith” (turn 1)"),
+        ("section", "“section” (turn 1)"),
+        ("Gantt", "“Gantt” (turn 1)"),
+        ("a: b # c; d % e", "a b c d e (turn 1)"),
+        (":::", "p0 (turn 1)"),
+    ],
+)
+def test_names_that_mermaid_would_misread_are_made_safe(name, label):
+    person = ev.Participant(id="p0", name=name)
+    other = ev.Participant(id="p1", name="Other")
+    log = Log()
+    state = fold(
+        [
+            log(ev.SessionOpened, 0, actor="p0"),
+            log(ev.ParticipantJoined, 0, actor="p0", participant=person),
+            log(ev.ParticipantJoined, 0, actor="p1", participant=other),
+            log(ev.TurnStarted, 1, actor="p0", turn=1),
+        ]
+    )
+    tasks = check_gantt(gantt(state, T0 + 100))
+    assert tasks[0]["name"] == label
+
+
+# Slugs
+
+SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        (
+            'Use SQLite (WAL) — not Postgres?! "#1": 100% «sure»; ok | go',
+            "use-sqlite-wal-not-postgres-1-100-sure-ok-go",
+        ),
+        ("Crème brûlée & Straße", "creme-brulee-strasse"),
+        ("ﬁnal Ⅻ ①", "final-xii-1"),
+        ("日本語のタイトル", "decision"),
+        ("🎉🚀", "decision"),
+        ("", "decision"),
+        ("--- ///", "decision"),
+        ("CON", "con-decision"),
+        ("word " * 20, "-".join(["word"] * 12)),
+        ("x" * 70, "x" * 60),
+    ],
+)
+def test_slug_examples(title, expected):
+    assert slug(title) == expected
+
+
+@given(st.text())
+def test_slug_is_always_a_short_safe_file_name(title):
+    result = slug(title)
+    assert SLUG.match(result)
+    assert 0 < len(result) <= 60
+    assert slug(title) == result
+
+
+@given(
+    st.lists(st.sampled_from(["alpha", "beta", "gamma-ray", "ü", "日本", "x" * 61]), max_size=20)
+)
+def test_slug_cuts_long_titles_at_a_word_boundary(words):
+    title = " ".join(words)
+    full = re.sub(r"[^a-z0-9]+", "-", title.replace("ü", "u").lower()).strip("-")
+    result = slug(title)
+    assert SLUG.match(result)
+    if len(full) <= 60 and full:
+        assert result == full
+    elif full and "-" in full[:60]:
+        assert (full + "-").startswith(result + "-")
