@@ -133,6 +133,7 @@ async def _connect(
     """Start the embedded relay if this process hosts one (it stops with ``stack``) and make
     the participant's link; also says whether this process hosts the relay."""
     from pairup import launch
+    from pairup.git.live import toplevel
     from pairup.link.client import Link
     from pairup.session.events import Participant
 
@@ -151,12 +152,14 @@ async def _connect(
         name=plan.me.name,
         email=plan.me.email,
     )
+    top = toplevel(Path.cwd())
     link = Link(
         join,
         me.id,
         config.data_dir,
         create=plan.settings is not None,
         max_participants=config.session.max_participants,
+        meta={"repository": str(top)} if top is not None else None,
     )
     return link, me, hosting
 
@@ -215,6 +218,9 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
                 retro=config.session.retro,
                 hosting=hosting,
                 journal=journal_path(config.data_dir, link.join.session),
+                adr_format=config.adr.format,
+                adr_dir=config.adr.dir,
+                record_dir=config.adr.record_dir,
             )
             return Participation(
                 link,
@@ -358,6 +364,37 @@ def _commit_here(args: argparse.Namespace, cwd: Path) -> dict[str, object]:
     }
 
 
+def _export(args: argparse.Namespace) -> int:
+    import time
+
+    from pairup.adr.export import ExportError, Where, export, find_session
+    from pairup.git.live import toplevel
+
+    config = _load_config(args).config
+    start = Path(args.repo) if args.repo else Path.cwd()
+    repo = toplevel(start)
+    if repo is None:
+        raise UserError(f"{start} is not inside a git repository; give the repository with --repo")
+    fmt = args.format or config.adr.format
+    where = Where(
+        repo=repo,
+        adr_dir=config.adr.dir,
+        record_dir=config.adr.record_dir,
+        out=Path(args.out).resolve() if args.out else None,
+    )
+    try:
+        info = find_session(config.data_dir, args.session, repo)
+        written = export(info, fmt, where, record=not args.no_record, now=time.time())
+    except ExportError as error:
+        raise UserError(str(error)) from None
+    for item in written:
+        shown = item.path.relative_to(repo) if item.path.is_relative_to(repo) else item.path
+        print(f"{item.action:>9}  {shown}")
+    if not written:
+        print(f"session {info.session_id} has no decisions to export")
+    return EXIT_OK
+
+
 def _hook(args: argparse.Namespace) -> int:
     from pairup.git.hook import HookError, install, uninstall
 
@@ -415,18 +452,6 @@ def _load_config(args: argparse.Namespace) -> "LoadedConfig":
 
 
 # -- commands whose issue has not landed --------------------------------------------------------
-
-
-def _not_yet(what: str) -> Handler:
-    def handler(args: argparse.Namespace) -> int:
-        _load_config(args)
-        print(
-            f"pairup {args.command}: not available yet in pairup {__version__} ({what})",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-
-    return handler
 
 
 # -- the parser ----------------------------------------------------------------------------------
@@ -515,7 +540,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "write a session's decisions as draft ADRs, and its session record",
         "Export a session: each decision becomes a draft ADR in the repository's ADR folder,\n"
         "and a session record (timeline, driving time, commits, lessons) is written beside them.",
-        _not_yet("the export is still being built"),
+        _export,
     )
     export.parser.add_argument(
         "session", metavar="SESSION", nargs="?", help="session id (default: the most recent)"
@@ -528,6 +553,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     export.parser.add_argument("--out", metavar="DIR", help="write here instead of the ADR folder")
     export.parser.add_argument("--repo", metavar="DIR", help="the repository (default: here)")
+    export.parser.add_argument(
+        "--no-record", action="store_true", help="write the ADRs only, not the session record"
+    )
+    export.setting("--data-dir", "data.dir", "DIR", "read sessions from this directory")
 
     sessions = command(
         "sessions",

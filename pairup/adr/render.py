@@ -116,11 +116,12 @@ def facts(state: State, session_id: str) -> SessionFacts:
 
 
 # Six positional parameters: the interface the export's callers were specified against.
-def render_decision(  # noqa: PLR0917
+def render_decision(
     fmt: str,
     decision: Decision,
     number: int,
     facts: SessionFacts,
+    *,
     commits: Sequence[CommitRecord],
     marker: str,
 ) -> str:

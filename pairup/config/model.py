@@ -107,6 +107,7 @@ class AdrConfig(_Section):
 
     dir: str
     format: Literal["adr", "madr", "log4brains"]
+    record_dir: str
 
 
 class GitConfig(_Section):

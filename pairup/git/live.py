@@ -55,6 +55,14 @@ def git_dirs(start: Path, env: dict[str, str] | None = None) -> tuple[Path, Path
     return None
 
 
+def toplevel(start: Path) -> Path | None:
+    """The working tree's top directory around ``start`` (the one holding ``.git``)."""
+    for directory in (start.resolve(), *start.resolve().parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
 def _common(git_dir: Path) -> Path:
     pointer = git_dir / "commondir"
     with contextlib.suppress(OSError):

@@ -15,7 +15,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
@@ -81,8 +81,12 @@ class Link:
         clock: Clock = time.time,
         rng: random.Random | None = None,
         ping_interval: float = 15.0,
+        meta: Mapping[str, str] | None = None,
     ) -> None:
         self.join = join
+        self.meta = {"relay": join.relay, "participant": participant, **(meta or {})}
+        """What the journal's header says about this participant's session (export and
+        ``pairup sessions`` read it), e.g. the repository it was held in."""
         self.participant = participant
         self.data_dir = data_dir
         self.create = create
@@ -323,9 +327,8 @@ class Link:
     def _load_or_create(self) -> Journal:
         path = journal_path(self.data_dir, self.join.session)
         if not path.exists():
-            meta = {"relay": self.join.relay, "participant": self.participant}
             return Journal.create(
-                self.data_dir, self.join.session, created_at=self.clock(), meta=meta
+                self.data_dir, self.join.session, created_at=self.clock(), meta=self.meta
             )
         contents = load(path)
         sequenced_log = [event for event in contents.events if event.seq is not None]
@@ -359,13 +362,12 @@ class Link:
             path = journal.path
             aside = path.with_name(f"{path.stem}.reseeded-{int(self.clock())}.bak")
             await asyncio.to_thread(path.rename, aside)
-            meta = {"relay": self.join.relay, "participant": self.participant}
             self._journal = await asyncio.to_thread(
                 Journal.create,
                 self.data_dir,
                 self.join.session,
                 created_at=contents.created_at,
-                meta=meta,
+                meta=self.meta,
             )
             await asyncio.to_thread(self._journal.append_many, events)
             self.confirmed = State()

@@ -367,6 +367,18 @@ class PairupApp(App[str | None]):
         else:
             self.notify(said, title="Not committed", severity="error", timeout=10)
 
+    def action_export_session(self) -> None:
+        self.run_worker(self._export(), group="export", exclusive=True)
+
+    async def _export(self) -> None:
+        if self.session is None:
+            return
+        done, said = await asyncio.to_thread(self.session.export)
+        if done:
+            self.notify(said, title="Exported", timeout=8)
+        else:
+            self.notify(said, title="Not exported", severity="error", timeout=10)
+
     def ask_lesson(self, question: str) -> None:
         from pairup.tui.screens import Ask
 

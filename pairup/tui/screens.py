@@ -345,7 +345,7 @@ class EndScreen(Screen[None]):
     """The session is over: how it went, where its log is, and the export."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("e", "export", "Export"),
+        Binding("e", "app.export_session", "Export"),
         Binding("q", "app.quit_now", "Quit"),
     ]
 
@@ -357,11 +357,3 @@ class EndScreen(Screen[None]):
         with VerticalScroll(id="end"):
             yield Static(self.summary, id="summary")
         yield Footer()
-
-    def action_export(self) -> None:
-        self.notify(
-            "The export to ADRs and a session record is not in this version of pairup yet; "
-            "the session log above keeps everything it will need.",
-            title="Export",
-            timeout=8,
-        )

@@ -17,11 +17,13 @@ from typing import Any
 from pygit2.enums import FileStatus
 from rich.text import Text
 
+from pairup.adr.export import ExportError, Where, export
 from pairup.commands import CommandError, command_event
 from pairup.git.coauthors import resolve
+from pairup.git.live import toplevel
 from pairup.git.repo import GitError, commit, open_repository
 from pairup.git.trailers import Person
-from pairup.journal import JournalBusy
+from pairup.journal import JournalBusy, JournalError, journal_path, read_info
 from pairup.link.client import EventTooLarge, Link
 from pairup.link.joining import introduce
 from pairup.link.repository import keep_repository
@@ -63,6 +65,9 @@ class Preferences:
     hosting: bool = False
     """Whether the relay runs inside this process (so quitting disconnects everyone)."""
     journal: Path | None = None
+    adr_format: str = "adr"
+    adr_dir: str = ""
+    record_dir: str = ".pairup/sessions"
 
 
 class Participation:
@@ -195,11 +200,32 @@ class Participation:
                 summary.append(f"  - {lesson.text}\n")
         summary.append("\nThe session log is kept at\n", style="bold")
         summary.append(f"  {self.prefs.journal or 'the data directory of pairup'}\n")
-        summary.append(
-            "\nExport (e): turning the decisions into draft ADRs and writing the session record "
-            "is not in this version of pairup yet.\n"
-        )
+        if self.repository is not None:
+            summary.append(
+                f"\nExport (e): the decisions as draft ADRs ({self.prefs.adr_format}) and the "
+                f"session record, into {self.repository}.\n"
+            )
+        else:
+            summary.append("\nExport: run pairup export in the repository (see --help).\n")
         return summary
+
+    def export(self) -> tuple[bool, str]:
+        """The session as draft ADRs and a session record in the repository (blocking: call it
+        from a thread): whether it worked, and a line saying what was written or why not."""
+        top = toplevel(self.repository) if self.repository is not None else None
+        if top is None:
+            return False, "pairup is not running inside a git repository: nothing to export into"
+        where = Where(repo=top, adr_dir=self.prefs.adr_dir, record_dir=self.prefs.record_dir)
+        try:
+            info = read_info(journal_path(self.link.data_dir, self.session_id))
+            written = export(info, self.prefs.adr_format, where, record=True, now=self.link.now())
+        except (ExportError, OSError, JournalError) as error:
+            return False, str(error)
+        changed = [item for item in written if item.action != "unchanged"]
+        return (
+            True,
+            f"{len(changed)} file(s) written, {len(written) - len(changed)} unchanged, in {top}",
+        )
 
     # -- committing (blocking: call these from a thread) ------------------------------------------
 

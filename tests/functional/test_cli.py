@@ -13,7 +13,6 @@ from pairup.session import events as ev
 from .conftest import PAIRUP
 
 COMMANDS = ["start", "join", "relay", "export", "sessions", "commit", "trailers", "hook", "config"]
-NOT_YET = {"export": []}
 HEAVY = ("textual", "websockets", "pygit2", "pydantic")
 
 
@@ -70,15 +69,6 @@ def test_help_imports_nothing_heavy(isolated_env, tmp_path, args):
         check=True,
     )
     assert result.stdout.strip().splitlines()[-1] == "loaded:"
-
-
-@pytest.mark.parametrize(("command", "args"), NOT_YET.items())
-def test_commands_not_built_yet_say_so_in_one_line_and_exit_2(pairup, command, args):
-    result = pairup(command, *args)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"pairup {command}: not available yet")
 
 
 @pytest.mark.parametrize("args", [["start"], ["join", "ws://127.0.0.1:9/s/abc#secret"]])

@@ -32,15 +32,36 @@ def git(repo: Path, *args: str, env: dict[str, str], check: bool = True) -> str:
     return result.stdout
 
 
-def new_repo(path: Path, env: dict[str, str]) -> Path:
+def empty_repo(path: Path, env: dict[str, str]) -> Path:
+    """A repository with Ann as its git identity, and no commit yet."""
     path.mkdir()
     git(path, "init", "-q", "-b", "main", env=env)
     git(path, "config", "user.name", "Ann", env=env)
     git(path, "config", "user.email", "ann@example.test", env=env)
+    return path
+
+
+def new_repo(path: Path, env: dict[str, str]) -> Path:
+    empty_repo(path, env)
     (path / "README.md").write_text("# demo\n")
     git(path, "add", "README.md", env=env)
     git(path, "commit", "-q", "-m", "Start", env=env)
     return path
+
+
+def git_env(tmp_path: Path) -> dict[str, str]:
+    """This process's environment, with a home and git config of the test's own."""
+    return {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+
+
+def ann_env(tmp_path: Path) -> dict[str, str]:
+    """Ann's environment for her pairup processes and her git."""
+    return {**environment(tmp_path, "a"), "GIT_CONFIG_GLOBAL": os.devnull}
 
 
 def pairup(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -75,8 +96,7 @@ def wait_for_live(repo: Path, *names: str) -> None:
 @pytest.fixture
 def pairing(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Participant, Participant]]:
     """Ann (hosting, in her repository) and Bob (in his own), both in the session."""
-    env = environment(tmp_path, "a")
-    env["GIT_CONFIG_GLOBAL"] = os.devnull
+    env = ann_env(tmp_path)
     repo = new_repo(tmp_path / "repo", env)
     bob_repo = tmp_path / "bob-repo"
     bob_repo.mkdir()
@@ -178,8 +198,7 @@ def test_nothing_to_commit_and_no_repository_are_one_line_each(pairing, tmp_path
 def test_a_file_staged_with_git_after_pairup_opened_the_repository_is_committed(
     tmp_path: Path,
 ) -> None:
-    env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_GLOBAL": os.devnull}
-    env["GIT_CONFIG_NOSYSTEM"] = "1"
+    env = git_env(tmp_path)
     repo_path = new_repo(tmp_path / "repo", env)
     repo = open_repository(repo_path)
     repo.index.read()
@@ -195,13 +214,8 @@ def test_a_file_staged_with_git_after_pairup_opened_the_repository_is_committed(
 
 
 def test_a_first_commit_and_a_commit_on_a_detached_head(tmp_path: Path) -> None:
-    env = {**os.environ, "HOME": str(tmp_path), "GIT_CONFIG_GLOBAL": os.devnull}
-    env["GIT_CONFIG_NOSYSTEM"] = "1"
-    path = tmp_path / "fresh"
-    path.mkdir()
-    git(path, "init", "-q", "-b", "main", env=env)
-    git(path, "config", "user.name", "Ann", env=env)
-    git(path, "config", "user.email", "ann@example.test", env=env)
+    env = git_env(tmp_path)
+    path = empty_repo(tmp_path / "fresh", env)
     (path / "a.txt").write_text("a\n")
     git(path, "add", "a.txt", env=env)
     bob = Person(name="Bob", email="bob@example.test")

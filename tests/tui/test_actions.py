@@ -11,7 +11,7 @@ import pytest
 from pairup.session import events as ev
 from pairup.session import timer
 from pairup.tui.app import ACTIONS
-from pairup.tui.screens import Ask, CommitForm, DecisionForm, Help, Reorder
+from pairup.tui.screens import Ask, CommitForm, DecisionForm, EndScreen, Help, Reorder
 from pairup.tui.session import Preferences
 from pairup.tui.widgets import DecisionLog, TimerPanel
 from tests.integration.relaykit import free_port, relay_on
@@ -256,5 +256,36 @@ def test_the_commit_form_commits_with_the_partner_credited(
                 check=True,
             ).stdout.strip()
             assert log == "Ann|Add the relay|Co-authored-by: Bob <bob@example.com>"
+
+    asyncio.run(scenario())
+
+
+def test_the_end_screen_exports_the_decisions_and_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key, value in {"HOME": str(tmp_path / "home"), "GIT_CONFIG_GLOBAL": os.devnull}.items():
+        monkeypatch.setenv(key, value)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", "-b", "main"], cwd=repo, check=True)
+
+    async def scenario() -> None:
+        async with (
+            relay_on(free_port(), tmp_path / "relay") as relay,
+            pair(tmp_path, relay.url, LONG, repository=repo) as (ann, ann_pilot, *_),
+        ):
+            await ann_pilot.press("d", *"Export from the end screen", "ctrl+s")
+            await until(lambda: bool(session_of(ann).link.view.decisions), "the decision")
+            await ann_pilot.press("x", "y")
+            await until(lambda: isinstance(ann.screen, EndScreen), "the end screen")
+            await ann_pilot.press("e")
+            await until(
+                lambda: any((repo / "doc" / "adr").glob("0001-*.md")), "the ADR to be written"
+            )
+            (adr,) = (repo / "doc" / "adr").glob("0001-*.md")
+            assert adr.read_text().startswith("# 1. Export from the end screen")
+            await until(
+                lambda: any((repo / ".pairup" / "sessions").glob("*.md")), "the session record"
+            )
 
     asyncio.run(scenario())

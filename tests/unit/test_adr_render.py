@@ -160,7 +160,9 @@ def drafts(state: State, fmt: str) -> dict[str, str]:
     rendered = {}
     for decision in state.decisions_in_order():
         after = [c for c in state.commits_in_order() if c.at >= decision.proposed_at]
-        text = render_decision(fmt, decision, decision.number, info, after, marker_for(decision.id))
+        text = render_decision(
+            fmt, decision, decision.number, info, commits=after, marker=marker_for(decision.id)
+        )
         rendered[f"{decision.number:04d}-{slug(decision.title)}.md"] = text
     return rendered
 
@@ -249,32 +251,36 @@ def test_a_draft_lists_only_the_commits_passed_to_it(state):
     first, _, last = state.decisions_in_order()
     info = facts(state, SESSION)
     commits = state.commits_in_order()
-    both = render_decision("adr", first, 1, info, commits, "<!-- m -->")
+    both = render_decision("adr", first, 1, info, commits=commits, marker="<!-- m -->")
     assert "- `4f1c2d3` Relay stamps every event with its clock (with Ann Lee, Zoë Ångström)" in (
         both
     )
     assert "- `9a8b7c6` Export drafts ADRs from the session's decisions" in both
-    none = render_decision("adr", last, 3, info, [], "<!-- m -->")
+    none = render_decision("adr", last, 3, info, commits=[], marker="<!-- m -->")
     assert "No commits were made in the session after this decision." in none
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_empty_sections_get_a_placeholder(state, fmt):
     empty = state.decisions_in_order()[2]
-    text = render_decision(fmt, empty, 3, facts(state, SESSION), [], "<!-- m -->")
+    text = render_decision(fmt, empty, 3, facts(state, SESSION), commits=[], marker="<!-- m -->")
     assert text.count(f"\n\n{PLACEHOLDER}\n") == 3
 
 
 def test_adr_tools_reads_the_number_and_title_from_the_first_line(state):
     decision = state.decisions_in_order()[1]
-    text = render_decision("adr", decision, 12, facts(state, SESSION), [], "<!-- m -->")
+    text = render_decision(
+        "adr", decision, 12, facts(state, SESSION), commits=[], marker="<!-- m -->"
+    )
     assert text.startswith("# 12. The relay's clock is the session's clock\n\nDate: 2026-11-26\n")
     assert "\n## Status\n\nAccepted\n\n## Context\n" in text
 
 
 def test_madr_front_matter_is_yaml_with_exactly_its_keys(state):
     decision = state.decisions_in_order()[0]
-    text = render_decision("madr", decision, 1, facts(state, SESSION), [], "<!-- m -->")
+    text = render_decision(
+        "madr", decision, 1, facts(state, SESSION), commits=[], marker="<!-- m -->"
+    )
     assert front_matter(text) == {
         "status": "proposed",
         "date": datetime.date(2026, 11, 26),
@@ -293,13 +299,15 @@ def test_madr_front_matter_gives_back_any_names_exactly(people):
     state = fold(realistic_log())
     decision = state.decisions_in_order()[0]
     info = SessionFacts("s", tuple(people), "2026-11-26")
-    text = render_decision("madr", decision, 1, info, [], "<!-- m -->")
+    text = render_decision("madr", decision, 1, info, commits=[], marker="<!-- m -->")
     assert front_matter(text)["decision-makers"] == people
 
 
 def test_log4brains_metadata_is_its_templates_bullet_list(state):
     decision = state.decisions_in_order()[1]
-    text = render_decision("log4brains", decision, 2, facts(state, SESSION), [], "<!-- m -->")
+    text = render_decision(
+        "log4brains", decision, 2, facts(state, SESSION), commits=[], marker="<!-- m -->"
+    )
     assert text.startswith(
         "# The relay's clock is the session's clock\n\n"
         "- Status: accepted\n"
@@ -313,9 +321,9 @@ def test_an_unknown_format_or_a_multiline_marker_is_refused(state):
     decision = state.decisions_in_order()[0]
     info = facts(state, SESSION)
     with pytest.raises(ValueError, match="unknown format"):
-        render_decision("rst", decision, 1, info, [], "<!-- m -->")
+        render_decision("rst", decision, 1, info, commits=[], marker="<!-- m -->")
     with pytest.raises(ValueError, match="single line"):
-        render_decision("adr", decision, 1, info, [], "<!-- a\nb -->")
+        render_decision("adr", decision, 1, info, commits=[], marker="<!-- a\nb -->")
 
 
 def test_the_record_links_exported_adrs_and_says_which_were_not(state):
