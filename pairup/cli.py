@@ -205,7 +205,7 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
             from pairup.tui.session import Participation, Preferences
 
             try:
-                plan = _plan(args, join_text)
+                plan = await asyncio.to_thread(_plan, args, join_text)
                 stack.enter_context(launch.log_to_file(plan.config.data_dir))
                 link, me, hosting = await _connect(plan, stack)
             except UserError as error:
@@ -241,14 +241,13 @@ def _live_co_authors(cwd: Path) -> "tuple[LiveSession, tuple[trailers.Person, ..
     """The session live in this repository and whom it credits, with emails corrected by
     .git-coauthors files; a warning on stderr for each email GitHub could not match."""
     from pairup.git.coauthors import resolve
-    from pairup.git.live import git_dirs, read_live
+    from pairup.git.live import git_dirs, read_live, toplevel
 
     dirs = git_dirs(cwd)
     live = None if dirs is None else read_live(dirs[1])
     if dirs is None or live is None:
         return None
-    top = dirs[0].parent if dirs[0].name == ".git" else cwd
-    people, warnings = resolve(live.co_authors, [top, Path.home()])
+    people, warnings = resolve(live.co_authors, [toplevel(cwd) or cwd, Path.home()])
     for warning in warnings:
         print(f"pairup: warning: {warning}", file=sys.stderr)
     return live, people
@@ -319,9 +318,11 @@ def _commit(args: argparse.Namespace) -> int:
         "all": args.all,
         "verify": not args.no_verify,
         "env": dict(os.environ),
+        "cwd": str(cwd),
     }
     reply = ask(live.socket, request, timeout=COMMIT_TIMEOUT) if live.socket else None
-    if reply is None:
+    if reply is None or reply.get("elsewhere"):
+        # Nobody listens, or the running pairup works in another worktree of this repository.
         reply = _commit_here(args, cwd)
     for warning in reply.get("warnings", []):
         print(f"pairup: warning: {warning}", file=sys.stderr)
@@ -449,9 +450,6 @@ def _load_config(args: argparse.Namespace) -> "LoadedConfig":
         return load_config(cwd=Path.cwd(), env=os.environ, flags=flags)
     except ConfigError as error:
         raise UserError(str(error)) from None
-
-
-# -- commands whose issue has not landed --------------------------------------------------------
 
 
 # -- the parser ----------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ def command_event(command: dict[str, Any], view: State, actor: str, now: float) 
 
 
 def _amendment(fields: dict[str, Any], view: State) -> dict[str, Any]:
-    """``decision`` may name a decision by its number in the log (1, 2, ...) or by its id."""
+    """The decision is named by ``number`` (its place in the log: 1, 2, ...) or ``decision_id``."""
     target = fields.get("decision_id", fields.get("number"))
     if isinstance(target, int):
         ordered = view.decisions_in_order()

@@ -60,11 +60,16 @@ def script(python: str = sys.executable) -> str:
     return f"""#!/bin/sh
 {MARKER}
 # While a pairup session is live in this repository, it adds Co-authored-by trailers for
-# everyone pairing; otherwise it adds nothing. `pairup hook uninstall` removes it and puts
-# back the hook it chained, if there was one.
+# everyone pairing; otherwise it adds nothing. Commits replayed by a rebase, cherry-pick or
+# revert, merges and squashes are left as they are, and a pairup that cannot run never stops
+# a commit. `pairup hook uninstall` removes it and puts back the hook it chained, if any.
 chained="$(dirname "$0")/{CHAINED}"
 if [ -x "$chained" ]; then "$chained" "$@" || exit $?; fi
-if [ -x {command} ]; then exec {command} -m pairup trailers --message-file "$1"; fi
+case "$2" in merge|squash) exit 0 ;; esac
+case "$GIT_REFLOG_ACTION" in *rebase*|*cherry-pick*|*revert*) exit 0 ;; esac
+git_dir="$(git rev-parse --git-dir 2>/dev/null)" || exit 0
+if [ -d "$git_dir/rebase-merge" ] || [ -d "$git_dir/rebase-apply" ]; then exit 0; fi
+if [ -x {command} ]; then {command} -m pairup trailers --message-file "$1" || true; fi
 exit 0
 """
 

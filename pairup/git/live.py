@@ -133,6 +133,11 @@ def commit_socket(common_dir: Path) -> Path | None:
 def ask(path: str, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
     """One JSON request to the live pairup and its JSON reply. None if it cannot be reached,
     and only then: the caller may do the work itself without risk of doing it twice."""
+    try:
+        if os.stat(path).st_uid != os.getuid():
+            return None  # not this user's pairup: the request carries their environment
+    except OSError:
+        return None
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with connection:
         connection.settimeout(timeout)

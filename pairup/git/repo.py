@@ -34,10 +34,13 @@ class Committed:
 
 
 def open_repository(start: Path) -> pygit2.Repository:
-    path = pygit2.discover_repository(str(start))
-    if path is None:
-        raise GitError(f"{start} is not inside a git repository")
-    repo = pygit2.Repository(path)
+    try:
+        path = pygit2.discover_repository(str(start))
+        if path is None:
+            raise GitError(f"{start} is not inside a git repository")
+        repo = pygit2.Repository(path)
+    except pygit2.GitError as error:
+        raise GitError(f"cannot open the repository: {error}") from None
     if repo.is_bare:
         raise GitError("the repository is bare: commit from a working tree")
     return repo
@@ -85,6 +88,21 @@ def commit(
     verify: bool = True,
 ) -> Committed:
     """Commit the index as you, with Co-authored-by trailers for ``co_authors``."""
+    try:
+        return _commit(repo, message, co_authors, env, stage_all=stage_all, verify=verify)
+    except pygit2.GitError as error:
+        raise GitError(f"git refused: {error}") from None
+
+
+def _commit(
+    repo: pygit2.Repository,
+    message: str,
+    co_authors: Iterable[Person],
+    env: Mapping[str, str],
+    *,
+    stage_all: bool,
+    verify: bool,
+) -> Committed:
     _check_state(repo)
     author = identity(repo, env, "AUTHOR")
     committer = identity(repo, env, "COMMITTER")
@@ -114,6 +132,15 @@ def amend_with_co_authors(
 ) -> Committed | None:
     """Add the trailers to HEAD's message, keeping its author and giving it a fresh committer;
     None if HEAD already credits everyone."""
+    try:
+        return _amend(repo, co_authors, env)
+    except pygit2.GitError as error:
+        raise GitError(f"git refused: {error}") from None
+
+
+def _amend(
+    repo: pygit2.Repository, co_authors: Iterable[Person], env: Mapping[str, str]
+) -> Committed | None:
     _check_state(repo)
     if repo.head_is_unborn:
         raise GitError("there is no commit to amend yet")
@@ -161,8 +188,9 @@ def _parents(repo: pygit2.Repository) -> tuple[list[pygit2.Oid], pygit2.Oid | No
 
 
 def _signature(person: Person) -> pygit2.Signature:
+    """Now, in this machine's time zone (summer time included)."""
     now = time.time()
-    offset = round((time.mktime(time.localtime(now)) - time.mktime(time.gmtime(now))) / 60)
+    offset = (time.localtime(now).tm_gmtoff or 0) // 60
     return pygit2.Signature(person.name, person.email, int(now), offset)
 
 

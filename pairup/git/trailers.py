@@ -127,7 +127,8 @@ def add_trailers(message: str, trailers: Sequence[Trailer]) -> str:
 def add_co_authors(message: str, co_authors: Iterable[Person], *, author_email: str) -> str:
     """Co-authored-by trailers for `co_authors`, minus the author themself (emails compared
     case-insensitively), minus duplicates (an email already credited in the message, compared
-    case-insensitively, is not credited again).
+    case-insensitively, is not credited again), minus anyone without an email or whose name
+    could not stand in a trailer.
 
     With nobody left to credit the message is returned untouched, so a solo commit's message is
     exactly what its author wrote.
@@ -139,9 +140,16 @@ def add_co_authors(message: str, co_authors: Iterable[Person], *, author_email: 
             credited.add(email.group(1).casefold())
     new: list[Trailer] = []
     for person in co_authors:
-        if person.email.casefold() not in credited:
-            credited.add(person.email.casefold())
-            new.append(person.trailer())
+        if not person.email.strip() or person.email.casefold() in credited:
+            continue
+        try:
+            trailer = person.trailer()
+        except ValueError:
+            # A name git could not read back (a line break in it, say): skip that person
+            # rather than fail the commit.
+            continue
+        credited.add(person.email.casefold())
+        new.append(trailer)
     return add_trailers(message, new) if new else message
 
 

@@ -7,9 +7,12 @@ participant sees it. File and git work runs in threads, never on the event loop.
 """
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import socket
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from pairup.git.live import (
     commit_socket,
     git_dirs,
     remove_live,
+    toplevel,
     write_live,
 )
 from pairup.git.repo import Committed, GitError, commit, credited, open_repository
@@ -31,6 +35,8 @@ from pairup.link.timekeeper import new_id
 from pairup.session import events as ev
 from pairup.session.credit import Credit, co_authors
 from pairup.session.state import State
+
+log = logging.getLogger("pairup.repository")
 
 INTERVAL = 1.0
 MAX_REQUEST = 1 << 20
@@ -59,6 +65,8 @@ class _Repository:
         self.credit = credit
         self.socket = commit_socket(common)
         self.commits = asyncio.Lock()
+        self._socket_inode: int | None = None
+        self._complained: set[str] = set()
 
     async def run(self) -> None:
         watcher = await asyncio.to_thread(_HeadWatcher.open, self.cwd)
@@ -66,49 +74,82 @@ class _Repository:
         written: LiveSession | None = None
         try:
             while self.link.view.phase != "ended":
-                view = self.link.view
-                member = view.member(self.me.id)
-                if member is not None and member.present:
-                    serving = str(self.socket) if server is not None and self.socket else ""
-                    live = _live(self.link, self.me, view, self.credit, serving)
-                    if live != written:
-                        await asyncio.to_thread(write_live, self.common, live)
-                        written = live
-                if watcher is not None:
-                    async with self.commits:
-                        found = await asyncio.to_thread(
-                            watcher.new_commits, self.link.view, self.me.id
-                        )
-                        for event in found:
-                            await self.link.submit(event)
+                try:
+                    written = await self._tick(watcher, server, written)
+                except (OSError, GitError, pygit2.GitError) as error:
+                    # The session matters more than the repository's bookkeeping: say so once
+                    # and carry on; the next tick tries again.
+                    self._complain(f"cannot keep up with the repository: {error}")
                 await asyncio.sleep(INTERVAL)
         finally:
             if written is not None:
                 remove_live(self.common, self.link.join.session)
             if server is not None:
                 server.close()
-                if self.socket is not None:
-                    self.socket.unlink(missing_ok=True)
+                self._remove_socket()
+
+    async def _tick(
+        self,
+        watcher: "_HeadWatcher | None",
+        server: asyncio.Server | None,
+        written: LiveSession | None,
+    ) -> LiveSession | None:
+        view = self.link.view
+        member = view.member(self.me.id)
+        if member is not None and member.present:
+            serving = str(self.socket) if server is not None and self.socket else ""
+            live = _live(self.link, self.me, view, self.credit, serving)
+            if live != written:
+                await asyncio.to_thread(write_live, self.common, live)
+                written = live
+        if watcher is not None:
+            async with self.commits:
+                found = await asyncio.to_thread(watcher.new_commits, self.link.view, self.me.id)
+                for event in found:
+                    await self.link.submit(event)
+        return written
+
+    def _complain(self, message: str) -> None:
+        if message not in self._complained:
+            self._complained.add(message)
+            log.warning("%s", message)
 
     async def _listen(self) -> asyncio.Server | None:
-        """Take commits from ``pairup commit`` over a socket only this user can open, so the
-        command need not load git itself."""
+        """Take commits from ``pairup commit`` over a socket in a directory only this user can
+        enter, so the command need not load git itself. Another pairup already listening in
+        this repository keeps its socket."""
         path = self.socket
         if path is None:
             return None
-        path.parent.mkdir(exist_ok=True)
-        path.unlink(missing_ok=True)
         try:
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            path.parent.chmod(0o700)
+            if await asyncio.to_thread(_answers, path):
+                return None
+            path.unlink(missing_ok=True)
             server = await asyncio.start_unix_server(self._serve, path=str(path), limit=MAX_REQUEST)
-        except OSError:
+            path.chmod(0o600)
+            self._socket_inode = path.stat().st_ino
+        except OSError as error:
+            self._complain(f"pairup commit will not go through this pairup: {error}")
             return None
-        path.chmod(0o600)
         return server
+
+    def _remove_socket(self) -> None:
+        """Remove the socket if it is still this process's (another pairup may have taken the
+        path over after this one stopped answering)."""
+        if self.socket is None or self._socket_inode is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.socket.stat().st_ino == self._socket_inode:
+                self.socket.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            line = await reader.readline()
-            reply = await self._commit(json.loads(line))
+            if not _same_user(writer):
+                reply: dict[str, Any] = {"ok": False, "error": "not your pairup"}
+            else:
+                reply = await self._commit(json.loads(await reader.readline()))
         except (ValueError, asyncio.LimitOverrunError):
             reply = {"ok": False, "error": "pairup could not read the request"}
         try:
@@ -123,17 +164,21 @@ class _Repository:
         """A commit as the caller asked, crediting who is pairing, recorded in the session."""
         if not isinstance(request, dict) or request.get("op") != "commit":
             return {"ok": False, "error": "pairup was asked for something it does not do"}
-        message, env = request.get("message"), request.get("env")
-        if not isinstance(message, str) or not isinstance(env, dict):
+        message, env, cwd = request.get("message"), request.get("env"), request.get("cwd")
+        if not isinstance(message, str) or not isinstance(env, dict) or not isinstance(cwd, str):
             return {"ok": False, "error": "a commit needs a message"}
         env = {str(key): str(value) for key, value in env.items()}
-        people, warnings = resolve(
-            (Person(p.name, p.email) for p in co_authors(self.link.view, self.me.id, self.credit)),
-            [self.cwd, Path(env.get("HOME", str(Path.home())))],
+        theirs = await asyncio.to_thread(git_dirs, Path(cwd))
+        ours = await asyncio.to_thread(git_dirs, self.cwd)
+        if theirs != ours:
+            # Another worktree of the repository: its index is not this pairup's to commit.
+            return {"ok": False, "elsewhere": True, "error": "another worktree"}
+        people = tuple(
+            Person(p.name, p.email) for p in co_authors(self.link.view, self.me.id, self.credit)
         )
         async with self.commits:
             try:
-                made, branch = await asyncio.to_thread(
+                made, branch, warnings = await asyncio.to_thread(
                     _commit_in,
                     self.cwd,
                     message,
@@ -168,6 +213,28 @@ class _Repository:
         }
 
 
+def _answers(path: Path) -> bool:
+    """Whether a process listens on the socket at ``path`` now."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _same_user(writer: asyncio.StreamWriter) -> bool:
+    """Whether the peer runs as this user (where the system says; elsewhere the directory's
+    permissions already keep others out)."""
+    connection = writer.get_extra_info("socket")
+    peer_credentials = getattr(socket, "SO_PEERCRED", None)
+    if connection is None or peer_credentials is None:
+        return True
+    _, uid, _ = struct.unpack("3i", connection.getsockopt(socket.SOL_SOCKET, peer_credentials, 12))
+    return uid == os.getuid()
+
+
 def _commit_in(
     cwd: Path,
     message: str,
@@ -176,10 +243,14 @@ def _commit_in(
     *,
     stage_all: bool,
     verify: bool,
-) -> tuple[Committed, str]:
+) -> tuple[Committed, str, tuple[str, ...]]:
+    """The commit, with co-authors' emails corrected from .git-coauthors files (the
+    repository's, then the caller's home's), and the warnings about them."""
+    top = toplevel(cwd) or cwd
+    credited, warnings = resolve(people, [top, Path(env.get("HOME", str(Path.home())))])
     repo = open_repository(cwd)
-    made = commit(repo, message, co_authors=people, env=env, stage_all=stage_all, verify=verify)
-    return made, "detached HEAD" if repo.head_is_detached else repo.head.shorthand
+    made = commit(repo, message, co_authors=credited, env=env, stage_all=stage_all, verify=verify)
+    return made, "detached HEAD" if repo.head_is_detached else repo.head.shorthand, warnings
 
 
 def _live(link: Link, me: ev.Participant, view: State, credit: Credit, serving: str) -> LiveSession:

@@ -23,6 +23,10 @@ MAX_PARTICIPANTS = 8
 MIN_PARTICIPANTS = 2
 
 
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters (line breaks included): names and emails end up in commit trailers."""
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -30,8 +34,8 @@ class _Frozen(BaseModel):
 class Person(_Frozen):
     """A name and an email, as git writes them."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: Annotated[str, Field(max_length=254)] = ""
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=_PRINTABLE)]
+    email: Annotated[str, Field(max_length=254, pattern=_PRINTABLE)] = ""
 
 
 class Participant(Person):

@@ -351,7 +351,8 @@ class PairupApp(App[str | None]):
         session = self.session
         if session is None:
             return
-        preview = await asyncio.to_thread(session.commit_preview)
+        people = session.credited()
+        preview = await asyncio.to_thread(session.commit_preview, people)
         if isinstance(preview, str):
             self.notify(preview, title="Cannot commit", severity="error", timeout=8)
             return
@@ -360,7 +361,7 @@ class PairupApp(App[str | None]):
             return
         message, stage_all = answer
         made, said = await asyncio.to_thread(
-            partial(session.make_commit, message, stage_all=stage_all)
+            partial(session.make_commit, message, session.credited(), stage_all=stage_all)
         )
         if made:
             self.notify(said, title="Committed")

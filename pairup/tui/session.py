@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pygit2
 from pygit2.enums import FileStatus
 from rich.text import Text
 
@@ -229,45 +230,47 @@ class Participation:
 
     # -- committing (blocking: call these from a thread) ------------------------------------------
 
-    def _co_authors(self) -> tuple[tuple[Person, ...], tuple[str, ...]]:
-        """Whom a commit made now credits, with .git-coauthors corrections, and warnings."""
-        return resolve(
-            (
-                Person(name=p.name, email=p.email)
-                for p in co_authors(self.link.view, self.me.id, self.credit)
-            ),
-            [self.repository or Path.cwd(), Path.home()],
+    def credited(self) -> tuple[Person, ...]:
+        """Whom a commit made now credits, read from the session on the event loop (the view
+        changes under a thread's feet)."""
+        return tuple(
+            Person(name=p.name, email=p.email)
+            for p in co_authors(self.link.view, self.me.id, self.credit)
         )
 
-    def commit_preview(self) -> CommitPreview | str:
-        """What the commit form shows, or why no commit can be made here."""
+    def _resolve(self, people: tuple[Person, ...]) -> tuple[tuple[Person, ...], tuple[str, ...]]:
+        """``people`` with .git-coauthors corrections, and warnings (reads files: a thread)."""
+        start = self.repository or Path.cwd()
+        return resolve(people, [toplevel(start) or start, Path.home()])
+
+    def commit_preview(self, people: tuple[Person, ...]) -> CommitPreview | str:
+        """What the commit form shows, or why no commit can be made here (blocking)."""
         try:
             repo = open_repository(self.repository or Path.cwd())
-        except GitError as error:
+            repo.index.read(force=True)
+            status = sorted(repo.status(untracked_files="no").items())
+            branch = "detached HEAD" if repo.head_is_detached else repo.head.shorthand
+        except (GitError, pygit2.GitError) as error:
             return str(error)
-        repo.index.read(force=True)
-        staged, changed = [], []
-        for path, flags in sorted(repo.status(untracked_files="no").items()):
-            if flags & INDEX_CHANGES:
-                staged.append(path)
-            if flags & WORKTREE_CHANGES:
-                changed.append(path)
-        people, problems = self._co_authors()
-        branch = "detached HEAD" if repo.head_is_detached else repo.head.shorthand
+        staged = [path for path, flags in status if flags & INDEX_CHANGES]
+        changed = [path for path, flags in status if flags & WORKTREE_CHANGES]
+        fixed, problems = self._resolve(people)
         trailers = tuple(
             str(person.trailer())
-            for person in people
-            if person.email.casefold() != self.me.email.casefold()
+            for person in fixed
+            if person.email.strip() and person.email.casefold() != self.me.email.casefold()
         )
         return CommitPreview(branch, tuple(staged), tuple(changed), trailers, problems)
 
-    def make_commit(self, message: str, *, stage_all: bool) -> tuple[bool, str]:
-        """Commit as this participant, crediting the others: whether it was made, and a line
-        saying what was made or why not."""
-        people, _ = self._co_authors()
+    def make_commit(
+        self, message: str, people: tuple[Person, ...], *, stage_all: bool
+    ) -> tuple[bool, str]:
+        """Commit as this participant, crediting ``people`` (blocking): whether it was made,
+        and a line saying what was made or why not."""
+        fixed, _ = self._resolve(people)
         try:
             repo = open_repository(self.repository or Path.cwd())
-            made = commit(repo, message, co_authors=people, env=os.environ, stage_all=stage_all)
+            made = commit(repo, message, co_authors=fixed, env=os.environ, stage_all=stage_all)
         except GitError as error:
             return False, str(error)
         credit = ", ".join(person.name for person in made.co_authors)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from pairup.git.live import git_dirs, read_live
+from pairup.git.live import ask, git_dirs, read_live
 from pairup.git.repo import commit, open_repository
 from pairup.git.trailers import Person
 
@@ -166,6 +166,24 @@ def test_the_hook_credits_during_the_session_and_not_after_it(pairing) -> None:
     assert pairup(repo, env, "trailers").returncode == 2
 
 
+def test_the_hook_leaves_rebased_and_merged_commits_alone(pairing) -> None:
+    repo, env, *_ = pairing
+    git(repo, "checkout", "-q", "-b", "topic", "HEAD", env=env)
+    (repo / "topic.txt").write_text("topic\n")
+    git(repo, "add", "topic.txt", env=env)
+    git(repo, "commit", "-q", "--no-verify", "-m", "Written before the hook", env=env)
+    assert pairup(repo, env, "hook", "install").returncode == 0
+    git(repo, "checkout", "-q", "main", env=env)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "On main during the session", env=env)
+    assert co_authors_of(repo, env) == [BOB_TRAILER]
+    git(repo, "checkout", "-q", "topic", env=env)
+    git(repo, "rebase", "-q", "main", env=env)
+    assert co_authors_of(repo, env) == []
+    git(repo, "checkout", "-q", "main", env=env)
+    git(repo, "merge", "-q", "--no-ff", "--no-edit", "topic", env=env)
+    assert co_authors_of(repo, env) == []
+
+
 def test_a_failing_pre_commit_hook_stops_pairup_commit(pairing) -> None:
     repo, env, *_ = pairing
     hook = repo / ".git" / "hooks" / "pre-commit"
@@ -231,3 +249,33 @@ def test_a_first_commit_and_a_commit_on_a_detached_head(tmp_path: Path) -> None:
     assert git(path, "rev-parse", "HEAD", env=env).strip() == detached.sha
     assert git(path, "rev-parse", "main", env=env).strip() == first.sha
     assert co_authors_of(path, env) == []
+
+
+def test_the_running_pairup_commits_on_request_through_its_socket(pairing) -> None:
+    repo, env, _, bob = pairing
+    dirs = git_dirs(repo)
+    assert dirs is not None
+    live = read_live(dirs[1])
+    assert live is not None
+    assert live.socket
+    assert oct(Path(live.socket).parent.stat().st_mode & 0o777) == "0o700"
+    (repo / "socket.txt").write_text("through the socket\n")
+    git(repo, "add", "socket.txt", env=env)
+    request = {"op": "commit", "message": "Through the socket", "env": env, "cwd": str(repo)}
+    reply = ask(live.socket, request, timeout=60)
+    assert reply is not None
+    assert reply["ok"], reply
+    assert reply["co_authors"] == [["Bob", "bob@example.test"]]
+    assert git(repo, "rev-parse", "HEAD", env=env).strip() == reply["sha"]
+    recorded = bob.expect(is_event("commit.recorded"), "the commit in Bob's session")
+    assert recorded["event"]["sha"] == reply["sha"]
+
+    elsewhere = dict(request, cwd=str(repo.parent))
+    assert ask(live.socket, elsewhere, timeout=60) == {
+        "ok": False,
+        "elsewhere": True,
+        "error": "another worktree",
+    }
+    nonsense = ask(live.socket, {"op": "push"}, timeout=60)
+    assert nonsense is not None
+    assert not nonsense["ok"]
