@@ -272,17 +272,7 @@ def _madr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[st
         "",
         f"# {_one_line(decision.title)}",
         "",
-        "## Context and Problem Statement",
-        "",
-        _body(decision.context),
-        "",
-        "## Decision Outcome",
-        "",
-        _body(decision.decision),
-        "",
-        "### Consequences",
-        "",
-        _body(decision.consequences),
+        *_madr_sections(decision),
     ], "## More Information"
 
 
@@ -299,6 +289,13 @@ def _log4brains(decision: Decision, number: int, facts: SessionFacts) -> tuple[l
         *([f"- Deciders: {', '.join(deciders)}"] if deciders else []),
         f"- Date: {_decided_on(decision)}",
         "",
+        *_madr_sections(decision),
+    ], "## More Information"
+
+
+def _madr_sections(decision: Decision) -> list[str]:
+    """MADR's headings, which log4brains' template shares."""
+    return [
         "## Context and Problem Statement",
         "",
         _body(decision.context),
@@ -310,7 +307,7 @@ def _log4brains(decision: Decision, number: int, facts: SessionFacts) -> tuple[l
         "### Consequences",
         "",
         _body(decision.consequences),
-    ], "## More Information"
+    ]
 
 
 _DECISION_RENDERERS: dict[str, Callable[[Decision, int, SessionFacts], tuple[list[str], str]]] = {
