@@ -1,8 +1,8 @@
 """Commits through pygit2: from the index, authored by you, crediting who paired with you.
 
-pygit2 runs no hooks, so the repository's ``pre-commit``, ``commit-msg`` and ``post-commit``
-hooks are run here, as git would run them. Everything here blocks: call it from a thread when
-an event loop is running.
+pygit2 runs no hooks, so the repository's ``pre-commit``, ``prepare-commit-msg``,
+``commit-msg`` and ``post-commit`` hooks are run here, as git would run them. Everything here
+blocks: call it from a thread when an event loop is running.
 """
 
 import os
@@ -120,8 +120,7 @@ def _commit(
     if not cleaned:
         raise GitError("the commit message is empty")
     text = _clean(add_co_authors(cleaned, co_authors, author_email=author.email))
-    if verify:
-        text = _message_through_hook(repo, text, env)
+    text = _message_through_hooks(repo, text, env, verify=verify)
     sha = repo.create_commit("HEAD", _signature(author), _signature(committer), text, tree, parents)
     _run_hook(repo, "post-commit", [], env, check=False)
     return Committed(str(sha), _summary(text), author, credited(text))
@@ -258,12 +257,17 @@ def _run_hook(
         )
 
 
-def _message_through_hook(repo: pygit2.Repository, text: str, env: Mapping[str, str]) -> str:
-    """Run ``commit-msg`` on the message, as git does, through ``COMMIT_EDITMSG``."""
+def _message_through_hooks(
+    repo: pygit2.Repository, text: str, env: Mapping[str, str], *, verify: bool
+) -> str:
+    """Run ``prepare-commit-msg`` and (unless ``verify`` is off, as with ``git commit
+    --no-verify``) ``commit-msg`` on the message, through ``COMMIT_EDITMSG``, as git does."""
     path = Path(repo.path) / "COMMIT_EDITMSG"
     path.write_text(text, encoding="utf-8")
-    _run_hook(repo, "commit-msg", [str(path)], env)
+    _run_hook(repo, "prepare-commit-msg", [str(path), "message"], env)
+    if verify:
+        _run_hook(repo, "commit-msg", [str(path)], env)
     edited = _clean(path.read_text(encoding="utf-8"))
     if not edited:
-        raise GitError("the commit-msg hook left the message empty")
+        raise GitError("the commit message hooks left the message empty")
     return edited

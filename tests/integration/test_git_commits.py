@@ -279,3 +279,21 @@ def test_the_running_pairup_commits_on_request_through_its_socket(pairing) -> No
     nonsense = ask(live.socket, {"op": "push"}, timeout=60)
     assert nonsense is not None
     assert not nonsense["ok"]
+
+
+def test_pairup_commit_runs_the_message_hooks_as_git_does(tmp_path: Path) -> None:
+    env = git_env(tmp_path)
+    path = new_repo(tmp_path / "repo", env)
+    hooks = path / ".git" / "hooks"
+    for name, line in (
+        ("prepare-commit-msg", 'printf "\\nRefs: #42\\n" >> "$1"'),
+        ("commit-msg", 'grep -q "Refs: #42" "$1" || { echo "no issue reference" >&2; exit 1; }'),
+    ):
+        (hooks / name).write_text(f"#!/bin/sh\n{line}\n")
+        (hooks / name).chmod(0o755)
+    (path / "b.txt").write_text("b\n")
+    git(path, "add", "b.txt", env=env)
+    made = commit(open_repository(path), "Add b", co_authors=[], env=env)
+    message = git(path, "log", "-1", "--format=%B", env=env)
+    assert message.strip() == "Add b\n\nRefs: #42"
+    assert made.summary == "Add b"
