@@ -12,7 +12,7 @@ from pairup.adr.write import (
     export_record,
     record_name,
 )
-from pairup.journal import JournalError, JournalInfo, list_sessions, load, read_info
+from pairup.journal import JournalError, JournalInfo, journal_path, list_sessions, load, read_info
 from pairup.session import fold
 
 ADR_FORMATS = ("adr", "madr", "log4brains")
@@ -36,7 +36,10 @@ class Where:
 def find_session(data_dir: Path, session: str | None, repo: Path) -> JournalInfo:
     """The session named, or the most recent one held in ``repo``."""
     if session is not None:
-        path = data_dir / "sessions" / f"{session}.jsonl"
+        try:
+            path = journal_path(data_dir, session)
+        except ValueError as error:
+            raise ExportError(str(error)) from None
         try:
             return read_info(path)
         except FileNotFoundError:

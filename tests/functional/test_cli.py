@@ -245,3 +245,17 @@ def test_one_damaged_journal_is_reported_and_the_others_still_listed(pairup, tmp
     assert "s-damaged" not in result.stdout
     assert result.stderr.startswith("pairup: warning: ")
     assert "line 3" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("session", "said"),
+    [("NOPE12345", "no session NOPE12345 on this machine"), ("../../etc", "session id must be")],
+)
+def test_export_of_an_unknown_or_malformed_session_is_one_line(pairup, tmp_path, session, said):
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    result = pairup("export", session, cwd=repo)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
