@@ -251,9 +251,11 @@ def _run_hook(
     if check and result.returncode != 0:
         said = (result.stderr or result.stdout).strip().splitlines()
         detail = f": {said[-1]}" if said else ""
+        # --no-verify skips pre-commit and commit-msg only, as in git.
+        way_out = "" if name == "prepare-commit-msg" else ", or skip the hooks with --no-verify"
         raise GitError(
             f"the {name} hook refused the commit (exit {result.returncode}){detail}; "
-            "fix it, or skip the hooks with --no-verify"
+            f"fix it{way_out}"
         )
 
 
