@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 from pairup.commands import CommandError, command_event
 from pairup.link.client import EventTooLarge, Link, Status
-from pairup.link.joining import introduce
+from pairup.link.joining import introduce_on_connect
 from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
 from pairup.session import events as ev
@@ -48,7 +48,6 @@ class Headless:
         file and has its commits recorded (see pairup.link.repository)."""
         self.credit = credit
         self._link_shown = False
-        self._background: set[asyncio.Task[None]] = set()
 
     def emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -60,6 +59,7 @@ class Headless:
             self._emit_link()
         last_status: list[Status] = []
         self.link.listeners.append(lambda: self._status_changed(last_status))
+        introduce_on_connect(self.link, self.me, self.settings)
         tasks = [
             asyncio.create_task(self.link.run()),
             asyncio.create_task(self._print_events()),
@@ -100,12 +100,6 @@ class Headless:
         if status.reason:
             record["reason"] = status.reason
         self.emit(record)
-        if status.state == "connected":
-            task = asyncio.get_running_loop().create_task(
-                introduce(self.link, self.me, self.settings)
-            )
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
 
     def _emit_link(self) -> None:
         # The host prints the whole link, to share it; a guest already has it, and its

@@ -5,18 +5,22 @@ pygit2 runs no hooks, so the repository's ``pre-commit``, ``prepare-commit-msg``
 blocks: call it from a thread when an event loop is running.
 """
 
+import functools
 import os
 import subprocess
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import pygit2
 from pygit2.enums import FileStatus
 
 from pairup.git.trailers import Person, add_co_authors, parse_trailers
 
+P = ParamSpec("P")
+R = TypeVar("R")
 HOOK_TIMEOUT = 600.0
 CO_AUTHORED_BY = "co-authored-by"
 
@@ -78,6 +82,20 @@ def stage_tracked(repo: pygit2.Repository) -> None:
     index.write()
 
 
+def _refusals_reported(function: Callable[P, R]) -> Callable[P, R]:
+    """libgit2's own refusals (a locked index, a broken ref) as one-line :class:`GitError`."""
+
+    @functools.wraps(function)
+    def reported(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except pygit2.GitError as error:
+            raise GitError(f"git refused: {error}") from None
+
+    return reported
+
+
+@_refusals_reported
 def commit(
     repo: pygit2.Repository,
     message: str,
@@ -88,21 +106,6 @@ def commit(
     verify: bool = True,
 ) -> Committed:
     """Commit the index as you, with Co-authored-by trailers for ``co_authors``."""
-    try:
-        return _commit(repo, message, co_authors, env, stage_all=stage_all, verify=verify)
-    except pygit2.GitError as error:
-        raise GitError(f"git refused: {error}") from None
-
-
-def _commit(
-    repo: pygit2.Repository,
-    message: str,
-    co_authors: Iterable[Person],
-    env: Mapping[str, str],
-    *,
-    stage_all: bool,
-    verify: bool,
-) -> Committed:
     _check_state(repo)
     author = identity(repo, env, "AUTHOR")
     committer = identity(repo, env, "COMMITTER")
@@ -126,20 +129,12 @@ def _commit(
     return Committed(str(sha), _summary(text), author, credited(text))
 
 
+@_refusals_reported
 def amend_with_co_authors(
     repo: pygit2.Repository, co_authors: Iterable[Person], env: Mapping[str, str]
 ) -> Committed | None:
     """Add the trailers to HEAD's message, keeping its author and giving it a fresh committer;
     None if HEAD already credits everyone."""
-    try:
-        return _amend(repo, co_authors, env)
-    except pygit2.GitError as error:
-        raise GitError(f"git refused: {error}") from None
-
-
-def _amend(
-    repo: pygit2.Repository, co_authors: Iterable[Person], env: Mapping[str, str]
-) -> Committed | None:
     _check_state(repo)
     if repo.head_is_unborn:
         raise GitError("there is no commit to amend yet")

@@ -27,3 +27,23 @@ async def introduce(link: Link, me: ev.Participant, settings: ev.SessionSettings
     member = link.view.member(me.id)
     if member is None or not member.present or member.participant != me:
         await link.submit(ev.ParticipantJoined(id=new_id(), actor=me.id, at=now, participant=me))
+
+
+def introduce_on_connect(
+    link: Link, me: ev.Participant, settings: ev.SessionSettings | None
+) -> None:
+    """Take one's place in the session (see :func:`introduce`) at every (re)connection."""
+    running: set[asyncio.Task[None]] = set()
+    last = [""]
+
+    def on_change() -> None:
+        state = link.status.state
+        if state == last[0]:
+            return
+        last[0] = state
+        if state == "connected":
+            task = asyncio.get_running_loop().create_task(introduce(link, me, settings))
+            running.add(task)
+            task.add_done_callback(running.discard)
+
+    link.listeners.append(on_change)

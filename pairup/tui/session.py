@@ -26,7 +26,7 @@ from pairup.git.repo import GitError, commit, open_repository
 from pairup.git.trailers import Person
 from pairup.journal import JournalBusy, JournalError, journal_path, read_info
 from pairup.link.client import EventTooLarge, Link
-from pairup.link.joining import introduce
+from pairup.link.joining import introduce_on_connect
 from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
 from pairup.session import events as ev
@@ -94,8 +94,6 @@ class Participation:
         self.connect = connect
         self.ever_connected = False
         self._outgoing: asyncio.Queue[ev.Event] = asyncio.Queue()
-        self._last_state = ""
-        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def join_link(self) -> str:
@@ -305,18 +303,11 @@ class Participation:
         the session at every (re)connection."""
 
         def on_change() -> None:
-            status = self.link.status
-            if status.state != self._last_state:
-                self._last_state = status.state
-                if status.state == "connected":
-                    self.ever_connected = True
-                    task = asyncio.get_running_loop().create_task(
-                        introduce(self.link, self.me, self.settings)
-                    )
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+            if self.link.status.state == "connected":
+                self.ever_connected = True
             changed()
 
+        introduce_on_connect(self.link, self.me, self.settings)
         self.link.listeners.append(on_change)
 
     def tasks(self, problem: Callable[[str], None]) -> list[Awaitable[None]]:

@@ -15,7 +15,7 @@ import pygit2
 import pytest
 
 from pairup.git.live import ask, git_dirs, read_live
-from pairup.git.repo import commit, open_repository
+from pairup.git.repo import GitError, commit, open_repository
 from pairup.git.trailers import Person
 
 from .test_headless import PAIRUP, Participant, environment, guest, host, is_event, participants
@@ -297,3 +297,12 @@ def test_pairup_commit_runs_the_message_hooks_as_git_does(tmp_path: Path) -> Non
     message = git(path, "log", "-1", "--format=%B", env=env)
     assert message.strip() == "Add b\n\nRefs: #42"
     assert made.summary == "Add b"
+
+
+def test_a_locked_index_is_a_one_line_error(tmp_path: Path) -> None:
+    env = git_env(tmp_path)
+    path = new_repo(tmp_path / "repo", env)
+    (path / "README.md").write_text("# changed\n")
+    (path / ".git" / "index.lock").write_text("")
+    with pytest.raises(GitError, match=r"^git refused: "):
+        commit(open_repository(path), "Change", co_authors=[], env=env, stage_all=True)
