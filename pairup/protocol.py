@@ -254,9 +254,14 @@ class Ack(_Frame):
 
 
 class Pong(_Frame):
+    """The relay's time beside the ping's, and how far the session's log reaches: a
+    participant that has less than ``last_seq`` asks to resume, even if no later event
+    arrives to show it the gap."""
+
     type: Literal["pong"] = "pong"
     sent: Instant
     now: Instant
+    last_seq: Seq = 0
 
 
 class Presence(_Frame):

@@ -6,6 +6,13 @@ in offset order; on a gap or a reconnect the link asks to resume after the last 
 The connection comes back on its own, with exponential backoff and jitter, and reports its
 state so a screen can show it. If the relay has lost its data (a new epoch), the link re-seeds
 it from the journal, so no decision is lost.
+
+A connection can also lose a frame without closing (a relay running a fault drill drops some on
+purpose) or stop answering without a close (a half-open connection). So, while connected, the
+link resends an event the relay has not confirmed after ``resend_after`` seconds (the relay
+stores an id once and acks a repeat with its offset), asks to resume again when it knows the
+relay's log reaches further than its own and nothing has arrived since, and drops a connection
+that has said nothing for three ping intervals.
 """
 
 import asyncio
@@ -81,6 +88,7 @@ class Link:
         clock: Clock = time.time,
         rng: random.Random | None = None,
         ping_interval: float = 15.0,
+        resend_after: float = 2.0,
         meta: Mapping[str, str] | None = None,
     ) -> None:
         self.join = join
@@ -94,6 +102,7 @@ class Link:
         self.clock = clock
         self.rng = rng or random.Random()
         self.ping_interval = ping_interval
+        self.resend_after = resend_after
         self.offset = ClockOffset()
         self.confirmed = State()
         self.pending: dict[str, Event] = {}
@@ -111,6 +120,12 @@ class Link:
         self._resuming = False
         self._relay_had = 0
         """How far the relay's log reached when this connection began."""
+        self._relay_has = 0
+        """How far the relay's log is known to reach: from the welcome, acks, pongs, events."""
+        self._sent_at: dict[str, float] = {}
+        """When each event of the outbox last left on this connection (monotonic clock)."""
+        self._heard_at = 0.0
+        """When the relay last said anything on this connection (monotonic clock)."""
         self._caught_up = asyncio.Event()
         self._pings: dict[float, float] = {}
         """The ping in flight: its wall-clock stamp and when it left, by the monotonic clock."""
@@ -198,15 +213,16 @@ class Link:
             except (OSError, InvalidHandshake, TimeoutError, ValidationError) as error:
                 log.info("cannot reach %s: %s", self.join.relay, error)
             finally:
+                # Only a connection that lasted, or that caught up with the relay, resets the
+                # backoff: one that fails right after the handshake must not turn into a
+                # tight reconnect loop.
+                if self._caught_up.is_set() or time.monotonic() - started > STABLE_SECONDS:
+                    attempt = 0
                 self._ws = None
                 self._caught_up.clear()
                 self.online = frozenset()
             if self._closed.is_set() or self.confirmed.phase == "ended":
                 break
-            if time.monotonic() - started > STABLE_SECONDS:
-                # Only a connection that lasted resets the backoff: one that fails right after
-                # the handshake must not turn into a tight reconnect loop.
-                attempt = 0
             delay = min(30.0, 0.5 * 2**attempt) * self.rng.uniform(0.5, 1.0)
             attempt += 1
             self._set_status(Status("reconnecting", self.join.relay, retry_at=self.clock() + delay))
@@ -240,35 +256,70 @@ class Link:
         if self._closed.is_set():
             return
         self._ws = ws
-        self._relay_had = welcome.last_seq
+        self._relay_had = self._relay_has = welcome.last_seq
+        self._heard_at = time.monotonic()
+        self._sent_at.clear()
         self._note_progress()
         self._set_status(Status("connected", self.join.relay))
         await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
-        for event in list(self.pending.values()):
-            await self._publish(ws, event)
-        pinger = asyncio.create_task(self._ping(ws))
+        await self._send_outbox(ws, due_only=False)
+        keepers = [
+            asyncio.create_task(self._ping(ws)),
+            asyncio.create_task(self._repair(ws)),
+        ]
         try:
             async for raw in ws:
+                self._heard_at = time.monotonic()
                 await self._receive(ws, raw)
                 if self.confirmed.phase == "ended":
                     return
         finally:
-            pinger.cancel()
+            for keeper in keepers:
+                keeper.cancel()
 
     async def _publish(self, ws: ClientConnection, event: Event) -> None:
         body = _body(event)
         # The envelope's sender is whoever publishes (the relay insists on it); the body's
         # actor is whoever made the event, which differs only for events re-seeded for others.
         frame = wire.Publish(id=event.id, sender=self.participant, kind=event.kind, body=body)
+        self._sent_at[event.id] = time.monotonic()
         await ws.send(wire.encode(frame))
 
+    async def _send_outbox(self, ws: ClientConnection, *, due_only: bool) -> None:
+        """Send the outbox in order: all of it on a new connection; with ``due_only``, the
+        events sent longer than ``resend_after`` ago and still not confirmed."""
+        horizon = time.monotonic() - self.resend_after
+        for event in list(self.pending.values()):
+            if not due_only or self._sent_at.get(event.id, 0.0) <= horizon:
+                await self._publish(ws, event)
+
     async def _ping(self, ws: ClientConnection) -> None:
+        """Ping for the clock offset and the relay's log length; drop a silent connection."""
         with contextlib.suppress(ConnectionClosed):
             while True:
+                if time.monotonic() - self._heard_at > 3 * self.ping_interval:
+                    log.info("relay %s has been silent; reconnecting", self.join.relay)
+                    ws.transport.abort()
+                    return
                 sent = self.clock()
                 self._pings = {sent: time.monotonic()}
                 await ws.send(wire.encode(wire.Ping(sent=sent)))
                 await asyncio.sleep(self.ping_interval)
+
+    async def _repair(self, ws: ClientConnection) -> None:
+        """Recover what a connection lost without closing: resend the events the relay has
+        not confirmed in time, and resume again when the relay has more than this link and
+        nothing arrived for a whole round."""
+        with contextlib.suppress(ConnectionClosed):
+            seen = self.confirmed.last_seq
+            while True:
+                await asyncio.sleep(self.resend_after)
+                behind = self._relay_has > self.confirmed.last_seq
+                if behind and self.confirmed.last_seq == seen:
+                    self._resuming = True
+                    await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
+                seen = self.confirmed.last_seq
+                await self._send_outbox(ws, due_only=True)
 
     async def _receive(self, ws: ClientConnection, raw: str | bytes) -> None:
         try:
@@ -280,7 +331,11 @@ class Link:
             started = self._pings.pop(frame.sent, None)
             if started is not None:
                 self.offset.add(frame.sent, frame.now, time.monotonic() - started)
+            await self._relay_reaches(ws, frame.last_seq)
+        elif isinstance(frame, wire.Ack):
+            await self._relay_reaches(ws, frame.seq)
         elif isinstance(frame, wire.Sequenced):
+            self._relay_has = max(self._relay_has, frame.seq)
             await self._apply(ws, frame)
         elif isinstance(frame, wire.Presence):
             self.online = frozenset(frame.connected)
@@ -308,9 +363,18 @@ class Link:
             result = step(self.confirmed, event)
             self.confirmed = result.state
             self.pending.pop(event.id, None)
+            self._sent_at.pop(event.id, None)
             self.applied.put_nowait(Applied(event, result.rejected))
         self._note_progress()
         self._changed()
+
+    async def _relay_reaches(self, ws: ClientConnection, seq: int) -> None:
+        """The relay's log reaches ``seq``: if this link has less and is not already
+        resuming, ask for the rest (the event frames themselves may have been lost)."""
+        self._relay_has = max(self._relay_has, seq)
+        if seq > self.confirmed.last_seq and not self._resuming:
+            self._resuming = True
+            await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
 
     def _note_progress(self) -> None:
         if self._ws is not None and self.confirmed.last_seq >= self._relay_had:

@@ -64,6 +64,9 @@ class _Room:
     digest: bytes
     max_participants: int
     last_seq: int
+    """The latest offset handed out, stored or on its way to the store."""
+    stored_seq: int
+    """The latest offset on disk: what a pong tells participants the log reaches."""
     last_at: float
     ids: dict[str, int]
     members: dict[ServerConnection, str] = field(default_factory=dict)
@@ -299,6 +302,7 @@ class Relay:
                     digest=record.digest,
                     max_participants=record.max_participants,
                     last_seq=record.last_seq,
+                    stored_seq=record.last_seq,
                     last_at=record.last_active,
                     ids=ids,
                 )
@@ -319,7 +323,8 @@ class Relay:
             elif isinstance(frame, wire.Resume):
                 await self._replay(connection, room, frame.after)
             elif isinstance(frame, wire.Ping):
-                await connection.send(wire.encode(wire.Pong(sent=frame.sent, now=self.clock())))
+                pong = wire.Pong(sent=frame.sent, now=self.clock(), last_seq=room.stored_seq)
+                await connection.send(wire.encode(pong))
             else:
                 raise wire.FrameError(wire.Close.INVALID, "hello only once, at the start")
 
@@ -413,6 +418,7 @@ class Relay:
             for pending in batch:
                 event = pending.event
                 self._in_flight.pop((event.session, event.seq), None)
+                pending.room.stored_seq = max(pending.room.stored_seq, event.seq)
                 frame = _sequenced_frame(event)
                 for member in pending.room.members:
                     outgoing[member].append(frame)
