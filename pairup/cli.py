@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pairup.git.live import LiveSession
     from pairup.link.client import Link
     from pairup.protocol import JoinLink
+    from pairup.relay.chaos import ChaosSpec
     from pairup.session.events import Participant, Person, SessionSettings
     from pairup.tui.session import Participation
 
@@ -104,6 +105,8 @@ class _Plan:
     me: "Person"
     settings: "SessionSettings | None"
     join: "JoinLink | None"
+    chaos: "ChaosSpec | None"
+    """A fault drill for the embedded relay (``pairup start --chaos``)."""
 
 
 def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
@@ -114,6 +117,12 @@ def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
     from pairup.session.events import Person
 
     config = _load_config(args).config
+    chaos = _chaos_spec(args)
+    if chaos is not None and config.relay.url:
+        raise UserError(
+            "--chaos drills the relay inside pairup, and --relay uses another one; "
+            "run that relay with `pairup relay --chaos SPEC` instead"
+        )
     try:
         name, email = launch.identity(config, os.environ, Path.cwd())
         me = Person(name=name, email=email)
@@ -124,14 +133,27 @@ def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         raise UserError(f"--{first['loc'][0]}: {first['msg']}") from None
-    return _Plan(config, me, settings, join)
+    return _Plan(config, me, settings, join, chaos)
+
+
+def _chaos_spec(args: argparse.Namespace) -> "ChaosSpec | None":
+    from pairup.relay.chaos import ChaosSpec, ChaosSpecError
+
+    text = getattr(args, "chaos", None)
+    if text is None:
+        return None
+    try:
+        return ChaosSpec.parse(text)
+    except ChaosSpecError as error:
+        raise UserError(str(error)) from None
 
 
 async def _connect(
-    plan: _Plan, stack: contextlib.AsyncExitStack[None]
+    plan: _Plan, stack: contextlib.AsyncExitStack[None], *, interactive: bool
 ) -> tuple["Link", "Participant", bool]:
     """Start the embedded relay if this process hosts one (it stops with ``stack``) and make
-    the participant's link; also says whether this process hosts the relay."""
+    the participant's link; also says whether this process hosts the relay. A fault drill is
+    announced on stderr unless a full-screen UI (``interactive``) shows it instead."""
     from pairup import launch
     from pairup.git.live import toplevel
     from pairup.link.client import Link
@@ -139,10 +161,20 @@ async def _connect(
 
     config, join = plan.config, plan.join
     hosting = join is None and not config.relay.url
+    chaos = None
+    if plan.chaos is not None and hosting:
+        from pairup.relay.chaos import Chaos
+        from pairup.relay.run import announce
+
+        chaos = Chaos(plan.chaos)
+        if not interactive:
+            print(announce(chaos), file=sys.stderr, flush=True)
+        # Runs after the relay has stopped (the stack unwinds in reverse), with the screen gone.
+        stack.callback(lambda: print(f"pairup relay: {chaos.summary()}", file=sys.stderr))
     try:
         if join is None:
             relay = config.relay.url or await stack.enter_async_context(
-                launch.embedded_relay(config)
+                launch.embedded_relay(config, chaos)
             )
             join = launch.new_join_link(relay)
     except launch.LaunchError as error:
@@ -171,7 +203,7 @@ async def _headless(args: argparse.Namespace, join_text: str | None) -> str | No
 
     plan = _plan(args, join_text)
     async with contextlib.AsyncExitStack() as stack:
-        link, me, _ = await _connect(plan, stack)
+        link, me, _ = await _connect(plan, stack, interactive=False)
         try:
             final = await Headless(
                 link,
@@ -207,7 +239,7 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
             try:
                 plan = await asyncio.to_thread(_plan, args, join_text)
                 stack.enter_context(launch.log_to_file(plan.config.data_dir))
-                link, me, hosting = await _connect(plan, stack)
+                link, me, hosting = await _connect(plan, stack, interactive=True)
             except UserError as error:
                 mistakes.append(error)
                 raise CannotOpen(str(error)) from None
@@ -409,7 +441,9 @@ def _hook(args: argparse.Namespace) -> int:
 
 def _relay(args: argparse.Namespace) -> int:
     import asyncio
+    import logging
 
+    from pairup.relay.chaos import Chaos
     from pairup.relay.run import run_relay, tls_context
 
     config = _load_config(args).config
@@ -423,8 +457,17 @@ def _relay(args: argparse.Namespace) -> int:
             raise UserError(f"cannot use --cert/--key: {error}") from None
     from pairup.relay.store import StoreError
 
+    chaos_spec = _chaos_spec(args)
+    chaos = None if chaos_spec is None else Chaos(chaos_spec)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
-        asyncio.run(run_relay(config.relay.host, config.relay.port, config.data_dir, tls=tls))
+        asyncio.run(
+            run_relay(config.relay.host, config.relay.port, config.data_dir, tls=tls, chaos=chaos)
+        )
     except StoreError as error:
         raise UserError(f"cannot use the relay's data: {error}") from None
     except OSError as error:
@@ -506,6 +549,7 @@ def _build_parser() -> argparse.ArgumentParser:
     start.setting("--host", "relay.host", "HOST", "address the embedded relay binds to")
     start.setting("--port", "relay.port", "PORT", "port of the embedded relay (0 = any free)")
     start.setting("--advertise", "relay.advertise", "HOST", "host written into the join link")
+    _chaos_flag(start)
     _headless_flag(start)
 
     join = command(
@@ -532,6 +576,13 @@ def _build_parser() -> argparse.ArgumentParser:
     relay.setting("--data-dir", "data.dir", "DIR", "where the relay keeps its store")
     relay.parser.add_argument("--cert", metavar="FILE", help="TLS certificate, to serve wss://")
     relay.parser.add_argument("--key", metavar="FILE", help="TLS private key for --cert")
+    relay.parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log refused admissions, expiry and each injected fault on stderr",
+    )
+    _chaos_flag(relay)
 
     export = command(
         "export",
@@ -628,6 +679,16 @@ class _Command:
         dest = flag.lstrip("-").replace("-", "_")
         self.parser.add_argument(flag, dest=dest, metavar=metavar, help=help_text)
         self.parser.get_default("config_flags")[dest] = key
+
+
+def _chaos_flag(command: _Command) -> None:
+    command.parser.add_argument(
+        "--chaos",
+        metavar="SPEC",
+        help="run a fault drill: the relay loses, repeats, delays and reorders messages and "
+        "cuts connections on purpose, e.g. drop=0.1,dup=0.05,delay=0-100ms,disconnect=0.02,"
+        "seed=7 (also reorder=P, pause=P:2s); announced on every screen, counted at exit",
+    )
 
 
 def _headless_flag(command: _Command) -> None:

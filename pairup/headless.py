@@ -99,6 +99,8 @@ class Headless:
             record["retry_in"] = round(max(0.0, status.retry_at - self.link.clock()), 1)
         if status.reason:
             record["reason"] = status.reason
+        if self.link.chaos and status.state == "connected":
+            record["chaos"] = self.link.chaos
         self.emit(record)
 
     def _emit_link(self) -> None:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from pairup import protocol as wire
 from pairup.config import Config
 from pairup.journal import journal_path, read_info
+from pairup.relay.chaos import Chaos
 from pairup.relay.server import Relay, open_store
 from pairup.relay.store import StoreError
 from pairup.session import events as ev
@@ -104,14 +105,14 @@ def new_join_link(relay: str) -> wire.JoinLink:
 
 
 @contextlib.asynccontextmanager
-async def embedded_relay(config: Config) -> AsyncIterator[str]:
+async def embedded_relay(config: Config, chaos: Chaos | None = None) -> AsyncIterator[str]:
     """Run a relay inside this process for the session; yield the address to put in links."""
     host, port = config.relay.host, config.relay.port
     try:
         store = await asyncio.to_thread(open_store, config.data_dir / "relay")
     except (StoreError, OSError) as error:
         raise LaunchError(f"cannot open the relay's store: {error}") from None
-    relay = Relay(store)
+    relay = Relay(store, chaos=chaos)
     try:
         server = await relay.start(host, port)
     except OSError as error:

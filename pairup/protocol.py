@@ -207,10 +207,12 @@ class Publish(_Frame):
 
 
 class Resume(_Frame):
-    """Send me every event after offset ``after``."""
+    """Send me every event after offset ``after`` (up to ``until``, when given: the end of a
+    gap, when the events past it have already arrived)."""
 
     type: Literal["resume"] = "resume"
     after: Seq
+    until: Seq | None = None
 
 
 class Ping(_Frame):
@@ -231,6 +233,9 @@ class Welcome(_Frame):
     last_seq: Seq
     now: Instant
     connected: tuple[ParticipantId, ...]
+    chaos: Annotated[str, Field(max_length=200)] = ""
+    """The fault drill the relay runs (``pairup relay --chaos``), empty when none: every
+    participant's screen says so."""
 
 
 class Sequenced(_Frame):

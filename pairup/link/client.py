@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import random
 import time
@@ -50,8 +51,15 @@ log = logging.getLogger("pairup.link")
 
 Clock = Callable[[], float]
 FATAL = {wire.Close.NOT_ADMITTED, wire.Close.SESSION_FULL, wire.Close.POLICY}
-STABLE_SECONDS = 10.0
 """Close codes that another try will not change: a wrong link, a full session."""
+OUTBOX_RATE = 40.0
+"""Events a second at most that the link sends from its outbox, below the relay's rate limit
+(50 a second), so a long outbox after a day offline does not get the connection closed."""
+RESEND_LONGEST = 30.0
+"""An event the relay keeps not confirming is resent less and less often, down to this."""
+EARLY_LIMIT = 10_000
+"""At most this many events held back waiting for a gap to fill; beyond, they are asked for
+again once it is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +117,8 @@ class Link:
         self.epoch: str | None = None
         self.status = Status("connecting", join.relay)
         self.online: frozenset[str] = frozenset()
+        self.chaos = ""
+        """The fault drill the relay says it runs (its spec), empty when none."""
         """Who the relay says is connected to the session now; empty while this link is not."""
         self.listeners: list[Listener] = []
         self.applied: asyncio.Queue[Applied] = asyncio.Queue()
@@ -124,8 +134,14 @@ class Link:
         """How far the relay's log is known to reach: from the welcome, acks, pongs, events."""
         self._sent_at: dict[str, float] = {}
         """When each event of the outbox last left on this connection (monotonic clock)."""
+        self._sends: dict[str, int] = {}
+        """How many times each event of the outbox left on this connection."""
         self._heard_at = 0.0
         """When the relay last said anything on this connection (monotonic clock)."""
+        self._early: dict[int, wire.Sequenced] = {}
+        """Events that arrived before an offset they follow, held until the gap is filled;
+        kept across reconnects, since an offset's event never changes while the relay keeps
+        its log (a relay that lost it is re-seeded, and this is emptied)."""
         self._caught_up = asyncio.Event()
         self._pings: dict[float, float] = {}
         """The ping in flight: its wall-clock stamp and when it left, by the monotonic clock."""
@@ -188,7 +204,6 @@ class Link:
         attempt = 0
         while not self._closed.is_set() and self.confirmed.phase != "ended":
             self._set_status(Status("connecting", self.join.relay))
-            started = time.monotonic()
             try:
                 async with connect(
                     self.join.url,
@@ -213,10 +228,9 @@ class Link:
             except (OSError, InvalidHandshake, TimeoutError, ValidationError) as error:
                 log.info("cannot reach %s: %s", self.join.relay, error)
             finally:
-                # Only a connection that lasted, or that caught up with the relay, resets the
-                # backoff: one that fails right after the handshake must not turn into a
-                # tight reconnect loop.
-                if self._caught_up.is_set() or time.monotonic() - started > STABLE_SECONDS:
+                # A relay that welcomed us is up: the next try comes after the shortest
+                # delay. One that cannot be reached, or refuses, is tried less and less often.
+                if self._ws is not None:
                     attempt = 0
                 self._ws = None
                 self._caught_up.clear()
@@ -253,16 +267,18 @@ class Link:
             # created again): either way the relay lost what this journal holds.
             await self._reseed()
         await self._remember_epoch(welcome.epoch)
+        self.chaos = welcome.chaos
         if self._closed.is_set():
             return
         self._ws = ws
         self._relay_had = self._relay_has = welcome.last_seq
         self._heard_at = time.monotonic()
         self._sent_at.clear()
+        self._sends.clear()
         self._note_progress()
         self._set_status(Status("connected", self.join.relay))
-        await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
-        await self._send_outbox(ws, due_only=False)
+        await self._resume(ws)
+        await self._send_outbox(ws)
         keepers = [
             asyncio.create_task(self._ping(ws)),
             asyncio.create_task(self._repair(ws)),
@@ -283,15 +299,27 @@ class Link:
         # actor is whoever made the event, which differs only for events re-seeded for others.
         frame = wire.Publish(id=event.id, sender=self.participant, kind=event.kind, body=body)
         self._sent_at[event.id] = time.monotonic()
+        self._sends[event.id] = self._sends.get(event.id, 0) + 1
         await ws.send(wire.encode(frame))
 
-    async def _send_outbox(self, ws: ClientConnection, *, due_only: bool) -> None:
-        """Send the outbox in order: all of it on a new connection; with ``due_only``, the
-        events sent longer than ``resend_after`` ago and still not confirmed."""
-        horizon = time.monotonic() - self.resend_after
+    async def _send_outbox(self, ws: ClientConnection, budget: int | None = None) -> None:
+        """Send, oldest first, the events of the outbox that are due: never sent on this
+        connection, or sent and not confirmed for ``resend_after`` seconds, doubling with each
+        try. At most ``budget`` of them (one round's worth at :data:`OUTBOX_RATE` unless
+        given); the next round sends on."""
+        now = time.monotonic()
+        if budget is None:
+            budget = max(1, math.ceil(OUTBOX_RATE * self.resend_after))
+        if budget <= 0:
+            return
         for event in list(self.pending.values()):
-            if not due_only or self._sent_at.get(event.id, 0.0) <= horizon:
+            sends = self._sends.get(event.id, 0)
+            wait = min(RESEND_LONGEST, self.resend_after * 2 ** max(0, sends - 1))
+            if sends == 0 or self._sent_at[event.id] + wait <= now:
                 await self._publish(ws, event)
+                budget -= 1
+                if budget == 0:
+                    return
 
     async def _ping(self, ws: ClientConnection) -> None:
         """Ping for the clock offset and the relay's log length; drop a silent connection."""
@@ -311,15 +339,34 @@ class Link:
         not confirmed in time, and resume again when the relay has more than this link and
         nothing arrived for a whole round."""
         with contextlib.suppress(ConnectionClosed):
-            seen = self.confirmed.last_seq
+            budget = max(1, math.ceil(OUTBOX_RATE * self.resend_after))
             while True:
                 await asyncio.sleep(self.resend_after)
-                behind = self._relay_has > self.confirmed.last_seq
-                if behind and self.confirmed.last_seq == seen:
-                    self._resuming = True
-                    await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
-                seen = self.confirmed.last_seq
-                await self._send_outbox(ws, due_only=True)
+                gaps = self._gaps()[:budget]
+                for after, until in gaps:
+                    await ws.send(wire.encode(wire.Resume(after=after, until=until)))
+                await self._send_outbox(ws, budget - len(gaps))
+
+    def _gaps(self) -> list[tuple[int, int | None]]:
+        """The offsets this link lacks, as resume ranges ``(after, until)``: each gap before
+        an event held back, then whatever the relay has past them all."""
+        gaps: list[tuple[int, int | None]] = []
+        last = self.confirmed.last_seq
+        for seq in sorted(self._early):
+            if seq > last + 1:
+                gaps.append((last, seq - 1))
+            last = seq
+        if self._relay_has > last:
+            gaps.append((last, None))
+        return gaps
+
+    async def _resume(self, ws: ClientConnection) -> None:
+        """Ask for what this link lacks before the events it holds back, or for everything
+        after its log when it holds none back."""
+        self._resuming = True
+        after = self.confirmed.last_seq
+        until = min(self._early) - 1 if self._early else None
+        await ws.send(wire.encode(wire.Resume(after=after, until=until)))
 
     async def _receive(self, ws: ClientConnection, raw: str | bytes) -> None:
         try:
@@ -344,15 +391,31 @@ class Link:
             log.warning("relay says: %s (%d)", frame.reason, frame.code)
 
     async def _apply(self, ws: ClientConnection, frame: wire.Sequenced) -> None:
+        """Apply the event if it is the next offset, and any held back that follow it; hold
+        back one that arrived early, and ask for what is missing before it."""
         last = self.confirmed.last_seq
         if frame.seq <= last:
             return
         if frame.seq > last + 1:
+            if len(self._early) < EARLY_LIMIT:
+                self._early[frame.seq] = frame
             if not self._resuming:
-                self._resuming = True
-                await ws.send(wire.encode(wire.Resume(after=last)))
+                await self._resume(ws)
             return
         self._resuming = False
+        await self._apply_next(frame)
+        while (early := self._early.pop(self.confirmed.last_seq + 1, None)) is not None:
+            await self._apply_next(early)
+        for seq in [seq for seq in self._early if seq <= self.confirmed.last_seq]:
+            del self._early[seq]
+        if self._early:
+            # Past this gap, another: ask for it at once.
+            await self._resume(ws)
+        self._note_progress()
+        self._changed()
+
+    async def _apply_next(self, frame: wire.Sequenced) -> None:
+        """Apply the event at the next offset: journal it, then step the confirmed state."""
         event = _event_from(frame)
         journal = await self._open_journal()
         if event is None:
@@ -364,17 +427,15 @@ class Link:
             self.confirmed = result.state
             self.pending.pop(event.id, None)
             self._sent_at.pop(event.id, None)
+            self._sends.pop(event.id, None)
             self.applied.put_nowait(Applied(event, result.rejected))
-        self._note_progress()
-        self._changed()
 
     async def _relay_reaches(self, ws: ClientConnection, seq: int) -> None:
         """The relay's log reaches ``seq``: if this link has less and is not already
         resuming, ask for the rest (the event frames themselves may have been lost)."""
         self._relay_has = max(self._relay_has, seq)
         if seq > self.confirmed.last_seq and not self._resuming:
-            self._resuming = True
-            await ws.send(wire.encode(wire.Resume(after=self.confirmed.last_seq)))
+            await self._resume(ws)
 
     def _note_progress(self) -> None:
         if self._ws is not None and self.confirmed.last_seq >= self._relay_had:
@@ -436,6 +497,7 @@ class Link:
             await asyncio.to_thread(self._journal.append_many, events)
             self.confirmed = State()
             self.pending = {event.id: event for event in events}
+            self._early.clear()
         self._changed()
 
     # -- notifications ---------------------------------------------------------------------------

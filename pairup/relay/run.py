@@ -4,8 +4,10 @@ import asyncio
 import contextlib
 import signal
 import ssl
+import sys
 from pathlib import Path
 
+from pairup.relay.chaos import Chaos
 from pairup.relay.server import Relay, open_store
 
 
@@ -18,11 +20,22 @@ def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
 
 
 async def run_relay(
-    host: str, port: int, data_dir: Path, *, tls: ssl.SSLContext | None = None
+    host: str,
+    port: int,
+    data_dir: Path,
+    *,
+    tls: ssl.SSLContext | None = None,
+    chaos: Chaos | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; say where, once listening, on one line of stdout."""
+    """Serve until SIGINT or SIGTERM; say where, once listening, on one line of stdout.
+
+    A fault drill is announced on stderr before the relay listens, and its count of faults
+    is printed there when it stops.
+    """
     store = await asyncio.to_thread(open_store, data_dir)
-    relay = Relay(store)
+    if chaos is not None:
+        print(announce(chaos), file=sys.stderr, flush=True)
+    relay = Relay(store, chaos=chaos)
     server = await relay.start(host, port, ssl=tls)
     stop = asyncio.get_running_loop().create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -42,3 +55,13 @@ async def run_relay(
     finally:
         await relay.stop(server)
         store.close()
+        if chaos is not None:
+            print(f"pairup relay: {chaos.summary()}", file=sys.stderr, flush=True)
+
+
+def announce(chaos: Chaos) -> str:
+    """The line that says, before anything else, that this relay misbehaves on purpose."""
+    return (
+        f"pairup relay: FAULT DRILL ON ({chaos.spec}): messages of every session will be "
+        "lost, repeated, delayed or cut off on purpose"
+    )

@@ -21,12 +21,13 @@ from http import HTTPStatus
 from pathlib import Path
 from ssl import SSLContext
 
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from pairup import protocol as wire
+from pairup.relay.chaos import Chaos
 from pairup.relay.store import SessionExists, Store, StoredEvent, StoreError
 
 log = logging.getLogger("pairup.relay")
@@ -132,8 +133,11 @@ class Relay:
         limits: Limits | None = None,
         clock: Clock = time.time,
         origins: tuple[str, ...] = (),
+        chaos: Chaos | None = None,
     ) -> None:
         self.store = store
+        self.chaos = chaos
+        """A fault drill, if one runs: it stands between admitted participants and the relay."""
         self.limits = limits or Limits()
         self.clock = clock
         self.origins = origins
@@ -147,6 +151,8 @@ class Relay:
         self._tasks: list[asyncio.Task[None]] = []
         self._in_flight: dict[tuple[str, int], _Pending] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        """Tasks that finish on their own (closes, frames a fault drill delays); kept so
+        they are not collected before they run."""
 
     async def start(self, host: str, port: int, *, ssl: SSLContext | None = None) -> Server:
         """Listen on ``host:port`` (port 0: any free port) and run the committer and expiry."""
@@ -167,6 +173,8 @@ class Relay:
         )
 
     async def stop(self, server: Server) -> None:
+        if self.chaos is not None:
+            self.chaos.cancel()
         server.close()
         await server.wait_closed()
         for task in self._tasks:
@@ -219,9 +227,11 @@ class Relay:
             self._per_ip[address] -= 1
             if not self._per_ip[address]:
                 del self._per_ip[address]
+            if self.chaos is not None:
+                self.chaos.forget(connection)
             if room is not None and connection in room.members:
                 del room.members[connection]
-                broadcast(room.members, wire.encode(wire.Presence(connected=room.connected())))
+                self._tell_presence(room)
                 if not room.members:
                     await asyncio.to_thread(self.store.touch, room.session, self.clock())
 
@@ -266,12 +276,18 @@ class Relay:
             last_seq=room.last_seq,
             now=self.clock(),
             connected=connected,
+            chaos="" if self.chaos is None else str(self.chaos.spec),
         )
         await connection.send(wire.encode(welcome))
         # A member only once welcomed: a connection lost before that leaves no ghost behind.
         room.members[connection] = hello.participant
-        broadcast(room.members, wire.encode(wire.Presence(connected=room.connected())))
+        self._tell_presence(room)
         return room
+
+    def _tell_presence(self, room: _Room) -> None:
+        presence = wire.encode(wire.Presence(connected=room.connected())).encode()
+        for member in room.members:
+            self._post(member, [presence])
 
     async def _room(self, hello: wire.Hello, key: bytes, address: str) -> _Room | None:
         """The admitted session, or ``None`` for an unknown one or a wrong key alike."""
@@ -312,21 +328,64 @@ class Relay:
     async def _converse(self, connection: ServerConnection, room: _Room) -> None:
         participant = room.members[connection]
         bucket = _TokenBucket(self.limits.messages_per_second, self.limits.burst, time.monotonic())
-        async for raw in connection:
+        async for received in connection:
             if not bucket.take(time.monotonic()):
                 raise wire.FrameError(wire.Close.RATE_LIMITED, "too many messages; slow down")
-            frame = _decode(raw)
-            if isinstance(frame, wire.Publish):
-                if frame.sender != participant:
-                    raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
-                await self._sequence(connection, room, frame)
-            elif isinstance(frame, wire.Resume):
-                await self._replay(connection, room, frame.after)
-            elif isinstance(frame, wire.Ping):
-                pong = wire.Pong(sent=frame.sent, now=self.clock(), last_seq=room.stored_seq)
-                await connection.send(wire.encode(pong))
-            else:
-                raise wire.FrameError(wire.Close.INVALID, "hello only once, at the start")
+            if self.chaos is None:
+                await self._handle_frame(connection, room, participant, _decode(received))
+                continue
+            for delay, raw in await self.chaos.incoming(connection, received):
+                if delay:
+                    self._handle_later(delay, connection, room, participant, raw)
+                else:
+                    await self._handle_frame(connection, room, participant, _decode(raw))
+
+    def _handle_later(
+        self,
+        delay: float,
+        connection: ServerConnection,
+        room: _Room,
+        participant: str,
+        raw: str | bytes,
+    ) -> None:
+        """Handle a frame the fault drill holds back, once its delay is over."""
+
+        async def handle() -> None:
+            await asyncio.sleep(delay)
+            if connection not in room.members:
+                return
+            try:
+                await self._handle_frame(connection, room, participant, _decode(raw))
+            except wire.FrameError as error:
+                await _refuse(connection, error.code, error.reason)
+            except ConnectionClosed:
+                pass
+
+        task = asyncio.create_task(handle())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    async def _handle_frame(
+        self, connection: ServerConnection, room: _Room, participant: str, frame: wire.ClientFrame
+    ) -> None:
+        if isinstance(frame, wire.Publish):
+            if frame.sender != participant:
+                raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
+            await self._sequence(connection, room, frame)
+        elif isinstance(frame, wire.Resume):
+            await self._replay(connection, room, frame.after, frame.until)
+        elif isinstance(frame, wire.Ping):
+            pong = wire.Pong(sent=frame.sent, now=self.clock(), last_seq=room.stored_seq)
+            self._post(connection, [wire.encode(pong).encode()])
+        else:
+            raise wire.FrameError(wire.Close.INVALID, "hello only once, at the start")
+
+    def _post(self, connection: ServerConnection, frames: list[bytes]) -> None:
+        """Send frames to an admitted participant, through the fault drill if one runs."""
+        if self.chaos is None:
+            self._send_all(connection, frames)
+        else:
+            self.chaos.outgoing(connection, frames, self._send_all)
 
     def _send_all(self, connection: ServerConnection, frames: list[bytes]) -> None:
         """Send a commit's frames for one connection in one write, or close it if it is too
@@ -352,13 +411,20 @@ class Relay:
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
-    async def _replay(self, connection: ServerConnection, room: _Room, after: int) -> None:
-        while after < room.last_seq:
-            page = await asyncio.to_thread(self.store.events_after, room.session, after, 500)
+    async def _replay(
+        self, connection: ServerConnection, room: _Room, after: int, until: int | None
+    ) -> None:
+        end = room.last_seq if until is None else min(until, room.last_seq)
+        while after < end:
+            limit = min(500, end - after)
+            page = await asyncio.to_thread(self.store.events_after, room.session, after, limit)
             if not page:
                 return
-            for event in page:
-                await connection.send(_sequenced_frame(event), text=True)
+            if self.chaos is None:
+                for event in page:
+                    await connection.send(_sequenced_frame(event), text=True)
+            else:
+                self._post(connection, [_sequenced_frame(event) for event in page])
             after = page[-1].seq
 
     # -- sequencing and group commit -------------------------------------------------------------
@@ -378,7 +444,7 @@ class Relay:
             if in_flight is not None:
                 in_flight.ack_to.append(connection)
             else:
-                await connection.send(wire.encode_ack(frame.id, known), text=True)
+                self._post(connection, [wire.encode_ack(frame.id, known)])
             return
         room.last_at = max(self.clock(), room.last_at)
         seq = room.last_seq + 1
@@ -426,7 +492,7 @@ class Relay:
                 for connection in pending.ack_to:
                     outgoing[connection].append(ack)
             for connection, frames in outgoing.items():
-                self._send_all(connection, frames)
+                self._post(connection, frames)
 
     async def _expire_forever(self) -> None:
         while True:

@@ -162,7 +162,7 @@ class Participation:
                 )
                 for record in view.commits_in_order()
             ),
-            connection=text.connection(link.status, link.clock()),
+            connection=text.connection(link.status, link.clock(), link.chaos),
             connection_state=link.status.state,
         )
 

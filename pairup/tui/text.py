@@ -35,10 +35,12 @@ def time_of_day(instant: float) -> str:
     return time.strftime("%H:%M", time.localtime(instant))
 
 
-def connection(status: "Status", now: float) -> str:
-    """The connection indicator's words, with the relay's address."""
+def connection(status: "Status", now: float, chaos: str = "") -> str:
+    """The connection indicator's words, with the relay's address, and a warning while the
+    relay runs a fault drill."""
     if status.state == "connected":
-        return f"● connected to {status.relay}"
+        drill = f" · ⚠ fault drill on: {chaos}" if chaos else ""
+        return f"● connected to {status.relay}{drill}"
     if status.state == "connecting":
         return f"◌ connecting to {status.relay}…"
     if status.state == "reconnecting":

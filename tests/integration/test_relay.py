@@ -96,6 +96,27 @@ def test_a_participant_who_comes_back_gets_what_it_missed(tmp_path):
     run(scenario())
 
 
+def test_a_resume_up_to_an_offset_fills_only_that_gap_and_a_pong_says_how_far_the_log_goes(
+    tmp_path,
+):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            for _ in range(6):
+                await ann.publish()
+            await ann.until(wire.Ack, count=6)
+            await ann.ws.send(wire.encode(wire.Resume(after=1, until=3)))
+            await ann.ws.send(wire.encode(wire.Resume(after=4, until=99)))
+            await ann.ws.send(wire.encode(wire.Ping(sent=1.0)))
+            frames = await ann.until((wire.Sequenced, wire.Pong), count=5)
+            assert [getattr(frame, "seq", None) for frame in frames] == [2, 3, 5, 6, None]
+            assert frames[-1].last_seq == 6
+            await ann.close()
+
+    run(scenario())
+
+
 def test_a_restarted_relay_keeps_its_epoch_and_every_acknowledged_event(tmp_path):
     async def scenario():
         session, secret = new_session()

@@ -72,3 +72,50 @@ def test_a_relay_killed_with_sigkill_loses_no_acknowledged_event(tmp_path):
     stored = {event.id: event.seq for event in events}
     assert all(stored.get(event_id) == seq for event_id, seq in acked)
     assert [event.seq for event in events] == list(range(1, welcome.last_seq + 1))
+
+
+def test_a_fault_drill_is_announced_shown_to_participants_and_counted_at_exit(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRUP_", "XDG_"))}
+    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"))
+    spec = "drop=0.5,dup=0.2,delay=0-20ms,seed=4"
+    process = subprocess.Popen(
+        [
+            *(str(PAIRUP), "relay", "--host", LOOPBACK, "--port", "0"),
+            *("--data-dir", str(tmp_path / "data"), "--chaos", spec),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"listening on (ws://\S+) ", line)
+    assert match, line
+    session, secret = new_session()
+
+    async def ping_a_while(url: str) -> wire.Welcome:
+        ann = await Peer.join(url, session, secret, "ann", create=True)
+        for sent in range(1, 41):
+            await ann.ws.send(wire.encode(wire.Ping(sent=float(sent))))
+        pongs = await ann.until(wire.Pong, count=10)
+        assert {pong.sent for pong in pongs} <= set(map(float, range(1, 41)))
+        await ann.close()
+        return ann.welcome
+
+    try:
+        welcome = asyncio.run(ping_a_while(match.group(1)))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert welcome.chaos == spec
+    first, *_, last = stderr.strip().splitlines()
+    assert first.startswith(f"pairup relay: FAULT DRILL ON ({spec})")
+    counts = re.search(r"(\d+) messages; faults: drop (\d+), dup (\d+), delay (\d+)", last)
+    assert counts, last
+    messages, drops, dups, delays = map(int, counts.groups())
+    assert messages >= 40
+    assert 0 < drops < messages
+    assert dups > 0
+    assert delays > 0
+    assert process.returncode == 0

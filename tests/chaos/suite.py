@@ -1,0 +1,490 @@
+"""The chaos suite: sessions of peers deciding through a relay that misbehaves and gets killed.
+
+For each seed: a relay process runs a fault drill (``pairup relay --chaos``), N sessions of M
+peers each make K decisions at random moments, and meanwhile the relay is killed with SIGKILL
+and started again on the same data directory R times. Once every peer has made its decisions
+the suite waits for the sessions to converge, stops everything, and hands what is left (the
+relay's store, every peer's journal, an export of each session) to :mod:`tests.chaos.checker`.
+
+Peers are in-process :class:`pairup.link.client.Link` objects, the same ones the TUI and
+headless mode use, each with its own journal directory. The relay is a separate process so it
+can be killed for real.
+
+    python -m tests.chaos.suite --quick         # about a minute; CI runs this
+    python -m tests.chaos.suite                 # the long run of docs/reliability.md
+    python -m tests.chaos.suite --variant no-resend --seeds 1   # a broken link: must FAIL
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pairup import protocol as wire
+from pairup.adr.export import Where, export
+from pairup.journal import journal_path, read_info
+from pairup.link.client import Link
+from pairup.link.joining import introduce_on_connect
+from pairup.link.timekeeper import new_id
+from pairup.session import events as ev
+
+from .broken import LINKS, RELAY_MODULES
+from .checker import Entry, SessionEvidence, Verdict, check
+
+LOOPBACK = "127.0.0.1"
+LONG_SPEC = "drop=0.3,dup=0.1,delay=0-100ms,disconnect=0.02"
+VARIANTS = ("sound", "no-resend", "no-dedupe", "out-of-order")
+
+
+@dataclass(frozen=True)
+class Drill:
+    """How big a run is and what it injects."""
+
+    seeds: tuple[int, ...]
+    sessions: int
+    peers: int
+    decisions: int
+    spec: str
+    """The fault drill without its seed; each seed's run adds ``seed=N``."""
+    restarts: int
+    variant: str = "sound"
+    gap: float = 0.1
+    """Mean seconds between one peer's decisions."""
+    converge_timeout: float = 120.0
+
+
+@dataclass
+class SeedResult:
+    seed: int
+    verdict: Verdict
+    faults: Counter[str]
+    restarts: int
+    converge: list[float]
+    """Seconds from a session's last decision to every peer holding the same whole log."""
+    converged: bool
+    seconds: float
+
+
+@dataclass
+class RelayProcess:
+    """A relay in a process of its own, on a fixed port and data directory, killable."""
+
+    port: int
+    data_dir: Path
+    spec: str
+    variant: str
+    logs: Path
+    lives: int = 0
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def command(self) -> list[str]:
+        module = RELAY_MODULES.get(self.variant)
+        head = [sys.executable, "-m", module] if module else [sys.executable, "-m", "pairup"]
+        return [
+            *head,
+            "relay",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--chaos",
+            self.spec,
+            "--verbose",
+        ]
+
+    def start(self) -> None:
+        self.lives += 1
+        stderr = (self.logs / f"relay-{self.lives}.log").open("wb")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.PIPE, stderr=stderr, env=env
+        )
+        stderr.close()
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()
+        if "listening on" not in line:
+            raise RuntimeError(f"the relay did not start: {line!r}; see {self.logs}")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def faults(self) -> Counter[str]:
+        """Every fault any life of this relay logged (a killed one prints no summary)."""
+        counts: Counter[str] = Counter()
+        for log in self.logs.glob("relay-*.log"):
+            for match in re.finditer(rb"chaos: (\w+), (in|out)", log.read_bytes()):
+                counts[match.group(1).decode()] += 1
+        return counts
+
+
+@dataclass
+class Peer:
+    name: str
+    link: Link
+    task: asyncio.Task[None] | None = None
+    made: list[str] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Session:
+    session: str
+    join: wire.JoinLink
+    peers: list[Peer]
+    last_decision: float = 0.0
+    converged_at: float | None = None
+
+
+async def run_seed(drill: Drill, seed: int, scratch: Path) -> SeedResult:
+    started = time.monotonic()
+    rng = random.Random(seed)
+    spec = f"{drill.spec},seed={seed}"
+    logs = scratch / "logs"
+    logs.mkdir(parents=True)
+    relay = RelayProcess(free_port(), scratch / "relay", spec, drill.variant, logs)
+    relay.start()
+    url = f"ws://{LOOPBACK}:{relay.port}"
+    link_class = LINKS.get(drill.variant, Link)
+    sessions = []
+    for number in range(drill.sessions):
+        session_id = f"drill{seed:03d}s{number:02d}"
+        join = wire.JoinLink(url, session_id, rng.randbytes(wire.SECRET_BYTES))
+        peers = [
+            Peer(
+                name,
+                link_class(
+                    join,
+                    name,
+                    scratch / "peers" / session_id / name,
+                    create=index == 0,
+                    ping_interval=1.0,
+                    resend_after=0.5,
+                    rng=random.Random(rng.random()),
+                ),
+            )
+            for index, name in enumerate(f"p{index}" for index in range(drill.peers))
+        ]
+        sessions.append(Session(session_id, join, peers))
+    restarts = 0
+    try:
+        for session in sessions:
+            await _open(session)
+        killer = asyncio.create_task(_kill_now_and_then(relay, drill, rng))
+        await asyncio.gather(
+            *(
+                _decide(session, peer, drill, random.Random(rng.random()))
+                for session in sessions
+                for peer in session.peers
+            )
+        )
+        restarts = await killer
+        converged = await _converge(sessions, drill.converge_timeout)
+    finally:
+        for session in sessions:
+            for peer in session.peers:
+                await peer.link.close()
+                if peer.task is not None:
+                    peer.task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await peer.task
+        relay.stop()
+    verdict = Verdict()
+    relay_logs = _relay_logs(relay.data_dir / "relay.sqlite3")
+    for session in sessions:
+        evidence = _evidence(session, relay_logs.get(session.session, []), scratch)
+        ids = frozenset(
+            decision for peer in session.peers for decision in peer.made
+        ) | _decision_ids(session)
+        verdict.add(check(evidence, ids))
+    return SeedResult(
+        seed=seed,
+        verdict=verdict,
+        faults=relay.faults(),
+        restarts=restarts,
+        converge=[
+            session.converged_at - session.last_decision
+            for session in sessions
+            if session.converged_at is not None
+        ],
+        converged=converged,
+        seconds=time.monotonic() - started,
+    )
+
+
+async def _open(session: Session) -> None:
+    """Start the host's link and wait until the relay knows the session; then the guests'."""
+    host, *guests = session.peers
+    settings = ev.SessionSettings(turn_seconds=900)
+    for peer in (host, *guests):
+        me = ev.Participant(id=peer.name, name=peer.name.upper(), email=f"{peer.name}@drill.test")
+        introduce_on_connect(peer.link, me, settings if peer is host else None)
+        peer.task = asyncio.create_task(peer.link.run())
+        if peer is host:
+            await asyncio.wait_for(peer.link.caught_up(), 60)
+
+
+async def _decide(session: Session, peer: Peer, drill: Drill, rng: random.Random) -> None:
+    for number in range(1, drill.decisions + 1):
+        await asyncio.sleep(rng.uniform(0, 2 * drill.gap))
+        title = f"decision {number} of {peer.name} in {session.session}"
+        event = ev.DecisionRecorded(
+            id=new_id(),
+            actor=peer.name,
+            at=peer.link.now(),
+            decision_id=new_id(),
+            title=title,
+        )
+        peer.made.append(event.id)
+        peer.titles[event.id] = title
+        await peer.link.submit(event)
+    session.last_decision = max(session.last_decision, time.monotonic())
+
+
+async def _kill_now_and_then(relay: RelayProcess, drill: Drill, rng: random.Random) -> int:
+    """SIGKILL the relay ``restarts`` times while the peers decide, and start it again."""
+    expected = drill.decisions * drill.gap
+    for _ in range(drill.restarts):
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * expected / drill.restarts)
+        relay.kill()
+        await asyncio.sleep(rng.uniform(0.1, 0.5))
+        await asyncio.to_thread(relay.start)
+    return drill.restarts
+
+
+async def _converge(sessions: list[Session], timeout: float) -> bool:
+    """Wait until, in every session, no peer has anything unconfirmed and all hold the same
+    log; note when each session got there."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for session in sessions:
+            if session.converged_at is None and _agrees(session):
+                session.converged_at = time.monotonic()
+        if all(session.converged_at is not None for session in sessions):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+def _agrees(session: Session) -> bool:
+    links = [peer.link for peer in session.peers]
+    if any(link.pending for link in links):
+        return False
+    return len({link.confirmed.last_seq for link in links}) == 1
+
+
+def _relay_logs(path: Path) -> dict[str, list[Entry]]:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT session, seq, id FROM events ORDER BY session, seq").fetchall()
+    finally:
+        db.close()
+    logs: dict[str, list[Entry]] = {}
+    for session, seq, event_id in rows:
+        logs.setdefault(session, []).append((seq, event_id))
+    return logs
+
+
+def _peer_log(path: Path) -> list[Entry]:
+    """The peer's journal as written, line by line: every sequenced copy, in file order."""
+    entries: list[Entry] = []
+    for line in path.read_text().splitlines()[1:]:
+        with contextlib.suppress(ValueError):
+            record = json.loads(line)
+            if isinstance(record, dict) and record.get("seq") is not None:
+                entries.append((record["seq"], record["id"]))
+    return entries
+
+
+def _decision_ids(session: Session) -> frozenset[str]:
+    """Ids of every decision any journal of the session holds, made here or not."""
+    found: set[str] = set()
+    for peer in session.peers:
+        path = journal_path(peer.link.data_dir, session.session)
+        for line in path.read_text().splitlines()[1:]:
+            with contextlib.suppress(ValueError):
+                record = json.loads(line)
+                if isinstance(record, dict) and record.get("kind") == "decision.recorded":
+                    found.add(record["id"])
+    return frozenset(found)
+
+
+def _evidence(session: Session, relay_log: list[Entry], scratch: Path) -> SessionEvidence:
+    peer_logs = {
+        peer.name: _peer_log(journal_path(peer.link.data_dir, session.session))
+        for peer in session.peers
+    }
+    host = session.peers[0]
+    out = scratch / "export" / session.session
+    written = export(
+        read_info(journal_path(host.link.data_dir, session.session)),
+        "adr",
+        Where(repo=scratch, out=out),
+        record=False,
+        now=time.time(),
+    )
+    texts = [item.path.read_text() for item in written]
+    exported = {
+        event_id: sum(f"# {title}\n" in text or f". {title}\n" in text for text in texts)
+        for peer in session.peers
+        for event_id, title in peer.titles.items()
+    }
+    made = {peer.name: list(peer.made) for peer in session.peers}
+    return SessionEvidence(session.session, relay_log, peer_logs, made, exported)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+def run_drill(
+    drill: Drill, *, report: Callable[[SeedResult], None] = lambda _: None
+) -> list[SeedResult]:
+    results = []
+    for seed in drill.seeds:
+        with tempfile.TemporaryDirectory(prefix=f"pairup-chaos-{seed}-") as scratch:
+            result = asyncio.run(run_seed(drill, seed, Path(scratch)))
+        report(result)
+        results.append(result)
+    return results
+
+
+def summarise(drill: Drill, results: list[SeedResult]) -> str:
+    """The table of docs/reliability.md: one row per seed, then the totals."""
+    lines = [
+        "| seed | decisions | faults injected | restarts | converge p50 | converge p99 "
+        "| lost | duplicated | divergent | result |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    total = Verdict()
+    all_faults: Counter[str] = Counter()
+    converge: list[float] = []
+    for result in results:
+        total.add(result.verdict)
+        all_faults += result.faults
+        converge += result.converge
+        lines.append(
+            f"| {result.seed} | {result.verdict.decisions} | {_faults(result.faults)} "
+            f"| {result.restarts} | {_seconds(result.converge, 0.5)} "
+            f"| {_seconds(result.converge, 0.99)} | {result.verdict.lost} "
+            f"| {result.verdict.duplicated} | {result.verdict.divergent} | {_result(result)} |"
+        )
+    passed = all(result.converged and result.verdict.ok for result in results)
+    lines.append(
+        f"| all {len(results)} | {total.decisions} | {_faults(all_faults)} "
+        f"| {sum(r.restarts for r in results)} | {_seconds(converge, 0.5)} "
+        f"| {_seconds(converge, 0.99)} | {total.lost} | {total.duplicated} "
+        f"| {total.divergent} | {'PASS' if passed else 'FAIL'} |"
+    )
+    return "\n".join(lines)
+
+
+def _faults(counts: Counter[str]) -> str:
+    shown = [
+        f"{name} {counts[name]}" for name in ("drop", "dup", "delay", "disconnect") if counts[name]
+    ]
+    shown += [f"{name} {counts[name]}" for name in ("reorder", "pause") if counts[name]]
+    return ", ".join(shown) or "none"
+
+
+def _seconds(samples: list[float], fraction: float) -> str:
+    if not samples:
+        return "-"
+    ordered = sorted(samples)
+    return f"{ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]:.2f} s"
+
+
+def _result(result: SeedResult) -> str:
+    if not result.converged:
+        return "FAIL (did not converge)"
+    return "pass" if result.verdict.ok else "FAIL"
+
+
+def quick_drill(variant: str = "sound", seeds: tuple[int, ...] = (1, 2)) -> Drill:
+    """The CI run: small, about thirty seconds a seed, with every fault of the long run."""
+    return Drill(
+        seeds=seeds,
+        sessions=2,
+        peers=3,
+        decisions=12,
+        spec=LONG_SPEC,
+        restarts=2,
+        variant=variant,
+        converge_timeout=60.0,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="pairup's chaos suite")
+    parser.add_argument("--quick", action="store_true", help="the short CI run")
+    parser.add_argument("--seeds", type=int, default=20, help="how many seeds (from 1)")
+    parser.add_argument("--sessions", type=int, default=5)
+    parser.add_argument("--peers", type=int, default=3)
+    parser.add_argument("--decisions", type=int, default=40, help="decisions per peer")
+    parser.add_argument("--restarts", type=int, default=5, help="SIGKILLs of the relay per seed")
+    parser.add_argument("--spec", default=LONG_SPEC, help=f"faults (default {LONG_SPEC})")
+    parser.add_argument("--variant", choices=VARIANTS, default="sound")
+    args = parser.parse_args()
+    if args.quick:
+        drill = quick_drill(args.variant)
+    else:
+        drill = Drill(
+            seeds=tuple(range(1, args.seeds + 1)),
+            sessions=args.sessions,
+            peers=args.peers,
+            decisions=args.decisions,
+            spec=args.spec,
+            restarts=args.restarts,
+            variant=args.variant,
+        )
+    print(
+        f"chaos suite: {len(drill.seeds)} seeds x {drill.sessions} sessions x {drill.peers} "
+        f"peers x {drill.decisions} decisions, faults {drill.spec}, {drill.restarts} SIGKILL "
+        f"restarts per seed, variant {drill.variant}",
+        flush=True,
+    )
+    started = time.monotonic()
+    results = run_drill(
+        drill,
+        report=lambda r: print(
+            f"  seed {r.seed}: {_result(r)} in {r.seconds:.0f} s "
+            f"(lost {r.verdict.lost}, duplicated {r.verdict.duplicated}, "
+            f"divergent {r.verdict.divergent}, gaps {r.verdict.gaps})",
+            flush=True,
+        ),
+    )
+    print(summarise(drill, results))
+    print(f"whole run: {time.monotonic() - started:.0f} s")
+    for result in results:
+        for problem in result.verdict.problems[:5]:
+            print(f"  seed {result.seed}: {problem}")
+    ok = all(result.converged and result.verdict.ok for result in results)
+    raise SystemExit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
