@@ -177,9 +177,10 @@ class Relay:
             self.chaos.cancel()
         server.close()
         await server.wait_closed()
-        for task in self._tasks:
+        tasks = [*self._tasks, *self._closing]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 

@@ -337,3 +337,24 @@ def test_a_command_piped_in_before_the_link_connects_is_not_lost(tmp_path):
         ann.send(DECISION)
         ann.expect(is_event("decision.recorded", title=DECISION["title"]), "the piped-in decision")
         assert ann.process.poll() is None
+
+
+def test_a_host_running_a_fault_drill_announces_it_and_says_so_when_connected(tmp_path):
+    with participants(tmp_path) as launch:
+        spec = "drop=0.05,delay=0-10ms,seed=3"
+        ann = launch(
+            "a",
+            *("start", "--headless", "--host", "127.0.0.1", "--port", "0", "--chaos", spec),
+        )
+        connected = ann.expect(is_status("connected"), "connected")
+        assert connected["chaos"] == spec
+        ann.send({"cmd": "end"})
+        ann.close_stdin()
+        ann.rest(timeout=WAIT)
+        assert ann.process.wait(timeout=WAIT) == 0
+        deadline = time.monotonic() + WAIT
+        while "chaos drill (" not in "".join(ann.stderr) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        lines = "".join(ann.stderr).splitlines()
+        assert f"FAULT DRILL ON ({spec})" in lines[0]
+        assert f"chaos drill ({spec}):" in lines[-1]
