@@ -109,14 +109,14 @@ def commit(
     _check_state(repo)
     author = identity(repo, env, "AUTHOR")
     committer = identity(repo, env, "COMMITTER")
-    repo.index.read(force=True)  # whatever `git add` staged since, even a moment ago
+    index = repo.index
+    index.read(force=True)  # whatever `git add` staged since, even a moment ago
     if stage_all:
         stage_tracked(repo)
-    if verify:
-        _run_hook(repo, "pre-commit", [], env)
-        repo.index.read(force=True)  # a pre-commit hook may stage fixes
+    if verify and _run_hook(repo, "pre-commit", [], env):
+        index.read(force=True)  # the hook may have staged fixes
     parents, parent_tree = _parents(repo)
-    tree = repo.index.write_tree()
+    tree = index.write_tree()
     if tree == parent_tree:
         raise GitError("nothing to commit: stage changes with git add, or use -a")
     cleaned = _clean(message)
@@ -219,10 +219,11 @@ def _run_hook(
     env: Mapping[str, str],
     *,
     check: bool = True,
-) -> None:
+) -> bool:
+    """Run the repository's hook ``name`` if it has one; say whether it did."""
     hook = _hooks_dir(repo) / name
     if not (hook.is_file() and os.access(hook, os.X_OK)):
-        return
+        return False
     hook_env = {
         **env,
         "GIT_INDEX_FILE": str(Path(repo.path) / "index"),
@@ -242,7 +243,7 @@ def _run_hook(
     except (OSError, subprocess.TimeoutExpired) as error:
         if check:
             raise GitError(f"the {name} hook could not run: {error}") from None
-        return
+        return True
     if check and result.returncode != 0:
         said = (result.stderr or result.stdout).strip().splitlines()
         detail = f": {said[-1]}" if said else ""
@@ -252,6 +253,7 @@ def _run_hook(
             f"the {name} hook refused the commit (exit {result.returncode}){detail}; "
             f"fix it{way_out}"
         )
+    return True
 
 
 def _message_through_hooks(
