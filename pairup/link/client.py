@@ -256,11 +256,19 @@ class Link:
             create=self.create or self.epoch is not None,
             max_participants=self.max_participants,
         )
-        await ws.send(wire.encode(hello))
-        welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
-        while not isinstance(welcome, wire.Welcome):
-            # An error frame: the close that follows says why, and ends this attempt.
-            welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
+        try:
+            # A relay silent before its welcome is dropped like any silent connection, and cut
+            # rather than closed: a close would wait for an answer that is not coming.
+            async with asyncio.timeout(3 * self.ping_interval):
+                await ws.send(wire.encode(hello))
+                welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
+                while not isinstance(welcome, wire.Welcome):
+                    # An error frame: the close that follows says why, and ends this attempt.
+                    welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
+        except TimeoutError:
+            log.info("relay %s said nothing after the handshake; reconnecting", self.join.relay)
+            ws.transport.abort()
+            raise
         lost = welcome.epoch != self.epoch or welcome.last_seq < self.confirmed.last_seq
         if self.epoch is not None and lost:
             # A new epoch, or the same one with a shorter log (the session expired and was
@@ -277,13 +285,14 @@ class Link:
         self._sends.clear()
         self._note_progress()
         self._set_status(Status("connected", self.join.relay))
-        await self._resume(ws)
-        await self._send_outbox(ws)
         keepers = [
+            asyncio.create_task(self._watch(ws)),
             asyncio.create_task(self._ping(ws)),
             asyncio.create_task(self._repair(ws)),
         ]
         try:
+            await self._resume(ws)
+            await self._send_outbox(ws)
             async for raw in ws:
                 self._heard_at = time.monotonic()
                 await self._receive(ws, raw)
@@ -321,14 +330,20 @@ class Link:
                 if budget == 0:
                     return
 
+    async def _watch(self, ws: ClientConnection) -> None:
+        """Drop the connection once the relay has said nothing for three ping intervals, even
+        while a send waits on it (a half-open connection that nobody reads)."""
+        while True:
+            await asyncio.sleep(self.ping_interval)
+            if time.monotonic() - self._heard_at > 3 * self.ping_interval:
+                log.info("relay %s has been silent; reconnecting", self.join.relay)
+                ws.transport.abort()
+                return
+
     async def _ping(self, ws: ClientConnection) -> None:
-        """Ping for the clock offset and the relay's log length; drop a silent connection."""
+        """Ping for the clock offset and the relay's log length."""
         with contextlib.suppress(ConnectionClosed):
             while True:
-                if time.monotonic() - self._heard_at > 3 * self.ping_interval:
-                    log.info("relay %s has been silent; reconnecting", self.join.relay)
-                    ws.transport.abort()
-                    return
                 sent = self.clock()
                 self._pings = {sent: time.monotonic()}
                 await ws.send(wire.encode(wire.Ping(sent=sent)))

@@ -55,6 +55,8 @@ class Limits:
     commit_batch: int = 512
     max_unsent_bytes: int = 4 * 1024 * 1024
     """A connection with more than this waiting to be sent is closed (it may resume)."""
+    close_timeout: float = 5.0
+    """How long a closing connection has to take its close frame before it is cut."""
 
 
 @dataclass(eq=False)
@@ -407,8 +409,18 @@ class Relay:
         connection.transport.write(b"".join(connection.protocol.data_to_send()))
 
     def _close_later(self, connection: ServerConnection, code: int, reason: str) -> None:
-        """Close without waiting for the closing handshake, which may take seconds."""
-        closing = asyncio.create_task(connection.close(code, reason))
+        """Close without waiting for the closing handshake, which may take seconds; a peer
+        that does not take its close within ``close_timeout`` (one that stopped reading, so
+        the close frame waits behind everything unsent) has its connection cut."""
+
+        async def close() -> None:
+            try:
+                async with asyncio.timeout(self.limits.close_timeout):
+                    await connection.close(code, reason)
+            except TimeoutError:
+                connection.transport.abort()
+
+        closing = asyncio.create_task(close())
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
