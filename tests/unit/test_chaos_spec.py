@@ -125,3 +125,29 @@ def test_delayed_frames_arrive_late_some_after_later_ones_and_none_is_lost():
     assert sorted(sent, key=int) == [f"{n}".encode() for n in range(200)]
     assert sent != sorted(sent, key=int)
     assert chaos.counts["delay"] == 200
+
+
+def test_a_pause_holds_every_message_until_it_is_over():
+    spec = ChaosSpec.parse("pause=1:200ms,seed=1")
+    sent: list[tuple[float, bytes]] = []
+
+    async def run() -> tuple[float, Chaos]:
+        loop = asyncio.get_running_loop()
+        chaos, connection = Chaos(spec), Connection()
+        started = loop.time()
+        for number in range(3):
+            chaos.outgoing(
+                connection,  # type: ignore[arg-type]
+                [f"{number}".encode()],
+                lambda _, frames: sent.extend((loop.time(), f) for f in frames),
+            )
+        received = await chaos.incoming(connection, "in")  # type: ignore[arg-type]
+        assert received == [(0.0, "in")]
+        assert loop.time() - started >= 0.19
+        await asyncio.sleep(0.25)
+        return started, chaos
+
+    started, chaos = asyncio.run(run())
+    assert [frame for _, frame in sent] == [b"0", b"1", b"2"]
+    assert all(at - started >= 0.19 for at, _ in sent)
+    assert chaos.counts["pause"] == 4
