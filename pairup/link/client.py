@@ -138,6 +138,8 @@ class Link:
         """How many times each event of the outbox left on this connection."""
         self._heard_at = 0.0
         """When the relay last said anything on this connection (monotonic clock)."""
+        self._arrivals = 0
+        """Event frames received so far: a repair round that saw none may ask again."""
         self._early: dict[int, wire.Sequenced] = {}
         """Events that arrived before an offset they follow, held until the gap is filled;
         kept across reconnects, since an offset's event never changes while the relay keeps
@@ -351,13 +353,15 @@ class Link:
 
     async def _repair(self, ws: ClientConnection) -> None:
         """Recover what a connection lost without closing: resend the events the relay has
-        not confirmed in time, and resume again when the relay has more than this link and
-        nothing arrived for a whole round."""
+        not confirmed in time, and, when the relay has more than this link and no event
+        arrived for a whole round (so no replay is still on its way), ask for every gap."""
         with contextlib.suppress(ConnectionClosed):
             budget = max(1, math.ceil(OUTBOX_RATE * self.resend_after))
+            arrived = self._arrivals
             while True:
                 await asyncio.sleep(self.resend_after)
-                gaps = self._gaps()[:budget]
+                gaps = self._gaps()[:budget] if self._arrivals == arrived else []
+                arrived = self._arrivals
                 for after, until in gaps:
                     await ws.send(wire.encode(wire.Resume(after=after, until=until)))
                 await self._send_outbox(ws, budget - len(gaps))
@@ -397,6 +401,7 @@ class Link:
         elif isinstance(frame, wire.Ack):
             await self._relay_reaches(ws, frame.seq)
         elif isinstance(frame, wire.Sequenced):
+            self._arrivals += 1
             self._relay_has = max(self._relay_has, frame.seq)
             await self._apply(ws, frame)
         elif isinstance(frame, wire.Presence):
