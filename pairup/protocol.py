@@ -172,7 +172,9 @@ Epoch = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 
 
 class _Frame(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Strict: a number sent as a string, a boolean or a whole float is a wrong type (4422), as
+    # docs/protocol.md says, not something to coerce.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class Hello(_Frame):

@@ -546,9 +546,22 @@ def _decode(raw: str | bytes) -> wire.ClientFrame:
 
 
 async def _refuse(connection: ServerConnection, code: int, reason: str) -> None:
+    """The error frame with the whole reason, then the close with as much of it as a close
+    frame holds (123 bytes of UTF-8)."""
     with contextlib.suppress(ConnectionClosed):
         await connection.send(wire.encode(wire.Error(code=code, reason=reason)))
-        await connection.close(code, reason)
+        await connection.close(code, _close_reason(reason))
+
+
+CLOSE_REASON_BYTES = 123
+"""The most a WebSocket close frame holds of a reason (RFC 6455: 125 bytes, 2 for the code)."""
+
+
+def _close_reason(reason: str) -> str:
+    """As much of ``reason`` as a close frame holds, ending in … when cut."""
+    if len(reason.encode()) <= CLOSE_REASON_BYTES:
+        return reason
+    return reason.encode()[: CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "…"
 
 
 def _address(connection: ServerConnection) -> str:
