@@ -71,13 +71,9 @@ def check(evidence: SessionEvidence, decision_ids: frozenset[str]) -> Verdict:
     expected = set(made)
     where = evidence.session
 
-    def judge_log(name: str, log: Sequence[Entry]) -> None:
-        offsets = [seq for seq, _ in log]
-        if offsets != list(range(1, len(log) + 1)):
-            verdict.gaps += 1
-            verdict.problems.append(f"{where}: {name}'s offsets do not run 1..{len(log)}")
-        counts = Counter(event_id for _, event_id in log if event_id in decision_ids)
-        for decision in expected:
+    def once(name: str, counts: Mapping[str, int]) -> None:
+        """Each decision made is in ``name`` exactly once."""
+        for decision in sorted(expected):
             seen = counts.get(decision, 0)
             if seen == 0:
                 verdict.lost += 1
@@ -85,6 +81,14 @@ def check(evidence: SessionEvidence, decision_ids: frozenset[str]) -> Verdict:
             elif seen > 1:
                 verdict.duplicated += seen - 1
                 verdict.problems.append(f"{where}: {name} has decision {decision} {seen} times")
+
+    def judge_log(name: str, log: Sequence[Entry]) -> None:
+        offsets = [seq for seq, _ in log]
+        if offsets != list(range(1, len(log) + 1)):
+            verdict.gaps += 1
+            verdict.problems.append(f"{where}: {name}'s offsets do not run 1..{len(log)}")
+        counts = Counter(event_id for _, event_id in log if event_id in decision_ids)
+        once(name, counts)
         for stray in sorted(set(counts) - expected):
             verdict.unexpected += 1
             verdict.problems.append(f"{where}: {name} has decision {stray} that nobody made")
@@ -95,12 +99,5 @@ def check(evidence: SessionEvidence, decision_ids: frozenset[str]) -> Verdict:
         if list(log) != list(evidence.relay_log):
             verdict.divergent += 1
             verdict.problems.append(f"{where}: {peer}'s log differs from the relay's")
-    for decision in sorted(expected):
-        copies = evidence.exported.get(decision, 0)
-        if copies == 0:
-            verdict.lost += 1
-            verdict.problems.append(f"{where}: the export lacks decision {decision}")
-        elif copies > 1:
-            verdict.duplicated += copies - 1
-            verdict.problems.append(f"{where}: the export has decision {decision} {copies} times")
+    once("the export", evidence.exported)
     return verdict

@@ -15,11 +15,14 @@ from .relaykit import LOOPBACK, Peer, new_session
 PAIRUP = Path(sys.executable).with_name("pairup")
 
 
-def start_relay(data_dir: Path, home: Path) -> tuple[subprocess.Popen[str], str]:
+def start_relay(data_dir: Path, home: Path, *options: str) -> tuple[subprocess.Popen[str], str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRUP_", "XDG_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
     process = subprocess.Popen(
-        [str(PAIRUP), "relay", "--host", LOOPBACK, "--port", "0", "--data-dir", str(data_dir)],
+        [
+            *(str(PAIRUP), "relay", "--host", LOOPBACK, "--port", "0"),
+            *("--data-dir", str(data_dir), *options),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -75,23 +78,8 @@ def test_a_relay_killed_with_sigkill_loses_no_acknowledged_event(tmp_path):
 
 
 def test_a_fault_drill_is_announced_shown_to_participants_and_counted_at_exit(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRUP_", "XDG_"))}
-    env.update(HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path / ".config"))
     spec = "drop=0.5,dup=0.2,delay=0-20ms,seed=4"
-    process = subprocess.Popen(
-        [
-            *(str(PAIRUP), "relay", "--host", LOOPBACK, "--port", "0"),
-            *("--data-dir", str(tmp_path / "data"), "--chaos", spec),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    match = re.search(r"listening on (ws://\S+) ", line)
-    assert match, line
+    process, url = start_relay(tmp_path / "data", tmp_path, "--chaos", spec)
     session, secret = new_session()
 
     async def ping_a_while(url: str) -> wire.Welcome:
@@ -104,7 +92,7 @@ def test_a_fault_drill_is_announced_shown_to_participants_and_counted_at_exit(tm
         return ann.welcome
 
     try:
-        welcome = asyncio.run(ping_a_while(match.group(1)))
+        welcome = asyncio.run(ping_a_while(url))
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)
