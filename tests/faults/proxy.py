@@ -71,7 +71,6 @@ class Pipe:
         """Every byte forwarded each way, for tests that look for a frame in the stream."""
         self.pieces = {Direction.UP: 0, Direction.DOWN: 0}
         """How many writes each direction took: more than one per frame means slicing worked."""
-        self.was_reset = False
         self._lanes: list[asyncio.Task[None]] = []
 
     def stall(self, direction: Direction = Direction.BOTH, *, after: bytes | None = None) -> None:
@@ -85,7 +84,6 @@ class Pipe:
 
     def reset(self) -> None:
         """Close both sockets with a TCP RST: the peers see ECONNRESET, not an orderly close."""
-        self.was_reset = True
         for writer in self._writers:
             sock = writer.get_extra_info("socket")
             if sock is not None:
@@ -193,8 +191,8 @@ class FaultProxy:
     byte through :attr:`shape`, or to each new connection through :attr:`on_accept`.
     """
 
-    def __init__(self, relay_port: int, *, seed: int = 0, relay_host: str = LOOPBACK) -> None:
-        self.relay = (relay_host, relay_port)
+    def __init__(self, relay_port: int, *, seed: int = 0) -> None:
+        self.relay = (LOOPBACK, relay_port)
         self.rng = random.Random(seed)
         self.shape = Shape()
         self.pipes: list[Pipe] = []
