@@ -309,11 +309,6 @@ def test_a_half_open_connection_is_noticed_and_the_link_reconnects(tmp_path, dir
     run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Link._converse awaits the welcome with no deadline: a connection that goes silent "
-    "after the HTTP upgrade hangs the link until websockets' keepalive gives up (~40 s)",
-)
 def test_a_connection_that_goes_silent_before_the_welcome_is_dropped_in_time(tmp_path):
     """The upgrade goes through, then nothing more comes from the relay: the link should treat
     that like any silent connection and try again after three ping intervals."""
@@ -341,11 +336,6 @@ def test_a_connection_that_goes_silent_before_the_welcome_is_dropped_in_time(tmp
     run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Link._ping checks for silence only between its own sends, and a send on a "
-    "connection nobody reads waits for the buffer to drain, forever",
-)
 def test_a_silent_connection_with_a_full_send_buffer_is_dropped_in_time(tmp_path):
     """Ann's connection goes half-open while she submits more than the socket buffers hold
     (about 7 MB of decisions): the sends block, but the silence must still be noticed."""
@@ -389,11 +379,6 @@ def test_a_silent_connection_with_a_full_send_buffer_is_dropped_in_time(tmp_path
     run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Relay._close_later awaits connection.close(), which waits for the send buffer to "
-    "drain before its close timeout starts: a peer that reads nothing is never let go",
-)
 def test_the_relay_lets_go_of_a_participant_that_stopped_reading(tmp_path):
     """Eve's connection goes half-open while Ann publishes megabytes. The relay finds Eve too
     far behind and closes her connection: she must then be gone for everyone else."""

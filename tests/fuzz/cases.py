@@ -44,8 +44,6 @@ ANSWER_WAIT = 5.0
 MAX_JSON_LEVEL = 201
 """The relay's JSON parser gives up on values nested deeper than this (the outer object is
 level 1) and answers 4400, as for malformed JSON."""
-CLOSE_REASON_BYTES = 123
-"""A WebSocket close frame has room for this many bytes of reason."""
 
 Message = str | bytes
 
@@ -105,19 +103,6 @@ def verdict(message: Message, *, admitted: bool, session: str, key: str) -> int 
     if frame.key != key:
         return wire.Close.NOT_ADMITTED
     return None
-
-
-def reason_too_long(message: Message) -> bool:
-    """Whether the relay's reason for refusing ``message`` is too long for a close frame.
-
-    Such messages meet a known relay bug (see ``test_a_refusal_with_a_long_reason_still_closes_
-    with_its_code``), so the broad fuzz tests leave them to that test.
-    """
-    try:
-        wire.decode_client_frame(message)
-    except wire.FrameError as error:
-        return len(error.reason.encode()) > CLOSE_REASON_BYTES
-    return False
 
 
 # -- messages ----------------------------------------------------------------------------------
