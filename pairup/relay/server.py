@@ -97,6 +97,12 @@ class _RecentByAddress:
     def add(self, address: str) -> None:
         self._times[address].append(time.monotonic())
 
+    def forget_old(self) -> None:
+        """Drop the addresses with nothing left in the window, so an attacker who keeps
+        changing address cannot grow this without bound."""
+        for address in list(self._times):
+            self.count(address)
+
     def count(self, address: str) -> int:
         times = self._times.get(address)
         if times is None:
@@ -401,12 +407,13 @@ class Relay:
         """
         if connection.protocol.state is not State.OPEN:
             return
-        if connection.transport.get_write_buffer_size() > self.limits.max_unsent_bytes:
-            self._close_later(connection, wire.Close.TOO_SLOW, "too far behind; resume")
-            return
         for frame in frames:
             connection.protocol.send_text(frame)
         connection.transport.write(b"".join(connection.protocol.data_to_send()))
+        # Weighed after the write, so a connection one commit pushed past the limit is let go
+        # now, not at a next commit that may never come.
+        if connection.transport.get_write_buffer_size() > self.limits.max_unsent_bytes:
+            self._close_later(connection, wire.Close.TOO_SLOW, "too far behind; resume")
 
     def _close_later(self, connection: ServerConnection, code: int, reason: str) -> None:
         """Close without waiting for the closing handshake, which may take seconds; a peer
@@ -510,6 +517,8 @@ class Relay:
     async def _expire_forever(self) -> None:
         while True:
             await asyncio.sleep(self.limits.expiry_interval)
+            self._refused.forget_old()
+            self._created.forget_old()
             now = self.clock()
             for room in list(self._rooms.values()):
                 if room.members:

@@ -331,3 +331,20 @@ def test_every_commit_reported_survives_a_kill(tmp_path):
 
     assert record.last_seq >= max(printed)
     assert stored == list(range(1, record.last_seq + 1))
+
+
+def test_the_relay_forgets_addresses_whose_attempts_are_out_of_the_window(monkeypatch):
+    from pairup.relay import server
+
+    now = [1000.0]
+    monkeypatch.setattr(server.time, "monotonic", lambda: now[0])
+    recent = server._RecentByAddress(window=60.0)
+    for number in range(100):
+        recent.add(f"2001:db8::{number:x}")
+    recent.add("192.0.2.1")
+    now[0] += 30
+    recent.add("192.0.2.1")
+    now[0] += 45
+    recent.forget_old()
+    assert recent.count("192.0.2.1") == 1
+    assert len(recent._times) == 1
