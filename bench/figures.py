@@ -97,6 +97,11 @@ def add_options(parser: argparse.ArgumentParser, quick_help: str) -> None:
     )
 
 
+def counted(count: int, noun: str, plural: str = "") -> str:
+    """``1 run``, ``3 runs``: quick mode makes many counts one."""
+    return f"{count:,} {noun if count == 1 else plural or noun + 's'}"
+
+
 def percentile(samples: Sequence[float], fraction: float) -> float:
     """The sample below which ``fraction`` of them lie; with fewer than 100 samples, p99 is
     the slowest."""

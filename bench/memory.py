@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.figures import Figure, Goal, add_options, save, verdict_text
+from bench.figures import Figure, Goal, add_options, counted, save, verdict_text
 from bench.relay import KINDS, Client, open_session, start_relay
 
 WARM_UP_SESSIONS = 10
@@ -117,7 +117,7 @@ def memory_figures(clients: int, runs: int, scratch: Path) -> tuple[list[Figure]
         note=f"RSS growth over {clients:,} clients in sessions of two",
     )
     report = [
-        f"{figure.name}, {clients:,} clients in sessions of two, {runs} runs each",
+        f"{figure.name}, {clients:,} clients in sessions of two, {counted(runs, 'run')} each",
         f"  bare relay    {figure.shown(figure.baseline)}, "
         f"{max(base['bare']) / 1024:.1f} MiB before the clients",
         f"  pairup relay  {figure.shown(figure.pairup)}, "

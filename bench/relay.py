@@ -49,7 +49,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
-from bench.figures import Figure, Goal, add_options, percentile, save, verdict_text
+from bench.figures import Figure, Goal, add_options, counted, percentile, save, verdict_text
 from pairup import protocol as wire
 
 LOOPBACK = "127.0.0.1"
@@ -468,11 +468,12 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
         ),
     ]
     report = [
-        f"throughput: {load}, {plan.processes} load process(es), {plan.runs} runs each",
+        f"throughput: {load}, {counted(plan.processes, 'load process', 'load processes')}, "
+        f"{counted(plan.runs, 'run')} each",
         *(cost.describe(f"{kind} relay") for kind, cost in throughput_costs.items()),
         throughput_costs["pairup"].commits,
         f"fan-out latency: {fan_out}, {plan.latency_seconds:g} s runs, "
-        f"{plan.latency_processes} load process(es), "
+        f"{counted(plan.latency_processes, 'load process', 'load processes')}, "
         f"{min(len(run) for runs in delays.values() for run in runs)}+ samples a run",
         *(cost.describe(f"{kind} relay") for kind, cost in latency_costs.items()),
         latency_costs["pairup"].commits,

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from bench.figures import Figure, Goal, add_options, percentile, save, verdict_text
+from bench.figures import Figure, Goal, add_options, counted, percentile, save, verdict_text
 
 PAIRUP = Path(sys.executable).with_name("pairup")
 TIMEOUT = 30.0
@@ -172,7 +172,8 @@ def main() -> None:
     runs, rotations, turn = (1, 2, "1s") if args.quick else (3, 8, "2s")
     with tempfile.TemporaryDirectory() as scratch:
         figures = rotation_figures(runs, rotations, turn, Path(scratch))
-    print(f"rotation seen by both participants, {runs} sessions of {rotations} rotations each")
+    sessions = f"{counted(runs, 'session')} of {counted(rotations, 'rotation')}"
+    print(f"rotation seen by both participants, {sessions}")
     for figure in figures:
         print(f"  gap {figure.name.rsplit(' ', 1)[1]}  {figure.shown(figure.pairup)}")
         if figure.goal is not None:
