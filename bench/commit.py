@@ -84,7 +84,7 @@ def commit_figures(files: int, rounds: int, scratch: Path) -> tuple[list[Figure]
         baseline_name="git commit",
         goal=Goal(GOAL, on_ratio=True),
         decimals=1,
-        note="one changed file, process start included",
+        note="one changed file",
     )
     report = [
         f"commit of one changed file in a {files:,}-file repository, "

@@ -71,6 +71,13 @@ class Figure:
         low, high = f"{min(runs):,.{self.decimals}f}", f"{max(runs):,.{self.decimals}f}"
         return f"{median} (spread {low}-{high}, {len(runs)} runs)"
 
+    def compact(self, runs: Sequence[float]) -> str:
+        """The median with its unit, and the range of the runs, for a table cell."""
+        median = f"{statistics.median(runs):,.{self.decimals}f} {self.unit}"
+        if len(runs) < 2:
+            return median
+        return f"{median} ({min(runs):,.{self.decimals}f}-{max(runs):,.{self.decimals}f})"
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -127,23 +134,22 @@ def load(path: Path) -> list[Figure]:
 
 
 def table(figures: Sequence[Figure], *, quick: bool) -> str:
-    """The figures as a Markdown table, columns padded so it reads as well in a terminal."""
-    rows = [("figure", "pairup", "baseline", "ratio", "goal", "")]
+    """The figures as a Markdown table, columns padded so it reads as well in a terminal.
+    Each cell holds the median of the runs and, in brackets, the lowest and highest."""
+    rows = [("figure", "runs", "pairup", "baseline", "ratio", "goal", "")]
     for figure in figures:
         ratio = figure.ratio
-        baseline = (
-            f"{figure.baseline_name}: {figure.shown(figure.baseline)}" if figure.baseline else "—"
-        )
-        goal = figure.goal.describe(figure.unit) if figure.goal else "—"
-        verdict = "not judged" if quick and figure.goal else figure.verdict()
         rows.append(
             (
                 figure.name + (f" ({figure.note})" if figure.note else ""),
-                figure.shown(figure.pairup),
-                baseline,
+                str(len(figure.pairup)),
+                figure.compact(figure.pairup),
+                f"{figure.baseline_name}: {figure.compact(figure.baseline)}"
+                if figure.baseline
+                else "—",
                 "—" if ratio is None else f"{ratio:.2f}",
-                goal,
-                verdict,
+                figure.goal.describe(figure.unit) if figure.goal else "—",
+                "not judged" if quick and figure.goal else figure.verdict(),
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]

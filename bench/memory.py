@@ -114,7 +114,7 @@ def memory_figures(clients: int, runs: int, scratch: Path) -> tuple[list[Figure]
         baseline=tuple(per_client["bare"]),
         baseline_name="bare relay",
         goal=Goal(40.0),
-        note=f"RSS growth over {clients:,} clients in sessions of two",
+        note=f"RSS growth / {clients:,} clients",
     )
     report = [
         f"{figure.name}, {clients:,} clients in sessions of two, {counted(runs, 'run')} each",

@@ -30,7 +30,6 @@ import json
 import multiprocessing
 import os
 import random
-import resource
 import secrets
 import signal
 import statistics
@@ -117,11 +116,24 @@ async def serve_pairup(data_dir: Path) -> None:
     print(json.dumps(report), flush=True)
 
 
+@dataclass(frozen=True)
+class Target:
+    """Which relay a load process loads: what it speaks, its port, its process id."""
+
+    kind: str
+    port: int
+    pid: int
+
+
 @dataclass
 class RelayProcess:
     kind: str
     process: subprocess.Popen[str]
     port: int
+
+    @property
+    def target(self) -> Target:
+        return Target(self.kind, self.port, self.process.pid)
 
     def stop(self) -> str:
         """Stop the relay; what it printed after its port (pairup: its commit statistics)."""
@@ -242,42 +254,65 @@ async def stop_all(tasks: list[asyncio.Task[Any]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+@dataclass
+class Window:
+    """One load process's measuring window: how long it was, and the CPU time the relay and the
+    load process itself spent in it, so the costs leave out starting up and connecting."""
+
+    relay_pid: int
+    start: Barrier
+    """Passed by every load process once it has connected its clients: all measure together."""
+    wall: float = 0.0
+    relay_cpu: float = 0.0
+    load_cpu: float = 0.0
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.start.wait)
+        self.wall = -time.monotonic()
+        self.relay_cpu = -cpu_seconds(self.relay_pid)
+        self.load_cpu = -time.process_time()
+
+    def close(self) -> None:
+        self.wall += time.monotonic()
+        self.relay_cpu += cpu_seconds(self.relay_pid)
+        self.load_cpu += time.process_time()
+
+
 async def throughput(
-    kind: str, port: int, sessions: int, seconds: float, *, start: Barrier, window: int = 32
+    kind: str, port: int, sessions: int, seconds: float, window: Window, *, in_flight: int = 32
 ) -> float:
     pairs = [await open_session(kind, port) for _ in range(sessions)]
-    await asyncio.to_thread(start.wait)
     delivered = 0
+    await window.open()
     deadline = time.monotonic() + seconds
 
     async def drive(ann: Client, bob: Client) -> None:
-        in_flight = asyncio.Semaphore(window)
+        credit = asyncio.Semaphore(in_flight)
 
         async def count() -> None:
             nonlocal delivered
             async for _ in bob.heard():
                 delivered += 1
-                in_flight.release()
+                credit.release()
 
         readers = [asyncio.create_task(count()), asyncio.create_task(ann.drain())]
         while time.monotonic() < deadline:
-            await in_flight.acquire()
+            await credit.acquire()
             await ann.send(time.time())
         await stop_all(readers)
 
-    started = time.monotonic()
     await asyncio.gather(*(drive(*pair) for pair in pairs))
-    elapsed = time.monotonic() - started
+    window.close()
     await asyncio.gather(*(client.close() for pair in pairs for client in pair))
-    return delivered / elapsed
+    return delivered / window.wall
 
 
 async def latency(
-    kind: str, port: int, sessions: int, seconds: float, *, start: Barrier, period: float = 2.0
+    kind: str, port: int, sessions: int, seconds: float, window: Window, *, period: float = 2.0
 ) -> list[float]:
     clients = [client for _ in range(sessions) for client in await open_session(kind, port)]
-    await asyncio.to_thread(start.wait)
     samples: list[float] = []
+    await window.open()
     deadline = time.monotonic() + seconds
 
     async def drive(client: Client) -> None:
@@ -292,6 +327,7 @@ async def latency(
 
     listeners = [asyncio.create_task(listen(client)) for client in clients]
     await asyncio.gather(*(drive(client) for client in clients))
+    window.close()
     await asyncio.sleep(0.5)
     await stop_all(listeners)
     await asyncio.gather(*(client.close() for client in clients))
@@ -300,60 +336,34 @@ async def latency(
 
 def load(
     phase: str,
-    kind: str,
-    port: int,
+    relay: Target,
     sessions: int,
     *,
     seconds: float,
     start: Barrier,
-    results: "Queue[Any]",
+    results: "Queue[tuple[Any, float, float, float]]",
 ) -> None:
-    """One load generator process: its share of the sessions, started with the others."""
+    """One load generator process: its share of the sessions, measured once every load
+    process has connected its own; bounded in time, so a relay that stalls fails the run."""
     check_publish_frame()
     measure = throughput if phase == "throughput" else latency
+    window = Window(relay.pid, start)
 
     async def bounded() -> Any:
         async with asyncio.timeout(seconds + GRACE):
-            return await measure(kind, port, sessions, seconds, start=start)
+            return await measure(relay.kind, relay.port, sessions, seconds, window)
 
-    results.put(asyncio.run(bounded()))
-
-
-def spread_load(
-    phase: str, kind: str, port: int, sessions: int, *, seconds: float, processes: int
-) -> list[Any]:
-    """Run the load in ``processes`` processes at once, splitting the sessions between them;
-    return each one's result."""
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(processes)
-    results = context.Queue()
-    shares = [sessions // processes + (i < sessions % processes) for i in range(processes)]
-    workers = [
-        context.Process(
-            target=load,
-            args=(phase, kind, port, share),
-            kwargs={"seconds": seconds, "start": start, "results": results},
-        )
-        for share in shares
-    ]
-    for worker in workers:
-        worker.start()
-    outcome = [results.get(timeout=seconds + 2 * GRACE) for _ in workers]
-    for worker in workers:
-        worker.join()
-    return outcome
-
-
-# -- the measurements ------------------------------------------------------------------------------
+    value = asyncio.run(bounded())
+    results.put((value, window.wall, window.relay_cpu, window.load_cpu))
 
 
 @dataclass
 class Costs:
-    """Where the CPU went during one phase's runs, for one relay."""
+    """Where the CPU went in one phase's measuring windows, for one relay."""
 
+    wall: float = 0.0
     relay_cpu: float = 0.0
     load_cpu: float = 0.0
-    wall: float = 0.0
     commits: str = ""
     """pairup's relay: its group commits, as it reported them at exit."""
 
@@ -364,7 +374,43 @@ class Costs:
         )
 
 
-Run = Callable[[RelayProcess], Any]
+def spread_load(
+    phase: str,
+    relay: RelayProcess,
+    sessions: int,
+    *,
+    seconds: float,
+    processes: int,
+    costs: Costs,
+) -> list[Any]:
+    """Run the load in ``processes`` processes at once, splitting the sessions between them;
+    each one's result. Adds the measuring window's costs to ``costs``."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(processes)
+    results = context.Queue()
+    shares = [sessions // processes + (i < sessions % processes) for i in range(processes)]
+    workers = [
+        context.Process(
+            target=load,
+            args=(phase, relay.target, share),
+            kwargs={"seconds": seconds, "start": start, "results": results},
+        )
+        for share in shares
+    ]
+    for worker in workers:
+        worker.start()
+    outcome = [results.get(timeout=seconds + 2 * GRACE) for _ in workers]
+    for worker in workers:
+        worker.join()
+    # The windows overlap: the relay's CPU is counted over the first one, the load's over all.
+    _, wall, relay_cpu, _ = outcome[0]
+    costs.wall += wall
+    costs.relay_cpu += relay_cpu
+    costs.load_cpu += sum(load_cpu for *_, load_cpu in outcome)
+    return [value for value, *_ in outcome]
+
+
+Run = Callable[[RelayProcess, Costs], Any]
 
 
 def alternate(runs: int, scratch: Path, phase: str, run: Run) -> tuple[dict, dict[str, Costs]]:
@@ -376,12 +422,7 @@ def alternate(runs: int, scratch: Path, phase: str, run: Run) -> tuple[dict, dic
     try:
         for _ in range(runs):
             for kind, relay in relays.items():
-                cpu_before, load_before = cpu_seconds(relay.process.pid), _children_cpu()
-                started = time.monotonic()
-                results[kind].append(run(relay))
-                costs[kind].wall += time.monotonic() - started
-                costs[kind].load_cpu += _children_cpu() - load_before
-                costs[kind].relay_cpu += cpu_seconds(relay.process.pid) - cpu_before
+                results[kind].append(run(relay, costs[kind]))
     finally:
         for kind, relay in relays.items():
             tail = relay.stop()
@@ -412,14 +453,14 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
         plan.runs,
         scratch,
         "throughput",
-        lambda relay: sum(
+        lambda relay, costs: sum(
             spread_load(
                 "throughput",
-                relay.kind,
-                relay.port,
+                relay,
                 plan.sessions,
                 seconds=plan.seconds,
                 processes=plan.processes,
+                costs=costs,
             )
         ),
     )
@@ -427,21 +468,24 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
         plan.runs,
         scratch,
         "latency",
-        lambda relay: [
+        lambda relay, costs: [
             sample * 1000
             for share in spread_load(
                 "latency",
-                relay.kind,
-                relay.port,
+                relay,
                 plan.latency_sessions,
                 seconds=plan.latency_seconds,
                 processes=plan.latency_processes,
+                costs=costs,
             )
             for sample in share
         ],
     )
-    load = f"{plan.sessions} sessions x 2 clients, {plan.seconds:g} s runs"
-    fan_out = f"{plan.latency_sessions} sessions x 2 clients, 1 event / 2 s each"
+    load = f"{plan.sessions} sessions x 2 clients, runs of {plan.seconds:g} s"
+    fan_out = (
+        f"{plan.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
+        f"runs of {plan.latency_seconds:g} s"
+    )
     figures = [
         Figure(
             name="relay throughput",
@@ -472,7 +516,7 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
         f"{counted(plan.runs, 'run')} each",
         *(cost.describe(f"{kind} relay") for kind, cost in throughput_costs.items()),
         throughput_costs["pairup"].commits,
-        f"fan-out latency: {fan_out}, {plan.latency_seconds:g} s runs, "
+        f"fan-out latency: {fan_out}, "
         f"{counted(plan.latency_processes, 'load process', 'load processes')}, "
         f"{min(len(run) for runs in delays.values() for run in runs)}+ samples a run",
         *(cost.describe(f"{kind} relay") for kind, cost in latency_costs.items()),
@@ -520,16 +564,10 @@ def main() -> None:
         print(f"{figure.name} ({figure.note})")
         print(f"  bare relay    {figure.shown(figure.baseline)}")
         print(f"  pairup relay  {figure.shown(figure.pairup)}")
-        print(f"  ratio pairup/bare {figure.ratio:.2f}  {verdict_text(figure, quick=args.quick)}")
+        verdict = verdict_text(figure, quick=args.quick)
+        print(f"  ratio pairup/bare {figure.ratio:.2f}  {verdict}".rstrip())
     print(report)
     save(args.figures, figures)
-
-
-def _children_cpu() -> float:
-    """CPU seconds of the child processes (the load generators) that have ended and been
-    waited for."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
