@@ -3,7 +3,9 @@
 Each run starts a fresh process on a new 80x24 pseudo-terminal and times how long it takes
 from the start of the process to the first frame that shows the screen's content: for
 pairup, ``pairup start`` up to its main screen (the line that will carry the join link); for
-the baseline, a Textual app with a header, one line of text and a footer, up to that line.
+the baseline, a Textual app with a header, one line of text and a footer, up to that line
+(``bench.textual_app``, which imports Textual alone, so the baseline carries no cost of the
+benchmark's own).
 Runs alternate between the two, so both see the same machine. pairup opens its session
 behind the first frame; the time until the join link itself is on screen (embedded relay
 started, session opened) is reported too.
@@ -33,19 +35,6 @@ MARKER = re.compile(rb"Join link")
 LINK = re.compile(rb"ws://127\.0\.0\.1:\d+/s/")
 TIMEOUT = 60.0
 GOAL = 1.25
-
-
-def bare_app() -> None:
-    from textual.app import App, ComposeResult
-    from textual.widgets import Footer, Header, Static
-
-    class Bare(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Header()
-            yield Static("Join link")
-            yield Footer()
-
-    Bare().run()
 
 
 def first_paint(
@@ -99,7 +88,7 @@ def tui_figures(runs: int, scratch: Path) -> tuple[list[Figure], str]:
         "PAIRUP_RELAY_HOST": "127.0.0.1",
     }
     commands = {
-        "bare": [sys.executable, "-m", "bench.tui", "--bare"],
+        "bare": [sys.executable, "-m", "bench.textual_app"],
         "pairup": [str(PAIRUP), "start", "--name", "Ann", "--email", "ann@example.com"],
     }
     for run in range(runs):
@@ -132,11 +121,7 @@ def tui_figures(runs: int, scratch: Path) -> tuple[list[Figure], str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description="TUI first paint, pairup against bare Textual")
     add_options(parser, "1 run of each: only checks the benchmark still works")
-    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.bare:
-        bare_app()
-        return
     with tempfile.TemporaryDirectory() as scratch:
         figures, report = tui_figures(1 if args.quick else 15, Path(scratch))
     print(report + verdict_text(figures[0], quick=args.quick))
