@@ -8,7 +8,8 @@ Runs alternate between the two relays, so both see the same machine. Two figures
   as events delivered to the other side per second. pairup's relay admits, validates,
   sequences and commits each event to SQLite (fsync) before fanning it out; the bare relay
   forwards each text frame to the other connections of its room. Two load processes by
-  default: one alone saturates its core before pairup's relay saturates its own.
+  default: one alone runs near a full core and holds the bare relay back further (on two
+  cores, neither relay is saturated either way; docs/benchmarks.md says what that means).
 - fan-out latency: 500 sessions of two, each client sending one event every 2 s at a random
   phase; latency is the time from send to arrival at the other client. One load process by
   default: the load is light, and a second process only adds scheduling noise on a small
@@ -531,12 +532,14 @@ def main() -> None:
     parser.add_argument(
         "--load-processes",
         type=int,
+        metavar="N",
         default=2,
         help="throughput load generator processes, each with its share of the sessions",
     )
     parser.add_argument(
         "--latency-load-processes",
         type=int,
+        metavar="N",
         default=1,
         help="fan-out latency load generator processes",
     )
