@@ -1,8 +1,8 @@
 """pairup's relay against a bare websockets broadcast relay, measured in the same run.
 
-Each relay runs in a process of its own; the load comes from other processes, each with its
-share of the sessions, the same for both relays, on loopback only, bounded in count and time.
-Runs alternate between the two relays, so both see the same machine. Two figures:
+Each run starts a relay in a process of its own; the load comes from other processes, each
+with its share of the sessions, the same for both relays, on loopback only, bounded in count
+and time. Runs alternate between the two relays, so both see the same machine. Two figures:
 
 - throughput: sessions of two, one side publishing with a window of events in flight, counted
   as events delivered to the other side per second. pairup's relay admits, validates,
@@ -39,7 +39,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
@@ -106,15 +106,7 @@ async def serve_pairup(data_dir: Path) -> None:
     stop = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
     await stop
-    durations = [duration for duration, _ in commits] or [0.0]
-    sizes = [size for _, size in commits] or [0]
-    report = {
-        "commits": len(commits),
-        "commit_p50": percentile(durations, 0.50) * 1000,
-        "commit_p99": percentile(durations, 0.99) * 1000,
-        "batch_mean": statistics.mean(sizes),
-    }
-    print(json.dumps(report), flush=True)
+    print(json.dumps(commits), flush=True)
 
 
 @dataclass(frozen=True)
@@ -365,13 +357,22 @@ class Costs:
     wall: float = 0.0
     relay_cpu: float = 0.0
     load_cpu: float = 0.0
-    commits: str = ""
-    """pairup's relay: its group commits, as it reported them at exit."""
+    commits: list[tuple[float, int]] = field(default_factory=list)
+    """pairup's relay: each group commit's duration and size, as it reported them at exit."""
 
     def describe(self, name: str) -> str:
         return (
             f"    {name:<13} relay process {self.relay_cpu / self.wall * 100:3.0f}% of a core, "
             f"load generators {self.load_cpu / self.wall * 100:3.0f}%"
+        )
+
+    def describe_commits(self) -> str:
+        durations = [duration * 1000 for duration, _ in self.commits] or [0.0]
+        sizes = [size for _, size in self.commits] or [0]
+        return (
+            f"    pairup group commits: {len(self.commits)}, "
+            f"{statistics.mean(sizes):.1f} events each, p50 {percentile(durations, 0.5):.2f} ms, "
+            f"p99 {percentile(durations, 0.99):.2f} ms"
         )
 
 
@@ -415,25 +416,23 @@ Run = Callable[[RelayProcess, Costs], Any]
 
 
 def alternate(runs: int, scratch: Path, phase: str, run: Run) -> tuple[dict, dict[str, Costs]]:
-    """``runs`` runs against each relay, alternating, both relays started for the phase; each
-    run's result and each relay's costs."""
-    relays = {kind: start_relay(kind, scratch / f"{kind}-{phase}") for kind in KINDS}
+    """``runs`` runs against each relay, alternating; each run's result and each relay's costs.
+
+    Every run gets a relay process of its own, stopped as soon as the run ends: no run inherits
+    another's sessions, and no relay's after-work (pairup's relay writes down each session
+    that empties) overlaps the other relay's run.
+    """
     results: dict[str, list[Any]] = {kind: [] for kind in KINDS}
     costs = {kind: Costs() for kind in KINDS}
-    try:
-        for _ in range(runs):
-            for kind, relay in relays.items():
+    for number in range(runs):
+        for kind in KINDS:
+            relay = start_relay(kind, scratch / f"{kind}-{phase}-{number}")
+            try:
                 results[kind].append(run(relay, costs[kind]))
-    finally:
-        for kind, relay in relays.items():
-            tail = relay.stop()
-            if kind == "pairup" and tail.strip():
-                stats = json.loads(tail.strip().splitlines()[-1])
-                costs[kind].commits = (
-                    f"    pairup group commits: {stats['commits']}, "
-                    f"{stats['batch_mean']:.0f} events each, p50 {stats['commit_p50']:.2f} ms, "
-                    f"p99 {stats['commit_p99']:.2f} ms"
-                )
+            finally:
+                tail = relay.stop().strip()
+            if kind == "pairup":
+                costs[kind].commits.extend(json.loads(tail.splitlines()[-1]))
     return results, costs
 
 
@@ -516,12 +515,12 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
         f"throughput: {load}, {counted(plan.processes, 'load process', 'load processes')}, "
         f"{counted(plan.runs, 'run')} each",
         *(cost.describe(f"{kind} relay") for kind, cost in throughput_costs.items()),
-        throughput_costs["pairup"].commits,
+        throughput_costs["pairup"].describe_commits(),
         f"fan-out latency: {fan_out}, "
         f"{counted(plan.latency_processes, 'load process', 'load processes')}, "
         f"{min(len(run) for runs in delays.values() for run in runs)}+ samples a run",
         *(cost.describe(f"{kind} relay") for kind, cost in latency_costs.items()),
-        latency_costs["pairup"].commits,
+        latency_costs["pairup"].describe_commits(),
     ]
     return figures, "\n".join(report)
 
