@@ -91,13 +91,18 @@ async def serve_pairup(data_dir: Path) -> None:
         burst=1_000_000,
     )
     commits: list[tuple[float, int]] = []
+    waits: list[float] = []
     append = store.append
 
     def timed_append(events: list) -> None:
-        # Where the relay's time goes: each group commit's duration and size, reported at exit.
-        started = time.perf_counter()
+        # Where the relay's time goes, reported at exit: each group commit's duration and
+        # size, and how long each event waited for its commit to start (queued behind the
+        # commit before, then handed to a thread) since the relay sequenced it.
+        started = time.time()
+        waits.extend(started - event.at for event in events)
+        began = time.perf_counter()
         append(events)
-        commits.append((time.perf_counter() - started, len(events)))
+        commits.append((time.perf_counter() - began, len(events)))
 
     store.append = timed_append  # type: ignore[method-assign]
     relay = Relay(store, limits=limits)
@@ -106,7 +111,7 @@ async def serve_pairup(data_dir: Path) -> None:
     stop = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
     await stop
-    print(json.dumps(commits), flush=True)
+    print(json.dumps({"commits": commits, "waits": waits}), flush=True)
 
 
 @dataclass(frozen=True)
@@ -359,6 +364,8 @@ class Costs:
     load_cpu: float = 0.0
     commits: list[tuple[float, int]] = field(default_factory=list)
     """pairup's relay: each group commit's duration and size, as it reported them at exit."""
+    waits: list[float] = field(default_factory=list)
+    """pairup's relay: how long each event waited for its commit to start."""
 
     def describe(self, name: str) -> str:
         return (
@@ -369,10 +376,13 @@ class Costs:
     def describe_commits(self) -> str:
         durations = [duration * 1000 for duration, _ in self.commits] or [0.0]
         sizes = [size for _, size in self.commits] or [0]
+        waits = [wait * 1000 for wait in self.waits] or [0.0]
         return (
             f"    pairup group commits: {len(self.commits)}, "
             f"{statistics.mean(sizes):.1f} events each, p50 {percentile(durations, 0.5):.2f} ms, "
-            f"p99 {percentile(durations, 0.99):.2f} ms"
+            f"p99 {percentile(durations, 0.99):.2f} ms\n"
+            f"    pairup events waiting for their commit to start: "
+            f"p50 {percentile(waits, 0.5):.2f} ms, p99 {percentile(waits, 0.99):.2f} ms"
         )
 
 
@@ -432,7 +442,9 @@ def alternate(runs: int, scratch: Path, phase: str, run: Run) -> tuple[dict, dic
             finally:
                 tail = relay.stop().strip()
             if kind == "pairup":
-                costs[kind].commits.extend(json.loads(tail.splitlines()[-1]))
+                report = json.loads(tail.splitlines()[-1])
+                costs[kind].commits.extend(report["commits"])
+                costs[kind].waits.extend(report["waits"])
     return results, costs
 
 
