@@ -125,6 +125,8 @@ class Target:
 
 @dataclass
 class RelayProcess:
+    """A relay started for one run, listening on ``port`` of the loopback address."""
+
     kind: str
     process: subprocess.Popen[str]
     port: int
@@ -450,6 +452,8 @@ def alternate(runs: int, scratch: Path, phase: str, run: Run) -> tuple[dict, dic
 
 @dataclass(frozen=True)
 class Plan:
+    """How much load, for how long, how many times: the full run's sizes or quick mode's."""
+
     runs: int
     sessions: int
     seconds: float
