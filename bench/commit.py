@@ -12,13 +12,13 @@ and ``pairup commit`` hands the commit to it.
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.figures import Figure, Goal, add_options, counted, save, verdict_text
 from pairup.git.live import git_dirs, read_live
 
 PAIRUP = Path(sys.executable).with_name("pairup")
@@ -42,45 +42,69 @@ def generate(repo: Path, files: int, env: dict[str, str]) -> None:
     subprocess.run(["git", "commit", "-q", "-m", "Generated"], cwd=repo, env=env, check=True)
 
 
+def commit_figures(files: int, rounds: int, scratch: Path) -> tuple[list[Figure], str]:
+    """The commit figure, and a report of both commands' times."""
+    home = scratch / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Ann",
+        "GIT_AUTHOR_EMAIL": "ann@example.test",
+        "GIT_COMMITTER_NAME": "Ann",
+        "GIT_COMMITTER_EMAIL": "ann@example.test",
+    }
+    repo = scratch / "repo"
+    repo.mkdir()
+    generate(repo, files, env)
+    host = subprocess.Popen(
+        [str(PAIRUP), "start", "--headless", "--name", "Ann", "--email", "ann@example.test"],
+        cwd=repo,
+        env={
+            **env,
+            "PAIRUP_DATA_DIR": str(scratch / "data"),
+            "PAIRUP_RELAY_HOST": "127.0.0.1",
+        },
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_live_session(repo)
+        timings = measure(repo, env, rounds)
+    finally:
+        host.terminate()
+        host.wait(timeout=10)
+    figure = Figure(
+        name=f"pairup commit, {files:,}-file repository",
+        unit="ms",
+        pairup=tuple(timings["pairup"]),
+        baseline=tuple(timings["git"]),
+        baseline_name="git commit",
+        goal=Goal(GOAL, on_ratio=True),
+        decimals=1,
+        note="one changed file",
+    )
+    report = [
+        f"commit of one changed file in a {files:,}-file repository, "
+        f"{counted(rounds, 'commit')} with each",
+        f"  git commit      {figure.shown(timings['git'])}",
+        f"  pairup commit   {figure.shown(timings['pairup'])}",
+        f"  ratio pairup/git {figure.ratio:.2f}  ",
+    ]
+    return [figure], "\n".join(report)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="pairup commit against git commit")
-    parser.add_argument("--quick", action="store_true")
+    add_options(parser, "500 files, 2 commits each: only checks the benchmark still works")
     args = parser.parse_args()
     files, rounds = (500, 2) if args.quick else (20_000, 15)
     with tempfile.TemporaryDirectory() as scratch:
-        home = Path(scratch) / "home"
-        home.mkdir()
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": os.devnull,
-            "GIT_AUTHOR_NAME": "Ann",
-            "GIT_AUTHOR_EMAIL": "ann@example.test",
-            "GIT_COMMITTER_NAME": "Ann",
-            "GIT_COMMITTER_EMAIL": "ann@example.test",
-        }
-        repo = Path(scratch) / "repo"
-        repo.mkdir()
-        generate(repo, files, env)
-        host = subprocess.Popen(
-            [str(PAIRUP), "start", "--headless", "--name", "Ann", "--email", "ann@example.test"],
-            cwd=repo,
-            env={
-                **env,
-                "PAIRUP_DATA_DIR": str(Path(scratch) / "data"),
-                "PAIRUP_RELAY_HOST": "127.0.0.1",
-            },
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_live_session(repo)
-            timings = measure(repo, env, rounds)
-        finally:
-            host.terminate()
-            host.wait(timeout=10)
-    report(timings, files, rounds, quick=args.quick)
+        figures, report = commit_figures(files, rounds, Path(scratch))
+    print(report + verdict_text(figures[0], quick=args.quick))
+    save(args.figures, figures)
 
 
 def wait_for_live_session(repo: Path) -> None:
@@ -111,24 +135,8 @@ def measure(repo: Path, env: dict[str, str], rounds: int) -> dict[str, list[floa
             changed.write_text(f"{kind} {number}\n")
             subprocess.run(["git", "add", str(changed)], cwd=repo, env=env, check=True)
             filled = [part.replace("{n}", str(number)) for part in command]
-            timings[kind].append(run(filled, repo, env))
+            timings[kind].append(run(filled, repo, env) * 1000)
     return timings
-
-
-def report(timings: dict[str, list[float]], files: int, rounds: int, *, quick: bool) -> None:
-    git, ours = (statistics.median(timings[kind]) for kind in ("git", "pairup"))
-    print(f"commit of one changed file in a {files:,}-file repository, median of {rounds} each")
-    for name, kind in (("git commit", "git"), ("pairup commit", "pairup")):
-        low, high = min(timings[kind]) * 1000, max(timings[kind]) * 1000
-        median = statistics.median(timings[kind]) * 1000
-        print(f"  {name:<14} {median:6.1f} ms  (spread {low:.0f}-{high:.0f} ms)")
-    ratio = ours / git
-    verdict = (
-        "quick mode: not judged"
-        if quick
-        else (f"goal <= {GOAL}: {'met' if ratio <= GOAL else 'MISSED'}")
-    )
-    print(f"  ratio pairup/git {ratio:.2f}  ({verdict})")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ for decoding the JSON lines and for the fold itself.
 
 import argparse
 import random
-import statistics
 import time
 from collections.abc import Callable
 
+from bench.figures import Figure, Goal, add_options, save, verdict_text
 from pairup.session import State, decode_event, encode_event, fold, reduce
 from pairup.session import events as ev
 
@@ -106,43 +106,44 @@ def measure(runs: int, action: Callable[[], object]) -> list[float]:
     return timings
 
 
-def describe(name: str, timings: list[float], goal: float | None = None) -> str:
-    median = statistics.median(timings)
-    spread = f"{min(timings):.3f}-{max(timings):.3f}s"
-    verdict = (
-        "" if goal is None else f"  goal <= {goal:.1f}s: {'met' if median <= goal else 'MISSED'}"
+def fold_figures(size: int, runs: int) -> tuple[list[Figure], str]:
+    """The fold's figure, and the report that goes with it: the log's make-up and the cost of
+    decoding it, which a peer that resumes from its journal pays too."""
+    log = make_log(size)
+    lines = [encode_event(event) for event in log]
+    state = fold(log)
+    folding = measure(runs, lambda: fold(log))
+    decoding = measure(runs, lambda: [decode_event(line) for line in lines])
+    both = measure(runs, lambda: fold(decode_event(line) for line in lines))
+    figure = Figure(
+        name=f"fold of a {size // 1000}k-event session log",
+        unit="s",
+        pairup=tuple(folding),
+        goal=Goal(1.0),
+        decimals=3,
     )
-    return f"{name:<28} median {median:.3f}s  (spread {spread}, {len(timings)} runs){verdict}"
+    report = [
+        f"log: {len(log)} events, {sum(map(len, lines)) / 1e6:.1f} MB as JSON lines; "
+        f"end state: turn {state.turn}, {len(state.decisions)} decisions, "
+        f"{len(state.commits)} commits",
+        f"  fold (reduce only)   {figure.shown(folding)}",
+        f"  decode JSON lines    {figure.shown(decoding)}",
+        f"  decode + fold        {figure.shown(both)}",
+    ]
+    return [figure], "\n".join(report)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="5k events, 2 runs")
+    add_options(parser, "5k events, 2 runs")
     args = parser.parse_args()
     size, runs = (5_000, 2) if args.quick else (args.events, args.runs)
-
-    log = make_log(size)
-    lines = [encode_event(event) for event in log]
-    state = fold(log)
-    print(
-        f"log: {len(log)} events, {sum(map(len, lines)) / 1e6:.1f} MB as JSON lines; "
-        f"end state: turn {state.turn}, {len(state.decisions)} decisions, "
-        f"{len(state.commits)} commits"
-    )
-    goal = 1.0 if size == 100_000 else None
-    print(describe("fold (reduce only)", measure(runs, lambda: fold(log)), goal=goal))
-    print(
-        describe("decode JSON lines", measure(runs, lambda: [decode_event(line) for line in lines]))
-    )
-    print(
-        describe(
-            "decode + fold",
-            measure(runs, lambda: fold(decode_event(line) for line in lines)),
-            goal=None,
-        )
-    )
+    figures, report = fold_figures(size, runs)
+    print(report)
+    print(f"  {verdict_text(figures[0], quick=args.quick)}")
+    save(args.figures, figures)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,27 @@
 """pairup's relay against a bare websockets broadcast relay, measured in the same run.
 
-Each relay runs in a process of its own; the load comes from other processes (two by default,
-each with its share of the sessions, the same for both relays), on loopback only, bounded in
-count and time. Two figures:
+Each run starts a relay in a process of its own; the load comes from other processes, each
+with its share of the sessions, the same for both relays, on loopback only, bounded in count
+and time. Runs alternate between the two relays, so both see the same machine. Two figures:
 
 - throughput: sessions of two, one side publishing with a window of events in flight, counted
   as events delivered to the other side per second. pairup's relay admits, validates,
   sequences and commits each event to SQLite (fsync) before fanning it out; the bare relay
-  forwards each text frame to the other connections of its room.
-- fan-out latency: many sessions of two, each client sending one event every 2 s at a random
-  phase; latency is the time from send to arrival at the other client.
+  forwards each text frame to the other connections of its room. Two load processes by
+  default: one alone runs near a full core and holds the bare relay back further (on two
+  cores, neither relay is saturated either way; docs/benchmarks.md says what that means).
+- fan-out latency: 500 sessions of two, each client sending one event every 2 s at a random
+  phase; latency is the time from send to arrival at the other client. One load process by
+  default: the load is light, and a second process only adds scheduling noise on a small
+  machine (the bare relay's p99 rises from about 2.7 ms to 4.1 ms on two cores).
 
-    python -m bench.relay            # 50 sessions for throughput; 500 x 2 clients for latency
+Both load generators send the same bytes a real client would, formatted directly rather
+than through pydantic models, so what they cost is the same for both relays and the figures
+measure the relays.
+
+    python -m bench.relay            # 3 runs of each: 50 sessions, 5 s; 500 sessions, 10 s
     python -m bench.relay --quick    # a few seconds, only checks the benchmark still works
-    python -m bench.relay --load-processes 1    # all the load from one process
+    python -m bench.relay --load-processes 1    # all the throughput load from one process
 """
 
 import argparse
@@ -21,8 +29,8 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 import random
-import resource
 import secrets
 import signal
 import statistics
@@ -30,17 +38,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 
+from bench.figures import Figure, Goal, add_options, counted, percentile, save, verdict_text
 from pairup import protocol as wire
 
 LOOPBACK = "127.0.0.1"
+KINDS = ("bare", "pairup")
+GRACE = 30.0
+"""How long a load generator may run past its measuring time (connecting, draining) before it
+is stopped: a relay that stalls fails the benchmark instead of hanging it."""
 
 
 # -- the relays, each in its own process -------------------------------------------------------
@@ -75,13 +91,18 @@ async def serve_pairup(data_dir: Path) -> None:
         burst=1_000_000,
     )
     commits: list[tuple[float, int]] = []
+    waits: list[float] = []
     append = store.append
 
     def timed_append(events: list) -> None:
-        # Where the relay's time goes: each group commit's duration and size, reported at exit.
-        started = time.perf_counter()
+        # Where the relay's time goes, reported at exit: each group commit's duration and
+        # size, and how long each event waited for its commit to start (queued behind the
+        # commit before, then handed to a thread) since the relay sequenced it.
+        started = time.time()
+        waits.extend(started - event.at for event in events)
+        began = time.perf_counter()
         append(events)
-        commits.append((time.perf_counter() - started, len(events)))
+        commits.append((time.perf_counter() - began, len(events)))
 
     store.append = timed_append  # type: ignore[method-assign]
     relay = Relay(store, limits=limits)
@@ -90,172 +111,294 @@ async def serve_pairup(data_dir: Path) -> None:
     stop = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
     await stop
-    durations = [duration for duration, _ in commits] or [0.0]
-    sizes = [size for _, size in commits] or [0]
-    report = {
-        "commits": len(commits),
-        "commit_p50": percentile(durations, 0.50) * 1000,
-        "commit_p99": percentile(durations, 0.99) * 1000,
-        "batch_mean": statistics.mean(sizes),
-    }
-    print(json.dumps(report), flush=True)
+    print(json.dumps({"commits": commits, "waits": waits}), flush=True)
 
 
-def start_relay(kind: str, data_dir: Path) -> tuple[subprocess.Popen[str], int]:
+@dataclass(frozen=True)
+class Target:
+    """Which relay a load process loads: what it speaks, its port, its process id."""
+
+    kind: str
+    port: int
+    pid: int
+
+
+@dataclass
+class RelayProcess:
+    """A relay started for one run, listening on ``port`` of the loopback address."""
+
+    kind: str
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def target(self) -> Target:
+        return Target(self.kind, self.port, self.process.pid)
+
+    def stop(self) -> str:
+        """Stop the relay; what it printed after its port (pairup: its commit statistics)."""
+        self.process.terminate()
+        tail, _ = self.process.communicate(timeout=30)
+        return tail
+
+
+def start_relay(kind: str, data_dir: Path) -> RelayProcess:
     process = subprocess.Popen(
         [sys.executable, "-m", "bench.relay", "--serve", kind, "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert process.stdout is not None
-    return process, int(process.stdout.readline())
+    return RelayProcess(kind, process, int(process.stdout.readline()))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- clients -------------------------------------------------------------------------------------
 
 
-class Pair:
-    """Two connected clients of one session; ``send`` from the first, ``received`` at the second."""
+def publish_frame(id: str, sender: str, body: str) -> str:
+    """The bytes ``wire.encode(wire.Publish(...))`` writes, formatted directly: validating a
+    model for every event would make the load generator the cost being measured.
+    :func:`check_publish_frame` holds the two to the same bytes."""
+    return (
+        f'{{"type":"publish","id":{_string(id)},"sender":{_string(sender)},'
+        f'"kind":"lesson.noted","body":{_string(body)}}}'
+    )
 
-    def __init__(self, sender: ClientConnection, receiver: ClientConnection, kind: str) -> None:
-        self.sender = sender
-        self.receiver = receiver
-        self.kind = kind
-        self.count = 0
-        # A real client reads everything it is sent (acks, its own events); so does this one.
-        self.drain = asyncio.create_task(self._drain())
 
-    async def _drain(self) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for _ in self.sender:
-                pass
+def check_publish_frame() -> None:
+    body = json.dumps({"sent": time.time()})
+    modelled = wire.encode(
+        wire.Publish(id="ann-00000001", sender="ann", kind="lesson.noted", body=body)
+    )
+    if publish_frame("ann-00000001", "ann", body) != modelled:
+        raise RuntimeError("the load generator's publish frame differs from the protocol's")
 
-    @classmethod
-    async def open(cls, kind: str, port: int) -> "Pair":
-        if kind == "bare":
-            room = secrets.token_hex(8)
-            ends = [await connect(f"ws://{LOOPBACK}:{port}", compression=None) for _ in range(2)]
-            for end in ends:
-                await end.send(room)
-            return cls(ends[0], ends[1], kind)
-        session, secret = secrets.token_urlsafe(9), secrets.token_bytes(16)
-        key = wire.key_text(wire.admission_key(secret, session))
-        ends = []
-        for index, name in enumerate(("ann", "bob")):
-            ws = await connect(f"ws://{LOOPBACK}:{port}/s/{session}", compression=None)
-            hello = wire.Hello(session=session, key=key, participant=name, create=index == 0)
-            await ws.send(wire.encode(hello))
-            await ws.recv()
-            ends.append(ws)
-        return cls(ends[0], ends[1], kind)
+
+_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+
+
+@dataclass
+class Client:
+    """One participant of a session on one of the relays."""
+
+    ws: ClientConnection
+    kind: str
+    name: str
+    sent: int = 0
 
     async def send(self, stamp: float) -> None:
-        self.count += 1
+        self.sent += 1
         body = json.dumps({"sent": stamp})
         if self.kind == "bare":
-            await self.sender.send(body)
+            await self.ws.send(body)
         else:
-            frame = wire.Publish(
-                id=f"ann-{self.count:08d}", sender="ann", kind="lesson.noted", body=body
-            )
-            await self.sender.send(wire.encode(frame))
+            await self.ws.send(publish_frame(f"{self.name}-{self.sent:08d}", self.name, body))
 
-    async def received(self) -> float:
-        """The send time of the next event to arrive at the receiver."""
-        while True:
-            raw = await self.receiver.recv()
+    async def heard(self) -> AsyncIterator[float]:
+        """The send time of each event from another client, as it arrives; what else the relay
+        sends (acks, presence, this client's own events) is read and passed over, as a real
+        client would."""
+        async for raw in self.ws:
             if self.kind == "bare":
-                return json.loads(raw)["sent"]
+                yield json.loads(raw)["sent"]
+                continue
             frame = json.loads(raw)
-            if frame.get("type") == "event":
-                return json.loads(frame["body"])["sent"]
+            if frame["type"] == "event" and frame["sender"] != self.name:
+                yield json.loads(frame["body"])["sent"]
+
+    async def drain(self) -> None:
+        """Read everything the relay sends, without looking at it."""
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in self.ws:
+                pass
 
     async def close(self) -> None:
-        self.drain.cancel()
-        await self.sender.close()
-        await self.receiver.close()
+        # Reading while closing: a client that stopped reading with frames still queued would
+        # otherwise wait out the closing handshake's timeout.
+        await asyncio.gather(self.ws.close(), self.drain())
+
+
+async def open_session(kind: str, port: int) -> tuple[Client, Client]:
+    """A session of two, ``ann`` and ``bob``, both connected (and admitted, on pairup's relay)."""
+    if kind == "bare":
+        room = secrets.token_hex(8)
+        clients = []
+        for name in ("ann", "bob"):
+            ws = await connect(f"ws://{LOOPBACK}:{port}", compression=None)
+            await ws.send(room)
+            clients.append(Client(ws, kind, name))
+        return clients[0], clients[1]
+    session, secret = secrets.token_urlsafe(9), secrets.token_bytes(16)
+    key = wire.key_text(wire.admission_key(secret, session))
+    clients = []
+    for name in ("ann", "bob"):
+        ws = await connect(f"ws://{LOOPBACK}:{port}/s/{session}", compression=None)
+        hello = wire.Hello(session=session, key=key, participant=name, create=name == "ann")
+        await ws.send(wire.encode(hello))
+        welcome = json.loads(await ws.recv())
+        if welcome["type"] != "welcome":
+            raise RuntimeError(f"the relay did not admit the benchmark's client: {welcome}")
+        clients.append(Client(ws, kind, name))
+    return clients[0], clients[1]
+
+
+async def stop_all(tasks: list[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+@dataclass
+class Window:
+    """One load process's measuring window: how long it was, and the CPU time the relay and the
+    load process itself spent in it, so the costs leave out starting up and connecting."""
+
+    relay_pid: int
+    start: Barrier
+    """Passed by every load process once it has connected its clients: all measure together."""
+    wall: float = 0.0
+    relay_cpu: float = 0.0
+    load_cpu: float = 0.0
+
+    async def open(self) -> None:
+        await asyncio.to_thread(self.start.wait)
+        self.wall = -time.monotonic()
+        self.relay_cpu = -cpu_seconds(self.relay_pid)
+        self.load_cpu = -time.process_time()
+
+    def close(self) -> None:
+        self.wall += time.monotonic()
+        self.relay_cpu += cpu_seconds(self.relay_pid)
+        self.load_cpu += time.process_time()
 
 
 async def throughput(
-    kind: str, port: int, sessions: int, seconds: float, *, start: Barrier, window: int = 32
+    kind: str, port: int, sessions: int, seconds: float, window: Window, *, in_flight: int = 32
 ) -> float:
-    pairs = [await Pair.open(kind, port) for _ in range(sessions)]
-    await asyncio.to_thread(start.wait)
+    pairs = [await open_session(kind, port) for _ in range(sessions)]
     delivered = 0
+    await window.open()
     deadline = time.monotonic() + seconds
 
-    async def drive(pair: Pair) -> None:
-        nonlocal delivered
-        in_flight = asyncio.Semaphore(window)
+    async def drive(ann: Client, bob: Client) -> None:
+        credit = asyncio.Semaphore(in_flight)
 
-        async def receive() -> None:
+        async def count() -> None:
             nonlocal delivered
-            while True:
-                await pair.received()
+            async for _ in bob.heard():
                 delivered += 1
-                in_flight.release()
+                credit.release()
 
-        receiver = asyncio.create_task(receive())
+        readers = [asyncio.create_task(count()), asyncio.create_task(ann.drain())]
         while time.monotonic() < deadline:
-            await in_flight.acquire()
-            await pair.send(time.time())
-        receiver.cancel()
+            await credit.acquire()
+            await ann.send(time.time())
+        await stop_all(readers)
 
-    started = time.monotonic()
-    await asyncio.gather(*(drive(pair) for pair in pairs))
-    elapsed = time.monotonic() - started
-    await asyncio.gather(*(pair.close() for pair in pairs))
-    return delivered / elapsed
+    await asyncio.gather(*(drive(*pair) for pair in pairs))
+    window.close()
+    await asyncio.gather(*(client.close() for pair in pairs for client in pair))
+    return delivered / window.wall
 
 
 async def latency(
-    kind: str, port: int, sessions: int, seconds: float, *, start: Barrier, period: float = 2.0
+    kind: str, port: int, sessions: int, seconds: float, window: Window, *, period: float = 2.0
 ) -> list[float]:
-    pairs = [await Pair.open(kind, port) for _ in range(sessions)]
-    await asyncio.to_thread(start.wait)
+    clients = [client for _ in range(sessions) for client in await open_session(kind, port)]
     samples: list[float] = []
+    await window.open()
     deadline = time.monotonic() + seconds
 
-    async def drive(pair: Pair) -> None:
+    async def drive(client: Client) -> None:
         await asyncio.sleep(random.uniform(0, period))
         while time.monotonic() < deadline:
-            await pair.send(time.time())
+            await client.send(time.time())
             await asyncio.sleep(period)
 
-    async def listen(pair: Pair) -> None:
-        while True:
-            sent = await pair.received()
+    async def listen(client: Client) -> None:
+        async for sent in client.heard():
             samples.append(time.time() - sent)
 
-    listeners = [asyncio.create_task(listen(pair)) for pair in pairs]
-    await asyncio.gather(*(drive(pair) for pair in pairs))
+    listeners = [asyncio.create_task(listen(client)) for client in clients]
+    await asyncio.gather(*(drive(client) for client in clients))
+    window.close()
     await asyncio.sleep(0.5)
-    for task in listeners:
-        task.cancel()
-    await asyncio.gather(*(pair.close() for pair in pairs))
+    await stop_all(listeners)
+    await asyncio.gather(*(client.close() for client in clients))
     return samples
 
 
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def load(
-    phase: str, kind: str, port: int, sessions: int, *, seconds: float, start: Barrier, results
+    phase: str,
+    relay: Target,
+    sessions: int,
+    *,
+    seconds: float,
+    start: Barrier,
+    results: "Queue[tuple[Any, float, float, float]]",
 ) -> None:
-    """One load generator process: its share of the sessions, started with the others."""
-    if phase == "throughput":
-        results.put(asyncio.run(throughput(kind, port, sessions, seconds, start=start)))
-    else:
-        results.put(asyncio.run(latency(kind, port, sessions, seconds, start=start)))
+    """One load generator process: its share of the sessions, measured once every load
+    process has connected its own; bounded in time, so a relay that stalls fails the run."""
+    check_publish_frame()
+    measure = throughput if phase == "throughput" else latency
+    window = Window(relay.pid, start)
+
+    async def bounded() -> Any:
+        async with asyncio.timeout(seconds + GRACE):
+            return await measure(relay.kind, relay.port, sessions, seconds, window)
+
+    value = asyncio.run(bounded())
+    results.put((value, window.wall, window.relay_cpu, window.load_cpu))
+
+
+@dataclass
+class Costs:
+    """Where the CPU went in one phase's measuring windows, for one relay."""
+
+    wall: float = 0.0
+    relay_cpu: float = 0.0
+    load_cpu: float = 0.0
+    commits: list[tuple[float, int]] = field(default_factory=list)
+    """pairup's relay: each group commit's duration and size, as it reported them at exit."""
+    waits: list[float] = field(default_factory=list)
+    """pairup's relay: how long each event waited for its commit to start."""
+
+    def describe(self, name: str) -> str:
+        return (
+            f"    {name:<13} relay process {self.relay_cpu / self.wall * 100:3.0f}% of a core, "
+            f"load generators {self.load_cpu / self.wall * 100:3.0f}%"
+        )
+
+    def describe_commits(self) -> str:
+        durations = [duration * 1000 for duration, _ in self.commits] or [0.0]
+        sizes = [size for _, size in self.commits] or [0]
+        waits = [wait * 1000 for wait in self.waits] or [0.0]
+        return (
+            f"    pairup group commits: {len(self.commits)}, "
+            f"{statistics.mean(sizes):.1f} events each, p50 {percentile(durations, 0.5):.2f} ms, "
+            f"p99 {percentile(durations, 0.99):.2f} ms\n"
+            f"    pairup events waiting for their commit to start: "
+            f"p50 {percentile(waits, 0.5):.2f} ms, p99 {percentile(waits, 0.99):.2f} ms"
+        )
 
 
 def spread_load(
-    phase: str, kind: str, port: int, sessions: int, *, seconds: float, processes: int
-) -> list:
+    phase: str,
+    relay: RelayProcess,
+    sessions: int,
+    *,
+    seconds: float,
+    processes: int,
+    costs: Costs,
+) -> list[Any]:
     """Run the load in ``processes`` processes at once, splitting the sessions between them;
-    return each one's result."""
+    each one's result. Adds the measuring window's costs to ``costs``."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(processes)
     results = context.Queue()
@@ -263,91 +406,159 @@ def spread_load(
     workers = [
         context.Process(
             target=load,
-            args=(phase, kind, port, share),
+            args=(phase, relay.target, share),
             kwargs={"seconds": seconds, "start": start, "results": results},
         )
         for share in shares
     ]
     for worker in workers:
         worker.start()
-    outcome = [results.get() for _ in workers]
+    outcome = [results.get(timeout=seconds + 2 * GRACE) for _ in workers]
     for worker in workers:
         worker.join()
-    return outcome
+    # The windows overlap: the relay's CPU is counted over the first one, the load's over all.
+    _, wall, relay_cpu, _ = outcome[0]
+    costs.wall += wall
+    costs.relay_cpu += relay_cpu
+    costs.load_cpu += sum(load_cpu for *_, load_cpu in outcome)
+    return [value for value, *_ in outcome]
 
 
-def measure_throughput(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
-    rates = [
-        sum(
+Run = Callable[[RelayProcess, Costs], Any]
+
+
+def alternate(runs: int, scratch: Path, phase: str, run: Run) -> tuple[dict, dict[str, Costs]]:
+    """``runs`` runs against each relay, alternating; each run's result and each relay's costs.
+
+    Every run gets a relay process of its own, stopped as soon as the run ends: no run inherits
+    another's sessions, and no relay's after-work (pairup's relay writes down each session
+    that empties) overlaps the other relay's run.
+    """
+    results: dict[str, list[Any]] = {kind: [] for kind in KINDS}
+    costs = {kind: Costs() for kind in KINDS}
+    for number in range(runs):
+        for kind in KINDS:
+            relay = start_relay(kind, scratch / f"{kind}-{phase}-{number}")
+            try:
+                results[kind].append(run(relay, costs[kind]))
+            finally:
+                tail = relay.stop().strip()
+            if kind == "pairup":
+                report = json.loads(tail.splitlines()[-1])
+                costs[kind].commits.extend(report["commits"])
+                costs[kind].waits.extend(report["waits"])
+    return results, costs
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much load, for how long, how many times: the full run's sizes or quick mode's."""
+
+    runs: int
+    sessions: int
+    seconds: float
+    processes: int
+    latency_sessions: int
+    latency_seconds: float
+    latency_processes: int
+
+
+def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
+    """The relay's figures, and a report of where each relay's time went."""
+    rates, throughput_costs = alternate(
+        plan.runs,
+        scratch,
+        "throughput",
+        lambda relay, costs: sum(
             spread_load(
                 "throughput",
-                kind,
-                port,
-                args.sessions,
-                seconds=args.seconds,
-                processes=args.processes,
+                relay,
+                plan.sessions,
+                seconds=plan.seconds,
+                processes=plan.processes,
+                costs=costs,
             )
-        )
-        for _ in range(args.runs)
-    ]
-    return {
-        "throughput": statistics.median(rates),
-        "throughput_min": min(rates),
-        "throughput_max": max(rates),
-    }
-
-
-def measure_latency(kind: str, port: int, args: argparse.Namespace) -> dict[str, float]:
-    shares = spread_load(
-        "latency",
-        kind,
-        port,
-        args.latency_sessions,
-        seconds=args.latency_seconds,
-        processes=args.processes,
+        ),
     )
-    samples = [sample for share in shares for sample in share]
-    return {
-        "p50": percentile(samples, 0.50) * 1000,
-        "p99": percentile(samples, 0.99) * 1000,
-        "samples": len(samples),
-    }
-
-
-Measure = Callable[[str, int, argparse.Namespace], dict[str, float]]
-
-
-def run_phase(kind: str, measure: Measure, scratch: Path, args: argparse.Namespace) -> dict:
-    """One measurement against a relay process of its own, with where that relay's time went:
-    its CPU use over its life, the load generators', and (pairup) its group commits."""
-    process, port = start_relay(kind, scratch / f"{kind}-{measure.__name__}")
-    cpu_before = _children_cpu()
-    started = time.monotonic()
-    try:
-        result = measure(kind, port, args)
-    finally:
-        cpu_load = _children_cpu()
-        process.terminate()
-        tail, _ = process.communicate(timeout=30)
-    wall = time.monotonic() - started
-    result["relay_cpu"] = (_children_cpu() - cpu_load) / wall * 100
-    result["client_cpu"] = (cpu_load - cpu_before) / wall * 100
-    if kind == "pairup":
-        result.update(json.loads(tail.strip().splitlines()[-1]))
-    return result
+    delays, latency_costs = alternate(
+        plan.runs,
+        scratch,
+        "latency",
+        lambda relay, costs: [
+            sample * 1000
+            for share in spread_load(
+                "latency",
+                relay,
+                plan.latency_sessions,
+                seconds=plan.latency_seconds,
+                processes=plan.latency_processes,
+                costs=costs,
+            )
+            for sample in share
+        ],
+    )
+    load = f"{plan.sessions} sessions x 2 clients, runs of {plan.seconds:g} s"
+    fan_out = (
+        f"{plan.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
+        f"runs of {plan.latency_seconds:g} s"
+    )
+    figures = [
+        Figure(
+            name="relay throughput",
+            unit="events/s",
+            pairup=tuple(rates["pairup"]),
+            baseline=tuple(rates["bare"]),
+            baseline_name="bare relay",
+            goal=Goal(0.8, on_ratio=True, at_least=True),
+            decimals=0,
+            note=load,
+        ),
+        *(
+            Figure(
+                name=f"relay fan-out latency {name}",
+                unit="ms",
+                pairup=tuple(percentile(run, fraction) for run in delays["pairup"]),
+                baseline=tuple(percentile(run, fraction) for run in delays["bare"]),
+                baseline_name="bare relay",
+                goal=goal,
+                decimals=2,
+                note=fan_out,
+            )
+            for name, fraction, goal in (("p50", 0.50, None), ("p99", 0.99, Goal(3.0)))
+        ),
+    ]
+    report = [
+        f"throughput: {load}, {counted(plan.processes, 'load process', 'load processes')}, "
+        f"{counted(plan.runs, 'run')} each",
+        *(cost.describe(f"{kind} relay") for kind, cost in throughput_costs.items()),
+        throughput_costs["pairup"].describe_commits(),
+        f"fan-out latency: {fan_out}, "
+        f"{counted(plan.latency_processes, 'load process', 'load processes')}, "
+        f"{min(len(run) for runs in delays.values() for run in runs)}+ samples a run",
+        *(cost.describe(f"{kind} relay") for kind, cost in latency_costs.items()),
+        latency_costs["pairup"].describe_commits(),
+    ]
+    return figures, "\n".join(report)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="pairup's relay against a bare broadcast relay")
-    parser.add_argument("--quick", action="store_true")
+    add_options(parser, "a few seconds, only checks the benchmark still works")
     parser.add_argument(
         "--load-processes",
-        dest="processes",
         type=int,
+        metavar="N",
         default=2,
-        help="load generator processes, each with its share of the sessions (default 2)",
+        help="throughput load generator processes, each with its share of the sessions",
     )
-    parser.add_argument("--serve", choices=["bare", "pairup"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--latency-load-processes",
+        type=int,
+        metavar="N",
+        default=1,
+        help="fan-out latency load generator processes",
+    )
+    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve == "bare":
@@ -356,64 +567,25 @@ def main() -> None:
     if args.serve == "pairup":
         asyncio.run(serve_pairup(args.data_dir))
         return
-    quick = args.quick
-    args.sessions, args.seconds, args.runs = (5, 1.0, 1) if quick else (50, 5.0, 3)
-    args.latency_sessions, args.latency_seconds = (20, 3.0) if quick else (500, 20.0)
-    phases: dict[str, dict[str, dict]] = {"throughput": {}, "latency": {}}
+    plan = Plan(
+        runs=1 if args.quick else 3,
+        sessions=5 if args.quick else 50,
+        seconds=1.0 if args.quick else 5.0,
+        processes=args.load_processes,
+        latency_sessions=20 if args.quick else 500,
+        latency_seconds=2.0 if args.quick else 10.0,
+        latency_processes=args.latency_load_processes,
+    )
     with tempfile.TemporaryDirectory() as scratch:
-        for kind in ("bare", "pairup"):
-            phases["throughput"][kind] = run_phase(kind, measure_throughput, Path(scratch), args)
-            phases["latency"][kind] = run_phase(kind, measure_latency, Path(scratch), args)
-    bare, ours = phases["throughput"]["bare"], phases["throughput"]["pairup"]
-    print(
-        f"throughput, {args.sessions} sessions x 2 clients, "
-        f"median of {args.runs} runs of {args.seconds:.0f}s"
-    )
-    for name, result in (("bare relay", bare), ("pairup relay", ours)):
-        print(
-            f"  {name:<13} {result['throughput']:9.0f} events/s "
-            f"(spread {result['throughput_min']:.0f}-{result['throughput_max']:.0f})"
-        )
-    report_costs(bare, ours)
-    ratio = ours["throughput"] / bare["throughput"]
-    verdict = (
-        "quick mode: not judged" if quick else f"goal >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'}"
-    )
-    print(f"  ratio pairup/bare {ratio:.2f}  ({verdict})")
-    print(
-        f"fan-out latency, {args.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
-        f"{args.latency_seconds:.0f}s"
-    )
-    bare, ours = phases["latency"]["bare"], phases["latency"]["pairup"]
-    for name, result in (("bare relay", bare), ("pairup relay", ours)):
-        print(
-            f"  {name:<13} p50 {result['p50']:6.2f} ms  p99 {result['p99']:6.2f} ms  "
-            f"({result['samples']:.0f} samples)"
-        )
-    if quick:
-        print("  pairup p99 goal <= 3 ms: quick mode: not judged")
-    else:
-        print(f"  pairup p99 goal <= 3 ms: {'met' if ours['p99'] <= 3.0 else 'MISSED'}")
-    report_costs(bare, ours)
-
-
-def report_costs(bare: dict, ours: dict) -> None:
-    for name, result in (("bare relay", bare), ("pairup relay", ours)):
-        print(
-            f"    {name:<13} relay process {result['relay_cpu']:3.0f}% of a core, "
-            f"load generator {result['client_cpu']:3.0f}%"
-        )
-    print(
-        f"    pairup group commits: {ours['commits']}, {ours['batch_mean']:.0f} events each, "
-        f"p50 {ours['commit_p50']:.2f} ms, p99 {ours['commit_p99']:.2f} ms"
-    )
-
-
-def _children_cpu() -> float:
-    """CPU seconds of the child processes (relays, load generators) that have ended and been
-    waited for."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+        figures, report = relay_figures(plan, Path(scratch))
+    for figure in figures:
+        print(f"{figure.name} ({figure.note})")
+        print(f"  bare relay    {figure.shown(figure.baseline)}")
+        print(f"  pairup relay  {figure.shown(figure.pairup)}")
+        verdict = verdict_text(figure, quick=args.quick)
+        print(f"  ratio pairup/bare {figure.ratio:.2f}  {verdict}".rstrip())
+    print(report)
+    save(args.figures, figures)
 
 
 if __name__ == "__main__":

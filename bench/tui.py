@@ -3,7 +3,9 @@
 Each run starts a fresh process on a new 80x24 pseudo-terminal and times how long it takes
 from the start of the process to the first frame that shows the screen's content: for
 pairup, ``pairup start`` up to its main screen (the line that will carry the join link); for
-the baseline, a Textual app with a header, one line of text and a footer, up to that line.
+the baseline, a Textual app with a header, one line of text and a footer, up to that line
+(``bench.textual_app``, which imports Textual alone, so the baseline carries no cost of the
+benchmark's own).
 Runs alternate between the two, so both see the same machine. pairup opens its session
 behind the first frame; the time until the join link itself is on screen (embedded relay
 started, session opened) is reported too.
@@ -18,7 +20,6 @@ import os
 import re
 import select
 import signal
-import statistics
 import struct
 import subprocess
 import sys
@@ -27,24 +28,13 @@ import termios
 import time
 from pathlib import Path
 
+from bench.figures import Figure, Goal, add_options, counted, save, verdict_text
+
 PAIRUP = Path(sys.executable).with_name("pairup")
 MARKER = re.compile(rb"Join link")
 LINK = re.compile(rb"ws://127\.0\.0\.1:\d+/s/")
 TIMEOUT = 60.0
 GOAL = 1.25
-
-
-def bare_app() -> None:
-    from textual.app import App, ComposeResult
-    from textual.widgets import Footer, Header, Static
-
-    class Bare(App[None]):
-        def compose(self) -> ComposeResult:
-            yield Header()
-            yield Static("Join link")
-            yield Footer()
-
-    Bare().run()
 
 
 def first_paint(
@@ -86,53 +76,56 @@ def first_paint(
         os.close(leader)
 
 
+def tui_figures(runs: int, scratch: Path) -> tuple[list[Figure], str]:
+    """The first-paint figure, and a report with the time until the join link is on screen."""
+    timings: dict[str, list[float]] = {"bare": [], "pairup": [], "link": []}
+    home = scratch / "home"
+    home.mkdir()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TERM": "xterm-256color",
+        "PAIRUP_RELAY_HOST": "127.0.0.1",
+    }
+    commands = {
+        "bare": [sys.executable, "-m", "bench.textual_app"],
+        "pairup": [str(PAIRUP), "start", "--name", "Ann", "--email", "ann@example.com"],
+    }
+    for run in range(runs):
+        data = {"PAIRUP_DATA_DIR": str(scratch / f"data-{run}")}
+        (bare,) = first_paint(commands["bare"], {**env, **data}, (MARKER,))
+        painted, linked = first_paint(commands["pairup"], {**env, **data}, (MARKER, LINK))
+        timings["bare"].append(bare * 1000)
+        timings["pairup"].append(painted * 1000)
+        timings["link"].append(linked * 1000)
+    figure = Figure(
+        name="TUI first paint",
+        unit="ms",
+        pairup=tuple(timings["pairup"]),
+        baseline=tuple(timings["bare"]),
+        baseline_name="bare Textual app",
+        goal=Goal(GOAL, on_ratio=True),
+        decimals=0,
+        note="80x24 pseudo-terminal",
+    )
+    report = [
+        f"TUI first paint in an 80x24 pseudo-terminal, {counted(runs, 'run')} each",
+        f"  bare Textual app   {figure.shown(timings['bare'])}",
+        f"  pairup start       {figure.shown(timings['pairup'])}",
+        f"    link on screen   {figure.shown(timings['link'])}",
+        f"  ratio pairup/bare, first paint {figure.ratio:.2f}  ",
+    ]
+    return [figure], "\n".join(report)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="TUI first paint, pairup against bare Textual")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
+    add_options(parser, "1 run of each: only checks the benchmark still works")
     args = parser.parse_args()
-    if args.bare:
-        bare_app()
-        return
-    runs = 1 if args.quick else 15
-    timings: dict[str, list[float]] = {"bare": [], "pairup": [], "link": []}
     with tempfile.TemporaryDirectory() as scratch:
-        home = Path(scratch) / "home"
-        home.mkdir()
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(home),
-            "TERM": "xterm-256color",
-            "PAIRUP_RELAY_HOST": "127.0.0.1",
-        }
-        commands = {
-            "bare": [sys.executable, "-m", "bench.tui", "--bare"],
-            "pairup": [str(PAIRUP), "start", "--name", "Ann", "--email", "ann@example.com"],
-        }
-        for run in range(runs):
-            data = {"PAIRUP_DATA_DIR": str(Path(scratch) / f"data-{run}")}
-            (bare,) = first_paint(commands["bare"], {**env, **data}, (MARKER,))
-            painted, linked = first_paint(commands["pairup"], {**env, **data}, (MARKER, LINK))
-            timings["bare"].append(bare)
-            timings["pairup"].append(painted)
-            timings["link"].append(linked)
-    bare, ours = (statistics.median(timings[kind]) for kind in ("bare", "pairup"))
-    print(f"TUI first paint in an 80x24 pseudo-terminal, median of {runs} runs each")
-    rows = (
-        ("bare Textual app", "bare"),
-        ("pairup start", "pairup"),
-        ("  link on screen", "link"),
-    )
-    for name, kind in rows:
-        spread = f"{min(timings[kind]) * 1000:.0f}-{max(timings[kind]) * 1000:.0f} ms"
-        print(f"  {name:<17} {statistics.median(timings[kind]) * 1000:6.0f} ms  (spread {spread})")
-    ratio = ours / bare
-    verdict = (
-        "quick mode: not judged"
-        if args.quick
-        else (f"goal <= {GOAL}: {'met' if ratio <= GOAL else 'MISSED'}")
-    )
-    print(f"  ratio pairup/bare, first paint {ratio:.2f}  ({verdict})")
+        figures, report = tui_figures(1 if args.quick else 15, Path(scratch))
+    print(report + verdict_text(figures[0], quick=args.quick))
+    save(args.figures, figures)
 
 
 if __name__ == "__main__":
