@@ -407,13 +407,15 @@ class Relay:
         """
         if connection.protocol.state is not State.OPEN:
             return
+        # Weighed before the write: one commit's frames always go out whole, so a burst of
+        # large events (a re-seed) does not cut a reader that keeps up. A reader that has
+        # stopped is cut at the next write, or by the keepalive if none comes.
+        if connection.transport.get_write_buffer_size() > self.limits.max_unsent_bytes:
+            self._close_later(connection, wire.Close.TOO_SLOW, "too far behind; resume")
+            return
         for frame in frames:
             connection.protocol.send_text(frame)
         connection.transport.write(b"".join(connection.protocol.data_to_send()))
-        # Weighed after the write, so a connection one commit pushed past the limit is let go
-        # now, not at a next commit that may never come.
-        if connection.transport.get_write_buffer_size() > self.limits.max_unsent_bytes:
-            self._close_later(connection, wire.Close.TOO_SLOW, "too far behind; resume")
 
     def _close_later(self, connection: ServerConnection, code: int, reason: str) -> None:
         """Close without waiting for the closing handshake, which may take seconds; a peer
