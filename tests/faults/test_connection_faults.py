@@ -36,6 +36,7 @@ from ..integration.test_link import (
     decide,
     has_decisions,
     join_link,
+    record,
 )
 from .proxy import Direction, FaultProxy, Pipe, Shape, fault_proxy
 
@@ -82,22 +83,6 @@ async def pair(setup: Setup, **options: object) -> tuple[Link, Link]:
     bob = setup.crew.link(setup.join, "bob", **options)
     await setup.crew.connected(ann, bob)
     return ann, bob
-
-
-async def record(link: Link, title: str, context: str) -> ev.DecisionRecorded:
-    """Record a decision with the given text; returns the event as submitted."""
-    event = ev.DecisionRecorded(
-        id=new_id(),
-        actor=link.participant,
-        at=link.now(),
-        decision_id=new_id(),
-        title=title,
-        context=context,
-        decision="d",
-        consequences="q",
-    )
-    await link.submit(event)
-    return event
 
 
 async def presence(peer: Peer, *connected: str, timeout: float = NOTICED) -> None:

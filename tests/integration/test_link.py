@@ -125,20 +125,25 @@ async def introduce(link: Link, name: str) -> None:
     )
 
 
-async def decide(link: Link, title: str) -> str:
-    """Record a decision; returns its decision id."""
+async def record(link: Link, title: str, context: str = "c") -> ev.DecisionRecorded:
+    """Record a decision with the given text; returns the event as submitted."""
     event = ev.DecisionRecorded(
         id=new_id(),
         actor=link.participant,
         at=link.now(),
         decision_id=new_id(),
         title=title,
-        context="c",
+        context=context,
         decision="d",
         consequences="q",
     )
     await link.submit(event)
-    return event.decision_id
+    return event
+
+
+async def decide(link: Link, title: str) -> str:
+    """Record a decision; returns its decision id."""
+    return (await record(link, title)).decision_id
 
 
 def decision_ids(link: Link) -> list[str]:
