@@ -23,7 +23,6 @@ import os
 import random
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -42,10 +41,10 @@ from pairup.link.joining import introduce_on_connect
 from pairup.link.timekeeper import new_id
 from pairup.session import events as ev
 
+from ..integration.relaykit import LOOPBACK, free_port
 from .broken import LINKS, RELAY_MODULES
 from .checker import Entry, SessionEvidence, Verdict, check
 
-LOOPBACK = "127.0.0.1"
 LONG_SPEC = "drop=0.3,dup=0.1,delay=0-100ms,disconnect=0.02"
 VARIANTS = ("sound", "no-resend", "no-dedupe", "out-of-order")
 
@@ -214,11 +213,8 @@ async def run_seed(drill: Drill, seed: int, scratch: Path) -> SeedResult:
     verdict = Verdict()
     relay_logs = _relay_logs(relay.data_dir / "relay.sqlite3")
     for session in sessions:
-        evidence = _evidence(session, relay_logs.get(session.session, []), scratch)
-        ids = frozenset(
-            decision for peer in session.peers for decision in peer.made
-        ) | _decision_ids(session)
-        verdict.add(check(evidence, ids))
+        evidence, decisions = _evidence(session, relay_logs.get(session.session, []), scratch)
+        verdict.add(check(evidence, decisions))
     return SeedResult(
         seed=seed,
         verdict=verdict,
@@ -307,35 +303,33 @@ def _relay_logs(path: Path) -> dict[str, list[Entry]]:
     return logs
 
 
-def _peer_log(path: Path) -> list[Entry]:
-    """The peer's journal as written, line by line: every sequenced copy, in file order."""
+def _journal(path: Path) -> tuple[list[Entry], set[str]]:
+    """A peer's journal as written, line by line: every sequenced copy in file order, and the
+    ids of the decisions it holds, made by this peer or not."""
     entries: list[Entry] = []
+    decisions: set[str] = set()
     for line in path.read_text().splitlines()[1:]:
         with contextlib.suppress(ValueError):
             record = json.loads(line)
-            if isinstance(record, dict) and record.get("seq") is not None:
+            if not isinstance(record, dict):
+                continue
+            if record.get("seq") is not None:
                 entries.append((record["seq"], record["id"]))
-    return entries
+            if record.get("kind") == "decision.recorded":
+                decisions.add(record["id"])
+    return entries, decisions
 
 
-def _decision_ids(session: Session) -> frozenset[str]:
-    """Ids of every decision any journal of the session holds, made here or not."""
-    found: set[str] = set()
+def _evidence(
+    session: Session, relay_log: list[Entry], scratch: Path
+) -> tuple[SessionEvidence, frozenset[str]]:
+    """What the session left behind, and the ids of every decision in it: made by a peer, or
+    found in a journal though nobody made it."""
+    peer_logs: dict[str, list[Entry]] = {}
+    decisions = {decision for peer in session.peers for decision in peer.made}
     for peer in session.peers:
-        path = journal_path(peer.link.data_dir, session.session)
-        for line in path.read_text().splitlines()[1:]:
-            with contextlib.suppress(ValueError):
-                record = json.loads(line)
-                if isinstance(record, dict) and record.get("kind") == "decision.recorded":
-                    found.add(record["id"])
-    return frozenset(found)
-
-
-def _evidence(session: Session, relay_log: list[Entry], scratch: Path) -> SessionEvidence:
-    peer_logs = {
-        peer.name: _peer_log(journal_path(peer.link.data_dir, session.session))
-        for peer in session.peers
-    }
+        peer_logs[peer.name], found = _journal(journal_path(peer.link.data_dir, session.session))
+        decisions |= found
     host = session.peers[0]
     out = scratch / "export" / session.session
     written = export(
@@ -352,13 +346,8 @@ def _evidence(session: Session, relay_log: list[Entry], scratch: Path) -> Sessio
         for event_id, title in peer.titles.items()
     }
     made = {peer.name: list(peer.made) for peer in session.peers}
-    return SessionEvidence(session.session, relay_log, peer_logs, made, exported)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return probe.getsockname()[1]
+    evidence = SessionEvidence(session.session, relay_log, peer_logs, made, exported)
+    return evidence, frozenset(decisions)
 
 
 def run_drill(
