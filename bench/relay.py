@@ -201,16 +201,18 @@ class Client:
             await self.ws.send(publish_frame(f"{self.name}-{self.sent:08d}", self.name, body))
 
     async def heard(self) -> AsyncIterator[float]:
-        """The send time of each event from another client, as it arrives; what else the relay
-        sends (acks, presence, this client's own events) is read and passed over, as a real
-        client would."""
+        """The send time of each event from another client, as it arrives (pairup's relay
+        packs a commit's events for a client in one frame); what else the relay sends
+        (presence, this client's own events) is read and passed over, as a real client
+        would."""
         async for raw in self.ws:
             if self.kind == "bare":
                 yield json.loads(raw)["sent"]
                 continue
             frame = json.loads(raw)
-            if frame["type"] == "event" and frame["sender"] != self.name:
-                yield json.loads(frame["body"])["sent"]
+            for event in frame["events"] if frame["type"] == "events" else [frame]:
+                if event["type"] == "event" and event["sender"] != self.name:
+                    yield json.loads(event["body"])["sent"]
 
     async def drain(self) -> None:
         """Read everything the relay sends, without looking at it."""

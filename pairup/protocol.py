@@ -19,7 +19,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 
 from pairup.session.events import EVENT_KINDS, EventId, ParticipantId
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+"""2: the relay sends several events in one ``events`` frame, and acks only repeated ids."""
 MAX_FRAME_BYTES = 64 * 1024
 """Frames above this are refused by the websocket layer itself (close code 1009)."""
 MAX_BODY_BYTES = 48 * 1024
@@ -181,7 +182,7 @@ class Hello(_Frame):
     """The first frame on a connection: who I am, the proof that I may enter, what I have."""
 
     type: Literal["hello"] = "hello"
-    v: Literal[1] = PROTOCOL_VERSION
+    v: Literal[2] = PROTOCOL_VERSION
     session: Annotated[str, Field(pattern=SESSION_ID.pattern)]
     key: Key
     participant: ParticipantId
@@ -252,8 +253,18 @@ class Sequenced(_Frame):
     body: str
 
 
+class Events(_Frame):
+    """Several sequenced events in one frame, in offset order: what one commit (or one page of
+    a resume) has for a participant, so a busy session costs one frame per commit, not one
+    per event. A participant applies them as if each had come in a frame of its own."""
+
+    type: Literal["events"] = "events"
+    events: Annotated[tuple[Sequenced, ...], Field(min_length=1)]
+
+
 class Ack(_Frame):
-    """Your event ``id`` is stored at offset ``seq`` (also when you had sent it before)."""
+    """Your event ``id`` is stored at offset ``seq``: the answer to an event you had sent
+    before, once it is stored (a new event's own ``event`` frame is its acknowledgement)."""
 
     type: Literal["ack"] = "ack"
     id: EventId
@@ -287,7 +298,7 @@ class Error(_Frame):
 
 
 RelayFrame = Annotated[
-    Welcome | Sequenced | Ack | Pong | Presence | Error, Field(discriminator="type")
+    Welcome | Sequenced | Events | Ack | Pong | Presence | Error, Field(discriminator="type")
 ]
 RELAY_FRAME: TypeAdapter[RelayFrame] = TypeAdapter(RelayFrame)
 
@@ -313,6 +324,12 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
             raise FrameError(
                 Close.INVALID, "type: expected hello, publish, resume or ping"
             ) from None
+        if tuple(first["loc"]) == ("hello", "v"):
+            raise FrameError(
+                Close.INVALID,
+                f"protocol version {first['input']!r}: this relay speaks {PROTOCOL_VERSION};"
+                " use the same pairup version on the relay and every participant",
+            ) from None
         where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
         raise FrameError(Close.INVALID, f"{where}: {first['msg']}"[:200]) from None
 
@@ -332,6 +349,35 @@ def encode_sequenced(*, seq: int, at: float, id: str, sender: str, kind: str, bo
         f'{{"type":"event","seq":{seq},"at":{at!r},"id":{_string(id)},'
         f'"sender":{_string(sender)},"kind":{_string(kind)},"body":{_string(body)}}}'
     ).encode()
+
+
+def pack_events(frames: list[bytes], budget: int = MAX_FRAME_BYTES) -> list[bytes]:
+    """``event`` frames (UTF-8, as :func:`encode_sequenced` writes them) packed, in order, into
+    as few frames as fit in ``budget`` bytes each: an ``events`` frame for several, the
+    ``event`` frame itself for one alone. A frame bigger than the budget goes alone, so no
+    frame is bigger than the larger of the two, and participants take both."""
+    packed: list[bytes] = []
+    group: list[bytes] = []
+    size = len(_EVENTS_HEAD) + len(_EVENTS_TAIL)
+    for frame in frames:
+        if group and size + len(frame) + 1 > budget:
+            packed.append(_events_frame(group))
+            group, size = [], len(_EVENTS_HEAD) + len(_EVENTS_TAIL)
+        group.append(frame)
+        size += len(frame) + 1
+    if group:
+        packed.append(_events_frame(group))
+    return packed
+
+
+_EVENTS_HEAD = b'{"type":"events","events":['
+_EVENTS_TAIL = b"]}"
+
+
+def _events_frame(group: list[bytes]) -> bytes:
+    if len(group) == 1:
+        return group[0]
+    return _EVENTS_HEAD + b",".join(group) + _EVENTS_TAIL
 
 
 def encode_ack(id: str, seq: int) -> bytes:

@@ -401,14 +401,20 @@ class Link:
         elif isinstance(frame, wire.Ack):
             await self._relay_reaches(ws, frame.seq)
         elif isinstance(frame, wire.Sequenced):
-            self._arrivals += 1
-            self._relay_has = max(self._relay_has, frame.seq)
-            await self._apply(ws, frame)
+            await self._arrived(ws, frame)
+        elif isinstance(frame, wire.Events):
+            for event in frame.events:
+                await self._arrived(ws, event)
         elif isinstance(frame, wire.Presence):
             self.online = frozenset(frame.connected)
             self._changed()
         elif isinstance(frame, wire.Error):
             log.warning("relay says: %s (%d)", frame.reason, frame.code)
+
+    async def _arrived(self, ws: ClientConnection, frame: wire.Sequenced) -> None:
+        self._arrivals += 1
+        self._relay_has = max(self._relay_has, frame.seq)
+        await self._apply(ws, frame)
 
     async def _apply(self, ws: ClientConnection, frame: wire.Sequenced) -> None:
         """Apply the event if it is the next offset, and any held back that follow it; hold

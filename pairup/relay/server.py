@@ -78,13 +78,12 @@ class _Room:
         return tuple(sorted(set(self.members.values())))
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class _Pending:
-    """An event with its offset, on its way to the disk; who to ack once it is there."""
+    """An event with its offset, on its way to the disk."""
 
     event: StoredEvent
     room: _Room
-    ack_to: list[ServerConnection]
 
 
 class _RecentByAddress:
@@ -157,7 +156,6 @@ class Relay:
         self._refused = _RecentByAddress(window)
         self._created = _RecentByAddress(window)
         self._tasks: list[asyncio.Task[None]] = []
-        self._in_flight: dict[tuple[str, int], _Pending] = {}
         self._closing: set[asyncio.Task[None]] = set()
         """Tasks that finish on their own (closes, frames a fault drill delays); kept so
         they are not collected before they run."""
@@ -397,8 +395,8 @@ class Relay:
             self.chaos.outgoing(connection, frames, self._send_all)
 
     def _send_all(self, connection: ServerConnection, frames: list[bytes]) -> None:
-        """Send a commit's frames for one connection in one write, or close it if it is too
-        far behind.
+        """Send frames (a commit's, packed) to one connection in one write, or close it if it
+        is too far behind.
 
         Fan-out never waits for a slow reader, so without the limit a peer that stops
         reading would grow the relay's buffers without bound. It can reconnect and resume.
@@ -442,11 +440,12 @@ class Relay:
             page = await asyncio.to_thread(self.store.events_after, room.session, after, limit)
             if not page:
                 return
+            frames = wire.pack_events([_sequenced_frame(event) for event in page])
             if self.chaos is None:
-                for event in page:
-                    await connection.send(_sequenced_frame(event), text=True)
+                for frame in frames:
+                    await connection.send(frame, text=True)
             else:
-                self._post(connection, [_sequenced_frame(event) for event in page])
+                self._post(connection, frames)
             after = page[-1].seq
 
     # -- sequencing and group commit -------------------------------------------------------------
@@ -456,16 +455,14 @@ class Relay:
     ) -> None:
         """Give the event its offset and queue it for the next commit.
 
-        The ack goes out from the committer once the event is durable, so a connection can
-        have many events in one commit instead of one per commit. A repeated id is acked with
-        the offset it already has: at once if it is on disk, after its commit if not.
+        The sender hears of it with everyone, once it is durable: its own copy of the event
+        frame is its acknowledgement, so a connection can have many events in one commit. A
+        repeated id is not stored again: if its event is on disk the sender gets an ack with
+        the offset it has; if not, its event frame is on its way to every member already.
         """
         known = room.ids.get(frame.id)
         if known is not None:
-            in_flight = self._in_flight.get((room.session, known))
-            if in_flight is not None:
-                in_flight.ack_to.append(connection)
-            else:
+            if known <= room.stored_seq:
                 self._post(connection, [wire.encode_ack(frame.id, known)])
             return
         room.last_at = max(self.clock(), room.last_at)
@@ -475,46 +472,69 @@ class Relay:
         event = StoredEvent(
             room.session, seq, frame.id, frame.sender, frame.kind, room.last_at, frame.body
         )
-        pending = _Pending(event, room, [connection])
-        self._in_flight[(room.session, seq)] = pending
-        self._queue.put_nowait(pending)
+        self._queue.put_nowait(_Pending(event, room))
 
     async def _commit_forever(self) -> None:
+        """Commit what the queue holds, and fan each commit out once it is on disk.
+
+        The next commit starts before the last one fans out, so the disk and the fan-out
+        overlap; fan-outs still go in commit order, so every member sees offsets in order.
+        """
+        committing: asyncio.Task[list[_Pending] | None] | None = None
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self.limits.commit_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            try:
-                await asyncio.to_thread(self.store.append, [p.event for p in batch])
-            except Exception:
-                # Offsets were handed out for events that are not on disk: forget these
-                # sessions in memory (they reload from the store) and close their
-                # connections, whose clients resume and resend from their outboxes.
-                log.exception("storing %d events failed", len(batch))
-                for pending in batch:
-                    self._in_flight.pop((pending.room.session, pending.event.seq), None)
-                    if self._rooms.get(pending.room.session) is pending.room:
-                        del self._rooms[pending.room.session]
-                        for member in list(pending.room.members):
-                            self._close_later(
-                                member,
-                                wire.Close.STORAGE_FAILED,
-                                "the relay could not store events",
-                            )
-                continue
-            outgoing: defaultdict[ServerConnection, list[bytes]] = defaultdict(list)
+            if committing is None:
+                first = await self._queue.get()
+                committing = asyncio.create_task(self._commit(self._take_batch([first])))
+            stored = await committing
+            committing = (
+                None
+                if self._queue.empty()
+                else asyncio.create_task(self._commit(self._take_batch([])))
+            )
+            if stored is not None:
+                self._fan_out(stored)
+
+    def _take_batch(self, taken: list[_Pending]) -> list[_Pending]:
+        """The events given and more from the queue, up to ``commit_batch``; without those
+        of a session let go after a failed commit (their senders resend them)."""
+        while len(taken) < self.limits.commit_batch and not self._queue.empty():
+            taken.append(self._queue.get_nowait())
+        return [p for p in taken if self._rooms.get(p.room.session) is p.room]
+
+    async def _commit(self, batch: list[_Pending]) -> list[_Pending] | None:
+        """Store the batch; ``None`` if that failed and its sessions were let go."""
+        if not batch:
+            return batch
+        try:
+            await asyncio.to_thread(self.store.append, [p.event for p in batch])
+        except Exception:
+            # Offsets were handed out for events that are not on disk: forget these
+            # sessions in memory (they reload from the store) and close their
+            # connections, whose clients resume and resend from their outboxes.
+            log.exception("storing %d events failed", len(batch))
             for pending in batch:
-                event = pending.event
-                self._in_flight.pop((event.session, event.seq), None)
-                pending.room.stored_seq = max(pending.room.stored_seq, event.seq)
-                frame = _sequenced_frame(event)
-                for member in pending.room.members:
-                    outgoing[member].append(frame)
-                ack = wire.encode_ack(event.id, event.seq)
-                for connection in pending.ack_to:
-                    outgoing[connection].append(ack)
-            for connection, frames in outgoing.items():
-                self._post(connection, frames)
+                if self._rooms.get(pending.room.session) is pending.room:
+                    del self._rooms[pending.room.session]
+                    for member in list(pending.room.members):
+                        self._close_later(
+                            member,
+                            wire.Close.STORAGE_FAILED,
+                            "the relay could not store events",
+                        )
+            return None
+        return batch
+
+    def _fan_out(self, batch: list[_Pending]) -> None:
+        """Send each stored event to every member of its session, the sender included."""
+        outgoing: defaultdict[ServerConnection, list[bytes]] = defaultdict(list)
+        for pending in batch:
+            event = pending.event
+            pending.room.stored_seq = max(pending.room.stored_seq, event.seq)
+            frame = _sequenced_frame(event)
+            for member in pending.room.members:
+                outgoing[member].append(frame)
+        for connection, frames in outgoing.items():
+            self._post(connection, wire.pack_events(frames))
 
     async def _expire_forever(self) -> None:
         while True:

@@ -228,7 +228,7 @@ def test_everything_arrives_intact_when_bytes_come_in_pieces(tmp_path):
 
 def test_an_event_resent_while_the_first_copy_is_still_on_its_way_is_stored_once(tmp_path):
     """With 0.6 s of latency each way and resends after 0.25 s, every event reaches the relay
-    two or more times; the relay acks each copy with the same offset and stores it once."""
+    two or more times; the relay stores it once and acks each later copy with its offset."""
 
     async def scenario():
         async with through_proxy(tmp_path) as setup:
@@ -246,7 +246,7 @@ def test_an_event_resent_while_the_first_copy_is_still_on_its_way_is_stored_once
 
             def acked_twice() -> bool:
                 down = b"".join(bytes(pipe.carried[Direction.DOWN]) for pipe in setup.proxy.pipes)
-                return all(down.count(ack) >= 2 for ack in acks)
+                return all(down.count(ack) >= 1 for ack in acks)
 
             await setup.crew.until(acked_twice, "the relay has acked a resent copy of each")
             assert_stored_once(setup.relay, setup.session, 3)
@@ -381,15 +381,15 @@ def test_the_relay_lets_go_of_a_participant_that_stopped_reading(tmp_path):
             body = json.dumps({"text": "x" * 40_000})
             for _ in range(150):
                 await ann.publish(body=body)
-            acks, connected = 0, ("ann", "eve")
+            stored, connected = 0, ("ann", "eve")
             async with asyncio.timeout(CLOSE_TIMEOUT + 2):
-                while acks <= 150 or connected != ("ann",):
+                while stored <= 150 or connected != ("ann",):
                     frame = await next_frame(ann.ws)
                     if isinstance(frame, wire.Presence):
                         connected = frame.connected
-                    elif isinstance(frame, wire.Ack):
-                        acks += 1
-                        if acks == 150:
+                    elif isinstance(frame, wire.Sequenced):
+                        stored += 1
+                        if stored == 150:
                             # The relay weighs a backlog before each write: one more event
                             # makes sure it finds Eve's over the limit.
                             await ann.publish()

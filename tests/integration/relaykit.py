@@ -5,6 +5,7 @@ import contextlib
 import random
 import secrets
 import socket
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,24 @@ class Peer:
         await self.ws.close()
 
 
+_UNREAD: "weakref.WeakKeyDictionary[ClientConnection, list[wire.Sequenced]]" = (
+    weakref.WeakKeyDictionary()
+)
+"""The rest of an ``events`` frame, per connection, for the next calls of :func:`next_frame`."""
+
+
 async def next_frame(ws: ClientConnection) -> wire.RelayFrame:
-    return wire.RELAY_FRAME.validate_json(await ws.recv())
+    """The next frame from the relay; the events of an ``events`` frame one at a time, as a
+    participant applies them."""
+    unread = _UNREAD.get(ws)
+    if unread:
+        return unread.pop(0)
+    frame = wire.RELAY_FRAME.validate_json(await ws.recv())
+    if isinstance(frame, wire.Events):
+        first, *rest = frame.events
+        _UNREAD[ws] = rest
+        return first
+    return frame
 
 
 async def refusal(ws: ClientConnection) -> tuple[int, int | None]:

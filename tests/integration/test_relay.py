@@ -57,18 +57,23 @@ def test_a_repeated_event_is_stored_once_and_acked_with_its_first_offset(tmp_pat
         async with running_relay(tmp_path) as relay:
             session, secret = new_session()
             ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            bob = await Peer.join(relay.url, session, secret, "bob")
+            # A repeat while the first copy is on its way to the disk, and one after.
+            await ann.publish(event_id="evt-repeated")
             await ann.publish(event_id="evt-repeated")
             await ann.publish(event_id="evt-other-1")
+            events = await ann.until(wire.Sequenced, count=2)
+            assert [(e.id, e.seq) for e in events] == [("evt-repeated", 1), ("evt-other-1", 2)]
             await ann.publish(event_id="evt-repeated")
-            acks = await ann.until(wire.Ack, count=3)
-            assert sorted((a.id, a.seq) for a in acks) == [
-                ("evt-other-1", 2),
-                ("evt-repeated", 1),
-                ("evt-repeated", 1),
-            ]
+            (ack,) = await ann.until(wire.Ack)
+            assert (ack.id, ack.seq) == ("evt-repeated", 1)
+            await bob.publish()
+            seen = await bob.until(wire.Sequenced, count=3)
+            assert [e.id for e in seen] == ["evt-repeated", "evt-other-1", "bob-000001"]
             stored = relay.store.events_after(session, 0)
-            assert [e.id for e in stored] == ["evt-repeated", "evt-other-1"]
+            assert [e.id for e in stored] == ["evt-repeated", "evt-other-1", "bob-000001"]
             await ann.close()
+            await bob.close()
 
     run(scenario())
 
@@ -84,7 +89,7 @@ def test_a_participant_who_comes_back_gets_what_it_missed(tmp_path):
             await bob.close()
             for _ in range(3):
                 await ann.publish()
-            await ann.until(wire.Ack, count=4)
+            await ann.until(wire.Sequenced, count=4)
             bob = await Peer.join(relay.url, session, secret, "bob")
             assert bob.welcome.last_seq == 4
             await bob.ws.send(wire.encode(wire.Resume(after=1)))
@@ -105,7 +110,7 @@ def test_a_resume_up_to_an_offset_fills_only_that_gap_and_a_pong_says_how_far_th
             ann = await Peer.join(relay.url, session, secret, "ann", create=True)
             for _ in range(6):
                 await ann.publish()
-            await ann.until(wire.Ack, count=6)
+            await ann.until(wire.Sequenced, count=6)
             await ann.ws.send(wire.encode(wire.Resume(after=1, until=3)))
             await ann.ws.send(wire.encode(wire.Resume(after=4, until=99)))
             await ann.ws.send(wire.encode(wire.Ping(sent=1.0)))
@@ -125,14 +130,14 @@ def test_a_restarted_relay_keeps_its_epoch_and_every_acknowledged_event(tmp_path
             epoch = ann.welcome.epoch
             for _ in range(5):
                 await ann.publish()
-            await ann.until(wire.Ack, count=5)
+            await ann.until(wire.Sequenced, count=5)
             await ann.close()
         async with running_relay(tmp_path) as relay:
             ann = await Peer.join(relay.url, session, secret, "ann")
             assert (ann.welcome.epoch, ann.welcome.last_seq) == (epoch, 5)
             await ann.publish(event_id="ann-after-restart")
-            (ack,) = await ann.until(wire.Ack)
-            assert ack.seq == 6
+            (event,) = await ann.until(wire.Sequenced)
+            assert (event.id, event.seq) == ("ann-after-restart", 6)
             await ann.close()
         async with running_relay(tmp_path / "elsewhere") as relay:
             ann = await Peer.join(relay.url, session, secret, "ann", create=True)
@@ -250,7 +255,7 @@ def test_a_frame_over_64_kib_is_refused_with_1009(tmp_path):
             assert eve.ws.close_code == wire.Close.TOO_BIG
             ann = await Peer.join(relay.url, session, secret, "ann")
             await ann.publish()
-            assert len(await ann.until(wire.Ack)) == 1
+            assert len(await ann.until(wire.Sequenced)) == 1
             await ann.close()
 
     run(scenario())

@@ -68,7 +68,7 @@ def test_repeated_wrong_secrets_lock_the_address_out_for_a_while(tmp_path):
                 await connect(f"{relay.url}/s/{session}")
             assert refused.value.response.status_code == 429
             await host.publish()
-            assert len(await host.until(wire.Ack)) == 1
+            assert len(await host.until(wire.Sequenced)) == 1
             await host.close()
 
     run(scenario())
@@ -171,7 +171,7 @@ def test_a_session_someone_is_still_in_does_not_expire(tmp_path):
             await asyncio.sleep(0.8)
             assert relay.store.session(session) is not None
             await ann.publish()
-            assert len(await ann.until(wire.Ack)) == 1
+            assert len(await ann.until(wire.Sequenced)) == 1
             await ann.close()
 
     run(scenario())

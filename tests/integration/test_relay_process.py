@@ -44,8 +44,9 @@ def test_a_relay_killed_with_sigkill_loses_no_acknowledged_event(tmp_path):
         ann = await Peer.join(url, session, secret, "ann", create=True)
         for n in range(200):
             event_id = await ann.publish(event_id=f"ann-{n:06d}")
-            (ack,) = await ann.until(wire.Ack)
-            acked.append((event_id, ack.seq))
+            (stored,) = await ann.until(wire.Sequenced)
+            assert stored.id == event_id
+            acked.append((event_id, stored.seq))
             if n == 120:
                 process.send_signal(signal.SIGKILL)
                 break

@@ -1,5 +1,6 @@
 """Join links, derived keys and frame decoding: the pure half of the wire protocol."""
 
+import json
 import secrets
 
 import pytest
@@ -95,3 +96,39 @@ def test_the_relays_hand_made_frames_are_the_models_frames(seq, at, body):
     assert wire.RELAY_FRAME.validate_json(made) == wire.Sequenced(seq=seq, at=at, **fields)
     ack = wire.encode_ack("ann-00000001", seq)
     assert ack == wire.encode(wire.Ack(id="ann-00000001", seq=seq)).encode()
+
+
+def test_a_commit_s_events_are_packed_in_order_into_frames_within_the_budget():
+    frames = [
+        wire.encode_sequenced(
+            seq=seq, at=1.5, id=f"ann-{seq:06d}", sender="ann", kind="lesson.noted", body="x" * 90
+        )
+        for seq in range(1, 8)
+    ]
+    packed = wire.pack_events(frames, budget=700)
+    assert all(len(frame) <= 700 for frame in packed)
+    decoded = [wire.RELAY_FRAME.validate_json(frame) for frame in packed]
+    assert [type(frame) for frame in decoded] == [wire.Events, wire.Events, wire.Sequenced]
+    seqs = [e.seq for frame in decoded for e in getattr(frame, "events", (frame,))]
+    assert seqs == list(range(1, 8))
+
+
+def test_an_event_alone_or_too_big_to_share_goes_as_an_event_frame():
+    small = wire.encode_sequenced(
+        seq=1, at=1.5, id="ann-000001", sender="ann", kind="lesson.noted", body="{}"
+    )
+    big = wire.encode_sequenced(
+        seq=2, at=1.5, id="ann-000002", sender="ann", kind="lesson.noted", body="x" * 2000
+    )
+    assert wire.pack_events([small]) == [small]
+    assert wire.pack_events([small, big, small], budget=1000) == [small, big, small]
+    assert wire.pack_events([]) == []
+
+
+def test_a_hello_of_another_protocol_version_is_told_to_use_the_same_pairup_everywhere():
+    hello = json.loads(wire.encode(wire.Hello(session="abcdefgh", key="k" * 43, participant="ann")))
+    hello["v"] = 1
+    with pytest.raises(wire.FrameError) as refused:
+        wire.decode_client_frame(json.dumps(hello))
+    assert refused.value.code == wire.Close.INVALID
+    assert "this relay speaks 2" in refused.value.reason
