@@ -6,7 +6,7 @@ relies on; run against them, the checker must find what they lose, repeat or reo
 - ``out-of-order``: a link that applies an event past a gap in the offsets instead of asking
   for what is missing;
 - ``no-dedupe``: a relay that sequences every copy of an event id it receives (it runs as
-  :mod:`tests.chaos.broken_relay`, over a store without the schema's unique constraint).
+  :mod:`tests.chaos.broken_relay`).
 """
 
 from websockets.asyncio.client import ClientConnection

@@ -294,7 +294,10 @@ def _agrees(session: Session) -> bool:
 def _relay_logs(path: Path) -> dict[str, list[Entry]]:
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = db.execute("SELECT session, seq, id FROM events ORDER BY session, seq").fetchall()
+        rows = db.execute(
+            "SELECT c.session, c.first_seq + i.key, i.value"
+            " FROM chunks AS c, json_each(c.ids) AS i ORDER BY 1, 2"
+        ).fetchall()
     finally:
         db.close()
     logs: dict[str, list[Entry]] = {}
