@@ -36,14 +36,31 @@ _CHUNKS = """CREATE TABLE chunks (
         session TEXT NOT NULL,
         first_seq INTEGER NOT NULL,
         last_seq INTEGER NOT NULL,
+        last_at REAL NOT NULL,
         ids TEXT NOT NULL,
         events TEXT NOT NULL,
         PRIMARY KEY (session, first_seq)
     )"""
 """A session's events ``first_seq`` to ``last_seq`` as one row: what one commit stored of the
 session. ``ids`` is a JSON array of their ids, ``events`` one of ``[sender, kind, at, body]``,
-both in ``seq`` order. A row per commit, not per event: SQLite's cost per row was more than a
-bare relay spends on a whole event."""
+both in ``seq`` order; ``last_at`` is the relay's time of the last. A row per commit, not per
+event: SQLite's cost per row was more than a bare relay spends on a whole event."""
+
+_CHUNK_TRIGGERS = (
+    """CREATE TRIGGER chunks_continue_their_session BEFORE INSERT ON chunks
+    BEGIN
+        SELECT RAISE(ABORT, 'the chunk does not continue its session')
+        WHERE NEW.first_seq IS NOT (SELECT last_seq + 1 FROM sessions WHERE session = NEW.session)
+            OR NEW.last_seq < NEW.first_seq;
+    END""",
+    """CREATE TRIGGER chunks_move_their_session AFTER INSERT ON chunks
+    BEGIN
+        UPDATE sessions SET last_seq = NEW.last_seq, last_active = max(last_active, NEW.last_at)
+        WHERE session = NEW.session;
+    END""",
+)
+"""Every chunk continues its session's log at ``last_seq + 1``, and moves it along in the same
+statement: an append is one statement, so its commit waits for the GIL once."""
 
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -57,6 +74,7 @@ _SCHEMA = (
     )""",
     "CREATE INDEX sessions_by_last_active ON sessions (last_active)",
     _CHUNKS,
+    *_CHUNK_TRIGGERS,
 )
 _SESSION_COLUMNS = "session, digest, created_at, last_active, max_participants, last_seq"
 
@@ -200,7 +218,44 @@ class Store:
         chunks: dict[str, list[StoredEvent]] = {}
         for event in events:
             chunks.setdefault(event.session, []).append(event)
-        with self._transaction("append events") as db:
+        rows = []
+        for session, chunk in chunks.items():
+            for expected, event in enumerate(chunk, chunk[0].seq):
+                if event.seq != expected:
+                    raise StoreError(
+                        f"{self._path}: append refused, nothing stored: session {session!r} "
+                        f"has seq {event.seq} where the batch needs {expected}"
+                    )
+            rows.append(
+                [
+                    session,
+                    chunk[0].seq,
+                    chunk[-1].seq,
+                    chunk[-1].at,
+                    json.dumps([event.id for event in chunk]),
+                    json.dumps([[e.sender, e.kind, e.at, e.body] for e in chunk]),
+                ]
+            )
+        # One statement in its own transaction; the schema's triggers check that each chunk
+        # continues its session and move the session along. sqlite3 releases and retakes the
+        # GIL around every statement it steps, and under load each retake can wait a whole
+        # switch interval behind the event loop: a commit with one statement waits once.
+        try:
+            with self._reading("append events") as db:
+                db.execute(
+                    "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
+                    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,"
+                    " value ->> 5 FROM json_each(?)",
+                    (json.dumps(rows),),
+                )
+        except StoreError as error:
+            if "does not continue its session" not in str(error):
+                raise
+            raise StoreError(self._discontinuity(chunks)) from None
+
+    def _discontinuity(self, chunks: dict[str, list[StoredEvent]]) -> str:
+        """Why a batch the schema refused does not continue its sessions, in one line."""
+        with self._reading("read sessions") as db:
             known = dict(
                 db.execute(
                     "SELECT session, last_seq FROM sessions"
@@ -208,45 +263,17 @@ class Store:
                     (json.dumps(sorted(chunks)),),
                 )
             )
-            rows = []
-            for session, chunk in chunks.items():
-                if session not in known:
-                    raise StoreError(
-                        f"{self._path}: append refused, nothing stored: no session {session!r}"
-                    )
-                for expected, event in enumerate(chunk, known[session] + 1):
-                    if event.seq != expected:
-                        raise StoreError(
-                            f"{self._path}: append refused, nothing stored: session "
-                            f"{session!r} is at seq {expected - 1}, "
-                            f"the batch gives seq {event.seq}"
-                        )
-                rows.append(
-                    [
-                        session,
-                        chunk[0].seq,
-                        chunk[-1].seq,
-                        max(event.at for event in chunk),
-                        json.dumps([event.id for event in chunk]),
-                        json.dumps([[e.sender, e.kind, e.at, e.body] for e in chunk]),
-                    ]
+        for session, chunk in chunks.items():
+            if session not in known:
+                return f"{self._path}: append refused, nothing stored: no session {session!r}"
+            if chunk[0].seq != known[session] + 1:
+                return (
+                    f"{self._path}: append refused, nothing stored: session {session!r} is at "
+                    f"seq {known[session]}, the batch gives seq {chunk[0].seq}"
                 )
-            # Two statements, each fed from one JSON array: sqlite3 releases and retakes the
-            # GIL around every statement it steps, and under load each retake can wait a
-            # whole switch interval behind the event loop.
-            batch = json.dumps(rows)
-            db.execute(
-                "INSERT INTO chunks (session, first_seq, last_seq, ids, events)"
-                " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 4, value ->> 5"
-                " FROM json_each(?)",
-                (batch,),
-            )
-            db.execute(
-                "UPDATE sessions SET last_seq = c.value ->> 2,"
-                " last_active = max(last_active, c.value ->> 3)"
-                " FROM json_each(?) AS c WHERE session = c.value ->> 0",
-                (batch,),
-            )
+        return (
+            f"{self._path}: append refused, nothing stored: a chunk does not continue its session"
+        )
 
     def events_after(self, session: str, after: int, limit: int = 1000) -> list[StoredEvent]:
         """Up to ``limit`` of the session's events with ``seq > after``, in ``seq`` order.
@@ -425,9 +452,11 @@ def _migrate_from_1(db: sqlite3.Connection) -> None:
     and every offset stay, so participants see the same relay."""
     db.execute(_CHUNKS)
     db.execute(
-        "INSERT INTO chunks (session, first_seq, last_seq, ids, events)"
-        " SELECT session, seq, seq, json_array(id), json_array(json_array(sender, kind, at, body))"
-        " FROM events ORDER BY session, seq"
+        "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
+        " SELECT session, seq, seq, at, json_array(id),"
+        " json_array(json_array(sender, kind, at, body)) FROM events ORDER BY session, seq"
     )
     db.execute("DROP TABLE events")
+    for trigger in _CHUNK_TRIGGERS:
+        db.execute(trigger)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
