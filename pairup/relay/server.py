@@ -378,7 +378,7 @@ class Relay:
         if isinstance(frame, wire.Publish):
             if frame.sender != participant:
                 raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
-            await self._sequence(connection, room, frame)
+            self._sequence(connection, room, frame)
         elif isinstance(frame, wire.Resume):
             await self._replay(connection, room, frame.after, frame.until)
         elif isinstance(frame, wire.Ping):
@@ -450,9 +450,7 @@ class Relay:
 
     # -- sequencing and group commit -------------------------------------------------------------
 
-    async def _sequence(
-        self, connection: ServerConnection, room: _Room, frame: wire.Publish
-    ) -> None:
+    def _sequence(self, connection: ServerConnection, room: _Room, frame: wire.Publish) -> None:
         """Give the event its offset and queue it for the next commit.
 
         The sender hears of it with everyone, once it is durable: its own copy of the event

@@ -232,8 +232,8 @@ class Store:
                     chunk[0].seq,
                     chunk[-1].seq,
                     chunk[-1].at,
-                    json.dumps([event.id for event in chunk]),
-                    json.dumps([[e.sender, e.kind, e.at, e.body] for e in chunk]),
+                    [event.id for event in chunk],
+                    [[e.sender, e.kind, e.at, e.body] for e in chunk],
                 ]
             )
         # One statement in its own transaction; the schema's triggers check that each chunk
@@ -244,8 +244,8 @@ class Store:
             with self._reading("append events") as db:
                 db.execute(
                     "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
-                    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4,"
-                    " value ->> 5 FROM json_each(?)",
+                    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value -> 4,"
+                    " value -> 5 FROM json_each(?)",
                     (json.dumps(rows),),
                 )
         except StoreError as error:

@@ -19,9 +19,9 @@ from pairup.relay.store import Store
 
 
 class ForgetfulRelay(Relay):
-    async def _sequence(self, connection: ServerConnection, room: _Room, frame: Publish) -> None:
+    def _sequence(self, connection: ServerConnection, room: _Room, frame: Publish) -> None:
         room.ids.pop(frame.id, None)
-        await super()._sequence(connection, room, frame)
+        super()._sequence(connection, room, frame)
 
 
 async def serve(host: str, port: int, data_dir: Path, spec: ChaosSpec) -> None:
