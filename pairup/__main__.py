@@ -1,5 +1,5 @@
 """``python -m pairup`` runs the same entry point as the ``pairup`` command."""
 
-from pairup.cli import main
+from pairup.entry import main
 
 raise SystemExit(main())

@@ -332,8 +332,10 @@ def _trailers(args: argparse.Namespace) -> int:
 
 def _commit(args: argparse.Namespace) -> int:
     """Through the running pairup when it listens (it has git loaded and records the commit in
-    the session at once), else in this process."""
-    from pairup.git.live import ask, git_dirs, read_live
+    the session at once), else in this process. The plain forms of the options never get here
+    while a pairup listens: :mod:`pairup.handover` sends them before this module loads."""
+    from pairup import handover
+    from pairup.git.live import git_dirs, read_live
 
     if not args.message:
         raise UserError("give the commit message with -m MESSAGE")
@@ -344,7 +346,7 @@ def _commit(args: argparse.Namespace) -> int:
     live = read_live(dirs[1])
     if live is None:
         raise UserError(f"{NO_SESSION}, or commit with git")
-    request = {
+    request: dict[str, object] = {
         "op": "commit",
         "message": args.message,
         "all": args.all,
@@ -352,22 +354,11 @@ def _commit(args: argparse.Namespace) -> int:
         "env": dict(os.environ),
         "cwd": str(cwd),
     }
-    reply = ask(live.socket, request, timeout=COMMIT_TIMEOUT) if live.socket else None
+    reply = handover.ask(live.socket, request) if live.socket else None
     if reply is None or reply.get("elsewhere"):
         # Nobody listens, or the running pairup works in another worktree of this repository.
         reply = _commit_here(args, cwd)
-    for warning in reply.get("warnings", []):
-        print(f"pairup: warning: {warning}", file=sys.stderr)
-    if not reply.get("ok"):
-        raise UserError(str(reply.get("error", "the commit failed")))
-    print(f"[{reply['branch']} {reply['sha'][:7]}] {reply['summary']}")
-    for name, email in reply["co_authors"]:
-        print(f"    Co-authored-by: {name} <{email}>")
-    return EXIT_OK
-
-
-COMMIT_TIMEOUT = 900.0
-"""Long enough for the slowest pre-commit hook the running pairup may have to wait for."""
+    return handover.show(reply)
 
 
 def _commit_here(args: argparse.Namespace, cwd: Path) -> dict[str, object]:

@@ -13,15 +13,13 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from pairup import handover
 from pairup.git.trailers import Person
 
 LIVE_FILE = Path("pairup") / "live.json"
-COMMIT_SOCKET = Path("pairup") / "commit.sock"
-MAX_SOCKET_PATH = 100
+COMMIT_SOCKET = Path(handover.COMMIT_SOCKET)
 """Unix socket paths are limited to about 104 bytes; a deeper repository goes without one."""
-MAX_REPLY = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,41 +123,9 @@ def remove_live(common_dir: Path, session: str) -> None:
 def commit_socket(common_dir: Path) -> Path | None:
     """Where this repository's live pairup should listen for commits, if a socket fits there."""
     path = common_dir / COMMIT_SOCKET
-    if not hasattr(socket, "AF_UNIX") or len(os.fsencode(path)) > MAX_SOCKET_PATH:
+    if not hasattr(socket, "AF_UNIX") or len(os.fsencode(path)) > handover.MAX_SOCKET_PATH:
         return None
     return path
-
-
-def ask(path: str, request: dict[str, Any], timeout: float) -> dict[str, Any] | None:
-    """One JSON request to the live pairup and its JSON reply. None if it cannot be reached,
-    and only then: the caller may do the work itself without risk of doing it twice."""
-    try:
-        if os.stat(path).st_uid != os.getuid():
-            return None  # not this user's pairup: the request carries their environment
-    except OSError:
-        return None
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with connection:
-        connection.settimeout(timeout)
-        try:
-            connection.connect(path)
-        except OSError:
-            return None
-        reply = b""
-        try:
-            connection.sendall(json.dumps(request).encode() + b"\n")
-            connection.shutdown(socket.SHUT_WR)
-            while (chunk := connection.recv(65536)) and len(reply) <= MAX_REPLY:
-                reply += chunk
-        except OSError as error:
-            return {"ok": False, "error": f"lost touch with the running pairup: {error}"}
-    try:
-        answer = json.loads(reply)
-    except ValueError:
-        answer = None
-    if not isinstance(answer, dict):
-        return {"ok": False, "error": "the running pairup gave no readable answer"}
-    return answer
 
 
 def _person(record: dict[str, str]) -> Person:

@@ -67,10 +67,14 @@ class _Repository:
         self.commits = asyncio.Lock()
         self._socket_inode: int | None = None
         self._complained: set[str] = set()
+        self._repo: pygit2.Repository | None = None
+        """The repository the watcher keeps open, used under ``commits`` only: its index stays
+        loaded, so a commit reads it once, not once to open it and again to refresh it."""
 
     async def run(self) -> None:
         watcher = await asyncio.to_thread(_HeadWatcher.open, self.cwd)
-        server = await self._listen() if watcher is not None else None
+        self._repo = None if watcher is None else watcher.repo
+        server = await self._listen() if self._repo is not None else None
         written: LiveSession | None = None
         try:
             while self.link.view.phase != "ended":
@@ -176,10 +180,13 @@ class _Repository:
         people = tuple(
             Person(p.name, p.email) for p in co_authors(self.link.view, self.me.id, self.credit)
         )
+        if self._repo is None:
+            return {"ok": False, "error": "pairup does not have the repository open"}
         async with self.commits:
             try:
                 made, branch, warnings = await asyncio.to_thread(
                     _commit_in,
+                    self._repo,
                     self.cwd,
                     message,
                     people,
@@ -236,6 +243,7 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
 
 
 def _commit_in(
+    repo: pygit2.Repository,
     cwd: Path,
     message: str,
     people: tuple[Person, ...],
@@ -248,7 +256,6 @@ def _commit_in(
     repository's, then the caller's home's), and the warnings about them."""
     top = toplevel(cwd) or cwd
     credited, warnings = resolve(people, [top, Path(env.get("HOME", str(Path.home())))])
-    repo = open_repository(cwd)
     made = commit(repo, message, co_authors=credited, env=env, stage_all=stage_all, verify=verify)
     return made, "detached HEAD" if repo.head_is_detached else repo.head.shorthand, warnings
 

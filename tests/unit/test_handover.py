@@ -1,0 +1,126 @@
+"""``pairup commit`` hands its plain forms to the running pairup without the full command line,
+and finds the same socket the running pairup listens on."""
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pairup import handover
+from pairup.git.live import commit_socket, git_dirs
+
+
+@pytest.mark.parametrize(
+    ("argv", "options"),
+    [
+        (["-m", "Add the relay"], ("Add the relay", False, True)),
+        (["--message", "Add the relay"], ("Add the relay", False, True)),
+        (["--message=Add the relay"], ("Add the relay", False, True)),
+        (["-mAdd the relay"], ("Add the relay", False, True)),
+        (["-a", "-m", "x y"], ("x y", True, True)),
+        (["-am", "x y"], ("x y", True, True)),
+        (["-m", "x", "--all", "--no-verify"], ("x", True, False)),
+        (["--no-verify", "-m", "Line one\n\nBody"], ("Line one\n\nBody", False, False)),
+    ],
+)
+def test_the_plain_forms_of_the_options_are_read_as_argparse_reads_them(argv, options):
+    assert handover.parse(argv) == options
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["-m"],
+        ["-m", ""],
+        ["-m", "-x"],
+        ["--help"],
+        ["-h"],
+        ["-m", "x", "-m", "y"],
+        ["-a", "-a", "-m", "x"],
+        ["-m", "x", "--amend"],
+        ["-m", "x", "stray"],
+        ["-ma", "x"],
+    ],
+)
+def test_anything_else_is_left_to_the_full_command_line(argv):
+    assert handover.parse(argv) is None
+
+
+@given(
+    st.dictionaries(
+        st.text(),
+        st.one_of(st.text(), st.booleans(), st.dictionaries(st.text(), st.text(), max_size=5)),
+        max_size=8,
+    )
+)
+def test_a_request_is_the_json_the_running_pairup_reads_and_an_answer_reads_back(request):
+    encoded = handover._encode(request)
+    assert json.loads(encoded) == request
+    assert handover._decode(json.dumps(request).encode()) == request
+
+
+def test_an_answer_that_is_not_one_json_object_is_unreadable():
+    for answer in (b"", b"{", b'{"ok": true} trailing', b"\xff\xfe", b"[1, 2]"):
+        decoded = handover._decode(answer)
+        assert decoded is None or not isinstance(decoded, dict)
+
+
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A directory with a short path: a Unix socket's path must fit in about 100 bytes."""
+    with tempfile.TemporaryDirectory(prefix="pu-") as directory:
+        yield Path(directory).resolve()
+
+
+def _git(cwd: Path, *args: str) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(cwd),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_AUTHOR_NAME": "Ann",
+        "GIT_AUTHOR_EMAIL": "ann@example.test",
+        "GIT_COMMITTER_NAME": "Ann",
+        "GIT_COMMITTER_EMAIL": "ann@example.test",
+    }
+    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
+
+
+def _listen(path: Path) -> socket.socket:
+    path.parent.mkdir(exist_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(str(path))
+    return listener
+
+
+def test_the_socket_is_the_one_the_running_pairup_listens_on_also_from_a_worktree(short_dir):
+    repo = short_dir / "r"
+    repo.mkdir()
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "First")
+    _git(repo, "worktree", "add", "-q", str(short_dir / "w"))
+    (repo / "sub").mkdir()
+    dirs = git_dirs(repo)
+    assert dirs is not None
+    expected = commit_socket(dirs[1])
+    assert expected is not None
+    assert handover.socket_path(str(repo / "sub"), {}) is None  # nobody listens yet
+
+    with _listen(expected):
+        for place in (repo, repo / "sub", short_dir / "w"):
+            assert handover.socket_path(str(place), {}) == str(expected)
+        assert handover.socket_path(str(short_dir), {}) is None
+
+
+def test_a_request_to_a_socket_nobody_answers_on_is_not_sent(short_dir):
+    path = short_dir / "gone.sock"
+    _listen(path).close()  # the file stays, the listener is gone
+    assert handover.ask(str(path), {"op": "commit"}) is None
