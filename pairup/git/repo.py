@@ -104,13 +104,20 @@ def commit(
     env: Mapping[str, str],
     stage_all: bool = False,
     verify: bool = True,
+    index_read: bytes | None = None,
 ) -> Committed:
-    """Commit the index as you, with Co-authored-by trailers for ``co_authors``."""
+    """Commit the index as you, with Co-authored-by trailers for ``co_authors``.
+
+    The index is read from its file first, whatever ``git add`` staged a moment ago; unless
+    ``index_read`` is the file's :func:`index_stamp` from when ``repo.index`` was last read
+    (:func:`read_index`) and the file still has it.
+    """
     _check_state(repo)
     author = identity(repo, env, "AUTHOR")
     committer = identity(repo, env, "COMMITTER")
     index = repo.index
-    index.read(force=True)  # whatever `git add` staged since, even a moment ago
+    if index_read is None or index_stamp(repo) != index_read:
+        index.read(force=True)
     if stage_all:
         stage_tracked(repo)
     if verify and _run_hook(repo, "pre-commit", [], env):
@@ -127,6 +134,31 @@ def commit(
     sha = repo.create_commit("HEAD", _signature(author), _signature(committer), text, tree, parents)
     _run_hook(repo, "post-commit", [], env, check=False)
     return Committed(str(sha), _summary(text), author, credited(text))
+
+
+HASH_TAIL = 32
+"""The last bytes of an index file: the hash git writes over all before it (SHA-1 or SHA-256)."""
+
+
+def index_stamp(repo: pygit2.Repository) -> bytes | None:
+    """What tells one index file's contents from another's: its trailing hash. ``None`` when
+    there is none to trust: no index yet, or one written without it (``index.skipHash``)."""
+    try:
+        with open(os.path.join(repo.path, "index"), "rb") as file:
+            file.seek(-HASH_TAIL, os.SEEK_END)
+            tail = file.read(HASH_TAIL)
+    except OSError:
+        return None
+    return None if tail[-20:] == bytes(20) else tail
+
+
+@_refusals_reported
+def read_index(repo: pygit2.Repository) -> bytes | None:
+    """Read the index file into ``repo.index``; the stamp it had when the read began, so a
+    file replaced during the read is read again by the next :func:`commit`."""
+    stamp = index_stamp(repo)
+    repo.index.read(force=True)
+    return stamp
 
 
 @_refusals_reported

@@ -28,8 +28,9 @@ from pairup.git.live import (
     toplevel,
     write_live,
 )
-from pairup.git.repo import Committed, GitError, commit, credited, open_repository
+from pairup.git.repo import Committed, GitError, commit, credited, open_repository, read_index
 from pairup.git.trailers import Person
+from pairup.git.watch import Watch, watch
 from pairup.link.client import Link
 from pairup.link.timekeeper import new_id
 from pairup.session import events as ev
@@ -70,11 +71,17 @@ class _Repository:
         self._repo: pygit2.Repository | None = None
         """The repository the watcher keeps open, used under ``commits`` only: its index stays
         loaded, so a commit reads it once, not once to open it and again to refresh it."""
+        self._index_read: bytes | None = None
+        """The index file's stamp when ``_repo``'s index was last read from it, if a read
+        ahead of a commit left it current (see :func:`pairup.git.repo.commit`)."""
+        self._index_stale = False
+        self._reading: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         watcher = await asyncio.to_thread(_HeadWatcher.open, self.cwd)
         self._repo = None if watcher is None else watcher.repo
         server = await self._listen() if self._repo is not None else None
+        index_watch = await self._watch_index() if server is not None else None
         written: LiveSession | None = None
         try:
             while self.link.view.phase != "ended":
@@ -88,9 +95,41 @@ class _Repository:
         finally:
             if written is not None:
                 remove_live(self.common, self.link.join.session)
+            if index_watch is not None:
+                asyncio.get_running_loop().remove_reader(index_watch.fd)
+                index_watch.close()
+            if self._reading is not None:
+                self._reading.cancel()
             if server is not None:
                 server.close()
                 self._remove_socket()
+
+    async def _watch_index(self) -> Watch | None:
+        """Read the index again as soon as git replaces it (``git add``), so ``pairup commit``
+        finds it read already; where nothing tells us, commits read it themselves."""
+        assert self._repo is not None
+        index_watch = await asyncio.to_thread(watch, Path(self._repo.path), {"index"})
+        if index_watch is not None:
+            asyncio.get_running_loop().add_reader(index_watch.fd, self._index_replaced, index_watch)
+        return index_watch
+
+    def _index_replaced(self, index_watch: Watch) -> None:
+        if not index_watch.changed():
+            return
+        self._index_stale = True
+        if self._reading is None or self._reading.done():
+            self._reading = asyncio.create_task(self._read_index())
+
+    async def _read_index(self) -> None:
+        while self._index_stale and self._repo is not None:
+            self._index_stale = False
+            async with self.commits:
+                try:
+                    self._index_read = await asyncio.to_thread(read_index, self._repo)
+                except GitError as error:
+                    # A half-written or locked index: the commit reads it itself.
+                    self._index_read = None
+                    log.debug("reading the index ahead of a commit failed: %s", error)
 
     async def _tick(
         self,
@@ -193,9 +232,13 @@ class _Repository:
                     env,
                     stage_all=bool(request.get("all")),
                     verify=bool(request.get("verify", True)),
+                    index_read=self._index_read,
                 )
             except GitError as error:
                 return {"ok": False, "error": str(error)}
+            finally:
+                # A hook or -a may have changed the index: the next commit reads it.
+                self._index_read = None
             # Recorded before the lock is let go, so the watcher never records it again.
             await self.link.submit(
                 ev.CommitRecorded(
@@ -251,12 +294,21 @@ def _commit_in(
     *,
     stage_all: bool,
     verify: bool,
+    index_read: bytes | None,
 ) -> tuple[Committed, str, tuple[str, ...]]:
     """The commit, with co-authors' emails corrected from .git-coauthors files (the
     repository's, then the caller's home's), and the warnings about them."""
     top = toplevel(cwd) or cwd
     credited, warnings = resolve(people, [top, Path(env.get("HOME", str(Path.home())))])
-    made = commit(repo, message, co_authors=credited, env=env, stage_all=stage_all, verify=verify)
+    made = commit(
+        repo,
+        message,
+        co_authors=credited,
+        env=env,
+        stage_all=stage_all,
+        verify=verify,
+        index_read=index_read,
+    )
     return made, "detached HEAD" if repo.head_is_detached else repo.head.shorthand, warnings
 
 

@@ -307,3 +307,22 @@ def test_a_locked_index_is_a_one_line_error(tmp_path: Path) -> None:
     (path / ".git" / "index.lock").write_text("")
     with pytest.raises(GitError, match=r"^git refused: "):
         commit(open_repository(path), "Change", co_authors=[], env=env, stage_all=True)
+
+
+def test_each_pairup_commit_right_after_git_add_has_what_was_just_staged(pairing) -> None:
+    """The running pairup reads the index again as soon as git replaces it; a commit asked
+    for while that read is under way, or before it began, still has every staged change."""
+    repo, env, _, _ = pairing
+    for number in range(4):
+        path = repo / f"quick-{number}.txt"
+        path.write_text(f"round {number}\n")
+        git(repo, "add", path.name, env=env)
+        if number % 2:
+            (repo / "README.md").write_text(f"# demo, round {number}\n")
+            git(repo, "add", "README.md", env=env)
+        result = pairup(repo, env, "commit", "-m", f"Round {number}")
+        assert result.returncode == 0, result.stderr
+        assert git(repo, "status", "--porcelain", env=env) == ""
+        tree = git(repo, "ls-tree", "--name-only", "HEAD", env=env).split()
+        assert f"quick-{number}.txt" in tree
+    assert git(repo, "show", "HEAD:README.md", env=env) == "# demo, round 3\n"
