@@ -1,6 +1,5 @@
 """The relay store keeps each session's log gapless and whole, and knows its own epoch."""
 
-import dataclasses
 import signal
 import sqlite3
 import subprocess
@@ -273,7 +272,7 @@ def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_
     with Store.open(path) as store:
         store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
         epoch = store.epoch
-    old = [_event(1), dataclasses.replace(_event(2), body='{"text": "caf\u00e9 \u2615"}')]
+    old = [_event(1), _event(2)._replace(body='{"text": "caf\u00e9 \u2615"}')]
     with sqlite3.connect(path) as db:
         # The file as pairup wrote it before events were stored a commit to a row.
         db.execute("DROP TABLE chunks")
