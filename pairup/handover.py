@@ -78,7 +78,7 @@ def parse(argv: list[str]) -> Options | None:
             stage_all = stage_all or word == "-am"
         elif word.startswith("--message=") and message is None:
             message = word.removeprefix("--message=")
-        elif word.startswith("-m") and not word.startswith("-m-") and message is None:
+        elif word.startswith("-m") and word[2:3] not in ("-", "=") and message is None:
             message = word[2:]
         else:
             return None
@@ -99,14 +99,18 @@ def socket_path(cwd: str, env: dict[str, str] | os._Environ[str]) -> str | None:
     except OSError:
         pass
     path = os.path.join(os.path.realpath(common), COMMIT_SOCKET)
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
-        return None
-    try:
-        if os.stat(path).st_uid != os.getuid():
-            return None  # not this user's pairup: the request carries their environment
-    except OSError:
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH or not _ours(path):
         return None
     return path
+
+
+def _ours(path: str) -> bool:
+    """Whether the socket at ``path`` belongs to this user: a request carries their
+    environment, so it goes to nobody else's."""
+    try:
+        return os.stat(path).st_uid == os.getuid()
+    except OSError:
+        return False
 
 
 def _git_dir(cwd: str, env: dict[str, str] | os._Environ[str]) -> str | None:
@@ -136,10 +140,13 @@ def _git_dir(cwd: str, env: dict[str, str] | os._Environ[str]) -> str | None:
 def ask(
     path: str, request: dict[str, object], timeout: float = TIMEOUT
 ) -> dict[str, object] | None:
-    """Send the request and read the answer; ``None`` if nobody answers on the socket, and
-    only then, so the caller may do the work itself without doing it twice."""
+    """Send the request and read the answer; ``None`` if nobody answers on the socket, or it
+    is not this user's, and only then, so the caller may do the work itself without doing it
+    twice."""
     import _socket
 
+    if not _ours(path):
+        return None
     connection = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         connection.settimeout(timeout)

@@ -327,8 +327,9 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
         if tuple(first["loc"]) == ("hello", "v"):
             raise FrameError(
                 Close.INVALID,
-                f"protocol version {first['input']!r}: this relay speaks {PROTOCOL_VERSION};"
-                " use the same pairup version on the relay and every participant",
+                f"protocol version {repr(first['input'])[:20]}: this relay speaks "
+                f"{PROTOCOL_VERSION}; use the same pairup version on the relay and every "
+                "participant",
             ) from None
         where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
         raise FrameError(Close.INVALID, f"{where}: {first['msg']}"[:200]) from None

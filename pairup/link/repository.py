@@ -80,10 +80,12 @@ class _Repository:
     async def run(self) -> None:
         watcher = await asyncio.to_thread(_HeadWatcher.open, self.cwd)
         self._repo = None if watcher is None else watcher.repo
-        server = await self._listen() if self._repo is not None else None
-        index_watch = await self._watch_index() if server is not None else None
+        server: asyncio.Server | None = None
+        index_watch: Watch | None = None
         written: LiveSession | None = None
         try:
+            server = await self._listen() if self._repo is not None else None
+            index_watch = await self._watch_index() if server is not None else None
             while self.link.view.phase != "ended":
                 try:
                     written = await self._tick(watcher, server, written)

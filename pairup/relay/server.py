@@ -286,6 +286,11 @@ class Relay:
             chaos="" if self.chaos is None else str(self.chaos.spec),
         )
         await connection.send(wire.encode(welcome))
+        if self._rooms.get(room.session) is not room:
+            # A failed commit let the session go while the welcome was on its way: this
+            # room takes no more events. Coming back, the client finds the stored session.
+            await connection.close(wire.Close.STORAGE_FAILED, "the relay could not store events")
+            return None
         # A member only once welcomed: a connection lost before that leaves no ghost behind.
         room.members[connection] = hello.participant
         self._tell_presence(room)

@@ -286,9 +286,11 @@ class Store:
             raise ValueError(f"limit must be at least 1, got {limit}")
         found: list[StoredEvent] = []
         with self._reading("read events") as db:
+            # From the chunk that holds ``after + 1`` on, along the primary key.
             chunks = db.execute(
-                "SELECT first_seq, ids, events FROM chunks"
-                " WHERE session = ? AND last_seq > ? ORDER BY first_seq",
+                "SELECT first_seq, ids, events FROM chunks WHERE session = ?1 AND first_seq >="
+                " coalesce((SELECT max(first_seq) FROM chunks"
+                " WHERE session = ?1 AND first_seq <= ?2 + 1), 0) ORDER BY first_seq",
                 (session, after),
             )
             for first, ids, events in chunks:
@@ -453,10 +455,16 @@ def _migrate_from_1(db: sqlite3.Connection) -> None:
     within the transaction that opens it: each old event becomes a chunk of one, the epoch
     and every offset stay, so participants see the same relay."""
     db.execute(_CHUNKS)
-    db.execute(
+    # The JSON is Python's: SQLite's json_array writes a REAL with 15 significant digits,
+    # and the relay's times must read back as they were sent.
+    old = db.execute("SELECT session, seq, id, sender, kind, at, body FROM events")
+    db.executemany(
         "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
-        " SELECT session, seq, seq, at, json_array(id),"
-        " json_array(json_array(sender, kind, at, body)) FROM events ORDER BY session, seq"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            (session, seq, seq, at, json.dumps([id]), json.dumps([[sender, kind, at, body]]))
+            for session, seq, id, sender, kind, at, body in old.fetchall()
+        ),
     )
     db.execute("DROP TABLE events")
     for trigger in _CHUNK_TRIGGERS:

@@ -1,4 +1,4 @@
-"""The relay's guards at the HTTP layer, TLS, and idle-session expiry."""
+"""The relay's guards at the HTTP layer, TLS, idle-session expiry, and a failed commit."""
 
 import asyncio
 import json
@@ -11,7 +11,7 @@ from websockets.exceptions import InvalidStatus
 
 from pairup import protocol as wire
 from pairup.relay.run import tls_context
-from pairup.relay.server import Limits, Relay
+from pairup.relay.server import Limits, Relay, _Room
 from pairup.relay.store import Store
 
 from .relaykit import LOOPBACK, Peer, new_session, refusal, running_relay
@@ -173,5 +173,53 @@ def test_a_session_someone_is_still_in_does_not_expire(tmp_path):
             await ann.publish()
             assert len(await ann.until(wire.Sequenced)) == 1
             await ann.close()
+
+    run(scenario())
+
+
+class _HeldAdmission(Relay):
+    """A relay that holds each admission after finding its session, until told to go on:
+    the moment a welcome is on its way, made to last."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store, limits=Limits(reject_delay=0.05))
+        self.holding = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def _room(self, hello: wire.Hello, key: bytes, address: str) -> _Room | None:
+        room = await super()._room(hello, key, address)
+        if hello.participant == "bob":
+            self.holding.set()
+            await self.release.wait()
+        return room
+
+
+def test_a_participant_welcomed_as_a_failed_commit_lets_the_session_go_is_closed_too(tmp_path):
+    """The session's room is let go when a commit fails, and its members are closed so they
+    come back to the stored session; one admitted at that moment must not stay in the old
+    room, where its events would go nowhere."""
+
+    async def scenario():
+        store = Store.open(tmp_path / "relay.sqlite3")
+        relay = _HeldAdmission(store)
+        server = await relay.start(LOOPBACK, 0)
+        url = f"ws://{LOOPBACK}:{server.sockets[0].getsockname()[1]}"
+        try:
+            session, secret = new_session()
+            ann = await Peer.join(url, session, secret, "ann", create=True)
+            bob_joining = asyncio.create_task(Peer.join(url, session, secret, "bob"))
+            await relay.holding.wait()
+            store.close()  # the disk is gone: the next commit fails
+            await ann.publish()
+            async with asyncio.timeout(5):
+                await ann.ws.wait_closed()
+            assert ann.ws.close_code == wire.Close.STORAGE_FAILED
+            relay.release.set()
+            bob = await bob_joining
+            async with asyncio.timeout(5):
+                await bob.ws.wait_closed()
+            assert bob.ws.close_code == wire.Close.STORAGE_FAILED
+        finally:
+            await relay.stop(server)
 
     run(scenario())

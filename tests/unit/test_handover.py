@@ -48,6 +48,8 @@ def test_the_plain_forms_of_the_options_are_read_as_argparse_reads_them(argv, op
         ["-m", "x", "--amend"],
         ["-m", "x", "stray"],
         ["-ma", "x"],
+        ["-m=foo"],
+        ["-m="],
     ],
 )
 def test_anything_else_is_left_to_the_full_command_line(argv):
@@ -118,6 +120,21 @@ def test_the_socket_is_the_one_the_running_pairup_listens_on_also_from_a_worktre
         for place in (repo, repo / "sub", short_dir / "w"):
             assert handover.socket_path(str(place), {}) == str(expected)
         assert handover.socket_path(str(short_dir), {}) is None
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user takes root")
+def test_a_request_never_goes_to_another_user_s_socket(short_dir):
+    """A request carries the caller's environment: a socket someone else owns gets nothing,
+    wherever its path came from (the live-session file names one too)."""
+    path = short_dir / "theirs.sock"
+    with _listen(path) as listener:
+        listener.listen()
+        os.chown(path, 65534, 65534)
+        request = {"op": "commit", "env": {"TOKEN": "secret"}}
+        assert handover.ask(str(path), request, timeout=2.0) is None
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
 
 
 def test_a_request_to_a_socket_nobody_answers_on_is_not_sent(short_dir):

@@ -125,10 +125,13 @@ def test_an_event_alone_or_too_big_to_share_goes_as_an_event_frame():
     assert wire.pack_events([]) == []
 
 
-def test_a_hello_of_another_protocol_version_is_told_to_use_the_same_pairup_everywhere():
+@pytest.mark.parametrize("version", [1, 3, "x" * 300, [2] * 100])
+def test_a_hello_of_another_protocol_version_is_told_to_use_the_same_pairup_everywhere(version):
     hello = json.loads(wire.encode(wire.Hello(session="abcdefgh", key="k" * 43, participant="ann")))
-    hello["v"] = 1
+    hello["v"] = version
     with pytest.raises(wire.FrameError) as refused:
         wire.decode_client_frame(json.dumps(hello))
     assert refused.value.code == wire.Close.INVALID
     assert "this relay speaks 2" in refused.value.reason
+    # It goes out in an error frame, whose reason holds 200 characters at most.
+    assert wire.Error(code=refused.value.code, reason=refused.value.reason)

@@ -4,11 +4,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pairup.protocol import admission_digest
 from pairup.relay.store import SessionExists, SessionRecord, Store, StoredEvent, StoreError
@@ -272,7 +275,10 @@ def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_
     with Store.open(path) as store:
         store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
         epoch = store.epoch
-    old = [_event(1), _event(2)._replace(body='{"text": "caf\u00e9 \u2615"}')]
+    old = [
+        _event(1)._replace(at=1712345678.1234567),
+        _event(2)._replace(at=1712345678.1234569, body='{"text": "caf\u00e9 \u2615 \U0001f600"}'),
+    ]
     with sqlite3.connect(path) as db:
         # The file as pairup wrote it before events were stored a commit to a row.
         db.execute("DROP TABLE chunks")
@@ -379,3 +385,23 @@ def test_the_relay_forgets_addresses_whose_attempts_are_out_of_the_window(monkey
     recent.forget_old()
     assert recent.count("192.0.2.1") == 1
     assert len(recent._times) == 1
+
+
+@given(
+    sizes=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=12),
+    after=st.integers(min_value=0, max_value=120),
+    limit=st.integers(min_value=1, max_value=40),
+)
+@settings(max_examples=60, deadline=None)
+def test_a_page_is_the_events_after_an_offset_wherever_the_commits_fell(sizes, after, limit):
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Store.open(Path(directory) / "store.sqlite3") as store,
+    ):
+        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        events = [_event(seq) for seq in range(1, sum(sizes) + 1)]
+        start = 0
+        for size in sizes:
+            store.append(events[start : start + size])
+            start += size
+        assert store.events_after("session-a", after, limit) == events[after:][:limit]
