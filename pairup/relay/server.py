@@ -2,9 +2,11 @@
 
 It reads only the envelope of an event (id, sender, kind, body size) and never the body. Each
 accepted event gets the session's next offset and the relay's time, and is committed to the
-store *before* anyone hears of it: the sender's ack and everyone's copy go out after the
-commit, in offset order. Commits are grouped: events that arrive while a commit is running go
-into the next one, so one fsync serves many events.
+store *before* anyone hears of it: everyone's copy, the sender's included (which is its
+acknowledgement), goes out after the commit, in offset order, a commit's events to each
+participant in one frame. Commits are grouped: events that arrive while a commit is running go
+into the next one, so one fsync serves many events, and the next commit starts while the last
+one fans out. See ADR 14.
 
 Bad input costs the sender its connection (an error frame, then a close code from
 :class:`pairup.protocol.Close`) and nobody else anything.
