@@ -89,19 +89,17 @@ def parse(argv: list[str]) -> Options | None:
 
 def socket_path(cwd: str, env: dict[str, str] | os._Environ[str]) -> str | None:
     """The running pairup's socket for the repository around ``cwd``, if it is this user's."""
-    git_dir = _git_dir(cwd, env)
-    if git_dir is None:
+    dirs = git_dirs(cwd, env)
+    if dirs is None:
         return None
-    common = git_dir
-    try:
-        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as pointer:
-            common = os.path.join(git_dir, pointer.read().strip())
-    except OSError:
-        pass
-    path = os.path.join(os.path.realpath(common), COMMIT_SOCKET)
-    if len(os.fsencode(path)) > MAX_SOCKET_PATH or not _ours(path):
-        return None
-    return path
+    path = commit_socket(dirs[1])
+    return path if path is not None and _ours(path) else None
+
+
+def commit_socket(common_dir: str) -> str | None:
+    """Where the running pairup of a repository listens, if a socket path fits there."""
+    path = os.path.join(common_dir, COMMIT_SOCKET)
+    return path if len(os.fsencode(path)) <= MAX_SOCKET_PATH else None
 
 
 def _ours(path: str) -> bool:
@@ -113,8 +111,22 @@ def _ours(path: str) -> bool:
         return False
 
 
+def git_dirs(cwd: str, env: dict[str, str] | os._Environ[str]) -> tuple[str, str] | None:
+    """The git directory of the repository around ``cwd`` and its common directory (they
+    differ in a linked worktree); None outside a repository. ``GIT_DIR`` wins, as in git."""
+    git_dir = _git_dir(cwd, env)
+    if git_dir is None:
+        return None
+    try:
+        with open(os.path.join(git_dir, "commondir"), encoding="utf-8") as pointer:
+            return git_dir, os.path.realpath(os.path.join(git_dir, pointer.read().strip()))
+    except OSError:
+        return git_dir, git_dir
+
+
 def _git_dir(cwd: str, env: dict[str, str] | os._Environ[str]) -> str | None:
-    """The git directory of the repository around ``cwd``, as git finds it."""
+    """The git directory of the repository around ``cwd``, as git finds it: ``.git``, a
+    directory or a file pointing to one, here or in the nearest directory above."""
     if env.get("GIT_DIR"):
         return os.path.realpath(os.path.join(cwd, env["GIT_DIR"]))
     directory = os.path.realpath(cwd)
@@ -128,9 +140,9 @@ def _git_dir(cwd: str, env: dict[str, str] | os._Environ[str]) -> str | None:
                     text = pointer.read().strip()
             except OSError:
                 return None
-            if not text.startswith("gitdir:"):
-                return None
-            return os.path.realpath(os.path.join(directory, text.removeprefix("gitdir:").strip()))
+            if text.startswith("gitdir:"):
+                pointed = text.removeprefix("gitdir:").strip()
+                return os.path.realpath(os.path.join(directory, pointed))
         parent = os.path.dirname(directory)
         if parent == directory:
             return None

@@ -18,8 +18,6 @@ from pairup import handover
 from pairup.git.trailers import Person
 
 LIVE_FILE = Path("pairup") / "live.json"
-COMMIT_SOCKET = Path(handover.COMMIT_SOCKET)
-"""Unix socket paths are limited to about 104 bytes; a deeper repository goes without one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,20 +35,8 @@ class LiveSession:
 def git_dirs(start: Path, env: dict[str, str] | None = None) -> tuple[Path, Path] | None:
     """The git directory of the repository around ``start`` and its common directory (they
     differ in a linked worktree); None outside a repository. ``GIT_DIR`` wins, as in git."""
-    variables = os.environ if env is None else env
-    if variables.get("GIT_DIR"):
-        git_dir = (start / variables["GIT_DIR"]).resolve()
-        return git_dir, _common(git_dir)
-    for directory in (start.resolve(), *start.resolve().parents):
-        dotgit = directory / ".git"
-        if dotgit.is_dir():
-            return dotgit, _common(dotgit)
-        if dotgit.is_file():
-            pointer = dotgit.read_text(encoding="utf-8", errors="replace").strip()
-            if pointer.startswith("gitdir:"):
-                git_dir = (directory / pointer.removeprefix("gitdir:").strip()).resolve()
-                return git_dir, _common(git_dir)
-    return None
+    found = handover.git_dirs(str(start), os.environ if env is None else env)
+    return None if found is None else (Path(found[0]), Path(found[1]))
 
 
 def toplevel(start: Path) -> Path | None:
@@ -59,13 +45,6 @@ def toplevel(start: Path) -> Path | None:
         if (directory / ".git").exists():
             return directory
     return None
-
-
-def _common(git_dir: Path) -> Path:
-    pointer = git_dir / "commondir"
-    with contextlib.suppress(OSError):
-        return (git_dir / pointer.read_text(encoding="utf-8").strip()).resolve()
-    return git_dir
 
 
 def write_live(common_dir: Path, live: LiveSession) -> None:
@@ -122,10 +101,8 @@ def remove_live(common_dir: Path, session: str) -> None:
 
 def commit_socket(common_dir: Path) -> Path | None:
     """Where this repository's live pairup should listen for commits, if a socket fits there."""
-    path = common_dir / COMMIT_SOCKET
-    if not hasattr(socket, "AF_UNIX") or len(os.fsencode(path)) > handover.MAX_SOCKET_PATH:
-        return None
-    return path
+    path = handover.commit_socket(str(common_dir)) if hasattr(socket, "AF_UNIX") else None
+    return None if path is None else Path(path)
 
 
 def _person(record: dict[str, str]) -> Person:

@@ -8,7 +8,6 @@ commits read the index themselves, as they must anyway when it changed since the
 """
 
 import ctypes
-import ctypes.util
 import os
 import struct
 import sys
@@ -55,9 +54,10 @@ def watch(directory: Path, names: set[str]) -> Watch | None:
     inotify is not to be had."""
     if not sys.platform.startswith("linux"):
         return None
-    library = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(library, use_errno=True)
+        # The symbols this process has loaded already, the C library's among them: no
+        # search for the library (find_library runs a subprocess to find it).
+        libc = ctypes.CDLL(None, use_errno=True)
         init, add = libc.inotify_init1, libc.inotify_add_watch
     except (OSError, AttributeError):
         return None

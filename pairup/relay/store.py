@@ -251,9 +251,8 @@ class Store:
                     " value -> 5 FROM json_each(?)",
                     (json.dumps(rows),),
                 )
-        except StoreError as error:
-            if "does not continue its session" not in str(error):
-                raise
+        except _Refused:
+            # The only constraints a chunk can break say it does not continue its session.
             raise StoreError(self._discontinuity(chunks)) from None
 
     def _discontinuity(self, chunks: dict[str, list[StoredEvent]]) -> str:
@@ -359,12 +358,15 @@ class Store:
 
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[sqlite3.Connection]:
-        """The connection, held for one read; a database error becomes :class:`StoreError`."""
+        """The connection, held for one statement or read; a database error becomes
+        :class:`StoreError`, a broken constraint :class:`_Refused`."""
         with self._lock:
             if self._closed:
                 raise StoreError(f"{self._path}: cannot {what}: the store is closed")
             try:
                 yield self._db
+            except sqlite3.IntegrityError as error:
+                raise _Refused(f"{self._path}: {what} refused, nothing stored: {error}") from None
             except sqlite3.Error as error:
                 raise StoreError(f"{self._path}: cannot {what}: {error}") from None
 

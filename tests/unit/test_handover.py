@@ -4,7 +4,6 @@ and finds the same socket the running pairup listens on."""
 import json
 import os
 import socket
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +14,8 @@ from hypothesis import strategies as st
 
 from pairup import handover
 from pairup.git.live import commit_socket, git_dirs
+
+from ..integration.test_git_commits import empty_repo, git, git_env
 
 
 @pytest.mark.parametrize(
@@ -69,10 +70,19 @@ def test_a_request_is_the_json_the_running_pairup_reads_and_an_answer_reads_back
     assert handover._decode(json.dumps(request).encode()) == request
 
 
-def test_an_answer_that_is_not_one_json_object_is_unreadable():
-    for answer in (b"", b"{", b'{"ok": true} trailing', b"\xff\xfe", b"[1, 2]"):
-        decoded = handover._decode(answer)
-        assert decoded is None or not isinstance(decoded, dict)
+@pytest.mark.parametrize(
+    ("answer", "decoded"),
+    [
+        (b"", None),
+        (b"{", None),
+        (b'{"ok": true} trailing', None),
+        (b"\xff\xfe", None),
+        (b"[1, 2]", [1, 2]),
+        (b' {"ok": false}\n', {"ok": False}),
+    ],
+)
+def test_an_answer_is_read_whole_or_not_at_all(answer, decoded):
+    assert handover._decode(answer) == decoded
 
 
 @pytest.fixture
@@ -80,20 +90,6 @@ def short_dir() -> Iterator[Path]:
     """A directory with a short path: a Unix socket's path must fit in about 100 bytes."""
     with tempfile.TemporaryDirectory(prefix="pu-") as directory:
         yield Path(directory).resolve()
-
-
-def _git(cwd: Path, *args: str) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(cwd),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_AUTHOR_NAME": "Ann",
-        "GIT_AUTHOR_EMAIL": "ann@example.test",
-        "GIT_COMMITTER_NAME": "Ann",
-        "GIT_COMMITTER_EMAIL": "ann@example.test",
-    }
-    subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True)
 
 
 def _listen(path: Path) -> socket.socket:
@@ -104,16 +100,15 @@ def _listen(path: Path) -> socket.socket:
 
 
 def test_the_socket_is_the_one_the_running_pairup_listens_on_also_from_a_worktree(short_dir):
-    repo = short_dir / "r"
-    repo.mkdir()
-    _git(repo, "init", "-q", "-b", "main")
-    _git(repo, "commit", "-q", "--allow-empty", "-m", "First")
-    _git(repo, "worktree", "add", "-q", str(short_dir / "w"))
+    env = git_env(short_dir)
+    repo = empty_repo(short_dir / "r", env)
+    git(repo, "commit", "-q", "--allow-empty", "-m", "First", env=env)
+    git(repo, "worktree", "add", "-q", str(short_dir / "w"), env=env)
     (repo / "sub").mkdir()
     dirs = git_dirs(repo)
     assert dirs is not None
     expected = commit_socket(dirs[1])
-    assert expected is not None
+    assert expected == repo / ".git" / "pairup" / "commit.sock"
     assert handover.socket_path(str(repo / "sub"), {}) is None  # nobody listens yet
 
     with _listen(expected):
