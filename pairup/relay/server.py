@@ -5,8 +5,9 @@ accepted event gets the session's next offset and the relay's time, and is commi
 store *before* anyone hears of it: everyone's copy, the sender's included (which is its
 acknowledgement), goes out after the commit, in offset order, a commit's events to each
 participant in one frame. Commits are grouped: events that arrive while a commit is running go
-into the next one, so one fsync serves many events, and the next commit starts while the last
-one fans out. See ADR 14.
+into the next one, so one fsync serves many events. A writer thread of its own commits them
+and hands each commit back to the event loop to fan out while it starts the next. See ADR 14
+and ADR 16.
 
 Bad input costs the sender its connection (an error frame, then a close code from
 :class:`pairup.protocol.Close`) and nobody else anything.
@@ -15,7 +16,10 @@ Bad input costs the sender its connection (an error frame, then a close code fro
 import asyncio
 import contextlib
 import logging
+import queue
+import threading
 import time
+import weakref
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,7 +34,7 @@ from websockets.protocol import State
 
 from pairup import protocol as wire
 from pairup.relay.chaos import Chaos
-from pairup.relay.store import SessionExists, Store, StoredEvent, StoreError
+from pairup.relay.store import SessionExists, Store, StoredEvent, StoreError, sequenced
 
 log = logging.getLogger("pairup.relay")
 
@@ -80,12 +84,86 @@ class _Room:
         return tuple(sorted(set(self.members.values())))
 
 
-@dataclass(eq=False, slots=True)
-class _Pending:
-    """An event with its offset, on its way to the disk."""
+_Pending = tuple[StoredEvent, _Room]
+"""An event with its offset, on its way to the disk, and the room it is for."""
 
-    event: StoredEvent
-    room: _Room
+
+class _Writer:
+    """The relay's writer: a thread of its own that commits what the event loop sequenced, a
+    group at a time, and hands each stored group back to the loop (``stored``), or a group
+    that failed (``failed``), in commit order.
+
+    A thread rather than ``asyncio.to_thread`` per commit: the loop hands an event over with
+    one ``put`` and the thread wakes for it at once, where a task, an executor job and the
+    futures between them cost the loop several turns per commit. While the loop fans one
+    commit out, the thread is already committing the next.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        batch: int,
+        stored: Callable[[list[_Pending]], None],
+        failed: Callable[[list[_Pending]], None],
+    ) -> None:
+        self._store = store
+        self._batch = batch
+        self._stored = stored
+        self._failed = failed
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._given_up: weakref.WeakSet[_Room] = weakref.WeakSet()
+        """Rooms of a failed commit: the loop lets them go, and their later events, whose
+        offsets follow ones that are not on disk, are dropped (their senders resend them)."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name="pairup-relay-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, pending: _Pending) -> None:
+        self._queue.put(pending)
+
+    async def stop(self) -> None:
+        """Commit and hand back what was put before, then end the thread."""
+        self._queue.put(None)
+        await asyncio.to_thread(self._thread.join)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            batch, stopping = self._take(first)
+            if batch:
+                self._commit(batch)
+            if stopping:
+                return
+
+    def _take(self, first: _Pending) -> tuple[list[_Pending], bool]:
+        """``first`` and what else is queued, up to the batch size, but those of rooms given
+        up; and whether the stop came too."""
+        taken = [first]
+        stopping = False
+        with contextlib.suppress(queue.Empty):
+            while len(taken) < self._batch:
+                pending = self._queue.get_nowait()
+                if pending is None:
+                    stopping = True
+                    break
+                taken.append(pending)
+        return [p for p in taken if p[1] not in self._given_up], stopping
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            self._store.append([event for event, _ in batch])
+        except Exception:
+            log.exception("storing %d events failed", len(batch))
+            self._given_up.update(room for _, room in batch)
+            self._hand_back(self._failed, batch)
+        else:
+            self._hand_back(self._stored, batch)
+
+    def _hand_back(self, to: Callable[[list[_Pending]], None], batch: list[_Pending]) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed without stopping the relay
+            self._loop.call_soon_threadsafe(to, batch)
 
 
 class _RecentByAddress:
@@ -152,7 +230,7 @@ class Relay:
         self.origins = origins
         self._rooms: dict[str, _Room] = {}
         self._admission = asyncio.Lock()
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._writer: _Writer | None = None
         self._per_ip: defaultdict[str, int] = defaultdict(int)
         window = self.limits.failure_window
         self._refused = _RecentByAddress(window)
@@ -163,11 +241,9 @@ class Relay:
         they are not collected before they run."""
 
     async def start(self, host: str, port: int, *, ssl: SSLContext | None = None) -> Server:
-        """Listen on ``host:port`` (port 0: any free port) and run the committer and expiry."""
-        self._tasks = [
-            asyncio.create_task(self._commit_forever(), name="pairup-relay-commit"),
-            asyncio.create_task(self._expire_forever(), name="pairup-relay-expire"),
-        ]
+        """Listen on ``host:port`` (port 0: any free port) and run the writer and expiry."""
+        self._writer = _Writer(self.store, self.limits.commit_batch, self._fan_out, self._let_go)
+        self._tasks = [asyncio.create_task(self._expire_forever(), name="pairup-relay-expire")]
         return await serve(
             self._handle,
             host,
@@ -185,6 +261,8 @@ class Relay:
             self.chaos.cancel()
         server.close()
         await server.wait_closed()
+        if self._writer is not None:
+            await self._writer.stop()
         tasks = [*self._tasks, *self._closing]
         for task in tasks:
             task.cancel()
@@ -346,7 +424,12 @@ class Relay:
             if not bucket.take(time.monotonic()):
                 raise wire.FrameError(wire.Close.RATE_LIMITED, "too many messages; slow down")
             if self.chaos is None:
-                await self._handle_frame(connection, room, participant, _decode(received))
+                frame = _decode(received)
+                # Events, most of what arrives, without a coroutine of their own.
+                if isinstance(frame, wire.Publish):
+                    self._sequence(connection, room, participant, frame)
+                else:
+                    await self._handle_frame(connection, room, participant, frame)
                 continue
             for delay, raw in await self.chaos.incoming(connection, received):
                 if delay:
@@ -383,9 +466,7 @@ class Relay:
         self, connection: ServerConnection, room: _Room, participant: str, frame: wire.ClientFrame
     ) -> None:
         if isinstance(frame, wire.Publish):
-            if frame.sender != participant:
-                raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
-            self._sequence(connection, room, frame)
+            self._sequence(connection, room, participant, frame)
         elif isinstance(frame, wire.Resume):
             await self._replay(connection, room, frame.after, frame.until)
         elif isinstance(frame, wire.Ping):
@@ -447,7 +528,7 @@ class Relay:
             page = await asyncio.to_thread(self.store.events_after, room.session, after, limit)
             if not page:
                 return
-            frames = wire.pack_events([_sequenced_frame(event) for event in page])
+            frames = wire.pack_events([event.frame for event in page])
             if self.chaos is None:
                 for frame in frames:
                     await connection.send(frame, text=True)
@@ -457,7 +538,9 @@ class Relay:
 
     # -- sequencing and group commit -------------------------------------------------------------
 
-    def _sequence(self, connection: ServerConnection, room: _Room, frame: wire.Publish) -> None:
+    def _sequence(
+        self, connection: ServerConnection, room: _Room, participant: str, frame: wire.Publish
+    ) -> None:
         """Give the event its offset and queue it for the next commit.
 
         The sender hears of it with everyone, once it is durable: its own copy of the event
@@ -465,6 +548,8 @@ class Relay:
         repeated id is not stored again: if its event is on disk the sender gets an ack with
         the offset it has; if not, its event frame is on its way to every member already.
         """
+        if frame.sender != participant:
+            raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
         known = room.ids.get(frame.id)
         if known is not None:
             if known <= room.stored_seq:
@@ -474,72 +559,39 @@ class Relay:
         seq = room.last_seq + 1
         room.last_seq = seq
         room.ids[frame.id] = seq
-        event = StoredEvent(
-            room.session, seq, frame.id, frame.sender, frame.kind, room.last_at, frame.body
+        event = sequenced(
+            room.session,
+            seq=seq,
+            id=frame.id,
+            sender=frame.sender,
+            kind=frame.kind,
+            at=room.last_at,
+            body=frame.body,
         )
-        self._queue.put_nowait(_Pending(event, room))
-
-    async def _commit_forever(self) -> None:
-        """Commit what the queue holds, and fan each commit out once it is on disk.
-
-        The next commit starts before the last one fans out, so the disk and the fan-out
-        overlap; fan-outs still go in commit order, so every member sees offsets in order.
-        """
-        committing: asyncio.Task[list[_Pending] | None] | None = None
-        while True:
-            if committing is None:
-                first = await self._queue.get()
-                committing = asyncio.create_task(self._commit(self._take_batch([first])))
-            stored = await committing
-            committing = (
-                None
-                if self._queue.empty()
-                else asyncio.create_task(self._commit(self._take_batch([])))
-            )
-            if stored is not None:
-                self._fan_out(stored)
-
-    def _take_batch(self, taken: list[_Pending]) -> list[_Pending]:
-        """The events given and more from the queue, up to ``commit_batch``; without those
-        of a session let go after a failed commit (their senders resend them)."""
-        while len(taken) < self.limits.commit_batch and not self._queue.empty():
-            taken.append(self._queue.get_nowait())
-        return [p for p in taken if self._rooms.get(p.room.session) is p.room]
-
-    async def _commit(self, batch: list[_Pending]) -> list[_Pending] | None:
-        """Store the batch; ``None`` if that failed and its sessions were let go."""
-        if not batch:
-            return batch
-        try:
-            await asyncio.to_thread(self.store.append, [p.event for p in batch])
-        except Exception:
-            # Offsets were handed out for events that are not on disk: forget these
-            # sessions in memory (they reload from the store) and close their
-            # connections, whose clients resume and resend from their outboxes.
-            log.exception("storing %d events failed", len(batch))
-            for pending in batch:
-                if self._rooms.get(pending.room.session) is pending.room:
-                    del self._rooms[pending.room.session]
-                    for member in list(pending.room.members):
-                        self._close_later(
-                            member,
-                            wire.Close.STORAGE_FAILED,
-                            "the relay could not store events",
-                        )
-            return None
-        return batch
+        assert self._writer is not None, "the relay takes events only once started"
+        self._writer.put((event, room))
 
     def _fan_out(self, batch: list[_Pending]) -> None:
         """Send each stored event to every member of its session, the sender included."""
         outgoing: defaultdict[ServerConnection, list[bytes]] = defaultdict(list)
-        for pending in batch:
-            event = pending.event
-            pending.room.stored_seq = max(pending.room.stored_seq, event.seq)
-            frame = _sequenced_frame(event)
-            for member in pending.room.members:
-                outgoing[member].append(frame)
+        for event, room in batch:
+            room.stored_seq = max(room.stored_seq, event.seq)
+            for member in room.members:
+                outgoing[member].append(event.frame)
         for connection, frames in outgoing.items():
             self._post(connection, wire.pack_events(frames))
+
+    def _let_go(self, batch: list[_Pending]) -> None:
+        """After a failed commit: offsets were handed out for events that are not on disk, so
+        forget these sessions in memory (they reload from the store) and close their
+        connections, whose clients resume and resend from their outboxes."""
+        for _, room in batch:
+            if self._rooms.get(room.session) is room:
+                del self._rooms[room.session]
+                for member in list(room.members):
+                    self._close_later(
+                        member, wire.Close.STORAGE_FAILED, "the relay could not store events"
+                    )
 
     async def _expire_forever(self) -> None:
         while True:
@@ -562,17 +614,6 @@ class Relay:
                     del self._rooms[session]
             if expired:
                 log.info("expired %d idle sessions", len(expired))
-
-
-def _sequenced_frame(event: StoredEvent) -> bytes:
-    return wire.encode_sequenced(
-        seq=event.seq,
-        at=event.at,
-        id=event.id,
-        sender=event.sender,
-        kind=event.kind,
-        body=event.body,
-    )
 
 
 def _decode(raw: str | bytes) -> wire.ClientFrame:

@@ -12,8 +12,10 @@ sqlite3 connection, opened with ``check_same_thread=False`` and guarded by a loc
 any thread are serialised. That is simpler than a connection per thread and costs little: the
 relay has one writer at a time, and its reads (a page of events, a session record) are short
 next to the fsync of a commit. Only a digest of each session's admission key is stored, never
-the key or the join secret. What one commit stores of a session is one row (schema 2), so a
-commit costs SQLite a row per session in it, not one per event. See ADR 7 and ADR 14.
+the key or the join secret. What one commit stores of a session is one row, so a commit costs
+SQLite a row per session in it, not one per event; the row keeps each event as the very frame
+participants get (schema 3), so an event is encoded once, when the relay sequences it, and a
+resume sends what the store holds. See ADR 7, ADR 14 and ADR 16.
 """
 
 import contextlib
@@ -25,11 +27,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, Self
+from typing import Any, NamedTuple, Self
 
 from pairup.durable import make_dirs, sync_dir
+from pairup.protocol import encode_sequenced
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _APPLICATION_ID = int.from_bytes(b"pair", "big")
 """Written into the SQLite header, so a pairup store is recognised before reading any table."""
 
@@ -43,9 +46,10 @@ _CHUNKS = """CREATE TABLE chunks (
         PRIMARY KEY (session, first_seq)
     )"""
 """A session's events ``first_seq`` to ``last_seq`` as one row: what one commit stored of the
-session. ``ids`` is a JSON array of their ids, ``events`` one of ``[sender, kind, at, body]``,
-both in ``seq`` order; ``last_at`` is the relay's time of the last. A row per commit, not per
-event: SQLite's cost per row was more than a bare relay spends on a whole event."""
+session. ``ids`` is a JSON array of their ids, ``events`` one of their ``event`` frames (schema
+3; schema 2 had ``[sender, kind, at, body]`` arrays), both in ``seq`` order; ``last_at`` is the
+relay's time of the last. A row per commit, not per event: SQLite's cost per row was more than
+a bare relay spends on a whole event."""
 
 _CHUNK_TRIGGERS = (
     """CREATE TRIGGER chunks_continue_their_session BEFORE INSERT ON chunks
@@ -93,7 +97,8 @@ class _Refused(StoreError):
 
 
 class StoredEvent(NamedTuple):
-    """An event as the relay sequenced it: the envelope it reads and the body it does not.
+    """An event as the relay sequenced it: the envelope it reads, the body it does not, and
+    the frame participants get for it. Make one with :func:`sequenced`, which writes the frame.
 
     A named tuple, not a frozen dataclass: the relay makes one per event on its hottest path,
     and a frozen dataclass took four times as long to make."""
@@ -106,6 +111,17 @@ class StoredEvent(NamedTuple):
     at: float
     """The relay's time when it accepted the event."""
     body: str
+    frame: bytes
+    """The ``event`` frame of the other fields (:func:`pairup.protocol.encode_sequenced`):
+    what the relay sends, and what the store keeps."""
+
+
+def sequenced(
+    session: str, *, seq: int, id: str, sender: str, kind: str, at: float, body: str
+) -> StoredEvent:
+    """The event with its frame, encoded once for the store and for every participant."""
+    frame = encode_sequenced(seq=seq, at=at, id=id, sender=sender, kind=kind, body=body)
+    return StoredEvent(session, seq, id, sender, kind, at, body, frame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,16 +245,12 @@ class Store:
                         f"{self._path}: append refused, nothing stored: session {session!r} "
                         f"has seq {event.seq} where the batch needs {expected}"
                     )
-            rows.append(
-                [
-                    session,
-                    chunk[0].seq,
-                    chunk[-1].seq,
-                    chunk[-1].at,
-                    [event.id for event in chunk],
-                    [[e.sender, e.kind, e.at, e.body] for e in chunk],
-                ]
+            # The envelope as JSON, with the frames (JSON already) spliced in as they are.
+            envelope = json.dumps(
+                [session, chunk[0].seq, chunk[-1].seq, chunk[-1].at, [e.id for e in chunk]]
             )
+            frames = b",".join([event.frame for event in chunk]).decode()
+            rows.append(f"{envelope[:-1]},[{frames}]]")
         # One statement in its own transaction; the schema's triggers check that each chunk
         # continues its session and move the session along. sqlite3 releases and retakes the
         # GIL around every statement it steps, and under load each retake can wait a whole
@@ -249,7 +261,7 @@ class Store:
                     "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
                     " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value -> 4,"
                     " value -> 5 FROM json_each(?)",
-                    (json.dumps(rows),),
+                    (f"[{','.join(rows)}]",),
                 )
         except _Refused:
             # The only constraints a chunk can break say it does not continue its session.
@@ -284,23 +296,17 @@ class Store:
         """
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
-        found: list[StoredEvent] = []
         with self._reading("read events") as db:
-            # From the chunk that holds ``after + 1`` on, along the primary key.
-            chunks = db.execute(
-                "SELECT first_seq, ids, events FROM chunks WHERE session = ?1 AND first_seq >="
-                " coalesce((SELECT max(first_seq) FROM chunks"
-                " WHERE session = ?1 AND first_seq <= ?2 + 1), 0) ORDER BY first_seq",
-                (session, after),
-            )
-            for first, ids, events in chunks:
-                rows = zip(json.loads(ids), json.loads(events), strict=True)
-                for seq, (event_id, (sender, kind, at, body)) in enumerate(rows, first):
-                    if seq > after:
-                        found.append(StoredEvent(session, seq, event_id, sender, kind, at, body))
-                if len(found) >= limit:
-                    break
-        return found[:limit]
+            # From the chunk that holds ``after + 1`` on, along the primary key; each frame
+            # comes back as the text it was stored as.
+            frames = db.execute(
+                "SELECT frame.value FROM chunks, json_each(chunks.events) AS frame"
+                " WHERE session = ?1 AND first_seq >= coalesce((SELECT max(first_seq)"
+                " FROM chunks WHERE session = ?1 AND first_seq <= ?2 + 1), 0)"
+                " AND first_seq + frame.key > ?2 ORDER BY first_seq, frame.key LIMIT ?3",
+                (session, after, limit),
+            ).fetchall()
+        return [_from_frame(session, text) for (text,) in frames]
 
     def ids(self, session: str) -> dict[str, int]:
         """Every event id of the session and its ``seq``: the server loads this once per
@@ -390,6 +396,20 @@ class Store:
                 raise
 
 
+def _from_frame(session: str, text: str) -> StoredEvent:
+    fields = json.loads(text)
+    return StoredEvent(
+        session,
+        fields["seq"],
+        fields["id"],
+        fields["sender"],
+        fields["kind"],
+        fields["at"],
+        fields["body"],
+        text.encode(),
+    )
+
+
 def _rollback(db: sqlite3.Connection) -> None:
     """Undo the open transaction, if SQLite has not already undone it after a failed commit."""
     if db.in_transaction:
@@ -439,6 +459,9 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
     version = meta.get("schema_version")
     if version == "1":
         _migrate_from_1(db)
+        version = "2"
+    if version == "2":
+        _migrate_from_2(db)
         version = str(SCHEMA_VERSION)
     if version != str(SCHEMA_VERSION):
         raise StoreError(
@@ -472,4 +495,28 @@ def _migrate_from_1(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE events")
     for trigger in _CHUNK_TRIGGERS:
         db.execute(trigger)
+
+
+def _migrate_from_2(db: sqlite3.Connection) -> None:
+    """Turn a store of schema 2 into one of schema 3, within the transaction that opens it:
+    each chunk's ``[sender, kind, at, body]`` arrays become the frames participants get."""
+    chunks = db.execute("SELECT session, first_seq, ids, events FROM chunks").fetchall()
+    db.executemany(
+        "UPDATE chunks SET events = ? WHERE session = ? AND first_seq = ?",
+        (
+            (_frames_of(first, json.loads(ids), json.loads(events)), session, first)
+            for session, first, ids, events in chunks
+        ),
+    )
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+
+
+def _frames_of(first: int, ids: list[str], events: list[list[Any]]) -> str:
+    """A schema-2 chunk's events as schema 3 keeps them: a JSON array of their frames."""
+    frames = [
+        encode_sequenced(seq=seq, at=at, id=event_id, sender=sender, kind=kind, body=body)
+        for seq, (event_id, (sender, kind, at, body)) in enumerate(
+            zip(ids, events, strict=True), first
+        )
+    ]
+    return f"[{b','.join(frames).decode()}]"

@@ -19,9 +19,11 @@ from pairup.relay.store import Store
 
 
 class ForgetfulRelay(Relay):
-    def _sequence(self, connection: ServerConnection, room: _Room, frame: Publish) -> None:
+    def _sequence(
+        self, connection: ServerConnection, room: _Room, participant: str, frame: Publish
+    ) -> None:
         room.ids.pop(frame.id, None)
-        super()._sequence(connection, room, frame)
+        super()._sequence(connection, room, participant, frame)
 
 
 async def serve(host: str, port: int, data_dir: Path, spec: ChaosSpec) -> None:

@@ -1,5 +1,6 @@
 """The relay store keeps each session's log gapless and whole, and knows its own epoch."""
 
+import json
 import signal
 import sqlite3
 import subprocess
@@ -14,21 +15,30 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pairup.protocol import admission_digest
-from pairup.relay.store import SessionExists, SessionRecord, Store, StoredEvent, StoreError
+from pairup.relay.store import (
+    SessionExists,
+    SessionRecord,
+    Store,
+    StoredEvent,
+    StoreError,
+    sequenced,
+)
 
 T0 = 1_790_000_000.0
 DIGEST = admission_digest(b"k" * 32)
 
 
-def _event(seq: int, *, session: str = "session-a", at: float | None = None) -> StoredEvent:
-    return StoredEvent(
-        session=session,
+def _event(
+    seq: int, *, session: str = "session-a", at: float | None = None, body: str | None = None
+) -> StoredEvent:
+    return sequenced(
+        session,
         seq=seq,
         id=f"evt-{seq:06d}",
         sender="ana",
         kind="lesson.noted",
         at=T0 + seq if at is None else at,
-        body=f'{{"text": "lesson {seq}"}}',
+        body=f'{{"text": "lesson {seq}"}}' if body is None else body,
     )
 
 
@@ -254,10 +264,10 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path):
     path = tmp_path / "store.sqlite3"
     Store.open(path).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     db.close()
 
-    with pytest.raises(StoreError, match="schema version 3") as raised:
+    with pytest.raises(StoreError, match="schema version 4") as raised:
         Store.open(path)
 
     assert str(path) in str(raised.value)
@@ -276,8 +286,8 @@ def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_
         store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
         epoch = store.epoch
     old = [
-        _event(1)._replace(at=1712345678.1234567),
-        _event(2)._replace(at=1712345678.1234569, body='{"text": "caf\u00e9 \u2615 \U0001f600"}'),
+        _event(1, at=1712345678.1234567),
+        _event(2, at=1712345678.1234569, body='{"text": "caf\u00e9 \u2615 \U0001f600"}'),
     ]
     with sqlite3.connect(path) as db:
         # The file as pairup wrote it before events were stored a commit to a row.
@@ -302,7 +312,68 @@ def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_
         version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
     assert "events" not in tables
-    assert version == ("2",)
+    assert version == ("3",)
+
+
+def test_a_store_of_schema_2_is_carried_over_with_its_epoch_and_every_event(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    with Store.open(path) as store:
+        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        epoch = store.epoch
+    old = [
+        _event(1, at=1712345678.1234567),
+        _event(2, at=1712345678.1234569, body='{"text": "caf\u00e9 \\ \u2615 \U0001f600"}'),
+        _event(3, body='{"text": "tab\\t and \\"quotes\\""}'),
+    ]
+    with sqlite3.connect(path) as db:
+        # The file as pairup wrote it when chunks held [sender, kind, at, body] arrays.
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    "session-a",
+                    first,
+                    chunk[-1].seq,
+                    chunk[-1].at,
+                    json.dumps([e.id for e in chunk]),
+                    json.dumps([[e.sender, e.kind, e.at, e.body] for e in chunk]),
+                )
+                for first, chunk in ((1, old[:2]), (3, old[2:]))
+            ],
+        )
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.close()
+
+    with Store.open(path) as store:
+        assert store.epoch == epoch
+        assert store.events_after("session-a", 0) == old
+        assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2, "evt-000003": 3}
+        store.append([_event(4)])
+        assert store.events_after("session-a", 2) == [old[2], _event(4)]
+    with sqlite3.connect(path) as db:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    assert version == ("3",)
+
+
+@given(
+    bodies=st.lists(st.text(max_size=40), min_size=1, max_size=6),
+    at=st.floats(min_value=0, max_value=1e11, allow_nan=False, allow_infinity=False),
+)
+@settings(max_examples=60, deadline=None)
+def test_the_store_gives_back_each_frame_as_it_was_sent(bodies, at):
+    """A resume sends the frames the store holds: they must be the bytes the relay sent."""
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Store.open(Path(directory) / "store.sqlite3") as store,
+    ):
+        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        events = [_event(seq, at=at, body=body) for seq, body in enumerate(bodies, 1)]
+        store.append(events)
+        stored = store.events_after("session-a", 0)
+        assert [event.frame for event in stored] == [event.frame for event in events]
+        assert stored == events
+        assert [json.loads(event.frame)["body"] for event in stored] == bodies
 
 
 def test_the_store_runs_in_wal_mode(tmp_path):
@@ -318,7 +389,7 @@ def test_the_store_runs_in_wal_mode(tmp_path):
 _WRITER = """
 import sys
 from pathlib import Path
-from pairup.relay.store import Store, StoredEvent
+from pairup.relay.store import Store, sequenced
 
 store = Store.open(Path(sys.argv[1]))
 store.create_session("crash-session", b"d" * 32, created_at=0.0, max_participants=8)
@@ -326,7 +397,10 @@ seq = 0
 while True:
     size = 1 + seq % 7
     batch = [
-        StoredEvent("crash-session", n, f"evt-{n:06d}", "ana", "lesson.noted", float(n), "x" * n)
+        sequenced(
+            "crash-session", seq=n, id=f"evt-{n:06d}", sender="ana", kind="lesson.noted",
+            at=float(n), body="x" * n,
+        )
         for n in range(seq + 1, seq + 1 + size)
     ]
     store.append(batch)
