@@ -22,6 +22,13 @@ measure the relays.
     python -m bench.relay            # 3 runs of each: 50 sessions, 5 s; 500 sessions, 10 s
     python -m bench.relay --quick    # a few seconds, only checks the benchmark still works
     python -m bench.relay --load-processes 1    # all the throughput load from one process
+    python -m bench.relay --latency-floor       # how much of the fan-out p99 the disk is
+
+With ``--latency-floor`` it measures fan-out latency only, of three relays in turn: the bare
+relay, pairup's, and pairup's with a store that keeps nothing (sessions are stored, events are
+not), so the events still pass through the relay's writer thread but never reach SQLite. That
+third relay is a diagnostic, not something pairup ships: it shows the p99 that is left when
+the disk is taken away.
 """
 
 import argparse
@@ -38,7 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
@@ -54,6 +61,8 @@ from pairup import protocol as wire
 
 LOOPBACK = "127.0.0.1"
 KINDS = ("bare", "pairup")
+UNSTORED = "pairup-unstored"
+"""The diagnostic relay of ``--latency-floor``: pairup's, with a store that keeps no events."""
 GRACE = 30.0
 """How long a load generator may run past its measuring time (connecting, draining) before it
 is stopped: a relay that stalls fails the benchmark instead of hanging it."""
@@ -79,10 +88,15 @@ async def serve_bare() -> None:
         await asyncio.Future()
 
 
-async def serve_pairup(data_dir: Path) -> None:
-    from pairup.relay.server import Limits, Relay, open_store
+async def serve_pairup(data_dir: Path, *, keep_events: bool = True) -> None:
+    from pairup.relay.server import Limits, Relay
+    from pairup.relay.store import Store
 
-    store = open_store(data_dir)
+    class Unstored(Store):
+        def append(self, events: Sequence[Any]) -> None:
+            pass
+
+    store = (Store if keep_events else Unstored).open(data_dir / "relay.sqlite3")
     # The load comes from one address, so the per-address caps are lifted for the benchmark.
     limits = Limits(
         connections_per_ip=100_000,
@@ -429,23 +443,25 @@ def spread_load(
 Run = Callable[[RelayProcess, Costs], Any]
 
 
-def alternate(runs: int, scratch: Path, phase: str, run: Run) -> tuple[dict, dict[str, Costs]]:
+def alternate(
+    runs: int, scratch: Path, phase: str, run: Run, kinds: tuple[str, ...] = KINDS
+) -> tuple[dict, dict[str, Costs]]:
     """``runs`` runs against each relay, alternating; each run's result and each relay's costs.
 
     Every run gets a relay process of its own, stopped as soon as the run ends: no run inherits
     another's sessions, and no relay's after-work (pairup's relay writes down each session
     that empties) overlaps the other relay's run.
     """
-    results: dict[str, list[Any]] = {kind: [] for kind in KINDS}
-    costs = {kind: Costs() for kind in KINDS}
+    results: dict[str, list[Any]] = {kind: [] for kind in kinds}
+    costs = {kind: Costs() for kind in kinds}
     for number in range(runs):
-        for kind in KINDS:
+        for kind in kinds:
             relay = start_relay(kind, scratch / f"{kind}-{phase}-{number}")
             try:
                 results[kind].append(run(relay, costs[kind]))
             finally:
                 tail = relay.stop().strip()
-            if kind == "pairup":
+            if kind != "bare":
                 report = json.loads(tail.splitlines()[-1])
                 costs[kind].commits.extend(report["commits"])
                 costs[kind].waits.extend(report["waits"])
@@ -543,6 +559,42 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
     return figures, "\n".join(report)
 
 
+def latency_floor(plan: Plan, scratch: Path) -> str:
+    """Fan-out latency of the bare relay, pairup's, and pairup's with a store that keeps no
+    events, alternating; one line each with the median p50 and p99 of the runs."""
+    kinds = (*KINDS, UNSTORED)
+    delays, _ = alternate(
+        plan.runs,
+        scratch,
+        "latency",
+        lambda relay, costs: [
+            sample * 1000
+            for share in spread_load(
+                "latency",
+                relay,
+                plan.latency_sessions,
+                seconds=plan.latency_seconds,
+                processes=plan.latency_processes,
+                costs=costs,
+            )
+            for sample in share
+        ],
+        kinds,
+    )
+    lines = [
+        f"fan-out latency: {plan.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
+        f"runs of {plan.latency_seconds:g} s, {counted(plan.runs, 'run')} each (median of runs)"
+    ]
+    for kind in kinds:
+        p50, p99 = (
+            statistics.median(percentile(run, fraction) for run in delays[kind])
+            for fraction in (0.5, 0.99)
+        )
+        spread = ", ".join(f"{percentile(run, 0.99):.2f}" for run in delays[kind])
+        lines.append(f"  {kind + ' relay':<24} p50 {p50:5.2f} ms  p99 {p99:5.2f} ms ({spread})")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="pairup's relay against a bare broadcast relay")
     add_options(parser, "a few seconds, only checks the benchmark still works")
@@ -560,15 +612,23 @@ def main() -> None:
         default=1,
         help="fan-out latency load generator processes",
     )
-    parser.add_argument("--serve", choices=KINDS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--latency-floor",
+        action="store_true",
+        help="fan-out latency only, with a third relay: pairup's with a store that keeps no "
+        "events, to show how much of the p99 the disk is (prints, saves no figures)",
+    )
+    parser.add_argument("--serve", choices=(*KINDS, UNSTORED), help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve == "bare":
         asyncio.run(serve_bare())
         return
-    if args.serve == "pairup":
-        asyncio.run(serve_pairup(args.data_dir))
+    if args.serve in ("pairup", UNSTORED):
+        asyncio.run(serve_pairup(args.data_dir, keep_events=args.serve == "pairup"))
         return
+    if args.latency_floor and args.figures:
+        parser.error("--latency-floor saves no figures: drop --figures")
     plan = Plan(
         runs=1 if args.quick else 3,
         sessions=5 if args.quick else 50,
@@ -578,6 +638,10 @@ def main() -> None:
         latency_seconds=2.0 if args.quick else 10.0,
         latency_processes=args.latency_load_processes,
     )
+    if args.latency_floor:
+        with tempfile.TemporaryDirectory() as scratch:
+            print(latency_floor(plan, Path(scratch)))
+        return
     with tempfile.TemporaryDirectory() as scratch:
         figures, report = relay_figures(plan, Path(scratch))
     for figure in figures:
