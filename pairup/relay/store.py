@@ -7,11 +7,12 @@ it on, so an acknowledged event survives a crash and a power loss. The store als
 epoch knows the relay lost its data and must re-seed it from its journal, while the same epoch
 after a restart means nothing was lost.
 
-The API is blocking; the async server calls it through ``asyncio.to_thread``. There is one
-sqlite3 connection, opened with ``check_same_thread=False`` and guarded by a lock, so calls from
-any thread are serialised. That is simpler than a connection per thread and costs little: the
-relay has one writer at a time, and its reads (a page of events, a session record) are short
-next to the fsync of a commit. Only a digest of each session's admission key is stored, never
+The API is blocking; the async server calls it through ``asyncio.to_thread``, and appends
+through its writer thread. There is one sqlite3 connection, opened with
+``check_same_thread=False`` and guarded by a lock, so calls from any thread are serialised.
+That is simpler than a connection per thread and costs little: the relay has one writer at a
+time, and its reads (a page of events, a session record) are short next to the fsync of a
+commit. Only a digest of each session's admission key is stored, never
 the key or the join secret. What one commit stores of a session is one row, so a commit costs
 SQLite a row per session in it, not one per event; the row keeps each event as the very frame
 participants get (schema 3), so an event is encoded once, when the relay sequences it, and a
