@@ -22,13 +22,13 @@ measure the relays.
     python -m bench.relay            # 3 runs of each: 50 sessions, 5 s; 500 sessions, 10 s
     python -m bench.relay --quick    # a few seconds, only checks the benchmark still works
     python -m bench.relay --load-processes 1    # all the throughput load from one process
-    python -m bench.relay --latency-floor       # how much of the fan-out p99 the disk is
+    python -m bench.relay --latency-floor       # how much of the fan-out p99 the store is
 
 With ``--latency-floor`` it measures fan-out latency only, of three relays in turn: the bare
 relay, pairup's, and pairup's with a store that keeps nothing (sessions are stored, events are
 not), so the events still pass through the relay's writer thread but never reach SQLite. That
 third relay is a diagnostic, not something pairup ships: it shows the p99 that is left when
-the disk is taken away.
+the store's part is taken away (building the statement, SQLite's insert, the fsync).
 """
 
 import argparse
@@ -616,7 +616,7 @@ def main() -> None:
         "--latency-floor",
         action="store_true",
         help="fan-out latency only, with a third relay: pairup's with a store that keeps no "
-        "events, to show how much of the p99 the disk is (prints, saves no figures)",
+        "events, to show how much of the p99 the store is (prints, saves no figures)",
     )
     parser.add_argument("--serve", choices=(*KINDS, UNSTORED), help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)

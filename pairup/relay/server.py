@@ -244,23 +244,32 @@ class Relay:
         """Listen on ``host:port`` (port 0: any free port) and run the writer and expiry."""
         self._writer = _Writer(self.store, self.limits.commit_batch, self._fan_out, self._let_go)
         self._tasks = [asyncio.create_task(self._expire_forever(), name="pairup-relay-expire")]
-        return await serve(
-            self._handle,
-            host,
-            port,
-            ssl=ssl,
-            compression=None,
-            max_size=wire.MAX_FRAME_BYTES,
-            origins=[None, *self.origins],
-            process_request=self._check_request,
-            logger=log,
-        )
+        try:
+            return await serve(
+                self._handle,
+                host,
+                port,
+                ssl=ssl,
+                compression=None,
+                max_size=wire.MAX_FRAME_BYTES,
+                origins=[None, *self.origins],
+                process_request=self._check_request,
+                logger=log,
+            )
+        except BaseException:
+            # The address is taken, say: nothing is left running behind the error.
+            await self._end_work()
+            raise
 
     async def stop(self, server: Server) -> None:
         if self.chaos is not None:
             self.chaos.cancel()
         server.close()
         await server.wait_closed()
+        await self._end_work()
+
+    async def _end_work(self) -> None:
+        """Let the writer commit what it was given, then end it and every task."""
         if self._writer is not None:
             await self._writer.stop()
         tasks = [*self._tasks, *self._closing]
@@ -525,16 +534,16 @@ class Relay:
         end = room.last_seq if until is None else min(until, room.last_seq)
         while after < end:
             limit = min(500, end - after)
-            page = await asyncio.to_thread(self.store.events_after, room.session, after, limit)
+            page = await asyncio.to_thread(self.store.frames_after, room.session, after, limit)
             if not page:
                 return
-            frames = wire.pack_events([event.frame for event in page])
+            frames = wire.pack_events([frame for _, frame in page])
             if self.chaos is None:
                 for frame in frames:
                     await connection.send(frame, text=True)
             else:
                 self._post(connection, frames)
-            after = page[-1].seq
+            after = page[-1][0]
 
     # -- sequencing and group commit -------------------------------------------------------------
 

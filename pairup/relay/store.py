@@ -295,19 +295,29 @@ class Store:
 
         Call again with the last ``seq`` returned to page on; an empty list means caught up.
         """
+        return [
+            _from_frame(session, frame) for _, frame in self.frames_after(session, after, limit)
+        ]
+
+    def frames_after(self, session: str, after: int, limit: int = 1000) -> list[tuple[int, bytes]]:
+        """What :meth:`events_after` gives, as each event's ``seq`` and its frame only, read
+        without decoding: what a resume sends."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit}")
         with self._reading("read events") as db:
-            # From the chunk that holds ``after + 1`` on, along the primary key; each frame
-            # comes back as the text it was stored as.
-            frames = db.execute(
-                "SELECT frame.value FROM chunks, json_each(chunks.events) AS frame"
+            # Along the primary key, from the chunk that holds ``after + 1`` to the last that
+            # can hold ``after + limit`` (a chunk holds one event at least); each frame comes
+            # back as the text it was stored as.
+            rows = db.execute(
+                "SELECT first_seq + frame.key, frame.value"
+                " FROM chunks, json_each(chunks.events) AS frame"
                 " WHERE session = ?1 AND first_seq >= coalesce((SELECT max(first_seq)"
                 " FROM chunks WHERE session = ?1 AND first_seq <= ?2 + 1), 0)"
-                " AND first_seq + frame.key > ?2 ORDER BY first_seq, frame.key LIMIT ?3",
+                " AND first_seq <= max(?2, 0) + ?3 AND first_seq + frame.key > ?2"
+                " ORDER BY first_seq, frame.key LIMIT ?3",
                 (session, after, limit),
             ).fetchall()
-        return [_from_frame(session, text) for (text,) in frames]
+        return [(seq, text.encode()) for seq, text in rows]
 
     def ids(self, session: str) -> dict[str, int]:
         """Every event id of the session and its ``seq``: the server loads this once per
@@ -397,8 +407,8 @@ class Store:
                 raise
 
 
-def _from_frame(session: str, text: str) -> StoredEvent:
-    fields = json.loads(text)
+def _from_frame(session: str, frame: bytes) -> StoredEvent:
+    fields = json.loads(frame)
     return StoredEvent(
         session,
         fields["seq"],
@@ -407,7 +417,7 @@ def _from_frame(session: str, text: str) -> StoredEvent:
         fields["kind"],
         fields["at"],
         fields["body"],
-        text.encode(),
+        frame,
     )
 
 
@@ -462,7 +472,7 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
         _migrate_from_1(db)
         version = "2"
     if version == "2":
-        _migrate_from_2(db)
+        _migrate_from_2(path, db)
         version = str(SCHEMA_VERSION)
     if version != str(SCHEMA_VERSION):
         raise StoreError(
@@ -498,17 +508,19 @@ def _migrate_from_1(db: sqlite3.Connection) -> None:
         db.execute(trigger)
 
 
-def _migrate_from_2(db: sqlite3.Connection) -> None:
+def _migrate_from_2(path: Path, db: sqlite3.Connection) -> None:
     """Turn a store of schema 2 into one of schema 3, within the transaction that opens it:
-    each chunk's ``[sender, kind, at, body]`` arrays become the frames participants get."""
+    each chunk's ``[sender, kind, at, body]`` arrays become the frames participants get.
+    There is no way back: an older pairup refuses a store of schema 3."""
     chunks = db.execute("SELECT session, first_seq, ids, events FROM chunks").fetchall()
-    db.executemany(
-        "UPDATE chunks SET events = ? WHERE session = ? AND first_seq = ?",
-        (
+    try:
+        rows = [
             (_frames_of(first, json.loads(ids), json.loads(events)), session, first)
             for session, first, ids, events in chunks
-        ),
-    )
+        ]
+    except (ValueError, TypeError) as error:
+        raise StoreError(f"{path}: damaged relay store (a chunk of schema 2: {error})") from None
+    db.executemany("UPDATE chunks SET events = ? WHERE session = ? AND first_seq = ?", rows)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 

@@ -1,9 +1,11 @@
-"""The relay's guards at the HTTP layer, TLS, idle-session expiry, and a failed commit."""
+"""The relay's guards at the HTTP layer, TLS, idle-session expiry, failed commits, and a relay
+that cannot listen."""
 
 import asyncio
 import json
 import ssl
 import subprocess
+import threading
 
 import pytest
 from websockets.asyncio.client import connect
@@ -11,8 +13,8 @@ from websockets.exceptions import InvalidStatus
 
 from pairup import protocol as wire
 from pairup.relay.run import tls_context
-from pairup.relay.server import Limits, Relay, _Room
-from pairup.relay.store import Store
+from pairup.relay.server import Limits, Relay, _Room, _Writer
+from pairup.relay.store import Store, StoredEvent, sequenced
 
 from .relaykit import LOOPBACK, Peer, new_session, refusal, running_relay
 
@@ -223,3 +225,63 @@ def test_a_participant_welcomed_as_a_failed_commit_lets_the_session_go_is_closed
             await relay.stop(server)
 
     run(scenario())
+
+
+def test_after_a_failed_commit_the_writer_drops_that_sessions_later_events_only(tmp_path):
+    """Events queued behind a failed commit carry offsets that follow ones not on disk: those
+    of the failed session must not reach the store (they would fail every commit they share),
+    while another session's go on, in order."""
+
+    async def scenario():
+        with Store.open(tmp_path / "relay.sqlite3") as store:
+            for session in ("session-a", "session-b"):
+                digest = wire.admission_digest(b"k" * 32)
+                store.create_session(session, digest, created_at=T0, max_participants=8)
+            rooms = {
+                session: _Room(session, b"", 8, last_seq=0, stored_seq=0, last_at=T0, ids={})
+                for session in ("session-a", "session-b")
+            }
+            handed_back: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()
+
+            def back(outcome):
+                return lambda batch: handed_back.put_nowait(
+                    (outcome, [f"{event.session[-1]}{event.seq}" for event, _ in batch])
+                )
+
+            writer = _Writer(store, 1, back("stored"), back("failed"))
+            # a2 does not follow anything on disk: its commit fails, and a3 must not be tried.
+            for session, seq in (("session-a", 2), ("session-a", 3), ("session-b", 1)):
+                writer.put((_stored(session, seq), rooms[session]))
+            await writer.stop()
+            outcomes = [handed_back.get_nowait() for _ in range(handed_back.qsize())]
+            assert outcomes == [("failed", ["a2"]), ("stored", ["b1"])]
+            assert store.events_after("session-a", 0) == []
+            assert [event.seq for event in store.events_after("session-b", 0)] == [1]
+
+    run(scenario())
+
+
+def test_a_relay_that_cannot_listen_leaves_nothing_running(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "first") as first:
+            taken = int(first.url.rsplit(":", 1)[1])
+            with Store.open(tmp_path / "relay.sqlite3") as store:
+                before = _writer_threads()
+                with pytest.raises(OSError, match=r"(?i)address already in use"):
+                    await Relay(store).start(LOOPBACK, taken)
+                assert _writer_threads() == before
+
+    run(scenario())
+
+
+T0 = 1_790_000_000.0
+
+
+def _stored(session: str, seq: int) -> StoredEvent:
+    return sequenced(
+        session, seq=seq, id=f"evt-{seq:06d}", sender="ann", kind="lesson.noted", at=T0, body="{}"
+    )
+
+
+def _writer_threads() -> int:
+    return sum(thread.name == "pairup-relay-writer" for thread in threading.enumerate())

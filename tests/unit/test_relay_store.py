@@ -479,3 +479,51 @@ def test_a_page_is_the_events_after_an_offset_wherever_the_commits_fell(sizes, a
             store.append(events[start : start + size])
             start += size
         assert store.events_after("session-a", after, limit) == events[after:][:limit]
+
+
+def test_a_page_costs_the_same_however_long_the_session_is(tmp_path):
+    """A resume reads the chunks that hold its page, not the rest of the session after it:
+    counted in SQLite's own steps, so the machine's speed does not enter."""
+
+    def steps_for_a_page(chunks: int) -> int:
+        with Store.open(tmp_path / f"{chunks}.sqlite3") as store:
+            store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+            for seq in range(1, chunks + 1):
+                store.append([_event(seq)])
+            steps = [0]
+
+            def count() -> int:
+                steps[0] += 1
+                return 0
+
+            store._db.set_progress_handler(count, 10)
+            page = store.events_after("session-a", 10, 5)
+            assert [event.seq for event in page] == list(range(11, 16))
+            store._db.set_progress_handler(None, 0)
+            return steps[0]
+
+    assert steps_for_a_page(400) < 1.5 * steps_for_a_page(40)
+
+
+def test_a_schema_2_store_with_a_damaged_chunk_is_refused_and_left_as_it_was(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    with Store.open(path) as store:
+        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO chunks VALUES ('session-a', 1, 1, ?, '[\"evt-000001\"]', '[[\"ana\"]]')",
+            (T0,),
+        )
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.close()
+
+    with pytest.raises(StoreError, match="damaged relay store") as raised:
+        Store.open(path)
+
+    assert str(path) in str(raised.value)
+    with sqlite3.connect(path) as db:
+        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        events = db.execute("SELECT events FROM chunks").fetchall()
+    db.close()
+    assert version == ("2",)
+    assert events == [('[["ana"]]',)]
