@@ -481,6 +481,31 @@ class Plan:
     latency_processes: int
 
 
+def fan_out_delays(
+    plan: Plan, scratch: Path, kinds: tuple[str, ...]
+) -> tuple[dict[str, list[list[float]]], dict[str, Costs]]:
+    """The fan-out latency phase against each of ``kinds``, alternating: each run's delays in
+    ms, and each relay's costs."""
+    return alternate(
+        plan.runs,
+        scratch,
+        "latency",
+        lambda relay, costs: [
+            sample * 1000
+            for share in spread_load(
+                "latency",
+                relay,
+                plan.latency_sessions,
+                seconds=plan.latency_seconds,
+                processes=plan.latency_processes,
+                costs=costs,
+            )
+            for sample in share
+        ],
+        kinds,
+    )
+
+
 def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
     """The relay's figures, and a report of where each relay's time went."""
     rates, throughput_costs = alternate(
@@ -498,23 +523,7 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
             )
         ),
     )
-    delays, latency_costs = alternate(
-        plan.runs,
-        scratch,
-        "latency",
-        lambda relay, costs: [
-            sample * 1000
-            for share in spread_load(
-                "latency",
-                relay,
-                plan.latency_sessions,
-                seconds=plan.latency_seconds,
-                processes=plan.latency_processes,
-                costs=costs,
-            )
-            for sample in share
-        ],
-    )
+    delays, latency_costs = fan_out_delays(plan, scratch, KINDS)
     load = f"{plan.sessions} sessions x 2 clients, runs of {plan.seconds:g} s"
     fan_out = (
         f"{plan.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
@@ -563,24 +572,7 @@ def latency_floor(plan: Plan, scratch: Path) -> str:
     """Fan-out latency of the bare relay, pairup's, and pairup's with a store that keeps no
     events, alternating; one line each with the median p50 and p99 of the runs."""
     kinds = (*KINDS, UNSTORED)
-    delays, _ = alternate(
-        plan.runs,
-        scratch,
-        "latency",
-        lambda relay, costs: [
-            sample * 1000
-            for share in spread_load(
-                "latency",
-                relay,
-                plan.latency_sessions,
-                seconds=plan.latency_seconds,
-                processes=plan.latency_processes,
-                costs=costs,
-            )
-            for sample in share
-        ],
-        kinds,
-    )
+    delays, _ = fan_out_delays(plan, scratch, kinds)
     lines = [
         f"fan-out latency: {plan.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
         f"runs of {plan.latency_seconds:g} s, {counted(plan.runs, 'run')} each (median of runs)"

@@ -273,6 +273,20 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path):
     assert str(path) in str(raised.value)
 
 
+def _new_store(path: Path) -> str:
+    """A store at ``path`` with session-a in it; its epoch."""
+    with Store.open(path) as store:
+        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        return store.epoch
+
+
+def _schema_version(path: Path) -> str:
+    with sqlite3.connect(path) as db:
+        (version,) = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    db.close()
+    return version
+
+
 _SCHEMA_1_EVENTS = """CREATE TABLE events (
     session TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL,
     kind TEXT NOT NULL, at REAL NOT NULL, body TEXT NOT NULL,
@@ -282,9 +296,7 @@ _SCHEMA_1_EVENTS = """CREATE TABLE events (
 
 def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_path):
     path = tmp_path / "store.sqlite3"
-    with Store.open(path) as store:
-        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
-        epoch = store.epoch
+    epoch = _new_store(path)
     old = [
         _event(1, at=1712345678.1234567),
         _event(2, at=1712345678.1234569, body='{"text": "caf\u00e9 \u2615 \U0001f600"}'),
@@ -309,17 +321,14 @@ def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_
         assert store.events_after("session-a", 1) == [*old[1:], _event(3)]
     with sqlite3.connect(path) as db:
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
     assert "events" not in tables
-    assert version == ("3",)
+    assert _schema_version(path) == "3"
 
 
 def test_a_store_of_schema_2_is_carried_over_with_its_epoch_and_every_event(tmp_path):
     path = tmp_path / "store.sqlite3"
-    with Store.open(path) as store:
-        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
-        epoch = store.epoch
+    epoch = _new_store(path)
     old = [
         _event(1, at=1712345678.1234567),
         _event(2, at=1712345678.1234569, body='{"text": "caf\u00e9 \\ \u2615 \U0001f600"}'),
@@ -350,10 +359,7 @@ def test_a_store_of_schema_2_is_carried_over_with_its_epoch_and_every_event(tmp_
         assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2, "evt-000003": 3}
         store.append([_event(4)])
         assert store.events_after("session-a", 2) == [old[2], _event(4)]
-    with sqlite3.connect(path) as db:
-        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    db.close()
-    assert version == ("3",)
+    assert _schema_version(path) == "3"
 
 
 @given(
@@ -507,8 +513,7 @@ def test_a_page_costs_the_same_however_long_the_session_is(tmp_path):
 
 def test_a_schema_2_store_with_a_damaged_chunk_is_refused_and_left_as_it_was(tmp_path):
     path = tmp_path / "store.sqlite3"
-    with Store.open(path) as store:
-        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+    _new_store(path)
     with sqlite3.connect(path) as db:
         db.execute(
             "INSERT INTO chunks VALUES ('session-a', 1, 1, ?, '[\"evt-000001\"]', '[[\"ana\"]]')",
@@ -521,9 +526,8 @@ def test_a_schema_2_store_with_a_damaged_chunk_is_refused_and_left_as_it_was(tmp
         Store.open(path)
 
     assert str(path) in str(raised.value)
+    assert _schema_version(path) == "2"
     with sqlite3.connect(path) as db:
-        version = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         events = db.execute("SELECT events FROM chunks").fetchall()
     db.close()
-    assert version == ("2",)
     assert events == [('[["ana"]]',)]
