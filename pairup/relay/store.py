@@ -12,11 +12,11 @@ through its writer thread. There is one sqlite3 connection, opened with
 ``check_same_thread=False`` and guarded by a lock, so calls from any thread are serialised.
 That is simpler than a connection per thread and costs little: the relay has one writer at a
 time, and its reads (a page of events, a session record) are short next to the fsync of a
-commit. Only a digest of each session's admission key is stored, never
-the key or the join secret. What one commit stores of a session is one row, so a commit costs
-SQLite a row per session in it, not one per event; the row keeps each event as the very frame
-participants get (schema 3), so an event is encoded once, when the relay sequences it, and a
-resume sends what the store holds. See ADR 7, ADR 14 and ADR 16.
+commit. Only a digest of each session's admission key is stored, never the key or the join
+secret. What one commit stores of a session is one row, so a commit costs SQLite a row per
+session in it, not one per event; the row keeps each event as the very frame participants get
+(schema 3), so an event is encoded once, when the relay sequences it, and a resume sends what
+the store holds. See ADR 7, ADR 14 and ADR 16.
 """
 
 import contextlib
