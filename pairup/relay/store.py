@@ -20,6 +20,7 @@ the store holds. See ADR 7, ADR 14 and ADR 16.
 """
 
 import contextlib
+import functools
 import json
 import secrets
 import sqlite3
@@ -238,7 +239,7 @@ class Store:
         chunks: dict[str, list[StoredEvent]] = {}
         for event in events:
             chunks.setdefault(event.session, []).append(event)
-        rows = []
+        values: list[object] = []
         for session, chunk in chunks.items():
             for expected, event in enumerate(chunk, chunk[0].seq):
                 if event.seq != expected:
@@ -246,24 +247,29 @@ class Store:
                         f"{self._path}: append refused, nothing stored: session {session!r} "
                         f"has seq {event.seq} where the batch needs {expected}"
                     )
-            # The envelope as JSON, with the frames (JSON already) spliced in as they are.
-            envelope = json.dumps(
-                [session, chunk[0].seq, chunk[-1].seq, chunk[-1].at, [e.id for e in chunk]]
-            )
+            # The frames are JSON already: they go into the array as they are.
             frames = b",".join([event.frame for event in chunk]).decode()
-            rows.append(f"{envelope[:-1]},[{frames}]]")
-        # One statement in its own transaction; the schema's triggers check that each chunk
-        # continues its session and move the session along. sqlite3 releases and retakes the
-        # GIL around every statement it steps, and under load each retake can wait a whole
-        # switch interval behind the event loop: a commit with one statement waits once.
+            ids = json.dumps([event.id for event in chunk])
+            values += (session, chunk[0].seq, chunk[-1].seq, chunk[-1].at, ids, f"[{frames}]")
+        # A chunk per session, as few statements as SQLite's limit on parameters allows (one,
+        # unless a batch holds over a thousand sessions), in one transaction; the schema's
+        # triggers check that each chunk continues its session and move the session along.
+        # sqlite3 releases and retakes the GIL around every statement it steps, and under load
+        # each retake can wait a whole switch interval behind the event loop: a commit with one
+        # statement waits once. Bound values, not one JSON argument: SQLite would parse each
+        # chunk's JSON again for every column taken out of it.
+        statements = [
+            values[start : start + _CHUNKS_PER_STATEMENT * _CHUNK_COLUMNS]
+            for start in range(0, len(values), _CHUNKS_PER_STATEMENT * _CHUNK_COLUMNS)
+        ]
         try:
-            with self._reading("append events") as db:
-                db.execute(
-                    "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
-                    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value -> 4,"
-                    " value -> 5 FROM json_each(?)",
-                    (f"[{','.join(rows)}]",),
-                )
+            if len(statements) == 1:
+                with self._reading("append events") as db:
+                    db.execute(_insert_chunks(len(chunks)), values)
+            else:
+                with self._transaction("append events") as db:
+                    for part in statements:
+                        db.execute(_insert_chunks(len(part) // _CHUNK_COLUMNS), part)
         except _Refused:
             # The only constraints a chunk can break say it does not continue its session.
             raise StoreError(self._discontinuity(chunks)) from None
@@ -405,6 +411,21 @@ class Store:
             except BaseException:
                 _rollback(db)
                 raise
+
+
+_CHUNK_COLUMNS = 6
+_CHUNKS_PER_STATEMENT = 1000
+"""6,000 parameters a statement, well below SQLite's limit of 32,766."""
+
+
+@functools.lru_cache(maxsize=128)
+def _insert_chunks(count: int) -> str:
+    """The statement that inserts ``count`` chunks, one row of bound values each."""
+    row = f"({', '.join('?' * _CHUNK_COLUMNS)})"
+    return (
+        "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
+        f" VALUES {', '.join([row] * count)}"
+    )
 
 
 def _from_frame(session: str, frame: bytes) -> StoredEvent:

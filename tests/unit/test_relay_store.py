@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pairup.protocol import admission_digest
+from pairup.relay import store as store_module
 from pairup.relay.store import (
     SessionExists,
     SessionRecord,
@@ -531,3 +532,39 @@ def test_a_schema_2_store_with_a_damaged_chunk_is_refused_and_left_as_it_was(tmp
         events = db.execute("SELECT events FROM chunks").fetchall()
     db.close()
     assert events == [('[["ana"]]',)]
+
+
+def _sessions_over_several_statements(store: Store, monkeypatch) -> list[str]:
+    """Seven sessions in the store, three chunks to a statement: a batch of all of them takes
+    three statements."""
+    monkeypatch.setattr(store_module, "_CHUNKS_PER_STATEMENT", 3)
+    sessions = [f"session-{letter}" for letter in "bcdefgh"]
+    for session in sessions:
+        store.create_session(session, DIGEST, created_at=T0, max_participants=8)
+    return sessions
+
+
+def test_a_batch_of_more_chunks_than_a_statement_takes_is_stored_whole(store, monkeypatch):
+    sessions = _sessions_over_several_statements(store, monkeypatch)
+    store.append([_event(seq, session=session) for session in sessions for seq in (1, 2)])
+    for session in sessions:
+        assert store.events_after(session, 0) == [
+            _event(1, session=session),
+            _event(2, session=session),
+        ]
+        record = store.session(session)
+        assert record is not None
+        assert record.last_seq == 2
+
+
+def test_a_batch_over_several_statements_is_refused_whole(store, monkeypatch):
+    sessions = _sessions_over_several_statements(store, monkeypatch)
+    batch = [_event(1, session=session) for session in sessions[:-1]]
+    with pytest.raises(StoreError, match="session-h"):
+        # The last session's chunk, in the last statement, skips an offset.
+        store.append([*batch, _event(2, session=sessions[-1])])
+    for session in sessions:
+        assert store.events_after(session, 0) == []
+        record = store.session(session)
+        assert record is not None
+        assert record.last_seq == 0
