@@ -93,10 +93,12 @@ class _Writer:
     group at a time, and hands each stored group back to the loop (``stored``), or a group
     that failed (``failed``), in commit order.
 
-    A thread rather than ``asyncio.to_thread`` per commit: the loop hands an event over with
-    one ``put`` and the thread wakes for it at once, where a task, an executor job and the
+    A thread rather than ``asyncio.to_thread`` per commit: the loop hands events over with
+    one ``put`` and the thread wakes for them at once, where a task, an executor job and the
     futures between them cost the loop several turns per commit. While the loop fans one
-    commit out, the thread is already committing the next.
+    commit out, the thread is already committing the next. The loop puts what one turn of it
+    sequenced as one list: a ``put`` that wakes the thread is a system call, and one per event
+    cost the loop more than its frame's encoding.
     """
 
     def __init__(
@@ -110,7 +112,7 @@ class _Writer:
         self._batch = batch
         self._stored = stored
         self._failed = failed
-        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
         self._given_up: weakref.WeakSet[_Room] = weakref.WeakSet()
         """Rooms of a failed commit: the loop lets them go, and their later events, whose
         offsets follow ones that are not on disk, are dropped (their senders resend them)."""
@@ -118,8 +120,9 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="pairup-relay-writer", daemon=True)
         self._thread.start()
 
-    def put(self, pending: _Pending) -> None:
-        self._queue.put(pending)
+    def put(self, sequenced: list[_Pending]) -> None:
+        """Events in offset order; the list is the writer's from now on."""
+        self._queue.put(sequenced)
 
     async def stop(self) -> None:
         """Commit and hand back what was put before, then end the thread."""
@@ -127,29 +130,26 @@ class _Writer:
         await asyncio.to_thread(self._thread.join)
 
     def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch, stopping = self._take(first)
+        waiting: list[_Pending] = []
+        stopping = False
+        while waiting or not stopping:
+            if not waiting:
+                given = self._queue.get()
+                if given is None:
+                    return
+                waiting = given
+            with contextlib.suppress(queue.Empty):
+                while not stopping and len(waiting) < self._batch:
+                    given = self._queue.get_nowait()
+                    if given is None:
+                        stopping = True
+                    else:
+                        waiting += given
+            batch, waiting = waiting[: self._batch], waiting[self._batch :]
+            # Without the events of rooms given up (a commit before this one failed).
+            batch = [pending for pending in batch if pending[1] not in self._given_up]
             if batch:
                 self._commit(batch)
-            if stopping:
-                return
-
-    def _take(self, first: _Pending) -> tuple[list[_Pending], bool]:
-        """``first`` and what else is queued, up to the batch size, but those of rooms given
-        up; and whether the stop came too."""
-        taken = [first]
-        stopping = False
-        with contextlib.suppress(queue.Empty):
-            while len(taken) < self._batch:
-                pending = self._queue.get_nowait()
-                if pending is None:
-                    stopping = True
-                    break
-                taken.append(pending)
-        return [p for p in taken if p[1] not in self._given_up], stopping
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
@@ -231,6 +231,8 @@ class Relay:
         self._rooms: dict[str, _Room] = {}
         self._admission = asyncio.Lock()
         self._writer: _Writer | None = None
+        self._sequenced: list[_Pending] = []
+        """Events sequenced in this turn of the event loop, handed to the writer at its end."""
         self._per_ip: defaultdict[str, int] = defaultdict(int)
         window = self.limits.failure_window
         self._refused = _RecentByAddress(window)
@@ -271,6 +273,7 @@ class Relay:
     async def _end_work(self) -> None:
         """Let the writer commit what it was given, then end it and every task."""
         if self._writer is not None:
+            self._hand_over()
             await self._writer.stop()
         tasks = [*self._tasks, *self._closing]
         for task in tasks:
@@ -577,8 +580,16 @@ class Relay:
             at=room.last_at,
             body=frame.body,
         )
-        assert self._writer is not None, "the relay takes events only once started"
-        self._writer.put((event, room))
+        if not self._sequenced:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._sequenced.append((event, room))
+
+    def _hand_over(self) -> None:
+        """Give the writer what this turn of the event loop sequenced, in one ``put``."""
+        if self._sequenced:
+            assert self._writer is not None, "the relay takes events only once started"
+            self._writer.put(self._sequenced)
+            self._sequenced = []
 
     def _fan_out(self, batch: list[_Pending]) -> None:
         """Send each stored event to every member of its session, the sender included."""

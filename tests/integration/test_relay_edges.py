@@ -251,7 +251,7 @@ def test_after_a_failed_commit_the_writer_drops_that_sessions_later_events_only(
             writer = _Writer(store, 1, back("stored"), back("failed"))
             # a2 does not follow anything on disk: its commit fails, and a3 must not be tried.
             for session, seq in (("session-a", 2), ("session-a", 3), ("session-b", 1)):
-                writer.put((_stored(session, seq), rooms[session]))
+                writer.put([(_stored(session, seq), rooms[session])])
             await writer.stop()
             outcomes = [handed_back.get_nowait() for _ in range(handed_back.qsize())]
             assert outcomes == [("failed", ["a2"]), ("stored", ["b1"])]
