@@ -166,9 +166,10 @@ def start_relay(kind: str, data_dir: Path) -> RelayProcess:
     return RelayProcess(kind, process, int(process.stdout.readline()))
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of a running process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User and system CPU time of a running process, or of one of its threads, from /proc."""
+    stat = Path(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
+    fields = stat.read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -280,17 +281,21 @@ class Window:
     """Passed by every load process once it has connected its clients: all measure together."""
     wall: float = 0.0
     relay_cpu: float = 0.0
+    loop_cpu: float = 0.0
+    """The relay's main thread, which runs its event loop."""
     load_cpu: float = 0.0
 
     async def open(self) -> None:
         await asyncio.to_thread(self.start.wait)
         self.wall = -time.monotonic()
         self.relay_cpu = -cpu_seconds(self.relay_pid)
+        self.loop_cpu = -cpu_seconds(self.relay_pid, self.relay_pid)
         self.load_cpu = -time.process_time()
 
     def close(self) -> None:
         self.wall += time.monotonic()
         self.relay_cpu += cpu_seconds(self.relay_pid)
+        self.loop_cpu += cpu_seconds(self.relay_pid, self.relay_pid)
         self.load_cpu += time.process_time()
 
 
@@ -357,7 +362,7 @@ def load(
     *,
     seconds: float,
     start: Barrier,
-    results: "Queue[tuple[Any, float, float, float]]",
+    results: "Queue[tuple[Any, float, float, float, float]]",
 ) -> None:
     """One load generator process: its share of the sessions, measured once every load
     process has connected its own; bounded in time, so a relay that stalls fails the run."""
@@ -370,7 +375,7 @@ def load(
             return await measure(relay.kind, relay.port, sessions, seconds, window)
 
     value = asyncio.run(bounded())
-    results.put((value, window.wall, window.relay_cpu, window.load_cpu))
+    results.put((value, window.wall, window.relay_cpu, window.loop_cpu, window.load_cpu))
 
 
 @dataclass
@@ -379,6 +384,8 @@ class Costs:
 
     wall: float = 0.0
     relay_cpu: float = 0.0
+    loop_cpu: float = 0.0
+    """The relay's event-loop thread; the rest of the relay's CPU is its other threads'."""
     load_cpu: float = 0.0
     commits: list[tuple[float, int]] = field(default_factory=list)
     """pairup's relay: each group commit's duration and size, as it reported them at exit."""
@@ -387,7 +394,8 @@ class Costs:
 
     def describe(self, name: str) -> str:
         return (
-            f"    {name:<13} relay process {self.relay_cpu / self.wall * 100:3.0f}% of a core, "
+            f"    {name:<13} relay process {self.relay_cpu / self.wall * 100:3.0f}% of a core "
+            f"(event loop {self.loop_cpu / self.wall * 100:3.0f}%), "
             f"load generators {self.load_cpu / self.wall * 100:3.0f}%"
         )
 
@@ -433,9 +441,10 @@ def spread_load(
     for worker in workers:
         worker.join()
     # The windows overlap: the relay's CPU is counted over the first one, the load's over all.
-    _, wall, relay_cpu, _ = outcome[0]
+    _, wall, relay_cpu, loop_cpu, _ = outcome[0]
     costs.wall += wall
     costs.relay_cpu += relay_cpu
+    costs.loop_cpu += loop_cpu
     costs.load_cpu += sum(load_cpu for *_, load_cpu in outcome)
     return [value for value, *_ in outcome]
 
