@@ -72,6 +72,8 @@ is stopped: a relay that stalls fails the benchmark instead of hanging it."""
 
 
 async def serve_bare() -> None:
+    from pairup.relay.server import RECEIVE_QUEUE
+
     rooms: dict[str, set[ServerConnection]] = {}
 
     async def handler(connection: ServerConnection) -> None:
@@ -83,7 +85,8 @@ async def serve_bare() -> None:
         finally:
             room.discard(connection)
 
-    async with serve(handler, LOOPBACK, 0, compression=None) as server:
+    # The transport as pairup's relay sets it up: no compression, the same flow control.
+    async with serve(handler, LOOPBACK, 0, compression=None, max_queue=RECEIVE_QUEUE) as server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Future()
 
@@ -215,19 +218,19 @@ class Client:
         else:
             await self.ws.send(publish_frame(f"{self.name}-{self.sent:08d}", self.name, body))
 
-    async def heard(self) -> AsyncIterator[float]:
-        """The send time of each event from another client, as it arrives (pairup's relay
-        packs a commit's events for a client in one frame); what else the relay sends
-        (presence, this client's own events) is read and passed over, as a real client
-        would."""
+    async def heard(self) -> AsyncIterator[tuple[float, float | None]]:
+        """Each event from another client as it arrives: its send time, and the time pairup's
+        relay sequenced it (``None`` from the bare relay, which stamps nothing). pairup's relay
+        packs a commit's events for a client in one frame; what else it sends (presence, this
+        client's own events) is read and passed over, as a real client would."""
         async for raw in self.ws:
             if self.kind == "bare":
-                yield json.loads(raw)["sent"]
+                yield json.loads(raw)["sent"], None
                 continue
             frame = json.loads(raw)
             for event in frame["events"] if frame["type"] == "events" else [frame]:
                 if event["type"] == "event" and event["sender"] != self.name:
-                    yield json.loads(event["body"])["sent"]
+                    yield json.loads(event["body"])["sent"], event["at"]
 
     async def drain(self) -> None:
         """Read everything the relay sends, without looking at it."""
@@ -299,6 +302,37 @@ class Window:
         self.load_cpu += time.process_time()
 
 
+@dataclass
+class Delays:
+    """Fan-out delays in ms, from send to arrival at the other client; for pairup's relay also
+    split where the relay stamped the event (the relay and the load share the machine's clock):
+    into the relay (send to sequenced), and through it and out (sequenced to arrival: the
+    commit, the hand-back, the fan-out, the client's read)."""
+
+    total: list[float] = field(default_factory=list)
+    to_relay: list[float] = field(default_factory=list)
+    from_relay: list[float] = field(default_factory=list)
+
+    def add(self, sent: float, sequenced: float | None, arrived: float) -> None:
+        self.total.append((arrived - sent) * 1000)
+        if sequenced is not None:
+            self.to_relay.append((sequenced - sent) * 1000)
+            self.from_relay.append((arrived - sequenced) * 1000)
+
+    def extend(self, other: "Delays") -> None:
+        self.total += other.total
+        self.to_relay += other.to_relay
+        self.from_relay += other.from_relay
+
+    def describe(self, name: str) -> str:
+        return (
+            f"    {name} fan-out delay, all runs: send to sequenced p50 "
+            f"{percentile(self.to_relay, 0.5):.2f} ms, p99 {percentile(self.to_relay, 0.99):.2f}"
+            f" ms; sequenced to arrival p50 {percentile(self.from_relay, 0.5):.2f} ms, p99 "
+            f"{percentile(self.from_relay, 0.99):.2f} ms"
+        )
+
+
 async def throughput(
     kind: str, port: int, sessions: int, seconds: float, window: Window, *, in_flight: int = 32
 ) -> float:
@@ -330,9 +364,9 @@ async def throughput(
 
 async def latency(
     kind: str, port: int, sessions: int, seconds: float, window: Window, *, period: float = 2.0
-) -> list[float]:
+) -> Delays:
     clients = [client for _ in range(sessions) for client in await open_session(kind, port)]
-    samples: list[float] = []
+    delays = Delays()
     await window.open()
     deadline = time.monotonic() + seconds
 
@@ -343,8 +377,8 @@ async def latency(
             await asyncio.sleep(period)
 
     async def listen(client: Client) -> None:
-        async for sent in client.heard():
-            samples.append(time.time() - sent)
+        async for sent, sequenced in client.heard():
+            delays.add(sent, sequenced, time.time())
 
     listeners = [asyncio.create_task(listen(client)) for client in clients]
     await asyncio.gather(*(drive(client) for client in clients))
@@ -352,7 +386,7 @@ async def latency(
     await asyncio.sleep(0.5)
     await stop_all(listeners)
     await asyncio.gather(*(client.close() for client in clients))
-    return samples
+    return delays
 
 
 def load(
@@ -492,27 +526,32 @@ class Plan:
 
 def fan_out_delays(
     plan: Plan, scratch: Path, kinds: tuple[str, ...]
-) -> tuple[dict[str, list[list[float]]], dict[str, Costs]]:
-    """The fan-out latency phase against each of ``kinds``, alternating: each run's delays in
-    ms, and each relay's costs."""
-    return alternate(
-        plan.runs,
-        scratch,
-        "latency",
-        lambda relay, costs: [
-            sample * 1000
-            for share in spread_load(
-                "latency",
-                relay,
-                plan.latency_sessions,
-                seconds=plan.latency_seconds,
-                processes=plan.latency_processes,
-                costs=costs,
-            )
-            for sample in share
-        ],
-        kinds,
-    )
+) -> tuple[dict[str, list[Delays]], dict[str, Costs]]:
+    """The fan-out latency phase against each of ``kinds``, alternating: each run's delays,
+    and each relay's costs."""
+
+    def run(relay: RelayProcess, costs: Costs) -> Delays:
+        delays = Delays()
+        for share in spread_load(
+            "latency",
+            relay,
+            plan.latency_sessions,
+            seconds=plan.latency_seconds,
+            processes=plan.latency_processes,
+            costs=costs,
+        ):
+            delays.extend(share)
+        return delays
+
+    return alternate(plan.runs, scratch, "latency", run, kinds)
+
+
+def pooled(runs: list[Delays]) -> Delays:
+    """Every run's delays together."""
+    delays = Delays()
+    for run in runs:
+        delays.extend(run)
+    return delays
 
 
 def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
@@ -553,8 +592,8 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
             Figure(
                 name=f"relay fan-out latency {name}",
                 unit="ms",
-                pairup=tuple(percentile(run, fraction) for run in delays["pairup"]),
-                baseline=tuple(percentile(run, fraction) for run in delays["bare"]),
+                pairup=tuple(percentile(run.total, fraction) for run in delays["pairup"]),
+                baseline=tuple(percentile(run.total, fraction) for run in delays["bare"]),
                 baseline_name="bare relay",
                 goal=goal,
                 decimals=2,
@@ -570,9 +609,10 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
         throughput_costs["pairup"].describe_commits(),
         f"fan-out latency: {fan_out}, "
         f"{counted(plan.latency_processes, 'load process', 'load processes')}, "
-        f"{min(len(run) for runs in delays.values() for run in runs)}+ samples a run",
+        f"{min(len(run.total) for runs in delays.values() for run in runs)}+ samples a run",
         *(cost.describe(f"{kind} relay") for kind, cost in latency_costs.items()),
         latency_costs["pairup"].describe_commits(),
+        pooled(delays["pairup"]).describe("pairup"),
     ]
     return figures, "\n".join(report)
 
@@ -588,11 +628,12 @@ def latency_floor(plan: Plan, scratch: Path) -> str:
     ]
     for kind in kinds:
         p50, p99 = (
-            statistics.median(percentile(run, fraction) for run in delays[kind])
+            statistics.median(percentile(run.total, fraction) for run in delays[kind])
             for fraction in (0.5, 0.99)
         )
-        spread = ", ".join(f"{percentile(run, 0.99):.2f}" for run in delays[kind])
+        spread = ", ".join(f"{percentile(run.total, 0.99):.2f}" for run in delays[kind])
         lines.append(f"  {kind + ' relay':<24} p50 {p50:5.2f} ms  p99 {p99:5.2f} ms ({spread})")
+    lines += [pooled(delays[kind]).describe(kind) for kind in kinds if kind != "bare"]
     return "\n".join(lines)
 
 
