@@ -568,3 +568,40 @@ def test_a_batch_over_several_statements_is_refused_whole(store, monkeypatch):
         record = store.session(session)
         assert record is not None
         assert record.last_seq == 0
+
+
+def test_an_append_of_one_event_writes_three_pages(tmp_path):
+    """The chunk's row, its key in the chunks' index, the session's row: nothing else (the
+    index of sessions by last activity that stores used to have added one or two). Counted in
+    WAL frames, one per page written, so the machine's speed does not enter."""
+    path = tmp_path / "store.sqlite3"
+    with Store.open(path) as store:
+        page_size = store._db.execute("PRAGMA page_size").fetchone()[0]
+        for name in ("session-a", "session-b"):
+            store.create_session(name, DIGEST, created_at=T0, max_participants=8)
+        store.append([_event(1)])
+        wal = path.with_name(path.name + "-wal")
+        before = wal.stat().st_size
+        store.append([_event(1, session="session-b", at=T0 + 60)])
+        frames = (wal.stat().st_size - before) / (page_size + 24)
+    assert frames == 3
+
+
+def test_a_store_made_with_the_index_of_sessions_by_activity_opens_without_it(tmp_path):
+    path = tmp_path / "store.sqlite3"
+    with Store.open(path) as store:
+        store.create_session("session-old", DIGEST, created_at=T0, max_participants=8)
+        store.create_session("session-new", DIGEST, created_at=T0 + 100, max_participants=8)
+        store.append([_event(1, session="session-old")])
+        epoch = store.epoch
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE INDEX sessions_by_last_active ON sessions (last_active)")
+    db.close()
+    with Store.open(path) as store:
+        assert store.epoch == epoch
+        assert [event.seq for event in store.events_after("session-old", 0)] == [1]
+        assert store.expire(T0 + 50) == ["session-old"]
+    with sqlite3.connect(path) as db:
+        indexes = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
+    db.close()
+    assert ("sessions_by_last_active",) not in indexes
