@@ -153,8 +153,10 @@ class _Writer:
                     else:
                         waiting += given
             batch, waiting = waiting[: self._batch], waiting[self._batch :]
-            # Without the events of rooms given up (a commit before this one failed).
-            batch = [pending for pending in batch if pending[1] not in self._given_up]
+            if self._given_up:
+                # Without the events of rooms given up (a commit before this one failed);
+                # a WeakSet's membership test makes a weak reference, so only when there are.
+                batch = [pending for pending in batch if pending[1] not in self._given_up]
             if batch:
                 self._commit(batch)
 
