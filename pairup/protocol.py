@@ -350,8 +350,8 @@ def encode_sequenced(*, seq: int, at: float, id: str, sender: str, kind: str, bo
     costs several times the encoding.
     """
     return (
-        f'{{"type":"event","seq":{seq},"at":{at!r},"id":{_string(id)},'
-        f'"sender":{_string(sender)},"kind":{_string(kind)},"body":{_string(body)}}}'
+        f'{{"type":"event","seq":{seq},"at":{at!r},"id":{json_string(id)},'
+        f'"sender":{json_string(sender)},"kind":{json_string(kind)},"body":{json_string(body)}}}'
     ).encode()
 
 
@@ -386,8 +386,9 @@ def _events_frame(group: list[bytes]) -> bytes:
 
 def encode_ack(id: str, seq: int) -> bytes:
     """The ``ack`` frame in UTF-8: what :func:`encode` writes for :class:`Ack`."""
-    return f'{{"type":"ack","id":{_string(id)},"seq":{seq}}}'.encode()
+    return f'{{"type":"ack","id":{json_string(id)},"seq":{seq}}}'.encode()
 
 
-_string = json.encoder.encode_basestring
-"""A JSON string literal, non-ASCII characters kept as they are (as pydantic writes them)."""
+json_string = json.encoder.encode_basestring
+"""A string as a JSON string literal, non-ASCII characters kept as they are (as pydantic
+writes them)."""

@@ -364,23 +364,35 @@ def test_a_store_of_schema_2_is_carried_over_with_its_epoch_and_every_event(tmp_
 
 
 @given(
-    bodies=st.lists(st.text(max_size=40), min_size=1, max_size=6),
+    events=st.lists(
+        st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=40)),
+        min_size=1,
+        max_size=6,
+        unique_by=lambda event: event[0],
+    ),
     at=st.floats(min_value=0, max_value=1e11, allow_nan=False, allow_infinity=False),
 )
 @settings(max_examples=60, deadline=None)
-def test_the_store_gives_back_each_frame_as_it_was_sent(bodies, at):
-    """A resume sends the frames the store holds: they must be the bytes the relay sent."""
+def test_the_store_gives_back_each_frame_and_id_as_it_was_sent(events, at):
+    """A resume sends the frames the store holds: they must be the bytes the relay sent. The
+    ids come back as they went in, whatever their characters."""
     with (
         tempfile.TemporaryDirectory() as directory,
         Store.open(Path(directory) / "store.sqlite3") as store,
     ):
         store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
-        events = [_event(seq, at=at, body=body) for seq, body in enumerate(bodies, 1)]
-        store.append(events)
+        sent = [
+            sequenced(
+                "session-a", seq=seq, id=id, sender="ana", kind="lesson.noted", at=at, body=body
+            )
+            for seq, (id, body) in enumerate(events, 1)
+        ]
+        store.append(sent)
         stored = store.events_after("session-a", 0)
-        assert [event.frame for event in stored] == [event.frame for event in events]
-        assert stored == events
-        assert [json.loads(event.frame)["body"] for event in stored] == bodies
+        assert [event.frame for event in stored] == [event.frame for event in sent]
+        assert stored == sent
+        assert [json.loads(event.frame)["body"] for event in stored] == [b for _, b in events]
+        assert store.ids("session-a") == {id: seq for seq, (id, _) in enumerate(events, 1)}
 
 
 def test_the_store_runs_in_wal_mode(tmp_path):
