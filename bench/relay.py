@@ -72,8 +72,6 @@ is stopped: a relay that stalls fails the benchmark instead of hanging it."""
 
 
 async def serve_bare() -> None:
-    from pairup.relay.server import RECEIVE_QUEUE
-
     rooms: dict[str, set[ServerConnection]] = {}
 
     async def handler(connection: ServerConnection) -> None:
@@ -85,8 +83,7 @@ async def serve_bare() -> None:
         finally:
             room.discard(connection)
 
-    # The transport as pairup's relay sets it up: no compression, the same flow control.
-    async with serve(handler, LOOPBACK, 0, compression=None, max_queue=RECEIVE_QUEUE) as server:
+    async with serve(handler, LOOPBACK, 0, compression=None) as server:
         print(server.sockets[0].getsockname()[1], flush=True)
         await asyncio.Future()
 

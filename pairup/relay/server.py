@@ -40,13 +40,6 @@ log = logging.getLogger("pairup.relay")
 
 Clock = Callable[[], float]
 
-RECEIVE_QUEUE = (64, 16)
-"""websockets' flow control on each connection: stop reading from a participant that has 64
-frames received and not yet handled, read again at 16. Its default, (16, 4), stopped and
-restarted reading (a system call each) every few frames of a burst, such as an outbox resent
-after a reconnect or a busy session under load. 64 frames of at most 64 KiB are 4 MiB, what a
-connection may also have unsent (``Limits.max_unsent_bytes``)."""
-
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -263,7 +256,6 @@ class Relay:
                 ssl=ssl,
                 compression=None,
                 max_size=wire.MAX_FRAME_BYTES,
-                max_queue=RECEIVE_QUEUE,
                 origins=[None, *self.origins],
                 process_request=self._check_request,
                 logger=log,
