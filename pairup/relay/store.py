@@ -364,13 +364,12 @@ class Store:
         commit would have to write. The relay runs it every ten minutes by default; over
         100,000 sessions it takes about 12 ms."""
         with self._transaction("expire sessions") as db:
-            idle = [
+            idle = sorted(
                 session
                 for (session,) in db.execute(
-                    "SELECT session FROM sessions WHERE last_active < ? ORDER BY session",
-                    (idle_before,),
+                    "SELECT session FROM sessions WHERE last_active < ?", (idle_before,)
                 )
-            ]
+            )
             db.executemany("DELETE FROM chunks WHERE session = ?", [(s,) for s in idle])
             db.executemany("DELETE FROM sessions WHERE session = ?", [(s,) for s in idle])
         return idle
@@ -522,8 +521,11 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
     # Stores made before it went: every append moves its sessions' ``last_active``, and this
     # index made that one or two more pages written (of three) a commit; expiry scans the
     # sessions instead. Only an index: the schema's version stays, and a pairup that made one
-    # reads the store without it.
-    db.execute("DROP INDEX IF EXISTS sessions_by_last_active")
+    # reads the store without it. Looked up first, so a store without it is not written to.
+    if db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'sessions_by_last_active'"
+    ).fetchone():
+        db.execute("DROP INDEX sessions_by_last_active")
     return epoch
 
 

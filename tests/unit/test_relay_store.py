@@ -139,20 +139,34 @@ def _assert_untouched_after_refusal(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    "batch",
+    ("batch", "reason"),
     [
-        pytest.param([_event(3), _event(3)], id="seq repeated in the batch"),
-        pytest.param([_event(3), _event(2)], id="seq already stored"),
-        pytest.param([_event(3), _event(5)], id="seq leaves a gap"),
-        pytest.param([_event(4)], id="batch starts past the next seq"),
-        pytest.param([_event(3), _event(1, session="nobody")], id="unknown session"),
+        pytest.param(
+            [_event(3), _event(3)],
+            "has seq 3 where the batch needs 4",
+            id="seq repeated in the batch",
+        ),
+        pytest.param(
+            [_event(3), _event(2)], "has seq 2 where the batch needs 4", id="seq already stored"
+        ),
+        pytest.param(
+            [_event(3), _event(5)], "has seq 5 where the batch needs 4", id="seq leaves a gap"
+        ),
+        pytest.param(
+            [_event(4)], "is at seq 2, the batch gives seq 4", id="batch starts past the next seq"
+        ),
+        pytest.param(
+            [_event(3), _event(1, session="nobody")], "no session 'nobody'", id="unknown session"
+        ),
     ],
 )
-def test_a_bad_batch_is_refused_whole(store, batch):
+def test_a_bad_batch_is_refused_whole(store, batch, reason):
     store.append([_event(1), _event(2)])
 
-    with pytest.raises(StoreError, match="nothing stored"):
+    with pytest.raises(StoreError, match="nothing stored") as refused:
         store.append(batch)
+
+    assert reason in str(refused.value)
 
     _assert_untouched_after_refusal(store)
     store.append([_event(3)])
@@ -595,11 +609,12 @@ def test_an_append_of_one_event_writes_three_pages(tmp_path):
         wal = path.with_name(path.name + "-wal")
         before = wal.stat().st_size
         store.append([_event(1, session="session-b", at=T0 + 60)])
-        frames = (wal.stat().st_size - before) / (page_size + 24)
-    assert frames == 3
+        frames, rest = divmod(wal.stat().st_size - before, page_size + 24)
+    assert (frames, rest) == (3, 0)
 
 
 def test_a_store_made_with_the_index_of_sessions_by_activity_opens_without_it(tmp_path):
+    """Stores made before the index went lose it when opened, and keep everything else."""
     path = tmp_path / "store.sqlite3"
     with Store.open(path) as store:
         store.create_session("session-old", DIGEST, created_at=T0, max_participants=8)
