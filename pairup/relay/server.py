@@ -50,10 +50,6 @@ class Limits:
     """Unknown session and wrong secret both answer after this long, so neither is cheaper."""
     messages_per_second: float = 50.0
     burst: int = 200
-    connections: int = 4096
-    """Open connections from every address together. Beyond it a new one is told ``503``
-    before its handshake, so the sessions already running keep the relay's memory; a
-    participant's link tries again later."""
     connections_per_ip: int = 64
     failed_admissions_per_ip: int = 30
     """Within ``failure_window``; beyond it the address is turned away before the handshake."""
@@ -240,8 +236,6 @@ class Relay:
         self._sequenced: list[_Pending] = []
         """Events sequenced in this turn of the event loop, handed to the writer at its end."""
         self._per_ip: defaultdict[str, int] = defaultdict(int)
-        self._open = 0
-        """Connections past their handshake, from every address."""
         window = self.limits.failure_window
         self._refused = _RecentByAddress(window)
         self._created = _RecentByAddress(window)
@@ -300,10 +294,6 @@ class Relay:
                 HTTPStatus.NOT_FOUND,
                 "pairup relay: join links look like ws://HOST:PORT/s/SESSION#SECRET\n",
             )
-        if self._open >= self.limits.connections:
-            return connection.respond(
-                HTTPStatus.SERVICE_UNAVAILABLE, "the relay is full; try again in a while\n"
-            )
         address = _address(connection)
         if self._per_ip[address] >= self.limits.connections_per_ip:
             return connection.respond(
@@ -325,7 +315,6 @@ class Relay:
     async def _handle(self, connection: ServerConnection) -> None:
         address = _address(connection)
         self._per_ip[address] += 1
-        self._open += 1
         room: _Room | None = None
         try:
             room = await self._admit(connection, address)
@@ -336,7 +325,6 @@ class Relay:
         except ConnectionClosed:
             pass
         finally:
-            self._open -= 1
             self._per_ip[address] -= 1
             if not self._per_ip[address]:
                 del self._per_ip[address]

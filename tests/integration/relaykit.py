@@ -50,17 +50,6 @@ class PinnedJitter(random.Random):
         return a + (b - a) * self.where
 
 
-async def status_line(url: str, path: str) -> bytes:
-    """The first line of the relay's plain HTTP answer to ``GET path``."""
-    host, port = url.removeprefix("ws://").rsplit(":", 1)
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-    await writer.drain()
-    status = await reader.readline()
-    writer.close()
-    return status
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))

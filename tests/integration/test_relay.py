@@ -8,7 +8,7 @@ from websockets.asyncio.client import connect
 
 from pairup import protocol as wire
 
-from .relaykit import Peer, new_session, refusal, running_relay, status_line
+from .relaykit import LOOPBACK, Peer, new_session, refusal, running_relay
 
 
 def run(coroutine):
@@ -299,10 +299,19 @@ def test_saying_nothing_ends_in_a_hello_timeout(tmp_path):
 
 
 def test_healthz_answers_200_and_other_paths_404(tmp_path):
+    async def get(port: int, path: str) -> bytes:
+        reader, writer = await asyncio.open_connection(LOOPBACK, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}\r\n\r\n".encode())
+        await writer.drain()
+        status = await reader.readline()
+        writer.close()
+        return status
+
     async def scenario():
         async with running_relay(tmp_path) as relay:
-            assert b" 200 " in await status_line(relay.url, "/healthz")
-            assert b" 404 " in await status_line(relay.url, "/elsewhere")
+            port = int(relay.url.rsplit(":", 1)[1])
+            assert b" 200 " in await get(port, "/healthz")
+            assert b" 404 " in await get(port, "/elsewhere")
 
     run(scenario())
 
