@@ -249,18 +249,11 @@ class Store:
                 )
         values: list[object] = []
         for session, chunk in chunks.items():
-            # The frames are JSON already: they go into the array as they are. The ids are
-            # written as the frames write them, without json.dumps's cost per call.
-            frames = b",".join([event.frame for event in chunk]).decode()
+            # The ids are written as the frames write strings, without json.dumps's cost per
+            # call.
             ids = ",".join([json_string(event.id) for event in chunk])
-            values += (
-                session,
-                chunk[0].seq,
-                chunk[-1].seq,
-                chunk[-1].at,
-                f"[{ids}]",
-                f"[{frames}]",
-            )
+            frames = _frames_array([event.frame for event in chunk])
+            values += (session, chunk[0].seq, chunk[-1].seq, chunk[-1].at, f"[{ids}]", frames)
         # A chunk per session, as few statements as SQLite's limit on parameters allows (one,
         # unless a batch holds over a thousand sessions), in one transaction; the schema's
         # triggers check that each chunk continues its session and move the session along.
@@ -441,6 +434,12 @@ def _insert_chunks(count: int) -> str:
     )
 
 
+def _frames_array(frames: list[bytes]) -> str:
+    """A chunk's ``events`` column: the frames are JSON already, and go into the array as
+    they are."""
+    return f"[{b','.join(frames).decode()}]"
+
+
 def _from_frame(session: str, frame: bytes) -> StoredEvent:
     fields = json.loads(frame)
     return StoredEvent(
@@ -568,10 +567,11 @@ def _migrate_from_2(path: Path, db: sqlite3.Connection) -> None:
 
 def _frames_of(first: int, ids: list[str], events: list[list[Any]]) -> str:
     """A schema-2 chunk's events as schema 3 keeps them: a JSON array of their frames."""
-    frames = [
-        encode_sequenced(seq=seq, at=at, id=event_id, sender=sender, kind=kind, body=body)
-        for seq, (event_id, (sender, kind, at, body)) in enumerate(
-            zip(ids, events, strict=True), first
-        )
-    ]
-    return f"[{b','.join(frames).decode()}]"
+    return _frames_array(
+        [
+            encode_sequenced(seq=seq, at=at, id=event_id, sender=sender, kind=kind, body=body)
+            for seq, (event_id, (sender, kind, at, body)) in enumerate(
+                zip(ids, events, strict=True), first
+            )
+        ]
+    )
