@@ -22,13 +22,16 @@ measure the relays.
     python -m bench.relay            # 3 runs of each: 50 sessions, 5 s; 500 sessions, 10 s
     python -m bench.relay --quick    # a few seconds, only checks the benchmark still works
     python -m bench.relay --load-processes 1    # all the throughput load from one process
-    python -m bench.relay --latency-floor       # how much of the fan-out p99 the store is
+    python -m bench.relay --latency-floor       # how much of the fan-out p99 is acks, the store
 
-With ``--latency-floor`` it measures fan-out latency only, of three relays in turn: the bare
-relay, pairup's, and pairup's with a store that keeps nothing (sessions are stored, events are
-not), so the events still pass through the relay's writer thread but never reach SQLite. That
-third relay is a diagnostic, not something pairup ships: it shows the p99 that is left when
-the store's part is taken away (building the statement, SQLite's insert, the fsync).
+With ``--latency-floor`` it measures fan-out latency only, of four relays in turn: the bare
+relay; the bare relay answering each message's sender with a short acknowledgement, as any
+relay must that tells a sender its event is safe; pairup's; and pairup's with a store that
+keeps nothing (sessions are stored, events are not), so the events still pass through the
+relay's writer thread but never reach SQLite. The second and the fourth are diagnostics, not
+something pairup ships: the one shows the p99 of acknowledging alone, before any sequencing or
+storing, the other the p99 that is left when the store's part is taken away (building the
+statement, SQLite's insert, the fsync).
 """
 
 import argparse
@@ -62,7 +65,11 @@ from pairup import protocol as wire
 LOOPBACK = "127.0.0.1"
 KINDS = ("bare", "pairup")
 UNSTORED = "pairup-unstored"
-"""The diagnostic relay of ``--latency-floor``: pairup's, with a store that keeps no events."""
+"""A diagnostic relay of ``--latency-floor``: pairup's, with a store that keeps no events."""
+ACKED = "bare-acked"
+"""A diagnostic relay of ``--latency-floor``: the bare relay, also sending each message's
+sender :data:`ACK` once the others' copies are written."""
+ACK = "ack"
 GRACE = 30.0
 """How long a load generator may run past its measuring time (connecting, draining) before it
 is stopped: a relay that stalls fails the benchmark instead of hanging it."""
@@ -71,7 +78,7 @@ is stopped: a relay that stalls fails the benchmark instead of hanging it."""
 # -- the relays, each in its own process -------------------------------------------------------
 
 
-async def serve_bare() -> None:
+async def serve_bare(*, acked: bool = False) -> None:
     rooms: dict[str, set[ServerConnection]] = {}
 
     async def handler(connection: ServerConnection) -> None:
@@ -80,6 +87,8 @@ async def serve_bare() -> None:
         try:
             async for message in connection:
                 broadcast(room - {connection}, message)
+                if acked:
+                    broadcast([connection], ACK)
         finally:
             room.discard(connection)
 
@@ -143,7 +152,8 @@ class RelayProcess:
 
     @property
     def target(self) -> Target:
-        return Target(self.kind, self.port, self.process.pid)
+        speaks = "bare" if self.kind in ("bare", ACKED) else "pairup"
+        return Target(speaks, self.port, self.process.pid)
 
     def stop(self) -> str:
         """Stop the relay; what it printed after its port (pairup: its commit statistics)."""
@@ -215,7 +225,8 @@ class Client:
         client's own events) is read and passed over, as a real client would."""
         async for raw in self.ws:
             if self.kind == "bare":
-                yield json.loads(raw)["sent"], None
+                if raw != ACK:
+                    yield json.loads(raw)["sent"], None
                 continue
             frame = json.loads(raw)
             for event in frame["events"] if frame["type"] == "events" else [frame]:
@@ -494,7 +505,7 @@ def alternate(
                 results[kind].append(run(relay, costs[kind]))
             finally:
                 tail = relay.stop().strip()
-            if kind != "bare":
+            if relay.target.kind == "pairup":
                 report = json.loads(tail.splitlines()[-1])
                 costs[kind].commits.extend(report["commits"])
                 costs[kind].waits.extend(report["waits"])
@@ -608,9 +619,10 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
 
 
 def latency_floor(plan: Plan, scratch: Path) -> str:
-    """Fan-out latency of the bare relay, pairup's, and pairup's with a store that keeps no
-    events, alternating; one line each with the median p50 and p99 of the runs."""
-    kinds = (*KINDS, UNSTORED)
+    """Fan-out latency of the bare relay, the bare relay acknowledging, pairup's, and pairup's
+    with a store that keeps no events, alternating; one line each with the median p50 and p99
+    of the runs."""
+    kinds = ("bare", ACKED, "pairup", UNSTORED)
     delays, _ = fan_out_delays(plan, scratch, kinds)
     lines = [
         f"fan-out latency: {plan.latency_sessions} sessions x 2 clients, 1 event / 2 s each, "
@@ -623,7 +635,7 @@ def latency_floor(plan: Plan, scratch: Path) -> str:
         )
         spread = ", ".join(f"{percentile(run.total, 0.99):.2f}" for run in delays[kind])
         lines.append(f"  {kind + ' relay':<24} p50 {p50:5.2f} ms  p99 {p99:5.2f} ms ({spread})")
-    lines += [pooled(delays[kind]).describe(kind) for kind in kinds if kind != "bare"]
+    lines += [pooled(delays[kind]).describe(kind) for kind in ("pairup", UNSTORED)]
     return "\n".join(lines)
 
 
@@ -647,14 +659,15 @@ def main() -> None:
     parser.add_argument(
         "--latency-floor",
         action="store_true",
-        help="fan-out latency only, with a third relay: pairup's with a store that keeps no "
-        "events, to show how much of the p99 the store is (prints, saves no figures)",
+        help="fan-out latency only, with two more relays: the bare one acknowledging each "
+        "message to its sender, and pairup's with a store that keeps no events, to show how "
+        "much of the p99 acknowledging is and how much the store (prints, saves no figures)",
     )
-    parser.add_argument("--serve", choices=(*KINDS, UNSTORED), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=(*KINDS, ACKED, UNSTORED), help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve == "bare":
-        asyncio.run(serve_bare())
+    if args.serve in ("bare", ACKED):
+        asyncio.run(serve_bare(acked=args.serve == ACKED))
         return
     if args.serve in ("pairup", UNSTORED):
         asyncio.run(serve_pairup(args.data_dir, keep_events=args.serve == "pairup"))
