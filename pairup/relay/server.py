@@ -6,8 +6,9 @@ store *before* anyone hears of it: everyone's copy, the sender's included (which
 acknowledgement), goes out after the commit, in offset order, a commit's events to each
 participant in one frame. Commits are grouped: events that arrive while a commit is running go
 into the next one, so one fsync serves many events. A writer thread of its own commits them
-and hands each commit back to the event loop to fan out while it starts the next. See ADR 14
-and ADR 16.
+and hands each commit back to the event loop to fan out while it starts the next. Events are
+taken as websockets parses them, without a turn of the connection's task each. See ADR 14,
+ADR 16 and ADR 18.
 
 Bad input costs the sender its connection (an error frame, then a close code from
 :class:`pairup.protocol.Close`) and nobody else anything.
@@ -15,6 +16,7 @@ Bad input costs the sender its connection (an error frame, then a close code fro
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -26,11 +28,13 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
 from ssl import SSLContext
+from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import DATA_OPCODES, Frame, Opcode
 from websockets.http11 import Request, Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 
 from pairup import protocol as wire
 from pairup.relay.chaos import Chaos
@@ -168,6 +172,45 @@ class _Writer:
             self._loop.call_soon_threadsafe(to, batch)
 
 
+class _Connection(ServerConnection):
+    """A relay connection that takes an admitted participant's events as they arrive.
+
+    websockets puts each message it reads in a queue, and the connection's task takes them
+    out one at a time: a wake-up of the task for every message, and reading paused and
+    resumed whenever 16 wait. For events, most of what a relay reads, ``take`` gets each
+    whole text frame as soon as it is parsed instead, and the relay sequences it there and
+    then (ADR 18). A frame it declines (a resume, a ping, anything wrong) goes the queue's way
+    and the task answers it as before; so does every frame behind one still in the queue, so
+    frames are handled in the order they came.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.take: Callable[[bytes], bool] | None = None
+        """While a participant is admitted: handles a whole text frame's UTF-8 and says
+        ``True``, or declines it (``False``) and leaves it to the task."""
+        self._unread = 0
+        """Messages put in websockets' queue that the task has not finished with."""
+
+    def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
+            if (
+                self.take is not None
+                and not self._unread
+                and event.fin
+                and event.opcode is Opcode.TEXT
+                and self.take(bytes(event.data))
+            ):
+                return
+            if event.fin:
+                self._unread += 1
+        super().process_event(event)
+
+    def finished_one(self) -> None:
+        """The task has finished with a message it read from the queue."""
+        self._unread -= 1
+
+
 class _RecentByAddress:
     """How many times something happened per address within the last ``window`` seconds."""
 
@@ -259,6 +302,7 @@ class Relay:
                 origins=[None, *self.origins],
                 process_request=self._check_request,
                 logger=log,
+                create_connection=_Connection,
             )
         except BaseException:
             # The address is taken, say: nothing is left running behind the error.
@@ -313,6 +357,7 @@ class Relay:
     # -- one connection ------------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
+        assert isinstance(connection, _Connection), "the relay serves its own connections"
         address = _address(connection)
         self._per_ip[address] += 1
         room: _Room | None = None
@@ -336,12 +381,13 @@ class Relay:
                 if not room.members:
                     await asyncio.to_thread(self.store.touch, room.session, self.clock())
 
-    async def _admit(self, connection: ServerConnection, address: str) -> _Room | None:
+    async def _admit(self, connection: _Connection, address: str) -> _Room | None:
         try:
             raw = await asyncio.wait_for(connection.recv(), self.limits.hello_timeout)
         except TimeoutError:
             await _refuse(connection, wire.Close.HELLO_TIMEOUT, "say hello first")
             return None
+        connection.finished_one()
         hello = _decode(raw)
         if not isinstance(hello, wire.Hello):
             raise wire.FrameError(wire.Close.INVALID, "the first frame must be hello")
@@ -431,25 +477,54 @@ class Relay:
                 self._rooms[hello.session] = room
         return room if wire.admits(room.digest, key) else None
 
-    async def _converse(self, connection: ServerConnection, room: _Room) -> None:
+    async def _converse(self, connection: _Connection, room: _Room) -> None:
         participant = room.members[connection]
         bucket = _TokenBucket(self.limits.messages_per_second, self.limits.burst, time.monotonic())
-        async for received in connection:
-            if not bucket.take(time.monotonic()):
-                raise wire.FrameError(wire.Close.RATE_LIMITED, "too many messages; slow down")
-            if self.chaos is None:
-                frame = _decode(received)
-                # Events, most of what arrives, without a coroutine of their own.
-                if isinstance(frame, wire.Publish):
-                    self._sequence(connection, room, participant, frame)
+        if self.chaos is None:
+            # The fault drill sees every frame, so events go the queue's way while it runs.
+            connection.take = functools.partial(self._take, connection, room, participant, bucket)
+        try:
+            async for received in connection:
+                if not bucket.take(time.monotonic()):
+                    raise wire.FrameError(wire.Close.RATE_LIMITED, "too many messages; slow down")
+                if self.chaos is None:
+                    await self._handle_frame(connection, room, participant, _decode(received))
                 else:
-                    await self._handle_frame(connection, room, participant, frame)
-                continue
-            for delay, raw in await self.chaos.incoming(connection, received):
-                if delay:
-                    self._handle_later(delay, connection, room, participant, raw)
-                else:
-                    await self._handle_frame(connection, room, participant, _decode(raw))
+                    for delay, raw in await self.chaos.incoming(connection, received):
+                        if delay:
+                            self._handle_later(delay, connection, room, participant, raw)
+                        else:
+                            frame = _decode(raw)
+                            await self._handle_frame(connection, room, participant, frame)
+                connection.finished_one()
+        finally:
+            # Nothing more is taken from a connection whose task has ended: a frame it was
+            # refused for stops everything behind it.
+            connection.take = None
+
+    def _take(
+        self,
+        connection: _Connection,
+        room: _Room,
+        participant: str,
+        bucket: _TokenBucket,
+        data: bytes,
+    ) -> bool:
+        """Sequence a frame as it arrives if it is an event the participant may send now;
+        decline anything else, which the connection's task then answers as ever (the same
+        checks, the same refusals)."""
+        try:
+            frame = _decode(data.decode())
+        except (UnicodeDecodeError, wire.FrameError):
+            return False
+        if (
+            not isinstance(frame, wire.Publish)
+            or frame.sender != participant
+            or not bucket.take(time.monotonic())
+        ):
+            return False
+        self._sequence(connection, room, participant, frame)
+        return True
 
     def _handle_later(
         self,

@@ -288,6 +288,51 @@ def test_a_flood_is_cut_off_by_the_rate_limit(tmp_path):
     run(scenario())
 
 
+def test_a_flood_of_events_is_cut_off_by_the_rate_limit_and_only_its_burst_is_stored(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path, messages_per_second=0.1, burst=10) as relay:
+            session, secret = new_session()
+            eve = await Peer.join(relay.url, session, secret, "eve", create=True)
+            for _ in range(40):
+                await eve.publish()
+            # The relay stops reading a flood, so the closing handshake waits out its timeout.
+            async with asyncio.timeout(30):
+                assert (await refusal(eve.ws))[0] == wire.Close.RATE_LIMITED
+            stored = [event.id for event in relay.store.events_after(session, 0)]
+            assert stored == [f"eve-{n:06d}" for n in range(1, 11)]
+
+    run(scenario())
+
+
+def test_frames_sent_together_are_handled_in_order_and_none_after_a_refused_one(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            for _ in range(3):
+                await ann.publish()
+            assert [e.seq for e in await ann.until(wire.Sequenced, count=3)] == [1, 2, 3]
+            # An event right behind a resume is sequenced after the replay has gone out.
+            await ann.ws.send(wire.encode(wire.Resume(after=0)))
+            await ann.publish()
+            seen = await ann.until(wire.Sequenced, count=4)
+            assert [(e.seq, e.id) for e in seen] == [
+                (1, "ann-000001"),
+                (2, "ann-000002"),
+                (3, "ann-000003"),
+                (4, "ann-000004"),
+            ]
+            # An event right behind a refused frame is never sequenced.
+            await ann.publish()
+            await ann.ws.send('{"type": "subscribe"}')
+            await ann.publish()
+            assert await refusal(ann.ws) == (wire.Close.INVALID, wire.Close.INVALID)
+            stored = [event.id for event in relay.store.events_after(session, 0)]
+            assert stored == [f"ann-{n:06d}" for n in range(1, 6)]
+
+    run(scenario())
+
+
 def test_saying_nothing_ends_in_a_hello_timeout(tmp_path):
     async def scenario():
         async with running_relay(tmp_path, hello_timeout=0.2) as relay:
