@@ -189,6 +189,8 @@ class _Connection(ServerConnection):
         self.take: Callable[[bytes], bool] | None = None
         """While a participant is admitted: handles a whole text frame's UTF-8 and says
         ``True``, or declines it (``False``) and leaves it to the task."""
+        self.taken = 0
+        """Frames ``take`` handled."""
         self._unread = 0
         """Messages put in websockets' queue that the task has not finished with."""
 
@@ -199,15 +201,29 @@ class _Connection(ServerConnection):
                 and not self._unread
                 and event.fin
                 and event.opcode is Opcode.TEXT
-                and self.take(bytes(event.data))
+                and self._took(bytes(event.data))
             ):
                 return
             if event.fin:
                 self._unread += 1
         super().process_event(event)
 
+    def _took(self, data: bytes) -> bool:
+        assert self.take is not None
+        try:
+            taken = self.take(data)
+        except Exception:
+            # A bug, not bad input (that is declined): the frame goes the queue's way, and
+            # the task's answer to it ends the connection as any error in a handler does.
+            log.exception("taking a frame as it arrived failed")
+            self.take = None
+            return False
+        self.taken += taken
+        return taken
+
     def finished_one(self) -> None:
         """The task has finished with a message it read from the queue."""
+        assert self._unread > 0, "finished with more messages than websockets queued"
         self._unread -= 1
 
 

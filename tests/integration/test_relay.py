@@ -333,6 +333,30 @@ def test_frames_sent_together_are_handled_in_order_and_none_after_a_refused_one(
     run(scenario())
 
 
+def test_events_are_taken_as_they_are_parsed_and_again_once_a_queued_frame_is_answered(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            bob = await Peer.join(relay.url, session, secret, "bob")
+            members = relay.relay._rooms[session].members
+            (connection,) = [c for c, name in members.items() if name == "ann"]
+            for _ in range(20):
+                await ann.publish()
+            assert len(await bob.until(wire.Sequenced, count=20)) == 20
+            assert connection.taken == 20
+            # A ping goes the queue's way; once it is answered, events are taken again.
+            await ann.ws.send(wire.encode(wire.Ping(sent=1.0)))
+            await ann.until(wire.Pong)
+            await ann.publish()
+            assert len(await bob.until(wire.Sequenced)) == 1
+            assert connection.taken == 21
+            await ann.close()
+            await bob.close()
+
+    run(scenario())
+
+
 def test_saying_nothing_ends_in_a_hello_timeout(tmp_path):
     async def scenario():
         async with running_relay(tmp_path, hello_timeout=0.2) as relay:
