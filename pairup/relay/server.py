@@ -217,8 +217,8 @@ class _Connection(ServerConnection):
         try:
             taken = self.take(data)
         except Exception:
-            # A bug, not bad input (that is declined): the frame goes the queue's way, and
-            # the task's answer to it ends the connection as any error in a handler does.
+            # A bug, not bad input (that is declined): this connection stops taking frames,
+            # and the task answers this one and all after it, as it answers declined ones.
             log.exception("taking a frame as it arrived failed")
             self.take = None
             return False
