@@ -70,6 +70,8 @@ ACKED = "bare-acked"
 """A diagnostic relay of ``--latency-floor``: the bare relay, also sending each message's
 sender :data:`ACK` once the others' copies are written."""
 ACK = "ack"
+BARE_KINDS = ("bare", ACKED)
+"""The relays that speak the bare relay's protocol to their clients."""
 GRACE = 30.0
 """How long a load generator may run past its measuring time (connecting, draining) before it
 is stopped: a relay that stalls fails the benchmark instead of hanging it."""
@@ -152,7 +154,7 @@ class RelayProcess:
 
     @property
     def target(self) -> Target:
-        speaks = "bare" if self.kind in ("bare", ACKED) else "pairup"
+        speaks = "bare" if self.kind in BARE_KINDS else "pairup"
         return Target(speaks, self.port, self.process.pid)
 
     def stop(self) -> str:
@@ -532,17 +534,16 @@ def fan_out_delays(
     and each relay's costs."""
 
     def run(relay: RelayProcess, costs: Costs) -> Delays:
-        delays = Delays()
-        for share in spread_load(
-            "latency",
-            relay,
-            plan.latency_sessions,
-            seconds=plan.latency_seconds,
-            processes=plan.latency_processes,
-            costs=costs,
-        ):
-            delays.extend(share)
-        return delays
+        return pooled(
+            spread_load(
+                "latency",
+                relay,
+                plan.latency_sessions,
+                seconds=plan.latency_seconds,
+                processes=plan.latency_processes,
+                costs=costs,
+            )
+        )
 
     return alternate(plan.runs, scratch, "latency", run, kinds)
 
@@ -666,7 +667,7 @@ def main() -> None:
     parser.add_argument("--serve", choices=(*KINDS, ACKED, UNSTORED), help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve in ("bare", ACKED):
+    if args.serve in BARE_KINDS:
         asyncio.run(serve_bare(acked=args.serve == ACKED))
         return
     if args.serve in ("pairup", UNSTORED):
