@@ -78,6 +78,7 @@ def session_settings(config: Config) -> ev.SessionSettings:
             break_seconds=config.session.break_length,
             max_participants=config.session.max_participants,
             auto_start=config.session.next_turn == "auto",
+            away_after_seconds=config.session.away_after,
         )
     except ValidationError as error:
         first = error.errors(include_url=False)[0]

@@ -84,6 +84,7 @@ class SessionConfig(_Section):
     max_participants: Annotated[int, Field(ge=2, le=8)]
     next_turn: Literal["auto", "driver"]
     retro: bool
+    away_after: Duration
 
 
 class IdentityConfig(_Section):

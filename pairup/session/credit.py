@@ -1,14 +1,14 @@
 """Who gets credit for a commit: the people who paired on it.
 
-By presence (the default): everyone else who was in the session during the current turn or
-since the previous commit, navigators included; someone who left before both is not credited.
-Or everyone who has taken part in the session at all.
+By presence (the default): everyone else who was here during the current turn or since the
+previous commit, navigators included; someone who left or went away before both is not
+credited. Or everyone who has taken part in the session at all.
 """
 
 from typing import Literal
 
 from pairup.session.events import Participant
-from pairup.session.state import State
+from pairup.session.state import Member, State
 
 Credit = Literal["present", "all-participants"]
 
@@ -19,11 +19,16 @@ def co_authors(state: State, me: str, credit: Credit = "present") -> list[Partic
     if credit == "all-participants":
         return [member.participant for member in others]
     since = credit_window_start(state)
-    return [
-        member.participant
-        for member in others
-        if member.present or (member.left_at is not None and member.left_at >= since)
-    ]
+    return [member.participant for member in others if _here_since(member, since)]
+
+
+def _here_since(member: Member, since: float) -> bool:
+    """Whether ``member`` was here at some point from ``since`` on."""
+    if member.here:
+        return True
+    if member.present and member.away is not None:
+        return member.away.since >= since
+    return member.left_at is not None and member.left_at >= since
 
 
 def credit_window_start(state: State) -> float:

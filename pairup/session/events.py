@@ -54,6 +54,9 @@ class SessionSettings(_Frozen):
         MAX_PARTICIPANTS
     )
     auto_start: bool = True
+    away_after_seconds: Annotated[int, Field(ge=1, le=24 * 3600)] = 60
+    """How long someone may be disconnected before they count as away: skipped in the
+    rotation, credited with nothing, and the countdown paused if they drive."""
 
 
 Instant = Annotated[float, Field(allow_inf_nan=False)]
@@ -91,7 +94,26 @@ class ParticipantJoined(_Event):
 
 
 class ParticipantLeft(_Event):
+    """``participant_id`` left the session, or (while away) was taken out of the rotation."""
+
     kind: Literal["participant.left"] = "participant.left"
+    participant_id: ParticipantId
+
+
+class ParticipantAway(_Event):
+    """``participant_id`` is away: they said so themselves, or a participant saw them
+    disconnected for longer than the session's ``away_after_seconds``, since ``since``."""
+
+    kind: Literal["participant.away"] = "participant.away"
+    participant_id: ParticipantId
+    since: Instant | None = None
+    """When they went; the event's own time when not given."""
+
+
+class ParticipantBack(_Event):
+    """``participant_id`` is back in the rotation; only they can say so."""
+
+    kind: Literal["participant.back"] = "participant.back"
     participant_id: ParticipantId
 
 
@@ -188,6 +210,8 @@ Event = Annotated[
     SessionOpened
     | ParticipantJoined
     | ParticipantLeft
+    | ParticipantAway
+    | ParticipantBack
     | RotationReordered
     | TurnStarted
     | TimerPaused

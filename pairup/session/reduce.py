@@ -17,11 +17,14 @@ from pairup.session import events as ev
 from pairup.session.rotation import next_driver
 from pairup.session.state import (
     Amendment,
+    Away,
     CommitRecord,
     Decision,
+    Extension,
     Interlude,
     Lesson,
     Member,
+    Pause,
     State,
     Stint,
     evolve,
@@ -103,6 +106,8 @@ def _apply(
         return evolve(state, used), changes
     changes.update(used)
     changes["clock"] = time
+    if state.paused_for is not None and changes.get("phase", state.phase) != "paused":
+        changes["paused_for"] = None
     if state.clock is None:
         changes["opened_at"] = changes["tallied_until"] = time
     if "phase" in changes or "driver" in changes or "turn" in changes:
@@ -135,6 +140,9 @@ def _keep_timeline(
     if before.phase == "break" and phase != "break" and before.phase_started_at is not None:
         interlude = Interlude(before.turn, before.phase_started_at, time)
         changes["breaks"] = before.breaks.push_front(interlude)
+    if before.phase == "paused" and phase != "paused" and before.paused_at is not None:
+        pause = Pause(before.turn, before.paused_at, time, before.paused_for)
+        changes["pauses"] = before.pauses.push_front(pause)
 
 
 def _start_turn(state: State, time: float) -> Changes:
@@ -188,6 +196,8 @@ def _opened(state: State, event: ev.SessionOpened, time: float) -> Outcome:
 
 
 def _joined(state: State, event: ev.ParticipantJoined, time: float) -> Outcome:
+    """Someone arrives, comes back after leaving, or changes their name or email. Joining is
+    being here: it ends an absence, as :func:`_back` does."""
     person = event.participant
     existing = state.member(person.id)
     if existing is None or not existing.present:
@@ -195,27 +205,103 @@ def _joined(state: State, event: ev.ParticipantJoined, time: float) -> Outcome:
         if len(state.present) >= limit:
             return f"the session is full ({limit} participants)"
     arrived = Member(person.id, person, present=True)
-    if existing is None:
-        members = (*state.members, arrived)
-    else:
-        members = tuple(arrived if m.id == person.id else m for m in state.members)
-    return {"members": members, "driver": state.driver or person.id}
+    members = (*state.members, arrived) if existing is None else _replaced(state.members, arrived)
+    return {"members": members, "driver": _driver_on_arrival(state, person.id)} | _returned(
+        state, person.id, time
+    )
 
 
 def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
+    """Someone leaves; or, while they are away, someone here takes them out of the rotation."""
     existing = state.member(event.participant_id)
     if existing is None or not existing.present:
         return f"{event.participant_id} is not in the session"
-    members = tuple(
-        Member(m.id, m.participant, present=False, left_at=time) if m.id == existing.id else m
-        for m in state.members
-    )
+    if event.actor != existing.id and existing.away is None:
+        return f"{_who(existing)} is here: only they can leave (others can once they are away)"
+    if event.actor != existing.id and not _is_here(state, event.actor):
+        return "only someone here can take a participant out of the rotation"
+    # Someone taken out while away was last here when they went.
+    gone = time if existing.away is None else existing.away.since
+    members = _replaced(state.members, Member(existing.id, existing.participant, False, gone))
     if state.driver != existing.id:
         return {"members": members}
     if state.phase in ("running", "paused"):
         # The next driver gets a turn of their own, not the leftovers of the one who left.
         return {"members": members} | _rotate(state, time, members=members)
     return {"members": members, "driver": next_driver(members, state.driver)}
+
+
+def _away(state: State, event: ev.ParticipantAway, time: float) -> Outcome:
+    """Someone is away (they said so, or were seen disconnected): nobody waits for them. A
+    driver away pauses the countdown, with the reason; between turns the role passes on."""
+    existing = state.member(event.participant_id)
+    if existing is None or not existing.present:
+        return f"{event.participant_id} is not in the session"
+    if existing.away is not None:
+        return f"{_who(existing)} is already away"
+    floor = state.opened_at if state.opened_at is not None else time
+    since = time if event.since is None else min(max(event.since, floor), time)
+    away = Away(since, by_choice=event.actor == existing.id)
+    members = _replaced(
+        state.members, Member(existing.id, existing.participant, True, existing.left_at, away)
+    )
+    changes: Changes = {"members": members}
+    if state.driver != existing.id:
+        return changes
+    if state.phase == "running":
+        return changes | {"phase": "paused", "paused_at": time, "paused_for": existing.id}
+    if state.phase in ("lobby", "waiting", "break"):
+        successor = next_driver(members, existing.id)
+        if successor is not None:
+            changes["driver"] = successor
+    return changes
+
+
+def _back(state: State, event: ev.ParticipantBack, time: float) -> Outcome:
+    existing = state.member(event.participant_id)
+    if existing is None or not existing.present:
+        return f"{event.participant_id} is not in the session"
+    if existing.away is None:
+        return f"{_who(existing)} is not away"
+    if event.actor != existing.id:
+        return f"only {_who(existing)} can say they are back"
+    members = _replaced(state.members, Member(existing.id, existing.participant, True))
+    return {"members": members, "driver": _driver_on_arrival(state, existing.id)} | _returned(
+        state, existing.id, time
+    )
+
+
+def _driver_on_arrival(state: State, participant_id: str) -> str:
+    """Whoever arrives drives when nobody does, or when between turns the driver is away."""
+    driver = state.driver
+    if driver is None:
+        return participant_id
+    between_turns = state.phase in ("lobby", "waiting", "break")
+    return participant_id if between_turns and not _is_here(state, driver) else driver
+
+
+def _returned(state: State, participant_id: str, time: float) -> Changes:
+    """A driver whose absence paused the countdown is back: it runs again."""
+    if state.phase != "paused" or state.paused_for != participant_id or state.paused_at is None:
+        return {}
+    return {
+        "phase": "running",
+        "paused_at": None,
+        "paused_total": state.paused_total + (time - state.paused_at),
+    }
+
+
+def _replaced(members: tuple[Member, ...], member: Member) -> tuple[Member, ...]:
+    return tuple(member if m.id == member.id else m for m in members)
+
+
+def _is_here(state: State, participant_id: str) -> bool:
+    member = state.member(participant_id)
+    return member is not None and member.here
+
+
+def _who(member: Member) -> str:
+    return member.participant.name
 
 
 def _reordered(state: State, event: ev.RotationReordered, time: float) -> Outcome:
@@ -236,6 +322,8 @@ def _turn_started(state: State, event: ev.TurnStarted, time: float) -> Outcome:
         return wrong
     if state.driver is None:
         return "nobody is present to drive"
+    if not _is_here(state, state.driver):
+        return "the driver is away: n hands the turn to the next one"
     return _start_turn(state, time)
 
 
@@ -248,6 +336,9 @@ def _paused(state: State, event: ev.TimerPaused, time: float) -> Outcome:
 def _resumed(state: State, event: ev.TimerResumed, time: float) -> Outcome:
     if state.phase != "paused" or state.paused_at is None:
         return f"only a paused timer can be resumed (it is {state.phase})"
+    if state.driver is not None and not _is_here(state, state.driver):
+        # Time would run for someone who is not at the keyboard.
+        return "the driver is away: n hands the turn to the next one"
     return _wrong_turn(state, event.turn) or {
         "phase": "running",
         "paused_at": None,
@@ -263,7 +354,11 @@ def _extended(state: State, event: ev.TimerExtended, time: float) -> Outcome:
     end = expires_at(state)
     overdue = 0.0 if end is None else max(0.0, time - end)
     # Time is added to what is left; a turn already over gets the extension from now.
-    return {"phase_length": state.phase_length + overdue + event.seconds}
+    extension = Extension(state.turn, time, event.seconds, event.actor)
+    return {
+        "phase_length": state.phase_length + overdue + event.seconds,
+        "extensions": state.extensions.push_front(extension),
+    }
 
 
 def _skipped(state: State, event: ev.TurnSkipped, time: float) -> Outcome:
@@ -306,7 +401,10 @@ def _break_ended(state: State, event: ev.BreakEnded, time: float) -> Outcome:
     end = expires_at(state)
     if not event.early and end is not None and time < end - ROTATION_TOLERANCE:
         return f"the break still has {end - time:.0f}s left"
-    return _next_turn(state, state.driver, time, start=True)
+    driver = state.driver
+    if driver is None or not _is_here(state, driver):
+        driver = next_driver(state.members, driver)
+    return {"driver": driver} | _next_turn(state, driver, time, start=True)
 
 
 def _decision_recorded(state: State, event: ev.DecisionRecorded, time: float) -> Outcome:
@@ -323,8 +421,13 @@ def _decision_recorded(state: State, event: ev.DecisionRecorded, time: float) ->
         proposed_by=event.actor,
         proposed_at=time,
         turn=state.turn,
+        present=_with(tuple(member.id for member in state.here), event.actor),
     )
     return {"decisions": state.decisions.insert(decision.id, decision)}
+
+
+def _with(ids: tuple[str, ...], participant_id: str) -> tuple[str, ...]:
+    return ids if participant_id in ids else (*ids, participant_id)
 
 
 _AMENDABLE = ("title", "context", "decision", "consequences", "status")
@@ -342,7 +445,12 @@ def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> O
     if not changes:
         return "the amendment changes nothing"
     amendment = Amendment(by=event.actor, at=time, changed=tuple(changes))
-    amended = replace(current, **changes, amendments=(*current.amendments, amendment))
+    amended = replace(
+        current,
+        **changes,
+        amendments=(*current.amendments, amendment),
+        present=_with(current.present, event.actor),
+    )
     return {"decisions": state.decisions.insert(amended.id, amended)}
 
 
@@ -375,6 +483,8 @@ _HANDLERS: dict[str, Handler] = {
     "session.opened": _opened,
     "participant.joined": _joined,
     "participant.left": _left,
+    "participant.away": _away,
+    "participant.back": _back,
     "rotation.reordered": _reordered,
     "turn.started": _turn_started,
     "timer.paused": _paused,

@@ -1,13 +1,14 @@
-"""Who drives next: the rotation order is the join order, reorderable, skipping absent people."""
+"""Who drives next: the rotation order is the join order, reorderable, skipping whoever is
+not here (gone, or away)."""
 
 from pairup.session.state import Member
 
 
 def next_driver(members: tuple[Member, ...], driver: str | None) -> str | None:
-    """The first present member after ``driver`` in rotation order, wrapping around.
+    """The first member here after ``driver`` in rotation order, wrapping around.
 
-    With no current driver (or one who is no longer a member) the first present member drives.
-    A lone participant hands over to themselves; with nobody present there is no driver.
+    With no current driver (or one who is no longer a member) the first member here drives.
+    A lone participant hands over to themselves; with nobody here there is no driver.
     """
     start = 0
     for index, member in enumerate(members):
@@ -17,6 +18,6 @@ def next_driver(members: tuple[Member, ...], driver: str | None) -> str | None:
     count = len(members)
     for offset in range(count):
         member = members[(start + offset) % count]
-        if member.present:
+        if member.here:
             return member.id
     return None

@@ -18,15 +18,31 @@ Phase = Literal["lobby", "running", "paused", "waiting", "break", "ended"]
 until the driver starts the next one; break: a break's countdown; ended: nothing applies."""
 
 
+class Away(NamedTuple):
+    """Since when a member is away, and whether they said so themselves (then only they bring
+    themselves back) or were seen disconnected (then reconnecting does)."""
+
+    since: float
+    by_choice: bool
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
-    """A participant as the session knows them; members who left keep their place in the order."""
+    """A participant as the session knows them; members who left keep their place in the order.
+
+    ``present`` means in the session (joined, not left); ``away`` marks a present member who
+    is not at their keyboard. Only members who are :attr:`here` drive or get credit."""
 
     id: str
     participant: Participant
     present: bool
     left_at: float | None = None
-    """When they last left, while they are away; None while present."""
+    """When they last left, while they are gone; None while present."""
+    away: Away | None = None
+
+    @property
+    def here(self) -> bool:
+        return self.present and self.away is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,8 @@ class Decision:
     proposed_at: float
     turn: int
     amendments: tuple[Amendment, ...] = ()
+    present: tuple[str, ...] = ()
+    """Who took part in it: the members here when it was recorded, then whoever amended it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +110,25 @@ class Interlude(NamedTuple):
     end: float
 
 
+class Pause(NamedTuple):
+    """A stretch with the countdown paused, for the session timeline; ``away`` names the
+    driver whose absence paused it, when that was why."""
+
+    turn: int
+    start: float
+    end: float
+    away: str | None
+
+
+class Extension(NamedTuple):
+    """Time added to a turn, and by whom."""
+
+    turn: int
+    at: float
+    seconds: int
+    by: str
+
+
 class Tally(NamedTuple):
     """Where the session's time went up to ``State.tallied_until``; the parts add up to it."""
 
@@ -115,6 +152,8 @@ class State:
     phase_length: float = 0.0
     paused_at: float | None = None
     paused_total: float = 0.0
+    paused_for: str | None = None
+    """The driver whose absence paused the countdown; their return resumes it."""
     stint_start: float | None = None
     opened_at: float | None = None
     ended_at: float | None = None
@@ -124,6 +163,8 @@ class State:
     tally: Tally = field(default_factory=Tally)
     stints: List = field(default_factory=List)
     breaks: List = field(default_factory=List)
+    pauses: List = field(default_factory=List)
+    extensions: List = field(default_factory=List)
     decisions: HashTrieMap = field(default_factory=HashTrieMap)
     commits: HashTrieMap = field(default_factory=HashTrieMap)
     lessons: List = field(default_factory=List)
@@ -131,11 +172,17 @@ class State:
 
     @property
     def present(self) -> tuple[Member, ...]:
+        """Everyone in the session, away or not: each holds a seat."""
         return tuple(member for member in self.members if member.present)
 
     @property
+    def here(self) -> tuple[Member, ...]:
+        """Everyone in the session and not away: the people in the rotation."""
+        return tuple(member for member in self.members if member.here)
+
+    @property
     def navigators(self) -> tuple[str, ...]:
-        return tuple(m.id for m in self.members if m.present and m.id != self.driver)
+        return tuple(m.id for m in self.members if m.here and m.id != self.driver)
 
     def member(self, participant_id: str) -> Member | None:
         for member in self.members:
@@ -157,6 +204,12 @@ class State:
 
     def lessons_in_order(self) -> list[Lesson]:
         return list(reversed(list(self.lessons)))
+
+    def pause_timeline(self) -> list[Pause]:
+        return list(reversed(list(self.pauses)))
+
+    def extensions_in_order(self) -> list[Extension]:
+        return list(reversed(list(self.extensions)))
 
 
 def evolve(value: State, changes: Mapping[str, Any]) -> State:

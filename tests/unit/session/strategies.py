@@ -24,6 +24,8 @@ KINDS = (
     "join",
     "join",
     "leave",
+    "away",
+    "back",
     "reorder",
     "start",
     "start",
@@ -65,6 +67,7 @@ def settings(draw: st.DrawFn) -> ev.SessionSettings:
         break_seconds=draw(st.integers(1, 60)),
         max_participants=draw(st.integers(ev.MIN_PARTICIPANTS, ev.MAX_PARTICIPANTS)),
         auto_start=draw(st.booleans()),
+        away_after_seconds=draw(st.integers(1, 120)),
     )
 
 
@@ -77,10 +80,11 @@ def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) 
     counter = 0
     offset = 0
 
-    def make(cls: type, **fields: object) -> ev.Event:
+    def make(cls: type, actor: str | None = None, **fields: object) -> ev.Event:
         nonlocal counter
         counter += 1
-        actor = draw(st.sampled_from(PEOPLE)).id
+        if actor is None:
+            actor = draw(st.sampled_from(PEOPLE)).id
         skew = draw(st.sampled_from([0.0, 0.0, -3.0, 1.5, 400.0]))
         event = cls(id=f"evt-{counter:06d}", actor=actor, at=now + skew, **fields)
         return stamp(event) if draw(st.integers(0, 4)) else event
@@ -104,8 +108,15 @@ def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) 
         event: ev.Event
         if kind == "join":
             event = make(ev.ParticipantJoined, participant=draw(st.sampled_from(PEOPLE)))
-        elif kind == "leave":
-            event = make(ev.ParticipantLeft, participant_id=draw(st.sampled_from(PEOPLE)).id)
+        elif kind in ("leave", "away", "back"):
+            # Mostly about oneself; sometimes about someone else (taking out, noticing).
+            who = draw(st.sampled_from(PEOPLE)).id
+            actor = who if draw(st.integers(0, 2)) else None
+            cls = {"leave": ev.ParticipantLeft, "away": ev.ParticipantAway}.get(
+                kind, ev.ParticipantBack
+            )
+            since = {"since": now - draw(st.floats(0, 300))} if kind == "away" else {}
+            event = make(cls, actor=actor, participant_id=who, **since)
         elif kind == "reorder":
             order = [m.id for m in state.members]
             event = make(ev.RotationReordered, order=tuple(draw(st.permutations(order))))

@@ -23,14 +23,33 @@ def states_along(log: list[ev.Event]) -> list[State]:
 
 
 @given(session_logs())
-def test_exactly_one_driver_whenever_anyone_is_present(log):
+def test_exactly_one_driver_whenever_anyone_is_here(log):
     for state in states_along(log):
         present = {member.id for member in state.present}
-        if present:
+        here = {member.id for member in state.here}
+        if here:
             assert state.driver in present
-            assert set(state.navigators) == present - {state.driver}
+            assert set(state.navigators) == here - {state.driver}
         else:
+            assert state.driver is None or state.driver in present
+        if not present:
             assert state.driver is None
+
+
+@given(session_logs())
+def test_nobody_away_drives_while_time_runs_or_is_waited_for(log):
+    for state in states_along(log):
+        here = {member.id for member in state.here}
+        if state.phase == "running" or (here and state.phase in ("lobby", "waiting", "break")):
+            assert state.driver in here, (state.phase, state.driver, here)
+
+
+@given(session_logs())
+def test_an_absence_that_paused_the_countdown_names_its_driver(log):
+    for state in states_along(log):
+        if state.paused_for is not None:
+            assert state.phase == "paused"
+            assert state.paused_for == state.driver
 
 
 @given(session_logs())
@@ -140,7 +159,11 @@ def test_the_driver_changes_only_by_rotation_or_presence(log):
                 "roles.rotated",
                 "turn.skipped",
                 "break.started",
+                "break.ended",
+                "participant.joined",
                 "participant.left",
+                "participant.away",
+                "participant.back",
             }, event.kind
         state = after
 

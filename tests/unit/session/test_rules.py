@@ -117,16 +117,16 @@ def test_the_driver_leaving_hands_the_keyboard_to_the_next_present_person(log):
     state = step(state, log(ev.ParticipantJoined, 20, participant=CY)).state
     state = step(state, log(ev.ParticipantLeft, 30, participant_id="ann")).state
     assert state.driver == "bob"
-    state = step(state, log(ev.ParticipantLeft, 40, participant_id="bob")).state
+    state = step(state, log(ev.ParticipantLeft, 40, "bob", participant_id="bob")).state
     assert state.driver == "cy"
-    state = step(state, log(ev.ParticipantLeft, 50, participant_id="cy")).state
+    state = step(state, log(ev.ParticipantLeft, 50, "cy", participant_id="cy")).state
     assert state.driver is None
 
 
 def test_someone_who_rejoins_keeps_their_place_in_the_rotation(log):
     state = running_pair(log)
     state = step(state, log(ev.ParticipantJoined, 20, participant=CY)).state
-    state = step(state, log(ev.ParticipantLeft, 30, participant_id="bob")).state
+    state = step(state, log(ev.ParticipantLeft, 30, "bob", participant_id="bob")).state
     state = step(state, log(ev.ParticipantJoined, 40, participant=BOB)).state
     assert [m.id for m in state.members] == ["ann", "bob", "cy"]
     assert next_driver(state.members, "ann") == "bob"
@@ -200,7 +200,7 @@ def test_when_the_driver_leaves_mid_turn_the_next_driver_gets_a_turn_of_their_ow
 
 def test_when_everyone_leaves_the_countdown_stops(log):
     state = running_pair(log)
-    state = step(state, log(ev.ParticipantLeft, 100, participant_id="bob")).state
+    state = step(state, log(ev.ParticipantLeft, 100, "bob", participant_id="bob")).state
     state = step(state, log(ev.ParticipantLeft, 110, participant_id="ann")).state
     assert (state.driver, state.phase) == (None, "waiting")
     assert remaining(state, 5000) is None
@@ -236,7 +236,7 @@ def test_extending_a_turn_whose_time_is_up_counts_from_now(log):
 def test_reorder_may_name_just_the_people_present(log):
     state = running_pair(log)
     state = step(state, log(ev.ParticipantJoined, 20, participant=CY)).state
-    state = step(state, log(ev.ParticipantLeft, 30, participant_id="bob")).state
+    state = step(state, log(ev.ParticipantLeft, 30, "bob", participant_id="bob")).state
     state = step(state, log(ev.RotationReordered, 40, order=("cy", "ann"))).state
     assert [m.id for m in state.members] == ["cy", "ann", "bob"]
 
