@@ -1,7 +1,9 @@
 """Run the real ``pairup`` command in a subprocess, in an environment the test owns.
 
-Nothing leaks in from the machine: HOME, XDG dirs and the data dir point into tmp_path, and
-PAIRUP_* variables from the developer's shell are dropped.
+Nothing leaks in from the machine: HOME, XDG dirs and the data dir point into tmp_path, git
+reads no global or system config, and PAIRUP_* and GIT_* variables from the developer's shell
+are dropped, as are COLUMNS and LINES, which would override the width of a pipe's help text
+or of a tmux pane (Textual and argparse read them before the terminal).
 """
 
 import os
@@ -18,7 +20,9 @@ PAIRUP = Path(sys.executable).with_name("pairup")
 @pytest.fixture
 def isolated_env(tmp_path: Path) -> dict[str, str]:
     env = {
-        key: value for key, value in os.environ.items() if not key.startswith(("PAIRUP_", "XDG_"))
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PAIRUP_", "XDG_", "GIT_")) and key not in {"COLUMNS", "LINES"}
     }
     home = tmp_path / "home"
     home.mkdir()
@@ -27,6 +31,8 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_DATA_HOME=str(home / ".local" / "share"),
         PAIRUP_DATA_DIR=str(tmp_path / "data"),
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
     )
     return env
 

@@ -2,6 +2,11 @@
 
 The join link is read off the first pane's screen and typed into the second, as a partner
 would paste it. Both panes are real terminals running the installed ``pairup``.
+
+Nothing here depends on how long a path is: the tmux server's socket has a short name of its
+own rather than a path under ``tmp_path`` (a Unix socket's path has at most 107 bytes), and a
+pane's screen is read with wrapped lines joined, so a line holding a temporary path reads
+whole however the pane's width cut it.
 """
 
 import os
@@ -10,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,23 +31,23 @@ Tmux = Callable[..., str]
 
 
 @pytest.fixture
-def tmux(tmp_path: Path, isolated_env: dict[str, str]) -> Iterator[Tmux]:
+def tmux(isolated_env: dict[str, str]) -> Iterator[Tmux]:
     if TMUX is None:
         if os.environ.get("CI"):
             pytest.fail("tmux is missing; bash .ci/run installs it")
         pytest.skip("tmux is not installed")
-    socket = tmp_path / "tmux.sock"
+    server = ["-L", f"pairup-test-{uuid.uuid4().hex}"]
     env = {**isolated_env, "TERM": "xterm-256color"}
 
     def run(*args: str) -> str:
-        command = [TMUX, "-S", str(socket), "-f", os.devnull, *args]
+        command = [TMUX, *server, "-f", os.devnull, *args]
         result = subprocess.run(
             command, env=env, capture_output=True, text=True, timeout=10, check=True
         )
         return result.stdout
 
     yield run
-    subprocess.run([TMUX, "-S", str(socket), "kill-server"], capture_output=True, check=False)
+    subprocess.run([TMUX, *server, "kill-server"], env=env, capture_output=True, check=False)
 
 
 def pairup_in_pane(data_dir: Path, *args: str) -> str:
@@ -53,7 +59,10 @@ def pairup_in_pane(data_dir: Path, *args: str) -> str:
 
 
 def screen(tmux: Tmux, pane: str) -> str:
-    return tmux("capture-pane", "-p", "-t", pane)
+    """The pane's text, each line that the pane's width wrapped joined back into one (``-J``,
+    which also keeps trailing spaces; they are dropped again here)."""
+    shown = tmux("capture-pane", "-p", "-J", "-t", pane)
+    return "\n".join(line.rstrip() for line in shown.splitlines())
 
 
 def wait_for(tmux: Tmux, pane: str, found: Callable[[str], bool], what: str) -> str:
@@ -140,7 +149,11 @@ def test_a_config_mistake_closes_the_screen_and_says_what_to_fix(
         pairup_in_pane(tmp_path / "data", "start", "--name", "Ann"),
     ).strip()
     shown = wait_for(tmux, pane, lambda text: "pairup exited" in text, "pairup to exit")
-    assert "pairup exited 2" in shown
-    assert ".pairup.toml" in shown
-    assert "session.turn: expected a duration" in shown
+    assert "pairup exited 2" in shown.splitlines()
+    said = (
+        f"pairup: {repo / '.pairup.toml'}: session.turn: "
+        "expected a duration like 90s, 15m or 1h30m, got '15 minutes'"
+    )
+    assert len(said) > 90, "the message should wrap in the pane, so the test reads it joined"
+    assert said in shown.splitlines()
     assert "Traceback" not in shown
