@@ -21,7 +21,10 @@ _ESCAPES = {
 
 def describe(loaded: LoadedConfig) -> str:
     """TOML text of every setting with a ``# from <source>`` comment, in the shipped order."""
-    lines = ["# Effective pairup settings; each comment says where the value came from."]
+    lines = [
+        "# Effective pairup settings; each comment says where the value came from.",
+        f"# Defaults, each setting explained: {_comment(str(loaded.defaults))}",
+    ]
     lines += [f"# Read {_comment(str(path))}" for path in loaded.files]
     values = loaded.config.model_dump()
     section = None

@@ -1,6 +1,6 @@
 """Build the effective :class:`Config` from its layers and say where every value came from.
 
-Layers, weakest first: the shipped ``pairup.toml``, the user file, the repository's
+Layers, weakest first: the shipped ``config/pairup.toml``, the user file, the repository's
 ``.pairup.toml``, ``PAIRUP_*`` environment variables, command-line flags. They are merged one at
 a time and the result is validated after each, so a bad value is reported against the file,
 variable or flag that brought it in, in one line a person can act on.
@@ -21,9 +21,11 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from pairup.config.model import APP_NAME, SETTINGS, Config, Setting, known_keys
+from pairup.config.shipped import MISSING, SHIPPED_DIR
 
-DEFAULTS_FILE = Path(__file__).with_name("pairup.toml")
-"""The shipped defaults, inside the package so a wheel and an editable install share the path."""
+DEFAULTS_FILE = SHIPPED_DIR / "pairup.toml"
+"""The shipped defaults: ``config/pairup.toml`` of the source tree, wherever this pairup keeps
+it (see :mod:`pairup.config.shipped`)."""
 
 REPO_FILE_NAME = ".pairup.toml"
 CONFIG_ENV_VAR = "PAIRUP_CONFIG"
@@ -62,6 +64,8 @@ class LoadedConfig:
     ``"command line"``."""
     files: list[Path]
     """The user and repository files that were read (the shipped defaults always are)."""
+    defaults: Path
+    """The shipped defaults file that was read, which documents every setting."""
     repo_root: Path | None = None
     """The repository ``cwd`` is in, if any; its ``.pairup.toml`` is the repository layer."""
 
@@ -84,6 +88,8 @@ def load_config(
     ``env`` and ``flags`` are passed in rather than read from the process so that callers and
     tests decide exactly what is seen. Raises :class:`ConfigError` for the first bad value.
     """
+    if not DEFAULTS_FILE.is_file():
+        raise ConfigError(str(DEFAULTS_FILE), MISSING)
     repo_root = find_repo_root(cwd)
     merged: dict[str, Any] = {}
     config = _apply(merged, _file_layer(DEFAULTS_FILE, may_run_commands=True))
@@ -103,7 +109,9 @@ def load_config(
     for layer in layers:
         config = _apply(merged, layer)
         sources.update(layer.origins)
-    return LoadedConfig(config=config, sources=sources, files=files, repo_root=repo_root)
+    return LoadedConfig(
+        config=config, sources=sources, files=files, repo_root=repo_root, defaults=DEFAULTS_FILE
+    )
 
 
 def find_repo_root(start: Path) -> Path | None:

@@ -1,8 +1,9 @@
 """The shape of pairup's settings: one frozen pydantic model per TOML section.
 
-No field has a default. The shipped ``pairup.toml`` next to this module is the single source of
-defaults, so the model only says what a valid value is, and a shipped file that forgets a setting
-fails loudly instead of silently falling back to a second, disagreeing default.
+No field has a default. The shipped ``config/pairup.toml`` (see :mod:`pairup.config.shipped`) is
+the single source of defaults, so the model only says what a valid value is, and a shipped file
+that forgets a setting fails loudly instead of silently falling back to a second, disagreeing
+default.
 
 Validation is strict because a config file is written by hand: ``port = "9000"`` is more likely
 a mistake than a wish, so text is never turned into numbers here. The loader converts text from

@@ -62,6 +62,24 @@ def load_error(cwd: Path, env: dict[str, str], flags: dict[str, object] | None =
 
 # The shipped defaults
 
+SOURCE_TREE = Path(__file__).parents[2]
+
+
+def test_a_source_tree_reads_its_defaults_from_the_top_level_config_directory() -> None:
+    assert DEFAULTS_FILE == SOURCE_TREE / "config" / "pairup.toml"
+    assert not (SOURCE_TREE / "pairup" / "config" / "pairup.toml").exists()
+    assert not (SOURCE_TREE / "pairup" / "config" / "shipped").exists()
+
+
+def test_missing_defaults_are_one_line_naming_the_file(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = tmp_path / "pairup.toml"
+    monkeypatch.setattr("pairup.config.load.DEFAULTS_FILE", gone)
+    message = load_error(cwd=tmp_path, env=env)
+    assert message.startswith(f"{gone}: missing: ")
+    assert "reinstall" in message
+
 
 def test_shipped_defaults_validate_on_their_own() -> None:
     with DEFAULTS_FILE.open("rb") as file:
@@ -491,6 +509,7 @@ def test_describe_is_toml_that_names_sources(
     assert 'command = ["say", "hi"]  # from environment variable PAIRUP_NOTIFY_COMMAND' in lines
     assert "port = 9000  # from command line" in lines
     assert 'break_length = "5m"  # from default' in lines
+    assert f"# Defaults, each setting explained: {DEFAULTS_FILE}" in lines
 
 
 # Properties
