@@ -17,25 +17,34 @@ welcome are left alone, so a drill tests the session, not the door):
 - ``seed=N``: the random generator's seed (0 unless given), so the same seed draws the same
   faults for the same messages.
 
+Instead of a spec, ``--chaos`` takes the name of a preset from the shipped ``drills.toml``
+(``config/drills.toml`` in the source tree), such as ``lossy`` or ``flaky-wifi``: the drills a
+team reaches for, kept in one file that says what each one rehearses.
+
 Every fault is counted and logged on the ``pairup.relay.chaos`` logger; :meth:`Chaos.summary`
 is printed when the relay stops.
 """
 
 import asyncio
+import difflib
 import logging
 import random
 import re
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from websockets.asyncio.server import ServerConnection
 
 log = logging.getLogger("pairup.relay.chaos")
 
 FAULTS = ("drop", "dup", "delay", "reorder", "disconnect", "pause")
+PRESETS_FILE_NAME = "drills.toml"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s)?$")
+_PRESET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
 
 class ChaosSpecError(ValueError):
@@ -60,7 +69,35 @@ class ChaosSpec:
 
     @classmethod
     def parse(cls, text: str) -> "ChaosSpec":
-        """Read ``drop=0.1,dup=0.05,delay=0-100ms,disconnect=0.02,seed=7`` and the like."""
+        """Read ``drop=0.1,dup=0.05,delay=0-100ms,disconnect=0.02,seed=7`` and the like, or the
+        name of a preset such as ``lossy``. A lone fault's name (``drop``) is a spec missing its
+        value, not a preset, so it is told how to write one."""
+        name = text.strip()
+        if _PRESET_NAME.fullmatch(name) and name not in (*FAULTS, "seed"):
+            return cls.preset(name)
+        return cls._read(text)
+
+    @classmethod
+    def preset(cls, name: str) -> "ChaosSpec":
+        """The drill named ``name`` in the shipped presets; a name that is not there is one
+        line that suggests the closest and lists them all."""
+        path, presets = read_presets()
+        spec = presets.get(name)
+        if spec is None:
+            close = difflib.get_close_matches(name, presets, n=1)
+            guess = f" (did you mean {close[0]}?)" if close else ""
+            raise ChaosSpecError(
+                f"chaos: no preset named {name!r}{guess}; presets: {', '.join(presets)}; "
+                "or give a spec such as drop=0.1,seed=7"
+            )
+        try:
+            return cls._read(spec)
+        except ChaosSpecError as error:
+            reason = str(error).removeprefix("chaos: ")
+            raise ChaosSpecError(f"chaos: preset {name!r} in {path}: {reason}") from None
+
+    @classmethod
+    def _read(cls, text: str) -> "ChaosSpec":
         values: dict[str, object] = {}
         for part in (piece.strip() for piece in text.split(",")):
             if not part:
@@ -119,6 +156,24 @@ class ChaosSpec:
             parts.append(f"pause={self.pause:g}:{self.pause_for:g}s")
         parts.append(f"seed={self.seed}")
         return ",".join(parts)
+
+
+def read_presets() -> tuple[Path, dict[str, str]]:
+    """The shipped presets file and its drills, name -> spec, in the file's order. A file
+    that is missing or is not a table of strings is an error, not an empty list of presets."""
+    from pairup.config.shipped import MISSING, SHIPPED_DIR
+
+    path = SHIPPED_DIR / PRESETS_FILE_NAME
+    try:
+        presets = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ChaosSpecError(f"chaos: {path}: {MISSING}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ChaosSpecError(f"chaos: cannot read the presets in {path}: {error}") from None
+    for name, spec in presets.items():
+        if not isinstance(spec, str):
+            raise ChaosSpecError(f"chaos: preset {name!r} in {path} should be a spec string")
+    return path, presets
 
 
 def _probability(name: str, text: str) -> float:

@@ -1,13 +1,15 @@
 """Reading a fault drill's spec, and the drill's draws: every fault, seeded, counted."""
 
 import asyncio
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairup.relay.chaos import Chaos, ChaosSpec, ChaosSpecError
+from pairup.relay.chaos import FAULTS, Chaos, ChaosSpec, ChaosSpecError, read_presets
 
 
 def test_the_example_of_the_help_reads_as_it_says():
@@ -47,6 +49,56 @@ def test_a_bad_spec_is_one_line_that_says_what_is_wrong(text, says):
         ChaosSpec.parse(text)
     assert says in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_every_shipped_preset_is_a_drill_and_its_name_gives_the_same_one():
+    path, presets = read_presets()
+    assert path.name == "drills.toml"
+    assert {"lossy", "flaky-wifi", "storm"} <= set(presets)
+    for name, spec in presets.items():
+        assert re.fullmatch(r"[a-z][a-z0-9-]*", name), name
+        assert name not in (*FAULTS, "seed"), f"{name} would read as a fault, never the preset"
+        assert ChaosSpec.parse(name) == ChaosSpec.parse(spec)
+        assert ChaosSpec.parse(f" {name} ") == ChaosSpec.parse(spec)
+
+
+def test_every_fault_is_rehearsed_by_some_preset():
+    _, presets = read_presets()
+    drills = [ChaosSpec.parse(spec) for spec in presets.values()]
+    assert all(any(getattr(drill, fault) for drill in drills) for fault in FAULTS)
+
+
+def test_a_mistyped_preset_is_one_line_that_suggests_one_and_lists_them_all():
+    _, presets = read_presets()
+    with pytest.raises(ChaosSpecError) as raised:
+        ChaosSpec.parse("flakywifi")
+    message = str(raised.value)
+    assert message.startswith("chaos: no preset named 'flakywifi' (did you mean flaky-wifi?); ")
+    assert f"presets: {', '.join(presets)};" in message
+    assert "drop=0.1" in message
+    assert "\n" not in message
+
+
+def test_a_preset_file_that_is_missing_or_wrong_is_reported_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("pairup.config.shipped.SHIPPED_DIR", tmp_path)
+    with pytest.raises(ChaosSpecError, match=r"^chaos: .*drills\.toml: missing: "):
+        ChaosSpec.parse("lossy")
+    (tmp_path / "drills.toml").write_text('lossy = "drop=2"\nslow = 3\n')
+    with pytest.raises(ChaosSpecError, match=r"^chaos: preset 'slow' in .* should be a spec"):
+        ChaosSpec.parse("lossy")
+    (tmp_path / "drills.toml").write_text('lossy = "drop=2"\n')
+    with pytest.raises(ChaosSpecError, match=r"^chaos: preset 'lossy' in .*: drop should be a"):
+        ChaosSpec.parse("lossy")
+    (tmp_path / "drills.toml").write_text("lossy = \n")
+    with pytest.raises(ChaosSpecError, match=r"^chaos: cannot read the presets in "):
+        ChaosSpec.parse("lossy")
+
+
+def test_a_literal_spec_never_reads_the_presets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr("pairup.config.shipped.SHIPPED_DIR", tmp_path)
+    assert ChaosSpec.parse("drop=0.1") == ChaosSpec(drop=0.1)
 
 
 probability = st.floats(0, 1).map(lambda value: round(value, 3))
