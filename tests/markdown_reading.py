@@ -1,0 +1,94 @@
+"""Exported Markdown read back as a Markdown reader sees it: blocks, headings, table rows, text.
+
+The tests hold every file pairup writes to one rule: participant text is text. markdown-it-py
+parses as CommonMark, with GFM's tables and strikethrough on as GitHub renders them, and these
+helpers turn its tokens into what a test can compare: which blocks there are, what text a
+heading or a cell shows, and whether any inline markup (emphasis, links, code, raw HTML) came
+out of text that had none.
+"""
+
+import unicodedata
+from dataclasses import dataclass
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+READER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
+
+MARKUP = frozenset(
+    {
+        "em_open",
+        "strong_open",
+        "s_open",
+        "link_open",
+        "image",
+        "code_inline",
+        "html_inline",
+        "hardbreak",
+    }
+)
+"""Inline tokens that only markup produces: text escaped right gives none of them."""
+
+
+def parse(text: str) -> list[Token]:
+    return READER.parse(text)
+
+
+def block_kinds(tokens: list[Token]) -> list[str]:
+    """The opening token of every block, in order (``heading_open:h1``, ``paragraph_open``,
+    ``fence``, ``html_block``…), nested ones included."""
+    return [
+        f"{token.type}:{token.tag}" if token.type == "heading_open" else token.type
+        for token in tokens
+        if token.nesting == 1 or token.type in ("fence", "code_block", "html_block", "hr")
+    ]
+
+
+def plain(token: Token) -> str:
+    """The text an inline token shows, soft line breaks as "\\n"."""
+    parts = []
+    for child in token.children or []:
+        if child.type == "softbreak":
+            parts.append("\n")
+        else:
+            parts.append(child.content)
+    return "".join(parts)
+
+
+def markup(token: Token) -> list[str]:
+    """Inline markup inside ``token``: what should never come out of escaped text."""
+    return [child.type for child in token.children or [] if child.type in MARKUP]
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+    markup: list[str]
+
+
+def headings(tokens: list[Token]) -> list[Heading]:
+    found = []
+    for index, token in enumerate(tokens):
+        if token.type == "heading_open":
+            content = tokens[index + 1]
+            found.append(Heading(int(token.tag[1]), plain(content), markup(content)))
+    return found
+
+
+def table_rows(tokens: list[Token]) -> list[list[Token]]:
+    """Every table row (header rows included) as the inline tokens of its cells."""
+    rows: list[list[Token]] = []
+    for index, token in enumerate(tokens):
+        if token.type == "tr_open":
+            rows.append([])
+        elif token.type in ("th_open", "td_open"):
+            rows[-1].append(tokens[index + 1])
+    return rows
+
+
+def one_line(text: str) -> str:
+    """What a participant's text reads as on one line: controls and whitespace runs as one
+    space (the rule a title, a name or a subject is written by)."""
+    visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    return " ".join(visible.split())
