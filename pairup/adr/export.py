@@ -1,19 +1,24 @@
 """``pairup export``: a recorded session's decisions as draft ADRs, and its session record."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pairup.adr.render import facts
+import pygit2
+
+from pairup.adr.render import SessionFacts, facts
 from pairup.adr.write import (
     Written,
     adr_directory,
     export_decisions,
     export_json,
     export_record,
+    find_adrs,
     record_name,
 )
+from pairup.git.repo import GitError, open_repository
 from pairup.journal import JournalError, JournalInfo, journal_path, list_sessions, load, read_info
-from pairup.session import fold
+from pairup.session import State, fold
 
 ADR_FORMATS = ("adr", "madr", "log4brains")
 FORMATS = (*ADR_FORMATS, "markdown", "json")
@@ -56,8 +61,21 @@ def find_session(data_dir: Path, session: str | None, repo: Path) -> JournalInfo
     )
 
 
-def export(info: JournalInfo, fmt: str, where: Where, *, record: bool, now: float) -> list[Written]:
-    """Write the session in ``fmt``; the record beside ADRs unless ``record`` is False."""
+def export(
+    info: JournalInfo,
+    fmt: str,
+    where: Where,
+    *,
+    record: bool,
+    now: float,
+    force: bool = False,
+) -> list[Written]:
+    """Write the session in ``fmt``; the record beside ADRs unless ``record`` is False.
+
+    A file a person changed since pairup wrote it is kept (``Written.action`` "kept", with the
+    reason); with ``force`` it is replaced by pairup's version once the person's is saved beside
+    it (``Written.saved``). Blocking: it reads the journal, the files and the repository.
+    """
     try:
         contents = load(info.path)
     except (OSError, JournalError) as error:
@@ -67,15 +85,74 @@ def export(info: JournalInfo, fmt: str, where: Where, *, record: bool, now: floa
     records = where.out or where.repo / where.record_dir
     try:
         if fmt == "json":
-            return [export_json(records / record_name(about, ".json"), contents.events)]
+            path = records / record_name(about, ".json")
+            return [export_json(path, contents.events, force=force)]
         if fmt == "markdown":
-            return [export_record(records / record_name(about), state, about, {}, now)]
+            return [_record(records / record_name(about), state, about, where, now, force=force)]
         directory = where.out or adr_directory(where.repo, fmt, where.adr_dir)
-        adrs = export_decisions(directory, fmt, state, about)
+        directory.mkdir(parents=True, exist_ok=True)
+        adrs = export_decisions(
+            directory,
+            fmt,
+            state,
+            about,
+            force=force,
+            in_this_repository=_commits_held(directory, state),
+        )
         written = list(adrs.values())
         if record:
-            record_dir = where.repo / where.record_dir
-            written.append(export_record(record_dir / record_name(about), state, about, adrs, now))
+            path = where.repo / where.record_dir / record_name(about)
+            written.append(_record(path, state, about, where, now, force=force, first=directory))
     except OSError as error:
         raise ExportError(f"cannot write the export: {error}") from None
     return written
+
+
+def _record(
+    path: Path,
+    state: State,
+    about: SessionFacts,
+    where: Where,
+    now: float,
+    *,
+    force: bool,
+    first: Path | None = None,
+) -> Written:
+    """The session record, linking the session's ADRs wherever an export may have put them:
+    ``first`` (this export's folder), every format's folder, the configured one and ``--out``.
+    Exporting the record alone after the ADRs, or in another format, still links them all."""
+    places = [
+        *([first] if first else []),
+        *([where.repo / where.adr_dir] if where.adr_dir else []),
+        *(adr_directory(where.repo, fmt) for fmt in ADR_FORMATS),
+        *([where.out] if where.out else []),
+    ]
+    adrs = find_adrs(places, about.session_id)
+    held = _commits_held(path.parent, state)
+    return export_record(path, state, about, adrs, now, force=force, in_this_repository=held)
+
+
+def _commits_held(place: Path, state: State) -> frozenset[str] | None:
+    """The session's commits that the repository holding ``place`` has: a partner's commits
+    reach it only once pushed and fetched. None when ``place`` is in no repository we can
+    read, since then nothing can be said either way."""
+    existing = next((p for p in (place, *place.parents) if p.exists()), None)
+    if existing is None:
+        return None
+    try:
+        repository = open_repository(existing)
+    except GitError:
+        return None
+    return frozenset(_commits_in(repository, (c.sha for c in state.commits_in_order())))
+
+
+def _commits_in(repository: pygit2.Repository, shas: Iterable[str]) -> list[str]:
+    held = []
+    for sha in shas:
+        try:
+            found = repository.get(sha)
+        except (ValueError, pygit2.GitError):
+            found = None
+        if isinstance(found, pygit2.Commit):
+            held.append(sha)
+    return held

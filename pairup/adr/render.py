@@ -11,13 +11,15 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 from urllib.parse import quote
 
+from pairup.adr.markdown import block, inline
 from pairup.session import Event, State, encode_event
-from pairup.session.state import CommitRecord, Decision, Interlude, Stint
+from pairup.session.state import CommitRecord, Decision, Extension, Interlude, Pause, Stint
 from pairup.session.timer import driving_times
 
 FORMATS = ("adr", "madr", "log4brains")
@@ -34,13 +36,15 @@ _WINDOWS_DEVICES = frozenset(
     {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
 )
 
-# Mermaid's gantt lexer ends a task name at ':', '#' and ';', and starts a comment at '%'.
-_GANTT_UNSAFE = re.compile(r"[:#;%]")
+# Mermaid's gantt lexer ends a task name at ':', '#' and ';', and starts a comment at '%'; a
+# backtick is left out too, so no label can look like the end of the chart's code fence.
+_GANTT_UNSAFE = re.compile(r"[:#;%`]")
 # Its lexer also tries keywords before task text, case-insensitively, at the start of a line: a
 # driver called "Title" or "Section Lead" would become a title or a section, not a task.
 _GANTT_KEYWORD = re.compile(
     r"(gantt|inclusiveenddates|topaxis"
-    r"|(dateformat|axisformat|tickinterval|includes|excludes|todaymarker|weekday|title"
+    r"|(dateformat|axisformat|tickinterval|includes|excludes|todaymarker|weekday|weekend"
+    r"|datemarker|title"
     r"|accdescription|section|click|call|href)\s"
     r"|acctitle\s*:|accdescr\s*[:{]|\d{4}-\d\d-\d\d)",
     re.IGNORECASE,
@@ -96,13 +100,20 @@ def slug(title: str) -> str:
     return text
 
 
+class Attendee(NamedTuple):
+    """A participant as the documents name them: the id decisions refer to, and the name."""
+
+    id: str
+    name: str
+
+
 @dataclass(frozen=True, slots=True)
 class SessionFacts:
     """What every exported document says about the session it came from."""
 
     session_id: str
-    participants: tuple[str, ...]
-    """Names, in rotation order, including anyone who left before the end."""
+    participants: tuple[Attendee, ...]
+    """Everyone, in rotation order, including anyone who left before the end."""
     date: str
     """The day the session started, ``YYYY-MM-DD`` in UTC."""
 
@@ -111,11 +122,10 @@ def facts(state: State, session_id: str) -> SessionFacts:
     """The provenance of ``state``'s documents; a session with no events has none to give."""
     if state.opened_at is None:
         raise ValueError("a session with no events has no date to export")
-    names = tuple(_name(state, member.id) for member in state.members)
-    return SessionFacts(session_id, names, _day(state.opened_at))
+    people = tuple(Attendee(member.id, _name(state, member.id)) for member in state.members)
+    return SessionFacts(session_id, people, _day(state.opened_at))
 
 
-# Six positional parameters: the interface the export's callers were specified against.
 def render_decision(
     fmt: str,
     decision: Decision,
@@ -123,54 +133,62 @@ def render_decision(
     facts: SessionFacts,
     *,
     commits: Sequence[CommitRecord],
-    marker: str,
+    in_this_repository: Set[str] | None = None,
 ) -> str:
     """``decision`` as a draft ADR in ``fmt``, numbered ``number`` in the target repository.
 
     Each format follows its tool's own template closely enough for that tool to read it back
     (adr-tools' ``# N. Title`` line, MADR's front matter, log4brains' metadata bullets). Every
-    draft also says which session it came from and which of the session's ``commits`` followed
-    it, so a reviewer can trace the decision to code. ``marker`` (one line, opaque) is the last
-    line, for the caller to recognise its own file on a later export.
+    draft also says which session it came from, who took the decision and which of the
+    session's ``commits`` followed it, so a reviewer can trace the decision to code; a commit
+    whose sha is not in ``in_this_repository`` (when given) is said to be made in another
+    clone. The caller adds the marker line (:func:`pairup.adr.marker.seal`).
     """
-    if "\n" in marker or "\r" in marker:
-        raise ValueError("the marker must be a single line")
     render = _DECISION_RENDERERS.get(fmt)
     if render is None:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     body, notes_heading = render(decision, number, facts)
-    notes = _provenance(decision, facts, commits)
-    return "\n".join([*body, "", notes_heading, "", *notes, "", marker]) + "\n"
+    notes = _provenance(decision, facts, commits, in_this_repository)
+    return "\n".join([*body, "", notes_heading, "", *notes]) + "\n"
 
 
 def render_record(
-    state: State, facts: SessionFacts, adr_links: Mapping[str, str], now: float
+    state: State,
+    facts: SessionFacts,
+    adr_links: Mapping[str, Sequence[str]],
+    now: float,
+    *,
+    in_this_repository: Set[str] | None = None,
 ) -> str:
     """The session record in markdown: who paired, when, who drove, what was decided and done.
 
-    ``adr_links`` maps a decision id to the relative path of its exported ADR; a decision without
-    one is listed as not exported. ``now`` stands in for the end of a session still running.
+    ``adr_links`` maps a decision id to the relative paths of its exported ADRs (one a format
+    it was exported in); a decision without any is listed as not exported. ``now`` stands in
+    for the end of a session still running. A commit whose sha is not in
+    ``in_this_repository`` (when given) is said to be made in another clone. The caller adds
+    the marker line.
     """
     end = state.ended_at if state.ended_at is not None else now
-    title = _one_line(state.title) or f"pairing session of {facts.date}"
+    title = inline(state.title) or f"pairing session of {facts.date}"
     lines = [
         f"# Session record: {title}",
         "",
         f"- Session: {_code(facts.session_id)}",
-        f"- Participants: {_and_list([_one_line(name) for name in facts.participants])}",
+        f"- Participants: {_and_list(inline(person.name) for person in facts.participants)}",
         f"- Started: {_minute(state.opened_at if state.opened_at is not None else end)}",
         (
             f"- Ended: {_minute(end)}"
             if state.ended_at is not None
             else f"- Ended: not yet; this record was written at {_minute(end)}"
         ),
-        f"- Turn length: {state.settings.turn_seconds / 60:g} min",
+        f"- Turn length: {duration(state.settings.turn_seconds)}",
         "",
         "## Timeline",
         "",
         "```mermaid",
         gantt(state, now),
         "```",
+        *_interruptions(state, now, facts.date),
         "",
         "## Driving time",
         "",
@@ -182,7 +200,7 @@ def render_record(
         "",
         "## Commits",
         "",
-        *_commit_rows(state),
+        *_commit_rows(state, in_this_repository),
         "",
         "## Lessons learned",
         "",
@@ -192,12 +210,13 @@ def render_record(
 
 
 def gantt(state: State, now: float) -> str:
-    """The body of a mermaid gantt chart of the turns (who drove when) and the breaks.
+    """The body of a mermaid gantt chart of the turns (who drove when), the breaks and pauses.
 
-    Times are unix seconds (``dateFormat X``): unambiguous whatever the reader's time zone, which
-    mermaid uses for the axis. A stint or break still open runs to ``now``; one shorter than a
-    second has nothing to draw and is left out, since mermaid wants every task to end after it
-    starts.
+    Times are written as UTC clock times (``dateFormat YYYY-MM-DD HH:mm:ss``), readable in the
+    source like every other time in the record. Mermaid reads them in the viewer's time zone
+    and draws the axis in it too, so the axis shows the same UTC clock whoever looks. A stint,
+    break or pause still open runs to ``now``; one shorter than a second has nothing to draw
+    and is left out, since mermaid wants every task to end after it starts.
     """
     turns = [
         (_task_label(_name(state, stint.driver), stint.driver, stint.turn), *span)
@@ -207,16 +226,33 @@ def gantt(state: State, now: float) -> str:
     breaks = [
         span for interlude in _breaks(state, now) if (span := _span(interlude.start, interlude.end))
     ]
-    lines = ["gantt", "    dateFormat X", "    axisFormat %H:%M", "    section Turns"]
+    pauses = [
+        (_pause_label(state, pause), *span)
+        for pause in _pauses(state, now)
+        if (span := _span(pause.start, pause.end))
+    ]
+    lines = [
+        "gantt",
+        "    title Turns, breaks and pauses (UTC)",
+        "    dateFormat YYYY-MM-DD HH:mm:ss",
+        "    axisFormat %H:%M",
+        "    section Turns",
+    ]
     lines.extend(
-        f"    {label} :t{index}, {start}, {end}"
+        f"    {label} :t{index}, {_chart_time(start)}, {_chart_time(end)}"
         for index, (label, start, end) in enumerate(turns, start=1)
     )
     if breaks:
         lines.append("    section Breaks")
         lines.extend(
-            f"    Break :b{index}, {start}, {end}"
+            f"    Break :b{index}, {_chart_time(start)}, {_chart_time(end)}"
             for index, (start, end) in enumerate(breaks, start=1)
+        )
+    if pauses:
+        lines.append("    section Pauses")
+        lines.extend(
+            f"    {label} :p{index}, {_chart_time(start)}, {_chart_time(end)}"
+            for index, (label, start, end) in enumerate(pauses, start=1)
         )
     return "\n".join(lines)
 
@@ -231,10 +267,43 @@ def render_json(events: Sequence[Event]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+def duration(seconds: float) -> str:
+    """A length of time as people say it: ``45 s``, ``1 min 30 s``, ``15 min``, ``2 h 05 min``.
+
+    Rounded to whole seconds; a unit at zero after a larger one is left out (``15 min``, not
+    ``15 min 00 s``), and smaller units after a larger one take two digits, as on a clock.
+    """
+    total = max(0, math.floor(seconds + 0.5))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        parts = [f"{hours} h"]
+        if minutes or secs:
+            parts.append(f"{minutes:02d} min")
+        if secs:
+            parts.append(f"{secs:02d} s")
+    elif minutes:
+        parts = [f"{minutes} min"] + ([f"{secs:02d} s"] if secs else [])
+    else:
+        parts = [f"{secs} s"]
+    return " ".join(parts)
+
+
+def _decision_makers(decision: Decision, facts: SessionFacts) -> list[str]:
+    """Who took ``decision``: those present for it (``Decision.present``), in rotation order.
+
+    Someone away or gone when it was recorded, and who never amended it, did not take part.
+    An id the session does not know (a log cut short) is named as it is.
+    """
+    known = [person.name for person in facts.participants if person.id in decision.present]
+    roster = {person.id for person in facts.participants}
+    return known + [ident for ident in decision.present if ident not in roster]
+
+
 def _adr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[str], str]:
     """adr-tools' template; ``adr list`` and ``adr generate toc`` read the first line as is."""
     return [
-        f"# {number}. {_one_line(decision.title)}",
+        f"# {number}. {_title(decision)}",
         "",
         f"Date: {_decided_on(decision)}",
         "",
@@ -261,7 +330,7 @@ def _madr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[st
 
     The date is left unquoted, as in MADR's template, so YAML readers see a date.
     """
-    makers = [f"  - {_yaml_string(name)}" for name in facts.participants]
+    makers = [f"  - {_yaml_string(name)}" for name in _decision_makers(decision, facts)]
     return [
         "---",
         f"status: {decision.status}",
@@ -270,7 +339,7 @@ def _madr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[st
         *makers,
         "---",
         "",
-        f"# {_one_line(decision.title)}",
+        f"# {_title(decision)}",
         "",
         *_madr_sections(decision),
     ], "## More Information"
@@ -281,9 +350,9 @@ def _log4brains(decision: Decision, number: int, facts: SessionFacts) -> tuple[l
 
     log4brains splits Deciders at commas, so a comma inside a name is dropped there.
     """
-    deciders = [_one_line(name.replace(",", " ")) for name in facts.participants]
+    deciders = [inline(name.replace(",", " ")) for name in _decision_makers(decision, facts)]
     return [
-        f"# {_one_line(decision.title)}",
+        f"# {_title(decision)}",
         "",
         f"- Status: {decision.status}",
         *([f"- Deciders: {', '.join(deciders)}"] if deciders else []),
@@ -318,9 +387,12 @@ _DECISION_RENDERERS: dict[str, Callable[[Decision, int, SessionFacts], tuple[lis
 
 
 def _provenance(
-    decision: Decision, facts: SessionFacts, commits: Sequence[CommitRecord]
+    decision: Decision,
+    facts: SessionFacts,
+    commits: Sequence[CommitRecord],
+    in_this_repository: Set[str] | None,
 ) -> list[str]:
-    names = [_one_line(name) for name in facts.participants]
+    names = [inline(name) for name in _decision_makers(decision, facts)]
     who = f" by {_and_list(names)}" if names else ""
     lines = [
         f"Drafted with pairup in a pairing session on {facts.date}{who} "
@@ -331,10 +403,45 @@ def _provenance(
         return [*lines, "No commits were made in the session after this decision."]
     lines += ["Commits made in the session after this decision:", ""]
     for commit in commits:
-        co_authors = [_one_line(person.name) for person in commit.co_authors]
+        co_authors = [inline(person.name) for person in commit.co_authors]
         credit = f" (with {', '.join(co_authors)})" if co_authors else ""
-        lines.append(f"- `{commit.sha[:7]}` {_subject(commit)}{credit}")
+        where = _elsewhere(commit, in_this_repository)
+        lines.append(f"- `{commit.sha[:7]}` {_subject(commit)}{credit}{where}")
     return lines
+
+
+def _elsewhere(commit: CommitRecord, in_this_repository: Set[str] | None) -> str:
+    """A note for a commit made in a partner's clone that this repository does not hold (yet):
+    a reader who looks it up here would otherwise think the document wrong."""
+    if in_this_repository is None or commit.sha in in_this_repository:
+        return ""
+    return " (made in another clone; not in this repository)"
+
+
+def _interruptions(state: State, now: float, day: str) -> list[str]:
+    """The pauses and the time added to turns, in time order, as lines under the chart."""
+    happenings: list[tuple[float, str]] = []
+    for pause in _pauses(state, now):
+        why = f": {inline(_name(state, pause.away))} away" if pause.away is not None else ""
+        happenings.append(
+            (
+                pause.start,
+                f"- {_clock(pause.start, day)} to {_clock(pause.end, day)} UTC: turn "
+                f"{pause.turn} paused{why} ({duration(pause.end - pause.start)})",
+            )
+        )
+    for extension in state.extensions_in_order():
+        happenings.append((extension.at, _extension_line(state, extension, day)))
+    if not happenings:
+        return []
+    return ["", *(line for _, line in sorted(happenings, key=lambda item: item[0]))]
+
+
+def _extension_line(state: State, extension: Extension, day: str) -> str:
+    return (
+        f"- {_clock(extension.at, day)} UTC: {inline(_name(state, extension.by))} added "
+        f"{duration(extension.seconds)} to turn {extension.turn}"
+    )
 
 
 def _driving(state: State, end: float) -> list[str]:
@@ -342,43 +449,47 @@ def _driving(state: State, end: float) -> list[str]:
     if not seconds:
         return ["_Nobody joined the session._"]
     total = sum(seconds.values())
-    rows = ["| Participant | Minutes | Share |", "| --- | ---: | ---: |"]
+    rows = ["| Participant | Driving time | Share |", "| --- | ---: | ---: |"]
     for member in state.members:
         driven = seconds[member.id]
         share = f"{driven / total:.1%}" if total > 0 else "n/a"
-        rows.append(f"| {_cell(_name(state, member.id))} | {_minutes(driven)} | {share} |")
+        rows.append(f"| {inline(_name(state, member.id))} | {duration(driven)} | {share} |")
     spread = max(seconds.values()) - min(seconds.values())
     even = total / len(seconds)
     return [
         *rows,
         "",
-        f"Spread between the most and the least time at the keyboard: {_minutes(spread)} min "
-        f"(an even share would be {_minutes(even)} min each).",
+        f"Spread between the most and the least time at the keyboard: {duration(spread)} "
+        f"(an even share would be {duration(even)} each).",
     ]
 
 
-def _decision_rows(state: State, adr_links: Mapping[str, str]) -> list[str]:
+def _decision_rows(state: State, adr_links: Mapping[str, Sequence[str]]) -> list[str]:
     decisions = state.decisions_in_order()
     if not decisions:
         return ["_No decisions were recorded._"]
     rows = ["| # | Decision | Status | ADR |", "| ---: | --- | --- | --- |"]
     for decision in decisions:
-        path = adr_links.get(decision.id)
-        link = "not exported" if path is None else f"[{_cell(path)}]({quote(path)})"
-        rows.append(f"| {decision.number} | {_cell(decision.title)} | {decision.status} | {link} |")
+        paths = adr_links.get(decision.id, ())
+        links = ", ".join(f"[{inline(path)}]({quote(path)})" for path in paths)
+        rows.append(
+            f"| {decision.number} | {_title(decision)} | {decision.status} "
+            f"| {links or 'not exported'} |"
+        )
     return rows
 
 
-def _commit_rows(state: State) -> list[str]:
+def _commit_rows(state: State, in_this_repository: Set[str] | None) -> list[str]:
     commits = state.commits_in_order()
     if not commits:
         return ["_No commits were recorded._"]
     rows = ["| Commit | Subject | Author | Co-authors |", "| --- | --- | --- | --- |"]
     for commit in commits:
-        co_authors = ", ".join(_one_line(person.name) for person in commit.co_authors)
+        co_authors = ", ".join(inline(person.name) for person in commit.co_authors)
+        subject = _subject(commit) + _elsewhere(commit, in_this_repository)
         rows.append(
-            f"| `{commit.sha[:7]}` | {_cell(_subject(commit))} | {_cell(commit.author.name)} "
-            f"| {_cell(co_authors) or 'none'} |"
+            f"| `{commit.sha[:7]}` | {subject} | {inline(commit.author.name)} "
+            f"| {co_authors or 'none'} |"
         )
     return rows
 
@@ -394,8 +505,10 @@ def _lessons(state: State) -> list[str]:
         ]
     bullets = []
     for lesson in lessons:
-        text = _body(lesson.text).replace("\n", "\n  ")
-        bullets.append(f"- {text} _({_cell(_name(state, lesson.by))}, turn {lesson.turn})_")
+        # Lines after the first are indented to stay in the bullet; blank ones stay empty.
+        first, *rest = _body(lesson.text).split("\n")
+        text = "\n".join([first, *(f"  {line}" if line else "" for line in rest)])
+        bullets.append(f"- {text} _({inline(_name(state, lesson.by))}, turn {lesson.turn})_")
     return bullets
 
 
@@ -418,13 +531,32 @@ def _breaks(state: State, now: float) -> list[Interlude]:
     return breaks
 
 
+def _pauses(state: State, now: float) -> list[Pause]:
+    """The pauses of the countdown, and the one still going on up to ``now``."""
+    pauses = state.pause_timeline()
+    if state.phase == "paused" and state.paused_at is not None:
+        start = state.paused_at
+        pauses.append(Pause(state.turn, start, max(now, start), state.paused_for))
+    return pauses
+
+
 def _task_label(name: str, participant_id: str, turn: int) -> str:
     """A gantt task name mermaid reads back as a task: no separators, no leading keyword."""
-    clean = _one_line(_GANTT_UNSAFE.sub(" ", name)) or _one_line(
-        _GANTT_UNSAFE.sub(" ", participant_id)
-    )
+    clean = _gantt_text(name) or _gantt_text(participant_id)
     label = f"{clean or 'someone'} (turn {turn})"
     return f"“{clean}” (turn {turn})" if _GANTT_KEYWORD.match(label) else label
+
+
+def _pause_label(state: State, pause: Pause) -> str:
+    """A pause's task name; it starts with "Paused", so no name can make it a keyword."""
+    if pause.away is None:
+        return f"Paused (turn {pause.turn})"
+    away = _gantt_text(_name(state, pause.away)) or _gantt_text(pause.away) or "the driver"
+    return f"Paused, {away} away (turn {pause.turn})"
+
+
+def _gantt_text(text: str) -> str:
+    return _one_line(_GANTT_UNSAFE.sub(" ", text))
 
 
 def _name(state: State, participant_id: str) -> str:
@@ -432,8 +564,12 @@ def _name(state: State, participant_id: str) -> str:
     return member.participant.name if member is not None else participant_id
 
 
+def _title(decision: Decision) -> str:
+    return inline(decision.title) or "(no title)"
+
+
 def _subject(commit: CommitRecord) -> str:
-    return _one_line(commit.summary) or "(no subject)"
+    return inline(commit.summary) or "(no subject)"
 
 
 def _decided_on(decision: Decision) -> str:
@@ -443,20 +579,14 @@ def _decided_on(decision: Decision) -> str:
 
 
 def _body(text: str) -> str:
-    """Free text as a markdown block: trimmed, LF line ends, or the placeholder when empty."""
-    lines = [line.rstrip() for line in text.strip().splitlines()]
-    return "\n".join(lines) if lines else PLACEHOLDER
+    """Free text as a markdown block, or the placeholder when there is none."""
+    return block(text) or PLACEHOLDER
 
 
 def _one_line(text: str) -> str:
     """``text`` on one line: control characters and runs of whitespace become one space."""
     visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
     return " ".join(visible.split())
-
-
-def _cell(text: str) -> str:
-    """``text`` fit for a markdown table cell, where a bare '|' would start a new column."""
-    return _one_line(text).replace("|", "\\|")
 
 
 def _code(text: str) -> str:
@@ -504,8 +634,15 @@ def _span(start: float, end: float) -> tuple[int, int] | None:
     return (first, last) if last > first else None
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.1f}"
+def _chart_time(at: int) -> str:
+    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _clock(at: float, day: str) -> str:
+    """A time of day in UTC, with its date when that is not the session's first day."""
+    moment = datetime.fromtimestamp(math.floor(at + 0.5), tz=UTC)
+    clock = moment.strftime("%H:%M:%S")
+    return clock if moment.strftime("%Y-%m-%d") == day else f"{moment:%Y-%m-%d} {clock}"
 
 
 def _day(at: float) -> str:

@@ -1,20 +1,26 @@
-"""Where exported files go, how they are numbered, and how a re-export finds them again.
+"""Where exported files go, how they are numbered, how a re-export finds them again, and when it
+leaves them alone.
 
-Each file carries a one-line marker naming its session and decision. A re-export rewrites the
+Each Markdown file ends with a marker line naming its session and decision (or ``record``) and
+a digest of what pairup wrote above it (:mod:`pairup.adr.marker`). A re-export rewrites the
 file holding the marker, whatever it was renamed or renumbered to, so exporting twice leaves
-the same files. A new decision takes the number after the highest already in the folder: two
-branches exporting at once can pick the same number, which is settled when they merge, by
-renaming one of the two (ADR 12).
+the same files; but a file a person changed since (an ADR accepted by hand, superseded with
+``adr new -s``, a record with notes added) is kept as it is, unless the caller forces, and then
+the person's version is saved beside it first (ADR 19). A new decision takes the number after
+the highest already in the folder: two branches exporting at once can pick the same number,
+which is settled when they merge, by renaming one of the two (ADR 12).
 """
 
+import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from pairup.adr import marker
 from pairup.adr.render import SessionFacts, render_decision, render_json, render_record, slug
 from pairup.session import Event
 from pairup.session.state import State
@@ -25,13 +31,27 @@ DEFAULT_DIRS = {
     "log4brains": Path("docs/adr"),
 }
 NUMBERED = re.compile(r"^(\d{4})-")
-MARKER = re.compile(r"<!-- pairup: session=(\S+) decision=(\S+) -->")
+
+Action = Literal["created", "updated", "unchanged", "kept", "replaced"]
+"""created/updated/unchanged: pairup's file is as it should be. kept: the file was left as a
+person made it (``Written.reason`` says why). replaced: forced over a person's version, which
+was saved first (``Written.saved``)."""
+
+EDITED = "changed since pairup wrote it"
+EDITED_LEGACY = "written by an older pairup, which kept no digest to tell an edit by"
+RECORD_NOT_OURS = "not pairup's record of this session (it has no marker)"
+JSON_NOT_OURS = "not pairup's export of this session's log"
+NOT_TEXT = "not UTF-8 text"
 
 
 @dataclass(frozen=True, slots=True)
 class Written:
     path: Path
-    action: Literal["created", "updated", "unchanged"]
+    action: Action
+    reason: str = ""
+    """Why a file was kept, or what a forced export replaced; empty otherwise."""
+    saved: Path | None = None
+    """Where the person's version went before a forced export replaced it."""
 
 
 def adr_directory(repo: Path, fmt: str, configured: str = "") -> Path:
@@ -47,14 +67,20 @@ def adr_directory(repo: Path, fmt: str, configured: str = "") -> Path:
     return repo / DEFAULT_DIRS[fmt]
 
 
-def marker(session_id: str, decision_id: str) -> str:
-    return f"<!-- pairup: session={session_id} decision={decision_id} -->"
-
-
 def export_decisions(
-    directory: Path, fmt: str, state: State, facts: SessionFacts
+    directory: Path,
+    fmt: str,
+    state: State,
+    facts: SessionFacts,
+    *,
+    force: bool = False,
+    in_this_repository: Set[str] | None = None,
 ) -> dict[str, Written]:
-    """Every decision of the session as a draft ADR in ``directory``, by decision id."""
+    """Every decision of the session as a draft ADR in ``directory``, by decision id.
+
+    ``in_this_repository`` holds the shas of the session's commits that the repository the
+    folder belongs to has; the others are marked as made in another clone (None: not known).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     found = _marked(directory, facts.session_id)
     highest = max(
@@ -75,34 +101,163 @@ def export_decisions(
             path = directory / _file_name(fmt, number, decision.title, decision.proposed_at)
             path = _free(path)
         after = [record for record in commits if record.at >= decision.proposed_at]
-        text = render_decision(
-            fmt,
-            decision,
-            number,
-            facts,
-            commits=after,
-            marker=marker(facts.session_id, decision.id),
+        document = render_decision(
+            fmt, decision, number, facts, commits=after, in_this_repository=in_this_repository
         )
-        written[decision.id] = _write(path, text)
+        text = marker.seal(document, facts.session_id, decision.id)
+        written[decision.id] = _put(path, text, _adr_judge(text), force=force)
     return written
 
 
+def find_adrs(directories: Iterable[Path], session_id: str) -> dict[str, list[Path]]:
+    """Every ADR of the session in ``directories``, by decision id, in the folders' order.
+
+    A decision exported in several formats has a file in each format's folder; the session
+    record links them all. A folder listed twice (two formats sharing one) counts once.
+    """
+    adrs: dict[str, list[Path]] = {}
+    seen: set[Path] = set()
+    for directory in directories:
+        resolved = directory.resolve()
+        if resolved in seen or not directory.is_dir():
+            continue
+        seen.add(resolved)
+        for decision_id, path in _marked(directory, session_id).items():
+            adrs.setdefault(decision_id, []).append(path)
+    return adrs
+
+
 def export_record(
-    path: Path, state: State, facts: SessionFacts, adrs: dict[str, Written], now: float
+    path: Path,
+    state: State,
+    facts: SessionFacts,
+    adrs: Mapping[str, Sequence[Path]],
+    now: float,
+    *,
+    force: bool = False,
+    in_this_repository: Set[str] | None = None,
 ) -> Written:
+    """The session record at ``path``, linking each decision's ``adrs`` relative to it."""
     links = {
-        decision_id: Path(os.path.relpath(written.path, path.parent)).as_posix()
-        for decision_id, written in adrs.items()
+        decision_id: [Path(os.path.relpath(adr, path.parent)).as_posix() for adr in paths]
+        for decision_id, paths in adrs.items()
     }
-    return _write(path, render_record(state, facts, links, now))
+    document = render_record(state, facts, links, now, in_this_repository=in_this_repository)
+    text = marker.seal(document, facts.session_id, None)
+    return _put(path, text, _record_judge(text, facts.session_id), force=force)
 
 
-def export_json(path: Path, events: Sequence[Event]) -> Written:
-    return _write(path, render_json(events))
+def export_json(path: Path, events: Sequence[Event], *, force: bool = False) -> Written:
+    """The event log at ``path``. JSON has no comments to carry a marker, so the file counts
+    as pairup's when it is, byte for byte, what pairup writes for the first events of this
+    log: an export of an earlier moment of the session, or of now."""
+    return _put(path, render_json(events), _json_judge(events), force=force)
 
 
 def record_name(facts: SessionFacts, suffix: str = ".md") -> str:
     return f"{facts.date}-{facts.session_id}{suffix}"
+
+
+Judge = Callable[[str], str | None]
+"""Given a file's current text, None when pairup may overwrite it, else why it may not."""
+
+
+def _adr_judge(text: str) -> Judge:
+    fresh = marker.read(text)
+
+    def judge(existing: str) -> str | None:
+        found = marker.read(existing)
+        if found is None:
+            return EDITED
+        if found.untouched:
+            return None
+        if found.marker.digest is not None:
+            return EDITED
+        # A marker from before digests: safe only if the text is what pairup writes today.
+        return None if fresh is not None and found.content == fresh.content else EDITED_LEGACY
+
+    return judge
+
+
+def _record_judge(text: str, session_id: str) -> Judge:
+    judge_content = _adr_judge(text)
+
+    def judge(existing: str) -> str | None:
+        found = marker.read(existing)
+        if found is None or found.marker.session_id != session_id:
+            return RECORD_NOT_OURS
+        if found.marker.decision_id is not None:
+            return RECORD_NOT_OURS
+        return judge_content(existing)
+
+    return judge
+
+
+def _json_judge(events: Sequence[Event]) -> Judge:
+    def judge(existing: str) -> str | None:
+        try:
+            document = json.loads(existing)
+        except ValueError:
+            return JSON_NOT_OURS
+        logged = document.get("events") if isinstance(document, dict) else None
+        if (
+            isinstance(logged, list)
+            and len(logged) <= len(events)
+            and render_json(events[: len(logged)]) == existing
+        ):
+            return None
+        return JSON_NOT_OURS
+
+    return judge
+
+
+def _put(path: Path, text: str, judge: Judge, *, force: bool) -> Written:
+    """``text`` at ``path`` unless a person's file is there: then kept, or with ``force``
+    replaced once the person's version is saved. Line ends are compared as LF, so a checkout
+    with CRLF is not taken for an edit."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        _replace(path, text)
+        return Written(path, "created")
+    try:
+        existing = data.decode("utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError:
+        reason: str | None = NOT_TEXT
+    else:
+        if existing == text:
+            return Written(path, "unchanged")
+        reason = judge(existing)
+        if reason is None:
+            _replace(path, text)
+            return Written(path, "updated")
+    if not force:
+        return Written(path, "kept", reason)
+    saved = _save(path, data)
+    _replace(path, text)
+    return Written(path, "replaced", f"{reason}; that version is saved as {saved.name}", saved)
+
+
+def _save(path: Path, data: bytes) -> Path:
+    """A copy of ``data`` beside ``path``, under a name no ADR tool reads as an ADR.
+
+    adr-tools lists every ``NNNN-…`` name holding ``.md`` anywhere, and log4brains and MADR
+    read ``*.md``, so the copy is ``.NAME.orig`` (then ``.NAME.2.orig``…): hidden from those
+    tools, never overwriting an earlier copy, and reused when it holds the same bytes.
+    """
+    count = 1
+    while True:
+        suffix = ".orig" if count == 1 else f".{count}.orig"
+        candidate = path.with_name(f".{path.name}{suffix}")
+        try:
+            with candidate.open("xb") as copy:
+                copy.write(data)
+        except FileExistsError:
+            if candidate.read_bytes() == data:
+                return candidate
+            count += 1
+            continue
+        return candidate
 
 
 def _file_name(fmt: str, number: int, title: str, at: float) -> str:
@@ -122,29 +277,25 @@ def _free(path: Path) -> Path:
 
 
 def _marked(directory: Path, session_id: str) -> dict[str, Path]:
-    """Files of this session already in ``directory``, by decision id."""
+    """ADRs of this session in ``directory``, by decision id: files whose last line is the
+    marker (a marker anywhere else is text, not pairup's)."""
     found: dict[str, Path] = {}
     for path in sorted(directory.glob("*.md")):
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        for match in MARKER.finditer(text):
-            if match.group(1) == session_id:
-                found.setdefault(match.group(2), path)
+        marked = marker.read(text)
+        if marked is None or marked.marker.session_id != session_id:
+            continue
+        if marked.marker.decision_id is not None:
+            found.setdefault(marked.marker.decision_id, path)
     return found
 
 
-def _write(path: Path, text: str) -> Written:
-    """Write ``text`` in one step (a file is never seen half written), only if it changed."""
-    try:
-        if path.read_text(encoding="utf-8") == text:
-            return Written(path, "unchanged")
-        action: Literal["created", "updated"] = "updated"
-    except FileNotFoundError:
-        action = "created"
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` in one step, so a file is never seen half written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.pairup-new")
-    temporary.write_text(text, encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8", newline="\n")
     os.replace(temporary, path)
-    return Written(path, action)

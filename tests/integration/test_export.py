@@ -66,7 +66,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
 def normalise(text: str, session: str) -> str:
     """Placeholders for what changes from one recording to the next."""
     text = text.replace(session, "SESSION")
-    text = re.sub(r"decision=[A-Za-z0-9_-]+ -->", "decision=DECISION -->", text)
+    text = re.sub(r"decision=[A-Za-z0-9_-]+ ", "decision=DECISION ", text)
+    text = re.sub(r" digest=[0-9a-f]{16} -->", " digest=DIGEST -->", text)
     text = re.sub(r"\b[0-9a-f]{40}\b", "SHA", text)
     text = re.sub(r"\b[0-9a-f]{7}\b", "SHA7", text)
     text = re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "DATE", text)

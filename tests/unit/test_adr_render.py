@@ -4,6 +4,7 @@ Golden files pin the exact bytes of every document for one realistic session on 
 After an intended change, rewrite them with ``PAIRUP_UPDATE_GOLDEN=1 pytest`` and read the diff.
 """
 
+import dataclasses
 import datetime
 import difflib
 import itertools
@@ -16,10 +17,13 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pairup.adr import marker
 from pairup.adr.render import (
     FORMATS,
     PLACEHOLDER,
+    Attendee,
     SessionFacts,
+    duration,
     facts,
     gantt,
     render_decision,
@@ -58,7 +62,8 @@ def person(participant: ev.Participant) -> ev.Person:
 
 def realistic_log() -> list[ev.Event]:
     """Three people, three 15-minute turns with a break before the third, three decisions (one
-    amended to accepted, one left empty), two co-authored commits and one lesson."""
+    amended to accepted, one left empty and taken while Bob was away), two co-authored commits,
+    one lesson, and in the third turn five minutes added, the driver away and a pause."""
     log = Log()
     return [
         log(
@@ -102,8 +107,13 @@ def realistic_log() -> list[ev.Event]:
         ),
         log(ev.BreakStarted, 1700, actor="bob", turn=2),
         log(ev.BreakEnded, 2000, actor="zoe", turn=3),
+        log(ev.ParticipantAway, 2050, actor="bob", participant_id="bob"),
         log(ev.DecisionRecorded, 2100, actor="zoe", decision_id="dec-retry-0003", title="Retry"),
+        log(ev.ParticipantBack, 2150, actor="bob", participant_id="bob"),
         log(ev.DecisionAmended, 2200, actor="zoe", decision_id="dec-clock-0002", status="accepted"),
+        log(ev.TimerExtended, 2300, actor="bob", turn=3, seconds=300),
+        log(ev.ParticipantAway, 2400, actor="ann", participant_id="zoe"),
+        log(ev.ParticipantBack, 2530, actor="zoe", participant_id="zoe"),
         log(
             ev.CommitRecorded,
             2600,
@@ -114,6 +124,8 @@ def realistic_log() -> list[ev.Event]:
             co_authors=(person(ANN), person(BOB)),
         ),
         log(ev.LessonNoted, 2700, actor="bob", text="Write the golden files before the code."),
+        log(ev.TimerPaused, 2750, actor="zoe", turn=3),
+        log(ev.TimerResumed, 2795, actor="zoe", turn=3),
         log(ev.SessionEnded, 2900, actor="zoe"),
     ]
 
@@ -150,20 +162,22 @@ def check_golden(name: str, text: str) -> None:
         pytest.fail("rendered output differs from the golden file:\n" + "".join(diff))
 
 
-def marker_for(decision_id: str) -> str:
-    return f"<!-- pairup: session={SESSION} decision={decision_id} -->"
+HERE = frozenset({SHA_1})
+"""The commits the exporting repository holds: SHA_2 was made in another clone."""
 
 
 def drafts(state: State, fmt: str) -> dict[str, str]:
-    """Every decision of ``state`` drafted in ``fmt``, by the file name the export would use."""
+    """Every decision of ``state`` as the file the export writes, by the file name it uses."""
     info = facts(state, SESSION)
     rendered = {}
     for decision in state.decisions_in_order():
         after = [c for c in state.commits_in_order() if c.at >= decision.proposed_at]
         text = render_decision(
-            fmt, decision, decision.number, info, commits=after, marker=marker_for(decision.id)
+            fmt, decision, decision.number, info, commits=after, in_this_repository=HERE
         )
-        rendered[f"{decision.number:04d}-{slug(decision.title)}.md"] = text
+        rendered[f"{decision.number:04d}-{slug(decision.title)}.md"] = marker.seal(
+            text, SESSION, decision.id
+        )
     return rendered
 
 
@@ -192,11 +206,16 @@ def test_each_format_matches_its_golden_files(state, fmt):
 
 def test_the_record_matches_its_golden_file(state):
     links = {
-        "dec-wal-0001": "docs/adr/0001-use-sqlite-wal-not-postgres-1-100-sure-ok.md",
-        "dec-clock-0002": "docs/adr/0002-the-relay-s-clock-is-the-session-s-clock.md",
+        "dec-wal-0001": [
+            "../../doc/adr/0001-use-sqlite-wal-not-postgres-1-100-sure-ok.md",
+            "../../docs/decisions/0001-use-sqlite-wal-not-postgres-1-100-sure-ok.md",
+        ],
+        "dec-clock-0002": ["../../doc/adr/0002-the-relay-s-clock-is-the-session-s-clock.md"],
     }
-    record = render_record(state, facts(state, SESSION), links, now=T0 + 99_999)
-    check_golden("record.md", record)
+    record = render_record(
+        state, facts(state, SESSION), links, now=T0 + 99_999, in_this_repository=HERE
+    )
+    check_golden("record.md", marker.seal(record, SESSION, None))
 
 
 def test_a_quiet_unfinished_session_still_has_a_record(state):
@@ -229,7 +248,13 @@ def test_rendering_is_deterministic(state):
 
 def test_facts_name_everyone_in_rotation_order_and_the_start_day(state):
     assert facts(state, SESSION) == SessionFacts(
-        SESSION, ("Ann Lee", "Bob O'Brien", "Zoë Ångström"), "2026-11-26"
+        SESSION,
+        (
+            Attendee("ann", "Ann Lee"),
+            Attendee("bob", "Bob O'Brien"),
+            Attendee("zoe", "Zoë Ångström"),
+        ),
+        "2026-11-26",
     )
 
 
@@ -239,54 +264,55 @@ def test_a_session_with_no_events_has_no_facts():
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_every_draft_ends_with_its_marker_and_says_where_it_came_from(state, fmt):
-    for decision, text in zip(state.decisions_in_order(), drafts(state, fmt).values(), strict=True):
-        assert text.endswith(f"\n{marker_for(decision.id)}\n")
-        assert f"on 2026-11-26 by Ann Lee, Bob O'Brien and Zoë Ångström (session `{SESSION}`)" in (
-            text
-        )
+def test_every_draft_says_where_it_came_from_and_who_took_the_decision(state, fmt):
+    everyone = "Ann Lee, Bob O'Brien and Zoë Ångström"
+    by = [everyone, everyone, "Ann Lee and Zoë Ångström"]
+    for decision, text, names in zip(
+        state.decisions_in_order(), drafts(state, fmt).values(), by, strict=True
+    ):
+        assert f"on 2026-11-26 by {names} (session `{SESSION}`)" in text
+        marked = marker.read(text)
+        assert marked is not None
+        assert marked.marker == marker.Marker(SESSION, decision.id, marked.marker.digest)
+        assert marked.untouched
 
 
 def test_a_draft_lists_only_the_commits_passed_to_it(state):
     first, _, last = state.decisions_in_order()
     info = facts(state, SESSION)
     commits = state.commits_in_order()
-    both = render_decision("adr", first, 1, info, commits=commits, marker="<!-- m -->")
+    both = render_decision("adr", first, 1, info, commits=commits)
     assert "- `4f1c2d3` Relay stamps every event with its clock (with Ann Lee, Zoë Ångström)" in (
         both
     )
     assert "- `9a8b7c6` Export drafts ADRs from the session's decisions" in both
-    none = render_decision("adr", last, 3, info, commits=[], marker="<!-- m -->")
+    none = render_decision("adr", last, 3, info, commits=[])
     assert "No commits were made in the session after this decision." in none
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_empty_sections_get_a_placeholder(state, fmt):
     empty = state.decisions_in_order()[2]
-    text = render_decision(fmt, empty, 3, facts(state, SESSION), commits=[], marker="<!-- m -->")
+    text = render_decision(fmt, empty, 3, facts(state, SESSION), commits=[])
     assert text.count(f"\n\n{PLACEHOLDER}\n") == 3
 
 
 def test_adr_tools_reads_the_number_and_title_from_the_first_line(state):
     decision = state.decisions_in_order()[1]
-    text = render_decision(
-        "adr", decision, 12, facts(state, SESSION), commits=[], marker="<!-- m -->"
-    )
+    text = render_decision("adr", decision, 12, facts(state, SESSION), commits=[])
     assert text.startswith("# 12. The relay's clock is the session's clock\n\nDate: 2026-11-26\n")
     assert "\n## Status\n\nAccepted\n\n## Context\n" in text
 
 
 def test_madr_front_matter_is_yaml_with_exactly_its_keys(state):
     decision = state.decisions_in_order()[0]
-    text = render_decision(
-        "madr", decision, 1, facts(state, SESSION), commits=[], marker="<!-- m -->"
-    )
+    text = render_decision("madr", decision, 1, facts(state, SESSION), commits=[])
     assert front_matter(text) == {
         "status": "proposed",
         "date": datetime.date(2026, 11, 26),
         "decision-makers": ["Ann Lee", "Bob O'Brien", "Zoë Ångström"],
     }
-    assert '\n# Use SQLite (WAL) — not Postgres?! "#1": 100% «sure» | ok\n' in text
+    assert '\n# Use SQLite (WAL) — not Postgres?! "\\#1": 100% «sure» \\| ok\n' in text
     for heading in ("## Context and Problem Statement", "## Decision Outcome", "### Consequences"):
         assert f"\n{heading}\n" in text
 
@@ -298,17 +324,18 @@ names = st.text(st.characters(exclude_categories=["Cc", "Cs"]), min_size=1, max_
 @given(st.lists(names, max_size=8))
 def test_madr_front_matter_gives_back_any_names_exactly(people):
     state = fold(realistic_log())
-    decision = state.decisions_in_order()[0]
-    info = SessionFacts("s", tuple(people), "2026-11-26")
-    text = render_decision("madr", decision, 1, info, commits=[], marker="<!-- m -->")
+    attendees = tuple(Attendee(f"p{index}", name) for index, name in enumerate(people))
+    decision = dataclasses.replace(
+        state.decisions_in_order()[0], present=tuple(person.id for person in attendees)
+    )
+    info = SessionFacts("s", attendees, "2026-11-26")
+    text = render_decision("madr", decision, 1, info, commits=[])
     assert front_matter(text)["decision-makers"] == people
 
 
 def test_log4brains_metadata_is_its_templates_bullet_list(state):
     decision = state.decisions_in_order()[1]
-    text = render_decision(
-        "log4brains", decision, 2, facts(state, SESSION), commits=[], marker="<!-- m -->"
-    )
+    text = render_decision("log4brains", decision, 2, facts(state, SESSION), commits=[])
     assert text.startswith(
         "# The relay's clock is the session's clock\n\n"
         "- Status: accepted\n"
@@ -318,45 +345,54 @@ def test_log4brains_metadata_is_its_templates_bullet_list(state):
     )
 
 
-def test_an_unknown_format_or_a_multiline_marker_is_refused(state):
+def test_an_unknown_format_is_refused(state):
     decision = state.decisions_in_order()[0]
-    info = facts(state, SESSION)
     with pytest.raises(ValueError, match="unknown format"):
-        render_decision("rst", decision, 1, info, commits=[], marker="<!-- m -->")
-    with pytest.raises(ValueError, match="single line"):
-        render_decision("adr", decision, 1, info, commits=[], marker="<!-- a\nb -->")
+        render_decision("rst", decision, 1, facts(state, SESSION), commits=[])
 
 
 def test_the_record_links_exported_adrs_and_says_which_were_not(state):
-    links = {"dec-wal-0001": "docs/adr/0001 use sqlite.md"}
+    links = {"dec-wal-0001": ["docs/adr/0001 use sqlite.md", "doc/adr/[x].md"]}
     record = render_record(state, facts(state, SESSION), links, T0)
-    assert "[docs/adr/0001 use sqlite.md](docs/adr/0001%20use%20sqlite.md)" in record
+    assert (
+        "| [docs/adr/0001 use sqlite.md](docs/adr/0001%20use%20sqlite.md), "
+        "[doc/adr/\\[x\\].md](doc/adr/%5Bx%5D.md) |"
+    ) in record
     assert record.count("| not exported |") == 2
-    assert '| 1 | Use SQLite (WAL) — not Postgres?! "#1": 100% «sure» \\| ok | proposed |' in record
+    assert '| 1 | Use SQLite (WAL) — not Postgres?! "\\#1": 100% «sure» \\| ok | proposed |' in (
+        record
+    )
 
 
 def test_the_record_shares_the_keyboard_time_out(state):
     record = render_record(state, facts(state, SESSION), {}, T0)
-    assert "| Ann Lee | 15.0 | 35.4% |" in record
-    assert "| Bob O'Brien | 12.3 | 29.1% |" in record
-    assert "| Zoë Ångström | 15.0 | 35.4% |" in record
-    assert "least time at the keyboard: 2.7 min" in record
+    assert "| Participant | Driving time | Share |" in record
+    assert "| Ann Lee | 15 min | 38.1% |" in record
+    assert "| Bob O'Brien | 12 min 20 s | 31.3% |" in record
+    assert "| Zoë Ångström | 12 min 05 s | 30.7% |" in record
+    assert (
+        "Spread between the most and the least time at the keyboard: 2 min 55 s "
+        "(an even share would be 13 min 08 s each)."
+    ) in record
 
 
 # Mermaid
 
+CHART_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"
 GANTT_LINE = re.compile(
     r"^(gantt"
-    r"|    dateFormat X"
+    r"|    title Turns, breaks and pauses \(UTC\)"
+    r"|    dateFormat YYYY-MM-DD HH:mm:ss"
     r"|    axisFormat %H:%M"
-    r"|    section (Turns|Breaks)"
-    r"|    (?P<name>[^:#;%\s][^:#;%]*) "
-    r":(?P<kind>[tb])(?P<index>\d+), (?P<start>\d+), (?P<end>\d+))$"
+    r"|    section (Turns|Breaks|Pauses)"
+    r"|    (?P<name>[^:#;%`\s][^:#;%`]*) "
+    rf":(?P<kind>[tbp])(?P<index>\d+), (?P<start>{CHART_TIME}), (?P<end>{CHART_TIME}))$"
 )
 # What mermaid's gantt lexer would take for something other than task text.
 MERMAID_KEYWORD = re.compile(
     r"^(gantt|inclusiveenddates|topaxis|(dateformat|axisformat|tickinterval|includes|excludes"
-    r"|todaymarker|weekday|title|accdescription|section|click|call|href)\s|acctitle|accdescr"
+    r"|todaymarker|weekday|weekend|datemarker|title|accdescription|section|click|call|href)\s"
+    r"|acctitle|accdescr"
     r"|\d{4}-\d\d-\d\d)",
     re.IGNORECASE,
 )
@@ -365,30 +401,38 @@ MERMAID_KEYWORD = re.compile(
 def check_gantt(text: str) -> list[re.Match[str]]:
     """Every line of ``text`` in the strict grammar; the tasks, in order."""
     lines = text.split("\n")
-    assert lines[:4] == ["gantt", "    dateFormat X", "    axisFormat %H:%M", "    section Turns"]
+    assert lines[:5] == [
+        "gantt",
+        "    title Turns, breaks and pauses (UTC)",
+        "    dateFormat YYYY-MM-DD HH:mm:ss",
+        "    axisFormat %H:%M",
+        "    section Turns",
+    ]
     tasks = []
     for line in lines:
         match = GANTT_LINE.match(line)
         assert match is not None, f"not a line of the gantt grammar: {line!r}"
         if match["name"] is not None:
-            assert int(match["start"]) < int(match["end"])
+            assert match["start"] < match["end"]
             assert not MERMAID_KEYWORD.match(match["name"])
             tasks.append(match)
     return tasks
 
 
-def test_the_gantt_chart_has_one_task_per_stint_and_per_break(state):
+def test_the_gantt_chart_has_one_task_per_stint_break_and_pause_at_utc_clock_times(state):
     text = gantt(state, T0)
     tasks = check_gantt(text)
-    assert [(t["kind"], t["name"]) for t in tasks] == [
-        ("t", "Ann Lee (turn 1)"),
-        ("t", "Bob O'Brien (turn 2)"),
-        ("t", "Zoë Ångström (turn 3)"),
-        ("b", "Break"),
+    assert [(t["kind"], t["name"], t["start"][11:], t["end"][11:]) for t in tasks] == [
+        ("t", "Ann Lee (turn 1)", "09:01:00", "09:16:00"),
+        ("t", "Bob O'Brien (turn 2)", "09:16:00", "09:28:20"),
+        ("t", "Zoë Ångström (turn 3)", "09:33:20", "09:40:00"),
+        ("t", "Zoë Ångström (turn 3)", "09:42:10", "09:45:50"),
+        ("t", "Zoë Ångström (turn 3)", "09:46:35", "09:48:20"),
+        ("b", "Break", "09:28:20", "09:33:20"),
+        ("p", "Paused, Zoë Ångström away (turn 3)", "09:40:00", "09:42:10"),
+        ("p", "Paused (turn 3)", "09:45:50", "09:46:35"),
     ]
-    assert tasks[0]["start"] == str(T0 + 60)
-    assert tasks[-1]["start"] == str(T0 + 1700)
-    assert tasks[-1]["end"] == str(T0 + 2000)
+    assert {t["start"][:10] for t in tasks} == {"2026-11-26"}
 
 
 def test_the_gantt_chart_runs_an_open_stint_and_break_to_now():
@@ -400,7 +444,7 @@ def test_the_gantt_chart_runs_an_open_stint_and_break_to_now():
     state = fold(events)
     tasks = check_gantt(gantt(state, T0 + 700))
     assert tasks[-1]["kind"] == "b"
-    assert tasks[-1]["end"] == str(T0 + 700)
+    assert tasks[-1]["end"] == "2026-11-26 09:11:40"
 
 
 @given(st.lists(names, min_size=2, max_size=4, unique=True))
@@ -491,3 +535,122 @@ def test_slug_cuts_long_titles_at_a_word_boundary(words):
         assert result == full
     elif full and "-" in full[:60]:
         assert (full + "-").startswith(result + "-")
+
+
+# How the record reads
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (0, "0 s"),
+        (0.4, "0 s"),
+        (45, "45 s"),
+        (59.6, "1 min"),
+        (90, "1 min 30 s"),
+        (725, "12 min 05 s"),
+        (900, "15 min"),
+        (3600, "1 h"),
+        (3900, "1 h 05 min"),
+        (3605, "1 h 00 min 05 s"),
+        (-3, "0 s"),
+    ],
+)
+def test_durations_read_as_minutes_and_seconds(seconds, said):
+    assert duration(seconds) == said
+
+
+def test_the_turn_length_reads_as_a_length():
+    log = Log()
+    state = fold(
+        [
+            log(ev.SessionOpened, 0, settings=ev.SessionSettings(turn_seconds=90)),
+            log(ev.ParticipantJoined, 0, participant=ANN),
+        ]
+    )
+    assert "- Turn length: 1 min 30 s\n" in render_record(state, facts(state, "s"), {}, T0 + 1)
+
+
+def test_pauses_and_extensions_are_listed_under_the_chart_with_utc_times(state):
+    record = render_record(state, facts(state, SESSION), {}, T0)
+    chart_end = record.index("```\n", record.index("```mermaid")) + 4
+    driving = record.index("## Driving time")
+    assert record[chart_end:driving] == (
+        "\n"
+        "- 09:38:20 UTC: Bob O'Brien added 5 min to turn 3\n"
+        "- 09:40:00 to 09:42:10 UTC: turn 3 paused: Zoë Ångström away (2 min 10 s)\n"
+        "- 09:45:50 to 09:46:35 UTC: turn 3 paused (45 s)\n"
+        "\n"
+    )
+
+
+def test_a_pause_still_going_on_runs_to_now_and_a_later_day_is_dated():
+    log = Log()
+    events = [
+        log(ev.SessionOpened, 0, settings=ev.SessionSettings(turn_seconds=3600)),
+        log(ev.ParticipantJoined, 0, participant=ANN),
+        log(ev.ParticipantJoined, 0, actor="bob", participant=BOB),
+        log(ev.TurnStarted, 10, turn=1),
+        log(ev.TimerExtended, 20, actor="bob", turn=1, seconds=600),
+        log(ev.TimerPaused, 30, turn=1),
+    ]
+    state = fold(events)
+    now = T0 + 24 * 3600
+    record = render_record(state, facts(state, "s"), {}, now)
+    assert "- 09:00:30 to 2026-11-27 09:00:00 UTC: turn 1 paused (23 h 59 min 30 s)" in record
+    (pause,) = [task for task in check_gantt(gantt(state, now)) if task["kind"] == "p"]
+    assert (pause["name"], pause["end"]) == ("Paused (turn 1)", "2026-11-27 09:00:00")
+
+
+def test_a_session_without_pauses_or_extensions_has_no_lines_under_the_chart():
+    quiet = fold(quiet_log(Log()))
+    record = render_record(quiet, facts(quiet, "s"), {}, T0 + 500)
+    assert "```\n\n## Driving time" in record
+
+
+def test_decision_makers_are_who_was_there_in_rotation_order(state):
+    first, _, last = state.decisions_in_order()
+    info = facts(state, SESSION)
+    reordered = dataclasses.replace(first, present=("zoe", "ann"))
+    text = render_decision("madr", reordered, 1, info, commits=[])
+    assert front_matter(text)["decision-makers"] == ["Ann Lee", "Zoë Ångström"]
+    assert "by Ann Lee and Zoë Ångström (session" in text
+    text = render_decision("log4brains", last, 3, info, commits=[])
+    assert "\n- Deciders: Ann Lee, Zoë Ångström\n" in text
+    stranger = dataclasses.replace(first, present=("bob", "gone-1"))
+    text = render_decision("madr", stranger, 1, info, commits=[])
+    assert front_matter(text)["decision-makers"] == ["Bob O'Brien", "gone-1"]
+    nobody = dataclasses.replace(first, present=())
+    text = render_decision("madr", nobody, 1, info, commits=[])
+    assert front_matter(text)["decision-makers"] == []
+    assert "in a pairing session on 2026-11-26 (session" in text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_commits_outside_the_repository_are_said_to_be_made_elsewhere(state, fmt):
+    first = state.decisions_in_order()[0]
+    info = facts(state, SESSION)
+    commits = state.commits_in_order()
+    elsewhere = "(made in another clone; not in this repository)"
+    unchecked = render_decision(fmt, first, 1, info, commits=commits)
+    assert elsewhere not in unchecked
+    checked = render_decision(fmt, first, 1, info, commits=commits, in_this_repository=HERE)
+    assert "- `4f1c2d3` Relay stamps every event with its clock (with Ann Lee, Zoë Ångström)\n" in (
+        checked
+    )
+    assert (
+        "- `9a8b7c6` Export drafts ADRs from the session's decisions (with Ann Lee, Bob O'Brien) "
+        f"{elsewhere}\n"
+    ) in checked
+    none_here = render_decision(fmt, first, 1, info, commits=commits, in_this_repository=set())
+    assert none_here.count(elsewhere) == 2
+
+
+def test_the_records_commit_table_says_which_commits_were_made_elsewhere(state):
+    record = render_record(state, facts(state, SESSION), {}, T0, in_this_repository=HERE)
+    assert "| `4f1c2d3` | Relay stamps every event with its clock | Bob O'Brien |" in record
+    assert (
+        "| `9a8b7c6` | Export drafts ADRs from the session's decisions (made in another clone; "
+        "not in this repository) | Zoë Ångström |"
+    ) in record
+    assert "another clone" not in render_record(state, facts(state, SESSION), {}, T0)
