@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from pairup.duration import DurationError, parse_duration
 from pairup.link.timekeeper import new_id
 from pairup.session import events as ev
 from pairup.session.state import State
@@ -43,6 +44,13 @@ BUILDERS: dict[str, Builder] = {
     "leave": lambda base, fields, view: ev.ParticipantLeft(
         **base, participant_id=base["actor"], **fields
     ),
+    "away": lambda base, fields, view: ev.ParticipantAway(
+        **base, participant_id=base["actor"], **fields
+    ),
+    "back": lambda base, fields, view: ev.ParticipantBack(
+        **base, participant_id=base["actor"], **fields
+    ),
+    "remove": lambda base, fields, view: ev.ParticipantLeft(**base, **_someone(fields, view)),
     "end": lambda base, fields, view: ev.SessionEnded(**base, **fields),
 }
 COMMANDS = tuple(BUILDERS)
@@ -84,11 +92,36 @@ def _amendment(fields: dict[str, Any], view: State) -> dict[str, Any]:
     return {"decision_id": target, **changes}
 
 
+def _someone(fields: dict[str, Any], view: State) -> dict[str, Any]:
+    """Another participant, named by ``participant_id`` or by ``name`` when that is unique."""
+    if "name" in fields and "participant_id" not in fields:
+        name = fields["name"]
+        matches = [m.id for m in view.members if m.present and m.participant.name == name]
+        if not matches:
+            raise CommandError(f"remove: nobody in the session is named {name!r}")
+        if len(matches) > 1:
+            raise CommandError(
+                f"remove: {len(matches)} people are named {name!r}: give participant_id"
+            )
+        return {"participant_id": matches[0]}
+    return fields
+
+
 def _seconds(fields: dict[str, Any]) -> int:
-    minutes = fields.get("minutes")
-    seconds = fields.get("seconds")
-    if isinstance(minutes, int) and seconds is None:
-        return minutes * 60
-    if isinstance(seconds, int) and minutes is None:
-        return seconds
-    raise CommandError('extend: give "minutes" or "seconds" as a whole number')
+    """``duration`` ("90s", "5m", "1h30m"), or a whole number of ``minutes`` or ``seconds``."""
+    given = {key: fields[key] for key in ("duration", "minutes", "seconds") if key in fields}
+    if len(given) != 1:
+        raise CommandError(
+            'extend: give one of "duration" (like "5m" or "90s"), "minutes", "seconds"'
+        )
+    ((key, value),) = given.items()
+    if key == "duration":
+        if not isinstance(value, str):
+            raise CommandError('extend: "duration" is text like "5m" or "90s"')
+        try:
+            return parse_duration(value)
+        except DurationError as error:
+            raise CommandError(f"extend: {error}") from None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CommandError(f'extend: "{key}" is a whole number')
+    return value * 60 if key == "minutes" else value

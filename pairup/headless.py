@@ -4,7 +4,8 @@ stdout carries JSON lines: first ``{"type": "link", ...}`` with the join link, t
 sequenced event (``"type": "event"``) and per change of connection state (``"type": "status"``).
 stdin takes one JSON command per line, ``{"cmd": "decide", "title": ...}`` and the like; a bad
 line gets a ``{"type": "error"}`` line and nothing else happens. End of stdin leaves the
-participant in the session until it ends or the process is interrupted.
+participant in the session until it ends or the process is interrupted; ``leave`` ends it
+at once (exit 0), and nothing joins again after that.
 """
 
 import asyncio
@@ -16,12 +17,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pairup.commands import CommandError, command_event
-from pairup.link.client import EventTooLarge, Link, Status
-from pairup.link.joining import introduce_on_connect
+from pairup.link.client import LEFT, EventTooLarge, Link, Status
+from pairup.link.joining import Introductions
+from pairup.link.presence import keep_presence
 from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
 from pairup.session import events as ev
 from pairup.session.credit import Credit
+
+LEAVE_WAIT_SECONDS = 5.0
 
 
 class Headless:
@@ -48,6 +52,7 @@ class Headless:
         file and has its commits recorded (see pairup.link.repository)."""
         self.credit = credit
         self._link_shown = False
+        self._introductions: Introductions | None = None
 
     def emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -59,12 +64,13 @@ class Headless:
             self._emit_link()
         last_status: list[Status] = []
         self.link.listeners.append(lambda: self._status_changed(last_status))
-        introduce_on_connect(self.link, self.me, self.settings)
+        self._introductions = Introductions(self.link, self.me, self.settings)
         tasks = [
             asyncio.create_task(self.link.run()),
             asyncio.create_task(self._print_events()),
             asyncio.create_task(self._read_commands()),
             asyncio.create_task(keep_time(self.link)),
+            asyncio.create_task(keep_presence(self.link)),
         ]
         if self.repository is not None:
             tasks.append(
@@ -151,9 +157,22 @@ class Headless:
             except CommandError as error:
                 self.emit({"type": "error", "error": str(error)})
                 continue
+            if command.get("cmd") == "leave" and self._introductions is not None:
+                self._introductions.stop()
             try:
                 await self.link.submit(event)
             except EventTooLarge as error:
                 self.emit({"type": "error", "error": str(error)})
                 continue
             self.emit({"type": "sent", "id": event.id, "kind": event.kind})
+            if command.get("cmd") == "leave":
+                await self._leave(event.id)
+                return
+
+    async def _leave(self, event_id: str) -> None:
+        """Wait (a little) for the goodbye to reach the relay, then stop taking part."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(LEAVE_WAIT_SECONDS):
+                while event_id in self.link.pending:
+                    await asyncio.sleep(0.05)
+        await self.link.close(LEFT)

@@ -17,17 +17,20 @@ that has said nothing for three ping intervals.
 
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import math
 import os
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
@@ -60,6 +63,15 @@ RESEND_LONGEST = 30.0
 EARLY_LIMIT = 10_000
 """At most this many events held back waiting for a gap to fill; beyond, they are asked for
 again once it is."""
+OPEN_TIMEOUT = 5.0
+"""Seconds a connection may take to open before the relay counts as not answering."""
+ENDED = "session ended"
+LEFT = "left the session"
+CLOSED = "closed"
+FINISHED = frozenset({ENDED, LEFT, CLOSED})
+"""The reasons a link stops that are nobody's failure: the session ended, or this participant
+left or closed it."""
+SILENT = (errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +159,7 @@ class Link:
         self._caught_up = asyncio.Event()
         self._pings: dict[float, float] = {}
         """The ping in flight: its wall-clock stamp and when it left, by the monotonic clock."""
+        self._close_reason = CLOSED
 
     # -- what the application uses ----------------------------------------------------------------
 
@@ -183,7 +196,14 @@ class Link:
         """Wait until this connection has everything the relay had when it began."""
         await self._caught_up.wait()
 
-    async def close(self) -> None:
+    @property
+    def current(self) -> bool:
+        """Whether this connection has caught up with what the relay had when it began."""
+        return self._caught_up.is_set()
+
+    async def close(self, reason: str = CLOSED) -> None:
+        """Stop taking part; the final status says ``reason``."""
+        self._close_reason = reason
         self._closed.set()
         if self._ws is not None:
             await self._ws.close()
@@ -202,18 +222,20 @@ class Link:
                     self._journal = None
 
     async def _stay_connected(self) -> None:
-        await self._open_journal()
+        await self._open_existing_journal()
         attempt = 0
+        problem = ""
         while not self._closed.is_set() and self.confirmed.phase != "ended":
-            self._set_status(Status("connecting", self.join.relay))
+            self._set_status(Status("connecting", self.join.relay, reason=problem))
             try:
                 async with connect(
                     self.join.url,
                     compression=None,
                     max_size=wire.CLIENT_MAX_FRAME_BYTES,
-                    open_timeout=10,
+                    open_timeout=OPEN_TIMEOUT,
                 ) as ws:
                     await self._converse(ws)
+                problem = ""
             except InvalidStatus as refused:
                 status = refused.response.status_code
                 if 400 <= status < 500 and status != HTTPStatus.TOO_MANY_REQUESTS:
@@ -221,14 +243,17 @@ class Link:
                     self._set_status(Status("offline", self.join.relay, reason=reason))
                     return
                 log.info("relay %s answered HTTP %d", self.join.relay, status)
+                problem = f"the relay at {self._address} answered HTTP {status}"
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else None
                 if code in FATAL:
                     reason = closed.rcvd.reason if closed.rcvd else ""
                     self._set_status(Status("offline", self.join.relay, reason=reason))
                     return
+                problem = ""
             except (OSError, InvalidHandshake, TimeoutError, ValidationError) as error:
                 log.info("cannot reach %s: %s", self.join.relay, error)
+                problem = self._unreachable(error)
             finally:
                 # A relay that welcomed us is up: the next try comes after the shortest
                 # delay. One that cannot be reached, or refuses, is tried less and less often.
@@ -241,10 +266,33 @@ class Link:
                 break
             delay = min(30.0, 0.5 * 2**attempt) * self.rng.uniform(0.5, 1.0)
             attempt += 1
-            self._set_status(Status("reconnecting", self.join.relay, retry_at=self.clock() + delay))
+            retry_at = self.clock() + delay
+            self._set_status(Status("reconnecting", self.join.relay, retry_at, reason=problem))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closed.wait(), delay)
-        self._set_status(Status("offline", self.join.relay, reason="session ended"))
+        ended = self.confirmed.phase == "ended"
+        self._set_status(
+            Status("offline", self.join.relay, reason=ENDED if ended else self._close_reason)
+        )
+
+    @property
+    def _address(self) -> str:
+        return urlsplit(self.join.relay).netloc
+
+    def _unreachable(self, error: Exception) -> str:
+        """Why the relay cannot be reached, in words its user can act on."""
+        where = self._address
+        if isinstance(error, ConnectionRefusedError):
+            return f"the host at {where} refuses connections (is its pairup running?)"
+        if isinstance(error, socket.gaierror):
+            return f"cannot find the host {urlsplit(self.join.relay).hostname}"
+        if isinstance(error, TimeoutError) or (
+            isinstance(error, OSError) and error.errno in SILENT
+        ):
+            return f"the host at {where} does not answer"
+        if isinstance(error, OSError):
+            return f"cannot reach the host at {where}: {error.strerror or error}"
+        return f"the relay at {where} does not speak pairup's protocol"
 
     # -- the conversation ------------------------------------------------------------------------
 
@@ -270,7 +318,7 @@ class Link:
         except TimeoutError:
             log.info("relay %s said nothing after the handshake; reconnecting", self.join.relay)
             ws.transport.abort()
-            raise
+            raise TimeoutError("the relay said nothing after the handshake") from None
         lost = welcome.epoch != self.epoch or welcome.last_seq < self.confirmed.last_seq
         if self.epoch is not None and lost:
             # A new epoch, or the same one with a shorter log (the session expired and was
@@ -475,6 +523,11 @@ class Link:
                 self._journal = await asyncio.to_thread(self._load_or_create)
         return self._journal
 
+    async def _open_existing_journal(self) -> None:
+        """Take up where this participant's journal of the session left off, if it has one."""
+        if await asyncio.to_thread(journal_path(self.data_dir, self.join.session).exists):
+            await self._open_journal()
+
     def _load_or_create(self) -> Journal:
         path = journal_path(self.data_dir, self.join.session)
         if not path.exists():
@@ -489,6 +542,9 @@ class Link:
         return Journal.open(path)
 
     async def _remember_epoch(self, epoch: str) -> None:
+        # Admitted: the session is this participant's from now on, and its journal exists
+        # (a join that never got this far leaves nothing behind).
+        await self._open_journal()
         if epoch != self.epoch:
             self.epoch = epoch
             path = journal_path(self.data_dir, self.join.session)

@@ -1,4 +1,5 @@
-"""Taking one's place in a session once connected: open it (the host), then join it."""
+"""Taking one's place in a session once connected: open it (the host), then join it, or say
+one is back after being seen away; at every (re)connection, until one leaves for good."""
 
 import asyncio
 
@@ -13,7 +14,10 @@ CATCH_UP_SECONDS = 30.0
 async def introduce(link: Link, me: ev.Participant, settings: ev.SessionSettings | None) -> None:
     """Open the session (when ``settings`` are given, as the host) and join it, unless the log
     already says so. Called on every (re)connection; it waits until the link has caught up
-    with the relay, so it judges by the whole log and sends nothing the log already has."""
+    with the relay, so it judges by the whole log and sends nothing the log already has.
+
+    Someone seen away while disconnected is back by reconnecting; someone who said they were
+    away stays away until they say they are back."""
     try:
         async with asyncio.timeout(CATCH_UP_SECONDS):
             await link.caught_up()
@@ -27,23 +31,38 @@ async def introduce(link: Link, me: ev.Participant, settings: ev.SessionSettings
     member = link.view.member(me.id)
     if member is None or not member.present or member.participant != me:
         await link.submit(ev.ParticipantJoined(id=new_id(), actor=me.id, at=now, participant=me))
+    elif member.away is not None and not member.away.by_choice:
+        await link.submit(
+            ev.ParticipantBack(id=new_id(), actor=me.id, at=now, participant_id=me.id)
+        )
 
 
-def introduce_on_connect(
-    link: Link, me: ev.Participant, settings: ev.SessionSettings | None
-) -> None:
-    """Take one's place in the session (see :func:`introduce`) at every (re)connection."""
-    running: set[asyncio.Task[None]] = set()
-    last = [""]
+class Introductions:
+    """Takes one's place in the session (see :func:`introduce`) at every (re)connection, until
+    :meth:`stop`: someone who left must not be joined again by the next reconnect."""
 
-    def on_change() -> None:
-        state = link.status.state
-        if state == last[0]:
+    def __init__(self, link: Link, me: ev.Participant, settings: ev.SessionSettings | None) -> None:
+        self.link = link
+        self.me = me
+        self.settings = settings
+        self.stopped = False
+        self._last = ""
+        self._running: set[asyncio.Task[None]] = set()
+        link.listeners.append(self._on_change)
+
+    def stop(self) -> None:
+        self.stopped = True
+        for task in self._running:
+            task.cancel()
+
+    def _on_change(self) -> None:
+        state = self.link.status.state
+        if state == self._last:
             return
-        last[0] = state
-        if state == "connected":
-            task = asyncio.get_running_loop().create_task(introduce(link, me, settings))
-            running.add(task)
-            task.add_done_callback(running.discard)
-
-    link.listeners.append(on_change)
+        self._last = state
+        if state == "connected" and not self.stopped:
+            task = asyncio.get_running_loop().create_task(
+                introduce(self.link, self.me, self.settings)
+            )
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)

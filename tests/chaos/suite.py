@@ -37,7 +37,7 @@ from pairup import protocol as wire
 from pairup.adr.export import Where, export
 from pairup.journal import journal_path, read_info
 from pairup.link.client import Link
-from pairup.link.joining import introduce_on_connect
+from pairup.link.joining import Introductions
 from pairup.link.timekeeper import new_id
 from pairup.session import events as ev
 
@@ -236,7 +236,7 @@ async def _open(session: Session) -> None:
     settings = ev.SessionSettings(turn_seconds=900)
     for peer in (host, *guests):
         me = ev.Participant(id=peer.name, name=peer.name.upper(), email=f"{peer.name}@drill.test")
-        introduce_on_connect(peer.link, me, settings if peer is host else None)
+        Introductions(peer.link, me, settings if peer is host else None)
         peer.task = asyncio.create_task(peer.link.run())
         if peer is host:
             await asyncio.wait_for(peer.link.caught_up(), 60)

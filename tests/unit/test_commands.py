@@ -37,11 +37,15 @@ CASES = [
     ({"cmd": "pause"}, "timer.paused"),
     ({"cmd": "resume"}, "timer.resumed"),
     ({"cmd": "extend", "minutes": 5}, "timer.extended"),
+    ({"cmd": "extend", "duration": "90s"}, "timer.extended"),
     ({"cmd": "break"}, "break.started"),
     ({"cmd": "end-break"}, "break.ended"),
     ({"cmd": "reorder", "order": ["bob", "ann"]}, "rotation.reordered"),
     ({"cmd": "lesson", "text": "Say the plan out loud"}, "lesson.noted"),
     ({"cmd": "leave"}, "participant.left"),
+    ({"cmd": "away"}, "participant.away"),
+    ({"cmd": "back"}, "participant.back"),
+    ({"cmd": "remove", "participant_id": "bob"}, "participant.left"),
     ({"cmd": "end"}, "session.ended"),
 ]
 
@@ -76,6 +80,24 @@ def test_commands_aim_at_the_current_turn_and_decision() -> None:
     assert back.early
 
 
+def test_extend_takes_any_duration_pairup_reads() -> None:
+    view = session()
+    for given, seconds in (("90s", 90), ("5m", 300), ("1h30m", 5400)):
+        event = command_event({"cmd": "extend", "duration": given}, view, "bob", NOW)
+        assert isinstance(event, ev.TimerExtended)
+        assert event.seconds == seconds
+
+
+def test_away_and_back_are_about_oneself_and_remove_names_someone_else() -> None:
+    view = session()
+    away = command_event({"cmd": "away"}, view, "bob", NOW)
+    assert isinstance(away, ev.ParticipantAway)
+    assert away.participant_id == "bob"
+    removed = command_event({"cmd": "remove", "name": "Bob"}, view, "ann", NOW)
+    assert isinstance(removed, ev.ParticipantLeft)
+    assert (removed.participant_id, removed.actor) == ("bob", "ann")
+
+
 @pytest.mark.parametrize(
     ("command", "message"),
     [
@@ -84,7 +106,11 @@ def test_commands_aim_at_the_current_turn_and_decision() -> None:
         ({"cmd": "decide"}, "decide: title: Field required"),
         ({"cmd": "amend", "number": 7}, "amend: there is no decision number 7"),
         ({"cmd": "amend", "title": "x"}, "amend: say which decision"),
-        ({"cmd": "extend", "minutes": "5"}, 'extend: give "minutes" or "seconds"'),
+        ({"cmd": "extend", "minutes": "5"}, 'extend: "minutes" is a whole number'),
+        ({"cmd": "extend"}, 'extend: give one of "duration"'),
+        ({"cmd": "extend", "duration": "5 minutes"}, "extend: expected a duration like"),
+        ({"cmd": "remove", "name": "Zed"}, "remove: nobody in the session is named 'Zed'"),
+        ({"cmd": "away", "participant_id": "bob"}, "away:"),
         ({"cmd": "leave", "participant_id": "bob"}, "leave:"),
         ({"cmd": "pause", "turn": 3}, "pause:"),
     ],
