@@ -20,10 +20,12 @@ if TYPE_CHECKING:
     from pairup.config import Config, LoadedConfig
     from pairup.git import trailers
     from pairup.git.live import LiveSession
+    from pairup.hosting import Hosted, Resumable
     from pairup.link.client import Link
     from pairup.protocol import JoinLink
-    from pairup.relay.chaos import ChaosSpec
+    from pairup.relay.chaos import Chaos, ChaosSpec
     from pairup.session.events import Participant, Person, SessionSettings
+    from pairup.tui.app import PairupApp
     from pairup.tui.session import Participation
 
 EXIT_OK = 0
@@ -107,12 +109,21 @@ class _Plan:
     join: "JoinLink | None"
     chaos: "ChaosSpec | None"
     """A fault drill for the embedded relay (``pairup start --chaos``)."""
+    repository: Path
+    """Where the session is held: the git top directory, else the current directory."""
+    resume: "Resumable | None" = None
+    """The hosted session to bring back (``pairup start --resume``)."""
+    offer: "Resumable | None" = None
+    """An unfinished hosted session a plain ``pairup start`` could resume instead."""
+    port: int | None = None
+    """A port given on the command line, to resume a session on when its own is taken."""
 
 
 def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
     from pydantic import ValidationError
 
-    from pairup import launch
+    from pairup import hosting, launch
+    from pairup.git.live import toplevel
     from pairup.protocol import JoinLink, LinkError
     from pairup.session.events import Person
 
@@ -133,7 +144,23 @@ def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
         raise UserError(f"--{first['loc'][0]}: {first['msg']}") from None
-    return _Plan(config, me, settings, join, chaos)
+    cwd = Path.cwd()
+    repository = toplevel(cwd) or cwd
+    port = config.relay.port if getattr(args, "port", None) is not None else None
+    wanted: str | None = getattr(args, "resume", None)
+    if join_text is not None:
+        return _Plan(config, me, settings, join, chaos, repository)
+    found = hosting.resumable(config.data_dir, repository)
+    if wanted is None:
+        return _Plan(config, me, settings, join, chaos, repository, offer=next(iter(found), None))
+    chosen = [item for item in found if wanted in ("", item.hosted.session)]
+    if not chosen:
+        which = f"session {wanted}" if wanted else "unfinished session"
+        raise UserError(
+            f"no {which} hosted from {repository} on this machine to resume; "
+            "pairup start opens a new one, and pairup sessions lists what is recorded here"
+        )
+    return _Plan(config, me, settings, join, chaos, repository, resume=chosen[0], port=port)
 
 
 def _chaos_spec(args: argparse.Namespace) -> "ChaosSpec | None":
@@ -155,12 +182,13 @@ async def _connect(
     the participant's link; also says whether this process hosts the relay. A fault drill is
     announced on stderr unless a full-screen UI (``interactive``) shows it instead."""
     from pairup import launch
-    from pairup.git.live import toplevel
     from pairup.link.client import Link
     from pairup.session.events import Participant
 
     config, join = plan.config, plan.join
-    hosting = join is None and not config.relay.url
+    resume = plan.resume.hosted if plan.resume is not None else None
+    # Whether the relay runs in this process: a resumed session's relay runs where it ran.
+    hosting = resume.port != 0 if resume is not None else join is None and not config.relay.url
     chaos = None
     if plan.chaos is not None and hosting:
         from pairup.relay.chaos import Chaos
@@ -172,11 +200,10 @@ async def _connect(
         # Runs after the relay has stopped (the stack unwinds in reverse), with the screen gone.
         stack.callback(lambda: print(f"pairup relay: {chaos.summary()}", file=sys.stderr))
     try:
-        if join is None:
-            relay = config.relay.url or await stack.enter_async_context(
-                launch.embedded_relay(config, chaos)
-            )
-            join = launch.new_join_link(relay)
+        if resume is not None:
+            join = await _reopen(resume, plan, stack, chaos)
+        elif join is None:
+            join = await _open_new(plan, stack, chaos)
     except launch.LaunchError as error:
         raise UserError(str(error)) from None
     me = Participant(
@@ -184,24 +211,99 @@ async def _connect(
         name=plan.me.name,
         email=plan.me.email,
     )
-    top = toplevel(Path.cwd())
     link = Link(
         join,
         me.id,
         config.data_dir,
         create=plan.settings is not None,
         max_participants=config.session.max_participants,
-        meta={"repository": str(top)} if top is not None else None,
+        meta={"repository": str(plan.repository)},
     )
+    if plan.settings is not None:
+        # An ended session need not keep its secret on disk for a resume.
+        stack.callback(_forget_if_ended, config.data_dir, link)
     return link, me, hosting
+
+
+async def _open_new(
+    plan: _Plan, stack: contextlib.AsyncExitStack[None], chaos: "Chaos | None"
+) -> "JoinLink":
+    """A new session on the relay inside pairup (or on --relay), remembered for a resume."""
+    import asyncio
+    import time
+
+    from pairup import hosting, launch
+
+    config = plan.config
+    if config.relay.url:
+        join = launch.new_join_link(config.relay.url)
+        bind, port = "", 0
+    else:
+        listening = await stack.enter_async_context(launch.embedded_relay(config, chaos))
+        join = launch.new_join_link(listening.url)
+        bind, port = listening.bind, listening.port
+    await asyncio.to_thread(
+        hosting.remember,
+        config.data_dir,
+        hosting.Hosted(join.session, str(join), bind, port, str(plan.repository), time.time()),
+    )
+    return join
+
+
+async def _reopen(
+    resume: "Hosted",
+    plan: _Plan,
+    stack: contextlib.AsyncExitStack[None],
+    chaos: "Chaos | None",
+) -> "JoinLink":
+    """The session ``resume`` names, on the same port as before (or on --port, which changes
+    the link), so its partners' links still work."""
+    import asyncio
+    from dataclasses import replace
+
+    from pairup import hosting, launch
+    from pairup.protocol import JoinLink
+
+    join = JoinLink.parse(resume.link)
+    if not resume.port:
+        return join
+    listening = await stack.enter_async_context(
+        launch.embedded_relay(
+            plan.config, chaos, bind=resume.bind, port=plan.port or resume.port, resuming=True
+        )
+    )
+    if listening.port == resume.port:
+        return join
+    moved = JoinLink(_with_port(join.relay, listening.port), join.session, join.secret)
+    moved_record = replace(resume, link=str(moved), port=listening.port)
+    await asyncio.to_thread(hosting.remember, plan.config.data_dir, moved_record)
+    return moved
+
+
+def _with_port(relay: str, port: int) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(relay)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _forget_if_ended(data_dir: Path, link: "Link") -> None:
+    from pairup import hosting
+
+    if link.confirmed.phase == "ended":
+        hosting.forget(data_dir, link.join.session)
 
 
 async def _headless(args: argparse.Namespace, join_text: str | None) -> str | None:
     """None once the session ended, else why taking part failed."""
     from pairup.headless import Headless
     from pairup.journal import JournalBusy
+    from pairup.link.client import FINISHED
 
     plan = _plan(args, join_text)
+    if plan.offer is not None:
+        _offer_line(plan.offer)
     async with contextlib.AsyncExitStack() as stack:
         link, me, _ = await _connect(plan, stack, interactive=False)
         try:
@@ -214,7 +316,48 @@ async def _headless(args: argparse.Namespace, join_text: str | None) -> str | No
             ).run()
         except JournalBusy as error:
             raise UserError(str(error)) from None
-    return None if final.reason == "session ended" else final.reason or "disconnected"
+    return None if final.reason in FINISHED else final.reason or "disconnected"
+
+
+def _offer_line(offer: "Resumable") -> None:
+    """Headless: say that an unfinished session could be resumed, before opening a new one."""
+    import json
+
+    print(
+        json.dumps(
+            {
+                "type": "resumable",
+                "session": offer.hosted.session,
+                "started": offer.started,
+                "participants": list(offer.participants),
+                "decisions": offer.decisions,
+                "resume": "pairup start --headless --resume",
+            },
+            separators=(",", ":"),
+        ),
+        flush=True,
+    )
+
+
+async def _offered_resume(app: "PairupApp", offer: "Resumable") -> bool:
+    """TUI: ask whether to resume the unfinished session rather than open a new one."""
+    from pairup.printable import printable
+    from pairup.tui import text
+    from pairup.tui.screens import Choice
+
+    who = ", ".join(offer.participants) or "nobody yet"
+    count = f"{offer.decisions} decision{'' if offer.decisions == 1 else 's'}"
+    answer = await app.push_screen_wait(
+        Choice(
+            "Resume the unfinished session?",
+            printable(
+                f"Session {offer.hosted.session}, started {text.time_of_day(offer.started)} "
+                f"with {who}; {count}. Its join link still works for your partners."
+            ),
+            [("resume", "r", "Resume it"), ("new", "s", "Start a new session")],
+        )
+    )
+    return answer == "resume"
 
 
 async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str | None:
@@ -228,16 +371,20 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
     mistakes: list[UserError] = []
     async with contextlib.AsyncExitStack() as stack:
 
-        async def opener() -> "Participation":
+        async def opener(app: "PairupApp") -> "Participation":
             # The session's modules (pydantic, websockets, SQLite) load in a thread while the
             # first frame is drawn.
             await asyncio.to_thread(importlib.import_module, "pairup.tui.session")
+            from dataclasses import replace
+
             from pairup import launch
             from pairup.journal import journal_path
             from pairup.tui.session import Participation, Preferences
 
             try:
                 plan = await asyncio.to_thread(_plan, args, join_text)
+                if plan.offer is not None and await _offered_resume(app, plan.offer):
+                    plan = replace(plan, resume=plan.offer, offer=None)
                 stack.enter_context(launch.log_to_file(plan.config.data_dir))
                 link, me, hosting = await _connect(plan, stack, interactive=True)
             except UserError as error:
@@ -536,6 +683,15 @@ def _build_parser() -> argparse.ArgumentParser:
         _start,
     )
     _session_flags(start)
+    start.parser.add_argument(
+        "--resume",
+        nargs="?",
+        const="",
+        metavar="SESSION",
+        help="bring back the most recent unfinished session hosted from this repository (or "
+        "SESSION): same session, secret and port, so your partners' link still works and "
+        "their pairup reconnects by itself",
+    )
     start.setting("--relay", "relay.url", "URL", "use the relay at this ws:// or wss:// URL")
     start.setting("--host", "relay.host", "HOST", "address the embedded relay binds to")
     start.setting("--port", "relay.port", "PORT", "port of the embedded relay (0 = any free)")

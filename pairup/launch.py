@@ -5,12 +5,14 @@ Shared by the headless mode and the TUI, so both open, join and name sessions th
 
 import asyncio
 import contextlib
+import errno
 import getpass
 import logging
 import secrets
 import socket
 import subprocess
 from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -105,10 +107,29 @@ def new_join_link(relay: str) -> wire.JoinLink:
     return wire.JoinLink(base, secrets.token_urlsafe(12), secrets.token_bytes(wire.SECRET_BYTES))
 
 
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """The relay inside this process: what to put in links, and where it really listens."""
+
+    url: str
+    bind: str
+    port: int
+
+
 @contextlib.asynccontextmanager
-async def embedded_relay(config: Config, chaos: Chaos | None = None) -> AsyncIterator[str]:
-    """Run a relay inside this process for the session; yield the address to put in links."""
-    host, port = config.relay.host, config.relay.port
+async def embedded_relay(
+    config: Config,
+    chaos: Chaos | None = None,
+    *,
+    bind: str | None = None,
+    port: int | None = None,
+    resuming: bool = False,
+) -> AsyncIterator[Listening]:
+    """Run a relay inside this process for the session, on ``bind``:``port`` (the config's by
+    default). Its store lives in the data directory, so a relay started again after a crash
+    has every session it had."""
+    host = config.relay.host if bind is None else bind
+    port = config.relay.port if port is None else port
     try:
         store = await asyncio.to_thread(open_store, config.data_dir / "relay")
     except (StoreError, OSError) as error:
@@ -118,13 +139,19 @@ async def embedded_relay(config: Config, chaos: Chaos | None = None) -> AsyncIte
         server = await relay.start(host, port)
     except OSError as error:
         store.close()
+        if resuming and error.errno == errno.EADDRINUSE:
+            raise LaunchError(
+                f"port {port}, where this session's join link points, is taken (is the session "
+                "still open in another pairup?): stop what holds it, or resume on another port "
+                "with pairup start --resume --port N and send your partners the new link"
+            ) from None
         raise LaunchError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
     bound_port = server.sockets[0].getsockname()[1]
     shown = config.relay.advertise or (socket.gethostname() if host in ANY_ADDRESS else host)
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
     try:
-        yield f"ws://{shown}:{bound_port}"
+        yield Listening(f"ws://{shown}:{bound_port}", host, bound_port)
     finally:
         await relay.stop(server)
         store.close()

@@ -11,6 +11,7 @@ the background (ADR 10).
 
 import asyncio
 import importlib
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
@@ -18,13 +19,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
+from textual.widgets._footer import FooterKey
 
+from pairup.duration import DurationError, parse_duration
+from pairup.printable import clipped, printable
 from pairup.tui import text
 from pairup.tui.shown import STARTING, Snapshot
-from pairup.tui.widgets import DecisionLog, Roster, TimerPanel
+from pairup.tui.widgets import DecisionLog, Roster, TimerPanel, plain
 
 if TYPE_CHECKING:
     from pairup.tui.session import Participation
@@ -33,17 +39,23 @@ if TYPE_CHECKING:
 # selects, lists) are not part of the first frame, and the app loads them in a thread right
 # after it, so a key press finds them ready.
 
+log = logging.getLogger("pairup.tui")
+
 TICK_SECONDS = 0.25
 FLASH_SECONDS = 1.5
+TOAST_CHARACTERS = 300
+"""A toast quotes at most this much of anyone's text; the screens behind it show the rest."""
+EXTEND_LONGEST = 4 * 3600
 
 
 class CannotOpen(Exception):
     """Why the session could not be opened, in one line for the terminal."""
 
 
-Opener = Callable[[], Awaitable["Participation"]]
+Opener = Callable[["PairupApp"], Awaitable["Participation"]]
 """Opens the session once the screen is up (starts the relay if this process hosts it, makes
-the link), or raises :class:`CannotOpen` when the user has something to fix."""
+the link; it may ask the person something first, on the app it is given), or raises
+:class:`CannotOpen` when the user has something to fix."""
 
 
 class Action(NamedTuple):
@@ -52,31 +64,55 @@ class Action(NamedTuple):
     label: str
     explanation: str
     key_display: str | None = None
+    always: bool = False
+    """Shown in the footer however narrow the terminal (the rest from 120 columns on)."""
 
+
+QUIT_GUEST = "leave the session; the others carry on, and the same link brings you back"
+QUIT_HOST = (
+    "quit pairup, which stops the relay inside it: end the session for everyone, or leave it "
+    "open and come back with pairup start --resume"
+)
 
 ACTIONS = (
-    Action("s", "start_turn", "Start", "start the next turn (or the first one)"),
-    Action("space", "pause", "Pause", "pause the countdown, or resume it", "space"),
-    Action("n", "skip", "Next", "end this turn now and hand over to the next driver"),
-    Action("d", "decide", "Decide", "write down a decision; it becomes a draft ADR"),
+    Action("s", "start_turn", "Start", "start the next turn (or the first one)", always=True),
+    Action("space", "pause", "Pause", "pause the countdown, or resume it", "space", always=True),
+    Action("n", "skip", "Next", "end this turn now and hand over to the next driver", always=True),
+    Action("d", "decide", "Decide", "write down a decision; it becomes a draft ADR", always=True),
+    Action("c", "copy_link", "Copy link", "copy the join link to the clipboard", always=True),
+    Action("question_mark", "help", "Keys", "list every key", "?", always=True),
+    Action(
+        "x", "end_session", "End", "end the session for everyone, after confirmation", always=True
+    ),
+    Action("q", "app.quit", "Quit", QUIT_GUEST, always=True),
     Action("a", "amend", "Amend", "change the decision under the cursor (or press enter on it)"),
-    Action("c", "copy_link", "Copy link", "copy the join link to the clipboard"),
-    Action("question_mark", "help", "Help", "list every key", "?"),
-    Action("e", "extend", "Extend", "add minutes to this turn"),
+    Action("e", "extend", "Extend", "add time to this turn: 5m, 90s, 1h"),
     Action("b", "take_break", "Break", "start a break now; during a break, end it early"),
-    Action("o", "reorder", "Reorder", "change the rotation order"),
+    Action("o", "reorder", "Rotation", "change the order, or take someone away out of it"),
+    Action("w", "away", "Away", "step away from the rotation, or come back to it"),
     Action("l", "lesson", "Lesson", "note something learned, for the session record"),
     Action("g", "commit", "Commit", "commit what is staged, crediting everyone pairing"),
-    Action("x", "end_session", "End", "end the session for everyone, after confirmation"),
-    Action("q", "app.quit", "Quit", "leave the session (the others carry on)"),
 )
 NEEDS_SESSION = {a.action for a in ACTIONS} - {"help", "app.quit"}
+ALWAYS_SHOWN = {a.action for a in ACTIONS if a.always}
+
+
+class KeyFooter(Footer):
+    """The footer, with the keys that are not :attr:`Action.always` marked, so a narrow
+    terminal hides them (pairup.tcss) and still shows how to end, quit and find every key."""
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            if isinstance(widget, FooterKey) and widget.action not in ALWAYS_SHOWN:
+                widget.add_class("-extra")
+            yield widget
 
 
 class MainScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(a.key, a.action, a.label, key_display=a.key_display) for a in ACTIONS
-    ] + [Binding("f1", "help", "Help", show=False)]
+    ] + [Binding("f1", "help", "Keys", show=False)]
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (120, "-wide")]
 
     app: "PairupApp"
 
@@ -89,7 +125,7 @@ class MainScreen(Screen[None]):
         yield DecisionLog(id="decisions")
         yield Static(id="link")
         yield Label(id="connection")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#timer").border_title = "Turn"
@@ -100,13 +136,14 @@ class MainScreen(Screen[None]):
     def show(self, snap: Snapshot, join_link: str) -> None:
         self.query_one(TimerPanel).show(snap)
         self.query_one(Roster).show(snap)
-        self.query_one(DecisionLog).show(snap)
-        self.query_one(DecisionLog).border_subtitle = _commits_line(snap)
+        decisions = self.query_one(DecisionLog)
+        decisions.show(snap)
+        decisions.border_subtitle = plain(_commits_line(snap))
         self.query_one("#link", Static).update(
-            f"[b]Join link[/b] {join_link}" if join_link else "[b]Join link[/b] …"
+            Content.assemble(("Join link", "bold"), " ", printable(join_link or "…"))
         )
         connection = self.query_one("#connection", Label)
-        connection.update(snap.connection)
+        connection.update(plain(snap.connection))
         for state in ("connecting", "connected", "reconnecting", "offline"):
             connection.set_class(snap.connection_state == state, f"-{state}")
 
@@ -122,6 +159,7 @@ class MainScreen(Screen[None]):
             "extend": phase in ("running", "paused"),
             "take_break": phase in ("running", "paused", "waiting", "break"),
             "reorder": len(snap.roster) > 1 and phase != "ended",
+            "away": phase != "ended",
             "amend": bool(snap.decisions),
             "commit": self.app.session is not None and self.app.session.repository is not None,
         }
@@ -139,14 +177,27 @@ class MainScreen(Screen[None]):
     def action_extend(self) -> None:
         from pairup.tui.screens import Ask
 
-        def extend(minutes: str | None) -> None:
-            if minutes is not None:
-                self.app.send({"cmd": "extend", "minutes": int(minutes)})
+        def extend(duration: str | None) -> None:
+            if duration is not None:
+                self.app.send({"cmd": "extend", "duration": duration})
 
         self.app.push_screen(
-            Ask("Extend this turn by how many minutes?", value="5", max_length=3, integer=True),
+            Ask(
+                "Extend this turn by how long?",
+                value="5m",
+                placeholder="a duration: 90s, 5m, 1h",
+                max_length=20,
+                check=_extension_problem,
+            ),
             extend,
         )
+
+    def action_away(self) -> None:
+        session = self.app.session
+        if session is None:
+            return
+        me = session.link.view.member(session.me.id)
+        self.app.send({"cmd": "back" if me is not None and me.away is not None else "away"})
 
     def action_take_break(self) -> None:
         self.app.send({"cmd": "end-break" if self.app.shown.phase == "break" else "break"})
@@ -154,9 +205,15 @@ class MainScreen(Screen[None]):
     def action_reorder(self) -> None:
         from pairup.tui.screens import Reorder
 
-        def reorder(order: list[str] | None) -> None:
-            if order is not None:
-                self.app.send({"cmd": "reorder", "order": order})
+        def reorder(change: tuple[str, list[str]] | None) -> None:
+            if change is None:
+                return
+            what, ids = change
+            if what == "order":
+                self.app.send({"cmd": "reorder", "order": ids})
+            else:
+                for participant_id in ids:
+                    self.app.send({"cmd": "remove", "participant_id": participant_id})
 
         self.app.push_screen(Reorder(self.app.shown.roster), reorder)
 
@@ -218,11 +275,11 @@ class MainScreen(Screen[None]):
     def action_help(self) -> None:
         from pairup.tui.screens import Help, KeyHelp
 
-        keys = [KeyHelp(a.key_display or a.key, a.label, a.explanation) for a in ACTIONS]
+        keys = [KeyHelp(a.key_display or a.key, a.label, self.app.explain(a)) for a in ACTIONS]
         keys += [
-            KeyHelp("f1", "Help", "list every key"),
+            KeyHelp("f1", "Keys", "list every key"),
             KeyHelp("ctrl+p", "Commands", "search every action, and the themes"),
-            KeyHelp("ctrl+q", "Quit", "leave the session (the others carry on)"),
+            KeyHelp("ctrl+q", "Quit", self.app.explain(ACTIONS[7])),
         ]
         self.app.push_screen(Help(keys))
 
@@ -253,12 +310,12 @@ class PairupApp(App[str | None]):
     async def _open(self) -> None:
         await asyncio.to_thread(importlib.import_module, "pairup.tui.screens")
         try:
-            session = await self.opener()
+            session = await self.opener(self)
         except CannotOpen as error:
             self.exit(str(error))
             return
         self.session = session
-        self.sub_title = f"session {session.session_id} · you are {session.me.name}"
+        self.sub_title = printable(f"session {session.session_id} · you are {session.me.name}")
         session.watch(self._changed)
         if session.connect:
             self.run_worker(self._take_part(session), name="link", group="session")
@@ -278,6 +335,32 @@ class PairupApp(App[str | None]):
     def _problem(self, message: str) -> None:
         self.notify(message, severity="warning", timeout=8)
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """A toast that shows its words as they are: never markup, never terminal control, and
+        never more than :data:`TOAST_CHARACTERS` of anyone's text. (Widgets' own ``notify``
+        ask for markup; here nobody gets it.)"""
+        super().notify(
+            clipped(printable(message), TOAST_CHARACTERS),
+            title=clipped(printable(title), 80),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def explain(self, action: Action) -> str:
+        """What a key does for this participant: quitting differs for the host."""
+        if action.action == "app.quit" and self.session is not None:
+            return QUIT_HOST if self.session.prefs.hosting else QUIT_GUEST
+        return action.explanation
+
     def refresh_view(self) -> None:
         self._scheduled = False
         session = self.session
@@ -291,6 +374,12 @@ class PairupApp(App[str | None]):
             self.main.show(snap, session.join_link)
         except NoMatches:
             # The app is closing and has already taken the screen's widgets down.
+            return
+        except Exception:
+            # Each panel guards its own drawing; this is a bug in between. The session (and,
+            # for the host, the relay inside this pairup) matters more than one frame.
+            log.exception("drawing the main screen failed")
+            self.notify("Part of the screen could not be drawn: see pairup.log", severity="error")
             return
         bindings = (True, snap.phase, bool(snap.decisions), len(snap.roster))
         if bindings != self._shown_bindings:
@@ -316,13 +405,24 @@ class PairupApp(App[str | None]):
             self._alert(session, f"Break for {text.span(snap.length)}. {snap.drives} after it.")
         elif snap.driver != driver and snap.driver is not None and snap.phase != "lobby":
             self._alert(session, f"{snap.drives} now.")
-        if snap.turn > turn and self._cycle_done(session, snap) and self.screen is self.main:
-            # Asked only over the main screen: never on top of a form someone is typing in.
-            self.ask_lesson("A full rotation is done: what did we learn?")
+        if snap.paused_for and phase != "paused":
+            self.notify(
+                f"{snap.driver_name} is away: the countdown waits for them. n hands over.",
+                title="Paused",
+                timeout=10,
+            )
+        if snap.turn > turn and self._cycle_done(session, snap):
+            # Offered, never asked: a prompt that took focus would swallow the keys people
+            # were typing. The lesson is one key away.
+            self.notify(
+                "Everyone has driven once. What did we learn? Press l to note it.",
+                title="Retro",
+                timeout=20,
+            )
 
     @staticmethod
     def _cycle_done(session: "Participation", snap: Snapshot) -> bool:
-        people = snap.present
+        people = snap.here
         return session.prefs.retro and people > 1 and (snap.turn - 1) % people == 0
 
     def _alert(self, session: "Participation", message: str) -> None:
@@ -333,7 +433,8 @@ class PairupApp(App[str | None]):
         self.set_timer(FLASH_SECONDS, partial(panel.remove_class, "flash"))
         self.notify(message, title="Rotation", timeout=6)
         if session.prefs.notify_command:
-            self.run_worker(partial(session.run_notify_command, message), thread=True)
+            shown = printable(message)
+            self.run_worker(partial(session.run_notify_command, shown), thread=True)
 
     # -- from the keys to the session ------------------------------------------------------------
 
@@ -411,38 +512,69 @@ class PairupApp(App[str | None]):
         yield from super().get_system_commands(screen)
 
     async def action_quit(self) -> None:
-        from pairup.tui.screens import Confirm
+        from pairup.tui.screens import Choice, Confirm
 
         session = self.session
         if session is None or self.shown.phase == "ended" or not session.ever_connected:
             await self.action_quit_now()
             return
-        if session.prefs.hosting:
-            question, explanation = (
-                "Quit and stop the relay?",
-                "The relay runs in this pairup, so the others are disconnected. "
-                "To end the session properly, press n, then x.",
-            )
-        else:
-            question, explanation = (
-                "Leave the session?",
-                "The others carry on without you; the same link brings you back.",
-            )
+        if not session.prefs.hosting:
 
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_worker(self._leave(session), group="quit")
+            def leave(yes: bool | None) -> None:
+                if yes:
+                    self.run_worker(self._leave(session), group="quit")
 
-        self.push_screen(Confirm(question, "Quit", explanation), answered)
+            self.push_screen(
+                Confirm(
+                    "Leave the session?",
+                    "Leave",
+                    "The others carry on without you; the same link brings you back.",
+                ),
+                leave,
+            )
+            return
+
+        def chosen(answer: str | None) -> None:
+            if answer == "end":
+                self.run_worker(self._end_and_quit(session), group="quit")
+            elif answer == "open":
+                self.run_worker(self.action_quit_now(), group="quit")
+
+        self.push_screen(
+            Choice(
+                "Quit pairup?",
+                "The relay runs inside this pairup: quitting disconnects everyone.",
+                [
+                    ("end", "e", "End the session for everyone"),
+                    ("open", "o", "Leave it open: pairup start --resume brings it back"),
+                ],
+            ),
+            chosen,
+        )
 
     async def _leave(self, session: "Participation") -> None:
         await session.leave()
+        await self.action_quit_now()
+
+    async def _end_and_quit(self, session: "Participation") -> None:
+        await session.end()
         await self.action_quit_now()
 
     async def action_quit_now(self) -> None:
         if self.session is not None:
             await self.session.close()
         self.exit()
+
+
+def _extension_problem(answer: str) -> str | None:
+    """Why ``answer`` is no length to extend a turn by, or None when it is one."""
+    try:
+        seconds = parse_duration(answer)
+    except DurationError as error:
+        return str(error)
+    if not 0 < seconds <= EXTEND_LONGEST:
+        return "a turn is extended by more than nothing and at most 4h"
+    return None
 
 
 def _commits_line(snap: Snapshot) -> str:

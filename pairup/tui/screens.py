@@ -1,6 +1,11 @@
-"""The screens that open over the main one: forms, confirmations, help and the end of a session."""
+"""The screens that open over the main one: forms, confirmations, help and the end of a session.
 
-from collections.abc import Sequence
+Text from other participants shows here as it does on the main screen: plain, with every
+control character visible (:mod:`pairup.printable`). A form that edits such text starts from
+that visible form, and a field left as it was is not sent back as a change.
+"""
+
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -23,7 +28,9 @@ from textual.widgets import (
     TextArea,
 )
 
+from pairup.printable import printable, printable_block
 from pairup.tui.shown import CommitPreview, DecisionRow, RosterRow
+from pairup.tui.widgets import plain
 
 STATUSES = (
     "proposed",
@@ -51,26 +58,40 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
         super().__init__()
         self.decision = decision
 
+    def _before(self) -> dict[str, Any]:
+        """The decision's fields as the form shows them (control characters made visible)."""
+        d = self.decision
+        if d is None:
+            return {"title": "", "context": "", "decision": "", "consequences": ""}
+        return {
+            "title": printable(d.title),
+            "context": printable_block(d.context),
+            "decision": printable_block(d.decision),
+            "consequences": printable_block(d.consequences),
+            "status": d.status,
+        }
+
     def compose(self) -> ComposeResult:
         d = self.decision
+        before = self._before()
         heading = "New decision" if d is None else f"Amend decision {d.number}"
         with Vertical(id="dialog", classes="form"):
             yield Label(heading, classes="heading")
             with VerticalScroll():
                 yield Label("Title", classes="field")
                 yield Input(
-                    d.title if d else "",
+                    before["title"],
                     placeholder="Title, e.g. Keep the event log in SQLite",
                     max_length=TITLE_MAX,
                     compact=True,
                     id="title",
                 )
                 yield Label("Context: what made us decide?", classes="field")
-                yield TextArea(d.context if d else "", id="context", compact=True)
+                yield TextArea(before["context"], id="context", compact=True)
                 yield Label("Decision: what we do", classes="field")
-                yield TextArea(d.decision if d else "", id="decision", compact=True)
+                yield TextArea(before["decision"], id="decision", compact=True)
                 yield Label("Consequences: what becomes easier or harder", classes="field")
-                yield TextArea(d.consequences if d else "", id="consequences", compact=True)
+                yield TextArea(before["consequences"], id="consequences", compact=True)
                 yield Label("Status", classes="field")
                 yield Select(
                     [(status, status) for status in STATUSES],
@@ -103,11 +124,8 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
             return
         if self.decision is not None:
             before = {
-                "title": self.decision.title,
-                "context": self.decision.context,
-                "decision": self.decision.decision,
-                "consequences": self.decision.consequences,
-                "status": self.decision.status,
+                key: value.strip() if key != "status" else value
+                for key, value in self._before().items()
             }
             fields = {key: value for key, value in fields.items() if value != before[key]}
         self.dismiss(fields)
@@ -136,7 +154,7 @@ class CommitForm(ModalScreen[tuple[str, bool] | None]):
     def compose(self) -> ComposeResult:
         p = self.preview
         with Vertical(id="dialog", classes="form"):
-            yield Label(f"Commit on {p.branch}", classes="heading")
+            yield Label(plain(f"Commit on {p.branch}"), classes="heading")
             yield Static(self._files(), id="files")
             yield Label("Message", classes="field")
             yield Input(placeholder="Summary of the change", compact=True, id="message")
@@ -158,7 +176,7 @@ class CommitForm(ModalScreen[tuple[str, bool] | None]):
         for title, paths in (("Staged", p.staged), ("Changed, not staged", p.changed)):
             text.append(f"{title} ({len(paths)})\n", style="bold")
             for path in paths[: self.SHOWN_FILES]:
-                text.append(f"  {path}\n")
+                text.append(f"  {printable(path)}\n")
             if len(paths) > self.SHOWN_FILES:
                 text.append(f"  … and {len(paths) - self.SHOWN_FILES} more\n", style="dim")
         return text
@@ -168,9 +186,9 @@ class CommitForm(ModalScreen[tuple[str, bool] | None]):
         if not self.preview.trailers:
             text.append("Nobody else to credit: a solo commit.", style="dim")
         for trailer in self.preview.trailers:
-            text.append(f"{trailer}\n")
+            text.append(f"{printable(trailer)}\n")
         for problem in self.preview.problems:
-            text.append(f"warning: {problem}\n", style="yellow")
+            text.append(f"warning: {printable(problem)}\n", style="yellow")
         return text
 
     @on(Button.Pressed, "#save")
@@ -222,8 +240,47 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(answer)
 
 
+class Choice(ModalScreen[str | None]):
+    """A question with a few answers, each with its key; escape (or n) cancels."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("n,escape", "cancel", "Cancel")]
+
+    def __init__(
+        self, question: str, explanation: str, answers: list[tuple[str, str, str]]
+    ) -> None:
+        super().__init__()
+        self.question = question
+        self.explanation = explanation
+        self.answers = answers
+        """(value, key, label) for each answer."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.question, classes="heading")
+            yield Static(self.explanation, classes="explanation")
+            with Vertical(classes="choices"):
+                for value, key, label in self.answers:
+                    yield Button(f"{label} ({key})", id=f"choice-{value}", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
+
+    def on_key(self, event: Any) -> None:
+        for value, key, _ in self.answers:
+            if event.key == key:
+                event.stop()
+                self.dismiss(value)
+                return
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        pressed = event.button.id or ""
+        self.dismiss(pressed.removeprefix("choice-") if pressed.startswith("choice-") else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class Ask(ModalScreen[str | None]):
-    """One line of text: a number of minutes, a lesson learned. Enter saves, escape cancels."""
+    """One line of text: a duration, a lesson learned. Enter saves, escape cancels; ``check``
+    says what is wrong with an answer (None when it will do), and the dialog stays open."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "Input"
@@ -235,59 +292,81 @@ class Ask(ModalScreen[str | None]):
         value: str = "",
         placeholder: str = "",
         max_length: int = 2000,
-        integer: bool = False,
+        check: Callable[[str], str | None] | None = None,
     ) -> None:
         super().__init__()
         self.question = question
         self.value = value
         self.placeholder = placeholder
         self.max_length = max_length
-        self.integer = integer
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(self.question, classes="heading")
-            yield Input(
-                self.value,
-                placeholder=self.placeholder,
-                max_length=self.max_length,
-                type="integer" if self.integer else "text",
-            )
+            yield Input(self.value, placeholder=self.placeholder, max_length=self.max_length)
+            yield Label("", id="problem")
             yield Label("enter saves · esc cancels", classes="hint")
 
     @on(Input.Submitted)
     def save(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value.strip() or None)
+        answer = event.value.strip()
+        problem = self.check(answer) if answer and self.check is not None else None
+        if problem is not None:
+            self.query_one("#problem", Label).update(plain(problem))
+            return
+        self.dismiss(answer or None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-class Reorder(ModalScreen[list[str] | None]):
-    """The rotation order: u and d move the highlighted person, enter keeps the new order."""
+class Reorder(ModalScreen[tuple[str, list[str]] | None]):
+    """The rotation: u and d move the highlighted person, enter keeps the new order; t takes
+    someone away out of the rotation. Dismissed with ``("order", ids)``, ``("remove", [id])``
+    or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "move(-1)", "Move up"),
         Binding("d", "move(1)", "Move down"),
+        Binding("t", "take_out", "Take out"),
         Binding("ctrl+s", "save", "Save"),
         Binding("escape", "cancel", "Cancel"),
     ]
 
     def __init__(self, members: Sequence[RosterRow]) -> None:
         super().__init__()
-        self.order = list(members)
+        self.order = [member for member in members if member.role != "left"]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label("Rotation order", classes="heading")
             yield ListView(*self._items())
-            yield Label("↑↓ choose · u / d move · enter saves · esc cancels", classes="hint")
+            yield Label("", id="problem")
+            yield Label(
+                "↑↓ choose · u / d move · enter saves · t takes someone away out · esc cancels",
+                classes="hint",
+            )
 
     def _items(self) -> list[ListItem]:
         return [
-            ListItem(Label(f"{place}. {member.name}"))
+            ListItem(
+                Label(plain(f"{place}. {member.name}{' (away)' if member.role == 'away' else ''}"))
+            )
             for place, member in enumerate(self.order, start=1)
         ]
+
+    def action_take_out(self) -> None:
+        index = self.query_one(ListView).index
+        if index is None:
+            return
+        member = self.order[index]
+        if member.role != "away":
+            self.query_one("#problem", Label).update(
+                plain(f"{member.name} is here: only someone away can be taken out.")
+            )
+            return
+        self.dismiss(("remove", [member.id]))
 
     async def action_move(self, step: int) -> None:
         rows = self.query_one(ListView)
@@ -303,7 +382,7 @@ class Reorder(ModalScreen[list[str] | None]):
     @on(ListView.Selected)
     def action_save(self) -> None:
         """Enter on the list, or ctrl+s, keeps the order."""
-        self.dismiss([member.id for member in self.order])
+        self.dismiss(("order", [member.id for member in self.order]))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -16,6 +16,7 @@ from typing import Any
 
 import pygit2
 from pygit2.enums import FileStatus
+from rich.cells import cell_len
 from rich.text import Text
 
 from pairup.adr.export import ExportError, Where, export
@@ -25,22 +26,26 @@ from pairup.git.live import toplevel
 from pairup.git.repo import GitError, commit, open_repository
 from pairup.git.trailers import Person
 from pairup.journal import JournalBusy, JournalError, journal_path, read_info
-from pairup.link.client import EventTooLarge, Link
-from pairup.link.joining import introduce_on_connect
+from pairup.link.client import CLOSED, FINISHED, LEFT, EventTooLarge, Link
+from pairup.link.joining import Introductions
+from pairup.link.presence import keep_presence
 from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
+from pairup.printable import printable, printable_block
 from pairup.session import events as ev
 from pairup.session import timer
 from pairup.session.credit import Credit, co_authors
 from pairup.session.rotation import next_driver
-from pairup.session.state import State
+from pairup.session.state import Member, State
 from pairup.tui import text
 from pairup.tui.shown import CommitPreview, CommitRow, DecisionRow, RosterRow, Snapshot
+from pairup.tui.widgets import fit
 
-ROUTINE = {"roles.rotated", "break.ended"}
-"""Kinds every client sends when a countdown runs out; only the first counts, so the refusal of
-the others is routine and not worth a word."""
+ROUTINE = {"roles.rotated", "break.ended", "participant.away"}
+"""Kinds every client sends when a countdown runs out or someone has been gone too long; only
+the first counts, so the refusal of the others is routine and not worth a word."""
 LEAVE_WAIT_SECONDS = 2.0
+END_WAIT_SECONDS = 3.0
 INDEX_CHANGES = (
     FileStatus.INDEX_NEW
     | FileStatus.INDEX_MODIFIED
@@ -94,6 +99,7 @@ class Participation:
         self.connect = connect
         self.ever_connected = False
         self._outgoing: asyncio.Queue[ev.Event] = asyncio.Queue()
+        self._introductions: Introductions | None = None
 
     @property
     def join_link(self) -> str:
@@ -119,22 +125,16 @@ class Participation:
             mine=view.driver == self.me.id,
             remaining=_whole_seconds(timer.remaining(view, now)),
             length=view.phase_length or float(view.settings.turn_seconds),
-            present=len(view.present),
+            here=len(view.here),
+            paused_for=view.paused_for is not None,
             roster=tuple(
                 RosterRow(
                     id=member.id,
                     name=member.participant.name,
                     you=member.id == self.me.id,
-                    role=(
-                        "left"
-                        if not member.present
-                        else "driver"
-                        if member.id == view.driver
-                        else "next"
-                        if member.id == following
-                        else "navigator"
-                    ),
+                    role=_role(member, view.driver, following),
                     online=member.id in link.online,
+                    away_since=member.away.since if member.away is not None else None,
                 )
                 for member in view.members
             ),
@@ -164,6 +164,7 @@ class Participation:
             ),
             connection=text.connection(link.status, link.clock(), link.chaos),
             connection_state=link.status.state,
+            problem=link.status.reason if link.status.state != "connected" else "",
         )
 
     def summary(self) -> Text:
@@ -178,25 +179,33 @@ class Participation:
             f"{text.span(ended - started)}, {view.turn} turn{'' if view.turn == 1 else 's'}.\n\n"
         )
         summary.append("Who drove how long\n", style="bold")
-        for member_id, seconds in timer.driving_times(view, ended).items():
-            summary.append(f"  {_name(view, member_id):<20} {text.span(seconds):>10}\n")
+        driven = timer.driving_times(view, ended)
+        width = max((cell_len(_shown_name(view, member)) for member in driven), default=0)
+        for member_id, seconds in driven.items():
+            name = _shown_name(view, member_id)
+            pad = " " * (min(width, 40) - cell_len(name))
+            summary.append(f"  {name}{pad}  {text.driven(seconds):>14}\n")
         decisions = view.decisions_in_order()
         summary.append(f"\nDecisions ({len(decisions)})\n", style="bold")
         for decision in decisions:
-            summary.append(f"  {decision.number}. {decision.title} ({decision.status})\n")
+            summary.append(
+                f"  {decision.number}. {printable(decision.title)} ({decision.status})\n"
+            )
         commits = view.commits_in_order()
         summary.append(f"\nCommits ({len(commits)})\n", style="bold")
         for record in commits:
-            credit = ", ".join(person.name for person in record.co_authors)
+            credit = ", ".join(printable(person.name) for person in record.co_authors)
             with_whom = f" (with {credit})" if credit else ""
             summary.append(
-                f"  {record.sha[:7]} {record.summary}: {record.author.name}{with_whom}\n"
+                f"  {record.sha[:7]} {printable(record.summary)}: "
+                f"{printable(record.author.name)}{with_whom}\n"
             )
         lessons = view.lessons_in_order()
         if lessons:
             summary.append(f"\nLessons learned ({len(lessons)})\n", style="bold")
             for lesson in lessons:
-                summary.append(f"  - {lesson.text}\n")
+                body = printable_block(lesson.text).replace("\n", "\n    ")
+                summary.append(f"  - {body} ({_shown_name(view, lesson.by)})\n")
         summary.append("\nThe session log is kept at\n", style="bold")
         summary.append(f"  {self.prefs.journal or 'the data directory of pairup'}\n")
         if self.repository is not None:
@@ -287,12 +296,26 @@ class Participation:
         return None
 
     async def leave(self) -> None:
-        """Say goodbye to the others (a guest), and wait a moment for it to leave this machine."""
+        """Say goodbye to the others (a guest), and wait a moment for it to leave this machine;
+        no reconnect joins again after that."""
         if self.prefs.hosting:
             return
+        if self._introductions is not None:
+            self._introductions.stop()
         self.ask({"cmd": "leave"})
+        await self._sent(LEAVE_WAIT_SECONDS)
+
+    async def end(self) -> None:
+        """End the session for everyone, and wait a moment for the relay to take it."""
+        self.ask({"cmd": "end"})
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(LEAVE_WAIT_SECONDS):
+            async with asyncio.timeout(END_WAIT_SECONDS):
+                while self.link.confirmed.phase != "ended":
+                    await asyncio.sleep(0.05)
+
+    async def _sent(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
                 while not self._outgoing.empty() or self.link.pending:
                     await asyncio.sleep(0.05)
 
@@ -307,13 +330,18 @@ class Participation:
                 self.ever_connected = True
             changed()
 
-        introduce_on_connect(self.link, self.me, self.settings)
+        self._introductions = Introductions(self.link, self.me, self.settings)
         self.link.listeners.append(on_change)
 
     def tasks(self, problem: Callable[[str], None]) -> list[Awaitable[None]]:
         """What must run while the screen is up: the connection, the timekeeper, the sender
         (one, so events leave in the order they were asked for), and a watch on refusals."""
-        tasks = [keep_time(self.link), self._send_forever(problem), self._refusals(problem)]
+        tasks = [
+            keep_time(self.link),
+            keep_presence(self.link),
+            self._send_forever(problem),
+            self._refusals(problem),
+        ]
         if self.repository is not None:
             tasks.append(keep_repository(self.link, self.me, self.repository, self.credit))
         return tasks
@@ -325,12 +353,13 @@ class Participation:
         except JournalBusy as error:
             return str(error)
         reason = self.link.status.reason
-        if reason == "session ended":
+        if reason in FINISHED:
             return None
         return reason or f"could not take part in the session at {self.link.status.relay}"
 
     async def close(self) -> None:
-        await self.link.close()
+        left = self.link.view.member(self.me.id)
+        await self.link.close(LEFT if left is not None and not left.present else CLOSED)
 
     def run_notify_command(self, message: str) -> None:
         """The user's own notifier, run without a shell, with the message as its last argument.
@@ -351,14 +380,35 @@ class Participation:
         while True:
             applied = await self.link.applied.get()
             event = applied.event
-            if applied.rejected and event.actor == self.me.id and event.kind not in ROUTINE:
+            if applied.rejected and event.actor == self.me.id and not _routine(event):
                 problem(f"Not applied: {applied.rejected}")
+
+
+def _routine(event: ev.Event) -> bool:
+    """A report every client sends (about someone else, for an absence) whose refusal only
+    means another client was first."""
+    return event.kind in ROUTINE and getattr(event, "participant_id", None) != event.actor
+
+
+def _role(member: Member, driver: str | None, following: str | None) -> str:
+    if not member.present:
+        return "left"
+    if member.away is not None:
+        return "away"
+    if member.id == driver:
+        return "driver"
+    return "next" if member.id == following else "navigator"
 
 
 def _whole_seconds(seconds: float | None) -> float | None:
     """Rounded up, as the countdown shows it: within one second the snapshot stays the same,
     so the screen redraws once a second rather than at every tick."""
     return None if seconds is None else float(math.ceil(seconds - 1e-9))
+
+
+def _shown_name(view: State, participant_id: str) -> str:
+    """A name as the end screen shows it: visible controls, at most 40 cells."""
+    return fit(printable(_name(view, participant_id)), 40)
 
 
 def _name(view: State, participant_id: str | None) -> str:

@@ -13,8 +13,9 @@ class RosterRow:
     name: str
     you: bool
     role: str
-    """driver, next, navigator or left"""
+    """driver, next, navigator, away or left"""
     online: bool
+    away_since: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +67,18 @@ class Snapshot:
     """Seconds left on the countdown, None when nothing counts down."""
     length: float
     """Length of the current turn or break, for the progress bar."""
-    present: int
+    here: int
+    """How many are in the rotation now (present and not away)."""
+    paused_for: bool
+    """Whether the countdown is paused because the driver is away."""
     roster: tuple[RosterRow, ...]
     decisions: tuple[DecisionRow, ...]
     commits: tuple[CommitRow, ...]
     connection: str
     connection_state: str
     """connecting, connected, reconnecting or offline"""
+    problem: str = ""
+    """Why the relay cannot be reached, while it cannot."""
 
     @property
     def who(self) -> str:
@@ -93,7 +99,8 @@ STARTING = Snapshot(
     mine=False,
     remaining=None,
     length=0.0,
-    present=0,
+    here=0,
+    paused_for=False,
     roster=(),
     decisions=(),
     commits=(),

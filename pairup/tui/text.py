@@ -30,9 +30,24 @@ def span(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
+def driven(seconds: float) -> str:
+    """Time at the keyboard, to the second: ``45 s``, ``12 min 05 s``, ``1 h 02 min 05 s``."""
+    whole = max(0, round(seconds))
+    minutes, secs = divmod(whole, 60)
+    if not minutes:
+        return f"{secs} s"
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min {secs:02d} s"
+    return f"{hours} h {minutes:02d} min {secs:02d} s"
+
+
 def time_of_day(instant: float) -> str:
-    """Local wall-clock time, hours and minutes."""
-    return time.strftime("%H:%M", time.localtime(instant))
+    """Local wall-clock time, hours and minutes; ``--:--`` for a time no clock can show."""
+    try:
+        return time.strftime("%H:%M", time.localtime(instant))
+    except (OverflowError, OSError, ValueError):
+        return "--:--"
 
 
 def connection(status: "Status", now: float, chaos: str = "") -> str:
@@ -45,6 +60,8 @@ def connection(status: "Status", now: float, chaos: str = "") -> str:
         return f"◌ connecting to {status.relay}…"
     if status.state == "reconnecting":
         wait = 0.0 if status.retry_at is None else max(0.0, status.retry_at - now)
+        if status.reason:
+            return f"◌ {status.reason} · trying again in {math.ceil(wait)} s"
         return f"◌ reconnecting in {math.ceil(wait)} s to {status.relay}"
     reason = f": {status.reason}" if status.reason else ""
     return f"✕ offline{reason} ({status.relay})"

@@ -1,20 +1,73 @@
-"""The main screen's parts. Each one draws from a :class:`~pairup.tui.shown.Snapshot`."""
+"""The main screen's parts. Each one draws from a :class:`~pairup.tui.shown.Snapshot`.
 
+Whatever a participant typed (a name, a title, a commit's subject) reaches these widgets as
+plain :class:`~rich.text.Text` or :class:`~textual.content.Content` made by
+:func:`pairup.printable.printable`: never as markup, never as terminal control. And a panel that
+fails to draw anyway says so in its own place, and the rest of the screen carries on.
+"""
+
+import logging
+from collections.abc import Callable
+
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.widgets import DataTable, Digits, Label, ProgressBar, Static
 
+from pairup.printable import printable
 from pairup.tui import text
-from pairup.tui.shown import Snapshot
+from pairup.tui.shown import RosterRow, Snapshot
 
-NAME_WIDTH = 14
-TITLE_WIDTH = 38
+log = logging.getLogger("pairup.tui")
+
+TITLE_WIDTH = 12
+"""The decision column's narrowest width: the other columns stay on screen at 60 columns."""
 PHASES = ("lobby", "running", "paused", "waiting", "break", "ended")
-ROLE_STYLES = {"left": "dim", "driver": "bold reverse", "next": "bold", "navigator": ""}
+ROLE_STYLES = {
+    "left": "dim",
+    "away": "dim italic",
+    "driver": "bold reverse",
+    "next": "bold",
+    "navigator": "",
+}
+BROKEN = "⚠ this panel could not be drawn; pairup.log in the data directory says why"
 
 
-class TimerPanel(Vertical):
+def plain(value: str) -> Content:
+    """A participant's text (or anything else from outside) for one line of a widget."""
+    return Content(printable(value))
+
+
+def fit(value: str, width: int) -> str:
+    """``value`` cut to ``width`` terminal cells (wide characters count twice), with "…" if cut."""
+    if cell_len(value) <= width:
+        return value
+    clipped = Text(value)
+    clipped.truncate(max(1, width), overflow="ellipsis")
+    return clipped.plain
+
+
+class Guarded:
+    """A panel whose drawing cannot take the screen down: a failure is logged once, with its
+    traceback, and the panel shows :data:`BROKEN` until the next snapshot draws it again."""
+
+    _complained = False
+
+    def guard(self, draw: Callable[[], None], fallback: Callable[[str], None]) -> None:
+        try:
+            draw()
+        except Exception:
+            if not self._complained:
+                log.exception("drawing %s failed", type(self).__name__)
+                self._complained = True
+            fallback(BROKEN)
+        else:
+            self._complained = False
+
+
+class TimerPanel(Guarded, Vertical):
     """Who drives, a large countdown, its progress, the turn and who is next."""
 
     def compose(self) -> ComposeResult:
@@ -24,9 +77,16 @@ class TimerPanel(Vertical):
         yield Label(id="detail")
 
     def show(self, snap: Snapshot) -> None:
+        self.guard(lambda: self._draw(snap), self._broken)
+
+    def _broken(self, message: str) -> None:
+        self.query_one("#role", Label).update(Content(message))
+        self.query_one("#detail", Label).update(Content(""))
+
+    def _draw(self, snap: Snapshot) -> None:
         role, detail = self._words(snap)
         self.query_one("#role", Label).update(role)
-        self.query_one("#detail", Label).update(detail)
+        self.query_one("#detail", Label).update(Content(printable(detail)))
         left = snap.remaining
         clock = text.countdown(snap.length if left is None else left) if snap.length else "--:--"
         self.query_one("#clock", Digits).update(clock)
@@ -38,65 +98,96 @@ class TimerPanel(Vertical):
 
     @staticmethod
     def _words(snap: Snapshot) -> tuple[Text, str]:
+        drives = printable(snap.drives)
+        following = printable(snap.next_name)
         match snap.phase:
             case "lobby" if snap.driver is None:
-                return Text("Opening the session…", style="bold"), ""
+                waiting = printable(snap.problem) if snap.problem else ""
+                return Text("Opening the session…", style="bold"), waiting
             case "lobby":
-                alone = snap.present < 2
+                alone = snap.here < 2
                 return (
-                    Text.assemble(("Ready", "bold"), f" · {snap.drives} first"),
+                    Text.assemble(("Ready", "bold"), f" · {drives} first"),
                     "share the join link below" if alone else "s starts the first turn",
                 )
             case "running":
                 return (
-                    Text.assemble(("▶ ", "bold"), (snap.drives, "bold")),
-                    f"turn {snap.turn} · next: {snap.next_name}",
+                    Text.assemble(("▶ ", "bold"), (drives, "bold")),
+                    f"turn {snap.turn} · next: {following}",
+                )
+            case "paused" if snap.paused_for:
+                away = printable(snap.driver_name)
+                return (
+                    Text.assemble(("⏸ Paused", "bold"), f" · {away} is away"),
+                    f"resumes when {away} is back · n hands over to {following}",
                 )
             case "paused":
                 return (
-                    Text.assemble(("⏸ Paused", "bold"), f" · {snap.drives}"),
-                    f"space resumes · turn {snap.turn} · next: {snap.next_name}",
+                    Text.assemble(("⏸ Paused", "bold"), f" · {drives}"),
+                    f"space resumes · turn {snap.turn} · next: {following}",
                 )
             case "waiting":
-                whose = "Your" if snap.mine else f"{snap.driver_name}'s"
+                whose = "Your" if snap.mine else f"{printable(snap.driver_name)}'s"
                 return (
                     Text.assemble((f"{whose} turn", "bold"), " is next"),
                     f"s starts turn {snap.turn}",
                 )
             case "break":
                 return (
-                    Text.assemble(("☕ Break", "bold"), f" · then {snap.drives}"),
+                    Text.assemble(("☕ Break", "bold"), f" · then {drives}"),
                     "b ends the break early",
                 )
             case _:
                 return Text("Session ended", style="bold"), ""
 
 
-class Roster(Static):
-    """Everyone in rotation order: the driver marked, who is next, and who is connected now
-    (● connected, ○ not)."""
+class Roster(Guarded, Static):
+    """Everyone in rotation order: the driver marked, who is next, who is away (and since
+    when), and who is connected now (● connected, ○ not). Names take the width there is."""
+
+    def on_resize(self) -> None:
+        snap = getattr(self, "_snapshot", None)
+        if snap is not None:
+            self.show(snap)
 
     def show(self, snap: Snapshot) -> None:
-        lines = Text()
+        self._snapshot = snap
+        self.guard(lambda: self.update(self._lines(snap)), lambda m: self.update(Content(m)))
+
+    def _lines(self, snap: Snapshot) -> Text:
+        lines = Text(no_wrap=True, overflow="ellipsis")
         if not snap.roster:
             lines.append("nobody has joined yet", style="dim")
+        # "1 ▶ " before the name; " role ●" after it, the role as wide as the widest shown.
+        role_width = max((len(self._role_cell(member)) for member in snap.roster), default=0)
+        name_width = max(6, self.content_size.width - 4 - (role_width + 2) - 1)
         for place, member in enumerate(snap.roster, start=1):
-            name = member.name + (" (you)" if member.you else "")
-            name = name if len(name) <= NAME_WIDTH else name[: NAME_WIDTH - 1] + "…"
-            marker = "▶" if member.role == "driver" else " "
             if place > 1:
                 lines.append("\n")
+            marker = "▶" if member.role == "driver" else " "
             lines.append(f"{place} {marker} ")
-            lines.append(f"{name:<{NAME_WIDTH}}", style=ROLE_STYLES[member.role])
-            lines.append(f" {member.role:<9} ")
+            lines.append(self._name_cell(member, name_width), style=ROLE_STYLES[member.role])
+            lines.append(f" {self._role_cell(member):<{role_width}} ")
             if member.online:
                 lines.append("●", style="green")
             else:
                 lines.append("○", style="dim")
-        self.update(lines)
+        return lines
+
+    @staticmethod
+    def _name_cell(member: RosterRow, width: int) -> str:
+        you = " (you)" if member.you else ""
+        name = fit(printable(member.name), max(1, width - len(you))) + you
+        return name + " " * max(0, width - cell_len(name))
+
+    @staticmethod
+    def _role_cell(member: RosterRow) -> str:
+        if member.role == "away" and member.away_since is not None:
+            return f"away {text.time_of_day(member.away_since)}"
+        return member.role
 
 
-class DecisionLog(DataTable[str]):
+class DecisionLog(Guarded, DataTable[Text]):
     """The decisions taken so far: number, title, status, who proposed it and when."""
 
     COLUMNS = (("#", "number", 3), ("Status", "status", 10), ("By", "by", 12), ("At", "at", 5))
@@ -130,6 +221,14 @@ class DecisionLog(DataTable[str]):
 
     def show(self, snap: Snapshot) -> None:
         self._snapshot = snap
+        self.guard(lambda: self._draw(snap), self._broken)
+
+    def _broken(self, message: str) -> None:
+        self._shown = ()
+        self.clear()
+        self.add_row(Text(""), Text(message), Text(""), Text(""), Text(""))
+
+    def _draw(self, snap: Snapshot) -> None:
         self._columns()
         decisions = snap.decisions
         shown = tuple((d.id, d.amendments) for d in decisions)
@@ -139,13 +238,13 @@ class DecisionLog(DataTable[str]):
         row = self.cursor_row
         self.clear()
         for decision in decisions:
-            title = decision.title + (" ✎" if decision.amendments else "")
+            title = printable(decision.title) + (" ✎" if decision.amendments else "")
             self.add_row(
-                str(decision.number),
-                title,
-                decision.status,
-                decision.by[:12],
-                text.time_of_day(decision.at),
+                Text(str(decision.number)),
+                Text(title, no_wrap=True, overflow="ellipsis"),
+                Text(decision.status),
+                Text(fit(printable(decision.by), 12)),
+                Text(text.time_of_day(decision.at)),
                 key=decision.id,
             )
         if decisions:

@@ -55,8 +55,8 @@ def test_a_decision_typed_on_one_screen_shows_on_the_other(tmp_path: Path) -> No
                 await ann_pilot.press("ctrl+s")
                 log = bob.main.query_one(DecisionLog)
                 await until(lambda: log.row_count == 1, "the decision on Bob's screen")
-                assert log.get_row_at(0)[1] == "Use SQLite"
-                assert log.get_row_at(0)[3] == "Ann"
+                assert log.get_row_at(0)[1].plain == "Use SQLite"
+                assert log.get_row_at(0)[3].plain == "Ann"
                 decision = session_of(bob).link.view.decisions_in_order()[0]
                 assert decision.context == "We need a durable log"
 
@@ -66,7 +66,7 @@ def test_a_decision_typed_on_one_screen_shows_on_the_other(tmp_path: Path) -> No
                 await bob_pilot.press("end", *" for the event log", "ctrl+s")
                 await until(
                     lambda: (
-                        ann.main.query_one(DecisionLog).get_row_at(0)[1]
+                        ann.main.query_one(DecisionLog).get_row_at(0)[1].plain
                         == "Use SQLite for the event log ✎"
                     ),
                     "the amendment on Ann's screen",
@@ -128,7 +128,7 @@ def test_a_relay_restart_shows_reconnecting_and_loses_nothing(tmp_path: Path) ->
                     )
                     log = bob.main.query_one(DecisionLog)
                     await until(lambda: log.row_count == 1, "the decision to reach Bob")
-                    assert log.get_row_at(0)[1] == "Decided while the relay was down"
+                    assert log.get_row_at(0)[1].plain == "Decided while the relay was down"
                     await until(lambda: not session_of(ann).link.pending, "Ann's outbox to empty")
                     assert (
                         session_of(ann).link.confirmed.last_seq

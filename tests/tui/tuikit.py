@@ -51,7 +51,7 @@ def participant(
 def opened(participation: Participation) -> PairupApp:
     """An app for a participation made beforehand."""
 
-    async def opener() -> Participation:
+    async def opener(app: PairupApp) -> Participation:
         return participation
 
     return PairupApp(opener)
