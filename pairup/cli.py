@@ -49,7 +49,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except UserError as error:
-        print(f"pairup: {error}", file=sys.stderr)
+        from pairup.printable import printable
+
+        print(f"pairup: {printable(str(error))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
@@ -94,7 +96,9 @@ def _participate(args: argparse.Namespace, join_text: str | None) -> int:
             )
         failure = asyncio.run(_terminal_ui(args, join_text))
     if failure is not None:
-        print(f"pairup: {failure}", file=sys.stderr)
+        from pairup.printable import printable
+
+        print(f"pairup: {printable(failure)}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
 
@@ -427,8 +431,10 @@ def _live_co_authors(cwd: Path) -> "tuple[LiveSession, tuple[trailers.Person, ..
     if dirs is None or live is None:
         return None
     people, warnings = resolve(live.co_authors, [toplevel(cwd) or cwd, Path.home()])
+    from pairup.printable import printable
+
     for warning in warnings:
-        print(f"pairup: warning: {warning}", file=sys.stderr)
+        print(f"pairup: warning: {printable(warning)}", file=sys.stderr)
     return live, people
 
 
@@ -437,6 +443,7 @@ NO_SESSION = "no pairing session is live in this repository: start or join one f
 
 def _trailers(args: argparse.Namespace) -> int:
     from pairup.git.trailers import add_co_authors
+    from pairup.printable import printable
 
     cwd = Path.cwd()
     if args.message_file:
@@ -459,7 +466,7 @@ def _trailers(args: argparse.Namespace) -> int:
     if not args.amend:
         for person in people:
             if person.email.casefold() != live.me.email.casefold():
-                print(person.trailer())
+                print(printable(str(person.trailer())))
         return EXIT_OK
     from pairup.git.repo import GitError, amend_with_co_authors, open_repository
 
@@ -471,9 +478,9 @@ def _trailers(args: argparse.Namespace) -> int:
     if amended is None:
         print("HEAD already credits everyone pairing; nothing to amend")
     else:
-        print(f"[{amended.sha[:7]}] {amended.summary}")
+        print(printable(f"[{amended.sha[:7]}] {amended.summary}"))
         for person in amended.co_authors:
-            print(f"    {person.trailer()}")
+            print(printable(f"    {person.trailer()}"))
     return EXIT_OK
 
 

@@ -17,6 +17,8 @@ errors. A request that reached the running pairup is never made a second time.
 import os
 import sys
 
+from pairup.printable import printable
+
 try:
     import _json
 except ImportError:  # an interpreter without the C accelerator: the full command line
@@ -185,14 +187,17 @@ def ask(
 def show(reply: dict[str, object]) -> int:
     """Print what the commit did, as ``pairup commit`` does; its exit status."""
     for warning in _strings(reply.get("warnings")):
-        print(f"pairup: warning: {warning}", file=sys.stderr)
+        print(f"pairup: warning: {printable(warning)}", file=sys.stderr)
     if not reply.get("ok"):
-        print(f"pairup: {reply.get('error') or 'the commit failed'}", file=sys.stderr)
+        print(
+            f"pairup: {printable(str(reply.get('error') or 'the commit failed'))}", file=sys.stderr
+        )
         return EXIT_USAGE
-    print(f"[{reply['branch']} {str(reply['sha'])[:7]}] {reply['summary']}")
+    head = f"[{reply['branch']} {str(reply['sha'])[:7]}] {reply['summary']}"
+    print(printable(head))
     for person in reply.get("co_authors") or ():
         name, email = person  # type: ignore[misc]
-        print(f"    Co-authored-by: {name} <{email}>")
+        print(printable(f"    Co-authored-by: {name} <{email}>"))
     return 0
 
 

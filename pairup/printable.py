@@ -36,7 +36,6 @@ def _table(*, keep_lines: bool) -> dict[int, str]:
     table[0x7F] = "\u2421"
     table.update({code: f"⟨U+{code:04X}⟩" for code in range(0x80, 0xA0)})
     table.update({code: f"⟨{name}⟩" for code, name in _BIDI.items()})
-    table.update(dict.fromkeys(range(0xD800, 0xE000), "\ufffd"))
     if keep_lines:
         table.update({0x0A: "\n", 0x09: "\t", 0x2028: "\n", 0x2029: "\n"})
     else:
@@ -51,13 +50,23 @@ _BLOCK = _table(keep_lines=True)
 def printable(text: str) -> str:
     """``text`` for one line of a terminal: every control character visible, a line break too
     (as ``␊``), a tab as a space."""
-    return text.translate(_ONE_LINE)
+    return _whole(text.translate(_ONE_LINE))
 
 
 def printable_block(text: str) -> str:
     """``text`` for several lines of a terminal: line breaks and tabs kept (``\\r\\n`` read as
     one break), every other control character visible."""
-    return text.replace("\r\n", "\n").translate(_BLOCK)
+    return _whole(text.replace("\r\n", "\n").translate(_BLOCK))
+
+
+def _whole(text: str) -> str:
+    """``text`` with any lone surrogate (half of a character, which no terminal can show and
+    UTF-8 cannot carry) as U+FFFD; checked by encoding, since they are rare."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "".join("\ufffd" if 0xD800 <= ord(char) < 0xE000 else char for char in text)
+    return text
 
 
 def clipped(text: str, limit: int) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pairup.duration import format_duration
 from pairup.journal import JournalError, list_sessions, load
+from pairup.printable import printable
 from pairup.session import fold
 
 
@@ -33,6 +34,10 @@ def summarise_sessions(data_dir: Path) -> tuple[list[SessionSummary], list[str]]
         except (OSError, JournalError) as error:
             problems.append(str(error))
             continue
+        if not contents.events:
+            # A journal begun and never written to (a join refused before this machine took
+            # part, by a pairup before 0.x kept it): nothing happened in it.
+            continue
         state = fold(contents.events)
         start = state.opened_at if state.opened_at is not None else info.created_at
         end = state.ended_at if state.ended_at is not None else state.clock or start
@@ -51,7 +56,8 @@ def summarise_sessions(data_dir: Path) -> tuple[list[SessionSummary], list[str]]
 
 
 def format_sessions(summaries: list[SessionSummary]) -> str:
-    """A plain table that reads well in a terminal and survives ``grep``."""
+    """A plain table that reads well in a terminal and survives ``grep``; names are shown
+    with their control characters visible, never obeyed by the terminal."""
     header = ("STARTED", "SESSION", "LENGTH", "DECISIONS", "COMMITS", "PARTICIPANTS")
     rows = [
         (
@@ -60,7 +66,7 @@ def format_sessions(summaries: list[SessionSummary]) -> str:
             format_duration(s.seconds) + ("" if s.ended else "+"),
             str(s.decisions),
             str(s.commits),
-            ", ".join(s.participants) or "-",
+            printable(", ".join(s.participants)) or "-",
         )
         for s in summaries
     ]
