@@ -102,7 +102,7 @@ def export(
         written = list(adrs.values())
         if record:
             path = where.repo / where.record_dir / record_name(about)
-            written.append(_record(path, state, about, where, now, force=force, first=directory))
+            written.append(_record(path, state, about, where, now, force=force))
     except OSError as error:
         raise ExportError(f"cannot write the export: {error}") from None
     return written
@@ -116,13 +116,12 @@ def _record(
     now: float,
     *,
     force: bool,
-    first: Path | None = None,
 ) -> Written:
     """The session record, linking the session's ADRs wherever an export may have put them:
-    ``first`` (this export's folder), every format's folder, the configured one and ``--out``.
-    Exporting the record alone after the ADRs, or in another format, still links them all."""
+    the configured folder, every format's own and ``--out``, always in that order, so the
+    record reads the same whichever format was exported last. Exporting the record alone
+    after the ADRs, or in another format, still links them all."""
     places = [
-        *([first] if first else []),
         *([where.repo / where.adr_dir] if where.adr_dir else []),
         *(adr_directory(where.repo, fmt) for fmt in ADR_FORMATS),
         *([where.out] if where.out else []),
