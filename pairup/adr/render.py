@@ -5,6 +5,10 @@ into strings. Kept pure (no files, no clock), every format can be pinned with go
 on a fake clock, and the same log always exports byte for byte the same documents. Times come
 from the log, which carries the relay's clock, or from the caller's ``now``, and are written in
 UTC so that two people exporting the same session in different time zones get the same files.
+
+Every string a participant typed reaches the Markdown through :func:`~pairup.adr.markdown.inline`
+or :func:`~pairup.adr.markdown.block`, so none of it becomes structure; MADR's front matter is
+YAML and quotes instead, and the gantt chart has rules of its own (:func:`gantt`).
 """
 
 import json

@@ -196,3 +196,24 @@ def test_a_session_without_decisions_still_writes_its_record(tmp_path: Path) -> 
     assert len(lines) == 1, lines
     (record,) = (repo / ".pairup" / "sessions").glob("*.md")
     assert "## Lessons learned" in record.read_text()
+
+
+def test_an_adr_accepted_by_hand_survives_pairup_export_and_the_record_links_every_format(
+    recorded: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = recorded
+    repo = fresh_copy(recorded, tmp_path)
+    export(repo, env, "--format", "adr", "--no-record")
+    path = repo / "doc/adr/0001-keep-the-session-log-in-sqlite.md"
+    accepted = path.read_text(encoding="utf-8").replace("\nProposed\n", "\nAccepted\n")
+    path.write_text(accepted, encoding="utf-8")
+    again = export(repo, env, "--format", "adr", "--no-record")
+    assert any(line.split()[:2] == ["kept", str(path.relative_to(repo))] for line in again), again
+    assert path.read_text(encoding="utf-8") == accepted
+    export(repo, env, "--format", "madr", "--no-record")
+    export(repo, env, "--format", "markdown")
+    (record,) = (repo / ".pairup" / "sessions").glob("*.md")
+    rows = [line for line in record.read_text().splitlines() if line.startswith("| 1 |")]
+    assert len(rows) == 1
+    assert "(../../doc/adr/0001-keep-the-session-log-in-sqlite.md)" in rows[0]
+    assert "(../../docs/decisions/0001-keep-the-session-log-in-sqlite.md)" in rows[0]
