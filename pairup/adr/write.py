@@ -221,16 +221,15 @@ def _put(path: Path, text: str, judge: Judge, *, force: bool) -> Written:
         _replace(path, text)
         return Written(path, "created")
     try:
-        existing = data.decode("utf-8").replace("\r\n", "\n")
+        existing: str | None = data.decode("utf-8").replace("\r\n", "\n")
     except UnicodeDecodeError:
-        reason: str | None = NOT_TEXT
-    else:
-        if existing == text:
-            return Written(path, "unchanged")
-        reason = judge(existing)
-        if reason is None:
-            _replace(path, text)
-            return Written(path, "updated")
+        existing = None
+    if existing == text:
+        return Written(path, "unchanged")
+    reason = NOT_TEXT if existing is None else judge(existing)
+    if reason is None:
+        _replace(path, text)
+        return Written(path, "updated")
     if not force:
         return Written(path, "kept", reason)
     saved = _save(path, data)
