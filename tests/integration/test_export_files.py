@@ -304,3 +304,19 @@ def test_outside_any_repository_no_commit_is_named_as_made_elsewhere(setup, tmp_
     out = tmp_path / "outside"
     setup.export("adr", record=False, out=out)
     assert ELSEWHERE not in (out / "0001-use-sqlite.md").read_text()
+
+
+def test_a_sha256_commit_in_a_sha1_repository_is_made_elsewhere(setup):
+    sha256 = "ab" * 32
+    setup.more(
+        setup.clock(
+            ev.CommitRecorded,
+            50,
+            sha=sha256,
+            summary="From a SHA-256 clone",
+            author=ev.Person(name="Bob"),
+        )
+    )
+    setup.export("adr", record=False)
+    adr = (setup.repo / "doc/adr/0001-use-sqlite.md").read_text()
+    assert f"- `{sha256[:7]}` From a SHA-256 clone {ELSEWHERE}\n" in adr
