@@ -37,7 +37,14 @@ def inline(text: str) -> str:
     the result is equally safe in a heading, a table cell, link text, after a list bullet or at
     the start of a line.
     """
-    return _escape_line(" ".join(_visible(text).split()))
+    return _escape_line(one_line(text))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, not escaped: line breaks, control characters and runs of
+    whitespace become one space. For text under rules of its own (a mermaid label, a code
+    span), and the first step of :func:`inline`."""
+    return " ".join(_visible(text).split())
 
 
 def block(text: str) -> str:

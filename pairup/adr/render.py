@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 from urllib.parse import quote
 
-from pairup.adr.markdown import block, inline
+from pairup.adr.markdown import block, inline, one_line
 from pairup.session import Event, State, encode_event
 from pairup.session.state import CommitRecord, Decision, Extension, Interlude, Pause, Stint
 from pairup.session.timer import driving_times
@@ -560,7 +560,7 @@ def _pause_label(state: State, pause: Pause) -> str:
 
 
 def _gantt_text(text: str) -> str:
-    return _one_line(_GANTT_UNSAFE.sub(" ", text))
+    return one_line(_GANTT_UNSAFE.sub(" ", text))
 
 
 def _name(state: State, participant_id: str) -> str:
@@ -587,15 +587,9 @@ def _body(text: str) -> str:
     return block(text) or PLACEHOLDER
 
 
-def _one_line(text: str) -> str:
-    """``text`` on one line: control characters and runs of whitespace become one space."""
-    visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
-    return " ".join(visible.split())
-
-
 def _code(text: str) -> str:
     """``text`` as inline code, with a fence longer than any run of backticks inside it."""
-    clean = _one_line(text)
+    clean = one_line(text)
     longest = max((len(run) for run in re.findall(r"`+", clean)), default=0)
     fence = "`" * (longest + 1)
     padded = f" {clean} " if longest else clean
