@@ -269,6 +269,9 @@ async def _reopen(
     from pairup.protocol import JoinLink
 
     join = JoinLink.parse(resume.link)
+    # Before the port or the record changes: a resume refused later, by the journal's lock,
+    # would have moved the link its partners hold to a port nobody listens on.
+    await asyncio.to_thread(_not_open_elsewhere, plan.config.data_dir, resume.session)
     if not resume.port:
         return join
     listening = await stack.enter_async_context(
@@ -282,6 +285,18 @@ async def _reopen(
     moved_record = replace(resume, link=str(moved), port=listening.port)
     await asyncio.to_thread(hosting.remember, plan.config.data_dir, moved_record)
     return moved
+
+
+def _not_open_elsewhere(data_dir: Path, session: str) -> None:
+    """Refuse to resume a session another pairup on this machine still takes part in: its
+    journal's lock says so (it goes with the process, so a crashed host holds none)."""
+    from pairup import launch
+    from pairup.journal import Journal, JournalError, journal_path
+
+    try:
+        Journal.open(journal_path(data_dir, session)).close()
+    except (OSError, JournalError) as error:
+        raise launch.LaunchError(str(error)) from None
 
 
 def _with_port(relay: str, port: int) -> str:
