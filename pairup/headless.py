@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pairup.commands import CommandError, command_event
+from pairup.journal import journal_path
 from pairup.link.client import LEFT, EventTooLarge, Link, Status
 from pairup.link.joining import Introductions
 from pairup.link.presence import keep_presence
@@ -159,6 +160,11 @@ class Headless:
                 continue
             if command.get("cmd") == "leave" and self._introductions is not None:
                 self._introductions.stop()
+            if command.get("cmd") == "leave" and not await asyncio.to_thread(self._took_part):
+                # Never admitted (the host refuses connections, say): there is no session to
+                # leave, and a goodbye journaled now would list one that never took place.
+                await self.link.close(LEFT)
+                return
             try:
                 await self.link.submit(event)
             except EventTooLarge as error:
@@ -168,6 +174,11 @@ class Headless:
             if command.get("cmd") == "leave":
                 await self._leave(event.id)
                 return
+
+    def _took_part(self) -> bool:
+        """Whether this machine has a journal of the session: the link makes it once the relay
+        admits this participant (or when something is typed before that)."""
+        return journal_path(self.link.data_dir, self.link.join.session).exists()
 
     async def _leave(self, event_id: str) -> None:
         """Wait (a little) for the goodbye to reach the relay, then stop taking part."""
