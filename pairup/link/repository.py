@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import struct
@@ -352,7 +353,8 @@ class _HeadWatcher:
             return []
         seen, self.seen = self.seen, head
         members = {m.participant.email.casefold() for m in view.members if m.participant.email}
-        started = view.opened_at or 0.0
+        # Git keeps whole seconds: a commit made in the second the session opened counts.
+        started = math.floor(view.opened_at or 0.0)
         found = []
         for made in _first_parents(repo, head):
             if str(made.id) == seen or made.commit_time < started:

@@ -10,10 +10,13 @@ import logging
 from collections.abc import Callable
 
 from rich.cells import cell_len
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
+from textual.geometry import Region, Size
+from textual.strip import Strip
 from textual.widgets import DataTable, Digits, Label, ProgressBar, Static
 
 from pairup.printable import printable
@@ -32,7 +35,7 @@ ROLE_STYLES = {
     "next": "bold",
     "navigator": "",
 }
-BROKEN = "⚠ this panel could not be drawn; pairup.log in the data directory says why"
+BROKEN = "⚠ this panel could not be drawn: pairup.log in the data directory says why"
 
 
 def plain(value: str) -> Content:
@@ -50,8 +53,14 @@ def fit(value: str, width: int) -> str:
 
 
 class Guarded:
-    """A panel whose drawing cannot take the screen down: a failure is logged once, with its
-    traceback, and the panel shows :data:`BROKEN` until the next snapshot draws it again."""
+    """A panel whose drawing cannot take the screen down: a failure, whether in turning a
+    snapshot into content (:meth:`guard`) or in rendering it (:meth:`render_lines`, where the
+    screen asks each widget for its lines), is logged once with its traceback, and the panel
+    shows :data:`BROKEN` until it draws again.
+
+    A plain mixin, listed before the widget class: Textual takes a widget's CSS and component
+    classes from its first DOM base only, so a mixin deriving from ``Widget`` would hide them.
+    """
 
     _complained = False
 
@@ -59,12 +68,40 @@ class Guarded:
         try:
             draw()
         except Exception:
-            if not self._complained:
-                log.exception("drawing %s failed", type(self).__name__)
-                self._complained = True
+            self._failed()
             fallback(BROKEN)
         else:
             self._complained = False
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        try:
+            return super().render_lines(crop)  # type: ignore[misc]
+        except Exception:
+            self._failed()
+            blank = Strip.blank(crop.width)
+            if crop.y > 0:
+                return [blank] * crop.height
+            notice = Strip([Segment(fit(BROKEN, crop.width))]).extend_cell_length(crop.width)
+            return [notice] + [blank] * (crop.height - 1)
+
+    def get_content_width(self, container: Size, viewport: Size) -> int:
+        try:
+            return super().get_content_width(container, viewport)  # type: ignore[misc]
+        except Exception:
+            self._failed()
+            return container.width
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        try:
+            return super().get_content_height(container, viewport, width)  # type: ignore[misc]
+        except Exception:
+            self._failed()
+            return 1
+
+    def _failed(self) -> None:
+        if not self._complained:
+            log.exception("drawing %s failed", type(self).__name__)
+            self._complained = True
 
 
 class TimerPanel(Guarded, Vertical):

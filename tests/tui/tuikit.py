@@ -105,3 +105,10 @@ async def pair(
                 "both to see both",
             )
             yield ann, ann_pilot, bob, bob_pilot
+
+
+def on_screen(app: PairupApp) -> str:
+    """Every character the terminal would show now, line by line, as the compositor draws it
+    (the toasts and dialogs on top included)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
