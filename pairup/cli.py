@@ -562,6 +562,7 @@ def _export(args: argparse.Namespace) -> int:
 
     from pairup.adr.export import ExportError, Where, export, find_session
     from pairup.git.live import toplevel
+    from pairup.printable import printable
 
     config = _load_config(args).config
     start = Path(args.repo) if args.repo else Path.cwd()
@@ -577,12 +578,20 @@ def _export(args: argparse.Namespace) -> int:
     )
     try:
         info = find_session(config.data_dir, args.session, repo)
-        written = export(info, fmt, where, record=not args.no_record, now=time.time())
+        written = export(
+            info, fmt, where, record=not args.no_record, now=time.time(), force=args.force
+        )
     except ExportError as error:
         raise UserError(str(error)) from None
     for item in written:
         shown = item.path.relative_to(repo) if item.path.is_relative_to(repo) else item.path
-        print(f"{item.action:>9}  {shown}")
+        why = f"  ({item.reason})" if item.reason else ""
+        print(printable(f"{item.action:>9}  {shown}{why}"))
+    if any(item.action == "kept" for item in written):
+        print(
+            "pairup kept what you changed; pairup export --force writes its version, "
+            "saving yours beside it as .NAME.orig"
+        )
     if not written:
         print(f"session {info.session_id} has no decisions to export")
     return EXIT_OK
@@ -774,6 +783,12 @@ def _build_parser() -> argparse.ArgumentParser:
     export.parser.add_argument(
         "--no-record", action="store_true", help="write the ADRs only, not the session record"
     )
+    export.parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace files changed since pairup wrote them with pairup's version, saving each "
+        "as .NAME.orig beside it (without it, a file a person changed is kept as it is)",
+    )
     export.setting("--data-dir", "data.dir", "DIR", "read sessions from this directory")
 
     sessions = command(
@@ -856,7 +871,8 @@ def _chaos_flag(command: _Command) -> None:
         metavar="SPEC",
         help="run a fault drill: the relay loses, repeats, delays and reorders messages and "
         "cuts connections on purpose, e.g. drop=0.1,dup=0.05,delay=0-100ms,disconnect=0.02,"
-        "seed=7 (also reorder=P, pause=P:2s); announced on every screen, counted at exit",
+        "seed=7 (also reorder=P, pause=P:2s), or a preset of config/drills.toml such as "
+        "flaky-wifi; announced on every screen, counted at exit",
     )
 
 

@@ -229,11 +229,16 @@ class Participation:
             written = export(info, self.prefs.adr_format, where, record=True, now=self.link.now())
         except (ExportError, OSError, JournalError) as error:
             return False, str(error)
-        changed = [item for item in written if item.action != "unchanged"]
-        return (
-            True,
-            f"{len(changed)} file(s) written, {len(written) - len(changed)} unchanged, in {top}",
-        )
+        changed = [item for item in written if item.action in ("created", "updated")]
+        kept = [item.path.name for item in written if item.action == "kept"]
+        said = f"{len(changed)} file(s) written, {len(written) - len(changed) - len(kept)} "
+        said += f"unchanged, in {top}"
+        if kept:
+            said += (
+                f". Kept as you changed them: {', '.join(kept)} "
+                "(pairup export --force writes pairup's version, saving yours beside it)"
+            )
+        return True, said
 
     # -- committing (blocking: call these from a thread) ------------------------------------------
 

@@ -217,3 +217,21 @@ def test_an_adr_accepted_by_hand_survives_pairup_export_and_the_record_links_eve
     assert len(rows) == 1
     assert "(../../doc/adr/0001-keep-the-session-log-in-sqlite.md)" in rows[0]
     assert "(../../docs/decisions/0001-keep-the-session-log-in-sqlite.md)" in rows[0]
+
+
+def test_export_force_writes_pairups_version_and_keeps_the_persons_beside_it(
+    recorded: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = recorded
+    repo = fresh_copy(recorded, tmp_path)
+    export(repo, env, "--format", "adr", "--no-record")
+    path = repo / "doc/adr/0001-keep-the-session-log-in-sqlite.md"
+    pairups = path.read_text(encoding="utf-8")
+    theirs = pairups.replace("\nProposed\n", "\nAccepted\n")
+    path.write_text(theirs, encoding="utf-8")
+    said = export(repo, env, "--format", "adr", "--no-record")
+    assert "pairup export --force writes its version" in said[-1]
+    forced = export(repo, env, "--format", "adr", "--no-record", "--force")
+    assert any(line.split()[:2] == ["replaced", str(path.relative_to(repo))] for line in forced)
+    assert path.read_text(encoding="utf-8") == pairups
+    assert (path.parent / f".{path.name}.orig").read_text(encoding="utf-8") == theirs
