@@ -50,10 +50,20 @@ def new_repo(path: Path, env: dict[str, str]) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_inherited_git_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code under test runs in this process too (``git_dirs``, ``open_repository``), and
+    reads its environment: a ``GIT_DIR`` from a hook running the tests would lead it astray."""
+    for key in [key for key in os.environ if key.startswith("GIT_")]:
+        monkeypatch.delenv(key)
+
+
 def git_env(tmp_path: Path) -> dict[str, str]:
-    """This process's environment, with a home and git config of the test's own."""
+    """This process's environment, with a home and git config of the test's own. Inherited
+    ``GIT_*`` variables go (a git hook that runs the tests sets ``GIT_DIR`` and
+    ``GIT_INDEX_FILE``, which would point every git command here at the outer repository)."""
     return {
-        **os.environ,
+        **{key: value for key, value in os.environ.items() if not key.startswith("GIT_")},
         "HOME": str(tmp_path),
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_CONFIG_NOSYSTEM": "1",

@@ -15,7 +15,11 @@ from pairup.git.trailers import Person
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    """Git here, and in the code under test, reads no config but the repository's own."""
+    """Git here, and in the code under test, reads no config but the repository's own, and no
+    inherited ``GIT_*`` variable (a git hook that runs the tests sets ``GIT_DIR`` and
+    ``GIT_INDEX_FILE``, which would point git at the outer repository)."""
+    for key in [key for key in os.environ if key.startswith("GIT_")]:
+        monkeypatch.delenv(key)
     isolated = {
         "HOME": str(tmp_path / "home"),
         "GIT_CONFIG_GLOBAL": os.devnull,
@@ -23,7 +27,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     }
     for key, value in isolated.items():
         monkeypatch.setenv(key, value)
-    return {**os.environ, **isolated}
+    return dict(os.environ)
 
 
 def git(repo: Path, *args: str, env: dict[str, str]) -> str:
