@@ -1,7 +1,8 @@
 """``pairup start --headless`` and ``pairup join --headless`` as real processes on loopback.
 
 Each process gets its own HOME, XDG dirs and data dir under ``tmp_path``, and explicit names and
-emails, so nothing of the machine's own config or git identity is read. Stdout lines are read
+emails, so nothing of the machine's own config or git identity is read; a relay inside pairup
+binds to loopback unless told otherwise, so no test listens beyond it. Stdout lines are read
 by a thread into a queue and awaited with a deadline; every process is killed in ``finally``.
 """
 
@@ -48,6 +49,7 @@ def environment(tmp_path: Path, who: str) -> dict[str, str]:
         XDG_CONFIG_HOME=str(home / ".config"),
         XDG_DATA_HOME=str(home / ".local" / "share"),
         PAIRUP_DATA_DIR=str(tmp_path / who),
+        PAIRUP_RELAY_HOST="127.0.0.1",
         GIT_CONFIG_NOSYSTEM="1",
     )
     return env
@@ -302,6 +304,18 @@ def test_join_with_a_wrong_secret_ends_offline(tmp_path):
         assert bob.rest(timeout=5) == [], "nothing may follow the offline status"
         assert bob.process.wait(timeout=5) is not None
         assert ann.process.poll() is None
+    # Refused, so never part of the session: no journal, and nothing for pairup sessions.
+    assert list((tmp_path / "b").rglob("*.jsonl")) == []
+    listed = subprocess.run(
+        [str(PAIRUP), "sessions"],
+        env=environment(tmp_path, "b"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=True,
+    )
+    assert listed.stdout.startswith("No sessions recorded yet"), listed.stdout
 
 
 def test_a_refused_join_exits_without_waiting_for_stdin_to_close(tmp_path):
@@ -345,6 +359,7 @@ def test_a_host_running_a_fault_drill_announces_it_and_says_so_when_connected(tm
         ann = launch(
             "a",
             *("start", "--headless", "--host", "127.0.0.1", "--port", "0", "--chaos", spec),
+            *("--name", "Ann", "--email", "ann@example.test"),
         )
         connected = ann.expect(is_status("connected"), "connected")
         assert connected["chaos"] == spec
