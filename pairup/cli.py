@@ -276,7 +276,11 @@ async def _reopen(
         return join
     listening = await stack.enter_async_context(
         launch.embedded_relay(
-            plan.config, chaos, bind=resume.bind, port=plan.port or resume.port, resuming=True
+            plan.config,
+            chaos,
+            bind=resume.bind,
+            port=resume.port if plan.port is None else plan.port,
+            resuming=True,
         )
     )
     if listening.port == resume.port:

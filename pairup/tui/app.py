@@ -215,7 +215,10 @@ class MainScreen(Screen[None]):
                 for participant_id in ids:
                     self.app.send({"cmd": "remove", "participant_id": participant_id})
 
-        self.app.push_screen(Reorder(self.app.shown.roster), reorder)
+        # The session as it is now, not as last drawn: someone may have come back since.
+        session = self.app.session
+        roster = session.snapshot().roster if session is not None else self.app.shown.roster
+        self.app.push_screen(Reorder(roster), reorder)
 
     def action_decide(self) -> None:
         from pairup.tui.screens import DecisionForm

@@ -9,18 +9,14 @@ by name. The same journal, replayed into a new app at another size, shows the sa
 """
 
 import asyncio
-import io
-import os
 import re
 from pathlib import Path
 
-import pygit2
 import pytest
 from textual.widget import Widget
 from textual.widgets import Input, TextArea
 
 from pairup import protocol as wire
-from pairup.headless import Headless
 from pairup.journal import journal_path
 from pairup.link.client import Link
 from pairup.printable import printable, printable_block
@@ -33,7 +29,7 @@ from tests.hostile import CORPUS, NAMEABLE
 from tests.hostile import fit as cut
 from tests.integration.relaykit import PinnedJitter, free_port, new_session, relay_on
 
-from .tuikit import on_screen, opened, session_of, until
+from .tuikit import Partner, command, on_screen, opened, session_of, until
 
 ANN = ev.Participant(id="ann", name="Ann [b]host[/b] \u202eeve", email="ann@example.com")
 TERMINAL_CONTROL = re.compile(
@@ -49,50 +45,6 @@ def host_app(tmp_path: Path, join: wire.JoinLink, *, create: bool = True) -> Pai
     prefs = Preferences(bell=False, retro=False, journal=journal_path(link.data_dir, join.session))
     settings = ev.SessionSettings(turn_seconds=600) if create else None
     return opened(Participation(link, ANN, settings=settings, prefs=prefs))
-
-
-class Partner:
-    """A real headless participant in this process, fed commands through a pipe."""
-
-    def __init__(self, tmp_path: Path, join: wire.JoinLink, index: int, name: str) -> None:
-        self.me = ev.Participant(id=f"p{index}", name=name, email=f"p{index}@example.com")
-        reading, self._writing = os.pipe()
-        link = Link(join, self.me.id, tmp_path / f"p{index}", rng=PinnedJitter(), ping_interval=0.5)
-        self.repository = tmp_path / f"repo{index}"
-        repo = pygit2.init_repository(self.repository)
-        repo.config["user.name"] = "Partner"
-        repo.config["user.email"] = self.me.email
-        self.headless = Headless(
-            link,
-            self.me,
-            settings=None,
-            out=io.StringIO(),
-            inp=os.fdopen(reading, encoding="utf-8"),
-            repository=self.repository,
-        )
-        self.task = asyncio.get_running_loop().create_task(self.headless.run())
-
-    def send(self, command: str) -> None:
-        os.write(self._writing, (command + "\n").encode())
-
-    def commit(self, message: str) -> None:
-        repo = pygit2.Repository(str(self.repository))
-        signature = pygit2.Signature("Partner", self.me.email)
-        parents = [] if repo.head_is_unborn else [repo.head.target]
-        tree = repo.TreeBuilder().write()
-        repo.create_commit("HEAD", signature, signature, message, tree, parents)
-
-    async def leave(self) -> None:
-        self.send('{"cmd": "leave"}')
-        async with asyncio.timeout(15):
-            await self.task
-        os.close(self._writing)
-
-
-def command(name: str, **fields: object) -> str:
-    import json
-
-    return json.dumps({"cmd": name, **fields})
 
 
 def visible_prefix(text: str, cells: int) -> str:

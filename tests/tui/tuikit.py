@@ -1,17 +1,23 @@
-"""Real pairup apps for Pilot tests: each with its own link, journal directory and name."""
+"""Real pairup apps for Pilot tests: each with its own link, journal directory and name; and
+real headless partners in the same process."""
 
 import asyncio
 import contextlib
 import dataclasses
+import io
+import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import pygit2
 from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Label
 
 from pairup import protocol as wire
+from pairup.headless import Headless
 from pairup.journal import journal_path
 from pairup.link.client import Link
 from pairup.session import events as ev
@@ -112,3 +118,61 @@ def on_screen(app: PairupApp) -> str:
     (the toasts and dialogs on top included)."""
     strips = app.screen._compositor.render_strips()
     return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+class Partner:
+    """A real headless participant in this process, fed commands through a pipe."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        join: wire.JoinLink,
+        index: int,
+        name: str,
+        *,
+        settings: ev.SessionSettings | None = None,
+    ) -> None:
+        self.me = ev.Participant(id=f"p{index}", name=name, email=f"p{index}@example.com")
+        reading, self._writing = os.pipe()
+        link = Link(join, self.me.id, tmp_path / f"p{index}", rng=PinnedJitter(), ping_interval=0.5)
+        self.repository = tmp_path / f"repo{index}"
+        repo = pygit2.init_repository(self.repository)
+        repo.config["user.name"] = "Partner"
+        repo.config["user.email"] = self.me.email
+        self.headless = Headless(
+            link,
+            self.me,
+            settings=settings,
+            out=io.StringIO(),
+            inp=os.fdopen(reading, encoding="utf-8"),
+            repository=self.repository,
+        )
+        self.task = asyncio.get_running_loop().create_task(self.headless.run())
+
+    def send(self, command: str) -> None:
+        os.write(self._writing, (command + "\n").encode())
+
+    def commit(self, message: str) -> None:
+        repo = pygit2.Repository(str(self.repository))
+        signature = pygit2.Signature("Partner", self.me.email)
+        parents = [] if repo.head_is_unborn else [repo.head.target]
+        tree = repo.TreeBuilder().write()
+        repo.create_commit("HEAD", signature, signature, message, tree, parents)
+
+    async def leave(self) -> None:
+        self.send('{"cmd": "leave"}')
+        async with asyncio.timeout(15):
+            await self.task
+        os.close(self._writing)
+
+    async def vanish(self) -> None:
+        """Gone without a word, like a laptop closed mid-session: the link drops, nobody is
+        told."""
+        await self.headless.link.close()
+        async with asyncio.timeout(15):
+            await self.task
+        os.close(self._writing)
+
+
+def command(name: str, **fields: object) -> str:
+    return json.dumps({"cmd": name, **fields})
