@@ -433,9 +433,17 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
                 credit=config.git.credit,
             )
 
-        failure = await PairupApp(opener).run_async()
+        app = PairupApp(opener)
+        failure = await app.run_async()
     if mistakes:
         raise mistakes[0]
+    if failure is None and app.return_code:
+        # Textual has printed what went wrong; the session itself is safe in the journal.
+        return (
+            "the screen stopped on an error (above; pairup.log in the data directory has more); "
+            "nothing of the session is lost: pairup start --resume, or the same join link, "
+            "takes you back"
+        )
     return failure
 
 

@@ -507,12 +507,16 @@ class PairupApp(App[str | None]):
     # -- the command palette and quitting --------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        if isinstance(screen, MainScreen):
+        ours = isinstance(screen, MainScreen)
+        if ours:
             for entry in ACTIONS:
                 if entry.action.startswith("app.") or screen.check_action(entry.action, ()):
                     callback = partial(screen.run_action, entry.action)
-                    yield SystemCommand(entry.label, entry.explanation, callback)
-        yield from super().get_system_commands(screen)
+                    yield SystemCommand(entry.label, self.explain(entry), callback)
+        for command in super().get_system_commands(screen):
+            # One Quit, which says what quitting does here (the same action underneath).
+            if not (ours and command.title == "Quit"):
+                yield command
 
     async def action_quit(self) -> None:
         from pairup.tui.screens import Choice, Confirm

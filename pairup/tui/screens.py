@@ -226,11 +226,11 @@ class Confirm(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, classes="heading")
+            yield Label(plain(self.question), classes="heading")
             if self.explanation:
-                yield Static(self.explanation, classes="explanation")
+                yield Static(plain(self.explanation), classes="explanation")
             with Horizontal(classes="buttons"):
-                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(plain(f"{self.yes} (y)"), variant="error", id="yes")
                 yield Button("Cancel (n)", id="no")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -256,11 +256,11 @@ class Choice(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, classes="heading")
-            yield Static(self.explanation, classes="explanation")
+            yield Label(plain(self.question), classes="heading")
+            yield Static(plain(self.explanation), classes="explanation")
             with Vertical(classes="choices"):
                 for value, key, label in self.answers:
-                    yield Button(f"{label} ({key})", id=f"choice-{value}", compact=True)
+                    yield Button(plain(f"{label} ({key})"), id=f"choice-{value}", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_key(self, event: Any) -> None:
@@ -303,7 +303,7 @@ class Ask(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self.question, classes="heading")
+            yield Label(plain(self.question), classes="heading")
             yield Input(self.value, placeholder=self.placeholder, max_length=self.max_length)
             yield Label("", id="problem")
             yield Label("enter saves · esc cancels", classes="hint")

@@ -157,3 +157,58 @@ def test_a_config_mistake_closes_the_screen_and_says_what_to_fix(
     assert len(said) > 90, "the message should wrap in the pane, so the test reads it joined"
     assert said in shown.splitlines()
     assert "Traceback" not in shown
+
+
+def test_a_host_who_leaves_the_session_open_resumes_it_and_the_partner_reconnects(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    """Ann quits leaving the session open; Bob's screen says what is wrong and keeps trying;
+    Ann's next pairup start offers the session back, with the same link, and Bob is back.
+    Bob's name is markup, which every screen shows as the text it is."""
+    repo = tmp_path / "repo"
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    bob_name = "Bob [b]bold[/b] [/]"
+
+    def start_ann() -> str:
+        return tmux(
+            "new-window" if ann_panes else "new-session",
+            *(() if ann_panes else ("-d",)),
+            "-P",
+            "-F",
+            "#{pane_id}",
+            "-c",
+            str(repo),
+            *(() if ann_panes else ("-x", "100", "-y", "30")),
+            pairup_in_pane(tmp_path / "ann", "start", "--name", "Ann"),
+        ).strip()
+
+    ann_panes: list[str] = []
+    ann_panes.append(start_ann())
+    first = LINK.search(wait_for(tmux, ann_panes[0], LINK.search, "the join link"))
+    assert first is not None
+    bob = tmux(
+        "new-window",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "-c",
+        str(tmp_path),
+        pairup_in_pane(tmp_path / "bob", "join", first.group(), "--name", bob_name),
+    ).strip()
+    wait_for(tmux, ann_panes[0], lambda text: bob_name in text, "Bob's name, as typed")
+
+    tmux("send-keys", "-t", ann_panes[0], "q")
+    wait_for(tmux, ann_panes[0], lambda text: "Leave it open" in text, "the quit choices")
+    tmux("send-keys", "-t", ann_panes[0], "o")
+    wait_for(tmux, ann_panes[0], lambda text: "pairup exited 0" in text, "Ann's pairup to quit")
+    wait_for(tmux, bob, lambda text: "refuses connections" in text, "Bob told why")
+
+    ann_panes.append(start_ann())
+    wait_for(tmux, ann_panes[1], lambda t: "Resume the unfinished session?" in t, "the offer")
+    tmux("send-keys", "-t", ann_panes[1], "r")
+    again = LINK.search(wait_for(tmux, ann_panes[1], LINK.search, "the join link again"))
+    assert again is not None
+    assert again.group() == first.group()
+    wait_for(tmux, bob, lambda text: "● connected" in text, "Bob to reconnect by himself")
+    wait_for(tmux, ann_panes[1], lambda text: bob_name in text, "Bob on Ann's screen again")
+    assert "Traceback" not in screen(tmux, bob)
