@@ -457,7 +457,7 @@ class Link:
             self.online = frozenset(frame.connected)
             self._changed()
         elif isinstance(frame, wire.Error):
-            log.warning("relay says: %s (%d)", frame.reason, frame.code)
+            log.warning("relay says: %r (%d)", frame.reason, frame.code)
 
     async def _arrived(self, ws: ClientConnection, frame: wire.Sequenced) -> None:
         self._arrivals += 1
