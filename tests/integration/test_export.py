@@ -198,15 +198,26 @@ def test_a_session_without_decisions_still_writes_its_record(tmp_path: Path) -> 
     assert "## Lessons learned" in record.read_text()
 
 
-def test_an_adr_accepted_by_hand_survives_pairup_export_and_the_record_links_every_format(
+def accepted_by_hand(
     recorded: tuple[Path, dict[str, str]], tmp_path: Path
-) -> None:
+) -> tuple[Path, Path, str, str]:
+    """A repository with the session exported as adr-tools drafts, the first of which a person
+    then accepted by hand: the repository, that file, pairup's text and theirs."""
     _, env = recorded
     repo = fresh_copy(recorded, tmp_path)
     export(repo, env, "--format", "adr", "--no-record")
     path = repo / "doc/adr/0001-keep-the-session-log-in-sqlite.md"
-    accepted = path.read_text(encoding="utf-8").replace("\nProposed\n", "\nAccepted\n")
+    pairups = path.read_text(encoding="utf-8")
+    accepted = pairups.replace("\nProposed\n", "\nAccepted\n")
     path.write_text(accepted, encoding="utf-8")
+    return repo, path, pairups, accepted
+
+
+def test_an_adr_accepted_by_hand_survives_pairup_export_and_the_record_links_every_format(
+    recorded: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = recorded
+    repo, path, _, accepted = accepted_by_hand(recorded, tmp_path)
     again = export(repo, env, "--format", "adr", "--no-record")
     assert any(line.split()[:2] == ["kept", str(path.relative_to(repo))] for line in again), again
     assert path.read_text(encoding="utf-8") == accepted
@@ -223,12 +234,7 @@ def test_export_force_writes_pairups_version_and_keeps_the_persons_beside_it(
     recorded: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     _, env = recorded
-    repo = fresh_copy(recorded, tmp_path)
-    export(repo, env, "--format", "adr", "--no-record")
-    path = repo / "doc/adr/0001-keep-the-session-log-in-sqlite.md"
-    pairups = path.read_text(encoding="utf-8")
-    theirs = pairups.replace("\nProposed\n", "\nAccepted\n")
-    path.write_text(theirs, encoding="utf-8")
+    repo, path, pairups, theirs = accepted_by_hand(recorded, tmp_path)
     said = export(repo, env, "--format", "adr", "--no-record")
     assert "pairup export --force writes its version" in said[-1]
     forced = export(repo, env, "--format", "adr", "--no-record", "--force")

@@ -10,6 +10,7 @@ by name. The same journal, replayed into a new app at another size, shows the sa
 
 import asyncio
 import re
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -27,9 +28,9 @@ from pairup.tui.session import Participation, Preferences
 from pairup.tui.widgets import BROKEN, DecisionLog, Roster, fit
 from tests.hostile import CORPUS, NAMEABLE
 from tests.hostile import fit as cut
-from tests.integration.relaykit import PinnedJitter, free_port, new_session, relay_on
+from tests.integration.relaykit import PinnedJitter
 
-from .tuikit import Partner, command, on_screen, opened, session_of, until
+from .tuikit import Partner, command, hosted, on_screen, opened, session_of, until
 
 ANN = ev.Participant(id="ann", name="Ann [b]host[/b] \u202eeve", email="ann@example.com")
 TERMINAL_CONTROL = re.compile(
@@ -58,105 +59,95 @@ def test_the_hostile_corpus_from_real_partners_stays_text_on_the_hosts_screen(
     entries = list(CORPUS.items())
 
     async def scenario() -> None:
-        session, secret = new_session()
-        async with relay_on(free_port(), tmp_path / "relay") as relay:
-            join = wire.JoinLink(relay.url, session, secret)
-            ann = host_app(tmp_path, join)
-            async with ann.run_test(size=(80, 24), notifications=True) as pilot:
-                await until(lambda: ann.session is not None, "the session to open")
-                view = lambda: session_of(ann).link.view  # noqa: E731
-                await until(lambda: view().member("ann") is not None, "Ann in her session")
-                await pilot.press("s")
-                for index, (key, text) in enumerate(entries):
-                    name = cut(text, 200) if key in NAMEABLE else f"Partner {index}"
-                    partner = Partner(tmp_path, join, index, name)
-                    await until(
-                        lambda p=partner: (m := view().member(p.me.id)) is not None and m.present,
-                        f"partner {key} to join",
-                    )
-                    title = cut(text, 200).strip() or key
-                    partner.send(
-                        command("decide", title=title, context=text, decision=text[:20_000])
-                    )
-                    await until(
-                        lambda t=title: any(d.title == t for d in view().decisions.values()),
-                        f"decision {key}",
-                    )
-                    decision_id = next(d.id for d in view().decisions.values() if d.title == title)
-                    partner.send(
-                        command(
-                            "amend", decision_id=decision_id, status="accepted", consequences=text
-                        )
-                    )
-                    partner.send(command("lesson", text=cut(text, 2000)))
-                    await until(lambda i=index: len(view().lessons) == i + 1, f"lesson {key}")
-                    # The partner drives: their name is in the rotation toast on Ann's screen.
-                    await pilot.press("n")
-                    await until(lambda p=partner: view().driver == p.me.id, f"{key} to drive")
-                    await pilot.pause()
-                    toasts = " ".join(n.message for n in ann._notifications)
-                    assert printable(name)[:40] in toasts
-                    assert not TERMINAL_CONTROL.search(on_screen(ann))
-                    await partner.leave()
-                    await until(lambda p=partner: not view().member(p.me.id).present, "leaving")
-
-                # Commits whose messages are the corpus, from one more partner's clone.
-                committer = Partner(tmp_path, join, len(entries), "Committer")
+        async with hosted(tmp_path, partial(host_app, tmp_path), (80, 24)) as (ann, pilot, join):
+            view = lambda: session_of(ann).link.view  # noqa: E731
+            await pilot.press("s")
+            for index, (key, text) in enumerate(entries):
+                name = cut(text, 200) if key in NAMEABLE else f"Partner {index}"
+                partner = Partner(tmp_path, join, index, name)
                 await until(
-                    lambda: (m := view().member(committer.me.id)) is not None and m.present,
-                    "the committer to join",
+                    lambda p=partner: (m := view().member(p.me.id)) is not None and m.present,
+                    f"partner {key} to join",
                 )
-                for key, text in entries:
-                    committer.commit(text if text.strip() else key)
-                await until(lambda: len(view().commits) == len(entries), "every commit")
-                await committer.leave()
-
-                assert ann.is_running
-                screen = on_screen(ann)
-                assert not TERMINAL_CONTROL.search(screen)
-                assert "you are Ann [b]host[/b] ⟨RLO⟩eve" in ann.sub_title
-                assert "Ann [b]host[" in screen
-
-                # Every title in the table as its visible text, and every name in the roster.
-                table = ann.main.query_one(DecisionLog)
-                titles = [table.get_row_at(row)[1].plain for row in range(table.row_count)]
-                expected = [printable(cut(t, 200).strip() or k) + " ✎" for k, t in entries]
-                assert titles == expected
-                roster = ann.main.query_one(Roster).content.plain
-                for key, text in entries:
-                    if key in NAMEABLE:
-                        assert visible_prefix(cut(text, 200), 6) in roster, key
-
-                # Each decision opens in the amend form with its text visible and unchanged;
-                # saving it untouched sends nothing.
-                table.focus()
-                for row, (key, text) in enumerate(entries):
-                    table.move_cursor(row=row)
-                    await pilot.press("enter")
-                    form = ann.screen
-                    assert isinstance(form, DecisionForm), key
-                    assert form.query_one("#title", Input).value == printable(
-                        cut(text, 200).strip() or key
-                    )
-                    shown = form.query_one("#context", TextArea).text
-                    assert shown == printable_block(text)
-                    assert not TERMINAL_CONTROL.search(on_screen(ann))
-                    await pilot.press("ctrl+s")
-                    assert ann.screen is ann.main
+                title = cut(text, 200).strip() or key
+                partner.send(command("decide", title=title, context=text, decision=text[:20_000]))
+                await until(
+                    lambda t=title: any(d.title == t for d in view().decisions.values()),
+                    f"decision {key}",
+                )
+                decision_id = next(d.id for d in view().decisions.values() if d.title == title)
+                partner.send(
+                    command("amend", decision_id=decision_id, status="accepted", consequences=text)
+                )
+                partner.send(command("lesson", text=cut(text, 2000)))
+                await until(lambda i=index: len(view().lessons) == i + 1, f"lesson {key}")
+                # The partner drives: their name is in the rotation toast on Ann's screen.
+                await pilot.press("n")
+                await until(lambda p=partner: view().driver == p.me.id, f"{key} to drive")
                 await pilot.pause()
-                assert all(len(d.amendments) == 1 for d in view().decisions.values())
-
-                await pilot.press("x", "y")
-                await until(lambda: isinstance(ann.screen, EndScreen), "the end screen")
-                summary = ann.screen.summary.plain
-                for key, text in entries:
-                    assert printable(cut(text, 200).strip() or key) in summary, key
-                    lesson = printable_block(cut(text, 2000)).replace("\n", "\n    ")
-                    assert lesson in summary, key
-                # Each commit's subject as git recorded it (git itself stops a message at NUL).
-                for record in view().commits.values():
-                    assert f" {printable(record.summary)}: Partner" in summary, record.summary
+                toasts = " ".join(n.message for n in ann._notifications)
+                assert printable(name)[:40] in toasts
                 assert not TERMINAL_CONTROL.search(on_screen(ann))
+                await partner.leave()
+                await until(lambda p=partner: not view().member(p.me.id).present, "leaving")
+
+            # Commits whose messages are the corpus, from one more partner's clone.
+            committer = Partner(tmp_path, join, len(entries), "Committer")
+            await until(
+                lambda: (m := view().member(committer.me.id)) is not None and m.present,
+                "the committer to join",
+            )
+            for key, text in entries:
+                committer.commit(text if text.strip() else key)
+            await until(lambda: len(view().commits) == len(entries), "every commit")
+            await committer.leave()
+
+            assert ann.is_running
+            screen = on_screen(ann)
+            assert not TERMINAL_CONTROL.search(screen)
+            assert "you are Ann [b]host[/b] ⟨RLO⟩eve" in ann.sub_title
+            assert "Ann [b]host[" in screen
+
+            # Every title in the table as its visible text, and every name in the roster.
+            table = ann.main.query_one(DecisionLog)
+            titles = [table.get_row_at(row)[1].plain for row in range(table.row_count)]
+            expected = [printable(cut(t, 200).strip() or k) + " ✎" for k, t in entries]
+            assert titles == expected
+            roster = ann.main.query_one(Roster).content.plain
+            for key, text in entries:
+                if key in NAMEABLE:
+                    assert visible_prefix(cut(text, 200), 6) in roster, key
+
+            # Each decision opens in the amend form with its text visible and unchanged;
+            # saving it untouched sends nothing.
+            table.focus()
+            for row, (key, text) in enumerate(entries):
+                table.move_cursor(row=row)
+                await pilot.press("enter")
+                form = ann.screen
+                assert isinstance(form, DecisionForm), key
+                assert form.query_one("#title", Input).value == printable(
+                    cut(text, 200).strip() or key
+                )
+                shown = form.query_one("#context", TextArea).text
+                assert shown == printable_block(text)
+                assert not TERMINAL_CONTROL.search(on_screen(ann))
+                await pilot.press("ctrl+s")
+                assert ann.screen is ann.main
+            await pilot.pause()
+            assert all(len(d.amendments) == 1 for d in view().decisions.values())
+
+            await pilot.press("x", "y")
+            await until(lambda: isinstance(ann.screen, EndScreen), "the end screen")
+            summary = ann.screen.summary.plain
+            for key, text in entries:
+                assert printable(cut(text, 200).strip() or key) in summary, key
+                lesson = printable_block(cut(text, 2000)).replace("\n", "\n    ")
+                assert lesson in summary, key
+            # Each commit's subject as git recorded it (git itself stops a message at NUL).
+            for record in view().commits.values():
+                assert f" {printable(record.summary)}: Partner" in summary, record.summary
+            assert not TERMINAL_CONTROL.search(on_screen(ann))
 
         # The relay is gone: the same journal, replayed into a new app at another size.
         again = host_app(tmp_path, join, create=False)
@@ -183,24 +174,17 @@ def test_a_panel_that_fails_to_draw_says_so_and_the_rest_carries_on(
         return render(widget)
 
     async def scenario() -> None:
-        session, secret = new_session()
-        async with relay_on(free_port(), tmp_path / "relay") as relay:
-            join = wire.JoinLink(relay.url, session, secret)
-            ann = host_app(tmp_path, join)
-            async with ann.run_test(size=(80, 24), notifications=True) as pilot:
-                await until(lambda: ann.session is not None, "the session to open")
-                view = lambda: session_of(ann).link.view  # noqa: E731
-                await until(lambda: view().member("ann") is not None, "Ann in her session")
-                monkeypatch.setattr(Widget, "_render", failing)
-                partner = Partner(tmp_path, join, 1, "Bob")
-                await until(lambda: BROKEN[:20] in on_screen(ann), "the roster to say so")
-                partner.send(command("decide", title="Still drawn"))
-                await until(lambda: "Still drawn" in on_screen(ann), "the decisions to carry on")
-                assert ann.is_running
-                monkeypatch.undo()
-                await pilot.press("s")
-                await until(lambda: "Bob" in on_screen(ann), "the roster to draw again")
-                await partner.leave()
+        async with hosted(tmp_path, partial(host_app, tmp_path), (80, 24)) as (ann, pilot, join):
+            monkeypatch.setattr(Widget, "_render", failing)
+            partner = Partner(tmp_path, join, 1, "Bob")
+            await until(lambda: BROKEN[:20] in on_screen(ann), "the roster to say so")
+            partner.send(command("decide", title="Still drawn"))
+            await until(lambda: "Still drawn" in on_screen(ann), "the decisions to carry on")
+            assert ann.is_running
+            monkeypatch.undo()
+            await pilot.press("s")
+            await until(lambda: "Bob" in on_screen(ann), "the roster to draw again")
+            await partner.leave()
 
     with caplog.at_level("ERROR", logger="pairup.tui"):
         asyncio.run(scenario())

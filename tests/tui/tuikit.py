@@ -23,7 +23,7 @@ from pairup.link.client import Link
 from pairup.session import events as ev
 from pairup.tui.app import PairupApp
 from pairup.tui.session import Participation, Preferences
-from tests.integration.relaykit import PinnedJitter, new_session
+from tests.integration.relaykit import PinnedJitter, free_port, new_session, relay_on
 
 WAIT = 15.0
 
@@ -176,3 +176,21 @@ class Partner:
 
 def command(name: str, **fields: object) -> str:
     return json.dumps({"cmd": name, **fields})
+
+
+@contextlib.asynccontextmanager
+async def hosted(
+    tmp_path: Path, make: Callable[[wire.JoinLink], PairupApp], size: tuple[int, int]
+) -> AsyncIterator[tuple[PairupApp, Pilot[str | None], wire.JoinLink]]:
+    """A real relay on loopback, a new session on it, and the host's app made by ``make`` for
+    its link, running at ``size``; yields once the host is in the session. The relay stops
+    when the block ends."""
+    session, secret = new_session()
+    async with relay_on(free_port(), tmp_path / "relay") as relay:
+        join = wire.JoinLink(relay.url, session, secret)
+        app = make(join)
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await until(lambda: app.session is not None, "the host's session to open")
+            me = session_of(app).me.id
+            await until(lambda: session_of(app).link.view.member(me) is not None, "the host in")
+            yield app, pilot, join
