@@ -176,7 +176,7 @@ class Participation:
         summary.append("The session has ended.\n\n", style="bold")
         summary.append(
             f"{text.time_of_day(started)} to {text.time_of_day(ended)}, "
-            f"{text.span(ended - started)}, {view.turn} turn{'' if view.turn == 1 else 's'}.\n\n"
+            f"{text.driven(ended - started)}, {view.turn} turn{'' if view.turn == 1 else 's'}.\n\n"
         )
         summary.append("Who drove how long\n", style="bold")
         driven = timer.driving_times(view, ended)
