@@ -24,7 +24,6 @@ from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
-from textual.widgets._footer import FooterKey
 
 from pairup.duration import DurationError, parse_duration
 from pairup.printable import clipped, printable
@@ -94,7 +93,8 @@ ACTIONS = (
     Action("g", "commit", "Commit", "commit what is staged, crediting everyone pairing"),
 )
 NEEDS_SESSION = {a.action for a in ACTIONS} - {"help", "app.quit"}
-ALWAYS_SHOWN = {a.action for a in ACTIONS if a.always}
+EXTRA = {a.action for a in ACTIONS if not a.always}
+QUIT = next(a for a in ACTIONS if a.action == "app.quit")
 
 
 class KeyFooter(Footer):
@@ -103,7 +103,7 @@ class KeyFooter(Footer):
 
     def compose(self) -> ComposeResult:
         for widget in super().compose():
-            if isinstance(widget, FooterKey) and widget.action not in ALWAYS_SHOWN:
+            if getattr(widget, "action", None) in EXTRA:
                 widget.add_class("-extra")
             yield widget
 
@@ -282,7 +282,7 @@ class MainScreen(Screen[None]):
         keys += [
             KeyHelp("f1", "Keys", "list every key"),
             KeyHelp("ctrl+p", "Commands", "search every action, and the themes"),
-            KeyHelp("ctrl+q", "Quit", self.app.explain(ACTIONS[7])),
+            KeyHelp("ctrl+q", "Quit", self.app.explain(QUIT)),
         ]
         self.app.push_screen(Help(keys))
 
