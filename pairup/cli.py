@@ -351,9 +351,9 @@ def _offer_line(offer: "Resumable") -> None:
             {
                 "type": "resumable",
                 "session": offer.hosted.session,
-                "started": offer.started,
-                "participants": list(offer.participants),
-                "decisions": offer.decisions,
+                "started": offer.summary.started,
+                "participants": list(offer.summary.participants),
+                "decisions": offer.summary.decisions,
                 "resume": "pairup start --headless --resume",
             },
             separators=(",", ":"),
@@ -364,19 +364,17 @@ def _offer_line(offer: "Resumable") -> None:
 
 async def _offered_resume(app: "PairupApp", offer: "Resumable") -> bool:
     """TUI: ask whether to resume the unfinished session rather than open a new one."""
-    from pairup.printable import printable
     from pairup.tui import text
     from pairup.tui.screens import Choice
 
-    who = ", ".join(offer.participants) or "nobody yet"
-    count = f"{offer.decisions} decision{'' if offer.decisions == 1 else 's'}"
+    summary = offer.summary
+    who = ", ".join(summary.participants) or "nobody yet"
+    count = f"{summary.decisions} decision{'' if summary.decisions == 1 else 's'}"
     answer = await app.push_screen_wait(
         Choice(
             "Resume the unfinished session?",
-            printable(
-                f"Session {offer.hosted.session}, started {text.time_of_day(offer.started)} "
-                f"with {who}; {count}. Its join link still works for your partners."
-            ),
+            f"Session {offer.hosted.session}, started {text.time_of_day(summary.started)} "
+            f"with {who}; {count}. Its join link still works for your partners.",
             [("resume", "r", "Resume it"), ("new", "s", "Start a new session")],
         )
     )

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pairup.durable import make_dirs, sync_dir
-from pairup.journal import JournalError, journal_path, load
-from pairup.session import fold
+from pairup.journal import JournalError, journal_path, read_info
+from pairup.sessions import SessionSummary, summarise
 
 _DIR = "hosted"
 
@@ -43,9 +43,7 @@ class Resumable:
     """A hosted session not yet ended, with what a person needs to recognise it."""
 
     hosted: Hosted
-    started: float
-    participants: tuple[str, ...]
-    decisions: int
+    summary: SessionSummary
 
 
 def remember(data_dir: Path, hosted: Hosted) -> None:
@@ -80,22 +78,16 @@ def resumable(data_dir: Path, repository: Path) -> list[Resumable]:
         if hosted is None or hosted.repository != str(repository):
             continue
         try:
-            contents = load(journal_path(data_dir, hosted.session))
+            summary = summarise(read_info(journal_path(data_dir, hosted.session)))
         except (OSError, JournalError, ValueError):
             continue
-        state = fold(contents.events)
-        if state.phase == "ended":
+        if summary is None:
+            continue
+        if summary.ended:
             forget(data_dir, hosted.session)
             continue
-        found.append(
-            Resumable(
-                hosted=hosted,
-                started=state.opened_at if state.opened_at is not None else hosted.created_at,
-                participants=tuple(member.participant.name for member in state.members),
-                decisions=len(state.decisions),
-            )
-        )
-    return sorted(found, key=lambda item: item.started, reverse=True)
+        found.append(Resumable(hosted, summary))
+    return sorted(found, key=lambda item: item.summary.started, reverse=True)
 
 
 def _read(path: Path) -> Hosted | None:

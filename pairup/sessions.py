@@ -5,7 +5,7 @@ from datetime import datetime
 from pathlib import Path
 
 from pairup.duration import format_duration
-from pairup.journal import JournalError, list_sessions, load
+from pairup.journal import JournalError, JournalInfo, list_sessions, load
 from pairup.printable import printable
 from pairup.session import fold
 
@@ -14,6 +14,8 @@ from pairup.session import fold
 class SessionSummary:
     session_id: str
     created_at: float
+    started: float
+    """When the session opened (the journal's creation, before anything happened)."""
     participants: tuple[str, ...]
     seconds: float
     decisions: int
@@ -30,29 +32,35 @@ def summarise_sessions(data_dir: Path) -> tuple[list[SessionSummary], list[str]]
     problems: list[str] = []
     for info in list_sessions(data_dir):
         try:
-            contents = load(info.path)
+            summary = summarise(info)
         except (OSError, JournalError) as error:
             problems.append(str(error))
             continue
-        if not contents.events:
-            # A journal begun and never written to (a join refused before this machine took
-            # part, by a pairup before 0.x kept it): nothing happened in it.
-            continue
-        state = fold(contents.events)
-        start = state.opened_at if state.opened_at is not None else info.created_at
-        end = state.ended_at if state.ended_at is not None else state.clock or start
-        summaries.append(
-            SessionSummary(
-                session_id=info.session_id,
-                created_at=info.created_at,
-                participants=tuple(m.participant.name for m in state.members),
-                seconds=end - start,
-                decisions=len(state.decisions),
-                commits=len(state.commits),
-                ended=state.ended_at is not None,
-            )
-        )
+        if summary is not None:
+            summaries.append(summary)
     return summaries, problems
+
+
+def summarise(info: JournalInfo) -> SessionSummary | None:
+    """One session, from a fold of its journal; None for a journal nothing was written to (a
+    join refused before this machine took part, as older pairups kept them). Raises
+    ``OSError`` or ``JournalError`` for a journal that cannot be read."""
+    contents = load(info.path)
+    if not contents.events:
+        return None
+    state = fold(contents.events)
+    start = state.opened_at if state.opened_at is not None else info.created_at
+    end = state.ended_at if state.ended_at is not None else state.clock or start
+    return SessionSummary(
+        session_id=info.session_id,
+        created_at=info.created_at,
+        started=start,
+        participants=tuple(m.participant.name for m in state.members),
+        seconds=end - start,
+        decisions=len(state.decisions),
+        commits=len(state.commits),
+        ended=state.ended_at is not None,
+    )
 
 
 def format_sessions(summaries: list[SessionSummary]) -> str:
