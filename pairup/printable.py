@@ -47,6 +47,16 @@ _ONE_LINE = _table(keep_lines=False)
 _BLOCK = _table(keep_lines=True)
 
 
+_BIDI_NAMED = {code: f"⟨{name}⟩" for code, name in _BIDI.items()}
+
+
+def bidi_named(text: str) -> str:
+    """``text`` with each bidirectional control shown by its name (``⟨RLO⟩``) and nothing else
+    changed: for documents, which have their own rules for other control characters but where
+    an override would make a title read backwards just the same."""
+    return text.translate(_BIDI_NAMED)
+
+
 def printable(text: str) -> str:
     """``text`` for one line of a terminal: every control character visible, a line break too
     (as ``␊``), a tab as a space."""
@@ -67,9 +77,3 @@ def _whole(text: str) -> str:
     except UnicodeEncodeError:
         return "".join("\ufffd" if 0xD800 <= ord(char) < 0xE000 else char for char in text)
     return text
-
-
-def clipped(text: str, limit: int) -> str:
-    """At most ``limit`` characters of ``text``, ending in "…" when it was cut: for a toast or
-    a line that names a long title."""
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"

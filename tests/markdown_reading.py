@@ -87,8 +87,28 @@ def table_rows(tokens: list[Token]) -> list[list[Token]]:
     return rows
 
 
+BIDI_NAMES = {
+    "\u061c": "ALM",
+    "\u200e": "LRM",
+    "\u200f": "RLM",
+    "\u202a": "LRE",
+    "\u202b": "RLE",
+    "\u202c": "PDF",
+    "\u202d": "LRO",
+    "\u202e": "RLO",
+    "\u2066": "LRI",
+    "\u2067": "RLI",
+    "\u2068": "FSI",
+    "\u2069": "PDI",
+}
+"""Unicode's bidirectional controls by their short names: a document shows them so, as every
+screen does, never as overrides that would make a title read backwards."""
+
+
 def one_line(text: str) -> str:
     """What a participant's text reads as on one line: controls and whitespace runs as one
-    space (the rule a title, a name or a subject is written by)."""
-    visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    space, bidirectional controls by name (the rule a title, a name or a subject is written
+    by)."""
+    named = "".join(f"⟨{BIDI_NAMES[char]}⟩" if char in BIDI_NAMES else char for char in text)
+    visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in named)
     return " ".join(visible.split())

@@ -15,6 +15,8 @@ character references.
 import re
 import unicodedata
 
+from pairup.printable import bidi_named
+
 # Characters with an inline meaning wherever they stand: escapes, code spans, emphasis, links,
 # raw HTML and autolinks, table cells, ATX closing sequences, strikethrough and math.
 _ALWAYS = re.compile(r"[\\`*\[\]<|#~$]")
@@ -69,9 +71,10 @@ def block(text: str) -> str:
 
 
 def _visible(text: str) -> str:
-    """``text`` with every control character as a space: none has a place in a document, and
-    an escape sequence would still act on a terminal that shows the file."""
-    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+    """``text`` with every control character as a space (none has a place in a document, and
+    an escape sequence would still act on a terminal that shows the file) and bidirectional
+    controls by name, as every screen shows them (one would make a title read backwards)."""
+    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in bidi_named(text))
 
 
 def _keep_indent(line: str) -> str:
