@@ -26,10 +26,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
 from pairup.duration import DurationError, parse_duration
-from pairup.printable import clipped, printable
+from pairup.printable import printable
 from pairup.tui import text
 from pairup.tui.shown import STARTING, Snapshot
-from pairup.tui.widgets import DecisionLog, Roster, TimerPanel, plain
+from pairup.tui.widgets import DecisionLog, Roster, TimerPanel, fit, plain
 
 if TYPE_CHECKING:
     from pairup.tui.session import Participation
@@ -43,7 +43,7 @@ log = logging.getLogger("pairup.tui")
 TICK_SECONDS = 0.25
 FLASH_SECONDS = 1.5
 TOAST_CHARACTERS = 300
-"""A toast quotes at most this much of anyone's text; the screens behind it show the rest."""
+"""A toast quotes at most this many cells of anyone's text; the screens behind show the rest."""
 EXTEND_LONGEST = 4 * 3600
 
 
@@ -351,8 +351,8 @@ class PairupApp(App[str | None]):
         never more than :data:`TOAST_CHARACTERS` of anyone's text. (Widgets' own ``notify``
         ask for markup; here nobody gets it.)"""
         super().notify(
-            clipped(printable(message), TOAST_CHARACTERS),
-            title=clipped(printable(title), 80),
+            fit(printable(message), TOAST_CHARACTERS),
+            title=fit(printable(title), 80),
             severity=severity,
             timeout=timeout,
             markup=False,

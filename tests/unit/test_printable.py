@@ -5,7 +5,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairup.printable import clipped, printable, printable_block
+from pairup.printable import bidi_named, printable, printable_block
 from tests.hostile import CORPUS
 
 OBEYED = re.compile(
@@ -46,6 +46,5 @@ def test_each_kind_of_control_has_a_visible_stand_in() -> None:
     assert printable_block("one\r\ntwo\x07") == "one\ntwo␇"
 
 
-def test_clipping_says_it_clipped() -> None:
-    assert clipped("abcdef", 4) == "abc…"
-    assert clipped("abc", 4) == "abc"
+def test_a_document_gets_bidi_controls_by_name_and_nothing_else_changed() -> None:
+    assert bidi_named("\u202etxt.exe\u202c \x1b x") == "⟨RLO⟩txt.exe⟨PDF⟩ \x1b x"
