@@ -5,6 +5,7 @@ The wheel and the sdist are built by hatchling's PEP 517 hooks, the ones pip cal
 process; each build takes a fraction of a second.
 """
 
+import contextlib
 import json
 import re
 import shlex
@@ -15,7 +16,8 @@ import sys
 import tarfile
 import urllib.request
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -114,26 +116,39 @@ def test_pairup_installed_from_a_wheel_reads_the_defaults_and_presets_it_carries
     assert "presets: lossy, " in mistyped.stderr
 
 
+@dataclass
+class Served:
+    listening: str
+    """The relay's first line on stdout, where it says what it listens on."""
+    stderr: str = ""
+    """All it wrote on stderr, once stopped."""
+
+
+@contextlib.contextmanager
+def serving(argv: list[str], env: dict[str, str], cwd: Path) -> Iterator[Served]:
+    """``pairup relay`` in a process of its own, stopped at the end with SIGTERM (as systemd
+    stops a service), which it must take as a clean exit."""
+    relay = subprocess.Popen(
+        argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert relay.stdout is not None
+    served = Served("")
+    try:
+        served.listening = relay.stdout.readline()
+        yield served
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        _, served.stderr = relay.communicate(timeout=WAIT)
+    assert relay.returncode == 0, served.stderr
+
+
 def test_a_preset_runs_a_drill_on_pairup_relay(
     tmp_path: Path, isolated_env: dict[str, str]
 ) -> None:
-    relay = subprocess.Popen(
-        [str(PAIRUP), "relay", "--chaos", "lossy", "--host", "127.0.0.1", "--port", "0"],
-        env=isolated_env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert relay.stdout is not None
-    assert relay.stderr is not None
-    try:
-        assert "listening on ws://127.0.0.1:" in relay.stdout.readline()
-    finally:
-        relay.send_signal(signal.SIGTERM)
-        _, stderr = relay.communicate(timeout=WAIT)
-    assert relay.returncode == 0, stderr
-    lines = stderr.splitlines()
+    argv = [str(PAIRUP), "relay", "--chaos", "lossy", "--host", "127.0.0.1", "--port", "0"]
+    with serving(argv, isolated_env, tmp_path) as served:
+        assert "listening on ws://127.0.0.1:" in served.listening
+    lines = served.stderr.splitlines()
     assert lines[0].startswith("pairup relay: FAULT DRILL ON (drop=0.05,seed=1)")
     assert lines[-1].startswith("pairup relay: chaos drill (drop=0.05,seed=1): ")
 
@@ -172,26 +187,13 @@ def test_the_service_units_command_serves_and_stops_on_sigterm(
     argv = [arg.replace("%S", str(tmp_path / "state")) for arg in argv]
     argv[argv.index("--host") + 1] = "127.0.0.1"
     argv[argv.index("--port") + 1] = "0"
-    relay = subprocess.Popen(
-        argv,
-        env=isolated_env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert relay.stdout is not None
-    try:
-        line = relay.stdout.readline()
+    with serving(argv, isolated_env, tmp_path) as served:
+        line = served.listening
         listening = re.search(r"listening on ws://(127\.0\.0\.1:\d+) \(data in (.+), epoch", line)
         assert listening, line
         assert Path(listening.group(2)) == tmp_path / "state" / "pairup-relay"
         with urllib.request.urlopen(f"http://{listening.group(1)}/healthz", timeout=WAIT) as answer:
             assert answer.status == 200
-    finally:
-        relay.send_signal(signal.SIGTERM)
-        _, stderr = relay.communicate(timeout=WAIT)
-    assert relay.returncode == 0, stderr
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is missing")
