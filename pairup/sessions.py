@@ -1,9 +1,9 @@
 """What ``pairup sessions`` shows: one line per journaled session, from a fold of its log."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+from pairup import moment
 from pairup.duration import format_duration
 from pairup.journal import JournalError, JournalInfo, list_sessions, load
 from pairup.printable import printable
@@ -17,7 +17,8 @@ class SessionSummary:
     started: float
     """When the session opened (the journal's creation, before anything happened)."""
     participants: tuple[str, ...]
-    seconds: float
+    seconds: float | None
+    """From the start to the end (or the last event); None when either time is impossible."""
     decisions: int
     commits: int
     ended: bool
@@ -56,7 +57,7 @@ def summarise(info: JournalInfo) -> SessionSummary | None:
         created_at=info.created_at,
         started=start,
         participants=tuple(m.participant.name for m in state.members),
-        seconds=end - start,
+        seconds=moment.between(start, end),
         decisions=len(state.decisions),
         commits=len(state.commits),
         ended=state.ended_at is not None,
@@ -69,9 +70,9 @@ def format_sessions(summaries: list[SessionSummary]) -> str:
     header = ("STARTED", "SESSION", "LENGTH", "DECISIONS", "COMMITS", "PARTICIPANTS")
     rows = [
         (
-            datetime.fromtimestamp(s.created_at).strftime("%Y-%m-%d %H:%M"),
+            _started(s.created_at),
             s.session_id,
-            format_duration(s.seconds) + ("" if s.ended else "+"),
+            _length(s.seconds) + ("" if s.ended else "+"),
             str(s.decisions),
             str(s.commits),
             printable(", ".join(s.participants)) or "-",
@@ -84,3 +85,15 @@ def format_sessions(summaries: list[SessionSummary]) -> str:
         for row in (header, *rows)
     ]
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _started(at: float) -> str:
+    shown = moment.local(at)
+    return moment.UNKNOWN_TIME if shown is None else shown.strftime("%Y-%m-%d %H:%M")
+
+
+def _length(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    length, over = moment.capped(seconds)
+    return f"over {format_duration(length)}" if over else format_duration(length)

@@ -5,6 +5,9 @@ into strings. Kept pure (no files, no clock), every format can be pinned with go
 on a fake clock, and the same log always exports byte for byte the same documents. Times come
 from the log, which carries the relay's clock, or from the caller's ``now``, and are written in
 UTC so that two people exporting the same session in different time zones get the same files.
+A log may hold impossible times (a broken clock, an old or replayed journal): each goes through
+:mod:`pairup.moment`, so it is written as unknown and left out of the chart, and a length
+beyond belief is written as "over" its cap.
 
 Every string a participant typed reaches the Markdown through :func:`~pairup.adr.markdown.inline`
 or :func:`~pairup.adr.markdown.block`, so none of it becomes structure; MADR's front matter is
@@ -21,6 +24,7 @@ from datetime import UTC, datetime
 from typing import NamedTuple
 from urllib.parse import quote
 
+from pairup import moment
 from pairup.adr.markdown import block, inline, one_line
 from pairup.session import Event, State, encode_event
 from pairup.session.state import CommitRecord, Decision, Extension, Interlude, Pause, Stint
@@ -119,7 +123,12 @@ class SessionFacts:
     participants: tuple[Attendee, ...]
     """Everyone, in rotation order, including anyone who left before the end."""
     date: str
-    """The day the session started, ``YYYY-MM-DD`` in UTC."""
+    """The day the session started, ``YYYY-MM-DD`` in UTC, or "unknown date"."""
+
+    @property
+    def file_date(self) -> str:
+        """:attr:`date` as it starts a file name: "undated" when it is not known."""
+        return "undated" if self.date == moment.UNKNOWN_DATE else self.date
 
 
 def facts(state: State, session_id: str) -> SessionFacts:
@@ -276,8 +285,10 @@ def duration(seconds: float) -> str:
 
     Rounded to whole seconds; a unit at zero after a larger one is left out (``15 min``, not
     ``15 min 00 s``), and smaller units after a larger one take two digits, as on a clock.
+    Never negative; past :data:`pairup.moment.LONGEST`, "over" that.
     """
-    total = max(0, math.floor(seconds + 0.5))
+    length, over = moment.capped(seconds)
+    total = math.floor(length + 0.5)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -290,7 +301,13 @@ def duration(seconds: float) -> str:
         parts = [f"{minutes} min"] + ([f"{secs:02d} s"] if secs else [])
     else:
         parts = [f"{secs} s"]
-    return " ".join(parts)
+    return ("over " if over else "") + " ".join(parts)
+
+
+def _length(start: float, end: float) -> str:
+    """The :func:`duration` from ``start`` to ``end``, unless either time is impossible."""
+    seconds = moment.between(start, end)
+    return moment.UNKNOWN_LENGTH if seconds is None else duration(seconds)
 
 
 def _decision_makers(decision: Decision, facts: SessionFacts) -> list[str]:
@@ -431,7 +448,7 @@ def _interruptions(state: State, now: float, day: str) -> list[str]:
             (
                 pause.start,
                 f"- {_clock(pause.start, day)} to {_clock(pause.end, day)} UTC: turn "
-                f"{pause.turn} paused{why} ({duration(pause.end - pause.start)})",
+                f"{pause.turn} paused{why} ({_length(pause.start, pause.end)})",
             )
         )
     for extension in state.extensions_in_order():
@@ -453,10 +470,12 @@ def _driving(state: State, end: float) -> list[str]:
     if not seconds:
         return ["_Nobody joined the session._"]
     total = sum(seconds.values())
+    # Impossible times in the log can make a total no share can be taken of.
+    shares = math.isfinite(total) and total > 0
     rows = ["| Participant | Driving time | Share |", "| --- | ---: | ---: |"]
     for member in state.members:
         driven = seconds[member.id]
-        share = f"{driven / total:.1%}" if total > 0 else "n/a"
+        share = f"{driven / total:.1%}" if shares else "n/a"
         rows.append(f"| {inline(_name(state, member.id))} | {duration(driven)} | {share} |")
     spread = max(seconds.values()) - min(seconds.values())
     even = total / len(seconds)
@@ -627,25 +646,35 @@ def _yaml_char(char: str) -> str:
 
 
 def _span(start: float, end: float) -> tuple[int, int] | None:
-    """Whole seconds, rounded so a stint's ends line up with its neighbours'; None if empty."""
+    """Whole seconds, rounded so a stint's ends line up with its neighbours'; None if empty,
+    or if it cannot be drawn: an end at an impossible time, or longer than any turn can be
+    (a chart spanning centuries shows nothing else)."""
+    seconds = moment.between(start, end)
+    if seconds is None or seconds > moment.LONGEST:
+        return None
     first, last = math.floor(start + 0.5), math.floor(end + 0.5)
     return (first, last) if last > first else None
 
 
 def _chart_time(at: int) -> str:
+    """A time :func:`_span` has already found believable."""
     return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _clock(at: float, day: str) -> str:
     """A time of day in UTC, with its date when that is not the session's first day."""
-    moment = datetime.fromtimestamp(math.floor(at + 0.5), tz=UTC)
-    clock = moment.strftime("%H:%M:%S")
-    return clock if moment.strftime("%Y-%m-%d") == day else f"{moment:%Y-%m-%d} {clock}"
+    shown = moment.utc(math.floor(at + 0.5)) if moment.known(at) else None
+    if shown is None:
+        return moment.UNKNOWN_TIME
+    clock = shown.strftime("%H:%M:%S")
+    return clock if shown.strftime("%Y-%m-%d") == day else f"{shown:%Y-%m-%d} {clock}"
 
 
 def _day(at: float) -> str:
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d")
+    shown = moment.utc(at)
+    return moment.UNKNOWN_DATE if shown is None else shown.strftime("%Y-%m-%d")
 
 
 def _minute(at: float) -> str:
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    shown = moment.utc(at)
+    return moment.UNKNOWN_TIME if shown is None else shown.strftime("%Y-%m-%d %H:%M UTC")

@@ -16,10 +16,10 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from pairup import moment
 from pairup.adr import marker
 from pairup.adr.render import SessionFacts, render_decision, render_json, render_record, slug
 from pairup.session import Event
@@ -155,7 +155,7 @@ def export_json(path: Path, events: Sequence[Event], *, force: bool = False) -> 
 
 
 def record_name(facts: SessionFacts, suffix: str = ".md") -> str:
-    return f"{facts.date}-{facts.session_id}{suffix}"
+    return f"{facts.file_date}-{facts.session_id}{suffix}"
 
 
 Judge = Callable[[str], str | None]
@@ -261,7 +261,8 @@ def _save(path: Path, data: bytes) -> Path:
 
 def _file_name(fmt: str, number: int, title: str, at: float) -> str:
     if fmt == "log4brains":
-        day = datetime.fromtimestamp(at, tz=UTC).strftime("%Y%m%d")
+        shown = moment.utc(at)
+        day = "undated" if shown is None else shown.strftime("%Y%m%d")
         return f"{day}-{slug(title)}.md"
     return f"{number:04d}-{slug(title)}.md"
 

@@ -1,19 +1,29 @@
 """How the screen words things: countdowns, times of day, durations, the connection.
 
-Plain functions of plain values, so the wording is tested without a terminal.
+Plain functions of plain values, so the wording is tested without a terminal. Times and lengths
+come from the session's log, which may hold any time at all: each goes through
+:mod:`pairup.moment`, so an impossible one reads as unknown and an absurd length as "over".
 """
 
 import math
-import time
 from typing import TYPE_CHECKING
+
+from pairup import moment
 
 if TYPE_CHECKING:
     from pairup.link.client import Status
 
+NO_TIME = "--:--"
+"""A clock face with nothing to show: no countdown, or a time pairup cannot believe."""
+
 
 def countdown(seconds: float) -> str:
-    """``12:34``, or ``1:02:03`` past an hour. Rounded up, so 0:00 shows only when time is up."""
-    whole = max(0, math.ceil(seconds - 1e-9))
+    """``12:34``, or ``1:02:03`` past an hour. Rounded up, so 0:00 shows only when time is up.
+    Past :data:`pairup.moment.LONGEST` no countdown is believable, so none is shown."""
+    left, over = moment.capped(seconds)
+    if over:
+        return NO_TIME
+    whole = math.ceil(left - 1e-9)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
@@ -21,33 +31,36 @@ def countdown(seconds: float) -> str:
 
 def span(seconds: float) -> str:
     """A duration in words a person reads at a glance: ``45 s``, ``12 min``, ``1 h 05 min``."""
-    whole = max(0, round(seconds))
+    length, over = moment.capped(seconds)
+    whole = round(length)
     if whole < 60:
-        return f"{whole} s"
-    minutes = whole // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60:02d} min"
+        said = f"{whole} s"
+    elif whole < 3600:
+        said = f"{whole // 60} min"
+    else:
+        minutes = whole // 60
+        said = f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"over {said}" if over else said
 
 
 def driven(seconds: float) -> str:
     """Time at the keyboard, to the second: ``45 s``, ``12 min 05 s``, ``1 h 02 min 05 s``."""
-    whole = max(0, round(seconds))
-    minutes, secs = divmod(whole, 60)
+    length, over = moment.capped(seconds)
+    minutes, secs = divmod(round(length), 60)
     if not minutes:
-        return f"{secs} s"
-    hours, minutes = divmod(minutes, 60)
-    if not hours:
-        return f"{minutes} min {secs:02d} s"
-    return f"{hours} h {minutes:02d} min {secs:02d} s"
+        said = f"{secs} s"
+    elif minutes < 60:
+        said = f"{minutes} min {secs:02d} s"
+    else:
+        hours, minutes = divmod(minutes, 60)
+        said = f"{hours} h {minutes:02d} min {secs:02d} s"
+    return f"over {said}" if over else said
 
 
-def time_of_day(instant: float) -> str:
-    """Local wall-clock time, hours and minutes; ``--:--`` for a time no clock can show."""
-    try:
-        return time.strftime("%H:%M", time.localtime(instant))
-    except (OverflowError, OSError, ValueError):
-        return "--:--"
+def time_of_day(instant: float | None) -> str:
+    """Local wall-clock time, hours and minutes; ``--:--`` for a time pairup cannot believe."""
+    shown = moment.local(instant)
+    return NO_TIME if shown is None else shown.strftime("%H:%M")
 
 
 def connection(status: "Status", now: float, chaos: str = "") -> str:
