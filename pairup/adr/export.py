@@ -8,12 +8,16 @@ import pygit2
 
 from pairup.adr.render import SessionFacts, facts
 from pairup.adr.write import (
+    Outside,
+    Place,
     Written,
-    adr_directory,
+    adr_place,
+    confine,
     export_decisions,
     export_json,
     export_record,
     find_adrs,
+    inside,
     record_name,
 )
 from pairup.git.repo import GitError, open_repository
@@ -83,13 +87,28 @@ def export(
     state = fold(contents.events)
     about = facts(state, info.session_id)
     records = where.out or where.repo / where.record_dir
+    adrs_place = None if fmt in ("json", "markdown") else adr_place(where.repo, fmt, where.adr_dir)
+    # Every place is checked before anything is written, so a refusal leaves no file behind.
+    # --out is the user's own choice on the command line, and goes wherever it says; the
+    # record beside ADRs goes to adr.record_dir all the same.
+    places: list[Place] = []
+    if adrs_place is not None and where.out is None:
+        places.append(adrs_place)
+    if (record and adrs_place is not None) or (adrs_place is None and where.out is None):
+        places.append(_record_place(where))
+    try:
+        for place in places:
+            confine(place, where.repo)
+    except Outside as error:
+        raise ExportError(str(error)) from None
     try:
         if fmt == "json":
             path = records / record_name(about, ".json")
             return [export_json(path, contents.events, force=force)]
         if fmt == "markdown":
             return [_record(records / record_name(about), state, about, where, now, force=force)]
-        directory = where.out or adr_directory(where.repo, fmt, where.adr_dir)
+        assert adrs_place is not None
+        directory = where.out or adrs_place.path
         directory.mkdir(parents=True, exist_ok=True)
         adrs = export_decisions(
             directory,
@@ -101,11 +120,19 @@ def export(
         )
         written = list(adrs.values())
         if record:
-            path = where.repo / where.record_dir / record_name(about)
+            path = _record_place(where).path / record_name(about)
             written.append(_record(path, state, about, where, now, force=force))
     except OSError as error:
         raise ExportError(f"cannot write the export: {error}") from None
     return written
+
+
+def _record_place(where: Where) -> Place:
+    return Place(
+        where.repo / where.record_dir,
+        f"adr.record_dir = {where.record_dir!r}",
+        "set adr.record_dir to a folder inside the repository, or give --no-record",
+    )
 
 
 def _record(
@@ -120,13 +147,17 @@ def _record(
     """The session record, linking the session's ADRs wherever an export may have put them:
     the configured folder, every format's own and ``--out``, always in that order, so the
     record reads the same whichever format was exported last. Exporting the record alone
-    after the ADRs, or in another format, still links them all."""
-    places = [
-        *([where.repo / where.adr_dir] if where.adr_dir else []),
-        *(adr_directory(where.repo, fmt) for fmt in ADR_FORMATS),
-        *([where.out] if where.out else []),
+    after the ADRs, or in another format, still links them all. A folder outside the
+    repository (a format's folder that is a link elsewhere) is not read: only ``--out`` is."""
+    folders = [
+        place.path
+        for place in (
+            *([adr_place(where.repo, "adr", where.adr_dir)] if where.adr_dir else []),
+            *(adr_place(where.repo, fmt) for fmt in ADR_FORMATS),
+        )
+        if inside(where.repo, place.path)
     ]
-    adrs = find_adrs(places, about.session_id)
+    adrs = find_adrs([*folders, *([where.out] if where.out else [])], about.session_id)
     held = _commits_held(path.parent, state)
     return export_record(path, state, about, adrs, now, force=force, in_this_repository=held)
 

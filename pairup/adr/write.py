@@ -9,11 +9,18 @@ the same files; but a file a person changed since (an ADR accepted by hand, supe
 the person's version is saved beside it first (ADR 19). A new decision takes the number after
 the highest already in the folder: two branches exporting at once can pick the same number,
 which is settled when they merge, by renaming one of the two (ADR 12).
+
+A repository decides where its ADRs go (``.pairup.toml``, ``.adr-dir``), and a repository may
+come from anyone: so an export checks, before it writes anything, that each folder it writes
+into is inside the repository once links are followed, and that no file it could read or
+replace there is a link to outside (:func:`confine`); and it writes every file under a fresh
+name first, so a link planted where that name would be is never written through.
 """
 
 import json
 import os
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,17 +61,88 @@ class Written:
     """Where the person's version went before a forced export replaced it."""
 
 
+class Outside(ValueError):
+    """A folder or file an export would write that is outside the repository; the message
+    says which setting put it there and what to do, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A folder an export writes into, and what chose it, for a message about it."""
+
+    path: Path
+    chosen_by: str
+    """e.g. "adr.dir = '../x'" or "the .adr-dir file in /src": the setting to change."""
+    remedy: str
+    """What to do when it points outside the repository."""
+
+
 def adr_directory(repo: Path, fmt: str, configured: str = "") -> Path:
     """The ADR folder: the configured one; for adr-tools, the nearest ``.adr-dir`` walking up
     from the repository, else an existing ``doc/adr``; else the format's usual folder."""
+    return adr_place(repo, fmt, configured).path
+
+
+def adr_place(repo: Path, fmt: str, configured: str = "") -> Place:
+    """:func:`adr_directory`, with what chose it. adr-tools looks for ``.adr-dir`` upwards from
+    where it runs, so pairup does too; :func:`confine` then refuses one that leads outside."""
     if configured:
-        return repo / configured
+        return Place(
+            repo / configured,
+            f"adr.dir = {configured!r}",
+            "set adr.dir to a folder inside the repository, or give --out DIR to write the "
+            "ADRs elsewhere on purpose",
+        )
     if fmt == "adr":
         for directory in (repo, *repo.parents):
             pointer = directory / ".adr-dir"
             if pointer.is_file():
-                return directory / pointer.read_text(encoding="utf-8").strip()
-    return repo / DEFAULT_DIRS[fmt]
+                named = pointer.read_text(encoding="utf-8").strip()
+                return Place(
+                    directory / named,
+                    f"the .adr-dir file in {directory} ({named!r})",
+                    "write an .adr-dir in the repository naming a folder inside it, set adr.dir, "
+                    "or give --out DIR",
+                )
+    default = DEFAULT_DIRS[fmt]
+    return Place(
+        repo / default,
+        f"{default.as_posix()} (where {fmt} ADRs go)",
+        "make it a folder inside the repository rather than a link, set adr.dir, or give --out DIR",
+    )
+
+
+def confine(place: Place, repo: Path) -> None:
+    """Raise :class:`Outside` unless ``place`` is inside ``repo`` once every link is followed,
+    and no file an export reads or replaces there (``*.md``, ``*.json``, and the copies it
+    saves) is a link leading outside. Nothing is written here, so an export that checks all
+    its places first writes nothing when one is refused."""
+    root = repo.resolve()
+    real = place.path.resolve()
+    if not inside(root, real):
+        raise Outside(
+            f"{place.chosen_by} puts the export in {real}, outside the repository {root}; "
+            f"pairup export writes only inside the repository: {place.remedy}"
+        )
+    try:
+        entries = sorted(place.path.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for entry in entries:
+        if entry.suffix in (".md", ".json", ".orig") and entry.is_symlink():
+            target = entry.resolve()
+            if not inside(root, target):
+                raise Outside(
+                    f"{entry} is a link to {target}, outside the repository {root}; pairup "
+                    "export writes only inside the repository: remove the link, or give "
+                    "--out DIR"
+                )
+
+
+def inside(repo: Path, path: Path) -> bool:
+    """Whether ``path`` is ``repo`` or inside it, once every link in either is followed."""
+    root, real = repo.resolve(), path.resolve()
+    return real == root or root in real.parents
 
 
 def export_decisions(
@@ -268,9 +346,10 @@ def _file_name(fmt: str, number: int, title: str, at: float) -> str:
 
 
 def _free(path: Path) -> Path:
-    """``path``, or the first ``-2``, ``-3``… variant that is not taken."""
+    """``path``, or the first ``-2``, ``-3``… variant that is not taken (by a file, a folder,
+    or a link, even one leading nowhere)."""
     candidate, count = path, 1
-    while candidate.exists():
+    while os.path.lexists(candidate):
         count += 1
         candidate = path.with_name(f"{path.stem}-{count}{path.suffix}")
     return candidate
@@ -294,8 +373,23 @@ def _marked(directory: Path, session_id: str) -> dict[str, Path]:
 
 
 def _replace(path: Path, text: str) -> None:
-    """Write ``text`` in one step, so a file is never seen half written."""
+    """Write ``text`` in one step, so a file is never seen half written. The text goes first
+    to a new file under a name nobody could have planted a link at (created exclusively), and
+    the rename replaces whatever ``path`` is, a link included, rather than write through it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.pairup-new")
-    temporary.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(temporary, path)
+    while True:
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.pairup-new")
+        try:
+            # Exclusive creation never follows a link; the mode is a new file's as the
+            # user's umask makes it, like any file they write.
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        break
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
