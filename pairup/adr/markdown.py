@@ -13,9 +13,8 @@ character references.
 """
 
 import re
-import unicodedata
 
-from pairup.printable import bidi_named
+from pairup.printable import printable
 
 # Characters with an inline meaning wherever they stand: escapes, code spans, emphasis, links,
 # raw HTML and autolinks, table cells, ATX closing sequences, strikethrough and math.
@@ -34,19 +33,19 @@ _NO_BREAK_SPACE = "\u00a0"
 def inline(text: str) -> str:
     """``text`` on one line, safe anywhere a line of Markdown holds text.
 
-    Line breaks, control characters and runs of whitespace become one space; then every
-    character that could start markup is escaped, including a block marker at the start, so
-    the result is equally safe in a heading, a table cell, link text, after a list bullet or at
-    the start of a line.
+    Line breaks and runs of whitespace become one space, other control characters their
+    visible names; then every character that could start markup is escaped, including a block
+    marker at the start, so the result is equally safe in a heading, a table cell, link text,
+    after a list bullet or at the start of a line.
     """
     return _escape_line(one_line(text))
 
 
 def one_line(text: str) -> str:
-    """``text`` on one line, not escaped: line breaks, control characters and runs of
-    whitespace become one space. For text under rules of its own (a mermaid label, a code
-    span), and the first step of :func:`inline`."""
-    return " ".join(_visible(text).split())
+    """``text`` on one line, not escaped: line breaks and runs of whitespace become one space,
+    every other control character its visible name. For text under rules of its own (a mermaid
+    label, a code span), and the first step of :func:`inline`."""
+    return _visible(" ".join(text.split()))
 
 
 def block(text: str) -> str:
@@ -71,10 +70,12 @@ def block(text: str) -> str:
 
 
 def _visible(text: str) -> str:
-    """``text`` with every control character as a space (none has a place in a document, and
-    an escape sequence would still act on a terminal that shows the file) and bidirectional
-    controls by name, as every screen shows them (one would make a title read backwards)."""
-    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in bidi_named(text))
+    """``text`` with every control character by its visible name, as every screen shows it
+    (ADR 21): C0 controls and DEL as control pictures (``␛``), C1 as ``⟨U+009B⟩``,
+    bidirectional controls as ``⟨RLO⟩``. None has a place in a document: an escape sequence
+    would still act on a terminal that shows the file, and an override would make a title read
+    backwards. Line breaks and tabs are the callers' to handle first; any left are named."""
+    return printable(text)
 
 
 def _keep_indent(line: str) -> str:

@@ -11,7 +11,10 @@ beyond belief is written as "over" its cap.
 
 Every string a participant typed reaches the Markdown through :func:`~pairup.adr.markdown.inline`
 or :func:`~pairup.adr.markdown.block`, so none of it becomes structure; MADR's front matter is
-YAML and quotes instead, and the gantt chart has rules of its own (:func:`gantt`).
+YAML and quotes instead, and the gantt chart has rules of its own (:func:`gantt`). In all of
+them a control character is written by its visible name (``␛``, ``⟨RLO⟩``), as every screen
+shows it (ADR 21). The JSON log keeps the text exact instead, with such characters as JSON
+escapes: no file pairup writes carries one raw.
 """
 
 import json
@@ -26,6 +29,7 @@ from urllib.parse import quote
 
 from pairup import moment
 from pairup.adr.markdown import block, inline, one_line
+from pairup.printable import printable
 from pairup.session import Event, State, encode_event
 from pairup.session.state import CommitRecord, Decision, Extension, Interlude, Pause, Stint
 from pairup.session.timer import driving_times
@@ -59,22 +63,19 @@ _GANTT_KEYWORD = re.compile(
 )
 
 # The characters PyYAML reads raw inside a double-quoted scalar (YAML 1.1's printable set, less
-# the line breaks NEL, LS and PS, which it would fold, and the byte order mark).
+# the line breaks NEL, LS and PS, which it would fold, and the byte order mark). Controls never
+# reach it: they are named first (printable).
 _YAML_RAW = re.compile(
     r"[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
-_YAML_NAMED_ESCAPES = {
-    "\\": "\\\\",
-    '"': '\\"',
-    "\0": "\\0",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\x1b": "\\e",
-    "\x85": "\\N",
-    "\xa0": "\\_",
-    "\u2028": "\\L",
-    "\u2029": "\\P",
+_YAML_NAMED_ESCAPES = {"\\": "\\\\", '"': '\\"', "\xa0": "\\_"}
+# What the JSON log writes as escapes rather than raw: every character a screen would name
+# (json escapes C0 itself; DEL, C1, bidirectional controls and the line and paragraph
+# separators are left to this table).
+_JSON_ESCAPED = {
+    code: f"\\u{code:04x}"
+    for code in (*range(0x7F, 0xA0), 0x061C, *range(0x2000, 0x2070))
+    if printable(chr(code)) != chr(code)
 }
 
 _LESSON_PROMPTS = (
@@ -274,10 +275,13 @@ def render_json(events: Sequence[Event]) -> str:
     """The whole event log as one JSON document, for tools that want the raw facts.
 
     Each event is written as the journal and the wire carry it (``encode_event``), so the export
-    can be folded again; keys are sorted so the same log gives the same bytes.
+    can be folded again; keys are sorted so the same log gives the same bytes. Text stays
+    readable (no ASCII escapes for letters), but every control character is a JSON escape, so
+    the file holds none raw and still reads back as exactly what was typed.
     """
     document = {"events": [json.loads(encode_event(event)) for event in events]}
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
+    return text.translate(_JSON_ESCAPED) + "\n"
 
 
 def duration(seconds: float) -> str:
@@ -623,26 +627,22 @@ def _and_list(items: Iterable[str]) -> str:
 
 
 def _yaml_string(text: str) -> str:
-    """``text`` as a YAML double-quoted scalar that any YAML reader gives back unchanged.
+    """``text`` as a YAML double-quoted scalar that any YAML reader gives back as shown.
 
-    Names and titles may hold ':', '#', quotes or line breaks, each of which means something
-    to YAML when left bare; inside double quotes with escapes, everything reads back as typed.
+    Names may hold ':', '#' or quotes, each of which means something to YAML when left bare;
+    inside double quotes with escapes, everything reads back as typed, but for control
+    characters, which are written by their visible names as every screen shows them.
     """
-    return '"' + "".join(_yaml_char(char) for char in text) + '"'
+    return '"' + "".join(_yaml_char(char) for char in printable(text)) + '"'
 
 
 def _yaml_char(char: str) -> str:
+    """One character of a YAML double-quoted scalar; what is left to escape after
+    :func:`~pairup.printable.printable` (a byte order mark, a noncharacter) is in the BMP."""
     named = _YAML_NAMED_ESCAPES.get(char)
     if named is not None:
         return named
-    if _YAML_RAW.fullmatch(char):
-        return char
-    code = ord(char)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
+    return char if _YAML_RAW.fullmatch(char) else f"\\u{ord(char):04x}"
 
 
 def _span(start: float, end: float) -> tuple[int, int] | None:
