@@ -1,11 +1,19 @@
 """Directories that survive a power loss: the one place that fsyncs directory entries.
 
 A new file is durable only once its directory entry is, so the journal and the relay's store
-both create their directories and files through here.
+both create their directories and files through here. And when what pairup keeps on disk
+cannot be kept any more, the error says so with one type, :class:`StorageError`.
 """
 
 import os
 from pathlib import Path
+
+
+class StorageError(Exception):
+    """What pairup keeps on this machine can be kept no longer: the disk is full, or a file is
+    damaged. Whoever uses it stops; the message says what is kept and what to do. It lives here,
+    with nothing imported, so that a screen which may not load the journal's parser before its
+    first frame (ADR 10) can still catch it."""
 
 
 def make_dirs(directory: Path) -> None:

@@ -5,7 +5,9 @@ sequenced event (``"type": "event"``) and per change of connection state (``"typ
 stdin takes one JSON command per line, ``{"cmd": "decide", "title": ...}`` and the like; a bad
 line gets a ``{"type": "error"}`` line and nothing else happens. End of stdin leaves the
 participant in the session until it ends or the process is interrupted; ``leave`` ends it
-at once (exit 0), and nothing joins again after that.
+at once (exit 0), and nothing joins again after that. A journal that can be kept no longer (a
+full disk, a damaged file) ends it too: the command it refused gets an error line, and the
+last status line, offline, says why and what to run.
 """
 
 import asyncio
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pairup.commands import CommandError, command_event
-from pairup.journal import journal_path
+from pairup.journal import JournalFailure, journal_path
 from pairup.link.client import LEFT, EventTooLarge, Link, Status
 from pairup.link.joining import Introductions
 from pairup.link.presence import keep_presence
@@ -60,7 +62,8 @@ class Headless:
         self.out.flush()
 
     async def run(self) -> Status:
-        """Take part until the session ends or entry is refused; the final status says which."""
+        """Take part until the session ends, entry is refused or the journal fails; the final
+        status says which."""
         if not self.link.create:
             self._emit_link()
         last_status: list[Status] = []
@@ -80,7 +83,9 @@ class Headless:
                 )
             )
         try:
-            await tasks[0]
+            with contextlib.suppress(JournalFailure):
+                # The link has stopped, offline, with the failure as its reason.
+                await tasks[0]
             while not self.link.applied.empty():
                 await asyncio.sleep(0.01)
             return self.link.status
@@ -88,7 +93,9 @@ class Headless:
             for task in tasks[1:]:
                 task.cancel()
             for task in tasks[1:]:
-                with contextlib.suppress(asyncio.CancelledError):
+                # A task that asked the link for an event its journal could not take stopped
+                # there; the link's status already says why.
+                with contextlib.suppress(asyncio.CancelledError, JournalFailure):
                     await task
 
     def _status_changed(self, last: list[Status]) -> None:
@@ -127,6 +134,8 @@ class Headless:
             }
             if applied.rejected:
                 record["ignored"] = applied.rejected
+            if applied.forged:
+                record["forged"] = True
             self.emit(record)
 
     async def _read_commands(self) -> None:
@@ -170,6 +179,10 @@ class Headless:
             except EventTooLarge as error:
                 self.emit({"type": "error", "error": str(error)})
                 continue
+            except JournalFailure as failure:
+                # Not journaled, so not sent; the link stops, and so does reading commands.
+                self.emit({"type": "error", "error": str(failure)})
+                return
             self.emit({"type": "sent", "id": event.id, "kind": event.kind})
             if command.get("cmd") == "leave":
                 await self._leave(event.id)

@@ -11,13 +11,21 @@ sequenced it. Readers collapse copies by id (see :func:`load`). A crash can cut 
 line, so a torn last line is skipped when reading and cut off when reopening for appends; a bad
 line anywhere else is real corruption and raises :class:`JournalError`.
 
+A journal that can be kept no longer raises :class:`JournalFailure`: writing it failed for a
+reason only its user can fix (a full disk, a quota, a read-only file system, no permission:
+:func:`writing`), or it is damaged and was moved aside (:func:`set_aside`). Its message says
+what is kept and what to run, in one line.
+
 All I/O is plain and blocking; callers run it in a thread worker. See ADR 6.
 """
 
 import contextlib
+import errno
+import logging
 import os
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -25,8 +33,10 @@ from typing import Annotated, BinaryIO, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pairup.durable import make_dirs, sync_dir
+from pairup.durable import StorageError, make_dirs, sync_dir
 from pairup.session.events import Event, decode_event, encode_event
+
+log = logging.getLogger("pairup.journal")
 
 _SESSIONS_DIR = "sessions"
 _SUFFIX = ".jsonl"
@@ -39,6 +49,64 @@ class JournalError(ValueError):
 
 class JournalBusy(JournalError):
     """Another process has this journal open for appending (pairup twice in one session)."""
+
+
+class JournalFailure(JournalError, StorageError):
+    """The journal can be kept no longer: it cannot be written (see :func:`writing`), or it was
+    damaged and moved aside (see :func:`set_aside`). Whoever holds it stops taking part; the
+    message says what is kept and what to run."""
+
+
+AGAIN = "then run the same pairup command again (pairup start --resume for a host)"
+"""What brings a participant back once the journal can be kept: every event confirmed is on
+the relay, and the link catches up from there."""
+_CANNOT_WRITE = {
+    errno.ENOSPC: ("the disk is full", "free some space"),
+    errno.EFBIG: ("the file has grown as large as this system allows", "free some space"),
+    errno.EROFS: ("the file system is read-only", "make it writable"),
+    errno.EACCES: ("permission denied", "make the folder yours to write"),
+    errno.EPERM: ("permission denied", "make the folder yours to write"),
+}
+if hasattr(errno, "EDQUOT"):
+    _CANNOT_WRITE[errno.EDQUOT] = ("the disk quota is used up", "free some space")
+
+
+@contextlib.contextmanager
+def writing(directory: Path) -> Iterator[None]:
+    """Turn a write in ``directory`` that failed for a reason only the user can fix into a
+    :class:`JournalFailure` that names the folder, the reason and the way back; any other
+    error passes as it is. ``EFBIG`` (a file size limit reached) counts as a full disk."""
+    try:
+        yield
+    except OSError as error:
+        cannot = _CANNOT_WRITE.get(error.errno or 0)
+        if cannot is None:
+            raise
+        why, remedy = cannot
+        raise JournalFailure(
+            f"cannot write the session's journal in {directory}: {why}; everything written "
+            f"before is kept: {remedy}, {AGAIN}"
+        ) from error
+
+
+def set_aside(path: Path, damage: JournalError) -> JournalFailure:
+    """Move a damaged journal out of the way, never deleting it, and say so: the file goes to
+    ``NAME.damaged-TIMESTAMP`` beside it (a new name each time), where pairup reads it no more
+    and a person still can. The returned failure's message names both files and the command
+    that takes the participant back with a fresh journal."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    aside = path.with_name(f"{path.name}.damaged-{stamp}")
+    count = 1
+    while aside.exists():
+        count += 1
+        aside = path.with_name(f"{path.name}.damaged-{stamp}-{count}")
+    with writing(path.parent):
+        path.rename(aside)
+    return JournalFailure(
+        f"{damage}; pairup moved it aside, to {aside.name} beside it, and deleted nothing: "
+        f"events the relay never confirmed are only there; {AGAIN} to take part with a fresh "
+        "journal, which the relay fills with every confirmed event"
+    )
 
 
 def _check_session_id(session_id: str) -> str:
@@ -138,23 +206,24 @@ class Journal:
             created_at=created_at,
             meta=dict(meta or {}),
         )
-        make_dirs(path.parent)
-        try:
-            file = path.open("xb")
-        except FileExistsError:
-            raise FileExistsError(
-                f"session {session_id!r} already has a journal at {path}; "
-                "open it to resume instead of creating it again"
-            ) from None
-        try:
-            _lock(path, file)
-            file.write(header.model_dump_json().encode() + b"\n")
-            _sync(file)
-            sync_dir(path.parent)
-        except BaseException:
-            file.close()
-            path.unlink(missing_ok=True)
-            raise
+        with writing(path.parent):
+            make_dirs(path.parent)
+            try:
+                file = path.open("xb")
+            except FileExistsError:
+                raise FileExistsError(
+                    f"session {session_id!r} already has a journal at {path}; "
+                    "open it to resume instead of creating it again"
+                ) from None
+            try:
+                _lock(path, file)
+                file.write(header.model_dump_json().encode() + b"\n")
+                _sync(file)
+                sync_dir(path.parent)
+            except BaseException:
+                file.close()
+                path.unlink(missing_ok=True)
+                raise
         return cls(path, session_id, file)
 
     @classmethod
@@ -162,20 +231,28 @@ class Journal:
         """Open an existing journal to append to it, cutting off a torn last line first.
 
         Without the cut, the next event would be glued onto half of an old one and turn a
-        harmless torn tail into corruption in the middle of the log. A journal that is already
+        harmless torn tail into corruption in the middle of the log; the cut is logged as a
+        warning, once, since the next open finds nothing to cut. A journal that is already
         corrupt in the middle raises :class:`JournalError` rather than growing further.
         """
-        file = path.open("r+b")
-        try:
-            _lock(path, file)
-            scan = _scan(path, file.read())
-            if scan.torn:
-                file.truncate(scan.end)
-                _sync(file)
-            file.seek(0, os.SEEK_END)
-        except BaseException:
-            file.close()
-            raise
+        with writing(path.parent):
+            file = path.open("r+b")
+            try:
+                _lock(path, file)
+                scan = _scan(path, file.read())
+                if scan.torn:
+                    file.truncate(scan.end)
+                    _sync(file)
+                    log.warning(
+                        "%s: its last line was cut off mid-write (pairup or the machine "
+                        "stopped while writing it); that line is dropped, every complete one "
+                        "is kept",
+                        path,
+                    )
+                file.seek(0, os.SEEK_END)
+            except BaseException:
+                file.close()
+                raise
         return cls(path, scan.header.session, file)
 
     @property
@@ -202,8 +279,9 @@ class Journal:
         if not data:
             return
         try:
-            self._file.write(data)
-            _sync(self._file)
+            with writing(self._path.parent):
+                self._file.write(data)
+                _sync(self._file)
         except BaseException:
             with contextlib.suppress(OSError):
                 self._file.close()
@@ -329,7 +407,7 @@ def _scan(path: Path, data: bytes) -> _Scan:
             if stop + 1 == len(data) and _is_not_json(error):
                 return _Scan(header, events, torn=True, end=start)
             raise JournalError(
-                f"{path}: line {number} is not a valid event: {_why(error)}"
+                f"{path} is damaged: line {number} is not a valid event ({_why(error)})"
             ) from None
         start = stop + 1
     return _Scan(header, events, torn=False, end=start)
@@ -338,12 +416,15 @@ def _scan(path: Path, data: bytes) -> _Scan:
 def _parse_header(path: Path, line: bytes) -> _Header:
     """Line 1, which must be complete: a header cut by a crash means the journal never began."""
     if not line.endswith(b"\n"):
-        raise JournalError(f"{path}: not a pairup journal (line 1, the header, is missing)")
+        raise JournalError(
+            f"{path} is not a pairup journal, or is damaged: line 1, the header, is missing"
+        )
     try:
         return _Header.model_validate_json(line)
     except ValidationError as error:
         raise JournalError(
-            f"{path}: not a pairup journal (line 1 is not a valid header: {_why(error)})"
+            f"{path} is not a pairup journal, or is damaged: line 1 is not a valid header "
+            f"({_why(error)})"
         ) from None
 
 
