@@ -23,7 +23,6 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -657,8 +656,9 @@ def _span(start: float, end: float) -> tuple[int, int] | None:
 
 
 def _chart_time(at: int) -> str:
-    """A time :func:`_span` has already found believable."""
-    return datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    """A time as the chart's ``dateFormat`` reads it; :func:`_span` has found it believable."""
+    shown = moment.utc(at)
+    return moment.UNKNOWN_TIME if shown is None else shown.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _clock(at: float, day: str) -> str:
