@@ -2,12 +2,14 @@
 
 import asyncio
 import contextlib
+import logging
 import signal
 import ssl
 import sys
 from pathlib import Path
 
 from pairup.relay.chaos import Chaos
+from pairup.relay.limits import Limits
 from pairup.relay.server import Relay, open_store
 
 
@@ -26,17 +28,27 @@ async def run_relay(
     *,
     tls: ssl.SSLContext | None = None,
     chaos: Chaos | None = None,
+    limits: Limits | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM; say where, once listening, on one line of stdout.
 
     A fault drill is announced on stderr before the relay listens, and its count of faults
-    is printed there when it stops.
+    is printed there when it stops. The connection caps the relay chose from the file limit
+    are logged (``pairup relay -v``).
     """
     store = await asyncio.to_thread(open_store, data_dir)
     if chaos is not None:
         print(announce(chaos), file=sys.stderr, flush=True)
-    relay = Relay(store, chaos=chaos)
+    relay = Relay(store, chaos=chaos, limits=limits)
     server = await relay.start(host, port, ssl=tls)
+    door = relay.door
+    logging.getLogger("pairup.relay").info(
+        "at most %d connections (the file limit less a reserve), %d of them admitted "
+        "participants, %d opening at once",
+        door.most,
+        door.most_admitted,
+        door.most_pending,
+    )
     stop = asyncio.get_running_loop().create_future()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
