@@ -134,8 +134,6 @@ class Headless:
             }
             if applied.rejected:
                 record["ignored"] = applied.rejected
-            if applied.forged:
-                record["forged"] = True
             self.emit(record)
 
     async def _read_commands(self) -> None:
