@@ -57,7 +57,7 @@ class JournalFailure(JournalError, StorageError):
     message says what is kept and what to run."""
 
 
-AGAIN = "then run the same pairup command again (pairup start --resume for a host)"
+AGAIN = "run the same pairup command again (pairup start --resume for a host)"
 """What brings a participant back once the journal can be kept: every event confirmed is on
 the relay, and the link catches up from there."""
 _CANNOT_WRITE = {
@@ -85,7 +85,7 @@ def writing(directory: Path) -> Iterator[None]:
         why, remedy = cannot
         raise JournalFailure(
             f"cannot write the session's journal in {directory}: {why}; everything written "
-            f"before is kept: {remedy}, {AGAIN}"
+            f"before is kept: {remedy}, then {AGAIN}"
         ) from error
 
 
