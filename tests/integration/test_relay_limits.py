@@ -17,12 +17,16 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from pairup import protocol as wire
+from pairup.link.client import Link
+from pairup.link.timekeeper import new_id
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
+from pairup.session import events as ev
 
 from .relaykit import (
     LOOPBACK,
     Peer,
+    PinnedJitter,
     RunningRelay,
     hello_text,
     new_session,
@@ -78,6 +82,16 @@ async def refused_with(ws: ClientConnection) -> tuple[int, str]:
     return code, ws.close_reason or ""
 
 
+async def stored(relay: RunningRelay, session: str, expected: int) -> int:
+    """How many events the session has on disk once ``expected`` are there, or after a
+    second: the last ones of a participant cut off may still be on their way to the disk."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(1):
+            while relay.store.session(session).last_seq < expected:
+                await asyncio.sleep(0.01)
+    return len(relay.store.events_after(session, 0))
+
+
 async def idle(source: str, url: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A TCP connection to the relay that never says a word."""
     host, port = url.removeprefix("ws://").split(":")
@@ -121,7 +135,34 @@ def test_reconnecting_does_not_refill_a_participants_budget(tmp_path):
             for _ in range(5):
                 await back.publish()
             assert (await refused_with(back.ws))[0] == wire.Close.RATE_LIMITED
-            assert len(relay.store.events_after(session, 0)) == 10 + 3
+            assert await stored(relay, session, 10 + 3) == 10 + 3
+
+    run(scenario())
+
+
+def test_coming_back_again_and_again_while_over_budget_turns_the_address_away(tmp_path):
+    """Each refusal at admission counts against the address like a wrong secret: past
+    ``failed_admissions_per_ip`` the address gets HTTP 429 before its handshake, the cheapest
+    answer the relay has."""
+
+    async def scenario():
+        limits = {"messages_per_second": 1.0, "burst": 3, "failed_admissions_per_ip": 2}
+        async with relay_with(tmp_path, **limits) as relay:
+            session, secret = new_session()
+            host = await Peer.join(relay.url, session, secret, "host", create=True)
+            eve = await say_hello(relay.url, session, secret, "eve", source="127.0.0.2")
+            assert await welcomed(eve)
+            for n in range(5):
+                await eve.send(wire.encode(wire.Ping(sent=float(n))))
+            assert (await refused_with(eve))[0] == wire.Close.RATE_LIMITED
+            for _ in range(2):
+                again = await say_hello(relay.url, session, secret, "eve", source="127.0.0.2")
+                assert (await refused_with(again))[0] == wire.Close.RATE_LIMITED
+            with pytest.raises(InvalidStatus) as told:
+                await connect(f"{relay.url}/s/{session}", local_addr=("127.0.0.2", 0))
+            assert told.value.response.status_code == 429
+            await host.publish()
+            assert len(await host.until(wire.Sequenced)) == 1
 
     run(scenario())
 
@@ -365,3 +406,64 @@ def test_a_flood_of_refused_connections_is_one_line_of_log(tmp_path, caplog):
         "(198 over 2 opening from one address)"
     )
     assert line.exc_info is None
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+def watched(link: Link) -> list[tuple[str, str]]:
+    """Every status the link goes through: a refusal's reason shows while it waits."""
+    seen: list[tuple[str, str]] = []
+    link.listeners.append(lambda: seen.append((link.status.state, link.status.reason)))
+    return seen
+
+
+def test_a_link_shows_the_reason_of_an_http_429_and_gets_in_once_it_can(tmp_path):
+    async def scenario():
+        limits = {"pending_per_ip": 1, "refusal_grace": 5.0}
+        async with relay_with(tmp_path / "relay", **limits) as relay:
+            _, blocking = await idle(LOOPBACK, relay.url)
+            join = wire.JoinLink(relay.url, *new_session())
+            ann = Link(join, "ann", tmp_path / "ann", create=True, rng=PinnedJitter())
+            seen = watched(ann)
+            running = asyncio.create_task(ann.run())
+            told = (
+                f"the relay at {relay.url.removeprefix('ws://')} answered HTTP 429: too many "
+                "connections opening from your address (at most 1)"
+            )
+            await until(lambda: ("reconnecting", told) in seen)
+            blocking.close()
+            await until(lambda: ann.status.state == "connected")
+            await ann.close()
+            await running
+
+    run(scenario())
+
+
+def test_a_link_over_its_budget_shows_how_long_to_wait(tmp_path):
+    async def scenario():
+        limits = {"messages_per_second": 0.01, "burst": 3}
+        async with relay_with(tmp_path / "relay", **limits) as relay:
+            join = wire.JoinLink(relay.url, *new_session())
+            ann = Link(join, "ann", tmp_path / "ann", create=True, rng=PinnedJitter())
+            seen = watched(ann)
+            running = asyncio.create_task(ann.run())
+            await until(lambda: ann.status.state == "connected")
+            for _ in range(3):
+                await ann.submit(
+                    ev.LessonNoted(id=new_id(), actor="ann", at=ann.now(), text="slow down")
+                )
+            await until(
+                lambda: any(
+                    state == "reconnecting" and reason.startswith("too many messages: wait")
+                    for state, reason in seen
+                )
+            )
+            assert ann.pending, "the events wait in the outbox"
+            await ann.close()
+            await running
+
+    run(scenario())

@@ -1,7 +1,8 @@
-"""The relay's guards as rules with a made-up clock: budgets, the doorway's caps, and failures
-said once (ADR 25)."""
+"""The relay's guards as rules with a made-up clock: budgets, the doorway's caps, failures said
+once; and its limits read from ``--limit NAME=VALUE`` (ADR 25)."""
 
 import logging
+import re
 import sys
 from http import HTTPStatus
 from pathlib import Path
@@ -17,7 +18,7 @@ from pairup.relay.guard import (
     TokenBucket,
     wait_text,
 )
-from pairup.relay.limits import Limits
+from pairup.relay.limits import LimitError, Limits, parse_limits
 from pairup.relay.store import StoreError, StoreFull
 
 
@@ -143,3 +144,25 @@ def test_a_failing_store_is_said_once_until_it_is_over(caplog):
     assert trouble.reason == (
         "the relay's disk is full: your pairup keeps your events and sends them again"
     )
+
+
+def test_limits_are_read_from_name_value_pairs_in_numbers_or_durations():
+    limits = parse_limits(["burst=100", "hello-timeout=90s", "unused_session_seconds=2h"])
+    assert (limits.burst, limits.hello_timeout, limits.unused_session_seconds) == (100, 90, 7200)
+    assert parse_limits([]) == Limits()
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("burst", "expected NAME=VALUE, e.g. burst=100"),
+        ("bursts=3", "no limit is called bursts; did you mean burst?"),
+        ("burst=2.5", "expected a whole number"),
+        ("hello_timeout=soon", "expected seconds (a number, or a duration like 90s or 1h)"),
+        ("messages_per_second=0", "expected a number above 0"),
+        ("session_byte_burst=1024", "at least 49152"),
+    ],
+)
+def test_a_limit_that_cannot_be_used_says_why(given, said):
+    with pytest.raises(LimitError, match=re.escape(said)):
+        parse_limits([given])
