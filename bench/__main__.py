@@ -25,8 +25,9 @@ from pathlib import Path
 
 from bench.figures import Figure, load, table
 
-BENCHMARKS = ("relay", "memory", "startup", "tui", "commit", "fold", "rotation")
-"""In the order of the table: the relay, then start-up and screen, git, the core, the pair."""
+BENCHMARKS = ("relay", "flood", "memory", "startup", "tui", "commit", "fold", "rotation")
+"""In the order of the table: the relay and its limits under a flood, then start-up and screen,
+git, the core, the pair."""
 TIMEOUT = {False: 20 * 60.0, True: 120.0}
 """Seconds one benchmark may take, in full and in quick mode."""
 ROOT = Path(__file__).resolve().parents[1]
