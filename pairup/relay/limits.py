@@ -8,7 +8,6 @@ its sessions. ADR 25 says why each cap is where it is.
 """
 
 import dataclasses
-import difflib
 import textwrap
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,6 +114,8 @@ def parse_limits(items: list[str]) -> Limits:
         if not equals:
             raise LimitError(f"--limit {item!r}: expected NAME=VALUE, e.g. burst=100")
         if name not in fields:
+            import difflib  # Only for a mistake: ``pairup --help`` loads this module.
+
             close = difflib.get_close_matches(name, fields, n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise LimitError(
