@@ -127,7 +127,7 @@ class Doorway:
     being told why. A connection over them all is cut at once.
     """
 
-    def __init__(self, limits: Limits, file_limit: int) -> None:
+    def __init__(self, limits: Limits, file_limit: int, now: float) -> None:
         below_file_limit = file_limit - min(FILE_RESERVE, file_limit // 4)
         self.most = min(limits.connections or below_file_limit, below_file_limit)
         self.most_pending = max(1, min(limits.pending_connections, self.most // 4))
@@ -139,6 +139,8 @@ class Doorway:
         }
         self._refused: Counter[str] = Counter()
         self._refused_why: Counter[str] = Counter()
+        self._since = now
+        """When the refusals counted now began: the last summary, or the start."""
 
     def arrive(self, address: str) -> tuple[Phase, HTTPStatus, str]:
         """Count a new connection from ``address``: its phase and, when it is refused, the
@@ -201,8 +203,9 @@ class Doorway:
             self._refused["other addresses"] += 1
         self._refused_why[why] += 1
 
-    def summary(self, interval: float) -> str | None:
+    def summary(self, now: float) -> str | None:
         """One line on the refusals since the last call, or ``None`` if there were none."""
+        seconds, self._since = now - self._since, now
         if not self._refused:
             return None
         total = sum(self._refused.values())
@@ -211,7 +214,8 @@ class Doorway:
         more = f" and {addresses - 5} more" if addresses > 5 else ""
         whys = "; ".join(f"{count} {why}" for why, count in self._refused_why.most_common())
         line = (
-            f"refused {total} connection{'s' if total != 1 else ''} in the last {interval:g} s "
+            f"refused {total} connection{'s' if total != 1 else ''} in the last "
+            f"{seconds:.{0 if seconds >= 10 else 1}f} s "
             f"from {addresses} address{'es' if addresses != 1 else ''}: {top}{more} ({whys})"
         )
         self._refused.clear()

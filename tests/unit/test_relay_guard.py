@@ -53,16 +53,16 @@ def test_waits_read_as_a_person_says_them():
 
 
 def test_the_caps_stay_below_the_file_limit_with_room_kept_for_admitted_participants():
-    door = Doorway(Limits(), file_limit=1024)
+    door = Doorway(Limits(), file_limit=1024, now=0.0)
     assert (door.most, door.most_pending, door.most_admitted) == (768, 192, 384)
-    asked_too_much = Doorway(Limits(connections=10_000, pending_connections=10), 1024)
+    asked_too_much = Doorway(Limits(connections=10_000, pending_connections=10), 1024, 0.0)
     assert (asked_too_much.most, asked_too_much.most_pending) == (768, 10)
-    roomy = Doorway(Limits(), file_limit=1 << 20)
+    roomy = Doorway(Limits(), file_limit=1 << 20, now=0.0)
     assert (roomy.most_pending, roomy.most_admitted) == (256, (1 << 20) - 256 - 512)
 
 
 def test_connections_opening_from_one_address_are_refused_then_cut():
-    door = Doorway(Limits(pending_per_ip=2), file_limit=1024)
+    door = Doorway(Limits(pending_per_ip=2), file_limit=1024, now=0.0)
     phases = [door.arrive("192.0.2.7")[0] for _ in range(5)]
     assert phases == [Phase.PENDING] * 2 + [Phase.REFUSING] * 2 + [Phase.TURNED_AWAY]
     assert door.arrive("198.51.100.1")[0] is Phase.PENDING
@@ -76,7 +76,7 @@ def test_connections_opening_from_one_address_are_refused_then_cut():
 
 
 def test_the_relay_full_of_participants_lets_only_a_replacement_in():
-    door = Doorway(Limits(connections=12, pending_connections=3), file_limit=1024)
+    door = Doorway(Limits(connections=12, pending_connections=3), file_limit=1024, now=0.0)
     assert door.most_admitted == 6
     for n in range(6):
         assert door.arrive(f"192.0.2.{n}")[0] is Phase.PENDING
@@ -88,18 +88,18 @@ def test_the_relay_full_of_participants_lets_only_a_replacement_in():
 
 
 def test_refusals_are_summed_up_in_one_line_and_forgotten():
-    door = Doorway(Limits(pending_per_ip=1), file_limit=1024)
+    door = Doorway(Limits(pending_per_ip=1), file_limit=1024, now=0.0)
     for _ in range(4):
         door.arrive("192.0.2.7")
     door.arrive("198.51.100.1")
     door.arrive("198.51.100.1")
     door.refused("203.0.113.5", "locked out after failed admissions")
-    assert door.summary(60) == (
+    assert door.summary(now=60.0) == (
         "refused 5 connections in the last 60 s from 3 addresses: 192.0.2.7 (3), "
         "198.51.100.1 (1), 203.0.113.5 (1) (4 over 1 opening from one address; "
         "1 locked out after failed admissions)"
     )
-    assert door.summary(60) is None
+    assert door.summary(now=90.0) is None
 
 
 def test_asyncios_accept_error_is_one_line_a_minute_without_its_traceback():
