@@ -5,6 +5,7 @@ previous commit, navigators included; someone who left or went away before both 
 credited. Or everyone who has taken part in the session at all.
 """
 
+from collections.abc import Collection
 from typing import Literal
 
 from pairup.session.events import Participant
@@ -13,9 +14,17 @@ from pairup.session.state import Member, State
 Credit = Literal["present", "all-participants"]
 
 
-def co_authors(state: State, me: str, credit: Credit = "present") -> list[Participant]:
-    """The participants to credit on a commit ``me`` makes now, in rotation order."""
-    others = [member for member in state.members if member.id != me]
+def co_authors(
+    state: State, me: str, credit: Credit = "present", connected: Collection[str] | None = None
+) -> list[Participant]:
+    """The participants to credit on a commit ``me`` makes now, in rotation order; with
+    ``connected``, only those among them (the ids the relay has seen connected: someone who
+    never was has not paired, whatever the log says they joined as)."""
+    others = [
+        member
+        for member in state.members
+        if member.id != me and (connected is None or member.id in connected)
+    ]
     if credit == "all-participants":
         return [member.participant for member in others]
     since = credit_window_start(state)

@@ -8,9 +8,10 @@ machine folds the same log with the same clock readings.
 """
 
 import math
+import re
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 ParticipantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 EventId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -23,8 +24,24 @@ MAX_PARTICIPANTS = 8
 MIN_PARTICIPANTS = 2
 
 
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-"""No control characters (line breaks included): names and emails end up in commit trailers."""
+_NOT_IN_A_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029<>]")
+"""Names and emails end up on one line of a commit trailer, ``Name <email>``: no control
+characters (C1 ones included), no line or paragraph separators, and no angle brackets, so
+``Name <someone@example.com>`` cannot pass for a name with somebody else's address in it."""
+
+
+def _one_line(text: str) -> str:
+    found = _NOT_IN_A_NAME.search(text)
+    if found is not None:
+        char = found.group()
+        shown = char if char in "<>" else f"U+{ord(char):04X}"
+        raise ValueError(f"must be one line of text without control characters or < > ({shown})")
+    return text
+
+
+PublicKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{43}$")]
+"""An Ed25519 public key in base64url: whose signatures a participant's events carry."""
+Signature = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{86}$")]
 
 
 class _Frozen(BaseModel):
@@ -34,14 +51,17 @@ class _Frozen(BaseModel):
 class Person(_Frozen):
     """A name and an email, as git writes them."""
 
-    name: Annotated[str, Field(min_length=1, max_length=200, pattern=_PRINTABLE)]
-    email: Annotated[str, Field(max_length=254, pattern=_PRINTABLE)] = ""
+    name: Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
+    email: Annotated[str, Field(max_length=254), AfterValidator(_one_line)] = ""
 
 
 class Participant(Person):
-    """Someone in the session; ``id`` is stable across reconnects of the same person."""
+    """Someone in the session; ``id`` is stable across reconnects of the same person, and
+    belongs to ``key``: the first join with an id binds it, and every event of theirs is
+    signed with it (see :mod:`pairup.identity`)."""
 
     id: ParticipantId
+    key: PublicKey | None = None
 
 
 class SessionSettings(_Frozen):
@@ -68,6 +88,9 @@ class _Event(_Frozen):
     at: Instant
     seq: Annotated[int, Field(ge=1)] | None = None
     stamped_at: Instant | None = None
+    sig: Signature | None = None
+    """The actor's signature of everything else but ``seq`` and ``stamped_at`` (which the
+    relay adds), so no participant and no relay can make an event in someone else's name."""
 
     @property
     def time(self) -> float:

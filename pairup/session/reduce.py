@@ -100,7 +100,7 @@ def _apply(
     if state.phase == "ended":
         return evolve(state, used), "the session has ended"
     time = event.time if state.clock is None else max(event.time, state.clock)
-    changes = _HANDLERS[event.kind](state, event, time)
+    changes = _outsider(state, event) or _HANDLERS[event.kind](state, event, time)
     if isinstance(changes, str):
         # Used up all the same: its outcome is decided where it first appears in the log.
         return evolve(state, used), changes
@@ -123,6 +123,24 @@ def _apply(
             changes["tallied_until"] = time
             _keep_timeline(state, changes, now, time)
     return evolve(state, changes), None
+
+
+_OWN_ARRIVAL = frozenset({"session.opened", "participant.joined"})
+"""The events someone not (or no longer) in the session may publish: joining it, and opening
+it (logs of older pairups open it before the host joins)."""
+
+
+def _outsider(state: State, event: ev.Event) -> str | None:
+    """Why ``event``'s actor may not act in the session at all: everything but opening and
+    joining is for members who are in it (joined and not left)."""
+    if event.kind in _OWN_ARRIVAL:
+        return None
+    member = state.member(event.actor)
+    if member is None:
+        return f"{event.actor} is not in the session"
+    if not member.present:
+        return f"{_who(member)} has left the session"
+    return None
 
 
 def _keep_timeline(
@@ -188,27 +206,52 @@ def _wrong_turn(state: State, turn: int) -> str | None:
 
 
 def _opened(state: State, event: ev.SessionOpened, time: float) -> Outcome:
+    """The host (the first to join) sets the rules, once, before the first turn."""
     if state.opened or state.phase != "lobby":
         return "the session's rules are already set"
+    if state.host is not None and event.actor != state.host:
+        return f"only the host ({_name(state, state.host)}) sets the session's rules"
     if len(state.present) > event.settings.max_participants:
         return f"{len(state.present)} people are present, more than the rules allow"
-    return {"settings": event.settings, "title": event.title, "opened": True}
+    return {"settings": event.settings, "title": event.title, "opened": True, "host": event.actor}
 
 
 def _joined(state: State, event: ev.ParticipantJoined, time: float) -> Outcome:
     """Someone arrives, comes back after leaving, or changes their name or email. Joining is
     being here: it ends an absence, as :func:`_back` does."""
     person = event.participant
+    if person.id != event.actor:
+        return f"{event.actor} cannot join the session for {person.id}: only they can"
     existing = state.member(person.id)
+    bound = None if existing is None else existing.participant.key
+    if bound is not None and person.key not in (None, bound):
+        return f"{person.id} is someone else's id in this session (their key is not this one)"
+    freed: Changes = {}
     if existing is None or not existing.present:
         limit = state.settings.max_participants
         if len(state.present) >= limit:
-            return f"the session is full ({limit} participants)"
+            gone = [
+                m
+                for m in state.present
+                if m.away is not None and not m.away.by_choice and _long_gone(state, m, time)
+            ]
+            if not gone:
+                return f"the session is full ({limit} participants)"
+            # A seat held by someone seen disconnected goes to whoever is at a keyboard: the
+            # one gone longest is taken out (the same link brings them back when there is
+            # room), so nobody who never came can keep the seats full.
+            longest = min(gone, key=lambda member: member.away.since if member.away else 0.0)
+            freed = _taken_out(state, longest, time)
+            state = evolve(state, freed)
+    if existing is not None and person.key is None:
+        # A change of name or email keeps the key the id is bound to.
+        person = person.model_copy(update={"key": existing.participant.key})
     arrived = Member(person.id, person, present=True)
     members = (*state.members, arrived) if existing is None else _replaced(state.members, arrived)
-    return {"members": members, "driver": _driver_on_arrival(state, person.id)} | _returned(
-        state, person.id, time
-    )
+    changes: Changes = {"members": members, "driver": _driver_on_arrival(state, person.id)}
+    if state.host is None:
+        changes["host"] = person.id
+    return freed | changes | _returned(state, person.id, time)
 
 
 def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
@@ -216,10 +259,43 @@ def _left(state: State, event: ev.ParticipantLeft, time: float) -> Outcome:
     existing = state.member(event.participant_id)
     if existing is None or not existing.present:
         return f"{event.participant_id} is not in the session"
-    if event.actor != existing.id and existing.away is None:
-        return f"{_who(existing)} is here: only they can leave (others can once they are away)"
-    if event.actor != existing.id and not _is_here(state, event.actor):
+    if event.actor != existing.id:
+        refused = take_out_refused(state, event.actor, existing, time)
+        if refused is not None:
+            return refused
+    return _taken_out(state, existing, time)
+
+
+def take_out_refused(
+    state: State, actor: str, member: Member, time: float | None = None
+) -> str | None:
+    """Why ``actor`` may not take ``member`` (someone else) out of the session at ``time``
+    (the session's clock when not given), or ``None``: only someone here, and only once the
+    member's absence has stood in the log for the session's ``away_after``."""
+    if member.away is None:
+        return f"{_who(member)} is here: only they can leave (others can once they are away)"
+    if not _is_here(state, actor):
         return "only someone here can take a participant out of the rotation"
+    now = state.clock if time is None else time
+    if now is None or not _long_gone(state, member, now):
+        # A report of an absence and a removal right behind it would take out someone who is
+        # at their keyboard before their pairup could say they are back.
+        return f"{_who(member)} has not been away long enough to be taken out"
+    return None
+
+
+def _long_gone(state: State, member: Member, time: float) -> bool:
+    """Whether ``member``'s absence has stood in the log for the session's ``away_after``:
+    long enough for their own pairup to have answered a report it could answer."""
+    away = member.away
+    if away is None:
+        return False
+    noted = away.since if away.noted_at is None else away.noted_at
+    return time - noted >= state.settings.away_after_seconds
+
+
+def _taken_out(state: State, existing: Member, time: float) -> Changes:
+    """``existing`` is no longer in the session; the driver's role passes on if it was theirs."""
     # Someone taken out while away was last here when they went.
     gone = time if existing.away is None else existing.away.since
     members = _replaced(state.members, Member(existing.id, existing.participant, False, gone))
@@ -239,9 +315,11 @@ def _away(state: State, event: ev.ParticipantAway, time: float) -> Outcome:
         return f"{event.participant_id} is not in the session"
     if existing.away is not None:
         return f"{_who(existing)} is already away"
+    if event.actor != existing.id and not _is_here(state, event.actor):
+        return "only someone here can say that another participant is away"
     floor = state.opened_at if state.opened_at is not None else time
     since = time if event.since is None else min(max(event.since, floor), time)
-    away = Away(since, by_choice=event.actor == existing.id)
+    away = Away(since, by_choice=event.actor == existing.id, noted_at=time)
     members = _replaced(
         state.members, Member(existing.id, existing.participant, True, existing.left_at, away)
     )
@@ -302,6 +380,30 @@ def _is_here(state: State, participant_id: str) -> bool:
 
 def _who(member: Member) -> str:
     return member.participant.name
+
+
+def _name(state: State, participant_id: str) -> str:
+    member = state.member(participant_id)
+    return participant_id if member is None else member.participant.name
+
+
+def _credited(state: State, people: tuple[ev.Person, ...]) -> tuple[ev.Person, ...]:
+    """A commit's co-authors as the session knows them: each one who is a member (by email,
+    else by name: a team's co-author list may give a member another address), named and
+    addressed as they joined; anyone else is dropped. Credit goes to people who joined,
+    never to a name or an address someone typed."""
+    credited: list[ev.Person] = []
+    for person in people:
+        email = person.email.casefold()
+        found = next(
+            (m for m in state.members if email and m.participant.email.casefold() == email),
+            None,
+        ) or next((m for m in state.members if m.participant.name == person.name), None)
+        if found is not None:
+            known = ev.Person(name=found.participant.name, email=found.participant.email)
+            if known not in credited:
+                credited.append(known)
+    return tuple(credited)
 
 
 def _reordered(state: State, event: ev.RotationReordered, time: float) -> Outcome:
@@ -437,6 +539,8 @@ def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> O
     current: Decision | None = state.decisions.get(event.decision_id)
     if current is None:
         return f"there is no decision {event.decision_id} to amend"
+    if refused := amend_refused(state, event.actor, current):
+        return refused
     changes = {
         name: getattr(event, name)
         for name in _AMENDABLE
@@ -455,6 +559,8 @@ def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> O
 
 
 def _commit_recorded(state: State, event: ev.CommitRecorded, time: float) -> Outcome:
+    """A commit made in the session. Its co-authors count only as far as they are members of
+    the session: credit goes to people who joined, never to a name someone typed."""
     if event.sha in state.commits:
         return f"commit {event.sha[:12]} is already recorded"
     record = CommitRecord(
@@ -462,7 +568,7 @@ def _commit_recorded(state: State, event: ev.CommitRecorded, time: float) -> Out
         number=len(state.commits) + 1,
         summary=event.summary,
         author=event.author,
-        co_authors=event.co_authors,
+        co_authors=_credited(state, event.co_authors),
         recorded_by=event.actor,
         at=time,
         turn=state.turn,
@@ -476,7 +582,34 @@ def _lesson_noted(state: State, event: ev.LessonNoted, time: float) -> Outcome:
 
 
 def _ended(state: State, event: ev.SessionEnded, time: float) -> Outcome:
-    return {"phase": "ended", "ended_at": time, "phase_started_at": None, "paused_at": None}
+    return end_refused(state, event.actor) or {
+        "phase": "ended",
+        "ended_at": time,
+        "phase_started_at": None,
+        "paused_at": None,
+    }
+
+
+def end_refused(state: State, actor: str) -> str | None:
+    """Why ``actor`` may not end the session, or ``None``: the host ends it for everyone;
+    while the host is not here, anyone here can."""
+    host = state.host
+    if actor == host:
+        return None
+    if host is not None and _is_here(state, host):
+        return f"only the host ({_name(state, host)}) can end the session while they are here"
+    if not _is_here(state, actor):
+        return "only someone here can end the session"
+    return None
+
+
+def amend_refused(state: State, actor: str, decision: Decision) -> str | None:
+    """Why ``actor`` may not amend ``decision``, or ``None``: only whoever recorded a decision
+    changes its words or its status, so nobody can make someone else's decision say the
+    opposite, or accept it for them."""
+    if actor != decision.proposed_by:
+        return f"decision {decision.number} is {_name(state, decision.proposed_by)}'s to amend"
+    return None
 
 
 _HANDLERS: dict[str, Handler] = {

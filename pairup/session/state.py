@@ -24,6 +24,9 @@ class Away(NamedTuple):
 
     since: float
     by_choice: bool
+    noted_at: float | None = None
+    """When the log said so (``since`` is what the report claims): an absence others may act on
+    is one the log has held for the session's ``away_after_seconds``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,9 @@ class State:
     settings: SessionSettings = field(default_factory=SessionSettings)
     title: str = ""
     opened: bool = False
+    host: str | None = None
+    """Who joined the session first, and sets its rules: the one participant some rules
+    name besides the person an event is about."""
     phase: Phase = "lobby"
     members: tuple[Member, ...] = ()
     driver: str | None = None

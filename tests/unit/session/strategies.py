@@ -107,7 +107,10 @@ def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) 
         turn = state.turn if draw(st.integers(0, 9)) else draw(st.integers(1, state.turn + 2))
         event: ev.Event
         if kind == "join":
-            event = make(ev.ParticipantJoined, participant=draw(st.sampled_from(PEOPLE)))
+            # Mostly oneself (the only join that applies); sometimes for someone else.
+            person = draw(st.sampled_from(PEOPLE))
+            actor = person.id if draw(st.integers(0, 4)) else None
+            event = make(ev.ParticipantJoined, actor=actor, participant=person)
         elif kind in ("leave", "away", "back"):
             # Mostly about oneself; sometimes about someone else (taking out, noticing).
             who = draw(st.sampled_from(PEOPLE)).id

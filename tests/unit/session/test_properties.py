@@ -189,7 +189,9 @@ def test_rotation_visits_everyone_in_order(size, turns, reorder_seed, how):
     now = 0.0
 
     def add(cls: type, **fields: object) -> None:
-        log.append(cls(id=f"evt-{len(log):06d}", actor="p0", at=now, **fields))
+        joining = fields.get("participant")
+        actor = joining.id if isinstance(joining, ev.Participant) else "p0"
+        log.append(cls(id=f"evt-{len(log):06d}", actor=actor, at=now, **fields))
 
     add(ev.SessionOpened, settings=ev.SessionSettings(turn_seconds=60))
     for person in people:

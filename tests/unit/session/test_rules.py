@@ -19,8 +19,14 @@ class Log:
     def __init__(self) -> None:
         self.count = 0
 
-    def __call__(self, cls: type, at: float, actor: str = "ann", **fields: object) -> ev.Event:
+    def __call__(
+        self, cls: type, at: float, actor: str | None = None, **fields: object
+    ) -> ev.Event:
+        """Everyone joins as themselves; everything else is Ann's unless ``actor`` says."""
         self.count += 1
+        if actor is None:
+            joining = fields.get("participant")
+            actor = joining.id if isinstance(joining, ev.Participant) else "ann"
         return cls(id=f"evt-{self.count:06d}", actor=actor, at=at, **fields)
 
 
@@ -157,13 +163,15 @@ def test_decisions_keep_who_proposed_them_and_every_amendment(log):
     ).state
     state = step(
         state,
-        log(ev.DecisionAmended, 40, actor="ann", decision_id="dec-0001", status="accepted"),
+        log(ev.DecisionAmended, 40, actor="bob", decision_id="dec-0001", status="accepted"),
     ).state
-    unchanged = step(state, log(ev.DecisionAmended, 50, decision_id="dec-0001", status="accepted"))
+    unchanged = step(
+        state, log(ev.DecisionAmended, 50, actor="bob", decision_id="dec-0001", status="accepted")
+    )
     assert unchanged.rejected == "the amendment changes nothing"
     (decision,) = state.decisions_in_order()
     assert (decision.proposed_by, decision.proposed_at, decision.status) == ("bob", 30, "accepted")
-    assert [(a.by, a.changed) for a in decision.amendments] == [("ann", ("status",))]
+    assert [(a.by, a.changed) for a in decision.amendments] == [("bob", ("status",))]
 
 
 def test_a_commit_is_recorded_once(log):
@@ -255,6 +263,14 @@ def test_rules_that_would_turn_people_away_who_are_already_here_are_refused(log)
     small = ev.SessionSettings(max_participants=2)
     result = step(state, log(ev.SessionOpened, 1, settings=small))
     assert result.rejected == "3 people are present, more than the rules allow"
+
+
+def test_only_the_host_sets_the_rules(log):
+    state = fold([log(ev.ParticipantJoined, 0, participant=p) for p in (ANN, BOB)])
+    result = step(state, log(ev.SessionOpened, 1, actor="bob", settings=ev.SessionSettings()))
+    assert result.rejected == "only the host (Ann) sets the session's rules"
+    assert not result.state.opened
+    assert step(state, log(ev.SessionOpened, 1, settings=ev.SessionSettings())).rejected is None
 
 
 def test_the_relays_copy_of_an_event_applied_early_counts_once_and_takes_its_offset(log):
