@@ -11,16 +11,25 @@ import hashlib
 import hmac
 import json
 import re
+import secrets
 from dataclasses import dataclass
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from pairup.session.events import EVENT_KINDS, EventId, ParticipantId
 
-PROTOCOL_VERSION = 2
-"""2: the relay sends several events in one ``events`` frame, and acks only repeated ids."""
+PROTOCOL_VERSION = 3
+"""2: the relay sends several events in one ``events`` frame, and acks only repeated ids.
+3: ``hello`` proves the link and the participant's own key by signing the connection's
+challenge, and never carries a key that could be used again."""
+CHALLENGE_HEADER = "X-Pairup-Challenge"
+"""The header of the relay's handshake answer that carries this connection's challenge."""
+CHALLENGE_BYTES = 16
 MAX_FRAME_BYTES = 64 * 1024
 """Frames above this are refused by the websocket layer itself (close code 1009)."""
 MAX_BODY_BYTES = 48 * 1024
@@ -109,9 +118,12 @@ class JoinLink:
         return f"{self.url}#…"
 
 
-def admission_key(secret: bytes, session: str) -> bytes:
-    """What a participant shows the relay to be let in; the relay keeps only its hash."""
-    return _hkdf(secret, salt=session.encode(), info=b"pairup admission v1")
+def admission_signer(secret: bytes, session: str) -> Ed25519PrivateKey:
+    """The session's admission key pair, the same for everyone holding the link: its
+    signature over a connection's challenge proves the link without sending anything a
+    listener could use again. The relay keeps only the public half (:func:`verifier`)."""
+    seed = _hkdf(secret, salt=session.encode(), info=b"pairup admission v3")
+    return Ed25519PrivateKey.from_private_bytes(seed)
 
 
 def peer_key(secret: bytes, session: str) -> bytes:
@@ -119,24 +131,55 @@ def peer_key(secret: bytes, session: str) -> bytes:
     return _hkdf(secret, salt=session.encode(), info=b"pairup peers v1")
 
 
-def admission_digest(key: bytes) -> bytes:
-    """What the relay stores: a hash of the admission key, never the key itself."""
-    return hashlib.sha256(key).digest()
+def public_bytes(key: Ed25519PrivateKey) -> bytes:
+    """The 32 bytes of a key pair's public half."""
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def admits(stored_digest: bytes, presented_key: bytes) -> bool:
-    """Constant-time check of a presented admission key against the stored digest."""
-    return hmac.compare_digest(stored_digest, admission_digest(presented_key))
+def verifier(secret: bytes, session: str) -> bytes:
+    """What the relay stores to admit participants: the admission key's public half, which
+    checks a proof but cannot make one."""
+    return public_bytes(admission_signer(secret, session))
+
+
+def verifies(public: bytes, signature: bytes, message: bytes) -> bool:
+    """Whether ``signature`` is the Ed25519 signature of ``message`` by ``public``'s owner."""
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def hello_transcript(challenge: bytes, session: str, participant: str, identity: bytes) -> bytes:
+    """What both proofs of a ``hello`` sign: this connection's challenge (so a captured hello
+    is worth nothing on another connection), the session, the participant id and its key."""
+    return b"\0".join(
+        (b"pairup hello v3", challenge, session.encode(), participant.encode(), identity)
+    )
 
 
 def key_text(key: bytes) -> str:
-    """A 32-byte key as it travels in a frame (43 base64url characters)."""
+    """A 32-byte key (or a 64-byte signature) as it travels in a frame, in base64url."""
     return _b64(key)
 
 
 def key_bytes(text: str) -> bytes:
     """The key a frame carried; frames are validated first, so this cannot fail on bad input."""
     return _unb64(text)
+
+
+def new_challenge() -> str:
+    """A connection's challenge as the relay's handshake answer carries it."""
+    return _b64(secrets.token_bytes(CHALLENGE_BYTES))
+
+
+def challenge_bytes(header: str | None) -> bytes | None:
+    """The challenge from the relay's handshake answer, or ``None`` if it has none (a relay
+    that does not speak this protocol)."""
+    if header is None or not re.fullmatch(r"[A-Za-z0-9_-]{22}", header):
+        return None
+    return _unb64(header)
 
 
 def _hkdf(secret: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
@@ -158,6 +201,9 @@ def _unb64(text: str) -> bytes:
 # -- frames ----------------------------------------------------------------------------------------
 
 Key = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{43}$")]
+"""A 32-byte public key in base64url."""
+Signature = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{86}$")]
+"""A 64-byte Ed25519 signature in base64url."""
 Seq = Annotated[int, Field(ge=0, le=2**53)]
 Instant = Annotated[float, Field(ge=0, le=1e11, allow_inf_nan=False)]
 
@@ -179,16 +225,64 @@ class _Frame(BaseModel):
 
 
 class Hello(_Frame):
-    """The first frame on a connection: who I am, the proof that I may enter, what I have."""
+    """The first frame on a connection: who I am, and proofs, over the challenge the relay gave
+    this connection, that I hold the link (``admission``) and the participant's key
+    (``proof``). A participant id belongs to the key that first entered the session with it."""
 
     type: Literal["hello"] = "hello"
-    v: Literal[2] = PROTOCOL_VERSION
+    v: Literal[3] = PROTOCOL_VERSION
     session: Annotated[str, Field(pattern=SESSION_ID.pattern)]
-    key: Key
     participant: ParticipantId
+    identity: Key
+    """The participant's public key: the relay binds the id to it at the first entry."""
+    admission: Signature
+    proof: Signature
     create: bool = False
     """Register the session on this relay if it does not exist yet (the host does this)."""
+    verifier: Key | None = None
+    """The admission key's public half, for a session this hello creates."""
+    restore: bool = False
+    """This participant has been in the session: a relay that does not have it any more makes
+    it again as restored, and its participants re-seed it."""
     max_participants: Annotated[int, Field(ge=2, le=8)] = 8
+
+    def transcript(self, challenge: bytes) -> bytes:
+        return hello_transcript(challenge, self.session, self.participant, key_bytes(self.identity))
+
+    def admitted_by(self, stored_verifier: bytes, challenge: bytes) -> bool:
+        """Whether the admission proof is the link's, checked with the session's verifier."""
+        return verifies(stored_verifier, key_bytes(self.admission), self.transcript(challenge))
+
+    def proves_identity(self, challenge: bytes) -> bool:
+        """Whether whoever sent this holds the private half of ``identity``."""
+        return verifies(key_bytes(self.identity), key_bytes(self.proof), self.transcript(challenge))
+
+
+def hello(
+    link: "JoinLink",
+    participant: str,
+    identity: Ed25519PrivateKey,
+    challenge: bytes,
+    *,
+    create: bool = False,
+    restore: bool = False,
+    max_participants: int = 8,
+) -> Hello:
+    """The ``hello`` a participant holding ``link`` and ``identity`` answers ``challenge`` with."""
+    admission = admission_signer(link.secret, link.session)
+    own = public_bytes(identity)
+    transcript = hello_transcript(challenge, link.session, participant, own)
+    return Hello(
+        session=link.session,
+        participant=participant,
+        identity=key_text(own),
+        admission=key_text(admission.sign(transcript)),
+        proof=key_text(identity.sign(transcript)),
+        create=create,
+        verifier=key_text(public_bytes(admission)) if create else None,
+        restore=restore,
+        max_participants=max_participants,
+    )
 
 
 def _sendable_body(body: str) -> str:
@@ -242,6 +336,9 @@ class Welcome(_Frame):
     chaos: Annotated[str, Field(max_length=200)] = ""
     """The fault drill the relay runs (``pairup relay --chaos``), empty when none: every
     participant's screen says so."""
+    restored: bool = False
+    """The session was made again from its participants' journals (see ``Hello.restore``):
+    only in such a log may one participant publish another's events, re-seeding them."""
 
 
 class Sequenced(_Frame):
@@ -327,13 +424,16 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
             raise FrameError(
                 Close.INVALID, "type: expected hello, publish, resume or ping"
             ) from None
-        if tuple(first["loc"]) == ("hello", "v"):
-            raise FrameError(
-                Close.INVALID,
-                f"protocol version {repr(first['input'])[:20]}: this relay speaks "
-                f"{PROTOCOL_VERSION}; use the same pairup version on the relay and every "
-                "participant",
-            ) from None
+        for problem in error.errors(include_url=False):
+            # An older pairup's hello also has fields this one does not know: the version
+            # is what to tell it about.
+            if tuple(problem["loc"]) == ("hello", "v"):
+                raise FrameError(
+                    Close.INVALID,
+                    f"protocol version {repr(problem['input'])[:20]}: this relay speaks "
+                    f"{PROTOCOL_VERSION}; upgrade pairup (pip install -U pairup) so the relay "
+                    "and every participant run the same version",
+                ) from None
         where = ".".join(str(part) for part in first["loc"][1:]) or "frame"
         raise FrameError(Close.INVALID, f"{where}: {first['msg']}"[:200]) from None
 

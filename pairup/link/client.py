@@ -32,12 +32,23 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
+from pairup import identity
 from pairup import protocol as wire
-from pairup.journal import Journal, journal_path, load
+from pairup.journal import (
+    Journal,
+    JournalBusy,
+    JournalError,
+    JournalFailure,
+    journal_path,
+    load,
+    set_aside,
+    writing,
+)
 from pairup.link.clock import ClockOffset
 from pairup.session import (
     Event,
@@ -89,6 +100,9 @@ class Status:
 class Applied:
     event: Event
     rejected: str | None
+    forged: bool = False
+    """The event is not its actor's (no signature by their key): never applied, and the
+    screens say that something in the session's log was not made by whom it names."""
 
 
 Listener = Callable[[], None]
@@ -129,9 +143,12 @@ class Link:
         self.epoch: str | None = None
         self.status = Status("connecting", join.relay)
         self.online: frozenset[str] = frozenset()
+        """Who the relay says is connected to the session now; empty while this link is not."""
+        self.ever_online: frozenset[str] = frozenset()
+        """Everyone the relay has said was connected to the session while this link ran:
+        only they can have paired with this participant (credit goes to no one else)."""
         self.chaos = ""
         """The fault drill the relay says it runs (its spec), empty when none."""
-        """Who the relay says is connected to the session now; empty while this link is not."""
         self.listeners: list[Listener] = []
         self.applied: asyncio.Queue[Applied] = asyncio.Queue()
         """Every sequenced event in offset order, with why it did not apply if it did not."""
@@ -160,6 +177,11 @@ class Link:
         self._pings: dict[float, float] = {}
         """The ping in flight: its wall-clock stamp and when it left, by the monotonic clock."""
         self._close_reason = CLOSED
+        # Whether the relay's log of the session was re-seeded (its welcome says so): only
+        # then may an event be published by someone other than its author.
+        self.restored = False
+        # This participant's key for the session (see pairup.identity), once read.
+        self._identity: Ed25519PrivateKey | None = None
 
     # -- what the application uses ----------------------------------------------------------------
 
@@ -176,19 +198,26 @@ class Link:
         """Write ``event`` to the journal, then send it (now, or after the next reconnect).
 
         An event too large to publish is refused here, before it reaches the journal, so it
-        can never wedge the outbox.
+        can never wedge the outbox. One the journal cannot take (a full disk) is refused with
+        :class:`~pairup.journal.JournalFailure`: never sent, since nothing sent may be lost,
+        and the link stops, offline with the failure as its reason.
         """
+        event = identity.signed(event, self.join.session, await self._key())
         if len(_body(event).encode()) > wire.MAX_BODY_BYTES:
             raise EventTooLarge(
                 f"{event.kind} is over {wire.MAX_BODY_BYTES // 1024} KiB; shorten its text"
             )
-        journal = await self._open_journal()
-        async with self._journal_lock:
-            journal = self._journal or journal
-            await asyncio.to_thread(journal.append, event)
-            self.pending[event.id] = event
+        try:
+            journal = await self._open_journal()
+            async with self._journal_lock:
+                journal = self._journal or journal
+                await asyncio.to_thread(journal.append, event)
+                self.pending[event.id] = event
+        except JournalFailure as failure:
+            await self.close(str(failure))
+            raise
         self._changed()
-        if self._ws is not None:
+        if self._ws is not None and event.id in self._sendable():
             with contextlib.suppress(ConnectionClosed):
                 await self._publish(self._ws, event)
 
@@ -211,10 +240,16 @@ class Link:
     async def run(self) -> None:
         """Stay connected until the session ends, :meth:`close` is called, or entry is refused.
 
-        The journal is this link's while it runs, and closed (and unlocked) when it stops.
+        The journal is this link's while it runs, and closed (and unlocked) when it stops. A
+        journal that can be kept no longer (a full disk; a damaged file, moved aside) stops the
+        link, offline with the reason, and raises :class:`~pairup.journal.JournalFailure` for
+        the caller to say it: going on would confirm events this machine cannot keep.
         """
         try:
             await self._stay_connected()
+        except JournalFailure as failure:
+            self._set_status(Status("offline", self.join.relay, reason=str(failure)))
+            raise
         finally:
             async with self._journal_lock:
                 if self._journal is not None:
@@ -222,6 +257,11 @@ class Link:
                     self._journal = None
 
     async def _stay_connected(self) -> None:
+        def said(text: str) -> str:
+            """What a relay says of a refusal, as one line of printable text for the screen."""
+            printable = "".join(c for c in text if c.isprintable() or c.isspace())
+            return " ".join(printable.split())[:200]
+
         await self._open_existing_journal()
         attempt = 0
         problem = ""
@@ -243,17 +283,38 @@ class Link:
                     self._set_status(Status("offline", self.join.relay, reason=reason))
                     return
                 log.info("relay %s answered HTTP %d", self.join.relay, status)
-                problem = f"the relay at {self._address} answered HTTP {status}"
+                # A busy relay (429, 503) says why and for how long in the answer's body.
+                why = said(refused.response.body.decode(errors="replace"))
+                problem = f"the relay at {self._address} answered HTTP {status}" + (
+                    f": {why}" if why else ""
+                )
             except ConnectionClosed as closed:
                 code = closed.rcvd.code if closed.rcvd else None
                 if code in FATAL:
                     reason = closed.rcvd.reason if closed.rcvd else ""
                     self._set_status(Status("offline", self.join.relay, reason=reason))
                     return
-                problem = ""
+                # Over a limit (how long to wait), the relay full, its disk full: worth
+                # showing while the link waits and tries again with its outbox kept.
+                passing = (
+                    wire.Close.RATE_LIMITED,
+                    wire.Close.TOO_MANY_CONNECTIONS,
+                    wire.Close.STORAGE_FAILED,
+                )
+                problem = said(closed.rcvd.reason) if closed.rcvd and code in passing else ""
+            except OlderRelay as older:
+                self._set_status(Status("offline", self.join.relay, reason=str(older)))
+                return
             except (OSError, InvalidHandshake, TimeoutError, ValidationError) as error:
                 log.info("cannot reach %s: %s", self.join.relay, error)
-                problem = self._unreachable(error)
+                # Closed before any answer: a relay past every cap on connections opening
+                # cuts them unanswered (ADR 25); anything else is a relay that is not one.
+                problem = (
+                    f"the relay at {self._address} closed the connection without answering "
+                    "(it may be too busy); trying again"
+                    if isinstance(error.__cause__, EOFError)
+                    else self._unreachable(error)
+                )
             finally:
                 # A relay that welcomed us is up: the next try comes after the shortest
                 # delay. One that cannot be reached, or refuses, is tried less and less often.
@@ -296,14 +357,31 @@ class Link:
 
     # -- the conversation ------------------------------------------------------------------------
 
+    async def _key(self) -> Ed25519PrivateKey:
+        """This participant's key for the session: the one it entered with, or a new one."""
+        if self._identity is None:
+            self._identity = await asyncio.to_thread(
+                identity.load_or_make, self.data_dir, self.join.session, self.participant
+            )
+        return self._identity
+
     async def _converse(self, ws: ClientConnection) -> None:
-        key = wire.key_text(wire.admission_key(self.join.secret, self.join.session))
-        hello = wire.Hello(
-            session=self.join.session,
-            key=key,
-            participant=self.participant,
+        challenge = wire.challenge_bytes(
+            ws.response.headers.get(wire.CHALLENGE_HEADER) if ws.response else None
+        )
+        if challenge is None:
+            raise OlderRelay(
+                f"the relay at {self._address} runs an older pairup: upgrade it "
+                "(pip install -U pairup) to the version every participant runs"
+            )
+        hello = wire.hello(
+            self.join,
+            self.participant,
+            await self._key(),
+            challenge,
             # Someone who has been in the session may re-create it on a relay that lost it.
             create=self.create or self.epoch is not None,
+            restore=self.epoch is not None,
             max_participants=self.max_participants,
         )
         try:
@@ -326,6 +404,7 @@ class Link:
             await self._reseed()
         await self._remember_epoch(welcome.epoch)
         self.chaos = welcome.chaos
+        self.restored = welcome.restored
         if self._closed.is_set():
             return
         self._ws = ws
@@ -365,13 +444,15 @@ class Link:
         """Send, oldest first, the events of the outbox that are due: never sent on this
         connection, or sent and not confirmed for ``resend_after`` seconds, doubling with each
         try. At most ``budget`` of them (one round's worth at :data:`OUTBOX_RATE` unless
-        given); the next round sends on."""
+        given); the next round sends on. Nothing after a join goes out before the join is
+        confirmed (see :meth:`_sendable`)."""
         now = time.monotonic()
         if budget is None:
             budget = max(1, math.ceil(OUTBOX_RATE * self.resend_after))
         if budget <= 0:
             return
-        for event in list(self.pending.values()):
+        sendable = self._sendable()
+        for event in [self.pending[event_id] for event_id in sendable]:
             sends = self._sends.get(event.id, 0)
             wait = min(RESEND_LONGEST, self.resend_after * 2 ** max(0, sends - 1))
             if sends == 0 or self._sent_at[event.id] + wait <= now:
@@ -379,6 +460,27 @@ class Link:
                 budget -= 1
                 if budget == 0:
                     return
+
+    def _joining(self) -> frozenset[str]:
+        """The ids of the joins in the outbox, not yet confirmed."""
+        return frozenset(
+            event.id for event in self.pending.values() if event.kind == "participant.joined"
+        )
+
+    def _sendable(self) -> list[str]:
+        """The outbox, oldest first, up to and with its first join: what may go out now.
+
+        Only members act, and peers check each event against the key its actor's join bound,
+        so an event sequenced before that join would be refused everywhere and used up for
+        good. A lost frame and its resend can reorder the outbox on the way to the relay, so
+        what follows a join waits until the join is in the log; in order, so a re-seeded log
+        keeps its order whoever re-seeds it."""
+        sendable = []
+        for event in self.pending.values():
+            sendable.append(event.id)
+            if event.kind == "participant.joined":
+                break
+        return sendable
 
     async def _watch(self, ws: ClientConnection) -> None:
         """Drop the connection once the relay has said nothing for three ping intervals, even
@@ -455,6 +557,7 @@ class Link:
                 await self._arrived(ws, event)
         elif isinstance(frame, wire.Presence):
             self.online = frozenset(frame.connected)
+            self.ever_online |= self.online
             self._changed()
         elif isinstance(frame, wire.Error):
             log.warning("relay says: %r (%d)", frame.reason, frame.code)
@@ -477,6 +580,7 @@ class Link:
                 await self._resume(ws)
             return
         self._resuming = False
+        joining = self._joining()
         await self._apply_next(frame)
         while (early := self._early.pop(self.confirmed.last_seq + 1, None)) is not None:
             await self._apply_next(early)
@@ -485,6 +589,9 @@ class Link:
         if self._early:
             # Past this gap, another: ask for it at once.
             await self._resume(ws)
+        if joining != self._joining():
+            # A join of the outbox is in the log: what waited for it goes out now.
+            await self._send_outbox(ws)
         self._note_progress()
         self._changed()
 
@@ -492,17 +599,36 @@ class Link:
         """Apply the event at the next offset: journal it, then step the confirmed state."""
         event = _event_from(frame)
         journal = await self._open_journal()
+        forged = None
+        if event is not None and event.actor != frame.sender and not self.restored:
+            # Only a log made again from journals holds events re-seeded by someone else.
+            forged = f"{frame.sender} published {event.kind} in the name of {event.actor}"
+        elif event is not None:
+            forged = identity.forged(self.confirmed, self.join.session, event)
         if event is None:
             log.warning("offset %d carries an unreadable event; skipping it", frame.seq)
             self.confirmed = skip_offset(self.confirmed, frame.seq)
+        elif forged is not None:
+            # Nobody in the session made it, whoever sent it: it is never applied, and the
+            # screens say so.
+            log.warning("offset %d: %s; not applying it", frame.seq, forged)
+            self.confirmed = skip_offset(self.confirmed, frame.seq)
+            # One of this participant's own (its key was lost, say) is settled all the same:
+            # sending it again would only be refused again.
+            self._settled(event.id)
+            self.applied.put_nowait(Applied(event, forged, forged=True))
         else:
             await asyncio.to_thread(journal.append, event)
             result = step(self.confirmed, event)
             self.confirmed = result.state
-            self.pending.pop(event.id, None)
-            self._sent_at.pop(event.id, None)
-            self._sends.pop(event.id, None)
+            self._settled(event.id)
             self.applied.put_nowait(Applied(event, result.rejected))
+
+    def _settled(self, event_id: str) -> None:
+        """The event has its place in the log: it leaves the outbox."""
+        self.pending.pop(event_id, None)
+        self._sent_at.pop(event_id, None)
+        self._sends.pop(event_id, None)
 
     async def _relay_reaches(self, ws: ClientConnection, seq: int) -> None:
         """The relay's log reaches ``seq``: if this link has less and is not already
@@ -529,17 +655,31 @@ class Link:
             await self._open_journal()
 
     def _load_or_create(self) -> Journal:
+        """This participant's journal of the session, opened for appending: the one it has
+        (with a torn last line cut off), or a new one. One damaged past its last line (or not
+        a journal at all) is moved aside, never deleted, and raises
+        :class:`~pairup.journal.JournalFailure` saying so."""
         path = journal_path(self.data_dir, self.join.session)
         if not path.exists():
             return Journal.create(
                 self.data_dir, self.join.session, created_at=self.clock(), meta=self.meta
             )
-        contents = load(path)
+        try:
+            journal = Journal.open(path)
+        except JournalBusy:
+            raise
+        except JournalError as damage:
+            raise set_aside(path, damage) from None
+        try:
+            contents = load(path)
+        except BaseException:
+            journal.close()
+            raise
         sequenced_log = [event for event in contents.events if event.seq is not None]
         self.confirmed = fold(sequenced_log)
         self.pending = {event.id: event for event in contents.pending}
         self.epoch = _read_epoch(path)
-        return Journal.open(path)
+        return journal
 
     async def _remember_epoch(self, epoch: str) -> None:
         # Admitted: the session is this participant's from now on, and its journal exists
@@ -548,7 +688,8 @@ class Link:
         if epoch != self.epoch:
             self.epoch = epoch
             path = journal_path(self.data_dir, self.join.session)
-            await asyncio.to_thread(_write_epoch, path, epoch)
+            with writing(path.parent):
+                await asyncio.to_thread(_write_epoch, path, epoch)
 
     async def _reseed(self) -> None:
         """The relay lost this session: offer it everything this journal holds, in order.
@@ -568,7 +709,8 @@ class Link:
             await asyncio.to_thread(journal.close)
             path = journal.path
             aside = path.with_name(f"{path.stem}.reseeded-{int(self.clock())}.bak")
-            await asyncio.to_thread(path.rename, aside)
+            with writing(path.parent):
+                await asyncio.to_thread(path.rename, aside)
             self._journal = await asyncio.to_thread(
                 Journal.create,
                 self.data_dir,
@@ -594,6 +736,10 @@ class Link:
             listener()
 
 
+class OlderRelay(Exception):
+    """The relay does not speak this pairup's protocol: another try will not change that."""
+
+
 class EventTooLarge(ValueError):
     """An event whose text would not fit in one frame; the message says so in one line."""
 
@@ -614,7 +760,9 @@ def _event_from(frame: wire.Sequenced) -> Event | None:
     if event.actor != frame.sender and event.stamped_at is None:
         # Only a re-seeded event (already stamped once) may be published by someone else.
         return None
-    first_stamp = event.stamped_at if event.stamped_at is not None else frame.at
+    # A re-seeded event keeps the time it was first stamped with, which can only be earlier
+    # than the relay's time now: whatever a body claims, an event's time is never in the future.
+    first_stamp = frame.at if event.stamped_at is None else min(event.stamped_at, frame.at)
     return sequenced(event, frame.seq, first_stamp)
 
 

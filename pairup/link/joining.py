@@ -23,18 +23,46 @@ async def introduce(link: Link, me: ev.Participant, settings: ev.SessionSettings
             await link.caught_up()
     except TimeoutError:
         return
-    view = link.view
     now = link.now()
-    if settings is not None and not view.opened and view.phase == "lobby":
-        opened = ev.SessionOpened(id=new_id(), actor=me.id, at=now, settings=settings)
-        await link.submit(opened)
     member = link.view.member(me.id)
-    if member is None or not member.present or member.participant != me:
+    if (
+        member is None
+        or not member.present
+        or (member.participant.name, member.participant.email) != (me.name, me.email)
+    ):
         await link.submit(ev.ParticipantJoined(id=new_id(), actor=me.id, at=now, participant=me))
     elif member.away is not None and not member.away.by_choice:
         await link.submit(
             ev.ParticipantBack(id=new_id(), actor=me.id, at=now, participant_id=me.id)
         )
+    view = link.view
+    if settings is not None and not view.opened and view.phase == "lobby":
+        # After joining: the rules are set by the host, whose join (and key) comes first.
+        opened = ev.SessionOpened(id=new_id(), actor=me.id, at=now, settings=settings)
+        await link.submit(opened)
+
+
+async def in_the_session(link: Link, participant: str, seconds: float = CATCH_UP_SECONDS) -> bool:
+    """Wait (up to ``seconds``) until ``participant`` is in the session as this link sees it,
+    their join sent if not yet confirmed: only members act in a session, so a command typed
+    before one's own join would be refused. Whether they are."""
+
+    def present() -> bool:
+        member = link.view.member(participant)
+        return member is not None and member.present
+
+    changed = asyncio.Event()
+    link.listeners.append(changed.set)
+    try:
+        async with asyncio.timeout(seconds):
+            while not present():
+                changed.clear()
+                await changed.wait()
+    except TimeoutError:
+        return False
+    finally:
+        link.listeners.remove(changed.set)
+    return True
 
 
 class Introductions:

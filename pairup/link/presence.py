@@ -49,11 +49,31 @@ class AbsenceWatch:
         return found
 
 
+def reported_away(view: State, me: str) -> bool:
+    """Whether the log says ``me`` is away without having said so: wrong while this pairup is
+    connected, whoever reported it, and answered at once (see :func:`keep_presence`)."""
+    member = view.member(me)
+    if member is None or not member.present or member.away is None:
+        return False
+    return not member.away.by_choice
+
+
 async def keep_presence(link: Link, interval: float = 0.5) -> None:
-    """Report members away as their absence passes the session's ``away_after``."""
+    """Report members away as their absence passes the session's ``away_after``; and say this
+    participant is back when the log has them away while they are plainly here (a late report,
+    or someone reporting them falsely), before anyone could take them out for it."""
     watch = AbsenceWatch()
     while True:
         judging = link.status.state == "connected" and link.current
+        if judging and reported_away(link.view, link.participant):
+            await link.submit(
+                ev.ParticipantBack(
+                    id=new_id(),
+                    actor=link.participant,
+                    at=link.now(),
+                    participant_id=link.participant,
+                )
+            )
         for participant_id, since in watch.due(
             link.view, link.online, link.participant, link.now(), judging=judging
         ):

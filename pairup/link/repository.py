@@ -220,7 +220,8 @@ class _Repository:
             # Another worktree of the repository: its index is not this pairup's to commit.
             return {"ok": False, "elsewhere": True, "error": "another worktree"}
         people = tuple(
-            Person(p.name, p.email) for p in co_authors(self.link.view, self.me.id, self.credit)
+            Person(p.name, p.email)
+            for p in co_authors(self.link.view, self.me.id, self.credit, self.link.ever_online)
         )
         if self._repo is None:
             return {"ok": False, "error": "pairup does not have the repository open"}
@@ -322,7 +323,7 @@ def _live(link: Link, me: ev.Participant, view: State, credit: Credit, serving: 
         me=Person(name=me.name, email=me.email),
         co_authors=tuple(
             Person(name=person.name, email=person.email)
-            for person in co_authors(view, me.id, credit)
+            for person in co_authors(view, me.id, credit, link.ever_online)
         ),
         pid=os.getpid(),
         host=socket.gethostname(),

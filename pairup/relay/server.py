@@ -38,6 +38,17 @@ from websockets.protocol import Event, State
 
 from pairup import protocol as wire
 from pairup.relay.chaos import Chaos
+from pairup.relay.guard import (
+    AcceptErrors,
+    Doorway,
+    Phase,
+    SessionBudget,
+    StoreTrouble,
+    TokenBucket,
+    raise_file_limit,
+    wait_text,
+)
+from pairup.relay.limits import Limits
 from pairup.relay.store import SessionExists, Store, StoredEvent, StoreError, sequenced
 
 log = logging.getLogger("pairup.relay")
@@ -45,36 +56,12 @@ log = logging.getLogger("pairup.relay")
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """What one relay allows; the defaults suit a team's relay on a small machine."""
-
-    hello_timeout: float = 10.0
-    reject_delay: float = 0.5
-    """Unknown session and wrong secret both answer after this long, so neither is cheaper."""
-    messages_per_second: float = 50.0
-    burst: int = 200
-    connections_per_ip: int = 64
-    failed_admissions_per_ip: int = 30
-    """Within ``failure_window``; beyond it the address is turned away before the handshake."""
-    sessions_created_per_ip: int = 30
-    """Within ``failure_window``: each new session is a durable write, so they are counted."""
-    failure_window: float = 60.0
-    idle_session_seconds: float = 7 * 24 * 3600.0
-    expiry_interval: float = 600.0
-    commit_batch: int = 512
-    max_unsent_bytes: int = 4 * 1024 * 1024
-    """A connection with more than this waiting to be sent is closed (it may resume)."""
-    close_timeout: float = 5.0
-    """How long a closing connection has to take its close frame before it is cut."""
-
-
 @dataclass(eq=False)
 class _Room:
     """A session as the relay holds it in memory while anyone is connected or events flow."""
 
     session: str
-    digest: bytes
+    verifier: bytes
     max_participants: int
     last_seq: int
     """The latest offset handed out, stored or on its way to the store."""
@@ -82,7 +69,17 @@ class _Room:
     """The latest offset on disk: what a pong tells participants the log reaches."""
     last_at: float
     ids: dict[str, int]
+    identities: dict[str, bytes]
+    """The key each participant id of the session is bound to (see ADR 24)."""
+    restored: bool = False
+    """Made again from its participants' journals: welcomes say so (see ``Welcome``)."""
     members: dict[ServerConnection, str] = field(default_factory=dict)
+    budgets: dict[str, TokenBucket] = field(default_factory=dict)
+    """Each admitted participant's frames over time, by participant id: the room outlives
+    connections, so reconnecting refills nothing (ADR 25)."""
+    budget: SessionBudget | None = None
+    """The session's new events and bytes over time, all participants together; made with
+    its first new event since the relay started."""
 
     def connected(self) -> tuple[str, ...]:
         return tuple(sorted(set(self.members.values())))
@@ -111,11 +108,13 @@ class _Writer:
         batch: int,
         stored: Callable[[list[_Pending]], None],
         failed: Callable[[list[_Pending]], None],
+        trouble: StoreTrouble | None = None,
     ) -> None:
         self._store = store
         self._batch = batch
         self._stored = stored
         self._failed = failed
+        self._trouble = trouble or StoreTrouble(log)
         self._queue: queue.SimpleQueue[list[_Pending] | None] = queue.SimpleQueue()
         self._given_up: weakref.WeakSet[_Room] = weakref.WeakSet()
         """Rooms of a failed commit: the loop lets them go, and their later events, whose
@@ -160,11 +159,17 @@ class _Writer:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             self._store.append([event for event, _ in batch])
-        except Exception:
-            log.exception("storing %d events failed", len(batch))
+        except Exception as error:
+            if isinstance(error, StoreError):
+                # A full disk or a damaged file: one line for as long as it lasts, not one
+                # per commit (every reconnected participant's resend is one).
+                self._trouble.report(error)
+            else:
+                log.exception("storing %d events failed", len(batch))
             self._given_up.update(room for _, room in batch)
             self._hand_back(self._failed, batch)
         else:
+            self._trouble.over()
             self._hand_back(self._stored, batch)
 
     def _hand_back(self, to: Callable[[list[_Pending]], None], batch: list[_Pending]) -> None:
@@ -182,14 +187,51 @@ class _Connection(ServerConnection):
     then (ADR 18). A frame it declines (a resume, a ping, anything wrong) goes the queue's way
     and the task answers it as before; so does every frame behind one still in the queue, so
     frames are handled in the order they came.
+
+    It is also where the relay's limits meet a connection first (ADR 25): it is counted
+    against its address from its first byte (:meth:`connection_made`), so idle handshakes
+    count; until its participant is admitted it may send one message, its hello, and no
+    ping; and from then on its websocket pings cost its participant's budget like messages.
     """
 
-    __slots__ = ("_unread", "take", "taken")
+    __slots__ = (
+        "_cut",
+        "_timer",
+        "_unread",
+        "address",
+        "budget",
+        "challenge",
+        "heard_hello",
+        "phase",
+        "refusal",
+        "relay",
+        "take",
+        "taken",
+    )
     """In slots: three more keys in the instance's dict made each connection 2.3 KiB bigger
     (``bench.memory``: 17.8 against 15.5 KiB a client)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, relay: "Relay", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.relay = relay
+        self.address = ""
+        self.phase = Phase.TURNED_AWAY
+        """Where the relay's caps count it: nowhere until it is made."""
+        self.refusal: tuple[HTTPStatus, str] | None = None
+        """Over a cap: what its request is answered with."""
+        self.heard_hello = False
+        """Its first message has come: nothing more may, until it is admitted."""
+        self.budget: TokenBucket | None = None
+        """Its participant's frames over time, once admitted."""
+        self._timer: asyncio.TimerHandle | None = None
+        """Cuts the connection if it is too slow: to say hello, to hear it is refused, to take
+        its close."""
+        self._cut = False
+        """Refused by :meth:`cut`: nothing it sent after is handled, even what was read with
+        the frame it was refused for."""
+        self.challenge = wire.new_challenge()
+        """What this connection's hello must sign: a captured hello is worth nothing on any
+        other connection."""
         self.take: Callable[[bytes], bool] | None = None
         """While a participant is admitted: handles a whole text frame's UTF-8 and says
         ``True``, or declines it (``False``) and leaves it to the task."""
@@ -198,7 +240,99 @@ class _Connection(ServerConnection):
         self._unread = 0
         """Messages put in websockets' queue that the task has not finished with."""
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self.address = _address(self)
+        self.phase, status, why = self.relay.door.arrive(self.address)
+        limits = self.relay.limits
+        if self.phase is Phase.TURNED_AWAY:
+            # Over every cap: cut before websockets reads a byte, so a flood costs an accept
+            # and a close each, and no line of log.
+            transport.abort()
+        elif self.phase is Phase.REFUSING:
+            self.refusal = (status, why)
+            self._cut_after(limits.refusal_grace)
+        else:
+            self._timer = self.loop.call_later(limits.hello_timeout, self._no_hello)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.relay.door.leave(self.address, self.phase)
+        self.phase = Phase.TURNED_AWAY
+        super().connection_lost(exc)
+
+    def _no_hello(self) -> None:
+        """The hello timeout, counted from the connection's first byte, the HTTP handshake
+        included: one still in its handshake is cut, an open one is told why."""
+        if self.protocol.state is State.OPEN:
+            self.cut(wire.Close.HELLO_TIMEOUT, "say hello first")
+        else:
+            self.transport.abort()
+
+    def cut(self, code: int, reason: str) -> None:
+        """Refuse the peer from where its frames arrive: the error frame and the close go out
+        at once, and the connection is cut if it has not taken them within ``close_timeout``.
+        Nothing it sends after is read."""
+        self.take = None
+        self._cut = True
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_text(wire.encode(wire.Error(code=code, reason=reason)).encode())
+            self.protocol.fail(code, _close_reason(reason))
+            self.send_data()
+        # Read on, if websockets had stopped reading a flood: what comes now is thrown away,
+        # and the peer's close or its going away ends the connection at once.
+        self.transport.resume_reading()
+        self._cut_after(self.relay.limits.close_timeout)
+
+    def _cut_after(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.call_later(seconds, self.transport.abort)
+
+    def admit(self, budget: TokenBucket) -> None:
+        """Its participant is admitted: any frame may come now, and pings cost ``budget``."""
+        self.phase = Phase.ADMITTED
+        self.budget = budget
+
+    def _checked(self, frame: Frame) -> bool:
+        """Whether a frame before admission, or a ping or pong after, may go on to be
+        handled; one that may not cuts the connection.
+
+        Before admission, a connection may send its hello and nothing else: a ping there
+        costs the relay a pong and a wake-up while nobody is accountable for it (four
+        connections pinging took the relay from 42 to 100 MB). After, a ping or a pong is a
+        message like any other.
+        """
+        if frame.opcode is Opcode.CLOSE:
+            return True
+        if self.phase is Phase.ADMITTED:  # a ping or a pong: data frames do not come here
+            assert self.budget is not None, "an admitted connection has a budget"
+            now = self.relay.timer()
+            if not self.budget.take(now):
+                self.cut(wire.Close.RATE_LIMITED, _too_many(self.relay.limits, self.budget, now))
+                return False
+            return True
+        if frame.opcode in DATA_OPCODES and not self.heard_hello:
+            # The hello (or whatever comes first, which the task answers), fragments and all.
+            if frame.fin:
+                self.heard_hello = True
+                if self._timer is not None:
+                    self._timer.cancel()
+            return True
+        if frame.opcode in _CONTROL:
+            self.cut(wire.Close.POLICY, "send hello first: nothing comes before it, not a ping")
+        else:
+            self.cut(wire.Close.INVALID, "one hello, then nothing until the welcome")
+        return False
+
     def process_event(self, event: Event) -> None:
+        if isinstance(event, Frame):
+            if self._cut:
+                return  # Refused: nothing it sent after is handled, even what came with it.
+            looked_at = self.phase is not Phase.ADMITTED or event.opcode in _CONTROL
+            if looked_at and not self._checked(event):
+                return
         if isinstance(event, Frame) and event.opcode in DATA_OPCODES:
             if (
                 self.take is not None
@@ -259,20 +393,16 @@ class _RecentByAddress:
         return len(times)
 
 
-class _TokenBucket:
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        self.rate = rate
-        self.capacity = float(burst)
-        self.tokens = float(burst)
-        self.updated = now
+_CONTROL = (Opcode.PING, Opcode.PONG)
+"""Frames a peer may send besides messages and the close: free before this relay, now counted."""
 
-    def take(self, now: float) -> bool:
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
+
+def _too_many(limits: Limits, budget: TokenBucket, now: float) -> str:
+    """Why a participant is cut for its frames, and how long until it may come back."""
+    return (
+        f"too many messages: {wait_text(budget.wait(now))} before reconnecting (at most "
+        f"{limits.messages_per_second:g} a second, bursts of {limits.burst})"
+    )
 
 
 class Relay:
@@ -284,6 +414,7 @@ class Relay:
         *,
         limits: Limits | None = None,
         clock: Clock = time.time,
+        timer: Clock = time.monotonic,
         origins: tuple[str, ...] = (),
         chaos: Chaos | None = None,
     ) -> None:
@@ -292,25 +423,44 @@ class Relay:
         """A fault drill, if one runs: it stands between admitted participants and the relay."""
         self.limits = limits or Limits()
         self.clock = clock
+        self.timer = timer
+        """The clock of the rate limits: only its differences count."""
         self.origins = origins
+        self.door: Doorway
+        """Every connection counted by address and phase, under the caps; made by
+        :meth:`start`, which knows the file limit."""
+        self._trouble = StoreTrouble(log)
+        self._accept_errors = AcceptErrors(self.limits.refusal_log_interval)
         self._rooms: dict[str, _Room] = {}
         self._admission = asyncio.Lock()
         self._writer: _Writer | None = None
         self._sequenced: list[_Pending] = []
         """Events sequenced in this turn of the event loop, handed to the writer at its end."""
-        self._per_ip: defaultdict[str, int] = defaultdict(int)
         window = self.limits.failure_window
         self._refused = _RecentByAddress(window)
         self._created = _RecentByAddress(window)
+        self._created_in_all = _RecentByAddress(self.limits.sessions_created_window)
+        """Every address's new sessions under one key: many addresses could each stay
+        below their own limit and still make thousands."""
         self._tasks: list[asyncio.Task[None]] = []
         self._closing: set[asyncio.Task[None]] = set()
         """Tasks that finish on their own (closes, frames a fault drill delays); kept so
         they are not collected before they run."""
 
     async def start(self, host: str, port: int, *, ssl: SSLContext | None = None) -> Server:
-        """Listen on ``host:port`` (port 0: any free port) and run the writer and expiry."""
-        self._writer = _Writer(self.store, self.limits.commit_batch, self._fan_out, self._let_go)
-        self._tasks = [asyncio.create_task(self._expire_forever(), name="pairup-relay-expire")]
+        """Listen on ``host:port`` (port 0: any free port) and run the writer and expiry.
+
+        The process's limit on open files is raised to its hard limit where allowed, and the
+        relay's connections are capped below it (ADR 25)."""
+        self.door = Doorway(self.limits, raise_file_limit(), time.monotonic())
+        logging.getLogger("asyncio").addFilter(self._accept_errors)
+        self._writer = _Writer(
+            self.store, self.limits.commit_batch, self._fan_out, self._let_go, self._trouble
+        )
+        self._tasks = [
+            asyncio.create_task(self._expire_forever(), name="pairup-relay-expire"),
+            asyncio.create_task(self._summarise_refusals(), name="pairup-relay-refusals"),
+        ]
         try:
             return await serve(
                 self._handle,
@@ -321,8 +471,16 @@ class Relay:
                 max_size=wire.MAX_FRAME_BYTES,
                 origins=[None, *self.origins],
                 process_request=self._check_request,
-                logger=log,
-                create_connection=_Connection,
+                process_response=_with_challenge,
+                # Its own logger: a line per connection opened and closed is for debugging,
+                # and ``pairup relay -v`` keeps it quiet (a flood would be a flood of lines).
+                logger=logging.getLogger("pairup.relay.connections"),
+                create_connection=functools.partial(_Connection, relay=self),
+                # The hello timeout bounds the HTTP handshake too (the connection's own timer
+                # counts from its first byte to its hello); websockets' default is 10 s, for
+                # this as for a closing handshake.
+                open_timeout=self.limits.hello_timeout,
+                close_timeout=self.limits.close_timeout,
             )
         except BaseException:
             # The address is taken, say: nothing is left running behind the error.
@@ -347,10 +505,17 @@ class Relay:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        logging.getLogger("asyncio").removeFilter(self._accept_errors)
+        self._summarise()  # the refusals since the last line, not lost with the relay
 
     # -- before the handshake ------------------------------------------------------------------
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        assert isinstance(connection, _Connection), "the relay serves its own connections"
+        if connection.refusal is not None:
+            # Over a cap for connections not admitted yet (counted when it was made).
+            status, why = connection.refusal
+            return connection.respond(status, f"{why}\n")
         if request.path == "/healthz":
             return connection.respond(HTTPStatus.OK, "ok\n")
         if not request.path.startswith("/s/"):
@@ -358,28 +523,26 @@ class Relay:
                 HTTPStatus.NOT_FOUND,
                 "pairup relay: join links look like ws://HOST:PORT/s/SESSION#SECRET\n",
             )
-        address = _address(connection)
-        if self._per_ip[address] >= self.limits.connections_per_ip:
-            return connection.respond(
-                HTTPStatus.TOO_MANY_REQUESTS, "too many connections from your address\n"
-            )
-        if self._created.count(address) >= self.limits.sessions_created_per_ip:
-            return connection.respond(
-                HTTPStatus.TOO_MANY_REQUESTS, "too many new sessions from your address; wait\n"
-            )
-        if self._refused.count(address) >= self.limits.failed_admissions_per_ip:
-            return connection.respond(
-                HTTPStatus.TOO_MANY_REQUESTS,
-                "too many failed attempts from your address; wait a minute\n",
-            )
-        return None
+        address, limits = connection.address, self.limits
+        # The door counts every connection from its first byte, this one included.
+        if self.door.from_address(address) > limits.connections_per_ip:
+            why = f"too many connections from your address (at most {limits.connections_per_ip})"
+            self.door.refused(address, f"over {limits.connections_per_ip} from one address")
+        elif self._created.count(address) >= limits.sessions_created_per_ip:
+            why = "too many new sessions from your address; wait a minute"
+            self.door.refused(address, "over the new sessions of one address")
+        elif self._refused.count(address) >= limits.failed_admissions_per_ip:
+            why = "too many failed attempts from your address; wait a minute"
+            self.door.refused(address, "locked out after failed admissions")
+        else:
+            return None
+        return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, f"{why}\n")
 
     # -- one connection ------------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert isinstance(connection, _Connection), "the relay serves its own connections"
-        address = _address(connection)
-        self._per_ip[address] += 1
+        address = connection.address
         room: _Room | None = None
         try:
             room = await self._admit(connection, address)
@@ -389,17 +552,22 @@ class Relay:
             await _refuse(connection, error.code, error.reason)
         except ConnectionClosed:
             pass
+        except StoreError as error:
+            # A full disk or a damaged store: said once in the log, and to the participant
+            # as the reason its pairup shows while it keeps its events and comes back.
+            self._trouble.report(error)
+            self._close_later(connection, wire.Close.STORAGE_FAILED, self._trouble.reason)
         finally:
-            self._per_ip[address] -= 1
-            if not self._per_ip[address]:
-                del self._per_ip[address]
             if self.chaos is not None:
                 self.chaos.forget(connection)
             if room is not None and connection in room.members:
                 del room.members[connection]
                 self._tell_presence(room)
                 if not room.members:
-                    await asyncio.to_thread(self.store.touch, room.session, self.clock())
+                    try:
+                        await asyncio.to_thread(self.store.touch, room.session, self.clock())
+                    except StoreError as error:
+                        self._trouble.report(error)
 
     async def _admit(self, connection: _Connection, address: str) -> _Room | None:
         try:
@@ -413,8 +581,9 @@ class Relay:
             raise wire.FrameError(wire.Close.INVALID, "the first frame must be hello")
         if connection.request is None or connection.request.path != f"/s/{hello.session}":
             raise wire.FrameError(wire.Close.POLICY, "hello names another session than the URL")
-        key = wire.key_bytes(hello.key)
-        room = await self._room(hello, key, address)
+        challenge = wire.challenge_bytes(connection.challenge)
+        assert challenge is not None, "the relay makes well-formed challenges"
+        room = await self._room(hello, challenge, address)
         if room is None:
             self._refused.add(address)
             await asyncio.sleep(self.limits.reject_delay)
@@ -431,6 +600,17 @@ class Relay:
                 f"session full ({room.max_participants} participants)",
             )
             return None
+        self._check_newcomer(room, hello.participant, address)
+        if not await self._owns(room, hello, challenge):
+            # Before anyone is replaced: nobody can take someone's id to push them out.
+            await _refuse(
+                connection,
+                wire.Close.POLICY,
+                f"participant id {hello.participant} belongs to someone else in this session; "
+                "join with your own (a new data dir, or the one you joined with)",
+            )
+            return None
+        self._let_in(connection, room, hello.participant)
         for other, participant in list(room.members.items()):
             if participant == hello.participant:
                 # The same person again (a reconnect the old socket has not noticed yet).
@@ -444,6 +624,7 @@ class Relay:
             now=self.clock(),
             connected=connected,
             chaos="" if self.chaos is None else str(self.chaos.spec),
+            restored=room.restored,
         )
         await connection.send(wire.encode(welcome))
         if self._rooms.get(room.session) is not room:
@@ -456,13 +637,71 @@ class Relay:
         self._tell_presence(room)
         return room
 
+    def _check_newcomer(self, room: _Room, participant: str, address: str) -> None:
+        """Refuse, before its id is bound or its proof checked, a participant the session
+        must not take now.
+
+        An id the session has never admitted, once it has admitted as many as it ever will:
+        ``ids_per_seat`` per seat. Someone who joins from a second machine, or lost their
+        data dir, comes back under a new id, and four per seat leaves room for that over a
+        session's life; every new id is a fresh message budget and a row in the store, so a
+        holder of the link minting ids could otherwise flood the session between them.
+
+        A participant whose budget is still empty: it is only looked at (a hello for someone
+        else's id cannot drain theirs), and the refusal counts against the address like a
+        failed admission, so an address that keeps coming back for more is turned away before
+        its handshake, which costs the relay least."""
+        most = self.limits.ids_per_seat * room.max_participants
+        if participant not in room.identities and len(room.identities) >= most:
+            raise wire.FrameError(
+                wire.Close.SESSION_FULL,
+                f"session full: {most} different participants have been in it, the most it "
+                "takes; start a new session",
+            )
+        now = self.timer()
+        budget = room.budgets.get(participant)
+        if budget is not None and budget.wait(now) > 0:
+            self._refused.add(address)
+            raise wire.FrameError(wire.Close.RATE_LIMITED, _too_many(self.limits, budget, now))
+
+    def _let_in(self, connection: _Connection, room: _Room, participant: str) -> None:
+        """Admit a participant who proved the link and its id, within the limits that outlive
+        its connections: its messages over time (kept in the room from its first admission),
+        and the relay's room for admitted connections."""
+        budget = room.budgets.get(participant)
+        if budget is None:
+            budget = TokenBucket(self.limits.messages_per_second, self.limits.burst, self.timer())
+        replacing = participant in room.members.values()
+        if not self.door.admit(connection.address, replacing=replacing):
+            raise wire.FrameError(
+                wire.Close.TOO_MANY_CONNECTIONS,
+                f"the relay has {self.door.most_admitted} participants connected, the most it "
+                "takes; try again in a few minutes",
+            )
+        room.budgets[participant] = budget
+        connection.admit(budget)
+
     def _tell_presence(self, room: _Room) -> None:
         presence = wire.encode(wire.Presence(connected=room.connected())).encode()
         for member in room.members:
             self._post(member, [presence])
 
-    async def _room(self, hello: wire.Hello, key: bytes, address: str) -> _Room | None:
-        """The admitted session, or ``None`` for an unknown one or a wrong key alike."""
+    async def _owns(self, room: _Room, hello: wire.Hello, challenge: bytes) -> bool:
+        """Whether the hello proves the key its participant id is bound to in the session,
+        binding the id to this key if it is the id's first entry."""
+        if not hello.proves_identity(challenge):
+            return False
+        key = wire.key_bytes(hello.identity)
+        bound = room.identities.get(hello.participant)
+        if bound is None:
+            bound = await asyncio.to_thread(
+                self.store.bind_identity, room.session, hello.participant, key
+            )
+            room.identities[hello.participant] = bound
+        return bound == key
+
+    async def _room(self, hello: wire.Hello, challenge: bytes, address: str) -> _Room | None:
+        """The admitted session, or ``None`` for an unknown one or a wrong proof alike."""
         async with self._admission:
             room = self._rooms.get(hello.session)
             if room is None:
@@ -470,43 +709,51 @@ class Relay:
                 if record is None and hello.create:
                     # Creating costs a durable write: it counts against the address like a
                     # failed admission, so nobody can mint sessions without limit.
-                    self._created.add(address)
-                    digest = wire.admission_digest(key)
+                    self._count_creation(address)
+                    verifier = b"" if hello.verifier is None else wire.key_bytes(hello.verifier)
                     try:
                         record = await asyncio.to_thread(
                             self.store.create_session,
                             hello.session,
-                            digest,
+                            verifier,
                             created_at=self.clock(),
                             max_participants=hello.max_participants,
+                            restored=hello.restore,
                         )
                     except SessionExists:
                         record = await asyncio.to_thread(self.store.session, hello.session)
                 if record is None:
                     return None
                 ids = await asyncio.to_thread(self.store.ids, hello.session)
+                identities = await asyncio.to_thread(self.store.identities, hello.session)
                 room = _Room(
                     session=record.session,
-                    digest=record.digest,
+                    verifier=record.verifier,
                     max_participants=record.max_participants,
                     last_seq=record.last_seq,
                     stored_seq=record.last_seq,
                     last_at=record.last_active,
                     ids=ids,
+                    identities=identities,
+                    restored=record.restored,
                 )
                 self._rooms[hello.session] = room
-        return room if wire.admits(room.digest, key) else None
+        return room if room.verifier and hello.admitted_by(room.verifier, challenge) else None
 
     async def _converse(self, connection: _Connection, room: _Room) -> None:
         participant = room.members[connection]
-        bucket = _TokenBucket(self.limits.messages_per_second, self.limits.burst, time.monotonic())
+        # The participant's, kept in the room: a new connection does not get a new one.
+        bucket = room.budgets[participant]
         if self.chaos is None:
             # The fault drill sees every frame, so events go the queue's way while it runs.
             connection.take = functools.partial(self._take, connection, room, participant, bucket)
         try:
             async for received in connection:
-                if not bucket.take(time.monotonic()):
-                    raise wire.FrameError(wire.Close.RATE_LIMITED, "too many messages; slow down")
+                now = self.timer()
+                if not bucket.take(now):
+                    raise wire.FrameError(
+                        wire.Close.RATE_LIMITED, _too_many(self.limits, bucket, now)
+                    )
                 if self.chaos is None:
                     await self._handle_frame(connection, room, participant, _decode(received))
                 else:
@@ -527,7 +774,7 @@ class Relay:
         connection: _Connection,
         room: _Room,
         participant: str,
-        bucket: _TokenBucket,
+        bucket: TokenBucket,
         data: bytes,
     ) -> bool:
         """Sequence a frame as it arrives if it is an event the participant may send now;
@@ -540,10 +787,13 @@ class Relay:
         if (
             not isinstance(frame, wire.Publish)
             or frame.sender != participant
-            or not bucket.take(time.monotonic())
+            or not bucket.take(self.timer())
         ):
             return False
-        self._sequence(connection, room, participant, frame)
+        try:
+            self._sequence(connection, room, participant, frame)
+        except wire.FrameError:
+            return False  # Over the session's budget: the task refuses it, as ever.
         return True
 
     def _handle_later(
@@ -656,6 +906,8 @@ class Relay:
         frame is its acknowledgement, so a connection can have many events in one commit. A
         repeated id is not stored again: if its event is on disk the sender gets an ack with
         the offset it has; if not, its event frame is on its way to every member already.
+        A new event costs the session's budget, which a repeat does not: participants
+        re-seeding one log together store it once.
         """
         if frame.sender != participant:
             raise wire.FrameError(wire.Close.POLICY, "events must be sent as yourself")
@@ -664,6 +916,18 @@ class Relay:
             if known <= room.stored_seq:
                 self._post(connection, [wire.encode_ack(frame.id, known)])
             return
+        now = self.timer()
+        if room.budget is None:
+            room.budget = SessionBudget(self.limits, now)
+        wait = room.budget.take(len(frame.body.encode()), now)
+        if wait:
+            limits = self.limits
+            raise wire.FrameError(
+                wire.Close.RATE_LIMITED,
+                f"this session sends too much: {wait_text(wait)} (the relay stores "
+                f"{limits.session_events_per_second:g} of its events or "
+                f"{limits.session_bytes_per_second / 1024:g} KiB a second)",
+            )
         room.last_at = max(self.clock(), room.last_at)
         seq = room.last_seq + 1
         room.last_seq = seq
@@ -706,24 +970,30 @@ class Relay:
             if self._rooms.get(room.session) is room:
                 del self._rooms[room.session]
                 for member in list(room.members):
-                    self._close_later(
-                        member, wire.Close.STORAGE_FAILED, "the relay could not store events"
-                    )
+                    # Why, in words its pairup shows: a full disk is not the participant's to
+                    # fix, and its events wait in its outbox meanwhile.
+                    self._close_later(member, wire.Close.STORAGE_FAILED, self._trouble.reason)
 
     async def _expire_forever(self) -> None:
         while True:
             await asyncio.sleep(self.limits.expiry_interval)
             self._refused.forget_old()
             self._created.forget_old()
+            self._created_in_all.forget_old()
             now = self.clock()
-            for room in list(self._rooms.values()):
-                if room.members:
-                    await asyncio.to_thread(self.store.touch, room.session, now)
-            horizon = now - self.limits.idle_session_seconds
             try:
-                expired = await asyncio.to_thread(self.store.expire, horizon)
-            except StoreError:
-                log.exception("expiring idle sessions failed; trying again later")
+                for room in list(self._rooms.values()):
+                    if room.members:
+                        await asyncio.to_thread(self.store.touch, room.session, now)
+                # A session nobody ever gave an event goes after an hour, not a week: making
+                # one needs no secret, so they are cheap to make in numbers.
+                expired = await asyncio.to_thread(
+                    self.store.expire,
+                    now - self.limits.idle_session_seconds,
+                    unused_before=now - self.limits.unused_session_seconds,
+                )
+            except StoreError as error:
+                self._trouble.report(error)  # Said once; tried again at the next interval.
                 continue
             for session in expired:
                 room = self._rooms.get(session)
@@ -731,6 +1001,39 @@ class Relay:
                     del self._rooms[session]
             if expired:
                 log.info("expired %d idle sessions", len(expired))
+
+    async def _summarise_refusals(self) -> None:
+        """One line of log per interval for every connection refused in it, however many: a
+        flood must not write a line, let alone a traceback, per connection."""
+        while True:
+            await asyncio.sleep(self.limits.refusal_log_interval)
+            self._summarise()
+
+    def _summarise(self) -> None:
+        line = self.door.summary(time.monotonic())
+        if line is not None:
+            log.warning("%s", line)
+
+    def _count_creation(self, address: str) -> None:
+        """Count a new session against its address (checked before the handshake) and against
+        every address together, which is checked here: a session needs no secret to make."""
+        made = self._created_in_all.count("")
+        if made >= self.limits.sessions_created:
+            self.door.refused(address, "over the new sessions of every address")
+            raise wire.FrameError(
+                wire.Close.RATE_LIMITED,
+                f"this relay made {made} new sessions lately, the most it makes in "
+                f"{self.limits.sessions_created_window / 60:g} min; try again later",
+            )
+        self._created.add(address)
+        self._created_in_all.add("")
+
+
+def _with_challenge(connection: ServerConnection, request: Request, response: Response) -> Response:
+    """The handshake's answer, with the challenge this connection's hello must sign."""
+    assert isinstance(connection, _Connection), "the relay serves its own connections"
+    response.headers[wire.CHALLENGE_HEADER] = connection.challenge
+    return response
 
 
 def _decode(raw: str | bytes) -> wire.ClientFrame:
@@ -741,10 +1044,10 @@ def _decode(raw: str | bytes) -> wire.ClientFrame:
 
 async def _refuse(connection: ServerConnection, code: int, reason: str) -> None:
     """The error frame with the whole reason, then the close with as much of it as a close
-    frame holds (123 bytes of UTF-8)."""
-    with contextlib.suppress(ConnectionClosed):
-        await connection.send(wire.encode(wire.Error(code=code, reason=reason)))
-        await connection.close(code, _close_reason(reason))
+    frame holds (123 bytes of UTF-8), both at once (:meth:`_Connection.cut`): a peer refused
+    for a flood has stopped reading what the relay sends, and is not waited for."""
+    assert isinstance(connection, _Connection), "the relay serves its own connections"
+    connection.cut(code, reason)
 
 
 CLOSE_REASON_BYTES = 123

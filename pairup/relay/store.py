@@ -12,14 +12,15 @@ through its writer thread. There is one sqlite3 connection, opened with
 ``check_same_thread=False`` and guarded by a lock, so calls from any thread are serialised.
 That is simpler than a connection per thread and costs little: the relay has one writer at a
 time, and its reads (a page of events, a session record) are short next to the fsync of a
-commit. Only a digest of each session's admission key is stored, never the key or the join
-secret. What one commit stores of a session is one row, so a commit costs SQLite a row per
-session in it, not one per event; the row keeps each event as the very frame participants get
-(schema 3), so an event is encoded once, when the relay sequences it, and a resume sends what
-the store holds. See ADR 7, ADR 14 and ADR 16.
+commit. Only the public half of each session's admission key is stored (it checks proofs
+and cannot make one), never the join secret. What one commit stores of a session is one row,
+so a commit costs SQLite a row per session in it, not one per event; the row keeps each event
+as the very frame participants get (schema 3), so an event is encoded once, when the relay
+sequences it, and a resume sends what the store holds. See ADR 7, ADR 14, ADR 16 and ADR 24.
 """
 
 import contextlib
+import errno
 import functools
 import json
 import secrets
@@ -34,7 +35,7 @@ from typing import Any, NamedTuple, Self
 from pairup.durable import make_dirs, sync_dir
 from pairup.protocol import encode_sequenced, json_string
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _APPLICATION_ID = int.from_bytes(b"pair", "big")
 """Written into the SQLite header, so a pairup store is recognised before reading any table."""
 
@@ -69,24 +70,57 @@ _CHUNK_TRIGGERS = (
 """Every chunk continues its session's log at ``last_seq + 1``, and moves it along in the same
 statement: an append is one statement, so its commit waits for the GIL once."""
 
+_IDENTITIES = """CREATE TABLE identities (
+        session TEXT NOT NULL,
+        participant TEXT NOT NULL,
+        key BLOB NOT NULL,
+        PRIMARY KEY (session, participant)
+    )"""
+"""The public key each participant id of a session first entered with (schema 4): that id is
+admitted only to whoever proves the same key again."""
+
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE sessions (
         session TEXT PRIMARY KEY,
-        digest BLOB NOT NULL,
+        verifier BLOB NOT NULL,
         created_at REAL NOT NULL,
         last_active REAL NOT NULL,
         max_participants INTEGER NOT NULL,
-        last_seq INTEGER NOT NULL DEFAULT 0
+        last_seq INTEGER NOT NULL DEFAULT 0,
+        restored INTEGER NOT NULL DEFAULT 0
     )""",
     _CHUNKS,
     *_CHUNK_TRIGGERS,
+    _IDENTITIES,
 )
-_SESSION_COLUMNS = "session, digest, created_at, last_active, max_participants, last_seq"
+_SESSION_COLUMNS = (
+    "session, verifier, created_at, last_active, max_participants, last_seq, restored"
+)
 
 
 class StoreError(Exception):
     """The store cannot do what was asked; the message is one line and names the file."""
+
+
+class StoreFull(StoreError):
+    """The disk under the store is full (SQLite's "database or disk is full", or ENOSPC): a
+    write was not done, and will be once someone frees space."""
+
+
+class StoreDamaged(StoreError):
+    """The store's file is damaged (truncated, overwritten, or not SQLite at all); the message
+    says how to get a relay going again."""
+
+
+def damaged(path: Path, detail: str) -> StoreDamaged:
+    """Why the store at ``path`` cannot be used, and the way out: a new store, which the
+    participants fill again from their journals (docs/protocol.md, "Epochs and re-seeding")."""
+    return StoreDamaged(
+        f"{path} is damaged ({detail}): with the relay stopped, move it and its -wal and -shm "
+        f"files aside (in {path.parent}: mkdir damaged && mv {path.name}* damaged/), then start "
+        "again; participants' pairups re-seed their sessions from their journals"
+    )
 
 
 class SessionExists(StoreError):
@@ -130,14 +164,19 @@ class SessionRecord:
     """A session the relay knows: how to admit participants, and how far its log goes."""
 
     session: str
-    digest: bytes
-    """The SHA-256 of the admission key (:func:`pairup.protocol.admission_digest`)."""
+    verifier: bytes
+    """The public half of the session's admission key (:func:`pairup.protocol.verifier`):
+    it checks a participant's proof of the link, and cannot make one. Empty for a session
+    made by a pairup before schema 4, which nobody can enter any more."""
     created_at: float
     last_active: float
     """The relay's time of the latest event or :meth:`Store.touch`; expiry goes by it."""
     max_participants: int
     last_seq: int
     """The offset of the session's latest event; 0 before the first."""
+    restored: bool = False
+    """Made again by someone who had been in it, on a relay that had lost it: its log is
+    re-seeded, so it holds events one participant published for another (ADR 24)."""
 
 
 class Store:
@@ -160,24 +199,26 @@ class Store:
 
         A new store gets its schema and a fresh epoch in one transaction, so a crash while
         creating leaves either no store or a whole one. A file that is not a pairup store, or
-        one of another schema version, raises :class:`StoreError` and is left untouched.
+        one of another schema version, raises :class:`StoreError` and is left untouched; a
+        damaged one (SQLite's quick check reads every page) :class:`StoreDamaged`.
         Commits use WAL with ``synchronous=FULL`` (and ``fullfsync`` where the platform has it),
         so a commit that returned is on disk, not in a cache.
         """
-        make_dirs(path.parent)
+        what = "open the relay store"
         try:
+            make_dirs(path.parent)
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as error:
-            raise StoreError(f"{path}: cannot open the relay store: {error}") from None
+        except (sqlite3.Error, OSError) as error:
+            raise _failure(path, what, error) from None
         try:
             epoch = _prepare(path, connection)
             connection.execute("PRAGMA journal_mode = WAL")
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute("PRAGMA fullfsync = ON")
             sync_dir(path.parent)
-        except sqlite3.Error as error:
+        except (sqlite3.Error, OSError) as error:
             connection.close()
-            raise StoreError(f"{path}: cannot open the relay store: {error}") from None
+            raise _failure(path, what, error) from None
         except BaseException:
             connection.close()
             raise
@@ -193,23 +234,30 @@ class Store:
         return self._epoch
 
     def create_session(
-        self, session: str, digest: bytes, *, created_at: float, max_participants: int
+        self,
+        session: str,
+        verifier: bytes,
+        *,
+        created_at: float,
+        max_participants: int,
+        restored: bool = False,
     ) -> SessionRecord:
         """Register a new session, active as of ``created_at``; raise :class:`SessionExists`
         if the store already has it, so a second host cannot take over someone's session."""
         record = SessionRecord(
             session=session,
-            digest=digest,
+            verifier=verifier,
             created_at=created_at,
             last_active=created_at,
             max_participants=max_participants,
             last_seq=0,
+            restored=restored,
         )
         try:
             with self._transaction("create a session") as db:
                 db.execute(
-                    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-                    (session, digest, created_at, created_at, max_participants, 0),
+                    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (session, verifier, created_at, created_at, max_participants, 0, restored),
                 )
         except _Refused:
             raise SessionExists(f"{self._path}: session {session!r} already exists") from None
@@ -221,7 +269,7 @@ class Store:
             row = db.execute(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session = ?", (session,)
             ).fetchone()
-        return None if row is None else SessionRecord(*row)
+        return None if row is None else SessionRecord(*row[:-1], restored=bool(row[-1]))
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Commit a batch of sequenced events in one transaction, so one fsync covers them all.
@@ -340,6 +388,28 @@ class Store:
                 for seq, event_id in enumerate(json.loads(ids), first)
             }
 
+    def identities(self, session: str) -> dict[str, bytes]:
+        """The key each participant id of the session is bound to."""
+        with self._reading("read participants' keys") as db:
+            rows = db.execute(
+                "SELECT participant, key FROM identities WHERE session = ?", (session,)
+            )
+            return dict(rows.fetchall())
+
+    def bind_identity(self, session: str, participant: str, key: bytes) -> bytes:
+        """Bind ``participant`` to ``key`` in ``session`` if it is not bound yet; return the
+        key it is bound to (this one, or the one that came first)."""
+        with self._transaction("bind a participant's key") as db:
+            db.execute(
+                "INSERT OR IGNORE INTO identities (session, participant, key) VALUES (?, ?, ?)",
+                (session, participant, key),
+            )
+            (bound,) = db.execute(
+                "SELECT key FROM identities WHERE session = ? AND participant = ?",
+                (session, participant),
+            ).fetchone()
+        return bytes(bound)
+
     def touch(self, session: str, at: float) -> None:
         """Keep a session alive without an event (someone is connected); never moves
         ``last_active`` back. An unknown session is left alone: expiry may have won the race."""
@@ -349,21 +419,26 @@ class Store:
                 (at, session),
             )
 
-    def expire(self, idle_before: float) -> list[str]:
-        """Delete the sessions idle since before ``idle_before``, with all their events, in
-        one transaction; return their ids, sorted.
+    def expire(self, idle_before: float, *, unused_before: float | None = None) -> list[str]:
+        """Delete the sessions idle since before ``idle_before``, and those without a single
+        event idle since before ``unused_before``, with all their events, in one transaction;
+        return their ids, sorted.
 
         It reads every session: there is no index of sessions by last activity, which every
         commit would have to write. The relay runs it every ten minutes by default; over
         100,000 sessions it takes about 8 ms."""
+        unused = idle_before if unused_before is None else unused_before
         with self._transaction("expire sessions") as db:
             idle = sorted(
                 session
                 for (session,) in db.execute(
-                    "SELECT session FROM sessions WHERE last_active < ?", (idle_before,)
+                    "SELECT session FROM sessions"
+                    " WHERE last_active < ? OR (last_seq = 0 AND last_active < ?)",
+                    (idle_before, unused),
                 )
             )
             db.executemany("DELETE FROM chunks WHERE session = ?", [(s,) for s in idle])
+            db.executemany("DELETE FROM identities WHERE session = ?", [(s,) for s in idle])
             db.executemany("DELETE FROM sessions WHERE session = ?", [(s,) for s in idle])
         return idle
 
@@ -397,7 +472,7 @@ class Store:
             except sqlite3.IntegrityError as error:
                 raise _Refused(f"{self._path}: {what} refused, nothing stored: {error}") from None
             except sqlite3.Error as error:
-                raise StoreError(f"{self._path}: cannot {what}: {error}") from None
+                raise _failure(self._path, what, error) from None
 
     @contextlib.contextmanager
     def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
@@ -454,6 +529,32 @@ def _from_frame(session: str, frame: bytes) -> StoredEvent:
     )
 
 
+def _failure(path: Path, what: str, error: sqlite3.Error | OSError) -> StoreError:
+    """What a failed SQLite or file call becomes: one line, and for a full disk or a damaged
+    file, a class of its own and a message that says what to do."""
+    if isinstance(error, OSError):
+        full, broken = error.errno == errno.ENOSPC, False
+    else:
+        # The primary result code: SQLite's extended codes keep it in their low byte.
+        code = (getattr(error, "sqlite_errorcode", None) or 0) & 0xFF
+        full, broken = code == sqlite3.SQLITE_FULL, code in _DAMAGED
+    if full:
+        return StoreFull(f"{path}: cannot {what}: the disk is full; free space in {path.parent}")
+    if broken:
+        return damaged(path, _one_line(str(error)))
+    return StoreError(f"{path}: cannot {what}: {_one_line(str(error))}")
+
+
+_DAMAGED = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+"""SQLite's primary result codes for a file that is not a whole database."""
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    """An error's text fit for one line of a log: some of SQLite's quote the damaged data."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else f"{flat[: limit - 1]}…"
+
+
 def _rollback(db: sqlite3.Connection) -> None:
     """Undo the open transaction, if SQLite has not already undone it after a failed commit."""
     if db.in_transaction:
@@ -470,7 +571,7 @@ def _prepare(path: Path, db: sqlite3.Connection) -> str:
         db.execute("BEGIN IMMEDIATE")
     except sqlite3.DatabaseError as error:
         if error.sqlite_errorcode == sqlite3.SQLITE_NOTADB:
-            raise StoreError(f"{path}: not a pairup relay store (not an SQLite database)") from None
+            raise damaged(path, "not a pairup relay store: not an SQLite database") from None
         raise
     try:
         epoch = _create_or_check(path, db)
@@ -506,6 +607,9 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
         version = "2"
     if version == "2":
         _migrate_from_2(path, db)
+        version = "3"
+    if version == "3":
+        _migrate_from_3(db)
         version = str(SCHEMA_VERSION)
     if version != str(SCHEMA_VERSION):
         raise StoreError(
@@ -516,7 +620,13 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
         )
     epoch = meta.get("epoch")
     if not epoch:
-        raise StoreError(f"{path}: damaged relay store (no epoch)")
+        raise damaged(path, "a pairup relay store without its epoch")
+    # Found now, with one line that says what to do, rather than by the first participant of
+    # a session whose pages are broken, again at every reconnect. It reads every page: about
+    # 15 ms for 100,000 events.
+    problems = [row for (row,) in db.execute("PRAGMA quick_check(3)") if row != "ok"]
+    if problems:
+        raise damaged(path, _one_line("; ".join(problems)))
     # Stores made before it went: every append moves its sessions' ``last_active``, and this
     # index added one or two pages to the three a one-event commit writes; expiry scans the
     # sessions instead. Only an index: the schema's version stays, and a pairup that made one
@@ -562,6 +672,20 @@ def _migrate_from_2(path: Path, db: sqlite3.Connection) -> None:
     except (ValueError, TypeError) as error:
         raise StoreError(f"{path}: damaged relay store (a chunk of schema 2: {error})") from None
     db.executemany("UPDATE chunks SET events = ? WHERE session = ? AND first_seq = ?", rows)
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+
+
+def _migrate_from_3(db: sqlite3.Connection) -> None:
+    """Schema 3 kept a digest of an admission key that participants sent; schema 4 keeps a
+    verifier of their proofs, and each participant's key. A digest cannot become a verifier,
+    so sessions made before can no longer be entered (their participants keep everything in
+    their journals, and export it from there); their events stay until they expire."""
+    db.execute("ALTER TABLE sessions RENAME COLUMN digest TO verifier")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
+    if "restored" not in columns:
+        db.execute("ALTER TABLE sessions ADD COLUMN restored INTEGER NOT NULL DEFAULT 0")
+    db.execute("UPDATE sessions SET verifier = X''")
+    db.execute(_IDENTITIES)
     db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 

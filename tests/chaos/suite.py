@@ -37,7 +37,7 @@ from pairup import protocol as wire
 from pairup.adr.export import Where, export
 from pairup.journal import journal_path, read_info
 from pairup.link.client import Link
-from pairup.link.joining import Introductions
+from pairup.link.joining import Introductions, in_the_session
 from pairup.link.timekeeper import new_id
 from pairup.session import events as ev
 
@@ -243,6 +243,9 @@ async def _open(session: Session) -> None:
 
 
 async def _decide(session: Session, peer: Peer, drill: Drill, rng: random.Random) -> None:
+    # Only members act: a decision must follow its maker's join, as the headless and TUI
+    # commands do. The join may still be on its way through the faults.
+    await in_the_session(peer.link, peer.name, seconds=drill.converge_timeout)
     for number in range(1, drill.decisions + 1):
         await asyncio.sleep(rng.uniform(0, 2 * drill.gap))
         title = f"decision {number} of {peer.name} in {session.session}"

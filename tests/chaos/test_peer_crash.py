@@ -59,7 +59,14 @@ def test_a_peer_killed_with_unsent_decisions_resends_them_from_its_journal(tmp_p
             link = ann.expect(lambda record: record.get("type") == "link", "the link")["link"]
             bob = launch("b", "join", link, "--headless", *identity)
             bob.expect(is_status("connected"), "bob connected")
-            ann.expect(is_event("participant.joined"), "someone joined")
+            # Bob's own join, not Ann's: a decision is his to make once he is in the session.
+            ann.expect(
+                lambda record: (
+                    is_event("participant.joined")(record)
+                    and record["event"]["participant"]["name"] == "Bob"
+                ),
+                "bob joined",
+            )
 
             relay.send_signal(signal.SIGKILL)
             relay.wait()

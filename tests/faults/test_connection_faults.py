@@ -35,6 +35,7 @@ from ..integration.test_link import (
     crew_in,
     decide,
     has_decisions,
+    introduce,
     join_link,
     record,
 )
@@ -77,12 +78,21 @@ async def through_proxy(tmp_path: Path, *, seed: int = 0) -> AsyncIterator[Setup
 
 
 async def pair(setup: Setup, **options: object) -> tuple[Link, Link]:
-    """Ann (the host) and Bob, both connected through the proxy."""
+    """Ann (the host) and Bob, both connected through the proxy and joined: the log's first
+    two events are their joins."""
     ann = setup.crew.link(setup.join, "ann", create=True, **options)
     await setup.crew.connected(ann)
     bob = setup.crew.link(setup.join, "bob", **options)
     await setup.crew.connected(ann, bob)
+    await joined(setup.crew, ann, bob)
     return ann, bob
+
+
+async def joined(crew: Crew, *links: Link) -> None:
+    """Each link's participant joins the session, and the joins are confirmed."""
+    for link in links:
+        await introduce(link, link.participant)
+    await crew.until(lambda: not any(link.pending for link in links), "everyone has joined")
 
 
 async def presence(peer: Peer, *connected: str, timeout: float = NOTICED) -> None:
@@ -136,8 +146,8 @@ def test_links_converge_through_repeated_resets(tmp_path):
             await setup.crew.until(has_decisions([ann, bob], 16), "both links have 16 decisions")
             assert hit == 16, "every reset must hit both connections"
             assert reconnects(setup.crew, ann) == reconnects(setup.crew, bob) == 8
-            assert_agreement([ann, bob], decided, events=16)
-            assert_stored_once(setup.relay, setup.session, 16)
+            assert_agreement([ann, bob], decided, events=18)
+            assert_stored_once(setup.relay, setup.session, 18)
 
     run(scenario())
 
@@ -215,7 +225,7 @@ def test_everything_arrives_intact_when_bytes_come_in_pieces(tmp_path):
             await setup.crew.until(
                 has_decisions([ann, bob], len(texts)), "both links have every decision"
             )
-            assert_agreement([ann, bob], [e.decision_id for e in sent], events=len(texts))
+            assert_agreement([ann, bob], [e.decision_id for e in sent], events=len(texts) + 2)
             for link in (ann, bob):
                 arrived = {d.id: (d.title, d.context) for d in link.confirmed.decisions.values()}
                 assert arrived == {e.decision_id: (e.title, e.context) for e in sent}
@@ -237,11 +247,12 @@ def test_an_event_resent_while_the_first_copy_is_still_on_its_way_is_stored_once
             decided = [await decide(ann, "one"), await decide(bob, "two")]
             decided.append(await decide(ann, "three"))
             await setup.crew.until(has_decisions([ann, bob], 3), "both links have 3 decisions")
-            assert_agreement([ann, bob], decided, events=3)
-            assert_stored_once(setup.relay, setup.session, 3)
+            assert_agreement([ann, bob], decided, events=5)
+            assert_stored_once(setup.relay, setup.session, 5)
             acks = [
+                # The decisions' (the joins went before the latency did).
                 wire.encode_ack(event.id, event.seq)
-                for event in setup.relay.store.events_after(setup.session, 0)
+                for event in setup.relay.store.events_after(setup.session, 2)
             ]
 
             def acked_twice() -> bool:
@@ -249,8 +260,8 @@ def test_an_event_resent_while_the_first_copy_is_still_on_its_way_is_stored_once
                 return all(down.count(ack) >= 1 for ack in acks)
 
             await setup.crew.until(acked_twice, "the relay has acked a resent copy of each")
-            assert_stored_once(setup.relay, setup.session, 3)
-            assert_agreement([ann, bob], decided, events=3)
+            assert_stored_once(setup.relay, setup.session, 5)
+            assert_agreement([ann, bob], decided, events=5)
 
     run(scenario())
 
@@ -288,8 +299,8 @@ def test_a_half_open_connection_is_noticed_and_the_link_reconnects(tmp_path, dir
             await setup.crew.until(has_decisions([ann, bob], 4), "both links have 4 decisions")
             assert reconnects(setup.crew, ann) == 1
             assert reconnects(setup.crew, bob) == 0
-            assert_agreement([ann, bob], decided, events=4)
-            assert_stored_once(setup.relay, setup.session, 4)
+            assert_agreement([ann, bob], decided, events=6)
+            assert_stored_once(setup.relay, setup.session, 6)
 
     run(scenario())
 
@@ -329,6 +340,7 @@ def test_a_silent_connection_with_a_full_send_buffer_is_dropped_in_time(tmp_path
         async with through_proxy(tmp_path) as setup:
             ann = setup.crew.link(setup.join, "ann", create=True, **QUICK)
             await setup.crew.connected(ann)
+            await joined(setup.crew, ann)
             setup.proxy.stall_all(Direction.BOTH)
             text = "x" * 15_000
 

@@ -9,32 +9,40 @@ Three families of input, from the outside in:
   unknown kinds and types, missing or extra fields, NUL, unicode, lone surrogates, deep
   nesting, a second hello, publish before hello), JSON text edited by hand, binary messages.
 
+A hello proves, over the challenge the relay gave its connection, that its sender holds the
+link and the participant's key, so it can only be made once the connection is open. Messages
+are drawn with placeholders where a hello's proofs go (:data:`ADMISSION` and the like), and
+:func:`render` fills them in for the connection's challenge: a good proof, one by a wrong
+secret or a stranger's key, or one made for another connection's challenge (a replay).
+
 For messages the expected answer is computed here, independently of the relay's code path: the
 documented close code of the first bad message, or none when every message is a frame the relay
 serves. It reads JSON with Python's parser and frames with the protocol's models, which are the
-specification the relay answers to.
+specification the relay answers to, and keeps its own account of the key each participant id
+of the session is bound to (:class:`Gate`).
 """
 
 import asyncio
 import contextlib
 import json
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from websockets.asyncio.client import connect
 from websockets.client import ClientProtocol
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Close
+from websockets.frames import Close, Frame
 from websockets.http11 import Response
 from websockets.uri import parse_uri
 
 from pairup import protocol as wire
 from pairup.session.events import EVENT_KINDS
 
-from ..integration.relaykit import LOOPBACK, next_frame
+from ..integration.relaykit import LOOPBACK, key_of, next_frame
 
 PARTICIPANT = "fuzzer"
 """Who the fuzzing connections say they are, once admitted."""
@@ -46,6 +54,112 @@ MAX_JSON_LEVEL = 201
 level 1) and answers 4400, as for malformed JSON."""
 
 Message = str | bytes
+
+# -- hellos, made for the connection they are sent on -------------------------------------------
+
+ADMISSION = "@admission@"
+"""Where a hello's proof of the link goes: the link's, for this connection's challenge."""
+WRONG_ADMISSION = "@admission:wrong-secret@"
+"""A proof of the link made with another secret: someone guessing."""
+STALE_ADMISSION = "@admission:stale@"
+"""The link's proof, made for another connection's challenge: a captured hello replayed."""
+IDENTITY = "@identity@"
+"""The participant's own public key (each participant id has one, :func:`key_of`)."""
+OTHER_IDENTITY = "@identity:other@"
+"""Another public key for the same participant id: someone with the link claiming an id."""
+PROOF = "@proof@"
+"""A proof by the private half of whichever identity the hello claims."""
+WRONG_PROOF = "@proof:stranger@"
+"""A proof by a key that is not the one the hello claims."""
+STALE_PROOF = "@proof:stale@"
+"""The right key's proof, for another connection's challenge."""
+VERIFIER = "@verifier@"
+"""The link's verifier, as a hello that creates the session carries it."""
+
+WRONG_SECRET = b"w" * wire.SECRET_BYTES
+STALE_CHALLENGE = bytes(wire.CHALLENGE_BYTES)
+STRANGER = Ed25519PrivateKey.generate()
+_OTHER_KEYS: dict[str, Ed25519PrivateKey] = {}
+
+
+def other_key_of(participant: str) -> Ed25519PrivateKey:
+    """A second key for a participant id: not the one :func:`key_of` gives it."""
+    return _OTHER_KEYS.setdefault(participant, Ed25519PrivateKey.generate())
+
+
+@dataclass
+class Gate:
+    """The session under fuzz as its relay admits to it: the link's secret, and the key each
+    participant id is bound to (the first that entered with it), kept here as the protocol
+    says the relay must keep it."""
+
+    session: str
+    secret: bytes
+    bound: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def verifier(self) -> bytes:
+        return wire.verifier(self.secret, self.session)
+
+    def hello(
+        self, challenge: bytes, participant: str = PARTICIPANT, *, create: bool = False
+    ) -> str:
+        """A good hello for this connection's ``challenge``, with the participant's own key."""
+        link = wire.JoinLink(f"ws://{LOOPBACK}", self.session, self.secret)
+        return wire.encode(
+            wire.hello(link, participant, key_of(participant), challenge, create=create)
+        )
+
+    def entered(self, participant: str) -> None:
+        """``participant`` entered with its own key: the relay bound the id to it."""
+        self.bound.setdefault(participant, wire.public_bytes(key_of(participant)))
+
+
+def _claims(message: str, gate: Gate) -> tuple[str, str]:
+    """The session and participant a hello's text names, as its proofs must cover them; the
+    session's and :data:`PARTICIPANT` where the text does not say (it will not be read as a
+    hello then anyway)."""
+    try:
+        frame = json.loads(message)
+        session, participant = frame.get("session"), frame.get("participant", PARTICIPANT)
+        if isinstance(session, str) and isinstance(participant, str):
+            session.encode(), participant.encode()  # no lone surrogates
+            return session, participant
+    except (ValueError, RecursionError, AttributeError, UnicodeEncodeError):
+        pass
+    return gate.session, PARTICIPANT
+
+
+def render(message: Message, challenge: bytes, gate: Gate) -> Message:
+    """``message`` with its placeholders filled in for a connection whose challenge is
+    ``challenge``; a placeholder a hand edit cut in two stays as it is, a wrong value."""
+    if isinstance(message, bytes) or "@" not in message:
+        return message
+    session, participant = _claims(message, gate)
+    claimed = other_key_of(participant) if OTHER_IDENTITY in message else key_of(participant)
+    identity = wire.public_bytes(claimed)
+
+    def signed(key: Ed25519PrivateKey, for_challenge: bytes = challenge) -> str:
+        return wire.key_text(
+            key.sign(wire.hello_transcript(for_challenge, session, participant, identity))
+        )
+
+    link = wire.admission_signer(gate.secret, session)
+    values = {
+        ADMISSION: signed(link),
+        WRONG_ADMISSION: signed(wire.admission_signer(WRONG_SECRET, session)),
+        STALE_ADMISSION: signed(link, STALE_CHALLENGE),
+        IDENTITY: wire.key_text(identity),
+        OTHER_IDENTITY: wire.key_text(identity),
+        PROOF: signed(claimed),
+        WRONG_PROOF: signed(STRANGER),
+        STALE_PROOF: signed(claimed, STALE_CHALLENGE),
+        VERIFIER: wire.key_text(wire.public_bytes(link)),
+    }
+    for placeholder, value in values.items():
+        message = message.replace(placeholder, value)
+    return message
+
 
 # -- the oracle ---------------------------------------------------------------------------------
 
@@ -79,8 +193,10 @@ def reads_as_object(text: str) -> bool:
     return True
 
 
-def verdict(message: Message, *, admitted: bool, session: str, key: str) -> int | None:
-    """The close code the relay must answer ``message`` with, or ``None`` if it serves it.
+def verdict(message: Message, *, admitted: bool, gate: Gate, challenge: bytes) -> int | None:
+    """The close code the relay must answer ``message`` (as sent, placeholders filled in) with
+    on a connection whose challenge is ``challenge``, or ``None`` if it serves it. A hello it
+    serves binds its participant id to its key in ``gate``, as it does in the relay.
 
     ``admitted``: whether a hello was accepted on this connection already.
     """
@@ -98,10 +214,16 @@ def verdict(message: Message, *, admitted: bool, session: str, key: str) -> int 
         return None
     if not isinstance(frame, wire.Hello):
         return wire.Close.INVALID
-    if frame.session != session:
+    if frame.session != gate.session:
         return wire.Close.POLICY
-    if frame.key != key:
+    if not frame.admitted_by(gate.verifier, challenge):
         return wire.Close.NOT_ADMITTED
+    if not frame.proves_identity(challenge):
+        return wire.Close.POLICY
+    identity = wire.key_bytes(frame.identity)
+    if gate.bound.setdefault(frame.participant, identity) != identity:
+        # Someone else's id: refused before anyone's connection is replaced.
+        return wire.Close.POLICY
     return None
 
 
@@ -157,25 +279,53 @@ def _deep(depth: int) -> object:
 awkward_values = json_values | st.integers(MAX_JSON_LEVEL - 5, MAX_JSON_LEVEL + 5).map(_deep)
 
 
-def well_formed_frames(session: str, key: str) -> st.SearchStrategy[dict[str, Any]]:
-    """Frames of the protocol's shape, as JSON-ready dicts. Most are what someone admitted as
-    ``PARTICIPANT`` may send; some hellos name another session or carry a wrong key, and some
-    publishes another sender."""
-    ids = st.from_regex(r"[A-Za-z0-9_-]{8,20}", fullmatch=True)
-    other_session, other_key = "another-session", "A" * 43
+def _mostly_good(good: str, *bad: str) -> st.SearchStrategy[str]:
+    return st.sampled_from([good, good, good, *bad])
+
+
+def hellos(session: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Hellos of the protocol's shape, as JSON-ready dicts with placeholders for their proofs:
+    most are good; some name another session, prove the link with a wrong secret, claim
+    another key for their id or cannot prove theirs, or were made for another connection's
+    challenge, and some come from an older pairup (protocol version 2, with the admission key
+    itself)."""
+    other_session = "another-session"
     hello = st.fixed_dictionaries(
         {
             "type": st.just("hello"),
-            "session": st.sampled_from([session, session, other_session]),
-            "key": st.sampled_from([key, key, other_key]),
+            "session": _mostly_good(session, other_session),
+            "identity": _mostly_good(IDENTITY, OTHER_IDENTITY),
+            "admission": _mostly_good(ADMISSION, WRONG_ADMISSION, STALE_ADMISSION),
+            "proof": _mostly_good(PROOF, WRONG_PROOF, STALE_PROOF),
         },
         optional={
-            "v": st.just(1),
+            "v": st.sampled_from([3, 3, 1, 2, 4]),
             "participant": st.from_regex(r"[a-z]{1,8}", fullmatch=True),
             "create": st.booleans(),
+            "verifier": st.just(VERIFIER),
             "max_participants": st.integers(2, 8),
         },
     ).map(lambda frame: {"participant": PARTICIPANT, **frame})
+    older_hello = st.fixed_dictionaries(
+        {
+            "type": st.just("hello"),
+            "v": st.just(2),
+            "session": st.just(session),
+            "key": st.from_regex(r"[A-Za-z0-9_-]{43}", fullmatch=True),
+            "participant": st.just(PARTICIPANT),
+        },
+        optional={"create": st.booleans()},
+    )
+    return st.sampled_from(["new"] * 5 + ["old"]).flatmap(
+        lambda which: older_hello if which == "old" else hello
+    )
+
+
+def well_formed_frames(session: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Frames of the protocol's shape, as JSON-ready dicts. Most are what someone admitted as
+    ``PARTICIPANT`` may send; some hellos are not good ones (see :func:`hellos`), and some
+    publishes name another sender."""
+    ids = st.from_regex(r"[A-Za-z0-9_-]{8,20}", fullmatch=True)
     publish = st.fixed_dictionaries(
         {
             "type": st.just("publish"),
@@ -189,7 +339,7 @@ def well_formed_frames(session: str, key: str) -> st.SearchStrategy[dict[str, An
     ping = st.fixed_dictionaries(
         {"type": st.just("ping"), "sent": st.floats(0, 1e11, allow_nan=False)}
     )
-    return hello | publish | resume | ping
+    return hellos(session) | publish | resume | ping
 
 
 @st.composite
@@ -238,10 +388,11 @@ def hand_edited(draw: st.DrawFn, text: str) -> str:
     return draw(st.sampled_from([text[:at], text[:at] + insert + text[at:]]))
 
 
-def messages(session: str, key: str) -> st.SearchStrategy[Message]:
+def messages(session: str) -> st.SearchStrategy[Message]:
     """One message of any family, sent as text, or as a binary message for ``bytes``; frames
-    of the protocol's shape, mutated or not, are drawn most often, as they get furthest."""
-    frames = well_formed_frames(session, key)
+    of the protocol's shape, mutated or not, are drawn most often, as they get furthest. A
+    hello's proofs are placeholders, for :func:`render` to fill in once sent."""
+    frames = well_formed_frames(session)
     mutants = frames.flatmap(mutated)
     serialised = st.builds(_dumps, json_values | frames | mutants, st.booleans())
     return st.one_of(
@@ -330,26 +481,51 @@ def after_handshake() -> st.SearchStrategy[bytes]:
 @dataclass(frozen=True, slots=True)
 class Answer:
     """How the relay answered a case: the error frame's code, the close code, or neither and
-    a pong (the connection stayed open)."""
+    a pong (the connection stayed open); with the connection's challenge and the messages as
+    they were sent, placeholders filled in, for the oracle."""
 
     welcomed: bool
     error: int | None
     close: int | None
+    challenge: bytes = b""
+    sent: tuple[Message, ...] = ()
 
 
-async def exchange(url: str, session: str, hello: str | None, sent: list[Message]) -> Answer:
-    """Open a connection to ``session``, send ``hello`` (if any) and ``sent``, then a ping, and
-    read until the pong or the close."""
-    async with connect(f"{url}/s/{session}", compression=None, open_timeout=ANSWER_WAIT) as ws:
+def challenge_of(headers: Any) -> bytes:
+    """The challenge of a connection, from the relay's handshake answer."""
+    challenge = wire.challenge_bytes(headers.get(wire.CHALLENGE_HEADER))
+    assert challenge is not None, "the relay gave no challenge"
+    return challenge
+
+
+async def exchange(url: str, gate: Gate, *, hello: bool, sent: list[Message]) -> Answer:
+    """Open a connection to the gate's session, send a good hello (if ``hello``) and ``sent``
+    made for its challenge, then a ping, and read until the pong or the close. Nothing may
+    follow a hello until its welcome: without ``hello``, the first message is answered (with
+    a welcome, or a refusal) before the rest go."""
+    async with connect(f"{url}/s/{gate.session}", compression=None, open_timeout=ANSWER_WAIT) as ws:
+        assert ws.response is not None
+        challenge = challenge_of(ws.response.headers)
+        rendered = tuple(render(message, challenge, gate) for message in sent)
         welcomed = False
-        if hello is not None:
-            await ws.send(hello)
+        if hello:
+            await ws.send(gate.hello(challenge))
             welcome = await next_frame(ws)
             assert isinstance(welcome, wire.Welcome), welcome
             welcomed = True
         error = None
+        rest = list(rendered)
         with contextlib.suppress(ConnectionClosed):
-            for message in sent:
+            if not hello and rest:
+                await ws.send(rest.pop(0))
+                async with asyncio.timeout(ANSWER_WAIT):
+                    while not welcomed:
+                        frame = await next_frame(ws)
+                        if isinstance(frame, wire.Welcome):
+                            welcomed = True
+                        elif isinstance(frame, wire.Error):
+                            error = frame.code
+            for message in rest:
                 await ws.send(message)
             await ws.send(wire.encode(wire.Ping(sent=PROBE)))
             async with asyncio.timeout(ANSWER_WAIT):
@@ -360,9 +536,9 @@ async def exchange(url: str, session: str, hello: str | None, sent: list[Message
                     elif isinstance(frame, wire.Error):
                         error = frame.code
                     elif isinstance(frame, wire.Pong) and frame.sent == PROBE:
-                        return Answer(welcomed, error, None)
+                        return Answer(welcomed, error, None, challenge, rendered)
         await ws.wait_closed()
-        return Answer(welcomed, error, ws.close_code)
+        return Answer(welcomed, error, ws.close_code, challenge, rendered)
 
 
 async def send_raw(port: int, data: bytes) -> bytes:
@@ -386,25 +562,32 @@ async def send_raw(port: int, data: bytes) -> bytes:
     return answer
 
 
-async def send_after_handshake(
-    port: int, session: str, hello: str | None, data: bytes
-) -> Close | None:
-    """Open a WebSocket connection by the book, send ``hello`` (if any) as a proper frame, then
-    ``data`` raw; the close frame the relay sent before it closed, if any."""
-    protocol = ClientProtocol(parse_uri(f"ws://{LOOPBACK}:{port}/s/{session}"))
+async def send_after_handshake(port: int, gate: Gate, hello: bool, data: bytes) -> Close | None:
+    """Open a WebSocket connection by the book, send a good hello (if ``hello``) for its
+    challenge as a proper frame and wait for the welcome, then send ``data`` raw; the close
+    frame the relay sent before it closed, if any."""
+    protocol = ClientProtocol(parse_uri(f"ws://{LOOPBACK}:{port}/s/{gate.session}"))
     protocol.send_request(protocol.connect())
     reader, writer = await asyncio.open_connection(LOOPBACK, port)
     try:
         writer.write(b"".join(protocol.data_to_send()))
+        response = None
         async with asyncio.timeout(ANSWER_WAIT):
-            while not any(isinstance(event, Response) for event in protocol.events_received()):
+            while response is None:
                 chunk = await reader.read(64 * 1024)
                 assert chunk, "the relay closed during the handshake"
                 protocol.receive_data(chunk)
+                answers = [e for e in protocol.events_received() if isinstance(e, Response)]
+                response = answers[0] if answers else None
         assert protocol.handshake_exc is None, protocol.handshake_exc
-        if hello is not None:
-            protocol.send_text(hello.encode())
+        if hello:
+            protocol.send_text(gate.hello(challenge_of(response.headers)).encode())
             writer.write(b"".join(protocol.data_to_send()))
+            async with asyncio.timeout(ANSWER_WAIT):
+                while not any(isinstance(e, Frame) for e in protocol.events_received()):
+                    chunk = await reader.read(64 * 1024)
+                    assert chunk, "the relay closed instead of welcoming a good hello"
+                    protocol.receive_data(chunk)
         writer.write(data)
         writer.write_eof()
         async with asyncio.timeout(ANSWER_WAIT):

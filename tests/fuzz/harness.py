@@ -28,6 +28,7 @@ from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
 
 from ..integration.relaykit import LOOPBACK, Peer, new_session, next_frame
+from .cases import PARTICIPANT, Gate
 
 T = TypeVar("T")
 
@@ -228,7 +229,8 @@ class RelayUnderFuzz(LoopThread):
         self.data_dir = data_dir
         self.limits = limits
         self.session, self.secret = new_session()
-        self.key = wire.key_text(wire.admission_key(self.secret, self.session))
+        self.gate = Gate(self.session, self.secret)
+        """The fuzzed session's secret, and who is bound to which key in it."""
         self.port = 0
 
     def __enter__(self) -> Self:
@@ -254,6 +256,12 @@ class RelayUnderFuzz(LoopThread):
         self.bystander = await Listener.join(
             self.url, self.session, self.secret, "bystander", create=True
         )
+        # The fuzzer enters once with its own key, as a participant would: its id is its own
+        # from then on, whatever the fuzzed hellos claim.
+        fuzzer = await Peer.join(self.url, self.session, self.secret, PARTICIPANT)
+        await fuzzer.close()
+        for participant in ("bystander", PARTICIPANT):
+            self.gate.entered(participant)
 
     async def _stop(self) -> None:
         await self.steady.stop()
@@ -273,14 +281,18 @@ class RelayUnderFuzz(LoopThread):
 
 
 def start_relay_process(
-    data_dir: Path, home: Path, stderr: Path
+    data_dir: Path, home: Path, stderr: Path, *options: str
 ) -> tuple[subprocess.Popen[str], str]:
-    """``pairup relay`` on an ephemeral loopback port, its HOME and XDG dirs under ``home``;
-    its stderr goes to a file, so a chatty relay never blocks on a full pipe."""
+    """``pairup relay`` on an ephemeral loopback port, its HOME and XDG dirs under ``home``,
+    with ``options`` (``--limit`` ones, say); its stderr goes to a file, so a chatty relay
+    never blocks on a full pipe."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAIRUP_", "XDG_"))}
     env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"))
     pairup = Path(sys.executable).with_name("pairup")
-    command = [str(pairup), "relay", "--host", LOOPBACK, "--port", "0", "--data-dir", str(data_dir)]
+    command = [
+        *(str(pairup), "relay", "--host", LOOPBACK, "--port", "0"),
+        *("--data-dir", str(data_dir), *options),
+    ]
     with stderr.open("w") as errors:
         process = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=errors, text=True

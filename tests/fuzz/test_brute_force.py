@@ -1,9 +1,10 @@
 """Guessing the secret: 10,000 wrong keys against a real relay, none let in, the address locked out.
 
-The relay answers a wrong key after ``reject_delay`` (shortened here, so the test is quick) and
-counts it against the address; after ``failed_admissions_per_ip`` refusals within
+Each guess proves a random secret over its connection's challenge, as a pairup holding a wrong
+link would. The relay answers a wrong proof after ``reject_delay`` (shortened here, so the test
+is quick) and counts it against the address; after ``failed_admissions_per_ip`` refusals within
 ``failure_window`` (the real defaults: 30 in a minute) it answers that address with HTTP 429
-before the WebSocket handshake, so no more keys are even read. The relay listens on 127.0.0.1
+before the WebSocket handshake, so no more proofs are even read. The relay listens on 127.0.0.1
 and ::1, two addresses of one machine: the guesses come from the first, and the participant who
 holds the secret gets in from the second while the first is locked out, and from the first once
 the window has passed.
@@ -19,6 +20,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -26,9 +28,10 @@ from pairup import protocol as wire
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
 
-from ..integration.relaykit import LOOPBACK, Peer, new_session, next_frame
+from ..integration.relaykit import LOOPBACK, Peer, hello_text, new_session, next_frame
 
 LOOPBACK_V6 = "::1"
+MALLORY = Ed25519PrivateKey.generate()
 ATTEMPTS = 10_000
 WORKERS = 16
 """Guesses in flight at once once the address is locked out (64 connections are allowed)."""
@@ -67,17 +70,19 @@ async def relay_on_both(data_dir: Path, limits: Limits) -> AsyncIterator[tuple[R
 
 
 async def guess(host: str, port: int, session: str) -> str:
-    """One attempt with a random secret: ``"admitted"``, ``"refused"`` (the relay read the key
-    and closed with 4401) or ``"limited"`` (HTTP 429 before the handshake)."""
-    key = wire.key_text(wire.admission_key(secrets.token_bytes(wire.SECRET_BYTES), session))
+    """One attempt with a random secret, proven for the connection's challenge: ``"admitted"``,
+    ``"refused"`` (the relay checked the proof and closed with 4401) or ``"limited"`` (HTTP 429
+    before the handshake)."""
+    url = f"ws://{host}:{port}"
     try:
-        ws = await connect(f"ws://{host}:{port}/s/{session}", compression=None)
+        ws = await connect(f"{url}/s/{session}", compression=None)
     except InvalidStatus as refused:
         if refused.response.status_code == 429:
             return "limited"
         raise
     async with ws:
-        await ws.send(wire.encode(wire.Hello(session=session, key=key, participant="mallory")))
+        guessed = secrets.token_bytes(wire.SECRET_BYTES)
+        await ws.send(hello_text(ws, url, session, guessed, "mallory", key=MALLORY))
         with contextlib.suppress(ConnectionClosed):
             while True:
                 if isinstance(await next_frame(ws), wire.Welcome):

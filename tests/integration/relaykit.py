@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
 
 from pairup import protocol as wire
@@ -69,6 +70,41 @@ async def relay_on(port: int, data_dir: Path) -> AsyncIterator[RunningRelay]:
         store.close()
 
 
+KEYS: dict[str, Ed25519PrivateKey] = {}
+"""One key per participant id across a test run, as a participant keeps its key on disk."""
+
+
+def key_of(participant: str) -> Ed25519PrivateKey:
+    return KEYS.setdefault(participant, Ed25519PrivateKey.generate())
+
+
+def hello_text(
+    ws: ClientConnection,
+    url: str,
+    session: str,
+    secret: bytes,
+    participant: str,
+    *,
+    create: bool = False,
+    max_participants: int = 8,
+    key: Ed25519PrivateKey | None = None,
+) -> str:
+    """The ``hello`` a participant holding the link answers this connection's challenge with."""
+    assert ws.response is not None
+    challenge = wire.challenge_bytes(ws.response.headers.get(wire.CHALLENGE_HEADER))
+    assert challenge is not None, "the relay gave no challenge"
+    link = wire.JoinLink(url, session, secret)
+    hello = wire.hello(
+        link,
+        participant,
+        key or key_of(participant),
+        challenge,
+        create=create,
+        max_participants=max_participants,
+    )
+    return wire.encode(hello)
+
+
 def new_session() -> tuple[str, bytes]:
     return secrets.token_urlsafe(9), secrets.token_bytes(wire.SECRET_BYTES)
 
@@ -94,14 +130,17 @@ class Peer:
         max_participants: int = 8,
     ) -> "Peer":
         ws = await connect(f"{url}/s/{session}", compression=None)
-        hello = wire.Hello(
-            session=session,
-            key=wire.key_text(wire.admission_key(secret, session)),
-            participant=participant,
-            create=create,
-            max_participants=max_participants,
+        await ws.send(
+            hello_text(
+                ws,
+                url,
+                session,
+                secret,
+                participant,
+                create=create,
+                max_participants=max_participants,
+            )
         )
-        await ws.send(wire.encode(hello))
         frame = await next_frame(ws)
         assert isinstance(frame, wire.Welcome), frame
         return cls(ws, frame, participant)

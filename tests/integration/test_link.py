@@ -250,6 +250,8 @@ def test_a_dropped_link_reconnects_gets_what_it_missed_and_sends_its_outbox_once
             # Bob waits a little longer before reconnecting, so the gap is real.
             bob = crew.link(join, "bob", rng=PinnedJitter(1.0))
             await crew.connected(ann, bob)
+            await introduce(ann, "ann")
+            await introduce(bob, "bob")
             decided = [await decide(ann, "before the drop")]
             await crew.until(has_decisions([ann, bob], 1), "bob has the first decision")
 
@@ -264,12 +266,12 @@ def test_a_dropped_link_reconnects_gets_what_it_missed_and_sends_its_outbox_once
             assert went_through(crew.states[bob], ["connected", "reconnecting", "connected"])
             assert bob.status.state == "connected"
             assert "reconnecting" not in crew.states[ann]
-            assert_agreement([ann, bob], decided, events=4)
-            assert_stored_once(relay, session, 4)
+            assert_agreement([ann, bob], decided, events=6)
+            assert_stored_once(relay, session, 6)
 
             decided.append(await decide(bob, "after the reconnect"))
             await crew.until(has_decisions([ann, bob], 5), "the next decision flows")
-            assert_agreement([ann, bob], decided, events=5)
+            assert_agreement([ann, bob], decided, events=7)
 
     run(scenario())
 
@@ -285,6 +287,8 @@ def test_a_relay_restarted_on_its_data_keeps_the_epoch_and_the_links_carry_on(tm
                 await crew.connected(ann)  # the host creates the session first
                 bob = crew.link(join, "bob")
                 await crew.connected(ann, bob)
+                await introduce(ann, "ann")
+                await introduce(bob, "bob")
                 decided = [await decide(ann, "one"), await decide(bob, "two")]
                 await crew.until(has_decisions([ann, bob], 2), "both have 2 decisions")
                 assert ann.epoch == bob.epoch == epoch
@@ -301,11 +305,11 @@ def test_a_relay_restarted_on_its_data_keeps_the_epoch_and_the_links_carry_on(tm
                 await crew.until(has_decisions([ann, bob], 4), "the outboxes reach everyone")
                 await crew.connected(ann, bob)
                 assert ann.epoch == bob.epoch == epoch
-                assert_agreement([ann, bob], decided, events=4)
-                assert_stored_once(relay, session, 4)
+                assert_agreement([ann, bob], decided, events=6)
+                assert_stored_once(relay, session, 6)
                 decided.append(await decide(bob, "after the restart"))
                 await crew.until(has_decisions([ann, bob], 5), "new decisions flow")
-                assert_agreement([ann, bob], decided, events=5)
+                assert_agreement([ann, bob], decided, events=7)
             for link in (ann, bob):
                 assert crew.states[link].count("connected") == 2
                 backups = list((link.data_dir / "sessions").glob("*.bak"))
@@ -460,10 +464,11 @@ def test_an_event_submitted_as_the_link_starts_is_journaled_and_sent(tmp_path):
         async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
             join, session = join_link(relay.url)
             ann = crew.link(join, "ann", create=True)
+            await introduce(ann, "ann")
             decided = [await decide(ann, "right away")]
             await crew.until(has_decisions([ann], 1), "the decision is confirmed")
-            assert_agreement([ann], decided, events=1)
-            assert_stored_once(relay, session, 1)
+            assert_agreement([ann], decided, events=2)
+            assert_stored_once(relay, session, 2)
 
     run(scenario())
 
@@ -484,9 +489,10 @@ def test_a_wrong_secret_leaves_the_link_offline_with_a_reason(tmp_path):
             assert "not admitted" in eve.status.reason
             assert "connected" not in crew.states[eve]
             assert ann.status.state == "connected"
+            await introduce(ann, "ann")
             decided = [await decide(ann, "still fine")]
             await crew.until(has_decisions([ann], 1), "ann carries on")
-            assert_agreement([ann], decided, events=1)
+            assert_agreement([ann], decided, events=2)
 
     run(scenario())
 

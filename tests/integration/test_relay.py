@@ -8,7 +8,7 @@ from websockets.asyncio.client import connect
 
 from pairup import protocol as wire
 
-from .relaykit import LOOPBACK, Peer, new_session, refusal, running_relay
+from .relaykit import LOOPBACK, Peer, hello_text, new_session, refusal, running_relay
 
 
 def run(coroutine):
@@ -159,8 +159,7 @@ def test_a_wrong_secret_and_an_unknown_session_get_the_same_answer(tmp_path, wro
                 (session, other_secret) if wrong == "secret" else (other_session, secret)
             )
             ws = await connect(f"{relay.url}/s/{target}")
-            key = wire.key_text(wire.admission_key(key_secret, target))
-            await ws.send(wire.encode(wire.Hello(session=target, key=key, participant="eve")))
+            await ws.send(hello_text(ws, relay.url, target, key_secret, "eve"))
             assert await refusal(ws) == (wire.Close.NOT_ADMITTED, wire.Close.NOT_ADMITTED)
             await ann.publish()
             assert (await ann.until(wire.Sequenced))[0].seq == 1
@@ -178,8 +177,7 @@ def test_a_ninth_person_is_told_the_session_is_full(tmp_path):
             )
             bob = await Peer.join(relay.url, session, secret, "bob")
             ws = await connect(f"{relay.url}/s/{session}")
-            key = wire.key_text(wire.admission_key(secret, session))
-            await ws.send(wire.encode(wire.Hello(session=session, key=key, participant="cy")))
+            await ws.send(hello_text(ws, relay.url, session, secret, "cy"))
             assert await refusal(ws) == (wire.Close.SESSION_FULL, wire.Close.SESSION_FULL)
             again = await Peer.join(relay.url, session, secret, "bob")
             assert set(again.welcome.connected) == {"ann", "bob"}
@@ -230,12 +228,8 @@ def test_bad_input_costs_the_sender_its_connection_and_nobody_else_anything(tmp_
             bob = await Peer.join(relay.url, good_session, good_secret, "bob")
             session, secret = new_session()
             eve = await Peer.join(relay.url, session, secret, "eve", create=True)
-            hello = wire.Hello(
-                session=session,
-                key=wire.key_text(wire.admission_key(secret, session)),
-                participant="eve",
-            )
-            await eve.ws.send(wire.encode(hello) if frame == "HELLO" else frame)
+            hello = hello_text(eve.ws, relay.url, session, secret, "eve")
+            await eve.ws.send(hello if frame == "HELLO" else frame)
             assert await refusal(eve.ws) == (expected, expected)
             await ann.publish()
             assert len(await bob.until(wire.Sequenced)) == 1
@@ -267,10 +261,7 @@ def test_hello_for_another_session_than_the_url_is_a_policy_violation(tmp_path):
             session, secret = new_session()
             other, _ = new_session()
             ws = await connect(f"{relay.url}/s/{other}")
-            key = wire.key_text(wire.admission_key(secret, session))
-            await ws.send(
-                wire.encode(wire.Hello(session=session, key=key, participant="eve", create=True))
-            )
+            await ws.send(hello_text(ws, relay.url, session, secret, "eve", create=True))
             assert await refusal(ws) == (wire.Close.POLICY, wire.Close.POLICY)
 
     run(scenario())

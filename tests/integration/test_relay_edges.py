@@ -3,6 +3,7 @@ that cannot listen."""
 
 import asyncio
 import json
+import sqlite3
 import ssl
 import subprocess
 import threading
@@ -16,7 +17,7 @@ from pairup.relay.run import tls_context
 from pairup.relay.server import Limits, Relay, _Room, _Writer
 from pairup.relay.store import Store, StoredEvent, sequenced
 
-from .relaykit import LOOPBACK, Peer, new_session, refusal, running_relay
+from .relaykit import LOOPBACK, Peer, hello_text, new_session, refusal, running_relay
 
 
 def run(coroutine):
@@ -58,12 +59,9 @@ def test_repeated_wrong_secrets_lock_the_address_out_for_a_while(tmp_path):
         async with running_relay(tmp_path, failed_admissions_per_ip=5) as relay:
             session, secret = new_session()
             host = await Peer.join(relay.url, session, secret, "ann", create=True)
-            wrong = wire.key_text(wire.admission_key(b"x" * 16, session))
             for _ in range(5):
                 ws = await connect(f"{relay.url}/s/{session}")
-                await ws.send(
-                    wire.encode(wire.Hello(session=session, key=wrong, participant="eve"))
-                )
+                await ws.send(hello_text(ws, relay.url, session, b"x" * 16, "eve"))
                 await ws.wait_closed()
                 assert ws.close_code == wire.Close.NOT_ADMITTED
             with pytest.raises(InvalidStatus) as refused:
@@ -109,14 +107,9 @@ def test_the_relay_serves_wss_with_a_certificate(tmp_path):
         client_tls = ssl.create_default_context(cafile=str(cert))
         try:
             session, secret = new_session()
-            ws = await connect(f"wss://{LOOPBACK}:{port}/s/{session}", ssl=client_tls)
-            hello = wire.Hello(
-                session=session,
-                key=wire.key_text(wire.admission_key(secret, session)),
-                participant="ann",
-                create=True,
-            )
-            await ws.send(wire.encode(hello))
+            url = f"wss://{LOOPBACK}:{port}"
+            ws = await connect(f"{url}/s/{session}", ssl=client_tls)
+            await ws.send(hello_text(ws, url, session, secret, "ann", create=True))
             welcome = wire.RELAY_FRAME.validate_json(await ws.recv())
             assert isinstance(welcome, wire.Welcome)
             await ws.close()
@@ -137,10 +130,34 @@ def test_idle_sessions_expire_and_their_link_stops_working(tmp_path):
             await asyncio.sleep(0.8)
             assert relay.store.session(session) is None
             ws = await connect(f"{relay.url}/s/{session}")
-            key = wire.key_text(wire.admission_key(secret, session))
-            await ws.send(wire.encode(wire.Hello(session=session, key=key, participant="ann")))
+            await ws.send(hello_text(ws, relay.url, session, secret, "ann"))
             await ws.wait_closed()
             assert ws.close_code == wire.Close.NOT_ADMITTED
+
+    run(scenario())
+
+
+def test_a_session_of_a_schema_3_store_cannot_be_entered_even_with_its_secret(tmp_path):
+    """Schema 3 kept a digest of the admission key, from which no verifier of the new proofs can
+    be made: after the migration, the right secret is refused like a wrong one, and a hello
+    that would create the session cannot take it over."""
+    session, secret = new_session()
+    path = tmp_path / "relay.sqlite3"
+    with Store.open(path) as store:
+        store.create_session(session, b"a digest of schema 3", created_at=T0, max_participants=8)
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE sessions RENAME COLUMN verifier TO digest")
+        db.execute("DROP TABLE identities")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.close()
+
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            for create in (False, True):
+                ws = await connect(f"{relay.url}/s/{session}")
+                await ws.send(hello_text(ws, relay.url, session, secret, "ann", create=create))
+                assert await refusal(ws) == (wire.Close.NOT_ADMITTED, wire.Close.NOT_ADMITTED)
+            assert relay.store.session(session).verifier == b""
 
     run(scenario())
 
@@ -180,20 +197,20 @@ def test_a_session_someone_is_still_in_does_not_expire(tmp_path):
 
 
 class _HeldAdmission(Relay):
-    """A relay that holds each admission after finding its session, until told to go on:
-    the moment a welcome is on its way, made to last."""
+    """A relay that holds each admission after finding its session and checking the
+    participant's key, until told to go on: the moment a welcome is on its way, made to last."""
 
     def __init__(self, store: Store) -> None:
         super().__init__(store, limits=Limits(reject_delay=0.05))
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def _room(self, hello: wire.Hello, key: bytes, address: str) -> _Room | None:
-        room = await super()._room(hello, key, address)
+    async def _owns(self, room: _Room, hello: wire.Hello, challenge: bytes) -> bool:
+        owns = await super()._owns(room, hello, challenge)
         if hello.participant == "bob":
             self.holding.set()
             await self.release.wait()
-        return room
+        return owns
 
 
 def test_a_participant_welcomed_as_a_failed_commit_lets_the_session_go_is_closed_too(tmp_path):
@@ -234,11 +251,13 @@ def test_after_a_failed_commit_the_writer_drops_that_sessions_later_events_only(
 
     async def scenario():
         with Store.open(tmp_path / "relay.sqlite3") as store:
+            verifier = wire.verifier(b"k" * 32, "session-a")
             for session in ("session-a", "session-b"):
-                digest = wire.admission_digest(b"k" * 32)
-                store.create_session(session, digest, created_at=T0, max_participants=8)
+                store.create_session(session, verifier, created_at=T0, max_participants=8)
             rooms = {
-                session: _Room(session, b"", 8, last_seq=0, stored_seq=0, last_at=T0, ids={})
+                session: _Room(
+                    session, b"", 8, last_seq=0, stored_seq=0, last_at=T0, ids={}, identities={}
+                )
                 for session in ("session-a", "session-b")
             }
             handed_back: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()

@@ -4,6 +4,8 @@ import json
 import secrets
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -45,24 +47,92 @@ def test_a_bad_link_says_what_a_good_one_looks_like(text, says):
         wire.JoinLink.parse(text)
 
 
-def test_the_two_keys_differ_and_depend_on_secret_and_session():
+def test_the_keys_differ_and_depend_on_secret_and_session():
     secret = secrets.token_bytes(wire.SECRET_BYTES)
-    admission = wire.admission_key(secret, SESSION)
-    assert len(admission) == 32
-    assert admission == wire.admission_key(secret, SESSION)
-    assert wire.peer_key(secret, SESSION) != admission
-    assert wire.admission_key(secret, SESSION + "x") != admission
-    assert wire.admission_key(secrets.token_bytes(wire.SECRET_BYTES), SESSION) != admission
+    verifier = wire.verifier(secret, SESSION)
+    assert len(verifier) == 32
+    assert verifier == wire.verifier(secret, SESSION)
+    assert wire.peer_key(secret, SESSION) != verifier
+    assert wire.verifier(secret, SESSION + "x") != verifier
+    assert wire.verifier(secrets.token_bytes(wire.SECRET_BYTES), SESSION) != verifier
+    assert wire.key_bytes(wire.key_text(verifier)) == verifier
 
 
-def test_the_relay_admits_only_the_key_its_digest_came_from():
-    secret = secrets.token_bytes(wire.SECRET_BYTES)
-    key = wire.admission_key(secret, SESSION)
-    digest = wire.admission_digest(key)
-    assert digest != key
-    assert wire.admits(digest, key)
-    assert not wire.admits(digest, wire.peer_key(secret, SESSION))
-    assert wire.key_bytes(wire.key_text(key)) == key
+LINK = wire.JoinLink("ws://127.0.0.1:1", SESSION, b"s" * wire.SECRET_BYTES)
+ANN = Ed25519PrivateKey.generate()
+CHALLENGE = b"c" * wire.CHALLENGE_BYTES
+
+
+def _checks(hello: wire.Hello, challenge: bytes = CHALLENGE) -> tuple[bool, bool]:
+    """Whether the relay, holding the session's verifier, takes the hello's two proofs."""
+    verifier = wire.verifier(LINK.secret, LINK.session)
+    return hello.admitted_by(verifier, challenge), hello.proves_identity(challenge)
+
+
+def test_a_hello_proves_the_link_and_the_participants_key_and_carries_neither():
+    hello = wire.hello(LINK, "ann", ANN, CHALLENGE, create=True)
+    assert _checks(hello) == (True, True)
+    assert hello.identity == wire.key_text(wire.public_bytes(ANN))
+    assert hello.verifier == wire.key_text(wire.verifier(LINK.secret, LINK.session))
+    sent = wire.encode(hello)
+    for secret_thing in (LINK.secret, wire.peer_key(LINK.secret, SESSION), _seed(ANN)):
+        assert wire.key_text(secret_thing) not in sent
+        assert secret_thing.hex() not in sent
+    # Only a hello that creates the session tells the relay how to check proofs.
+    assert wire.hello(LINK, "ann", ANN, CHALLENGE).verifier is None
+
+
+def test_a_hello_holds_only_for_its_challenge():
+    hello = wire.hello(LINK, "ann", ANN, CHALLENGE)
+    assert _checks(hello, b"d" * wire.CHALLENGE_BYTES) == (False, False)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"session": "abcdefgh9999"},
+        {"participant": "bob"},
+        {"identity": wire.key_text(wire.public_bytes(Ed25519PrivateKey.generate()))},
+    ],
+    ids=["another session", "another participant", "another identity"],
+)
+def test_a_hello_holds_only_for_its_session_participant_and_identity(change):
+    """Nothing a hello says can be changed without both proofs failing: a captured hello
+    cannot be turned into someone else's, or into another session's."""
+    hello = wire.hello(LINK, "ann", ANN, CHALLENGE).model_copy(update=change)
+    assert _checks(hello) == (False, False)
+
+
+def test_the_link_is_proven_only_by_whoever_holds_its_secret():
+    other_link = wire.JoinLink(LINK.relay, SESSION, b"x" * wire.SECRET_BYTES)
+    forged = wire.hello(other_link, "ann", ANN, CHALLENGE)
+    assert _checks(forged) == (False, True)
+
+
+def test_a_key_is_proven_only_by_whoever_holds_it():
+    """Someone with the link who claims another's public key cannot sign for it."""
+    mine = wire.hello(LINK, "ann", Ed25519PrivateKey.generate(), CHALLENGE)
+    claimed = mine.model_copy(update={"identity": wire.key_text(wire.public_bytes(ANN))})
+    # The admission proof covers the identity too, so re-sign it as a link holder would.
+    admission = wire.admission_signer(LINK.secret, SESSION)
+    transcript = wire.hello_transcript(CHALLENGE, SESSION, "ann", wire.public_bytes(ANN))
+    claimed = claimed.model_copy(update={"admission": wire.key_text(admission.sign(transcript))})
+    assert _checks(claimed) == (True, False)
+
+
+@pytest.mark.parametrize("header", [None, "", "short", "x" * 22 + "=", "!" * 22, "A" * 23])
+def test_a_handshake_without_a_well_formed_challenge_has_none(header):
+    assert wire.challenge_bytes(header) is None
+
+
+def test_the_relays_challenges_are_well_formed_and_never_the_same():
+    challenges = [wire.new_challenge() for _ in range(100)]
+    assert len(set(challenges)) == 100
+    assert all(len(wire.challenge_bytes(c) or b"") == wire.CHALLENGE_BYTES for c in challenges)
+
+
+def _seed(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
 
 
 @pytest.mark.parametrize(
@@ -125,13 +195,24 @@ def test_an_event_alone_or_too_big_to_share_goes_as_an_event_frame():
     assert wire.pack_events([]) == []
 
 
-@pytest.mark.parametrize("version", [1, 3, "x" * 300, [2] * 100])
-def test_a_hello_of_another_protocol_version_is_told_to_use_the_same_pairup_everywhere(version):
-    hello = json.loads(wire.encode(wire.Hello(session="abcdefgh", key="k" * 43, participant="ann")))
-    hello["v"] = version
+OLD_HELLO = {"type": "hello", "v": 2, "session": "abcdefgh", "key": "k" * 43, "participant": "a"}
+"""A hello as pairup sent it at protocol version 2: with the admission key itself."""
+
+
+@pytest.mark.parametrize("version", [1, 2, 4, "x" * 300, [2] * 100])
+def test_a_hello_of_another_protocol_version_is_told_to_upgrade(version):
+    """An older pairup's hello (version 2 has a ``key`` and none of the proofs) is told about
+    the version, not about the fields it lacks."""
+    hello = {**OLD_HELLO, "v": version}
     with pytest.raises(wire.FrameError) as refused:
         wire.decode_client_frame(json.dumps(hello))
     assert refused.value.code == wire.Close.INVALID
-    assert "this relay speaks 2" in refused.value.reason
+    assert "this relay speaks 3" in refused.value.reason
+    assert "upgrade pairup" in refused.value.reason
     # It goes out in an error frame, whose reason holds 200 characters at most.
     assert wire.Error(code=refused.value.code, reason=refused.value.reason)
+
+
+def test_a_hello_of_this_version_reads_back_as_itself():
+    hello = wire.hello(LINK, "ann", ANN, CHALLENGE, create=True, max_participants=3)
+    assert wire.decode_client_frame(wire.encode(hello)) == hello

@@ -1,6 +1,8 @@
 """The relay store keeps each session's log gapless and whole, and knows its own epoch."""
 
+import hashlib
 import json
+import secrets
 import signal
 import sqlite3
 import subprocess
@@ -8,13 +10,15 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pairup.protocol import admission_digest
+from pairup import protocol as wire
 from pairup.relay import store as store_module
 from pairup.relay.store import (
     SessionExists,
@@ -26,7 +30,7 @@ from pairup.relay.store import (
 )
 
 T0 = 1_790_000_000.0
-DIGEST = admission_digest(b"k" * 32)
+VERIFIER = wire.verifier(b"k" * 32, "session-a")
 
 
 def _event(
@@ -46,7 +50,7 @@ def _event(
 @pytest.fixture
 def store(tmp_path):
     with Store.open(tmp_path / "relay" / "store.sqlite3") as opened:
-        opened.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        opened.create_session("session-a", VERIFIER, created_at=T0, max_participants=8)
         yield opened
 
 
@@ -69,7 +73,7 @@ def test_open_creates_missing_directories(tmp_path):
 def test_a_created_session_can_be_looked_up(store):
     assert store.session("session-a") == SessionRecord(
         session="session-a",
-        digest=DIGEST,
+        verifier=VERIFIER,
         created_at=T0,
         last_active=T0,
         max_participants=8,
@@ -79,17 +83,17 @@ def test_a_created_session_can_be_looked_up(store):
 
 
 def test_create_session_returns_what_it_stored(store):
-    record = store.create_session("session-b", DIGEST, created_at=T0 + 5, max_participants=2)
+    record = store.create_session("session-b", VERIFIER, created_at=T0 + 5, max_participants=2)
     assert store.session("session-b") == record
 
 
 def test_creating_a_session_twice_is_refused_and_keeps_the_first(store):
-    other = admission_digest(b"x" * 32)
+    other = wire.verifier(b"x" * 32, "session-a")
     with pytest.raises(SessionExists, match="session-a"):
         store.create_session("session-a", other, created_at=T0 + 9, max_participants=2)
     record = store.session("session-a")
     assert record is not None
-    assert record.digest == DIGEST
+    assert record.verifier == VERIFIER
 
 
 def test_events_come_back_in_order_page_by_page(store):
@@ -111,7 +115,7 @@ def test_a_limit_below_one_is_refused(store):
 
 
 def test_last_seq_and_last_active_follow_appends(store):
-    store.create_session("session-b", DIGEST, created_at=T0, max_participants=8)
+    store.create_session("session-b", VERIFIER, created_at=T0, max_participants=8)
     store.append([_event(1), _event(1, session="session-b", at=T0 + 50), _event(2, at=T0 + 20)])
     store.append([_event(3, at=T0 + 10)])
 
@@ -174,7 +178,7 @@ def test_a_bad_batch_is_refused_whole(store, batch, reason):
 
 
 def test_ids_map_each_event_id_to_its_seq(store):
-    store.create_session("session-b", DIGEST, created_at=T0, max_participants=8)
+    store.create_session("session-b", VERIFIER, created_at=T0, max_participants=8)
     store.append([_event(1), _event(2), _event(1, session="session-b")])
 
     assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2}
@@ -194,8 +198,8 @@ def test_touch_only_moves_last_active_forward(store):
 
 
 def test_expire_deletes_idle_sessions_and_only_their_events(store):
-    store.create_session("session-b", DIGEST, created_at=T0, max_participants=8)
-    store.create_session("session-c", DIGEST, created_at=T0, max_participants=8)
+    store.create_session("session-b", VERIFIER, created_at=T0, max_participants=8)
+    store.create_session("session-c", VERIFIER, created_at=T0, max_participants=8)
     store.append([_event(1, at=T0 + 5), _event(1, session="session-b", at=T0 + 100)])
     store.touch("session-c", T0 + 99)
 
@@ -213,7 +217,7 @@ def test_an_expired_session_can_be_created_again_from_scratch(store):
     store.append([_event(1)])
     store.expire(idle_before=T0 + 1000)
 
-    store.create_session("session-a", DIGEST, created_at=T0 + 2000, max_participants=8)
+    store.create_session("session-a", VERIFIER, created_at=T0 + 2000, max_participants=8)
     store.append([_event(1, at=T0 + 2001)])
 
     assert store.events_after("session-a", 0) == [_event(1, at=T0 + 2001)]
@@ -222,7 +226,7 @@ def test_an_expired_session_can_be_created_again_from_scratch(store):
 def test_everything_survives_a_reopen(tmp_path):
     path = tmp_path / "store.sqlite3"
     with Store.open(path) as store:
-        store.create_session("session-a", DIGEST, created_at=T0, max_participants=3)
+        store.create_session("session-a", VERIFIER, created_at=T0, max_participants=3)
         store.append([_event(1), _event(2)])
         record = store.session("session-a")
 
@@ -279,20 +283,35 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path):
     path = tmp_path / "store.sqlite3"
     Store.open(path).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     db.close()
 
-    with pytest.raises(StoreError, match="schema version 4") as raised:
+    with pytest.raises(StoreError, match="schema version 5") as raised:
         Store.open(path)
 
     assert str(path) in str(raised.value)
 
 
-def _new_store(path: Path) -> str:
-    """A store at ``path`` with session-a in it; its epoch."""
+def _new_store(path: Path, events: Sequence[StoredEvent] = ()) -> str:
+    """A store at ``path`` as pairup wrote it at schema 3, with session-a (and ``events``) in
+    it; its epoch. Schema 3 kept a digest of an admission key, and nobody's own key."""
     with Store.open(path) as store:
-        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
-        return store.epoch
+        store.create_session("session-a", OLD_DIGEST, created_at=T0, max_participants=8)
+        store.append(list(events))
+        epoch = store.epoch
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE sessions RENAME COLUMN verifier TO digest")
+        db.execute("DROP TABLE identities")
+        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.close()
+    return epoch
+
+
+OLD_SECRET = b"s" * 16
+OLD_DIGEST = hashlib.sha256(
+    wire._hkdf(OLD_SECRET, salt=b"session-a", info=b"pairup admission v1")
+).digest()
+"""What a pairup of schema 3 stored for session-a: the SHA-256 of its admission key."""
 
 
 def _schema_version(path: Path) -> str:
@@ -338,7 +357,7 @@ def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_
         tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     db.close()
     assert "events" not in tables
-    assert _schema_version(path) == "3"
+    assert _schema_version(path) == "4"
 
 
 def test_a_store_of_schema_2_is_carried_over_with_its_epoch_and_every_event(tmp_path):
@@ -374,7 +393,48 @@ def test_a_store_of_schema_2_is_carried_over_with_its_epoch_and_every_event(tmp_
         assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2, "evt-000003": 3}
         store.append([_event(4)])
         assert store.events_after("session-a", 2) == [old[2], _event(4)]
-    assert _schema_version(path) == "3"
+    assert _schema_version(path) == "4"
+
+
+def test_a_store_of_schema_3_opens_keeps_its_events_and_its_sessions_can_no_longer_be_entered(
+    tmp_path,
+):
+    """Schema 3 kept a digest of the admission key participants sent; no verifier of the new
+    proofs can be made from it. The sessions stay, with every event, until they expire; nobody
+    can enter them, not even with the right secret."""
+    path = tmp_path / "store.sqlite3"
+    old = [_event(1), _event(2, body='{"text": "caf\u00e9"}')]
+    epoch = _new_store(path, old)
+
+    with Store.open(path) as store:
+        assert store.epoch == epoch
+        record = store.session("session-a")
+        assert record is not None
+        assert (record.verifier, record.last_seq, record.created_at) == (b"", 2, T0)
+        assert store.events_after("session-a", 0) == old
+        assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2}
+        assert store.identities("session-a") == {}
+        challenge = secrets.token_bytes(wire.CHALLENGE_BYTES)
+        link = wire.JoinLink("ws://127.0.0.1:1", "session-a", OLD_SECRET)
+        hello = wire.hello(link, "ana", Ed25519PrivateKey.generate(), challenge)
+        assert not hello.admitted_by(record.verifier, challenge)
+        store.append([_event(3)])
+        assert [event.seq for event in store.events_after("session-a", 0)] == [1, 2, 3]
+        assert store.expire(T0 + 10) == ["session-a"]
+    assert _schema_version(path) == "4"
+
+
+def test_a_participant_id_is_bound_to_the_first_key_only(store):
+    first, second = b"1" * 32, b"2" * 32
+    assert store.bind_identity("session-a", "ana", first) == first
+    assert store.bind_identity("session-a", "ana", second) == first
+    assert store.bind_identity("session-a", "bo", second) == second
+    assert store.identities("session-a") == {"ana": first, "bo": second}
+    store.create_session("session-b", VERIFIER, created_at=T0 + 100, max_participants=8)
+    assert store.bind_identity("session-b", "ana", second) == second
+    assert store.expire(T0 + 50) == ["session-a"]
+    assert store.identities("session-a") == {}
+    assert store.identities("session-b") == {"ana": second}
 
 
 @given(
@@ -394,7 +454,7 @@ def test_the_store_gives_back_each_frame_and_id_as_it_was_sent(events, at):
         tempfile.TemporaryDirectory() as directory,
         Store.open(Path(directory) / "store.sqlite3") as store,
     ):
-        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        store.create_session("session-a", VERIFIER, created_at=T0, max_participants=8)
         sent = [
             sequenced(
                 "session-a", seq=seq, id=id, sender="ana", kind="lesson.noted", at=at, body=body
@@ -505,7 +565,7 @@ def test_a_page_is_the_events_after_an_offset_wherever_the_commits_fell(sizes, a
         tempfile.TemporaryDirectory() as directory,
         Store.open(Path(directory) / "store.sqlite3") as store,
     ):
-        store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+        store.create_session("session-a", VERIFIER, created_at=T0, max_participants=8)
         events = [_event(seq) for seq in range(1, sum(sizes) + 1)]
         start = 0
         for size in sizes:
@@ -520,7 +580,7 @@ def test_a_page_costs_the_same_however_long_the_session_is(tmp_path):
 
     def steps_for_a_page(chunks: int) -> int:
         with Store.open(tmp_path / f"{chunks}.sqlite3") as store:
-            store.create_session("session-a", DIGEST, created_at=T0, max_participants=8)
+            store.create_session("session-a", VERIFIER, created_at=T0, max_participants=8)
             for seq in range(1, chunks + 1):
                 store.append([_event(seq)])
             steps = [0]
@@ -566,7 +626,7 @@ def _sessions_over_several_statements(store: Store, monkeypatch) -> list[str]:
     monkeypatch.setattr(store_module, "_CHUNKS_PER_STATEMENT", 3)
     sessions = [f"session-{letter}" for letter in "bcdefgh"]
     for session in sessions:
-        store.create_session(session, DIGEST, created_at=T0, max_participants=8)
+        store.create_session(session, VERIFIER, created_at=T0, max_participants=8)
     return sessions
 
 
@@ -604,7 +664,7 @@ def test_an_append_of_one_event_writes_three_pages(tmp_path):
     with Store.open(path) as store:
         page_size = store._db.execute("PRAGMA page_size").fetchone()[0]
         for name in ("session-a", "session-b"):
-            store.create_session(name, DIGEST, created_at=T0, max_participants=8)
+            store.create_session(name, VERIFIER, created_at=T0, max_participants=8)
         store.append([_event(1)])
         wal = path.with_name(path.name + "-wal")
         before = wal.stat().st_size
@@ -617,8 +677,8 @@ def test_a_store_made_with_the_index_of_sessions_by_activity_opens_without_it(tm
     """Stores made before the index went lose it when opened, and keep everything else."""
     path = tmp_path / "store.sqlite3"
     with Store.open(path) as store:
-        store.create_session("session-old", DIGEST, created_at=T0, max_participants=8)
-        store.create_session("session-new", DIGEST, created_at=T0 + 100, max_participants=8)
+        store.create_session("session-old", VERIFIER, created_at=T0, max_participants=8)
+        store.create_session("session-new", VERIFIER, created_at=T0 + 100, max_participants=8)
         store.append([_event(1, session="session-old")])
         epoch = store.epoch
     with sqlite3.connect(path) as db:
