@@ -147,7 +147,8 @@ def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
         raise UserError(str(error)) from None
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        raise UserError(f"--{first['loc'][0]}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise UserError(f"--{first['loc'][0]}: {message}") from None
     cwd = Path.cwd()
     repository = toplevel(cwd) or cwd
     port = config.relay.port if getattr(args, "port", None) is not None else None
@@ -623,11 +624,16 @@ def _relay(args: argparse.Namespace) -> int:
     import logging
 
     from pairup.relay.chaos import Chaos
+    from pairup.relay.limits import LimitError, parse_limits
     from pairup.relay.run import run_relay, tls_context
 
     config = _load_config(args).config
     if bool(args.cert) != bool(args.key):
         raise UserError("give both --cert and --key to serve wss://, or neither for ws://")
+    try:
+        limits = parse_limits(args.limit)
+    except LimitError as error:
+        raise UserError(str(error)) from None
     tls = None
     if args.cert:
         try:
@@ -643,9 +649,19 @@ def _relay(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # A line per connection opened or closed, even with -v, would make a flood a flood of
+    # lines: the relay sums refusals up once a minute instead.
+    logging.getLogger("pairup.relay.connections").setLevel(logging.WARNING)
     try:
         asyncio.run(
-            run_relay(config.relay.host, config.relay.port, config.data_dir, tls=tls, chaos=chaos)
+            run_relay(
+                config.relay.host,
+                config.relay.port,
+                config.data_dir,
+                tls=tls,
+                chaos=chaos,
+                limits=limits,
+            )
         )
     except StoreError as error:
         raise UserError(f"cannot use the relay's data: {error}") from None
@@ -770,6 +786,7 @@ def _build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="log refused admissions, expiry and each injected fault on stderr",
     )
+    _limits_flag(relay)
     _chaos_flag(relay)
 
     export = command(
@@ -873,6 +890,20 @@ class _Command:
         dest = flag.lstrip("-").replace("-", "_")
         self.parser.add_argument(flag, dest=dest, metavar=metavar, help=help_text)
         self.parser.get_default("config_flags")[dest] = key
+
+
+def _limits_flag(command: _Command) -> None:
+    """``--limit NAME=VALUE``, with every limit, its default and what it bounds in the help."""
+    from pairup.relay.limits import describe_limits
+
+    command.parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one of the limits below (as often as needed), e.g. --limit burst=100",
+    )
+    command.parser.epilog = describe_limits()
 
 
 def _chaos_flag(command: _Command) -> None:

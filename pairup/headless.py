@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from pairup.commands import CommandError, command_event
 from pairup.journal import JournalFailure, journal_path
 from pairup.link.client import LEFT, EventTooLarge, Link, Status
-from pairup.link.joining import Introductions
+from pairup.link.joining import Introductions, in_the_session
 from pairup.link.presence import keep_presence
 from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
@@ -134,6 +134,8 @@ class Headless:
             }
             if applied.rejected:
                 record["ignored"] = applied.rejected
+            if applied.forged:
+                record["forged"] = True
             self.emit(record)
 
     async def _read_commands(self) -> None:
@@ -158,6 +160,9 @@ class Headless:
                 command = json.loads(line)
                 if not isinstance(command, dict):
                     raise CommandError('a command is a JSON object such as {"cmd": "pause"}')
+                if command.get("cmd") != "leave":
+                    # Aimed at the session as it is once this participant is in it.
+                    await in_the_session(self.link, self.me.id)
                 event = command_event(command, self.link.view, self.me.id, self.link.now())
             except json.JSONDecodeError as error:
                 self.emit({"type": "error", "error": f"not JSON: {error.msg}", "line": line[:200]})

@@ -10,6 +10,10 @@ every field a participant fills in, and check what reaches the screen, the journ
 exported files.
 """
 
+from pydantic import ValidationError
+
+from pairup.session.events import Person
+
 CORPUS: dict[str, str] = {
     "closing tag": "Fix [/] closing tag",
     "path in brackets": "Move config to [/etc/pairup]",
@@ -38,12 +42,18 @@ CORPUS: dict[str, str] = {
 }
 """Every hostile string by a short name for test ids."""
 
-NAMEABLE = {
-    key: value
-    for key, value in CORPUS.items()
-    if not any(ord(char) < 0x20 or ord(char) == 0x7F for char in value) and value.strip()
-}
-"""The entries a name may hold (names refuse C0 controls, since they end up in trailers)."""
+
+def _nameable(value: str) -> bool:
+    try:
+        Person(name=value[:200])
+    except ValidationError:
+        return False
+    return bool(value.strip())
+
+
+NAMEABLE = {key: value for key, value in CORPUS.items() if _nameable(value)}
+"""The entries a name may hold, by the session's own check: names refuse controls, line
+separators and an address's angle brackets, since they end up on one line of a trailer."""
 
 
 def fit(text: str, limit: int) -> str:

@@ -7,7 +7,6 @@ heading or a cell shows, and whether any inline markup (emphasis, links, code, r
 out of text that had none.
 """
 
-import unicodedata
 from dataclasses import dataclass
 
 from markdown_it import MarkdownIt
@@ -106,9 +105,27 @@ screen does, never as overrides that would make a title read backwards."""
 
 
 def one_line(text: str) -> str:
-    """What a participant's text reads as on one line: controls and whitespace runs as one
-    space, bidirectional controls by name (the rule a title, a name or a subject is written
-    by)."""
-    named = "".join(f"⟨{BIDI_NAMES[char]}⟩" if char in BIDI_NAMES else char for char in text)
-    visible = "".join(" " if unicodedata.category(char) == "Cc" else char for char in named)
-    return " ".join(visible.split())
+    """What a participant's text reads as on one line: line breaks and whitespace runs as one
+    space, other control characters by their visible names as a screen shows them (C0 and DEL
+    as control pictures, C1 as ``⟨U+009B⟩``), bidirectional controls by name (the rule a
+    title, a name or a subject is written by)."""
+    return named(" ".join(text.split()))
+
+
+def named(text: str) -> str:
+    """``text`` with each control character by its visible name and nothing else changed: a
+    name as MADR's front matter holds it."""
+    return "".join(_visible(char) for char in text)
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    if char in BIDI_NAMES:
+        return f"⟨{BIDI_NAMES[char]}⟩"
+    if code < 0x20:
+        return chr(0x2400 + code)
+    if code == 0x7F:
+        return "\u2421"
+    if 0x80 <= code < 0xA0:
+        return f"⟨U+{code:04X}⟩"
+    return char

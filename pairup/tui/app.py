@@ -25,6 +25,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, Static
 
+from pairup.durable import StorageError
 from pairup.duration import DurationError, parse_duration
 from pairup.printable import printable
 from pairup.tui import text
@@ -262,6 +263,11 @@ class MainScreen(Screen[None]):
     def action_end_session(self) -> None:
         from pairup.tui.screens import Confirm
 
+        if self.app.shown.end_refused:
+            refused = self.app.shown.end_refused
+            self.notify(f"{refused[:1].upper()}{refused[1:]}; q leaves it.")
+            return
+
         def end(yes: bool | None) -> None:
             if yes:
                 self.app.send({"cmd": "end"})
@@ -323,7 +329,7 @@ class PairupApp(App[str | None]):
         if session.connect:
             self.run_worker(self._take_part(session), name="link", group="session")
             for task in session.tasks(self._problem):
-                self.run_worker(task, group="session")
+                self.run_worker(self._unless_storage_fails(task), group="session")
         self.main.set_interval(TICK_SECONDS, self.refresh_view)
         self.refresh_view()
 
@@ -496,13 +502,27 @@ class PairupApp(App[str | None]):
         )
 
     async def _take_part(self, session: "Participation") -> None:
-        failure = await session.run()
+        try:
+            failure = await session.run()
+        except StorageError as error:
+            # The journal can be kept no longer (a full disk, a damaged file): the link has
+            # stopped, and the message says what is kept and what brings this person back.
+            self.exit(str(error))
+            return
         if failure is None:
             return
         if not session.ever_connected:
             self.exit(failure)
         else:
             self.notify(failure, title="Offline", severity="error")
+
+    async def _unless_storage_fails(self, task: Awaitable[None]) -> None:
+        """One of the session's tasks; if the journal refused an event it asked for, the link
+        has stopped, and the screen ends with the journal's reason rather than a traceback."""
+        try:
+            await task
+        except StorageError as error:
+            self.exit(str(error))
 
     # -- the command palette and quitting --------------------------------------------------------
 

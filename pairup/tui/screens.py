@@ -46,6 +46,7 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
     """Title, context, decision, consequences and status; new, or an amendment of ``decision``.
 
     Dismissed with the fields to send (for an amendment, only those that changed), or None.
+    Someone else's decision opens to be read, not changed: only whoever recorded it amends it.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -57,6 +58,7 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
     def __init__(self, decision: DecisionRow | None = None) -> None:
         super().__init__()
         self.decision = decision
+        self.read_only = decision is not None and bool(decision.amend_refused)
 
     def _before(self) -> dict[str, Any]:
         """The decision's fields as the form shows them (control characters made visible)."""
@@ -74,7 +76,13 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
     def compose(self) -> ComposeResult:
         d = self.decision
         before = self._before()
-        heading = "New decision" if d is None else f"Amend decision {d.number}"
+        if d is None:
+            heading = plain("New decision")
+        elif self.read_only:
+            heading = plain(f"Decision {d.number}, by {printable(d.by)}: only they can amend it")
+        else:
+            heading = plain(f"Amend decision {d.number}")
+        fixed = self.read_only
         with Vertical(id="dialog", classes="form"):
             yield Label(heading, classes="heading")
             with VerticalScroll():
@@ -84,26 +92,31 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
                     placeholder="Title, e.g. Keep the event log in SQLite",
                     max_length=TITLE_MAX,
                     compact=True,
+                    disabled=fixed,
                     id="title",
                 )
                 yield Label("Context: what made us decide?", classes="field")
-                yield TextArea(before["context"], id="context", compact=True)
+                yield TextArea(before["context"], id="context", compact=True, read_only=fixed)
                 yield Label("Decision: what we do", classes="field")
-                yield TextArea(before["decision"], id="decision", compact=True)
+                yield TextArea(before["decision"], id="decision", compact=True, read_only=fixed)
                 yield Label("Consequences: what becomes easier or harder", classes="field")
-                yield TextArea(before["consequences"], id="consequences", compact=True)
+                yield TextArea(
+                    before["consequences"], id="consequences", compact=True, read_only=fixed
+                )
                 yield Label("Status", classes="field")
                 yield Select(
                     [(status, status) for status in STATUSES],
                     value=d.status if d else "proposed",
                     allow_blank=False,
                     compact=True,
+                    disabled=fixed,
                     id="status",
                 )
             yield Label("", id="problem")
             with Horizontal(classes="buttons"):
-                yield Button("Save (ctrl+s)", variant="primary", compact=True, id="save")
-                yield Button("Cancel (esc)", compact=True, id="cancel")
+                if not fixed:
+                    yield Button("Save (ctrl+s)", variant="primary", compact=True, id="save")
+                yield Button("Close (esc)" if fixed else "Cancel (esc)", compact=True, id="cancel")
 
     def _fields(self) -> dict[str, Any]:
         return {
@@ -117,6 +130,9 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#title")
     def action_save(self) -> None:
+        if self.read_only:
+            self.dismiss(None)
+            return
         fields = self._fields()
         if not fields["title"]:
             self.query_one("#problem", Label).update("A decision needs a title.")
@@ -365,6 +381,10 @@ class Reorder(ModalScreen[tuple[str, list[str]] | None]):
             self.query_one("#problem", Label).update(
                 plain(f"{member.name} is here: only someone away can be taken out.")
             )
+            return
+        if member.take_out_refused:
+            refused = member.take_out_refused
+            self.query_one("#problem", Label).update(plain(f"{refused[:1].upper()}{refused[1:]}."))
             return
         self.dismiss(("remove", [member.id]))
 

@@ -27,7 +27,7 @@ from pairup.git.repo import GitError, commit, open_repository
 from pairup.git.trailers import Person
 from pairup.journal import JournalBusy, JournalError, journal_path, read_info
 from pairup.link.client import CLOSED, FINISHED, LEFT, EventTooLarge, Link
-from pairup.link.joining import Introductions
+from pairup.link.joining import Introductions, in_the_session
 from pairup.link.presence import keep_presence
 from pairup.link.repository import keep_repository
 from pairup.link.timekeeper import keep_time
@@ -35,6 +35,7 @@ from pairup.printable import printable, printable_block
 from pairup.session import events as ev
 from pairup.session import timer
 from pairup.session.credit import Credit, co_authors
+from pairup.session.reduce import amend_refused, end_refused, take_out_refused
 from pairup.session.rotation import next_driver
 from pairup.session.state import Member, State
 from pairup.tui import text
@@ -135,6 +136,11 @@ class Participation:
                     role=_role(member, view.driver, following),
                     online=member.id in link.online,
                     away_since=member.away.since if member.away is not None else None,
+                    take_out_refused=(
+                        ""
+                        if member.id == self.me.id
+                        else take_out_refused(view, self.me.id, member, now) or ""
+                    ),
                 )
                 for member in view.members
             ),
@@ -150,6 +156,7 @@ class Participation:
                     by=_name(view, decision.proposed_by),
                     at=decision.proposed_at,
                     amendments=len(decision.amendments),
+                    amend_refused=amend_refused(view, self.me.id, decision) or "",
                 )
                 for decision in view.decisions_in_order()
             ),
@@ -165,6 +172,7 @@ class Participation:
             connection=text.connection(link.status, link.clock(), link.chaos),
             connection_state=link.status.state,
             problem=link.status.reason if link.status.state != "connected" else "",
+            end_refused=end_refused(view, self.me.id) or "",
         )
 
     def summary(self) -> Text:
@@ -247,7 +255,7 @@ class Participation:
         changes under a thread's feet)."""
         return tuple(
             Person(name=p.name, email=p.email)
-            for p in co_authors(self.link.view, self.me.id, self.credit)
+            for p in co_authors(self.link.view, self.me.id, self.credit, self.link.ever_online)
         )
 
     def _resolve(self, people: tuple[Person, ...]) -> tuple[tuple[Person, ...], tuple[str, ...]]:
@@ -376,6 +384,9 @@ class Participation:
     async def _send_forever(self, problem: Callable[[str], None]) -> None:
         while True:
             event = await self._outgoing.get()
+            if event.kind != "participant.left":
+                # Only members act: something asked for before one's own join waits for it.
+                await in_the_session(self.link, self.me.id)
             try:
                 await self.link.submit(event)
             except EventTooLarge as error:
@@ -385,7 +396,9 @@ class Participation:
         while True:
             applied = await self.link.applied.get()
             event = applied.event
-            if applied.rejected and event.actor == self.me.id and not _routine(event):
+            if applied.forged:
+                problem(f"An event from the relay was not applied: {applied.rejected}")
+            elif applied.rejected and event.actor == self.me.id and not _routine(event):
                 problem(f"Not applied: {applied.rejected}")
 
 

@@ -16,6 +16,8 @@ class RosterRow:
     """driver, next, navigator, away or left"""
     online: bool
     away_since: float | None = None
+    take_out_refused: str = ""
+    """Why this participant may not take them out of the session now, empty if they may."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class DecisionRow:
     by: str
     at: float
     amendments: int
+    amend_refused: str = ""
+    """Why this participant may not amend it (it is someone else's), empty if they may."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,8 @@ class Snapshot:
     connection_state: str
     """connecting, connected, reconnecting or offline"""
     problem: str = ""
+    end_refused: str = ""
+    """Why this participant may not end the session now, empty if they may."""
     """Why the relay cannot be reached, while it cannot."""
 
     @property

@@ -119,9 +119,12 @@ def test_start_and_join_in_two_panes_then_roles_swap(tmux: Tmux, tmp_path: Path)
     wait_for(tmux, ann, lambda text: "Bob drives" in text, "Bob to drive on Ann's screen")
     wait_for(tmux, bob, lambda text: "You drive" in text, "Bob to drive on his own screen")
 
+    # Only the host ends the session while she is here: Bob is told so, Ann does it.
     tmux("send-keys", "-t", bob, "x")
-    wait_for(tmux, bob, lambda text: "End the session for everyone?" in text, "the question")
-    tmux("send-keys", "-t", bob, "y")
+    wait_for(tmux, bob, lambda text: "Only the host" in text, "why Bob cannot end it")
+    tmux("send-keys", "-t", ann, "x")
+    wait_for(tmux, ann, lambda text: "End the session for everyone?" in text, "the question")
+    tmux("send-keys", "-t", ann, "y")
     for pane in (ann, bob):
         wait_for(tmux, pane, lambda text: "The session has ended." in text, "the end screen")
         tmux("send-keys", "-t", pane, "q")

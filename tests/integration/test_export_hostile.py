@@ -25,7 +25,7 @@ from pairup.session import decode_event
 from pairup.session import events as ev
 from tests.export_kit import Clock, adr_tools, commit_file, make_repo, record_session
 from tests.hostile import CORPUS, NAMEABLE, fit
-from tests.markdown_reading import headings, markup, one_line, parse, plain, table_rows
+from tests.markdown_reading import headings, markup, named, one_line, parse, plain, table_rows
 from tests.unit.test_adr_render import check_gantt
 
 SESSION = "s-hostile"
@@ -96,7 +96,7 @@ class Hostile:
                 co_authors=(ev.Person(name=self.name),),
             ),
             clock(ev.LessonNoted, 420, text=self.lesson),
-            clock(ev.SessionEnded, 480, actor="bob"),
+            clock(ev.SessionEnded, 480),
         ]
 
     @property
@@ -153,7 +153,7 @@ def test_each_adr_is_its_template_with_the_text_as_typed(exported, fmt):
         assert front == {
             "status": "proposed",
             "date": datetime.date(2026, 11, 26),
-            "decision-makers": [hostile.name, "Bob"],
+            "decision-makers": [named(hostile.name), "Bob"],
         }
     tokens = parse(text)
     title = f"1. {hostile.heading}" if fmt == "adr" else hostile.heading

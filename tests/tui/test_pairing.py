@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+from textual.widgets import TextArea
+
 from pairup.session import events as ev
-from pairup.tui.screens import EndScreen
+from pairup.tui.screens import DecisionForm, EndScreen
 from pairup.tui.widgets import DecisionLog
 from tests.integration.relaykit import free_port, relay_on
 
@@ -60,18 +62,29 @@ def test_a_decision_typed_on_one_screen_shows_on_the_other(tmp_path: Path) -> No
                 decision = session_of(bob).link.view.decisions_in_order()[0]
                 assert decision.context == "We need a durable log"
 
-                # Bob amends it: enter on the row opens the form with the fields filled in.
+                # It is Ann's: on Bob's screen enter opens it to read, and saving sends nothing.
                 bob.main.query_one(DecisionLog).focus()
                 await bob_pilot.press("enter")
-                await bob_pilot.press("end", *" for the event log", "ctrl+s")
+                form = bob.screen
+                assert isinstance(form, DecisionForm)
+                assert form.read_only
+                assert form.query_one("#context", TextArea).text == "We need a durable log"
+                await bob_pilot.press("ctrl+s")
+                assert bob.screen is bob.main
+                assert not session_of(bob).link.pending
+
+                # Ann amends it: enter on the row opens the form with the fields filled in.
+                ann.main.query_one(DecisionLog).focus()
+                await ann_pilot.press("enter")
+                await ann_pilot.press("end", *" for the event log", "ctrl+s")
                 await until(
                     lambda: (
-                        ann.main.query_one(DecisionLog).get_row_at(0)[1].plain
+                        bob.main.query_one(DecisionLog).get_row_at(0)[1].plain
                         == "Use SQLite for the event log ✎"
                     ),
-                    "the amendment on Ann's screen",
+                    "the amendment on Bob's screen",
                 )
-                amended = session_of(ann).link.view.decisions_in_order()[0]
+                amended = session_of(bob).link.view.decisions_in_order()[0]
                 assert [a.changed for a in amended.amendments] == [("title",)]
 
     asyncio.run(scenario())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pairup import protocol as wire
 from pairup.session import events as ev
+from pairup.session.reduce import take_out_refused
 from pairup.tui.app import PairupApp
 from pairup.tui.screens import Reorder
 
@@ -103,6 +104,17 @@ def test_away_by_choice_back_by_choice_and_taken_out_by_someone_here(tmp_path: P
             # Cat vanishes; Ann takes her out of the rotation from the rotation dialog.
             await cat.vanish()
             await until(lambda: view().member(cat.me.id).away is not None, "Cat away")
+            # Not at once: her pairup, were it there, has away_after to say she is back.
+            session = session_of(ann)
+            await until(
+                lambda: (
+                    take_out_refused(
+                        view(), session.me.id, view().member(cat.me.id), session.link.now()
+                    )
+                    is None
+                ),
+                "Cat away long enough to be taken out",
+            )
             # Bob and Cat joined at the same moment: either may be second in the rotation.
             order = [m.id for m in view().members if m.present]
             bob_at, cat_at = order.index(bob.me.id), order.index(cat.me.id)

@@ -84,7 +84,7 @@ def log(*extra: ev.Event) -> list[ev.Event]:
         ),
         ev.DecisionAmended(
             id="event-a2",
-            actor="cat-0001",
+            actor="ann-0001",
             at=T0 + 480,
             decision_id="decision-2",
             title=("Rotate every fifteen minutes, break every four turns"),
