@@ -25,9 +25,19 @@ from pathlib import Path
 
 from bench.figures import Figure, load, table
 
-BENCHMARKS = ("relay", "flood", "memory", "startup", "tui", "commit", "fold", "rotation")
+BENCHMARKS = (
+    "relay",
+    "flood",
+    "memory",
+    "startup",
+    "tui",
+    "commit",
+    "fold",
+    "signing",
+    "rotation",
+)
 """In the order of the table: the relay and its limits under a flood, then start-up and screen,
-git, the core, the pair."""
+git, the core and its signatures, the pair."""
 TIMEOUT = {False: 20 * 60.0, True: 120.0}
 """Seconds one benchmark may take, in full and in quick mode."""
 ROOT = Path(__file__).resolve().parents[1]
