@@ -37,6 +37,7 @@ statement, SQLite's insert, the fsync).
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import multiprocessing
 import os
@@ -136,6 +137,7 @@ async def serve_pairup(data_dir: Path, *, keep_events: bool = True) -> None:
     store.append = timed_append  # type: ignore[method-assign]
     relay = Relay(store, limits=limits)
     server = await relay.start(LOOPBACK, 0)
+    gc.freeze()  # as pairup relay does once it listens (pairup.relay.run)
     print(server.sockets[0].getsockname()[1], flush=True)
     stop = asyncio.get_running_loop().create_future()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
