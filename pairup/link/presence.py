@@ -63,9 +63,16 @@ async def keep_presence(link: Link, interval: float = 0.5) -> None:
     participant is back when the log has them away while they are plainly here (a late report,
     or someone reporting them falsely), before anyone could take them out for it."""
     watch = AbsenceWatch()
+    said_back = -math.inf
     while True:
         judging = link.status.state == "connected" and link.current
-        if judging and reported_away(link.view, link.participant):
+        now = link.now()
+        if (
+            judging
+            and reported_away(link.view, link.participant)
+            and now - said_back >= ASK_AGAIN_AFTER
+        ):
+            said_back = now
             await link.submit(
                 ev.ParticipantBack(
                     id=new_id(),
