@@ -19,6 +19,7 @@ from pygit2.enums import FileStatus
 from rich.cells import cell_len
 from rich.text import Text
 
+from pairup import moment
 from pairup.adr.export import ExportError, Where, export
 from pairup.commands import CommandError, command_event
 from pairup.git.coauthors import resolve
@@ -182,9 +183,11 @@ class Participation:
         started = view.opened_at or ended
         summary = Text()
         summary.append("The session has ended.\n\n", style="bold")
+        length = moment.between(started, ended)
         summary.append(
             f"{text.time_of_day(started)} to {text.time_of_day(ended)}, "
-            f"{text.driven(ended - started)}, {view.turn} turn{'' if view.turn == 1 else 's'}.\n\n"
+            f"{moment.UNKNOWN_LENGTH if length is None else text.driven(length)}, "
+            f"{view.turn} turn{'' if view.turn == 1 else 's'}.\n\n"
         )
         summary.append("Who drove how long\n", style="bold")
         driven = timer.driving_times(view, ended)
