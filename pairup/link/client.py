@@ -50,6 +50,7 @@ from pairup.journal import (
     writing,
 )
 from pairup.link.clock import ClockOffset
+from pairup.printable import printable
 from pairup.session import (
     Event,
     State,
@@ -258,9 +259,8 @@ class Link:
 
     async def _stay_connected(self) -> None:
         def said(text: str) -> str:
-            """What a relay says of a refusal, as one line of printable text for the screen."""
-            printable = "".join(c for c in text if c.isprintable() or c.isspace())
-            return " ".join(printable.split())[:200]
+            """What a relay says of a refusal, as one line of text for the screen."""
+            return printable(" ".join(text.split()))[:200]
 
         await self._open_existing_journal()
         attempt = 0

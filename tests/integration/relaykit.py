@@ -5,8 +5,9 @@ import contextlib
 import random
 import secrets
 import socket
+import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,12 @@ class RunningRelay:
 
 
 @contextlib.asynccontextmanager
-async def running_relay(data_dir: Path, **limits: object) -> AsyncIterator[RunningRelay]:
+async def running_relay(
+    data_dir: Path, *, timer: Callable[[], float] = time.monotonic, **limits: object
+) -> AsyncIterator[RunningRelay]:
+    """A relay on an ephemeral loopback port; ``timer`` is the clock of its rate limits."""
     store = Store.open(data_dir / "relay.sqlite3")
-    relay = Relay(store, limits=Limits(reject_delay=0.05, **limits))  # type: ignore[arg-type]
+    relay = Relay(store, limits=Limits(reject_delay=0.05, **limits), timer=timer)  # type: ignore[arg-type]
     server = await relay.start(LOOPBACK, 0)
     port = server.sockets[0].getsockname()[1]
     try:

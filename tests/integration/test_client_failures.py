@@ -13,7 +13,6 @@ mount, and a read-only folder stops nobody who runs the tests as root.)
 """
 
 import os
-import queue
 import re
 import subprocess
 import sys
@@ -57,26 +56,9 @@ def limited(command: list[str]) -> list[str]:
     return [sys.executable, "-c", code, *command]
 
 
-class Limited(Participant):
-    """A headless participant whose disk fills up at :data:`FILE_LIMIT` bytes a file: the
-    same process and pipes as :class:`Participant`, started under the limit."""
-
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.process = subprocess.Popen(
-            limited([str(PAIRUP), *args]),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-            env=env,
-            cwd=cwd,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[Record] = []
-        self.stderr: list[str] = []
-        threading.Thread(target=self._pump_stdout, daemon=True).start()
-        threading.Thread(target=self._pump_stderr, daemon=True).start()
+def limited_participant(args: list[str], env: dict[str, str], cwd: Path) -> Participant:
+    """A headless participant whose disk fills up at :data:`FILE_LIMIT` bytes a file."""
+    return Participant(args, env, cwd, run=limited)
 
 
 def bob_args(link: str) -> list[str]:
@@ -113,7 +95,7 @@ def test_a_full_disk_refuses_the_command_and_ends_the_guest_with_the_reason(tmp_
     with participants(tmp_path) as launch:
         ann, link = host(launch)
         ann.expect(is_status("connected"), "Ann connected")
-        bob = Limited(bob_args(link), environment(tmp_path, "b"), tmp_path)
+        bob = limited_participant(bob_args(link), environment(tmp_path, "b"), tmp_path)
         try:
             bob.expect(is_status("connected"), "Bob connected")
             bob_joined(ann)
@@ -138,7 +120,7 @@ def test_a_full_disk_while_journaling_a_partners_event_ends_the_guest(tmp_path):
     with participants(tmp_path) as launch:
         ann, link = host(launch)
         ann.expect(is_status("connected"), "Ann connected")
-        bob = Limited(bob_args(link), environment(tmp_path, "b"), tmp_path)
+        bob = limited_participant(bob_args(link), environment(tmp_path, "b"), tmp_path)
         try:
             bob.expect(is_status("connected"), "Bob connected")
             bob_joined(ann)

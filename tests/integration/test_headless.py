@@ -58,9 +58,18 @@ def environment(tmp_path: Path, who: str) -> dict[str, str]:
 class Participant:
     """One headless pairup process: JSON lines out, commands in."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        *,
+        run: Callable[[list[str]], list[str]] = list,
+    ) -> None:
+        """``run`` turns the command line into the one started (a wrapper that sets a limit,
+        say); by default it is the command itself."""
         self.process = subprocess.Popen(
-            [str(PAIRUP), *args],
+            run([str(PAIRUP), *args]),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -20,8 +19,6 @@ from websockets.exceptions import InvalidStatus
 from pairup import protocol as wire
 from pairup.link.client import Link
 from pairup.link.timekeeper import new_id
-from pairup.relay.server import Limits, Relay
-from pairup.relay.store import Store
 from pairup.session import events as ev
 
 from .relaykit import (
@@ -33,6 +30,7 @@ from .relaykit import (
     new_session,
     next_frame,
     refusal,
+    running_relay,
 )
 
 
@@ -50,17 +48,9 @@ class Ticks:
         return self.now
 
 
-@contextlib.asynccontextmanager
-async def relay_with(tmp_path, ticks: Ticks | None = None, **limits) -> AsyncIterator[RunningRelay]:
-    store = Store.open(tmp_path / "relay.sqlite3")
-    relay = Relay(store, limits=Limits(reject_delay=0.05, **limits), timer=ticks or Ticks())
-    server = await relay.start(LOOPBACK, 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield RunningRelay(f"ws://{LOOPBACK}:{port}", relay, store)
-    finally:
-        await relay.stop(server)
-        store.close()
+def relay_with(tmp_path, ticks: Ticks | None = None, **limits):
+    """A real relay whose rate limits run on ``ticks``, the test's own clock."""
+    return running_relay(tmp_path, timer=ticks or Ticks(), **limits)
 
 
 async def say_hello(
