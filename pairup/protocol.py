@@ -13,13 +13,13 @@ import json
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pairup.session.events import EVENT_KINDS, EventId, ParticipantId
 
@@ -118,11 +118,15 @@ class JoinLink:
         return f"{self.url}#…"
 
 
-def admission_signer(secret: bytes, session: str) -> Ed25519PrivateKey:
+def admission_signer(secret: bytes, session: str) -> "Ed25519PrivateKey":
     """The session's admission key pair, the same for everyone holding the link: its
     signature over a connection's challenge proves the link without sending anything a
     listener could use again. The relay keeps only the public half (:func:`verifier`)."""
     seed = _hkdf(secret, salt=session.encode(), info=b"pairup admission v3")
+    # Imported here, as in the two functions below: a join link is parsed before pairup's
+    # first frame, and the keys' library costs tens of milliseconds to load.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
@@ -131,8 +135,10 @@ def peer_key(secret: bytes, session: str) -> bytes:
     return _hkdf(secret, salt=session.encode(), info=b"pairup peers v1")
 
 
-def public_bytes(key: Ed25519PrivateKey) -> bytes:
+def public_bytes(key: "Ed25519PrivateKey") -> bytes:
     """The 32 bytes of a key pair's public half."""
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
@@ -144,6 +150,9 @@ def verifier(secret: bytes, session: str) -> bytes:
 
 def verifies(public: bytes, signature: bytes, message: bytes) -> bool:
     """Whether ``signature`` is the Ed25519 signature of ``message`` by ``public``'s owner."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     try:
         Ed25519PublicKey.from_public_bytes(public).verify(signature, message)
     except (InvalidSignature, ValueError):
@@ -261,7 +270,7 @@ class Hello(_Frame):
 def hello(
     link: "JoinLink",
     participant: str,
-    identity: Ed25519PrivateKey,
+    identity: "Ed25519PrivateKey",
     challenge: bytes,
     *,
     create: bool = False,
