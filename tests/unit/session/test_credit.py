@@ -90,3 +90,13 @@ def test_nobody_is_their_own_co_author_and_everyone_here_is_credited(
         assert {m.id for m in state.here} - {member.id} <= credited
         everyone = {person.id for person in co_authors(state, member.id, "all-participants")}
         assert credited <= everyone == {m.id for m in state.members} - {member.id}
+
+
+def test_only_members_the_relay_has_seen_connected_are_credited():
+    """A member who never connected (joined through a re-seed, say) has not paired: with the
+    ids the relay has seen connected, they get no credit, in either mode."""
+    state = fold(mob())
+    assert names(co_authors(state, "ann")) == ["Bob", "Cy"]
+    assert names(co_authors(state, "ann", connected={"ann", "bob"})) == ["Bob"]
+    everyone = co_authors(state, "ann", "all-participants", connected={"ann", "cy"})
+    assert names(everyone) == ["Cy"]
