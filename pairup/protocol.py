@@ -1,14 +1,13 @@
 """The wire protocol between participants and the relay: join links, keys, frames, close codes.
 
 Pure: no sockets, no clock. Frames are JSON text messages, validated with pydantic at both
-ends. The relay reads only the envelope of a published event (its id, sender, kind and the
-size of its body); the body is the peers' business, so it can later be end-to-end encrypted
-without touching the relay. See ``docs/protocol.md`` for the conversation as a whole.
+ends. The relay reads only the envelope of a published event (its id and sender, and the size
+of its body); the body is sealed end to end (:mod:`pairup.seal`), so the relay cannot read it,
+and its kind travels inside it. See ``docs/protocol.md`` for the conversation as a whole.
 """
 
 import base64
 import hashlib
-import hmac
 import json
 import re
 import secrets
@@ -16,24 +15,38 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pairup.session.events import EVENT_KINDS, EventId, ParticipantId
+from pairup.seal import SEALED, body_key, hkdf, sealed_length, watch_secret
+from pairup.session.events import EventId, ParticipantId
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 """2: the relay sends several events in one ``events`` frame, and acks only repeated ids.
 3: ``hello`` proves the link and the participant's own key by signing the connection's
-challenge, and never carries a key that could be used again."""
+challenge, and never carries a key that could be used again.
+4: bodies and names are sealed end to end, the kind travels inside the body; watch links,
+host approval and removal."""
 CHALLENGE_HEADER = "X-Pairup-Challenge"
 """The header of the relay's handshake answer that carries this connection's challenge."""
+VERSION_HEADER = "X-Pairup-Protocol"
+"""The header of the relay's handshake answer that says which protocol it speaks: a pairup
+newer than its relay says so before it says hello."""
 CHALLENGE_BYTES = 16
 MAX_FRAME_BYTES = 64 * 1024
 """Frames above this are refused by the websocket layer itself (close code 1009)."""
-MAX_BODY_BYTES = 48 * 1024
-"""UTF-8 bytes; with the envelope, every frame the relay sends stays under the frame limit."""
+MAX_BODY_BYTES = 44 * 1024
+"""UTF-8 bytes of an event before it is sealed: sealed (a third larger in base64url) and in
+its envelope, every frame the relay sends stays under the frame limit."""
+MAX_SEALED_BODY = sealed_length(MAX_BODY_BYTES)
+"""Characters of the largest sealed body: what the relay takes."""
+MAX_NAME_BYTES = 512
+"""UTF-8 bytes of a shown name before it is sealed."""
+MAX_SEALED_NAME = sealed_length(MAX_NAME_BYTES)
+PIN_LENGTH = 43
+"""A pinned certificate's SHA-256 in base64url."""
 CLIENT_MAX_FRAME_BYTES = 2 * MAX_FRAME_BYTES
 """What participants accept from the relay: more than the relay accepts, so an event the relay
 took can always be delivered."""
@@ -64,6 +77,12 @@ class Close:
     TOO_SLOW = 4508
     """The connection fell more than a few MiB behind in reading; it may reconnect and resume."""
     STORAGE_FAILED = 1011
+    WATCH_ONLY = 4405
+    """A watcher sent something only a participant may: a watch link publishes nothing."""
+    TURNED_AWAY = 4406
+    """The host did not let this participant in."""
+    REMOVED = 4410
+    """This participant was taken out of the session; coming back needs the host's approval."""
 
 
 # -- join links and keys -------------------------------------------------------------------------
@@ -75,16 +94,24 @@ class LinkError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class JoinLink:
-    """``ws://host:port/s/SESSION#SECRET``: where the relay is, which session, and the secret.
+    """``ws://host:port/s/SESSION#SECRET``: where the relay is, which session, and the secret;
+    ``/w/`` instead of ``/s/`` for a watch link, whose secret opens the session's bodies and
+    admits a watcher, never a participant (:func:`pairup.seal.watch_secret`).
 
     The secret sits in the fragment, which HTTP clients never send, so it stays out of the
-    request line, proxies and access logs. Only keys derived from it travel.
+    request line, proxies and access logs. Only keys derived from it travel. A ``wss://`` link
+    to a relay with a self-signed certificate carries the certificate's SHA-256 after the
+    secret (``#SECRET.PIN``), and pairup connects only to a relay that shows that certificate.
     """
 
     relay: str
     """``ws://host:port`` or ``wss://host:port``."""
     session: str
     secret: bytes
+    watch: bool = False
+    pin: str = ""
+    """The relay certificate's SHA-256 in base64url (``wss://`` only); empty: checked by the
+    system's certificate authorities instead."""
 
     @classmethod
     def parse(cls, text: str) -> "JoinLink":
@@ -92,47 +119,71 @@ class JoinLink:
         example = "ws://HOST:PORT/s/SESSION#SECRET"
         if parts.scheme not in ("ws", "wss") or not parts.netloc:
             raise LinkError(f"a join link starts with ws:// or wss://, like {example}")
-        match = re.fullmatch(r"/s/([A-Za-z0-9_-]+)", parts.path)
-        if match is None or not SESSION_ID.fullmatch(match.group(1)):
+        match = re.fullmatch(r"/([sw])/([A-Za-z0-9_-]+)", parts.path)
+        if match is None or not SESSION_ID.fullmatch(match.group(2)):
             raise LinkError(f"a join link names its session after /s/, like {example}")
         if parts.query:
             raise LinkError("a join link has no query string; paste the link as it was shared")
+        secret_text, _, pin = parts.fragment.partition(".")
         try:
-            secret = _unb64(parts.fragment)
+            secret = _unb64(secret_text)
         except ValueError:
             secret = b""
         if len(secret) < SECRET_BYTES:
             raise LinkError(f"the join link's secret (after #) is missing or cut short: {example}")
-        return cls(f"{parts.scheme}://{parts.netloc}", match.group(1), secret)
+        if pin and (parts.scheme != "wss" or not re.fullmatch(r"[A-Za-z0-9_-]{43}", pin)):
+            raise LinkError(
+                "the join link's certificate pin (after the secret's dot) is cut short or "
+                "belongs to a wss:// link; paste the link as it was shared"
+            )
+        return cls(
+            f"{parts.scheme}://{parts.netloc}",
+            match.group(2),
+            secret,
+            watch=match.group(1) == "w",
+            pin=pin,
+        )
 
     def __str__(self) -> str:
-        return f"{self.url}#{_b64(self.secret)}"
+        pin = f".{self.pin}" if self.pin else ""
+        return f"{self.relay}/{'w' if self.watch else 's'}/{self.session}#{_b64(self.secret)}{pin}"
 
     @property
     def url(self) -> str:
-        """The address to connect to: the link without its secret."""
+        """The address to connect to, the same for participants and watchers: the link
+        without its secret."""
         return f"{self.relay}/s/{self.session}"
 
     def redacted(self) -> str:
         """The link as logs and error messages may show it."""
-        return f"{self.url}#…"
+        return f"{self.relay}/{'w' if self.watch else 's'}/{self.session}#…"
+
+    def watching(self) -> "JoinLink":
+        """The session's watch link: the same relay and session, the watch secret."""
+        if self.watch:
+            return self
+        return JoinLink(
+            self.relay, self.session, watch_secret(self.secret, self.session), True, self.pin
+        )
+
+    @property
+    def body_key(self) -> bytes:
+        """The key that seals and opens the session's bodies and names."""
+        return body_key(self.watching().secret, self.session)
 
 
-def admission_signer(secret: bytes, session: str) -> "Ed25519PrivateKey":
-    """The session's admission key pair, the same for everyone holding the link: its
-    signature over a connection's challenge proves the link without sending anything a
-    listener could use again. The relay keeps only the public half (:func:`verifier`)."""
-    seed = _hkdf(secret, salt=session.encode(), info=b"pairup admission v3")
+def admission_signer(link: JoinLink) -> "Ed25519PrivateKey":
+    """The link's admission key pair, the same for everyone holding the link: its signature
+    over a connection's challenge proves the link without sending anything a listener could
+    use again. The relay keeps only the public half (:func:`verifier`). A watch link's is
+    another key pair, so a watcher can never be admitted as a participant."""
+    info = b"pairup watch admission v4" if link.watch else b"pairup admission v4"
+    seed = hkdf(link.secret, salt=link.session.encode(), info=info)
     # Imported here, as in the two functions below: a join link is parsed before pairup's
     # first frame, and the keys' library costs tens of milliseconds to load.
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     return Ed25519PrivateKey.from_private_bytes(seed)
-
-
-def peer_key(secret: bytes, session: str) -> bytes:
-    """A key only the peers know (the relay never sees the secret), for end-to-end encryption."""
-    return _hkdf(secret, salt=session.encode(), info=b"pairup peers v1")
 
 
 def public_bytes(key: "Ed25519PrivateKey") -> bytes:
@@ -142,10 +193,21 @@ def public_bytes(key: "Ed25519PrivateKey") -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
-def verifier(secret: bytes, session: str) -> bytes:
-    """What the relay stores to admit participants: the admission key's public half, which
-    checks a proof but cannot make one."""
-    return public_bytes(admission_signer(secret, session))
+def verifier(link: JoinLink) -> bytes:
+    """What the relay stores to admit the holders of ``link``: its admission key's public
+    half, which checks a proof but cannot make one."""
+    return public_bytes(admission_signer(link))
+
+
+def fingerprint(identity: bytes) -> str:
+    """A participant's key as people compare it aloud: 16 hex digits of its SHA-256."""
+    digest = hashlib.sha256(identity).hexdigest()[:16].upper()
+    return " ".join(digest[i : i + 4] for i in range(0, 16, 4))
+
+
+def pin_of(certificate: bytes) -> str:
+    """The pin a link carries for a certificate (DER): its SHA-256 in base64url."""
+    return _b64(hashlib.sha256(certificate).digest())
 
 
 def verifies(public: bytes, signature: bytes, message: bytes) -> bool:
@@ -160,11 +222,21 @@ def verifies(public: bytes, signature: bytes, message: bytes) -> bool:
     return True
 
 
-def hello_transcript(challenge: bytes, session: str, participant: str, identity: bytes) -> bytes:
+def hello_transcript(
+    challenge: bytes, session: str, participant: str, identity: bytes, role: str
+) -> bytes:
     """What both proofs of a ``hello`` sign: this connection's challenge (so a captured hello
-    is worth nothing on another connection), the session, the participant id and its key."""
+    is worth nothing on another connection), the session, the participant id, its key and the
+    role it asks for."""
     return b"\0".join(
-        (b"pairup hello v3", challenge, session.encode(), participant.encode(), identity)
+        (
+            b"pairup hello v4",
+            challenge,
+            session.encode(),
+            participant.encode(),
+            identity,
+            role.encode(),
+        )
     )
 
 
@@ -191,12 +263,6 @@ def challenge_bytes(header: str | None) -> bytes | None:
     return _unb64(header)
 
 
-def _hkdf(secret: bytes, *, salt: bytes, info: bytes, length: int = 32) -> bytes:
-    """HKDF-SHA256 (RFC 5869), extract then expand; one block suffices for 32 bytes."""
-    prk = hmac.new(salt, secret, hashlib.sha256).digest()
-    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:length]
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -217,14 +283,16 @@ Seq = Annotated[int, Field(ge=0, le=2**53)]
 Instant = Annotated[float, Field(ge=0, le=1e11, allow_inf_nan=False)]
 
 
-def _known_kind(kind: str) -> str:
-    if kind not in EVENT_KINDS:
-        raise ValueError(f"unknown event kind {kind[:40]!r}")
-    return kind
-
-
-Kind = Annotated[str, Field(max_length=40), AfterValidator(_known_kind)]
 Epoch = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+SealedBody = Annotated[
+    str, Field(min_length=1, max_length=MAX_SEALED_BODY, pattern=SEALED.pattern.join("^$"))
+]
+"""An event as it travels: sealed, so the relay reads nothing of it but its size."""
+SealedName = Annotated[
+    str, Field(min_length=1, max_length=MAX_SEALED_NAME, pattern=SEALED.pattern.join("^$"))
+]
+"""The name someone shows, sealed: the relay passes it on and cannot read it."""
+Role = Literal["participant", "watcher"]
 
 
 class _Frame(BaseModel):
@@ -236,30 +304,41 @@ class _Frame(BaseModel):
 class Hello(_Frame):
     """The first frame on a connection: who I am, and proofs, over the challenge the relay gave
     this connection, that I hold the link (``admission``) and the participant's key
-    (``proof``). A participant id belongs to the key that first entered the session with it."""
+    (``proof``). A participant id belongs to the key that first entered the session with it.
+    A watcher proves the watch link instead, and may never publish."""
 
     type: Literal["hello"] = "hello"
-    v: Literal[3] = PROTOCOL_VERSION
+    v: Literal[4] = PROTOCOL_VERSION
     session: Annotated[str, Field(pattern=SESSION_ID.pattern)]
     participant: ParticipantId
+    role: Role = "participant"
     identity: Key
     """The participant's public key: the relay binds the id to it at the first entry."""
     admission: Signature
     proof: Signature
+    name: SealedName | None = None
+    """The name this participant or watcher shows, sealed: what the host sees when asked to
+    let them in, and everyone sees of a watcher."""
     create: bool = False
     """Register the session on this relay if it does not exist yet (the host does this)."""
     verifier: Key | None = None
-    """The admission key's public half, for a session this hello creates."""
+    """The participants' admission key's public half, for a session this hello creates."""
+    watch_verifier: Key | None = None
+    """The watchers' admission key's public half, for a session this hello creates."""
+    approve: bool = False
+    """For a session this hello creates: newcomers wait until the host lets them in."""
     restore: bool = False
     """This participant has been in the session: a relay that does not have it any more makes
     it again as restored, and its participants re-seed it."""
     max_participants: Annotated[int, Field(ge=2, le=8)] = 8
 
     def transcript(self, challenge: bytes) -> bytes:
-        return hello_transcript(challenge, self.session, self.participant, key_bytes(self.identity))
+        return hello_transcript(
+            challenge, self.session, self.participant, key_bytes(self.identity), self.role
+        )
 
     def admitted_by(self, stored_verifier: bytes, challenge: bytes) -> bool:
-        """Whether the admission proof is the link's, checked with the session's verifier."""
+        """Whether the admission proof is the link's, checked with a stored verifier."""
         return verifies(stored_verifier, key_bytes(self.admission), self.transcript(challenge))
 
     def proves_identity(self, challenge: bytes) -> bool:
@@ -268,48 +347,66 @@ class Hello(_Frame):
 
 
 def hello(
-    link: "JoinLink",
+    link: JoinLink,
     participant: str,
     identity: "Ed25519PrivateKey",
     challenge: bytes,
     *,
+    name: str = "",
     create: bool = False,
+    approve: bool = False,
     restore: bool = False,
     max_participants: int = 8,
 ) -> Hello:
-    """The ``hello`` a participant holding ``link`` and ``identity`` answers ``challenge`` with."""
-    admission = admission_signer(link.secret, link.session)
+    """The ``hello`` a participant (or, with a watch link, a watcher) holding ``link`` and
+    ``identity`` answers ``challenge`` with."""
+    role: Role = "watcher" if link.watch else "participant"
+    admission = admission_signer(link)
     own = public_bytes(identity)
-    transcript = hello_transcript(challenge, link.session, participant, own)
+    transcript = hello_transcript(challenge, link.session, participant, own, role)
+    shown = name.encode()[:MAX_NAME_BYTES].decode(errors="ignore")
+    creating = create and not link.watch
     return Hello(
         session=link.session,
         participant=participant,
+        role=role,
         identity=key_text(own),
         admission=key_text(admission.sign(transcript)),
         proof=key_text(identity.sign(transcript)),
-        create=create,
-        verifier=key_text(public_bytes(admission)) if create else None,
-        restore=restore,
+        name=seal_name(link, participant, shown) if shown else None,
+        create=creating,
+        verifier=key_text(public_bytes(admission)) if creating else None,
+        watch_verifier=key_text(verifier(link.watching())) if creating else None,
+        approve=approve and creating,
+        restore=restore and not link.watch,
         max_participants=max_participants,
     )
 
 
-def _sendable_body(body: str) -> str:
-    if "\x00" in body:
-        raise ValueError("the body must not contain NUL characters")
-    if len(body.encode()) > MAX_BODY_BYTES:
-        raise ValueError(f"the body is over {MAX_BODY_BYTES // 1024} KiB")
-    return body
+def seal_name(link: JoinLink, participant: str, name: str) -> str:
+    """``name`` sealed as ``participant`` shows it in ``link``'s session."""
+    from pairup import seal
+
+    return seal.seal(link.body_key, name.encode(), seal.name_aad(link.session, participant))
+
+
+def open_name(link: JoinLink, participant: str, sealed: str | None) -> str | None:
+    """The name ``participant`` shows, if it has one that opens as theirs in this session."""
+    from pairup import seal
+
+    if sealed is None:
+        return None
+    opened = seal.open_sealed(link.body_key, sealed, seal.name_aad(link.session, participant))
+    return None if opened is None else opened.decode(errors="replace")
 
 
 class Publish(_Frame):
-    """An event for the session: the envelope the relay reads, and a body it does not."""
+    """An event for the session: the envelope the relay reads, and a sealed body it cannot."""
 
     type: Literal["publish"] = "publish"
     id: EventId
     sender: ParticipantId
-    kind: Kind
-    body: Annotated[str, AfterValidator(_sendable_body)]
+    body: SealedBody
 
 
 class Resume(_Frame):
@@ -328,7 +425,35 @@ class Ping(_Frame):
     sent: Instant
 
 
-ClientFrame = Annotated[Hello | Publish | Resume | Ping, Field(discriminator="type")]
+class Approve(_Frame):
+    """The host lets ``participant`` in, who waits with the key ``identity`` (whose
+    fingerprint the host was shown)."""
+
+    type: Literal["approve"] = "approve"
+    participant: ParticipantId
+    identity: Key
+
+
+class Deny(_Frame):
+    """The host turns ``participant`` (waiting with ``identity``) away."""
+
+    type: Literal["deny"] = "deny"
+    participant: ParticipantId
+    identity: Key
+
+
+class Remove(_Frame):
+    """Take ``participant`` out of the session: the relay disconnects them, and they come
+    back only if the host lets them in. The host may remove anyone else; when the session
+    does not ask for approval, anyone may remove someone who is not connected."""
+
+    type: Literal["remove"] = "remove"
+    participant: ParticipantId
+
+
+ClientFrame = Annotated[
+    Hello | Publish | Resume | Ping | Approve | Deny | Remove, Field(discriminator="type")
+]
 CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(ClientFrame)
 _validate_client_frame = CLIENT_FRAME.validator.validate_json
 """The adapter's validator itself, for the relay's hottest path: a sixth less per frame than
@@ -348,6 +473,19 @@ class Welcome(_Frame):
     restored: bool = False
     """The session was made again from its participants' journals (see ``Hello.restore``):
     only in such a log may one participant publish another's events, re-seeding them."""
+    role: Role = "participant"
+    host: ParticipantId
+    """Who created the session on the relay: who lets newcomers in."""
+    approve: bool = False
+    """Newcomers wait for the host to let them in."""
+
+
+class Waiting(_Frame):
+    """Instead of a welcome: the session waits for its host to let you in (or turn you away,
+    which closes the connection with ``Close.TURNED_AWAY``)."""
+
+    type: Literal["waiting"] = "waiting"
+    host_connected: bool
 
 
 class Sequenced(_Frame):
@@ -358,7 +496,6 @@ class Sequenced(_Frame):
     at: Instant
     id: EventId
     sender: ParticipantId
-    kind: Kind
     body: str
 
 
@@ -391,11 +528,29 @@ class Pong(_Frame):
     last_seq: Seq = 0
 
 
+class Shown(_Frame):
+    """Someone the relay knows only by id, with the name they show, sealed."""
+
+    participant: ParticipantId
+    name: SealedName | None = None
+
+
+class Knock(Shown):
+    """Someone waiting for the host to let them in, with their key."""
+
+    identity: Key
+    returning: bool = False
+    """They were taken out of the session before."""
+
+
 class Presence(_Frame):
-    """Who is connected right now; sent to everyone when that changes."""
+    """Who is connected right now, who watches, and who waits for the host; sent to
+    everyone when that changes."""
 
     type: Literal["presence"] = "presence"
     connected: tuple[ParticipantId, ...]
+    watching: tuple[Shown, ...] = ()
+    waiting: tuple[Knock, ...] = ()
 
 
 class Error(_Frame):
@@ -407,7 +562,8 @@ class Error(_Frame):
 
 
 RelayFrame = Annotated[
-    Welcome | Sequenced | Events | Ack | Pong | Presence | Error, Field(discriminator="type")
+    Welcome | Waiting | Sequenced | Events | Ack | Pong | Presence | Error,
+    Field(discriminator="type"),
 ]
 RELAY_FRAME: TypeAdapter[RelayFrame] = TypeAdapter(RelayFrame)
 
@@ -431,7 +587,8 @@ def decode_client_frame(data: str | bytes) -> ClientFrame:
             raise FrameError(Close.MALFORMED, "not a JSON object") from None
         if first["type"] in ("union_tag_not_found", "union_tag_invalid"):
             raise FrameError(
-                Close.INVALID, "type: expected hello, publish, resume or ping"
+                Close.INVALID,
+                "type: expected hello, publish, resume, ping, approve, deny or remove",
             ) from None
         for problem in error.errors(include_url=False):
             # An older pairup's hello also has fields this one does not know: the version
@@ -451,7 +608,7 @@ def encode(frame: _Frame) -> str:
     return frame.model_dump_json()
 
 
-def encode_sequenced(*, seq: int, at: float, id: str, sender: str, kind: str, body: str) -> bytes:
+def encode_sequenced(*, seq: int, at: float, id: str, sender: str, body: str) -> bytes:
     """The ``event`` frame in UTF-8: what :func:`encode` writes for :class:`Sequenced`.
 
     For the relay's hottest path, once per event, from fields it checked or assigned itself
@@ -460,7 +617,7 @@ def encode_sequenced(*, seq: int, at: float, id: str, sender: str, kind: str, bo
     """
     return (
         f'{{"type":"event","seq":{seq},"at":{at!r},"id":{json_string(id)},'
-        f'"sender":{json_string(sender)},"kind":{json_string(kind)},"body":{json_string(body)}}}'
+        f'"sender":{json_string(sender)},"body":{json_string(body)}}}'
     ).encode()
 
 
