@@ -21,6 +21,31 @@ SESSION = "abcdefgh1234"
 def test_a_link_reads_back_as_itself(secret, session):
     link = wire.JoinLink("ws://127.0.0.1:8765", session, secret)
     assert wire.JoinLink.parse(str(link)) == link
+    assert wire.JoinLink.parse(str(link.watching())) == link.watching()
+
+
+@given(st.binary(min_size=32, max_size=32))
+def test_a_pinned_link_reads_back_as_itself_with_its_pin(certificate):
+    pin = wire.pin_of(certificate)
+    link = wire.JoinLink("wss://127.0.0.1:8765", SESSION, b"s" * 16, pin=pin)
+    assert wire.JoinLink.parse(str(link)) == link
+    assert wire.JoinLink.parse(str(link.watching())).pin == pin
+
+
+def test_a_watch_link_opens_the_bodies_and_admits_no_participant():
+    """The watch secret is derived one way from the join secret: the same body key, another
+    admission key, and the join secret nowhere in the watch link."""
+    link = wire.JoinLink("ws://127.0.0.1:1", SESSION, secrets.token_bytes(wire.SECRET_BYTES))
+    watch = link.watching()
+    assert watch.watch
+    assert not link.watch
+    assert watch.url == link.url
+    assert "/w/" in str(watch)
+    assert "/s/" in str(link)
+    assert watch.body_key == link.body_key
+    assert wire.verifier(watch) != wire.verifier(link)
+    assert wire.key_text(link.secret) not in str(watch)
+    assert watch.watching() == watch
 
 
 def test_the_redacted_link_has_no_secret():
@@ -40,6 +65,8 @@ def test_the_redacted_link_has_no_secret():
         ("ws://host:1/s/abcdefgh?x=1#" + "A" * 22, "no query string"),
         ("ws://host:1/s/abcdefgh#" + "A" * 10, "cut short"),
         ("ws://host:1/s/abcdefgh#not+base64!", "cut short"),
+        ("ws://host:1/s/abcdefgh#" + "A" * 22 + "." + "B" * 43, "wss://"),
+        ("wss://host:1/s/abcdefgh#" + "A" * 22 + "." + "B" * 42, "cut short"),
     ],
 )
 def test_a_bad_link_says_what_a_good_one_looks_like(text, says):
@@ -49,13 +76,23 @@ def test_a_bad_link_says_what_a_good_one_looks_like(text, says):
 
 def test_the_keys_differ_and_depend_on_secret_and_session():
     secret = secrets.token_bytes(wire.SECRET_BYTES)
-    verifier = wire.verifier(secret, SESSION)
+    link = wire.JoinLink("ws://127.0.0.1:1", SESSION, secret)
+    verifier = wire.verifier(link)
     assert len(verifier) == 32
-    assert verifier == wire.verifier(secret, SESSION)
-    assert wire.peer_key(secret, SESSION) != verifier
-    assert wire.verifier(secret, SESSION + "x") != verifier
-    assert wire.verifier(secrets.token_bytes(wire.SECRET_BYTES), SESSION) != verifier
+    assert verifier == wire.verifier(wire.JoinLink("ws://elsewhere:2", SESSION, secret))
+    assert link.body_key != verifier
+    assert wire.verifier(wire.JoinLink(link.relay, SESSION + "x", secret)) != verifier
+    other = wire.JoinLink(link.relay, SESSION, secrets.token_bytes(wire.SECRET_BYTES))
+    assert wire.verifier(other) != verifier
+    assert other.body_key != link.body_key
+    assert wire.JoinLink(link.relay, SESSION + "x", secret).body_key != link.body_key
     assert wire.key_bytes(wire.key_text(verifier)) == verifier
+
+
+def test_a_fingerprint_is_short_and_tells_keys_apart():
+    one, two = (wire.public_bytes(Ed25519PrivateKey.generate()) for _ in range(2))
+    assert len(wire.fingerprint(one)) == 19
+    assert wire.fingerprint(one) == wire.fingerprint(one) != wire.fingerprint(two)
 
 
 LINK = wire.JoinLink("ws://127.0.0.1:1", SESSION, b"s" * wire.SECRET_BYTES)
@@ -65,7 +102,7 @@ CHALLENGE = b"c" * wire.CHALLENGE_BYTES
 
 def _checks(hello: wire.Hello, challenge: bytes = CHALLENGE) -> tuple[bool, bool]:
     """Whether the relay, holding the session's verifier, takes the hello's two proofs."""
-    verifier = wire.verifier(LINK.secret, LINK.session)
+    verifier = wire.verifier(LINK.watching() if hello.role == "watcher" else LINK)
     return hello.admitted_by(verifier, challenge), hello.proves_identity(challenge)
 
 
@@ -73,13 +110,49 @@ def test_a_hello_proves_the_link_and_the_participants_key_and_carries_neither():
     hello = wire.hello(LINK, "ann", ANN, CHALLENGE, create=True)
     assert _checks(hello) == (True, True)
     assert hello.identity == wire.key_text(wire.public_bytes(ANN))
-    assert hello.verifier == wire.key_text(wire.verifier(LINK.secret, LINK.session))
+    assert hello.verifier == wire.key_text(wire.verifier(LINK))
+    assert hello.watch_verifier == wire.key_text(wire.verifier(LINK.watching()))
     sent = wire.encode(hello)
-    for secret_thing in (LINK.secret, wire.peer_key(LINK.secret, SESSION), _seed(ANN)):
+    for secret_thing in (LINK.secret, LINK.watching().secret, LINK.body_key, _seed(ANN)):
         assert wire.key_text(secret_thing) not in sent
         assert secret_thing.hex() not in sent
     # Only a hello that creates the session tells the relay how to check proofs.
     assert wire.hello(LINK, "ann", ANN, CHALLENGE).verifier is None
+
+
+def test_a_watchers_hello_proves_the_watch_link_and_cannot_create_anything():
+    hello = wire.hello(LINK.watching(), "kim", ANN, CHALLENGE, create=True, approve=True)
+    assert hello.role == "watcher"
+    assert _checks(hello) == (True, True)
+    assert (hello.create, hello.approve, hello.verifier, hello.restore) == (
+        False,
+        False,
+        None,
+        False,
+    )
+    verifier = wire.verifier(LINK)
+    assert not hello.admitted_by(verifier, CHALLENGE)
+
+
+def test_a_hello_claims_its_role_under_both_proofs():
+    """A watcher cannot turn its hello into a participant's, nor the other way round."""
+    watcher = wire.hello(LINK.watching(), "kim", ANN, CHALLENGE)
+    assert _checks(watcher.model_copy(update={"role": "participant"})) == (False, False)
+    participant = wire.hello(LINK, "ann", ANN, CHALLENGE)
+    assert _checks(participant.model_copy(update={"role": "watcher"})) == (False, False)
+
+
+def test_a_shown_name_opens_only_for_its_session_and_participant():
+    hello = wire.hello(LINK, "ann", ANN, CHALLENGE, name="Ann <script>")
+    assert hello.name is not None
+    assert "Ann" not in wire.encode(hello)
+    assert wire.open_name(LINK, "ann", hello.name) == "Ann <script>"
+    assert wire.open_name(LINK.watching(), "ann", hello.name) == "Ann <script>"
+    assert wire.open_name(LINK, "bob", hello.name) is None
+    other = wire.JoinLink(LINK.relay, "abcdefgh9999", LINK.secret)
+    assert wire.open_name(other, "ann", hello.name) is None
+    assert wire.open_name(LINK, "ann", None) is None
+    assert wire.hello(LINK, "ann", ANN, CHALLENGE).name is None
 
 
 def test_a_hello_holds_only_for_its_challenge():
@@ -114,8 +187,10 @@ def test_a_key_is_proven_only_by_whoever_holds_it():
     mine = wire.hello(LINK, "ann", Ed25519PrivateKey.generate(), CHALLENGE)
     claimed = mine.model_copy(update={"identity": wire.key_text(wire.public_bytes(ANN))})
     # The admission proof covers the identity too, so re-sign it as a link holder would.
-    admission = wire.admission_signer(LINK.secret, SESSION)
-    transcript = wire.hello_transcript(CHALLENGE, SESSION, "ann", wire.public_bytes(ANN))
+    admission = wire.admission_signer(LINK)
+    transcript = wire.hello_transcript(
+        CHALLENGE, SESSION, "ann", wire.public_bytes(ANN), "participant"
+    )
     claimed = claimed.model_copy(update={"admission": wire.key_text(admission.sign(transcript))})
     assert _checks(claimed) == (True, False)
 
@@ -142,10 +217,28 @@ def _seed(key: Ed25519PrivateKey) -> bytes:
         ("[]", wire.Close.MALFORMED),
         ("{}", wire.Close.INVALID),
         ('{"type": "resume", "after": -1}', wire.Close.INVALID),
+        ('{"type": "publish", "id": "evt-0001", "sender": "a", "body": ""}', wire.Close.INVALID),
         (
-            '{"type": "publish", "id": "evt-0001", "sender": "a", "kind": "no.such", "body": ""}',
+            '{"type": "publish", "id": "evt-0001", "sender": "a", "body": "not base64!"}',
             wire.Close.INVALID,
         ),
+        (
+            '{"type": "publish", "id": "evt-0001", "sender": "a", "kind": "x", "body": "AAAA"}',
+            wire.Close.INVALID,
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "publish",
+                    "id": "evt-0001",
+                    "sender": "a",
+                    "body": "A" * (wire.MAX_SEALED_BODY + 1),
+                }
+            ),
+            wire.Close.INVALID,
+        ),
+        ('{"type": "approve", "participant": "a", "identity": "short"}', wire.Close.INVALID),
+        ('{"type": "remove"}', wire.Close.INVALID),
     ],
 )
 def test_a_frame_outside_the_protocol_earns_its_close_code(raw, code):
@@ -160,7 +253,7 @@ def test_a_frame_outside_the_protocol_earns_its_close_code(raw, code):
     body=st.text(max_size=200).filter(lambda body: "\x00" not in body),
 )
 def test_the_relays_hand_made_frames_are_the_models_frames(seq, at, body):
-    fields = {"id": "ann-00000001", "sender": "ann.b", "kind": "lesson.noted", "body": body}
+    fields = {"id": "ann-00000001", "sender": "ann.b", "body": body}
     made = wire.encode_sequenced(seq=seq, at=at, **fields)
     assert made == wire.encode(wire.Sequenced(seq=seq, at=at, **fields)).encode()
     assert wire.RELAY_FRAME.validate_json(made) == wire.Sequenced(seq=seq, at=at, **fields)
@@ -170,13 +263,11 @@ def test_the_relays_hand_made_frames_are_the_models_frames(seq, at, body):
 
 def test_a_commit_s_events_are_packed_in_order_into_frames_within_the_budget():
     frames = [
-        wire.encode_sequenced(
-            seq=seq, at=1.5, id=f"ann-{seq:06d}", sender="ann", kind="lesson.noted", body="x" * 90
-        )
+        wire.encode_sequenced(seq=seq, at=1.5, id=f"ann-{seq:06d}", sender="ann", body="x" * 90)
         for seq in range(1, 8)
     ]
-    packed = wire.pack_events(frames, budget=700)
-    assert all(len(frame) <= 700 for frame in packed)
+    packed = wire.pack_events(frames, budget=600)
+    assert all(len(frame) <= 600 for frame in packed)
     decoded = [wire.RELAY_FRAME.validate_json(frame) for frame in packed]
     assert [type(frame) for frame in decoded] == [wire.Events, wire.Events, wire.Sequenced]
     seqs = [e.seq for frame in decoded for e in getattr(frame, "events", (frame,))]
@@ -184,12 +275,8 @@ def test_a_commit_s_events_are_packed_in_order_into_frames_within_the_budget():
 
 
 def test_an_event_alone_or_too_big_to_share_goes_as_an_event_frame():
-    small = wire.encode_sequenced(
-        seq=1, at=1.5, id="ann-000001", sender="ann", kind="lesson.noted", body="{}"
-    )
-    big = wire.encode_sequenced(
-        seq=2, at=1.5, id="ann-000002", sender="ann", kind="lesson.noted", body="x" * 2000
-    )
+    small = wire.encode_sequenced(seq=1, at=1.5, id="ann-000001", sender="ann", body="{}")
+    big = wire.encode_sequenced(seq=2, at=1.5, id="ann-000002", sender="ann", body="x" * 2000)
     assert wire.pack_events([small]) == [small]
     assert wire.pack_events([small, big, small], budget=1000) == [small, big, small]
     assert wire.pack_events([]) == []
@@ -199,7 +286,7 @@ OLD_HELLO = {"type": "hello", "v": 2, "session": "abcdefgh", "key": "k" * 43, "p
 """A hello as pairup sent it at protocol version 2: with the admission key itself."""
 
 
-@pytest.mark.parametrize("version", [1, 2, 4, "x" * 300, [2] * 100])
+@pytest.mark.parametrize("version", [1, 2, 3, 5, "x" * 300, [2] * 100])
 def test_a_hello_of_another_protocol_version_is_told_to_upgrade(version):
     """An older pairup's hello (version 2 has a ``key`` and none of the proofs) is told about
     the version, not about the fields it lacks."""
@@ -207,12 +294,26 @@ def test_a_hello_of_another_protocol_version_is_told_to_upgrade(version):
     with pytest.raises(wire.FrameError) as refused:
         wire.decode_client_frame(json.dumps(hello))
     assert refused.value.code == wire.Close.INVALID
-    assert "this relay speaks 3" in refused.value.reason
+    assert "this relay speaks 4" in refused.value.reason
     assert "upgrade pairup" in refused.value.reason
     # It goes out in an error frame, whose reason holds 200 characters at most.
     assert wire.Error(code=refused.value.code, reason=refused.value.reason)
 
 
 def test_a_hello_of_this_version_reads_back_as_itself():
-    hello = wire.hello(LINK, "ann", ANN, CHALLENGE, create=True, max_participants=3)
+    hello = wire.hello(
+        LINK, "ann", ANN, CHALLENGE, name="Ann", create=True, approve=True, max_participants=3
+    )
     assert wire.decode_client_frame(wire.encode(hello)) == hello
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        wire.Approve(participant="bob", identity="k" * 43),
+        wire.Deny(participant="bob", identity="k" * 43),
+        wire.Remove(participant="bob"),
+    ],
+)
+def test_the_access_frames_read_back_as_themselves(frame):
+    assert wire.decode_client_frame(wire.encode(frame)) == frame
