@@ -220,7 +220,9 @@ async def _connect(
         join,
         me.id,
         config.data_dir,
+        name=plan.me.name,
         create=plan.settings is not None,
+        approve=config.session.approve,
         max_participants=config.session.max_participants,
         meta={"repository": str(plan.repository)},
     )
@@ -630,6 +632,8 @@ def _relay(args: argparse.Namespace) -> int:
     config = _load_config(args).config
     if bool(args.cert) != bool(args.key):
         raise UserError("give both --cert and --key to serve wss://, or neither for ws://")
+    if args.cert and args.self_signed:
+        raise UserError("--self-signed makes the relay's own certificate: leave out --cert/--key")
     try:
         limits = parse_limits(args.limit)
     except LimitError as error:
@@ -640,6 +644,19 @@ def _relay(args: argparse.Namespace) -> int:
             tls = tls_context(Path(args.cert), Path(args.key))
         except (OSError, ValueError) as error:
             raise UserError(f"cannot use --cert/--key: {error}") from None
+    elif args.self_signed:
+        from pairup import tls as pinning
+
+        try:
+            certificate = pinning.self_signed(config.data_dir)
+            tls = pinning.server_context(certificate.cert, certificate.key)
+        except pinning.TlsError as error:
+            raise UserError(str(error)) from None
+        print(
+            f"pairup relay certificate pin {certificate.pin}: start sessions on this relay with "
+            f"pairup start --relay 'wss://HOST:PORT#{certificate.pin}'",
+            flush=True,
+        )
     from pairup.relay.store import StoreError
 
     chaos_spec = _chaos_spec(args)
@@ -749,21 +766,21 @@ def _build_parser() -> argparse.ArgumentParser:
         "SESSION): same session, secret and port, so your partners' link still works and "
         "their pairup reconnects by itself",
     )
-    start.setting("--relay", "relay.url", "URL", "use the relay at this ws:// or wss:// URL")
-    start.setting("--host", "relay.host", "HOST", "address the embedded relay binds to")
-    start.setting("--port", "relay.port", "PORT", "port of the embedded relay (0 = any free)")
-    start.setting("--advertise", "relay.advertise", "HOST", "host written into the join link")
+    _hosting_flags(start)
     _chaos_flag(start)
     _headless_flag(start)
 
     join = command(
         "join",
-        "join a session from the link its host shared",
-        "Join a pairing session in the terminal UI, from the link shown by `pairup start`.",
+        "join (or watch) a session from the link its host shared",
+        "Join a pairing session in the terminal UI, from the join link shown by `pairup start`.\n"
+        "With its watch link (…/w/ID#…) you follow the session live and change nothing.",
         _join,
     )
     join.parser.add_argument(
-        "link", metavar="LINK", help="the join link, ws://HOST:PORT/s/ID#SECRET"
+        "link",
+        metavar="LINK",
+        help="the join link, wss://HOST:PORT/s/ID#SECRET, or the watch link, …/w/ID#…",
     )
     _session_flags(join)
     _headless_flag(join)
@@ -780,6 +797,12 @@ def _build_parser() -> argparse.ArgumentParser:
     relay.setting("--data-dir", "data.dir", "DIR", "where the relay keeps its store")
     relay.parser.add_argument("--cert", metavar="FILE", help="TLS certificate, to serve wss://")
     relay.parser.add_argument("--key", metavar="FILE", help="TLS private key for --cert")
+    relay.parser.add_argument(
+        "--self-signed",
+        action="store_true",
+        help="serve wss:// with a certificate of the relay's own (kept in the data dir) and "
+        "print its pin: sessions on it start with pairup start --relay 'wss://HOST:PORT#PIN'",
+    )
     relay.parser.add_argument(
         "-v",
         "--verbose",
@@ -890,6 +913,36 @@ class _Command:
         dest = flag.lstrip("-").replace("-", "_")
         self.parser.add_argument(flag, dest=dest, metavar=metavar, help=help_text)
         self.parser.get_default("config_flags")[dest] = key
+
+
+def _hosting_flags(command: _Command) -> None:
+    """Where the session's relay is, how it is reached, and who may come in."""
+    command.setting(
+        "--relay",
+        "relay.url",
+        "URL",
+        "use the relay at this ws:// or wss:// URL (wss://HOST:PORT#PIN for one serving the "
+        "certificate pairup relay --self-signed made)",
+    )
+    command.setting("--host", "relay.host", "HOST", "address the embedded relay binds to")
+    command.setting("--port", "relay.port", "PORT", "port of the embedded relay (0 = any free)")
+    command.setting("--advertise", "relay.advertise", "HOST", "host written into the join link")
+    command.setting(
+        "--tls",
+        "relay.tls",
+        "MODE",
+        "self-signed (default): the embedded relay serves wss:// with its own certificate, "
+        "pinned by the link; off: plain ws://",
+    )
+    command.parser.add_argument(
+        "--approve",
+        action="store_const",
+        const="true",
+        dest="approve",
+        help="newcomers wait until you let them in, seeing their name and key fingerprint "
+        "(also session.approve in the config)",
+    )
+    command.parser.get_default("config_flags")["approve"] = "session.approve"
 
 
 def _limits_flag(command: _Command) -> None:

@@ -99,12 +99,23 @@ def participant_id(data_dir: Path, session: str) -> str:
 
 
 def new_join_link(relay: str) -> wire.JoinLink:
-    """A fresh session on ``relay`` (``ws://host:port``), with a new 128-bit secret."""
+    """A fresh session on ``relay`` (``ws://host:port``, or ``wss://host:port`` with the pin
+    of its certificate after a ``#`` when it has no authority's), with a new 128-bit secret."""
     parts = urlsplit(relay)
     if parts.scheme not in ("ws", "wss") or not parts.netloc or parts.path.strip("/"):
-        raise LaunchError(f"a relay URL looks like ws://HOST:PORT or wss://HOST:PORT, not {relay}")
+        raise LaunchError(
+            f"a relay URL looks like ws://HOST:PORT or wss://HOST:PORT[#PIN], not {relay}"
+        )
+    pin = parts.fragment
+    if pin and (parts.scheme != "wss" or len(pin) != wire.PIN_LENGTH):
+        raise LaunchError(
+            "the relay URL's #PIN is the certificate pin pairup relay --self-signed printed, "
+            f"for a wss:// URL: {relay}"
+        )
     base = f"{parts.scheme}://{parts.netloc}"
-    return wire.JoinLink(base, secrets.token_urlsafe(12), secrets.token_bytes(wire.SECRET_BYTES))
+    return wire.JoinLink(
+        base, secrets.token_urlsafe(12), secrets.token_bytes(wire.SECRET_BYTES), pin=pin
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +123,8 @@ class Listening:
     """The relay inside this process: what to put in links, and where it really listens."""
 
     url: str
+    """``wss://HOST:PORT#PIN`` (or ``ws://HOST:PORT`` without TLS): what
+    :func:`new_join_link` makes links for."""
     bind: str
     port: int
 
@@ -127,16 +140,27 @@ async def embedded_relay(
 ) -> AsyncIterator[Listening]:
     """Run a relay inside this process for the session, on ``bind``:``port`` (the config's by
     default). Its store lives in the data directory, so a relay started again after a crash
-    has every session it had."""
+    has every session it had. Unless ``relay.tls`` is off it serves ``wss://`` with the data
+    directory's self-signed certificate, whose pin the links carry (:mod:`pairup.tls`)."""
+    from pairup import tls
+
     host = config.relay.host if bind is None else bind
     port = config.relay.port if port is None else port
+    context, pin = None, ""
+    if config.relay.tls == "self-signed":
+        try:
+            certificate = await asyncio.to_thread(tls.self_signed, config.data_dir / "relay")
+            context = tls.server_context(certificate.cert, certificate.key)
+        except tls.TlsError as error:
+            raise LaunchError(str(error)) from None
+        pin = certificate.pin
     try:
         store = await asyncio.to_thread(open_store, config.data_dir / "relay")
     except (StoreError, OSError) as error:
         raise LaunchError(f"cannot open the relay's store: {error}") from None
     relay = Relay(store, chaos=chaos)
     try:
-        server = await relay.start(host, port)
+        server = await relay.start(host, port, ssl=context)
     except OSError as error:
         store.close()
         if resuming and error.errno == errno.EADDRINUSE:
@@ -151,7 +175,10 @@ async def embedded_relay(
     if ":" in shown and not shown.startswith("["):
         shown = f"[{shown}]"
     try:
-        yield Listening(f"ws://{shown}:{bound_port}", host, bound_port)
+        scheme = "ws" if context is None else "wss"
+        yield Listening(
+            f"{scheme}://{shown}:{bound_port}{f'#{pin}' if pin else ''}", host, bound_port
+        )
     finally:
         await relay.stop(server)
         store.close()

@@ -86,6 +86,7 @@ class SessionConfig(_Section):
     next_turn: Literal["auto", "driver"]
     retro: bool
     away_after: Duration
+    approve: bool
 
 
 class IdentityConfig(_Section):
@@ -102,6 +103,7 @@ class RelayConfig(_Section):
     port: Annotated[int, Field(ge=0, le=65535)]
     advertise: str
     url: Annotated[str, AfterValidator(_relay_url)]
+    tls: Literal["self-signed", "off"]
 
 
 class AdrConfig(_Section):

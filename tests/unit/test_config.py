@@ -215,7 +215,7 @@ def test_every_layer_at_once(repo: Path, env: dict[str, str], user_file: Path) -
             "[session]\ntrun = 1\n",
             "session.trun: unknown setting "
             "(known: turn, break_every, break_length, max_participants, next_turn, retro, "
-            "away_after)",
+            "away_after, approve)",
         ),
         (
             '[session]\nbreak_every = "four"\n',
