@@ -270,8 +270,11 @@ def take_out_refused(
     state: State, actor: str, member: Member, time: float | None = None
 ) -> str | None:
     """Why ``actor`` may not take ``member`` (someone else) out of the session at ``time``
-    (the session's clock when not given), or ``None``: only someone here, and only once the
-    member's absence has stood in the log for the session's ``away_after``."""
+    (the session's clock when not given), or ``None``: the host, here, at any time (the relay
+    disconnects whoever the host takes out); anyone else here only once the member's absence
+    has stood in the log for the session's ``away_after``."""
+    if actor == state.host and _is_here(state, actor):
+        return None
     if member.away is None:
         return f"{_who(member)} is here: only they can leave (others can once they are away)"
     if not _is_here(state, actor):

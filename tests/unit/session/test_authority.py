@@ -186,6 +186,17 @@ def test_an_absence_is_acted_on_only_once_the_log_has_held_it_for_away_after():
     assert not step(state, later).state.member("bob").present
 
 
+def test_the_host_takes_anyone_out_at_once_and_nobody_takes_the_host_out_early():
+    state = trio()
+    out = ev.ParticipantLeft(id="bob-out-02", actor="ann", at=5, participant_id="bob")
+    assert not step(state, out).state.member("bob").present
+    host_out = ev.ParticipantLeft(id="ann-out-01", actor="bob", at=5, participant_id="ann")
+    assert (
+        refused(state, host_out)
+        == "Ann is here: only they can leave (others can once they are away)"
+    )
+
+
 def test_someone_who_left_can_no_longer_act():
     state = trio()
     left = ev.ParticipantLeft(id="mal-leaves", actor="mal", at=5, participant_id="mal")
