@@ -7,26 +7,35 @@ relies on; run against them, the checker must find what they lose, repeat or reo
   for what is missing;
 - ``no-dedupe``: a relay that sequences every copy of an event id it receives (it runs as
   :mod:`tests.chaos.broken_relay`).
+
+The link's variants break its core (:mod:`pairup.link.core`), where the rules are.
 """
 
-from websockets.asyncio.client import ClientConnection
-
 from pairup.link.client import Link
+from pairup.link.core import LinkCore, Send, _Batch
 from pairup.protocol import Sequenced
 from pairup.session import skip_offset
 
 
-class NoResendLink(Link):
-    async def _send_outbox(self, ws: ClientConnection, budget: int | None = None) -> None:
-        return None
+class NoResendCore(LinkCore):
+    def _send_outbox(self, now: float, budget: int | None = None) -> list[Send]:
+        return []
 
 
-class OutOfOrderLink(Link):
-    async def _apply(self, ws: ClientConnection, frame: Sequenced) -> None:
+class OutOfOrderCore(LinkCore):
+    def _arrived(self, frame: Sequenced, batch: _Batch) -> bool:
         if frame.seq > self.confirmed.last_seq + 1:
             # Pretend the missing offsets arrived: the event applies where it lands.
             self.confirmed = skip_offset(self.confirmed, frame.seq - 1)
-        await super()._apply(ws, frame)
+        return super()._arrived(frame, batch)
+
+
+class NoResendLink(Link):
+    Core = NoResendCore
+
+
+class OutOfOrderLink(Link):
+    Core = OutOfOrderCore
 
 
 LINKS: dict[str, type[Link]] = {"no-resend": NoResendLink, "out-of-order": OutOfOrderLink}

@@ -64,7 +64,7 @@ def body(event: ev.Event, session: str, key: Ed25519PrivateKey | None) -> str:
 
 async def publish(peer: Peer, session: str, event: ev.Event, key: Ed25519PrivateKey | None) -> None:
     """Publish ``event`` from a raw connection and wait until the relay has sequenced it."""
-    await peer.publish(event.kind, body(event, session, key), event.id)
+    await peer.publish(body(event, session, key), event.id)
     async with asyncio.timeout(5):
         while True:
             frame = await next_frame(peer.ws)
@@ -102,7 +102,8 @@ def outcomes(link: Link) -> dict[str, Applied]:
     seen = {}
     while not link.applied.empty():
         applied = link.applied.get_nowait()
-        seen[applied.event.id] = applied
+        if applied.event is not None:
+            seen[applied.event.id] = applied
     return seen
 
 
@@ -139,7 +140,7 @@ def test_a_hello_captured_on_the_wire_and_replayed_on_another_connection_is_not_
             await bob_ws.send(captured)
             welcome = await next_frame(bob_ws)
             assert isinstance(welcome, wire.Welcome)
-            bob = Peer(bob_ws, welcome, "bob")
+            bob = Peer(bob_ws, welcome, "bob", session, secret)
             for _ in range(3):
                 eve = await connect(f"{relay.url}/s/{session}", compression=None)
                 await eve.send(captured)

@@ -88,7 +88,7 @@ def test_forged_joins_put_no_trailer_into_any_commit(pairing) -> None:
         peer = await Peer.join(join.relay, join.session, join.secret, "mallory")
         for event in forgeries(join.session):
             body = event.model_dump_json(exclude_none=True)
-            await peer.publish(event.kind, body, event.id)
+            await peer.publish(body, event.id)
         await peer.until(wire.Sequenced, count=3)
         await peer.close()
 
