@@ -34,6 +34,7 @@ BENCHMARKS = (
     "commit",
     "fold",
     "signing",
+    "sealing",
     "rotation",
 )
 """In the order of the table: the relay and its limits under a flood, then start-up and screen,
