@@ -507,12 +507,7 @@ class LinkCore:
     ) -> tuple[float, list[Action]]:
         """The connection is gone: seconds to wait before the next, which comes sooner after
         a connection that was welcomed (``jitter`` in [0.5, 1] scales it)."""
-        self.live = False
-        self.caught_up = False
-        self.online = frozenset()
-        self.watchers = {}
-        self.knocking = ()
-        self._next_ping = self._next_round = math.inf
+        self._gone()
         delay = min(BACKOFF_LONGEST, BACKOFF_FIRST * 2**self._attempt) * jitter
         self._attempt += 1
         status = Status("reconnecting", self.join.relay, wall + delay, reason=problem)
@@ -520,8 +515,17 @@ class LinkCore:
 
     def stopped(self, reason: str) -> list[Action]:
         """The link stops for good: offline with ``reason``."""
-        self.live = False
+        self._gone()
         return self._set_status(Status("offline", self.join.relay, reason=reason))
+
+    def _gone(self) -> None:
+        """No connection: nobody is seen connected, watching or knocking through it."""
+        self.live = False
+        self.caught_up = False
+        self.online = frozenset()
+        self.watchers = {}
+        self.knocking = ()
+        self._next_ping = self._next_round = math.inf
 
     def tick(self, now: float, wall: float) -> list[Action]:
         """What is due at ``now``: cut a silent connection, ping, a round of repair."""
