@@ -266,9 +266,11 @@ def test_the_running_pairup_commits_on_request_through_its_socket(pairing) -> No
     repo, env, _, bob = pairing
     dirs = git_dirs(repo)
     assert dirs is not None
-    live = read_live(dirs[1])
-    assert live is not None
-    assert live.socket
+    # The live file is written as the session starts, and again once the socket listens.
+    deadline = time.monotonic() + 10
+    while (live := read_live(dirs[1])) is None or not live.socket:
+        assert time.monotonic() < deadline, f"no socket in the live file: {live}"
+        time.sleep(0.05)
     assert oct(Path(live.socket).parent.stat().st_mode & 0o777) == "0o700"
     (repo / "socket.txt").write_text("through the socket\n")
     git(repo, "add", "socket.txt", env=env)
