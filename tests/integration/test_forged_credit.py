@@ -9,17 +9,19 @@ Bob alone.
 """
 
 import asyncio
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from websockets.asyncio.client import connect
 
 from pairup import identity
 from pairup import protocol as wire
 from pairup.session import events as ev
 
-from .relaykit import Peer, key_of
+from .relaykit import Peer, hello_text, key_of, next_frame
 from .test_git_commits import (
     BOB_TRAILER,
     ann_env,
@@ -32,6 +34,21 @@ from .test_git_commits import (
 from .test_headless import Participant, guest, host, participants
 
 SESSION_FAKE_STAMP = 1_700_000_000.0
+
+
+async def pinned_peer(join: wire.JoinLink, participant: str) -> Peer:
+    """A raw protocol client entering the session of a ``wss://`` link by its pin, as a link
+    does: the embedded relay's certificate is its own, known by the pin alone."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    ws = await connect(join.url, compression=None, ssl=context)
+    tls = ws.transport.get_extra_info("ssl_object")
+    assert wire.pin_of(tls.getpeercert(binary_form=True)) == join.pin
+    await ws.send(hello_text(ws, join.relay, join.session, join.secret, participant))
+    welcome = await next_frame(ws)
+    assert isinstance(welcome, wire.Welcome), welcome
+    return Peer(ws, welcome, participant, join.session, join.secret)
 
 
 def forgeries(session: str) -> list[ev.Event]:
@@ -85,7 +102,7 @@ def test_forged_joins_put_no_trailer_into_any_commit(pairing) -> None:
     join = wire.JoinLink.parse(link)
 
     async def attack() -> None:
-        peer = await Peer.join(join.relay, join.session, join.secret, "mallory")
+        peer = await pinned_peer(join, "mallory")
         for event in forgeries(join.session):
             body = event.model_dump_json(exclude_none=True)
             await peer.publish(body, event.id)
