@@ -56,6 +56,13 @@ class Limits:
         "different participant ids a session admits over its life, per seat of its "
         "max_participants",
     )
+    watchers_per_session: int = _limit(
+        16, "watchers connected to one session at once (they do not take participants' seats)"
+    )
+    approval_wait: float = _limit(
+        600.0, "seconds a newcomer waits for the host to let them in before it is turned away"
+    )
+    waiting_per_session: int = _limit(8, "newcomers waiting for the host of one session at once")
     connections: int = _limit(
         0,
         "connections in all; 0 = the process's file limit less a reserve for the store "

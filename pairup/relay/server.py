@@ -1,6 +1,6 @@
 """The relay: admits participants, sequences each session's events, stores them, fans them out.
 
-It reads only the envelope of an event (id, sender, kind, body size) and never the body. Each
+It reads only the envelope of an event (id, sender, body size): the body is sealed. Each
 accepted event gets the session's next offset and the relay's time, and is committed to the
 store *before* anyone hears of it: everyone's copy, the sender's included (which is its
 acknowledgement), goes out after the commit, in offset order, a commit's events to each
@@ -62,6 +62,9 @@ class _Room:
 
     session: str
     verifier: bytes
+    watch_verifier: bytes
+    host: str
+    approve: bool
     max_participants: int
     last_seq: int
     """The latest offset handed out, stored or on its way to the store."""
@@ -74,6 +77,8 @@ class _Room:
     restored: bool = False
     """Made again from its participants' journals: welcomes say so (see ``Welcome``)."""
     members: dict[ServerConnection, str] = field(default_factory=dict)
+    watchers: dict[ServerConnection, str | None] = field(default_factory=dict)
+    """The members who hold the watch link, with the sealed names they show."""
     budgets: dict[str, TokenBucket] = field(default_factory=dict)
     """Each admitted participant's frames over time, by participant id: the room outlives
     connections, so reconnecting refills nothing (ADR 25)."""
@@ -82,7 +87,13 @@ class _Room:
     its first new event since the relay started."""
 
     def connected(self) -> tuple[str, ...]:
-        return tuple(sorted(set(self.members.values())))
+        return tuple(
+            sorted({id for member, id in self.members.items() if member not in self.watchers})
+        )
+
+    def watching(self) -> tuple[wire.Shown, ...]:
+        shown = {self.members[member]: name for member, name in self.watchers.items()}
+        return tuple(wire.Shown(participant=id, name=name) for id, name in sorted(shown.items()))
 
 
 _Pending = tuple[StoredEvent, _Room]
@@ -562,6 +573,7 @@ class Relay:
                 self.chaos.forget(connection)
             if room is not None and connection in room.members:
                 del room.members[connection]
+                room.watchers.pop(connection, None)
                 self._tell_presence(room)
                 if not room.members:
                     try:
@@ -592,8 +604,17 @@ class Relay:
                 connection, wire.Close.NOT_ADMITTED, "not admitted: unknown session or wrong secret"
             )
             return None
-        already = set(room.members.values())
-        if hello.participant not in already and len(already) >= room.max_participants:
+        already = set(room.connected())
+        watcher = hello.role == "watcher"
+        if watcher:
+            watching = {room.members[member] for member in room.watchers}
+            most = self.limits.watchers_per_session
+            if hello.participant not in watching and len(watching) >= most:
+                await _refuse(
+                    connection, wire.Close.SESSION_FULL, f"session full ({most} watchers)"
+                )
+                return None
+        elif hello.participant not in already and len(already) >= room.max_participants:
             await _refuse(
                 connection,
                 wire.Close.SESSION_FULL,
@@ -615,8 +636,9 @@ class Relay:
             if participant == hello.participant:
                 # The same person again (a reconnect the old socket has not noticed yet).
                 del room.members[other]
+                room.watchers.pop(other, None)
                 self._close_later(other, wire.Close.GOING_AWAY, "replaced by a newer connection")
-        connected = tuple(sorted({*room.members.values(), hello.participant}))
+        connected = tuple(sorted({*room.connected(), *([] if watcher else [hello.participant])}))
         welcome = wire.Welcome(
             session=room.session,
             epoch=self.store.epoch,
@@ -625,6 +647,9 @@ class Relay:
             connected=connected,
             chaos="" if self.chaos is None else str(self.chaos.spec),
             restored=room.restored,
+            role=hello.role,
+            host=room.host,
+            approve=room.approve,
         )
         await connection.send(wire.encode(welcome))
         if self._rooms.get(room.session) is not room:
@@ -634,6 +659,8 @@ class Relay:
             return None
         # A member only once welcomed: a connection lost before that leaves no ghost behind.
         room.members[connection] = hello.participant
+        if watcher:
+            room.watchers[connection] = hello.name
         self._tell_presence(room)
         return room
 
@@ -682,7 +709,8 @@ class Relay:
         connection.admit(budget)
 
     def _tell_presence(self, room: _Room) -> None:
-        presence = wire.encode(wire.Presence(connected=room.connected())).encode()
+        presence = wire.Presence(connected=room.connected(), watching=room.watching())
+        presence = wire.encode(presence).encode()
         for member in room.members:
             self._post(member, [presence])
 
@@ -706,14 +734,20 @@ class Relay:
             room = self._rooms.get(hello.session)
             if room is None:
                 record = await asyncio.to_thread(self.store.session, hello.session)
-                if record is None and hello.create:
+                if record is None and hello.create and hello.role == "participant":
                     # Creating costs a durable write: it counts against the address like a
                     # failed admission, so nobody can mint sessions without limit.
                     self._count_creation(address)
                     verifier = b"" if hello.verifier is None else wire.key_bytes(hello.verifier)
+                    watch = hello.watch_verifier
                     try:
                         record = await asyncio.to_thread(
-                            self.store.create_session,
+                            functools.partial(
+                                self.store.create_session,
+                                watch_verifier=b"" if watch is None else wire.key_bytes(watch),
+                                host=hello.participant,
+                                approve=hello.approve,
+                            ),
                             hello.session,
                             verifier,
                             created_at=self.clock(),
@@ -729,6 +763,9 @@ class Relay:
                 room = _Room(
                     session=record.session,
                     verifier=record.verifier,
+                    watch_verifier=record.watch_verifier,
+                    host=record.host,
+                    approve=record.approve,
                     max_participants=record.max_participants,
                     last_seq=record.last_seq,
                     stored_seq=record.last_seq,
@@ -738,7 +775,8 @@ class Relay:
                     restored=record.restored,
                 )
                 self._rooms[hello.session] = room
-        return room if room.verifier and hello.admitted_by(room.verifier, challenge) else None
+        verifier = room.watch_verifier if hello.role == "watcher" else room.verifier
+        return room if verifier and hello.admitted_by(verifier, challenge) else None
 
     async def _converse(self, connection: _Connection, room: _Room) -> None:
         participant = room.members[connection]
@@ -786,6 +824,7 @@ class Relay:
             return False
         if (
             not isinstance(frame, wire.Publish)
+            or connection in room.watchers
             or frame.sender != participant
             or not bucket.take(self.timer())
         ):
@@ -824,6 +863,8 @@ class Relay:
     async def _handle_frame(
         self, connection: ServerConnection, room: _Room, participant: str, frame: wire.ClientFrame
     ) -> None:
+        if connection in room.watchers and not isinstance(frame, wire.Resume | wire.Ping):
+            raise wire.FrameError(wire.Close.WATCH_ONLY, "a watch link cannot change the session")
         if isinstance(frame, wire.Publish):
             self._sequence(connection, room, participant, frame)
         elif isinstance(frame, wire.Resume):
@@ -937,7 +978,6 @@ class Relay:
             seq=seq,
             id=frame.id,
             sender=frame.sender,
-            kind=frame.kind,
             at=room.last_at,
             body=frame.body,
         )
@@ -1033,6 +1073,7 @@ def _with_challenge(connection: ServerConnection, request: Request, response: Re
     """The handshake's answer, with the challenge this connection's hello must sign."""
     assert isinstance(connection, _Connection), "the relay serves its own connections"
     response.headers[wire.CHALLENGE_HEADER] = connection.challenge
+    response.headers[wire.VERSION_HEADER] = str(wire.PROTOCOL_VERSION)
     return response
 
 

@@ -30,12 +30,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple, Self
+from typing import NamedTuple, Self
 
 from pairup.durable import make_dirs, sync_dir
 from pairup.protocol import encode_sequenced, json_string
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _APPLICATION_ID = int.from_bytes(b"pair", "big")
 """Written into the SQLite header, so a pairup store is recognised before reading any table."""
 
@@ -49,8 +49,8 @@ _CHUNKS = """CREATE TABLE chunks (
         PRIMARY KEY (session, first_seq)
     )"""
 """A session's events ``first_seq`` to ``last_seq`` as one row: what one commit stored of the
-session. ``ids`` is a JSON array of their ids, ``events`` one of their ``event`` frames (schema
-3; schema 2 had ``[sender, kind, at, body]`` arrays), both in ``seq`` order; ``last_at`` is the
+session. ``ids`` is a JSON array of their ids, ``events`` one of their ``event`` frames, both
+in ``seq`` order; ``last_at`` is the
 relay's time of the last. A row per commit, not per event: SQLite's cost per row was more than
 a bare relay spends on a whole event."""
 
@@ -79,11 +79,23 @@ _IDENTITIES = """CREATE TABLE identities (
 """The public key each participant id of a session first entered with (schema 4): that id is
 admitted only to whoever proves the same key again."""
 
+_STANDINGS = """CREATE TABLE standings (
+        session TEXT NOT NULL,
+        participant TEXT NOT NULL,
+        standing TEXT NOT NULL CHECK (standing IN ('let in', 'removed')),
+        PRIMARY KEY (session, participant)
+    )"""
+"""Who the host let in (in a session that asks for approval) and who was taken out (schema
+5): a removed id waits for the host's approval again, whatever the session's setting."""
+
 _SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     """CREATE TABLE sessions (
         session TEXT PRIMARY KEY,
         verifier BLOB NOT NULL,
+        watch_verifier BLOB NOT NULL,
+        host TEXT NOT NULL,
+        approve INTEGER NOT NULL,
         created_at REAL NOT NULL,
         last_active REAL NOT NULL,
         max_participants INTEGER NOT NULL,
@@ -93,9 +105,11 @@ _SCHEMA = (
     _CHUNKS,
     *_CHUNK_TRIGGERS,
     _IDENTITIES,
+    _STANDINGS,
 )
 _SESSION_COLUMNS = (
-    "session, verifier, created_at, last_active, max_participants, last_seq, restored"
+    "session, verifier, watch_verifier, host, approve, created_at, last_active, "
+    "max_participants, last_seq, restored"
 )
 
 
@@ -142,7 +156,6 @@ class StoredEvent(NamedTuple):
     seq: int
     id: str
     sender: str
-    kind: str
     at: float
     """The relay's time when it accepted the event."""
     body: str
@@ -151,12 +164,10 @@ class StoredEvent(NamedTuple):
     what the relay sends, and what the store keeps."""
 
 
-def sequenced(
-    session: str, *, seq: int, id: str, sender: str, kind: str, at: float, body: str
-) -> StoredEvent:
+def sequenced(session: str, *, seq: int, id: str, sender: str, at: float, body: str) -> StoredEvent:
     """The event with its frame, encoded once for the store and for every participant."""
-    frame = encode_sequenced(seq=seq, at=at, id=id, sender=sender, kind=kind, body=body)
-    return StoredEvent(session, seq, id, sender, kind, at, body, frame)
+    frame = encode_sequenced(seq=seq, at=at, id=id, sender=sender, body=body)
+    return StoredEvent(session, seq, id, sender, at, body, frame)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +177,13 @@ class SessionRecord:
     session: str
     verifier: bytes
     """The public half of the session's admission key (:func:`pairup.protocol.verifier`):
-    it checks a participant's proof of the link, and cannot make one. Empty for a session
-    made by a pairup before schema 4, which nobody can enter any more."""
+    it checks a participant's proof of the link, and cannot make one."""
+    watch_verifier: bytes
+    """The same for the session's watch link: it admits watchers, never participants."""
+    host: str
+    """The participant whose hello created the session: who lets newcomers in."""
+    approve: bool
+    """Newcomers wait until the host lets them in."""
     created_at: float
     last_active: float
     """The relay's time of the latest event or :meth:`Store.touch`; expiry goes by it."""
@@ -238,15 +254,23 @@ class Store:
         session: str,
         verifier: bytes,
         *,
+        watch_verifier: bytes = b"",
+        host: str = "",
+        approve: bool = False,
         created_at: float,
         max_participants: int,
         restored: bool = False,
     ) -> SessionRecord:
         """Register a new session, active as of ``created_at``; raise :class:`SessionExists`
-        if the store already has it, so a second host cannot take over someone's session."""
+        if the store already has it, so a second host cannot take over someone's session.
+        Without ``watch_verifier`` it admits no watcher; without ``host``, nobody lets
+        newcomers in or removes anyone as its host."""
         record = SessionRecord(
             session=session,
             verifier=verifier,
+            watch_verifier=watch_verifier,
+            host=host,
+            approve=approve,
             created_at=created_at,
             last_active=created_at,
             max_participants=max_participants,
@@ -256,8 +280,20 @@ class Store:
         try:
             with self._transaction("create a session") as db:
                 db.execute(
-                    f"INSERT INTO sessions ({_SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (session, verifier, created_at, created_at, max_participants, 0, restored),
+                    f"INSERT INTO sessions ({_SESSION_COLUMNS})"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        session,
+                        verifier,
+                        watch_verifier,
+                        host,
+                        approve,
+                        created_at,
+                        created_at,
+                        max_participants,
+                        0,
+                        restored,
+                    ),
                 )
         except _Refused:
             raise SessionExists(f"{self._path}: session {session!r} already exists") from None
@@ -269,7 +305,12 @@ class Store:
             row = db.execute(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE session = ?", (session,)
             ).fetchone()
-        return None if row is None else SessionRecord(*row[:-1], restored=bool(row[-1]))
+        if row is None:
+            return None
+        session, verifier, watch_verifier, host, approve, *rest, restored = row
+        return SessionRecord(
+            session, verifier, watch_verifier, host, bool(approve), *rest, restored=bool(restored)
+        )
 
     def append(self, events: Sequence[StoredEvent]) -> None:
         """Commit a batch of sequenced events in one transaction, so one fsync covers them all.
@@ -410,6 +451,43 @@ class Store:
             ).fetchone()
         return bytes(bound)
 
+    def standings(self, session: str) -> dict[str, str]:
+        """Who the host let in (``"let in"``) and who was taken out (``"removed"``)."""
+        with self._reading("read who was let in") as db:
+            rows = db.execute(
+                "SELECT participant, standing FROM standings WHERE session = ?", (session,)
+            )
+            return dict(rows.fetchall())
+
+    def let_in(self, session: str, participant: str, key: bytes) -> bytes:
+        """The host let ``participant`` in with ``key``: bind the id to it if it is not bound
+        yet, and remember the id as let in (no longer removed); return the key it is bound to."""
+        with self._transaction("let a participant in") as db:
+            db.execute(
+                "INSERT OR IGNORE INTO identities (session, participant, key) VALUES (?, ?, ?)",
+                (session, participant, key),
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO standings (session, participant, standing)"
+                " VALUES (?, ?, 'let in')",
+                (session, participant),
+            )
+            (bound,) = db.execute(
+                "SELECT key FROM identities WHERE session = ? AND participant = ?",
+                (session, participant),
+            ).fetchone()
+        return bytes(bound)
+
+    def remove(self, session: str, participant: str) -> None:
+        """Remember ``participant`` as taken out of the session: it comes back only if the host
+        lets it in."""
+        with self._transaction("remove a participant") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO standings (session, participant, standing)"
+                " VALUES (?, ?, 'removed')",
+                (session, participant),
+            )
+
     def touch(self, session: str, at: float) -> None:
         """Keep a session alive without an event (someone is connected); never moves
         ``last_active`` back. An unknown session is left alone: expiry may have won the race."""
@@ -439,6 +517,7 @@ class Store:
             )
             db.executemany("DELETE FROM chunks WHERE session = ?", [(s,) for s in idle])
             db.executemany("DELETE FROM identities WHERE session = ?", [(s,) for s in idle])
+            db.executemany("DELETE FROM standings WHERE session = ?", [(s,) for s in idle])
             db.executemany("DELETE FROM sessions WHERE session = ?", [(s,) for s in idle])
         return idle
 
@@ -522,7 +601,6 @@ def _from_frame(session: str, frame: bytes) -> StoredEvent:
         fields["seq"],
         fields["id"],
         fields["sender"],
-        fields["kind"],
         fields["at"],
         fields["body"],
         frame,
@@ -586,15 +664,7 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
     (application_id,) = db.execute("PRAGMA application_id").fetchone()
     (objects,) = db.execute("SELECT count(*) FROM sqlite_master").fetchone()
     if application_id == 0 and objects == 0:
-        epoch = secrets.token_urlsafe(12)
-        db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
-        for statement in _SCHEMA:
-            db.execute(statement)
-        db.executemany(
-            "INSERT INTO meta (key, value) VALUES (?, ?)",
-            [("schema_version", str(SCHEMA_VERSION)), ("epoch", epoch)],
-        )
-        return epoch
+        return _create(db)
     if application_id != _APPLICATION_ID:
         raise StoreError(f"{path}: not a pairup relay store (an SQLite database of something else)")
     try:
@@ -602,15 +672,8 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
     except sqlite3.OperationalError:
         meta = {}
     version = meta.get("schema_version")
-    if version == "1":
-        _migrate_from_1(db)
-        version = "2"
-    if version == "2":
-        _migrate_from_2(path, db)
-        version = "3"
-    if version == "3":
-        _migrate_from_3(db)
-        version = str(SCHEMA_VERSION)
+    if version in _BEFORE_SEALING:
+        return _start_again(db)
     if version != str(SCHEMA_VERSION):
         raise StoreError(
             f"{path}: relay store of schema version {version}; "
@@ -627,75 +690,36 @@ def _create_or_check(path: Path, db: sqlite3.Connection) -> str:
     problems = [row for (row,) in db.execute("PRAGMA quick_check(3)") if row != "ok"]
     if problems:
         raise damaged(path, _one_line("; ".join(problems)))
-    # Stores made before it went: every append moves its sessions' ``last_active``, and this
-    # index added one or two pages to the three a one-event commit writes; expiry scans the
-    # sessions instead. Only an index: the schema's version stays, and a pairup that made one
-    # reads the store without it. Looked up first, so a store without it is not written to.
-    if db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'sessions_by_last_active'"
-    ).fetchone():
-        db.execute("DROP INDEX sessions_by_last_active")
     return epoch
 
 
-def _migrate_from_1(db: sqlite3.Connection) -> None:
-    """Turn a store of schema 1 (a row per event) into one of schema 2 (a row per commit),
-    within the transaction that opens it: each old event becomes a chunk of one, the epoch
-    and every offset stay, so participants see the same relay."""
-    db.execute(_CHUNKS)
-    # The JSON is Python's: SQLite's json_array writes a REAL with 15 significant digits,
-    # and the relay's times must read back as they were sent.
-    old = db.execute("SELECT session, seq, id, sender, kind, at, body FROM events")
+def _create(db: sqlite3.Connection) -> str:
+    """Give an empty file the schema and a new epoch; return the epoch."""
+    epoch = secrets.token_urlsafe(12)
+    db.execute(f"PRAGMA application_id = {_APPLICATION_ID}")
+    for statement in _SCHEMA:
+        db.execute(statement)
     db.executemany(
-        "INSERT INTO chunks (session, first_seq, last_seq, last_at, ids, events)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            (session, seq, seq, at, json.dumps([id]), json.dumps([[sender, kind, at, body]]))
-            for session, seq, id, sender, kind, at, body in old.fetchall()
-        ),
+        "INSERT INTO meta (key, value) VALUES (?, ?)",
+        [("schema_version", str(SCHEMA_VERSION)), ("epoch", epoch)],
     )
-    db.execute("DROP TABLE events")
-    for trigger in _CHUNK_TRIGGERS:
-        db.execute(trigger)
+    return epoch
 
 
-def _migrate_from_2(path: Path, db: sqlite3.Connection) -> None:
-    """Turn a store of schema 2 into one of schema 3, within the transaction that opens it:
-    each chunk's ``[sender, kind, at, body]`` arrays become the frames participants get.
-    There is no way back: an older pairup refuses a store of schema 3."""
-    chunks = db.execute("SELECT session, first_seq, ids, events FROM chunks").fetchall()
-    try:
-        rows = [
-            (_frames_of(first, json.loads(ids), json.loads(events)), session, first)
-            for session, first, ids, events in chunks
-        ]
-    except (ValueError, TypeError) as error:
-        raise StoreError(f"{path}: damaged relay store (a chunk of schema 2: {error})") from None
-    db.executemany("UPDATE chunks SET events = ? WHERE session = ? AND first_seq = ?", rows)
-    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+_BEFORE_SEALING = ("1", "2", "3", "4")
+"""Schemas whose frames carry plaintext bodies, which participants of protocol 4 cannot open."""
 
 
-def _migrate_from_3(db: sqlite3.Connection) -> None:
-    """Schema 3 kept a digest of an admission key that participants sent; schema 4 keeps a
-    verifier of their proofs, and each participant's key. A digest cannot become a verifier,
-    so sessions made before can no longer be entered (their participants keep everything in
-    their journals, and export it from there); their events stay until they expire."""
-    db.execute("ALTER TABLE sessions RENAME COLUMN digest TO verifier")
-    columns = {row[1] for row in db.execute("PRAGMA table_info(sessions)")}
-    if "restored" not in columns:
-        db.execute("ALTER TABLE sessions ADD COLUMN restored INTEGER NOT NULL DEFAULT 0")
-    db.execute("UPDATE sessions SET verifier = X''")
-    db.execute(_IDENTITIES)
-    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-
-
-def _frames_of(first: int, ids: list[str], events: list[list[Any]]) -> str:
-    """A schema-2 chunk's events as schema 3 keeps them: a JSON array of their frames."""
-    return _frames_array(
-        [
-            encode_sequenced(seq=seq, at=at, id=event_id, sender=sender, kind=kind, body=body)
-            for seq, (event_id, (sender, kind, at, body)) in enumerate(
-                zip(ids, events, strict=True), first
-            )
-        ]
-    )
+def _start_again(db: sqlite3.Connection) -> str:
+    """A store from before protocol 4 becomes an empty one with a new epoch, within the
+    transaction that opens it: its events are plaintext that no participant may apply any
+    more, and a new epoch is how participants learn to re-seed their sessions, sealed, from
+    their journals (ADR 28). The file stays, so its path and permissions do."""
+    tables = [
+        name
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        if not name.startswith("sqlite_")
+    ]
+    for name in tables:
+        db.execute(f'DROP TABLE "{name}"')
+    return _create(db)

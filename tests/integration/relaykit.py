@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
 
 from pairup import protocol as wire
+from pairup import seal
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
 
@@ -109,6 +110,19 @@ def hello_text(
     return wire.encode(hello)
 
 
+def sealed_body(session: str, secret: bytes, sender: str, event_id: str, body: str) -> str:
+    """``body`` sealed for ``sender``'s event ``event_id`` in the session of ``secret``."""
+    key = wire.JoinLink("ws://relay", session, secret).body_key
+    return seal.seal(key, body.encode(), seal.event_aad(session, sender, event_id))
+
+
+def opened_body(session: str, secret: bytes, event: wire.Sequenced) -> str | None:
+    """What an event's sealed body says, or ``None`` if it does not open as its own."""
+    key = wire.JoinLink("ws://relay", session, secret).body_key
+    opened = seal.open_sealed(key, event.body, seal.event_aad(session, event.sender, event.id))
+    return None if opened is None else opened.decode()
+
+
 def new_session() -> tuple[str, bytes]:
     return secrets.token_urlsafe(9), secrets.token_bytes(wire.SECRET_BYTES)
 
@@ -116,10 +130,19 @@ def new_session() -> tuple[str, bytes]:
 class Peer:
     """One participant speaking the wire protocol directly, with no link logic."""
 
-    def __init__(self, ws: ClientConnection, welcome: wire.Welcome, participant: str) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        welcome: wire.Welcome,
+        participant: str,
+        session: str,
+        secret: bytes,
+    ) -> None:
         self.ws = ws
         self.welcome = welcome
         self.participant = participant
+        self.session = session
+        self.secret = secret
         self.counter = 0
 
     @classmethod
@@ -147,14 +170,14 @@ class Peer:
         )
         frame = await next_frame(ws)
         assert isinstance(frame, wire.Welcome), frame
-        return cls(ws, frame, participant)
+        return cls(ws, frame, participant, session, secret)
 
-    async def publish(
-        self, kind: str = "lesson.noted", body: str = "{}", event_id: str | None = None
-    ) -> str:
+    async def publish(self, body: str = "{}", event_id: str | None = None) -> str:
+        """Publish ``body`` sealed as the session's participants seal it."""
         self.counter += 1
         event_id = event_id or f"{self.participant}-{self.counter:06d}"
-        frame = wire.Publish(id=event_id, sender=self.participant, kind=kind, body=body)
+        sealed = sealed_body(self.session, self.secret, self.participant, event_id, body)
+        frame = wire.Publish(id=event_id, sender=self.participant, body=sealed)
         await self.ws.send(wire.encode(frame))
         return event_id
 

@@ -193,10 +193,14 @@ BAD_FRAMES = {
     "a JSON array": ("[1, 2]", wire.Close.MALFORMED),
     "binary": (b"\x00\x01", wire.Close.MALFORMED),
     "wrong schema": ('{"type": "publish", "id": "evt-00000001"}', wire.Close.INVALID),
-    "unknown kind": (
+    "a kind in the envelope (protocol 3)": (
         json.dumps(
-            {"type": "publish", "id": "evt-00000001", "sender": "eve", "kind": "x.y", "body": ""}
+            {"type": "publish", "id": "evt-00000001", "sender": "eve", "kind": "x.y", "body": "AA"}
         ),
+        wire.Close.INVALID,
+    ),
+    "a body that is not base64url": (
+        json.dumps({"type": "publish", "id": "evt-00000001", "sender": "eve", "body": "{}"}),
         wire.Close.INVALID,
     ),
     "unknown frame type": ('{"type": "subscribe"}', wire.Close.INVALID),
@@ -207,8 +211,7 @@ BAD_FRAMES = {
                 "type": "publish",
                 "id": "evt-00000001",
                 "sender": "ann",
-                "kind": "lesson.noted",
-                "body": "",
+                "body": "A" * 40,
             }
         ),
         wire.Close.POLICY,

@@ -137,35 +137,34 @@ def test_idle_sessions_expire_and_their_link_stops_working(tmp_path):
     run(scenario())
 
 
-def test_a_session_of_a_schema_3_store_cannot_be_entered_even_with_its_secret(tmp_path):
-    """Schema 3 kept a digest of the admission key, from which no verifier of the new proofs can
-    be made: after the migration, the right secret is refused like a wrong one, and a hello
-    that would create the session cannot take it over."""
+def test_a_store_from_before_sealed_bodies_is_a_new_epoch_without_its_sessions(tmp_path):
+    """A schema 4 store holds plaintext bodies: the relay starts it again with a new epoch, so
+    its session is unknown until a participant makes it again, and re-seeds it, sealed."""
     session, secret = new_session()
     path = tmp_path / "relay.sqlite3"
     with Store.open(path) as store:
-        store.create_session(session, b"a digest of schema 3", created_at=T0, max_participants=8)
+        store.create_session(session, b"v" * 32, created_at=T0, max_participants=8)
+        old_epoch = store.epoch
     with sqlite3.connect(path) as db:
-        db.execute("ALTER TABLE sessions RENAME COLUMN verifier TO digest")
-        db.execute("DROP TABLE identities")
-        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     db.close()
 
     async def scenario():
         async with running_relay(tmp_path) as relay:
-            for create in (False, True):
-                ws = await connect(f"{relay.url}/s/{session}")
-                await ws.send(hello_text(ws, relay.url, session, secret, "ann", create=create))
-                assert await refusal(ws) == (wire.Close.NOT_ADMITTED, wire.Close.NOT_ADMITTED)
-            assert relay.store.session(session).verifier == b""
+            ws = await connect(f"{relay.url}/s/{session}")
+            await ws.send(hello_text(ws, relay.url, session, secret, "ann"))
+            assert await refusal(ws) == (wire.Close.NOT_ADMITTED, wire.Close.NOT_ADMITTED)
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            assert ann.welcome.epoch == relay.store.epoch != old_epoch
+            await ann.close()
 
     run(scenario())
 
 
 @pytest.mark.parametrize(
     "body",
-    ['{"text": "nul \x00 inside"}', "漢" * (wire.MAX_BODY_BYTES // 3 + 1)],
-    ids=["a NUL character", "over 48 KiB in UTF-8"],
+    ['{"text": "nul \x00 inside"}', "A" * (wire.MAX_SEALED_BODY + 1)],
+    ids=["not sealed (not base64url)", "longer than the largest sealed body"],
 )
 def test_bodies_the_relay_could_not_deliver_intact_are_refused(tmp_path, body):
     async def scenario():
@@ -173,7 +172,7 @@ def test_bodies_the_relay_could_not_deliver_intact_are_refused(tmp_path, body):
             session, secret = new_session()
             eve = await Peer.join(relay.url, session, secret, "eve", create=True)
             frame = {"type": "publish", "id": "evt-00000001", "sender": "eve"}
-            message = {**frame, "kind": "lesson.noted", "body": body}
+            message = {**frame, "body": body}
             await eve.ws.send(json.dumps(message, ensure_ascii=False))
             assert await refusal(eve.ws) == (wire.Close.INVALID, wire.Close.INVALID)
             assert relay.store.events_after(session, 0) == []
@@ -251,12 +250,22 @@ def test_after_a_failed_commit_the_writer_drops_that_sessions_later_events_only(
 
     async def scenario():
         with Store.open(tmp_path / "relay.sqlite3") as store:
-            verifier = wire.verifier(b"k" * 32, "session-a")
+            verifier = wire.verifier(wire.JoinLink("ws://relay", "session-a", b"k" * 16))
             for session in ("session-a", "session-b"):
                 store.create_session(session, verifier, created_at=T0, max_participants=8)
             rooms = {
                 session: _Room(
-                    session, b"", 8, last_seq=0, stored_seq=0, last_at=T0, ids={}, identities={}
+                    session,
+                    verifier=b"",
+                    watch_verifier=b"",
+                    host="ann",
+                    approve=False,
+                    max_participants=8,
+                    last_seq=0,
+                    stored_seq=0,
+                    last_at=T0,
+                    ids={},
+                    identities={},
                 )
                 for session in ("session-a", "session-b")
             }
@@ -297,9 +306,7 @@ T0 = 1_790_000_000.0
 
 
 def _stored(session: str, seq: int) -> StoredEvent:
-    return sequenced(
-        session, seq=seq, id=f"evt-{seq:06d}", sender="ann", kind="lesson.noted", at=T0, body="{}"
-    )
+    return sequenced(session, seq=seq, id=f"evt-{seq:06d}", sender="ann", at=T0, body="{}")
 
 
 def _writer_threads() -> int:

@@ -174,7 +174,6 @@ def damaged_store(path: Path, damage: Callable[[Path], None]) -> Path:
                     seq=seq,
                     id=f"evt-{seq:06d}",
                     sender="ann",
-                    kind="lesson.noted",
                     at=2.0,
                     body='{"text": "' + "t" * 200 + '"}',
                 )

@@ -162,7 +162,7 @@ def test_coming_back_again_and_again_while_over_budget_turns_the_address_away(tm
     ("limits", "body", "each"),
     [
         ({"session_event_burst": 6}, "{}", 2),
-        ({"session_byte_burst": 64 * 1024}, '"' + "x" * 20_000 + '"', 1),
+        ({"session_byte_burst": 64 * 1024}, '"' + "x" * 14_000 + '"', 1),
     ],
     ids=["events", "bytes"],
 )

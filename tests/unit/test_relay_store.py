@@ -1,8 +1,6 @@
 """The relay store keeps each session's log gapless and whole, and knows its own epoch."""
 
-import hashlib
 import json
-import secrets
 import signal
 import sqlite3
 import subprocess
@@ -10,11 +8,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,7 +26,8 @@ from pairup.relay.store import (
 )
 
 T0 = 1_790_000_000.0
-VERIFIER = wire.verifier(b"k" * 32, "session-a")
+VERIFIER = wire.verifier(wire.JoinLink("ws://relay", "session-a", b"k" * 16))
+WATCH_VERIFIER = wire.verifier(wire.JoinLink("ws://relay", "session-a", b"k" * 16).watching())
 
 
 def _event(
@@ -41,7 +38,6 @@ def _event(
         seq=seq,
         id=f"evt-{seq:06d}",
         sender="ana",
-        kind="lesson.noted",
         at=T0 + seq if at is None else at,
         body=f'{{"text": "lesson {seq}"}}' if body is None else body,
     )
@@ -74,6 +70,9 @@ def test_a_created_session_can_be_looked_up(store):
     assert store.session("session-a") == SessionRecord(
         session="session-a",
         verifier=VERIFIER,
+        watch_verifier=b"",
+        host="",
+        approve=False,
         created_at=T0,
         last_active=T0,
         max_participants=8,
@@ -88,7 +87,7 @@ def test_create_session_returns_what_it_stored(store):
 
 
 def test_creating_a_session_twice_is_refused_and_keeps_the_first(store):
-    other = wire.verifier(b"x" * 32, "session-a")
+    other = wire.verifier(wire.JoinLink("ws://relay", "session-a", b"x" * 16))
     with pytest.raises(SessionExists, match="session-a"):
         store.create_session("session-a", other, created_at=T0 + 9, max_participants=2)
     record = store.session("session-a")
@@ -283,35 +282,13 @@ def test_a_store_of_another_schema_version_is_refused(tmp_path):
     path = tmp_path / "store.sqlite3"
     Store.open(path).close()
     with sqlite3.connect(path) as db:
-        db.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+        db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     db.close()
 
-    with pytest.raises(StoreError, match="schema version 5") as raised:
+    with pytest.raises(StoreError, match="schema version 6") as raised:
         Store.open(path)
 
     assert str(path) in str(raised.value)
-
-
-def _new_store(path: Path, events: Sequence[StoredEvent] = ()) -> str:
-    """A store at ``path`` as pairup wrote it at schema 3, with session-a (and ``events``) in
-    it; its epoch. Schema 3 kept a digest of an admission key, and nobody's own key."""
-    with Store.open(path) as store:
-        store.create_session("session-a", OLD_DIGEST, created_at=T0, max_participants=8)
-        store.append(list(events))
-        epoch = store.epoch
-    with sqlite3.connect(path) as db:
-        db.execute("ALTER TABLE sessions RENAME COLUMN verifier TO digest")
-        db.execute("DROP TABLE identities")
-        db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-    db.close()
-    return epoch
-
-
-OLD_SECRET = b"s" * 16
-OLD_DIGEST = hashlib.sha256(
-    wire._hkdf(OLD_SECRET, salt=b"session-a", info=b"pairup admission v1")
-).digest()
-"""What a pairup of schema 3 stored for session-a: the SHA-256 of its admission key."""
 
 
 def _schema_version(path: Path) -> str:
@@ -321,107 +298,66 @@ def _schema_version(path: Path) -> str:
     return version
 
 
-_SCHEMA_1_EVENTS = """CREATE TABLE events (
-    session TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, sender TEXT NOT NULL,
-    kind TEXT NOT NULL, at REAL NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (session, seq), UNIQUE (session, id)
-) WITHOUT ROWID"""
-
-
-def test_a_store_of_schema_1_is_carried_over_with_its_epoch_and_every_event(tmp_path):
-    path = tmp_path / "store.sqlite3"
-    epoch = _new_store(path)
-    old = [
-        _event(1, at=1712345678.1234567),
-        _event(2, at=1712345678.1234569, body='{"text": "caf\u00e9 \u2615 \U0001f600"}'),
-    ]
-    with sqlite3.connect(path) as db:
-        # The file as pairup wrote it before events were stored a commit to a row.
-        db.execute("DROP TABLE chunks")
-        db.execute(_SCHEMA_1_EVENTS)
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [(e.session, e.seq, e.id, e.sender, e.kind, e.at, e.body) for e in old],
-        )
-        db.execute("UPDATE sessions SET last_seq = 2")
-        db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
-    db.close()
-
-    with Store.open(path) as store:
-        assert store.epoch == epoch
-        assert store.events_after("session-a", 0) == old
-        assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2}
-        store.append([_event(3)])
-        assert store.events_after("session-a", 1) == [*old[1:], _event(3)]
-    with sqlite3.connect(path) as db:
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
-    db.close()
-    assert "events" not in tables
-    assert _schema_version(path) == "4"
-
-
-def test_a_store_of_schema_2_is_carried_over_with_its_epoch_and_every_event(tmp_path):
-    path = tmp_path / "store.sqlite3"
-    epoch = _new_store(path)
-    old = [
-        _event(1, at=1712345678.1234567),
-        _event(2, at=1712345678.1234569, body='{"text": "caf\u00e9 \\ \u2615 \U0001f600"}'),
-        _event(3, body='{"text": "tab\\t and \\"quotes\\""}'),
-    ]
-    with sqlite3.connect(path) as db:
-        # The file as pairup wrote it when chunks held [sender, kind, at, body] arrays.
-        db.executemany(
-            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    "session-a",
-                    first,
-                    chunk[-1].seq,
-                    chunk[-1].at,
-                    json.dumps([e.id for e in chunk]),
-                    json.dumps([[e.sender, e.kind, e.at, e.body] for e in chunk]),
-                )
-                for first, chunk in ((1, old[:2]), (3, old[2:]))
-            ],
-        )
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    db.close()
-
-    with Store.open(path) as store:
-        assert store.epoch == epoch
-        assert store.events_after("session-a", 0) == old
-        assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2, "evt-000003": 3}
-        store.append([_event(4)])
-        assert store.events_after("session-a", 2) == [old[2], _event(4)]
-    assert _schema_version(path) == "4"
-
-
-def test_a_store_of_schema_3_opens_keeps_its_events_and_its_sessions_can_no_longer_be_entered(
-    tmp_path,
+@pytest.mark.parametrize("version", ["1", "2", "3", "4"])
+def test_a_store_from_before_sealed_bodies_starts_a_new_epoch_without_its_sessions(
+    tmp_path, version
 ):
-    """Schema 3 kept a digest of the admission key participants sent; no verifier of the new
-    proofs can be made from it. The sessions stay, with every event, until they expire; nobody
-    can enter them, not even with the right secret."""
+    """Its events are plaintext no participant of protocol 4 may apply: the store starts
+    again, and the new epoch tells participants to re-seed their sessions from their
+    journals, sealed."""
     path = tmp_path / "store.sqlite3"
-    old = [_event(1), _event(2, body='{"text": "caf\u00e9"}')]
-    epoch = _new_store(path, old)
+    with Store.open(path) as store:
+        store.create_session("session-a", VERIFIER, created_at=T0, max_participants=8)
+        store.append([_event(1), _event(2)])
+        store.bind_identity("session-a", "ana", b"1" * 32)
+        epoch = store.epoch
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE standings")
+        for column in ("watch_verifier", "host", "approve"):
+            db.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (version,))
+    db.close()
 
     with Store.open(path) as store:
-        assert store.epoch == epoch
-        record = store.session("session-a")
-        assert record is not None
-        assert (record.verifier, record.last_seq, record.created_at) == (b"", 2, T0)
-        assert store.events_after("session-a", 0) == old
-        assert store.ids("session-a") == {"evt-000001": 1, "evt-000002": 2}
+        assert store.epoch != epoch
+        assert store.session("session-a") is None
+        assert store.events_after("session-a", 0) == []
         assert store.identities("session-a") == {}
-        challenge = secrets.token_bytes(wire.CHALLENGE_BYTES)
-        link = wire.JoinLink("ws://127.0.0.1:1", "session-a", OLD_SECRET)
-        hello = wire.hello(link, "ana", Ed25519PrivateKey.generate(), challenge)
-        assert not hello.admitted_by(record.verifier, challenge)
-        store.append([_event(3)])
-        assert [event.seq for event in store.events_after("session-a", 0)] == [1, 2, 3]
-        assert store.expire(T0 + 10) == ["session-a"]
-    assert _schema_version(path) == "4"
+        store.create_session("session-a", VERIFIER, created_at=T0, max_participants=8)
+        store.append([_event(1)])
+        assert store.events_after("session-a", 0) == [_event(1)]
+        again = store.epoch
+    assert _schema_version(path) == "5"
+    with Store.open(path) as store:
+        assert store.epoch == again
+
+
+def test_a_session_keeps_its_watch_verifier_host_and_approval(store):
+    record = store.create_session(
+        "session-b",
+        VERIFIER,
+        watch_verifier=WATCH_VERIFIER,
+        host="ana",
+        approve=True,
+        created_at=T0,
+        max_participants=4,
+    )
+    assert store.session("session-b") == record
+    assert (record.watch_verifier, record.host, record.approve) == (WATCH_VERIFIER, "ana", True)
+
+
+def test_who_was_let_in_and_who_was_removed_is_remembered_until_the_session_expires(store):
+    first, second = b"1" * 32, b"2" * 32
+    assert store.let_in("session-a", "bo", first) == first
+    assert store.identities("session-a") == {"bo": first}
+    store.remove("session-a", "bo")
+    store.remove("session-a", "cy")
+    assert store.standings("session-a") == {"bo": "removed", "cy": "removed"}
+    # Letting in again keeps the key the id is bound to.
+    assert store.let_in("session-a", "bo", second) == first
+    assert store.standings("session-a") == {"bo": "let in", "cy": "removed"}
+    assert store.expire(T0 + 50) == ["session-a"]
+    assert store.standings("session-a") == {}
 
 
 def test_a_participant_id_is_bound_to_the_first_key_only(store):
@@ -456,9 +392,7 @@ def test_the_store_gives_back_each_frame_and_id_as_it_was_sent(events, at):
     ):
         store.create_session("session-a", VERIFIER, created_at=T0, max_participants=8)
         sent = [
-            sequenced(
-                "session-a", seq=seq, id=id, sender="ana", kind="lesson.noted", at=at, body=body
-            )
+            sequenced("session-a", seq=seq, id=id, sender="ana", at=at, body=body)
             for seq, (id, body) in enumerate(events, 1)
         ]
         store.append(sent)
@@ -491,8 +425,7 @@ while True:
     size = 1 + seq % 7
     batch = [
         sequenced(
-            "crash-session", seq=n, id=f"evt-{n:06d}", sender="ana", kind="lesson.noted",
-            at=float(n), body="x" * n,
+            "crash-session", seq=n, id=f"evt-{n:06d}", sender="ana", at=float(n), body="x" * n,
         )
         for n in range(seq + 1, seq + 1 + size)
     ]
@@ -598,28 +531,6 @@ def test_a_page_costs_the_same_however_long_the_session_is(tmp_path):
     assert steps_for_a_page(400) < 1.5 * steps_for_a_page(40)
 
 
-def test_a_schema_2_store_with_a_damaged_chunk_is_refused_and_left_as_it_was(tmp_path):
-    path = tmp_path / "store.sqlite3"
-    _new_store(path)
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "INSERT INTO chunks VALUES ('session-a', 1, 1, ?, '[\"evt-000001\"]', '[[\"ana\"]]')",
-            (T0,),
-        )
-        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
-    db.close()
-
-    with pytest.raises(StoreError, match="damaged relay store") as raised:
-        Store.open(path)
-
-    assert str(path) in str(raised.value)
-    assert _schema_version(path) == "2"
-    with sqlite3.connect(path) as db:
-        events = db.execute("SELECT events FROM chunks").fetchall()
-    db.close()
-    assert events == [('[["ana"]]',)]
-
-
 def _sessions_over_several_statements(store: Store, monkeypatch) -> list[str]:
     """Seven sessions in the store, three chunks to a statement: a batch of all of them takes
     three statements."""
@@ -671,24 +582,3 @@ def test_an_append_of_one_event_writes_three_pages(tmp_path):
         store.append([_event(1, session="session-b", at=T0 + 60)])
         frames, rest = divmod(wal.stat().st_size - before, page_size + 24)
     assert (frames, rest) == (3, 0)
-
-
-def test_a_store_made_with_the_index_of_sessions_by_activity_opens_without_it(tmp_path):
-    """Stores made before the index went lose it when opened, and keep everything else."""
-    path = tmp_path / "store.sqlite3"
-    with Store.open(path) as store:
-        store.create_session("session-old", VERIFIER, created_at=T0, max_participants=8)
-        store.create_session("session-new", VERIFIER, created_at=T0 + 100, max_participants=8)
-        store.append([_event(1, session="session-old")])
-        epoch = store.epoch
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE INDEX sessions_by_last_active ON sessions (last_active)")
-    db.close()
-    with Store.open(path) as store:
-        assert store.epoch == epoch
-        assert [event.seq for event in store.events_after("session-old", 0)] == [1]
-        assert store.expire(T0 + 50) == ["session-old"]
-    with sqlite3.connect(path) as db:
-        indexes = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
-    db.close()
-    assert ("sessions_by_last_active",) not in indexes
