@@ -1,9 +1,14 @@
 """Headless mode: a participant without the TUI, for scripts, bots and editor integrations.
 
-stdout carries JSON lines: first ``{"type": "link", ...}`` with the join link, then one line per
-sequenced event (``"type": "event"``) and per change of connection state (``"type": "status"``).
-stdin takes one JSON command per line, ``{"cmd": "decide", "title": ...}`` and the like; a bad
-line gets a ``{"type": "error"}`` line and nothing else happens. End of stdin leaves the
+stdout carries JSON lines: first ``{"type": "link", ...}`` with the join link (and, for the host,
+the watch link), then one line per sequenced event (``"type": "event"``), per change of
+connection state (``"type": "status"``), per newcomer waiting for the host (``"type": "knock"``)
+and per change of who watches (``"type": "watchers"``); an event from the relay that fails
+authentication is a ``"type": "unauthentic"`` line, and is never applied. stdin takes one JSON
+command per line, ``{"cmd": "decide", "title": ...}`` and the like, and the host's
+``{"cmd": "let-in", "participant": ID}`` and ``{"cmd": "turn-away", ...}``; a bad line gets a
+``{"type": "error"}`` line and nothing else happens. With a watch link every command but
+``leave`` is refused. End of stdin leaves the
 participant in the session until it ends or the process is interrupted; ``leave`` ends it
 at once (exit 0), and nothing joins again after that. A journal that can be kept no longer (a
 full disk, a damaged file) ends it too: the command it refused gets an error line, and the
@@ -20,7 +25,7 @@ from typing import Any, TextIO
 
 from pairup.commands import CommandError, command_event
 from pairup.journal import JournalFailure, journal_path
-from pairup.link.client import LEFT, EventTooLarge, Link, Status
+from pairup.link.client import LEFT, EventTooLarge, Knock, Link, Status
 from pairup.link.joining import Introductions, in_the_session
 from pairup.link.presence import keep_presence
 from pairup.link.repository import keep_repository
@@ -29,6 +34,7 @@ from pairup.session import events as ev
 from pairup.session.credit import Credit
 
 LEAVE_WAIT_SECONDS = 5.0
+WATCHING = "you are watching this session: a watch link cannot change it"
 
 
 class Headless:
@@ -56,6 +62,8 @@ class Headless:
         self.credit = credit
         self._link_shown = False
         self._introductions: Introductions | None = None
+        self._knocks: tuple[Knock, ...] = ()
+        self._watchers: dict[str, str] = {}
 
     def emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -68,15 +76,18 @@ class Headless:
             self._emit_link()
         last_status: list[Status] = []
         self.link.listeners.append(lambda: self._status_changed(last_status))
-        self._introductions = Introductions(self.link, self.me, self.settings)
+        self.link.listeners.append(self._access_changed)
         tasks = [
             asyncio.create_task(self.link.run()),
             asyncio.create_task(self._print_events()),
             asyncio.create_task(self._read_commands()),
-            asyncio.create_task(keep_time(self.link)),
-            asyncio.create_task(keep_presence(self.link)),
         ]
-        if self.repository is not None:
+        if not self.link.watching_only:
+            # A watcher follows the session and sends nothing: no join, no reports, no commits.
+            self._introductions = Introductions(self.link, self.me, self.settings)
+            tasks.append(asyncio.create_task(keep_time(self.link)))
+            tasks.append(asyncio.create_task(keep_presence(self.link)))
+        if self.repository is not None and not self.link.watching_only:
             tasks.append(
                 asyncio.create_task(
                     keep_repository(self.link, self.me, self.repository, self.credit)
@@ -118,15 +129,56 @@ class Headless:
         self.emit(record)
 
     def _emit_link(self) -> None:
-        # The host prints the whole link, to share it; a guest already has it, and its
+        # The host prints the whole links, to share them; a guest already has theirs, and its
         # output may well end up in a log, so it gets the link without the secret.
-        shown = str(self.link.join) if self.link.create else self.link.join.redacted()
-        self.emit({"type": "link", "link": shown, "participant": self.me.id})
+        join = self.link.join
+        record: dict[str, Any] = {
+            "type": "link",
+            "link": str(join) if self.link.create else join.redacted(),
+            "participant": self.me.id,
+        }
+        if self.link.create:
+            record["watch"] = str(join.watching())
+        if self.link.watching_only:
+            record["watching"] = True
+        self.emit(record)
+
+    def _access_changed(self) -> None:
+        """Say who newly waits for the host to let them in, and who watches when that changes."""
+        knocks = self.link.knocking
+        known = {(knock.participant, knock.identity) for knock in self._knocks}
+        for knock in knocks:
+            if (knock.participant, knock.identity) not in known:
+                self.emit(
+                    {
+                        "type": "knock",
+                        "participant": knock.participant,
+                        "name": knock.name,
+                        "fingerprint": knock.fingerprint,
+                        "returning": knock.returning,
+                        "host": self.link.host == self.me.id,
+                    }
+                )
+        self._knocks = knocks
+        if self.link.watchers != self._watchers:
+            self._watchers = dict(self.link.watchers)
+            watching = [{"participant": pid, "name": name} for pid, name in self._watchers.items()]
+            self.emit({"type": "watchers", "watching": watching})
 
     async def _print_events(self) -> None:
         while True:
             applied = await self.link.applied.get()
             event = applied.event
+            if event is None:
+                self.emit(
+                    {
+                        "type": "unauthentic",
+                        "seq": applied.seq,
+                        "sender": applied.sender,
+                        "error": "an event from the relay failed authentication; not applied",
+                    }
+                )
+                continue
             record: dict[str, Any] = {
                 "type": "event",
                 "seq": event.seq,
@@ -160,6 +212,11 @@ class Headless:
                 command = json.loads(line)
                 if not isinstance(command, dict):
                     raise CommandError('a command is a JSON object such as {"cmd": "pause"}')
+                if command.get("cmd") in ("let-in", "turn-away"):
+                    self.emit(await self._answer_knock(command))
+                    continue
+                if self.link.watching_only and command.get("cmd") != "leave":
+                    raise CommandError(WATCHING)
                 if command.get("cmd") != "leave":
                     # Aimed at the session as it is once this participant is in it.
                     await in_the_session(self.link, self.me.id)
@@ -172,6 +229,9 @@ class Headless:
                 continue
             if command.get("cmd") == "leave" and self._introductions is not None:
                 self._introductions.stop()
+            if command.get("cmd") == "leave" and self.link.watching_only:
+                await self.link.close(LEFT)
+                return
             if command.get("cmd") == "leave" and not await asyncio.to_thread(self._took_part):
                 # Never admitted (the host refuses connections, say): there is no session to
                 # leave, and a goodbye journaled now would list one that never took place.
@@ -187,9 +247,24 @@ class Headless:
                 self.emit({"type": "error", "error": str(failure)})
                 return
             self.emit({"type": "sent", "id": event.id, "kind": event.kind})
+            if isinstance(event, ev.ParticipantLeft) and event.participant_id != event.actor:
+                # Taken out: the relay disconnects them, and only the host lets them back.
+                await self.link.remove(event.participant_id)
             if command.get("cmd") == "leave":
                 await self._leave(event.id)
                 return
+
+    async def _answer_knock(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Let a waiting newcomer in, or turn them away: the host's to do."""
+        name, participant = command["cmd"], command.get("participant")
+        if not isinstance(participant, str):
+            return {"type": "error", "error": f'{name}: give "participant", the id of a knock line'}
+        if self.link.host != self.me.id:
+            return {"type": "error", "error": f"{name}: only the host lets people in"}
+        answer = self.link.let_in if name == "let-in" else self.link.turn_away
+        if not await answer(participant):
+            return {"type": "error", "error": f"{name}: nobody with id {participant!r} is waiting"}
+        return {"type": "sent", "cmd": name, "participant": participant}
 
     def _took_part(self) -> bool:
         """Whether this machine has a journal of the session: the link makes it once the relay

@@ -34,6 +34,7 @@ from pairup.tui.widgets import DecisionLog, Roster, TimerPanel, fit, plain
 
 if TYPE_CHECKING:
     from pairup.tui.session import Participation
+    from pairup.tui.shown import KnockRow
 
 # The dialogs (pairup.tui.screens) are imported where they open: their widgets (text areas,
 # selects, lists) are not part of the first frame, and the app loads them in a thread right
@@ -92,7 +93,16 @@ ACTIONS = (
     Action("w", "away", "Away", "step away from the rotation, or come back to it"),
     Action("l", "lesson", "Lesson", "note something learned, for the session record"),
     Action("g", "commit", "Commit", "commit what is staged, crediting everyone pairing"),
+    Action(
+        "v",
+        "copy_watch_link",
+        "Watch link",
+        "copy the watch link: whoever has it follows the session live and can change nothing",
+    ),
+    Action("i", "let_in", "Let in", "let in, or turn away, someone waiting for you, the host"),
 )
+WATCHER_ACTIONS = {"help", "app.quit", "copy_link", "copy_watch_link"}
+"""What a watch link's screen can do: it changes nothing in the session."""
 NEEDS_SESSION = {a.action for a in ACTIONS} - {"help", "app.quit"}
 EXTRA = {a.action for a in ACTIONS if not a.always}
 QUIT = next(a for a in ACTIONS if a.action == "app.quit")
@@ -141,16 +151,22 @@ class MainScreen(Screen[None]):
         decisions.show(snap)
         decisions.border_subtitle = plain(_commits_line(snap))
         self.query_one("#link", Static).update(
-            Content.assemble(("Join link", "bold"), " ", printable(join_link or "…"))
+            Content.assemble(
+                ("Watch link" if snap.watching else "Join link", "bold"),
+                " ",
+                printable(join_link or "…"),
+            )
         )
         connection = self.query_one("#connection", Label)
         connection.update(plain(snap.connection))
-        for state in ("connecting", "connected", "reconnecting", "offline"):
+        for state in ("connecting", "connected", "reconnecting", "waiting", "offline"):
             connection.set_class(snap.connection_state == state, f"-{state}")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         snap = self.app.shown
         if action in NEEDS_SESSION and self.app.session is None:
+            return False
+        if snap.watching and action not in WATCHER_ACTIONS:
             return False
         phase = snap.phase
         allowed = {
@@ -163,6 +179,7 @@ class MainScreen(Screen[None]):
             "away": phase != "ended",
             "amend": bool(snap.decisions),
             "commit": self.app.session is not None and self.app.session.repository is not None,
+            "let_in": snap.host and bool(snap.knocking),
         }
         return allowed.get(action, True)
 
@@ -260,6 +277,17 @@ class MainScreen(Screen[None]):
             self.app.copy_to_clipboard(self.app.session.join_link)
             self.notify("Join link copied: paste it to your partner.", title="Copied")
 
+    def action_copy_watch_link(self) -> None:
+        if self.app.session is not None:
+            self.app.copy_to_clipboard(self.app.session.watch_link)
+            self.notify(
+                "Watch link copied: whoever opens it follows the session and changes nothing.",
+                title="Copied",
+            )
+
+    def action_let_in(self) -> None:
+        self.app.answer_knocks(again=True)
+
     def action_end_session(self) -> None:
         from pairup.tui.screens import Confirm
 
@@ -308,7 +336,10 @@ class PairupApp(App[str | None]):
         self.main = MainScreen()
         self._scheduled = False
         self._last: tuple[str, int, str | None] | None = None
-        self._shown_bindings: tuple[bool, str, bool, int] | None = None
+        self._shown_bindings: tuple[bool, str, bool, int, bool] | None = None
+        self._asked: set[tuple[str, str]] = set()
+        """Knocks the host has been asked about: (participant, fingerprint)."""
+        self._asking = False
 
     def get_default_screen(self) -> Screen[Any]:
         return self.main
@@ -324,7 +355,8 @@ class PairupApp(App[str | None]):
             self.exit(str(error))
             return
         self.session = session
-        self.sub_title = printable(f"session {session.session_id} · you are {session.me.name}")
+        who = "watching" if session.watching else session.me.name
+        self.sub_title = printable(f"session {session.session_id} · you are {who}")
         session.watch(self._changed)
         if session.connect:
             self.run_worker(self._take_part(session), name="link", group="session")
@@ -390,11 +422,59 @@ class PairupApp(App[str | None]):
             log.exception("drawing the main screen failed")
             self.notify("Part of the screen could not be drawn: see pairup.log", severity="error")
             return
-        bindings = (True, snap.phase, bool(snap.decisions), len(snap.roster))
+        bindings = (True, snap.phase, bool(snap.decisions), len(snap.roster), bool(snap.knocking))
         if bindings != self._shown_bindings:
             self._shown_bindings = bindings
             self.main.refresh_bindings()
         self._announce(session, snap)
+        self.answer_knocks()
+
+    def answer_knocks(self, *, again: bool = False) -> None:
+        """The host is asked, one newcomer at a time, whether to let them in, with the name
+        and key fingerprint they show; one not answered (escape) is asked about again only
+        when the host presses the key for it (``again``)."""
+        snap = self.shown
+        if not snap.host or self._asking:
+            return
+        waiting = [
+            knock
+            for knock in snap.knocking
+            if again or (knock.participant, knock.fingerprint) not in self._asked
+        ]
+        if not waiting:
+            if again:
+                self.notify("Nobody is waiting to come in.")
+            return
+        self._asking = True
+        self.run_worker(self._ask_about(waiting[0]), group="session")
+
+    async def _ask_about(self, knock: "KnockRow") -> None:
+        from pairup.tui.screens import Choice
+
+        session = self.session
+        assert session is not None, "knocks come through a session"
+        self._asked.add((knock.participant, knock.fingerprint))
+        who = knock.name or knock.participant
+        back = " again: they were taken out of the session" if knock.returning else ""
+        try:
+            answer = await self.push_screen_wait(
+                Choice(
+                    f"Let {who} in?",
+                    f"{who} (id {knock.participant}) asks to join{back}. Their key's "
+                    f"fingerprint is {knock.fingerprint}: ask them to read out the one their "
+                    "screen shows.",
+                    [("in", "l", "Let them in"), ("away", "t", "Turn them away")],
+                )
+            )
+            if answer is not None:
+                answered = await (session.let_in if answer == "in" else session.turn_away)(
+                    knock.participant
+                )
+                if not answered:
+                    self.notify(f"{who} is no longer waiting.")
+        finally:
+            self._asking = False
+        self.answer_knocks()
 
     def _announce(self, session: "Participation", snap: Snapshot) -> None:
         """Bell, flash and toast when the driver changes or a break starts; the retro prompt

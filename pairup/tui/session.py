@@ -40,7 +40,14 @@ from pairup.session.reduce import amend_refused, end_refused, take_out_refused
 from pairup.session.rotation import next_driver
 from pairup.session.state import Member, State
 from pairup.tui import text
-from pairup.tui.shown import CommitPreview, CommitRow, DecisionRow, RosterRow, Snapshot
+from pairup.tui.shown import (
+    CommitPreview,
+    CommitRow,
+    DecisionRow,
+    KnockRow,
+    RosterRow,
+    Snapshot,
+)
 from pairup.tui.widgets import fit
 
 ROUTINE = {"roles.rotated", "break.ended", "participant.away"}
@@ -48,6 +55,11 @@ ROUTINE = {"roles.rotated", "break.ended", "participant.away"}
 the first counts, so the refusal of the others is routine and not worth a word."""
 LEAVE_WAIT_SECONDS = 2.0
 END_WAIT_SECONDS = 3.0
+WATCHING = "You are watching this session: a watch link cannot change it."
+UNAUTHENTIC = (
+    "An event from the relay failed authentication and was not applied: the relay, or "
+    "something between, changed or made it. The session goes on."
+)
 INDEX_CHANGES = (
     FileStatus.INDEX_NEW
     | FileStatus.INDEX_MODIFIED
@@ -106,6 +118,15 @@ class Participation:
     @property
     def join_link(self) -> str:
         return str(self.link.join)
+
+    @property
+    def watch_link(self) -> str:
+        """The session's watch link: anyone holding the join link can make it."""
+        return str(self.link.join.watching())
+
+    @property
+    def watching(self) -> bool:
+        return self.link.watching_only
 
     @property
     def session_id(self) -> str:
@@ -174,6 +195,13 @@ class Participation:
             connection_state=link.status.state,
             problem=link.status.reason if link.status.state != "connected" else "",
             end_refused=end_refused(view, self.me.id) or "",
+            watchers=tuple(name or pid for pid, name in sorted(link.watchers.items())),
+            knocking=tuple(
+                KnockRow(knock.participant, knock.name, knock.fingerprint, knock.returning)
+                for knock in link.knocking
+            ),
+            watching=link.watching_only,
+            host=link.host == self.me.id,
         )
 
     def summary(self) -> Text:
@@ -304,6 +332,8 @@ class Participation:
     def ask(self, command: dict[str, Any]) -> str | None:
         """Turn ``command`` into an event against the session as shown now and queue it;
         or say in one line why it cannot be."""
+        if self.link.watching_only:
+            return WATCHING
         try:
             event = command_event(command, self.link.view, self.me.id, self.link.now())
         except CommandError as error:
@@ -311,10 +341,18 @@ class Participation:
         self._outgoing.put_nowait(event)
         return None
 
+    async def let_in(self, participant: str) -> bool:
+        """The host lets a waiting newcomer in; whether they were still waiting."""
+        return await self.link.let_in(participant)
+
+    async def turn_away(self, participant: str) -> bool:
+        """The host turns a waiting newcomer away; whether they were still waiting."""
+        return await self.link.turn_away(participant)
+
     async def leave(self) -> None:
         """Say goodbye to the others (a guest), and wait a moment for it to leave this machine;
         no reconnect joins again after that."""
-        if self.prefs.hosting:
+        if self.prefs.hosting or self.link.watching_only:
             return
         if self._introductions is not None:
             self._introductions.stop()
@@ -346,12 +384,16 @@ class Participation:
                 self.ever_connected = True
             changed()
 
-        self._introductions = Introductions(self.link, self.me, self.settings)
+        if not self.link.watching_only:
+            self._introductions = Introductions(self.link, self.me, self.settings)
         self.link.listeners.append(on_change)
 
     def tasks(self, problem: Callable[[str], None]) -> list[Awaitable[None]]:
         """What must run while the screen is up: the connection, the timekeeper, the sender
         (one, so events leave in the order they were asked for), and a watch on refusals."""
+        if self.link.watching_only:
+            # A watcher follows the session and sends nothing: no join, no reports, no commits.
+            return [self._refusals(problem)]
         tasks = [
             keep_time(self.link),
             keep_presence(self.link),
@@ -394,12 +436,18 @@ class Participation:
                 await self.link.submit(event)
             except EventTooLarge as error:
                 problem(str(error))
+                continue
+            if isinstance(event, ev.ParticipantLeft) and event.participant_id != event.actor:
+                # Taken out: the relay disconnects them, and only the host lets them back.
+                await self.link.remove(event.participant_id)
 
     async def _refusals(self, problem: Callable[[str], None]) -> None:
         while True:
             applied = await self.link.applied.get()
             event = applied.event
-            if applied.forged:
+            if event is None:
+                problem(UNAUTHENTIC)
+            elif applied.forged:
                 problem(f"An event from the relay was not applied: {applied.rejected}")
             elif applied.rejected and event.actor == self.me.id and not _routine(event):
                 problem(f"Not applied: {applied.rejected}")

@@ -83,6 +83,24 @@ class Snapshot:
     """connecting, connected, reconnecting or offline"""
     problem: str = ""
     end_refused: str = ""
+    watchers: tuple[str, ...] = ()
+    """The names (else ids) of who watches the session now."""
+    knocking: tuple["KnockRow", ...] = ()
+    """Who waits for the host to let them in."""
+    watching: bool = False
+    """This participant holds a watch link: the screen changes nothing."""
+    host: bool = False
+    """This participant is the session's host: they let newcomers in."""
+
+
+@dataclass(frozen=True, slots=True)
+class KnockRow:
+    """Someone waiting for the host, as the host's question shows them."""
+
+    participant: str
+    name: str
+    fingerprint: str
+    returning: bool
     """Why this participant may not end the session now, empty if they may."""
     """Why the relay cannot be reached, while it cannot."""
 

@@ -71,6 +71,8 @@ def connection(status: "Status", now: float, chaos: str = "") -> str:
         return f"● connected to {status.relay}{drill}"
     if status.state == "connecting":
         return f"◌ connecting to {status.relay}…"
+    if status.state == "waiting":
+        return f"◌ {status.reason or 'waiting for the host to let you in'} ({status.relay})"
     if status.state == "reconnecting":
         wait = 0.0 if status.retry_at is None else max(0.0, status.retry_at - now)
         if status.reason:

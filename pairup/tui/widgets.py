@@ -209,6 +209,16 @@ class Roster(Guarded, Static):
                 lines.append("●", style="green")
             else:
                 lines.append("○", style="dim")
+        if snap.watchers:
+            names = ", ".join(printable(name) for name in snap.watchers)
+            lines.append("\n")
+            lines.append(fit(f"watching: {names}", max(6, self.content_size.width)), style="dim")
+        if snap.knocking:
+            lines.append("\n")
+            waiting = ", ".join(
+                printable(knock.name or knock.participant) for knock in snap.knocking
+            )
+            lines.append(fit(f"waiting for the host: {waiting}", max(6, self.content_size.width)))
         return lines
 
     @staticmethod

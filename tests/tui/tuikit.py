@@ -134,7 +134,14 @@ class Partner:
     ) -> None:
         self.me = ev.Participant(id=f"p{index}", name=name, email=f"p{index}@example.com")
         reading, self._writing = os.pipe()
-        link = Link(join, self.me.id, tmp_path / f"p{index}", rng=PinnedJitter(), ping_interval=0.5)
+        link = Link(
+            join,
+            self.me.id,
+            tmp_path / f"p{index}",
+            name=name,
+            rng=PinnedJitter(),
+            ping_interval=0.5,
+        )
         self.repository = tmp_path / f"repo{index}"
         repo = pygit2.init_repository(self.repository)
         repo.config["user.name"] = "Partner"
