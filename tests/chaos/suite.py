@@ -231,7 +231,12 @@ async def run_seed(drill: Drill, seed: int, scratch: Path) -> SeedResult:
 
 
 async def _open(session: Session) -> None:
-    """Start the host's link and wait until the relay knows the session; then the guests'."""
+    """Start the host's link and wait until the session is open in the log; then the guests'.
+
+    A host shares its link once it is in the session, and the first to join is the session's
+    host: a guest whose join overtook the host's (a frame of the host's lost, say) would be
+    the host, and the real one's rules would be refused at every reconnect, its log still
+    growing after the peers agreed."""
     host, *guests = session.peers
     settings = ev.SessionSettings(turn_seconds=900)
     for peer in (host, *guests):
@@ -239,7 +244,20 @@ async def _open(session: Session) -> None:
         Introductions(peer.link, me, settings if peer is host else None)
         peer.task = asyncio.create_task(peer.link.run())
         if peer is host:
-            await asyncio.wait_for(peer.link.caught_up(), 60)
+            await _opened(peer.link, 60.0)
+
+
+async def _opened(link: Link, seconds: float) -> None:
+    """Wait until the session's log, as ``link`` has confirmed it, holds its opening."""
+    changed = asyncio.Event()
+    link.listeners.append(changed.set)
+    try:
+        async with asyncio.timeout(seconds):
+            while not link.confirmed.opened:
+                changed.clear()
+                await changed.wait()
+    finally:
+        link.listeners.remove(changed.set)
 
 
 async def _decide(session: Session, peer: Peer, drill: Drill, rng: random.Random) -> None:
