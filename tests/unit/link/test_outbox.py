@@ -5,7 +5,14 @@ before the join is in the log; and a watch link has no outbox at all."""
 import pytest
 
 from pairup import protocol as wire
-from pairup.link.core import OUTBOX_RATE, RESEND_LONGEST, WATCH_ONLY, WatchOnly
+from pairup.link.core import (
+    OUTBOX_RATE,
+    RESEND_LONGEST,
+    WATCH_ONLY,
+    EventTooLarge,
+    WatchOnly,
+    check_size,
+)
 
 from .kit import JOIN, core, joined, lesson, published, raw, sent, sequenced, welcome
 
@@ -93,3 +100,12 @@ def test_a_repair_round_asks_for_the_gaps_only_after_a_round_without_arrivals():
 
 def _resumes(actions):
     return [(f.after, f.until) for f in sent(actions) if isinstance(f, wire.Resume)]
+
+
+def test_an_event_too_large_for_a_frame_is_refused_with_its_kind_and_the_limit():
+    huge = lesson("ann", "x" * 2000).model_copy(update={"sig": "s" * (wire.MAX_BODY_BYTES)})
+    with pytest.raises(
+        EventTooLarge, match=f"lesson.noted is over {wire.MAX_BODY_BYTES // 1024} KiB"
+    ):
+        check_size(huge)
+    check_size(lesson("ann", "x" * 2000))
