@@ -36,8 +36,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from websockets.asyncio.server import ServerConnection
+from typing import Protocol
 
 log = logging.getLogger("pairup.relay.chaos")
 
@@ -207,7 +206,16 @@ def _span(text: str) -> tuple[float, float]:
     return bounds
 
 
-Send = Callable[[ServerConnection, list[bytes]], None]
+class Port(Protocol):
+    """A connection as the drill sees it: something to name in its log, and to cut."""
+
+    @property
+    def id(self) -> int: ...
+
+    def abort(self) -> None: ...
+
+
+Send = Callable[[Port, list[bytes]], None]
 """How the relay sends frames on one connection at once (no chaos of its own)."""
 
 
@@ -220,31 +228,30 @@ class Chaos:
         self.counts: Counter[str] = Counter()
         self._rng = random.Random(spec.seed)
         self._paused_until = 0.0
-        self._held: dict[tuple[ServerConnection, str], list[str | bytes]] = {}
+        self._held: dict[tuple[Port, str], list[str | bytes]] = {}
         self._timers: set[asyncio.TimerHandle] = set()
 
     # -- inbound -----------------------------------------------------------------------------
 
-    async def incoming(
-        self, connection: ServerConnection, raw: str | bytes
-    ) -> list[tuple[float, str | bytes]]:
+    def incoming(self, connection: Port, raw: str | bytes) -> list[tuple[float, str | bytes]]:
         """What the relay should handle for one received message, and after how many seconds:
         nothing, the message, copies of it, or messages held back before it. A delayed
-        message does not hold up the ones behind it: each is late on its own."""
-        await self._wait_while_paused()
+        message does not hold up the ones behind it: each is late on its own. While the relay
+        is paused, everything waits for the pause to end."""
+        paused = max(0.0, self._paused_until - self.clock())
         fate, copies = self._draw(connection, "in")
         if fate in ("disconnect", "drop"):
             return []
         if fate == "reorder":
             self._held.setdefault((connection, "in"), []).extend([raw] * copies)
             return []
-        delay = self._delay() if fate == "delay" else 0.0
+        delay = paused + (self._delay() if fate == "delay" else 0.0)
         released = self._held.pop((connection, "in"), [])
-        return [(delay, raw)] * copies + [(0.0, held) for held in released]
+        return [(delay, raw)] * copies + [(paused, held) for held in released]
 
     # -- outbound ----------------------------------------------------------------------------
 
-    def outgoing(self, connection: ServerConnection, frames: list[bytes], send: Send) -> None:
+    def outgoing(self, connection: Port, frames: list[bytes], send: Send) -> None:
         """Send ``frames`` on ``connection`` through the drill, each frame meeting its fate."""
         now_frames: list[bytes] = []
         for frame in frames:
@@ -268,7 +275,7 @@ class Chaos:
             else:
                 send(connection, now_frames)
 
-    def forget(self, connection: ServerConnection) -> None:
+    def forget(self, connection: Port) -> None:
         """The connection is gone: what was held back for it is lost with it."""
         self._held.pop((connection, "in"), None)
         self._held.pop((connection, "out"), None)
@@ -285,7 +292,7 @@ class Chaos:
 
     # -- the draws ---------------------------------------------------------------------------
 
-    def _draw(self, connection: ServerConnection, direction: str) -> tuple[str | None, int]:
+    def _draw(self, connection: Port, direction: str) -> tuple[str | None, int]:
         """One message's fate and how many copies of it go on, from one draw per fault in a
         fixed order (so a seed replays). A lost message is not repeated; a repeated one may
         also be delayed or held back, its copies together."""
@@ -298,7 +305,7 @@ class Chaos:
             self._note("pause", connection, direction)
         if draws[4] < spec.disconnect:
             fate = "disconnect"
-            connection.transport.abort()
+            connection.abort()
         elif draws[0] < spec.drop:
             fate = "drop"
         elif draws[3] < spec.reorder:
@@ -313,7 +320,7 @@ class Chaos:
             self._note("dup", connection, direction)
         return fate, copies
 
-    def _note(self, fate: str, connection: ServerConnection, direction: str) -> None:
+    def _note(self, fate: str, connection: Port, direction: str) -> None:
         self.counts[fate] += 1
         log.info("chaos: %s, %s, connection %s", fate, direction, connection.id)
 
@@ -321,9 +328,7 @@ class Chaos:
         low, high = self.spec.delay_range
         return self._rng.uniform(low, high)
 
-    def _later(
-        self, delay: float, connection: ServerConnection, frames: list[bytes], send: Send
-    ) -> None:
+    def _later(self, delay: float, connection: Port, frames: list[bytes], send: Send) -> None:
         def fire() -> None:
             self._timers.discard(timer)
             wait = self._paused_until - self.clock()
@@ -334,7 +339,3 @@ class Chaos:
 
         timer = asyncio.get_running_loop().call_later(delay, fire)
         self._timers.add(timer)
-
-    async def _wait_while_paused(self) -> None:
-        while (wait := self._paused_until - self.clock()) > 0:
-            await asyncio.sleep(wait)

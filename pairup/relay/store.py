@@ -30,10 +30,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple, Self
+from typing import Self
 
 from pairup.durable import make_dirs, sync_dir
-from pairup.protocol import encode_sequenced, json_string
+from pairup.protocol import json_string
+from pairup.relay.core.events import StoredEvent
 
 SCHEMA_VERSION = 5
 _APPLICATION_ID = int.from_bytes(b"pair", "big")
@@ -143,31 +144,6 @@ class SessionExists(StoreError):
 
 class _Refused(StoreError):
     """A write that broke a constraint of the schema (a repeated key) and was rolled back."""
-
-
-class StoredEvent(NamedTuple):
-    """An event as the relay sequenced it: the envelope it reads, the body it does not, and
-    the frame participants get for it. Make one with :func:`sequenced`, which writes the frame.
-
-    A named tuple, not a frozen dataclass: the relay makes one per event on its hottest path,
-    and a frozen dataclass took four times as long to make."""
-
-    session: str
-    seq: int
-    id: str
-    sender: str
-    at: float
-    """The relay's time when it accepted the event."""
-    body: str
-    frame: bytes
-    """The ``event`` frame of the other fields (:func:`pairup.protocol.encode_sequenced`):
-    what the relay sends, and what the store keeps."""
-
-
-def sequenced(session: str, *, seq: int, id: str, sender: str, at: float, body: str) -> StoredEvent:
-    """The event with its frame, encoded once for the store and for every participant."""
-    frame = encode_sequenced(seq=seq, at=at, id=id, sender=sender, body=body)
-    return StoredEvent(session, seq, id, sender, at, body, frame)
 
 
 @dataclass(frozen=True, slots=True)

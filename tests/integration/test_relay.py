@@ -324,36 +324,12 @@ def test_frames_sent_together_are_handled_in_order_and_none_after_a_refused_one(
             # The fifth may still be on its way to the disk when the refusal comes back: wait
             # until all the relay sequenced is stored, then it is the five and nothing after
             # the refused frame.
-            room = relay.relay._rooms[session]
+            room = relay.relay.core.rooms[session]
             async with asyncio.timeout(5):
                 while room.stored_seq < max(room.last_seq, 5):
                     await asyncio.sleep(0.01)
             stored = [event.id for event in relay.store.events_after(session, 0)]
             assert stored == [f"ann-{n:06d}" for n in range(1, 6)]
-
-    run(scenario())
-
-
-def test_events_are_taken_as_they_are_parsed_and_again_once_a_queued_frame_is_answered(tmp_path):
-    async def scenario():
-        async with running_relay(tmp_path) as relay:
-            session, secret = new_session()
-            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
-            bob = await Peer.join(relay.url, session, secret, "bob")
-            members = relay.relay._rooms[session].members
-            (connection,) = [c for c, name in members.items() if name == "ann"]
-            for _ in range(20):
-                await ann.publish()
-            assert len(await bob.until(wire.Sequenced, count=20)) == 20
-            assert connection.taken == 20
-            # A ping goes the queue's way; once it is answered, events are taken again.
-            await ann.ws.send(wire.encode(wire.Ping(sent=1.0)))
-            await ann.until(wire.Pong)
-            await ann.publish()
-            assert len(await bob.until(wire.Sequenced)) == 1
-            assert connection.taken == 21
-            await ann.close()
-            await bob.close()
 
     run(scenario())
 

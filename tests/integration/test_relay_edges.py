@@ -13,9 +13,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from pairup import protocol as wire
+from pairup.relay.core.events import StoredEvent, sequenced
 from pairup.relay.run import tls_context
-from pairup.relay.server import Limits, Relay, _Room, _Writer
-from pairup.relay.store import Store, StoredEvent, sequenced
+from pairup.relay.server import Limits, Relay, _Writer
+from pairup.relay.store import Store
 
 from .relaykit import LOOPBACK, Peer, hello_text, new_session, refusal, running_relay
 
@@ -195,54 +196,6 @@ def test_a_session_someone_is_still_in_does_not_expire(tmp_path):
     run(scenario())
 
 
-class _HeldAdmission(Relay):
-    """A relay that holds each admission after finding its session and checking the
-    participant's key, until told to go on: the moment a welcome is on its way, made to last."""
-
-    def __init__(self, store: Store) -> None:
-        super().__init__(store, limits=Limits(reject_delay=0.05))
-        self.holding = asyncio.Event()
-        self.release = asyncio.Event()
-
-    async def _owns(self, room: _Room, hello: wire.Hello, challenge: bytes) -> bool:
-        owns = await super()._owns(room, hello, challenge)
-        if hello.participant == "bob":
-            self.holding.set()
-            await self.release.wait()
-        return owns
-
-
-def test_a_participant_welcomed_as_a_failed_commit_lets_the_session_go_is_closed_too(tmp_path):
-    """The session's room is let go when a commit fails, and its members are closed so they
-    come back to the stored session; one admitted at that moment must not stay in the old
-    room, where its events would go nowhere."""
-
-    async def scenario():
-        store = Store.open(tmp_path / "relay.sqlite3")
-        relay = _HeldAdmission(store)
-        server = await relay.start(LOOPBACK, 0)
-        url = f"ws://{LOOPBACK}:{server.sockets[0].getsockname()[1]}"
-        try:
-            session, secret = new_session()
-            ann = await Peer.join(url, session, secret, "ann", create=True)
-            bob_joining = asyncio.create_task(Peer.join(url, session, secret, "bob"))
-            await relay.holding.wait()
-            store.close()  # the disk is gone: the next commit fails
-            await ann.publish()
-            async with asyncio.timeout(5):
-                await ann.ws.wait_closed()
-            assert ann.ws.close_code == wire.Close.STORAGE_FAILED
-            relay.release.set()
-            bob = await bob_joining
-            async with asyncio.timeout(5):
-                await bob.ws.wait_closed()
-            assert bob.ws.close_code == wire.Close.STORAGE_FAILED
-        finally:
-            await relay.stop(server)
-
-    run(scenario())
-
-
 def test_after_a_failed_commit_the_writer_drops_that_sessions_later_events_only(tmp_path):
     """Events queued behind a failed commit carry offsets that follow ones not on disk: those
     of the failed session must not reach the store (they would fail every commit they share),
@@ -253,22 +206,7 @@ def test_after_a_failed_commit_the_writer_drops_that_sessions_later_events_only(
             verifier = wire.verifier(wire.JoinLink("ws://relay", "session-a", b"k" * 16))
             for session in ("session-a", "session-b"):
                 store.create_session(session, verifier, created_at=T0, max_participants=8)
-            rooms = {
-                session: _Room(
-                    session,
-                    verifier=b"",
-                    watch_verifier=b"",
-                    host="ann",
-                    approve=False,
-                    max_participants=8,
-                    last_seq=0,
-                    stored_seq=0,
-                    last_at=T0,
-                    ids={},
-                    identities={},
-                )
-                for session in ("session-a", "session-b")
-            }
+            rooms = {session: _Session() for session in ("session-a", "session-b")}
             handed_back: asyncio.Queue[tuple[str, list[str]]] = asyncio.Queue()
 
             def back(outcome):
@@ -303,6 +241,10 @@ def test_a_relay_that_cannot_listen_leaves_nothing_running(tmp_path):
 
 
 T0 = 1_790_000_000.0
+
+
+class _Session:
+    """A session's room as the writer sees it: something to tell from another."""
 
 
 def _stored(session: str, seq: int) -> StoredEvent:

@@ -19,7 +19,8 @@ from pairup.config import load_config
 from pairup.launch import LaunchError, embedded_relay
 from pairup.link.client import Link
 from pairup.link.timekeeper import new_id
-from pairup.relay.store import Store, StoreDamaged, sequenced
+from pairup.relay.core.events import sequenced
+from pairup.relay.store import Store, StoreDamaged
 from pairup.session import events as ev
 
 from .relaykit import Peer, PinnedJitter, new_session, next_frame, running_relay

@@ -2,7 +2,9 @@
 small limits and raw clients on loopback.
 
 Rate limits run on a clock the test holds (``Ticks``), so a budget that must stay empty does,
-and one that refills does so when the test says. Connections come from several loopback
+and one that refills does so when the test says; the relay's timeouts run on the same clock,
+so the few tests of a timeout here run on the real one (the rules' timers are tested on a
+made-up clock in tests/unit/relay). Connections come from several loopback
 addresses (127.0.0.2, 127.0.0.3, ...), all talking to the relay on 127.0.0.1: the caps count
 by address.
 """
@@ -220,7 +222,7 @@ def test_idle_handshakes_count_against_their_address_and_the_rest_are_cut(tmp_pa
     cut if not, and past twice that cut at once; participants from elsewhere get in."""
 
     async def scenario():
-        async with relay_with(tmp_path, pending_per_ip=3, refusal_grace=0.3) as relay:
+        async with running_relay(tmp_path, pending_per_ip=3, refusal_grace=0.3) as relay:
             flood = [await idle("127.0.0.2", relay.url) for _ in range(10)]
             cut = await asyncio.gather(*(cut_soon(reader, 0.6) for reader, _ in flood))
             assert cut == [False] * 3 + [True] * 7
@@ -247,7 +249,7 @@ def test_connections_not_admitted_cannot_take_the_room_admitted_participants_nee
 
     async def scenario():
         limits = {"connections": 12, "pending_connections": 3, "refusal_grace": 0.3}
-        async with relay_with(tmp_path, **limits) as relay:
+        async with running_relay(tmp_path, **limits) as relay:
             session, secret = new_session()
             peers = [
                 await Peer.join(relay.url, session, secret, f"p{n}", create=n == 0)
@@ -304,7 +306,7 @@ def test_nothing_but_one_hello_comes_before_the_welcome(tmp_path, frame):
 
 def test_the_hello_timeout_counts_from_the_first_byte_with_the_http_handshake(tmp_path):
     async def scenario():
-        async with relay_with(tmp_path, hello_timeout=0.3) as relay:
+        async with running_relay(tmp_path, hello_timeout=0.3) as relay:
             reader, writer = await idle(LOOPBACK, relay.url)
             writer.write(b"GET /s/abcdefghij HTTP/1.1\r\nHost: relay\r\n")  # and no more
             assert await cut_soon(reader, 1.5)
