@@ -159,6 +159,9 @@ class Link:
         self._journal: Journal | None = None
         self._journal_lock = asyncio.Lock()
         self._ws: ClientConnection | None = None
+        """The connection, once welcomed."""
+        self._opening: ClientConnection | None = None
+        """The connection before its welcome (one waiting for the host, say)."""
         self._closed = asyncio.Event()
         self._caught_up = asyncio.Event()
         self._close_reason = CLOSED
@@ -298,8 +301,9 @@ class Link:
         """Stop taking part; the final status says ``reason``."""
         self._close_reason = reason
         self._closed.set()
-        if self._ws is not None:
-            await self._ws.close()
+        connection = self._ws or self._opening
+        if connection is not None:
+            await connection.close()
 
     async def run(self) -> None:
         """Stay connected until the session ends, :meth:`close` is called, or entry is refused.
@@ -374,7 +378,7 @@ class Link:
                     else self._unreachable(error)
                 )
             finally:
-                self._ws = None
+                self._ws = self._opening = None
                 self._caught_up.clear()
             if self._closed.is_set() or self.core.ended:
                 break
@@ -429,6 +433,9 @@ class Link:
         return self._identity
 
     async def _converse(self, ws: ClientConnection) -> None:
+        self._opening = ws
+        if self._closed.is_set():
+            return
         self._check_pin(ws)
         headers = ws.response.headers if ws.response else None
         challenge = challenge_of(

@@ -11,19 +11,31 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from pairup.protocol import Publish
 from pairup.relay.chaos import Chaos, ChaosSpec
-from pairup.relay.server import Relay, ServerConnection, _Room
+from pairup.relay.core.actions import Action, Moment
+from pairup.relay.core.rules import Peer, RelayCore, Room
+from pairup.relay.server import Relay
 from pairup.relay.store import Store
 
 
-class ForgetfulRelay(Relay):
+class ForgetfulCore(RelayCore):
     def _sequence(
-        self, connection: ServerConnection, room: _Room, participant: str, frame: Publish
-    ) -> None:
+        self, peer: Peer, room: Room, frame: Publish, now: Moment
+    ) -> list[Action] | tuple[()]:
         room.ids.pop(frame.id, None)
-        super()._sequence(connection, room, participant, frame)
+        return super()._sequence(peer, room, frame, now)
+
+
+class ForgetfulRelay(Relay):
+    async def start(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        server = await super().start(*args, **kwargs)
+        # The relay makes its core as it starts (it needs the file limit): the same core,
+        # with the rule that forgets ids.
+        self.core.__class__ = ForgetfulCore
+        return server
 
 
 async def serve(host: str, port: int, data_dir: Path, spec: ChaosSpec) -> None:

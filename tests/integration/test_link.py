@@ -21,9 +21,11 @@ from cryptography.x509.oid import NameOID
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from pairup import identity
 from pairup import protocol as wire
 from pairup.journal import journal_path, load
 from pairup.link.client import EventTooLarge, Link, WatchOnly
+from pairup.link.core import WAITING
 from pairup.link.timekeeper import new_id
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
@@ -738,5 +740,105 @@ def test_a_relay_that_does_not_say_it_speaks_protocol_4_is_older_and_the_link_st
             await asyncio.wait_for(crew.tasks.pop(ann), WAIT)
             assert ann.status.state == "offline"
             assert "runs an older pairup: upgrade it" in ann.status.reason
+
+    run(scenario())
+
+
+# -- protocol 4: the host lets newcomers in, and anyone may be taken out -------------------------
+
+
+async def knocks(crew: Crew, host: Link, newcomer: Link) -> None:
+    await crew.until(
+        lambda: (
+            newcomer.status.state == "waiting"
+            and any(knock.participant == newcomer.participant for knock in host.knocking)
+        ),
+        f"{newcomer.participant} waits and {host.participant} sees the knock",
+    )
+
+
+def test_a_newcomer_waits_until_the_host_lets_them_in_by_the_name_and_fingerprint_shown(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, session = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True, approve=True)
+            await crew.connected(ann)
+            assert (ann.host, ann.approve) == ("ann", True)
+            await introduce(ann, "ann")
+            bob = crew.link(join, "bob", name="Bob", ping_interval=0.05)
+            await knocks(crew, ann, bob)
+            assert bob.status.reason == WAITING
+            (knock,) = ann.knocking
+            key = identity.load_or_make(bob.data_dir, session, "bob")
+            assert (knock.name, knock.returning) == ("Bob", False)
+            assert knock.fingerprint == wire.fingerprint(wire.public_bytes(key))
+            # Waiting outlasts three ping intervals: no watchdog cuts it.
+            await asyncio.sleep(0.3)
+            assert crew.states[bob][-1] == "waiting"
+            assert await ann.let_in("bob")
+            await crew.connected(bob)
+            await crew.until(lambda: ann.knocking == (), "nobody knocks any more")
+            await introduce(bob, "bob")
+            decided = [await decide(bob, "let in")]
+            await crew.until(has_decisions([ann, bob], 1), "both have bob's decision")
+            assert_agreement([ann, bob], decided, events=3)
+            assert not await ann.let_in("carol")
+
+    run(scenario())
+
+
+def test_a_newcomer_the_host_turns_away_stops_with_the_relays_reason(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, _ = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True, approve=True)
+            await crew.connected(ann)
+            eve = crew.link(join, "eve", name="Eve")
+            await knocks(crew, ann, eve)
+            assert await ann.turn_away("eve")
+            await asyncio.wait_for(crew.tasks.pop(eve), WAIT)
+            assert eve.status.state == "offline"
+            assert eve.status.reason
+            assert "connected" not in crew.states[eve]
+            assert ann.status.state == "connected"
+
+    run(scenario())
+
+
+def test_a_participant_taken_out_stops_and_comes_back_only_when_let_in(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, _ = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True, approve=True)
+            await crew.connected(ann)
+            bob = crew.link(join, "bob", name="Bob")
+            await knocks(crew, ann, bob)
+            assert await ann.let_in("bob")
+            await crew.connected(bob)
+            assert await ann.remove("bob")
+            await asyncio.wait_for(crew.tasks.pop(bob), WAIT)
+            assert bob.status.state == "offline"
+            assert bob.status.reason
+            again = crew.link(join, "bob", name="Bob")
+            await knocks(crew, ann, again)
+            (knock,) = ann.knocking
+            assert knock.returning
+
+    run(scenario())
+
+
+def test_a_newcomer_whose_host_is_away_waits_says_so_and_can_still_close(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            join, _ = join_link(relay.url)
+            ann = crew.link(join, "ann", create=True, approve=True)
+            await crew.connected(ann)
+            await crew.stop(ann)
+            bob = crew.link(join, "bob", name="Bob")
+            await crew.until(lambda: bob.status.state == "waiting", "bob waits")
+            assert bob.status.reason == f"{WAITING} (the host is not connected)"
+            # Closing a link that waits ends it at once, not once the host answers.
+            await asyncio.wait_for(crew.stop(bob), 2.0)
+            assert (bob.status.state, bob.status.reason) == ("offline", "closed")
 
     run(scenario())
