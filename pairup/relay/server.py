@@ -63,6 +63,7 @@ Clock = Callable[[], float]
 
 KEEPALIVE_INTERVAL = 20.0
 """Seconds between the relay's pings of a connection; one unanswered by the next is cut."""
+INTERNAL_ERROR = 1011
 CLOSE_REASON_BYTES = 123
 """The most a WebSocket close frame holds of a reason (RFC 6455: 125 bytes, 2 for the code)."""
 
@@ -163,6 +164,7 @@ class _Wire(asyncio.Protocol):
         "_close_timer",
         "_parts",
         "_paused",
+        "_seen",
         "_text",
         "address",
         "behind",
@@ -199,6 +201,8 @@ class _Wire(asyncio.Protocol):
         self._parts: list[bytes] = []
         """A fragmented message so far."""
         self._text = True
+        self._seen = b""
+        """The last bytes of the request head so far, to find its end across reads."""
         self._close_timer: asyncio.TimerHandle | None = None
         self._paused: asyncio.Future[None] | None = None
         """While the transport's buffer is over its high-water mark: a replay waits on it."""
@@ -219,10 +223,34 @@ class _Wire(asyncio.Protocol):
         self.relay.connected(self)
 
     def data_received(self, data: bytes) -> None:
+        if self.protocol.state is State.CONNECTING:
+            # Up to the end of the request head first, so it is answered before anything
+            # after it is read: websockets parses bytes behind a request as frames, and a
+            # response sent after that fails its assertions.
+            joined = self._seen + data
+            end = joined.find(b"\r\n\r\n")
+            if end < 0:
+                self._seen = joined[-3:]
+            else:
+                cut = end + 4 - len(self._seen)
+                self._seen = b""
+                self._receive(data[:cut])
+                if cut < len(data) and not self.done:
+                    self._receive(data[cut:])
+                return
+        self._receive(data)
+
+    def _receive(self, data: bytes) -> None:
         self.protocol.receive_data(data)
         events = self.protocol.events_received()
         if events:
-            self.relay.arrived(self, events)
+            try:
+                self.relay.arrived(self, events)
+            except Exception:
+                # A bug, not bad input (that is refused with its code): this connection ends
+                # as websockets ends one whose handler raised, and the relay goes on.
+                log.exception("handling a connection's frames failed")
+                self.refuse(INTERNAL_ERROR, "the relay failed on your frame; reconnect")
         self.flush()
 
     def eof_received(self) -> None:

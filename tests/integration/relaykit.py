@@ -93,18 +93,23 @@ def hello_text(
     create: bool = False,
     max_participants: int = 8,
     key: Ed25519PrivateKey | None = None,
+    watch: bool = False,
+    approve: bool = False,
 ) -> str:
-    """The ``hello`` a participant holding the link answers this connection's challenge with."""
+    """The ``hello`` a participant holding the link (its watch link, with ``watch``) answers
+    this connection's challenge with."""
     assert ws.response is not None
     challenge = wire.challenge_bytes(ws.response.headers.get(wire.CHALLENGE_HEADER))
     assert challenge is not None, "the relay gave no challenge"
     link = wire.JoinLink(url, session, secret)
     hello = wire.hello(
-        link,
+        link.watching() if watch else link,
         participant,
         key or key_of(participant),
         challenge,
+        name=participant,
         create=create,
+        approve=approve,
         max_participants=max_participants,
     )
     return wire.encode(hello)
@@ -133,7 +138,7 @@ class Peer:
     def __init__(
         self,
         ws: ClientConnection,
-        welcome: wire.Welcome,
+        welcome: wire.Welcome | wire.Waiting,
         participant: str,
         session: str,
         secret: bytes,
@@ -155,7 +160,11 @@ class Peer:
         *,
         create: bool = False,
         max_participants: int = 8,
+        watch: bool = False,
+        approve: bool = False,
+        waits: bool = False,
     ) -> "Peer":
+        """Connected and welcomed, or (``waits``) waiting for the host to let it in."""
         ws = await connect(f"{url}/s/{session}", compression=None)
         await ws.send(
             hello_text(
@@ -166,10 +175,12 @@ class Peer:
                 participant,
                 create=create,
                 max_participants=max_participants,
+                watch=watch,
+                approve=approve,
             )
         )
         frame = await next_frame(ws)
-        assert isinstance(frame, wire.Welcome), frame
+        assert isinstance(frame, wire.Waiting if waits else wire.Welcome), frame
         return cls(ws, frame, participant, session, secret)
 
     async def publish(self, body: str = "{}", event_id: str | None = None) -> str:
@@ -180,6 +191,9 @@ class Peer:
         frame = wire.Publish(id=event_id, sender=self.participant, body=sealed)
         await self.ws.send(wire.encode(frame))
         return event_id
+
+    async def send(self, frame: wire.ClientFrame) -> None:
+        await self.ws.send(wire.encode(frame))
 
     async def until(self, kind: type, *, count: int = 1, timeout: float = 5.0) -> list:
         """The next ``count`` frames of one type, skipping the others."""
