@@ -115,7 +115,8 @@ class JoinLink:
 
     @classmethod
     def parse(cls, text: str) -> "JoinLink":
-        parts = urlsplit(text.strip())
+        # A link has no whitespace of its own: what a screen or a chat wrapped is joined back.
+        parts = urlsplit("".join(text.split()))
         example = "ws://HOST:PORT/s/SESSION#SECRET"
         if parts.scheme not in ("ws", "wss") or not parts.netloc:
             raise LinkError(f"a join link starts with ws:// or wss://, like {example}")

@@ -82,7 +82,9 @@ class Snapshot:
     connection_state: str
     """connecting, connected, reconnecting or offline"""
     problem: str = ""
+    """Why the relay cannot be reached, while it cannot."""
     end_refused: str = ""
+    """Why this participant may not end the session now, empty if they may."""
     watchers: tuple[str, ...] = ()
     """The names (else ids) of who watches the session now."""
     knocking: tuple["KnockRow", ...] = ()
@@ -91,6 +93,15 @@ class Snapshot:
     """This participant holds a watch link: the screen changes nothing."""
     host: bool = False
     """This participant is the session's host: they let newcomers in."""
+
+    @property
+    def who(self) -> str:
+        """The driver as a sentence's subject: "You" for this participant."""
+        return "You" if self.mine else self.driver_name
+
+    @property
+    def drives(self) -> str:
+        return f"{self.who} {'drive' if self.mine else 'drives'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +112,6 @@ class KnockRow:
     name: str
     fingerprint: str
     returning: bool
-    """Why this participant may not end the session now, empty if they may."""
-    """Why the relay cannot be reached, while it cannot."""
-
-    @property
-    def who(self) -> str:
-        """The driver as a sentence's subject: "You" for this participant."""
-        return "You" if self.mine else self.driver_name
-
-    @property
-    def drives(self) -> str:
-        return f"{self.who} {'drive' if self.mine else 'drives'}"
 
 
 STARTING = Snapshot(

@@ -24,7 +24,7 @@ import pytest
 from .conftest import PAIRUP
 
 TMUX = shutil.which("tmux")
-LINK = re.compile(r"ws://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]+#[A-Za-z0-9_-]+")
+LINK = re.compile(r"wss://127\.0\.0\.1:\d+/s/[A-Za-z0-9_-]+#[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")
 WAIT = 30.0
 
 Tmux = Callable[..., str]
@@ -86,7 +86,7 @@ def test_start_and_join_in_two_panes_then_roles_swap(tmux: Tmux, tmp_path: Path)
         "-c",
         str(tmp_path),
         "-x",
-        "90",
+        "130",
         "-y",
         "52",
         pairup_in_pane(tmp_path / "ann", "start", "--turn", "3s", "--name", "Ann"),
@@ -181,7 +181,7 @@ def test_a_host_who_leaves_the_session_open_resumes_it_and_the_partner_reconnect
             "#{pane_id}",
             "-c",
             str(repo),
-            *(() if ann_panes else ("-x", "100", "-y", "30")),
+            *(() if ann_panes else ("-x", "130", "-y", "30")),
             pairup_in_pane(tmp_path / "ann", "start", "--name", "Ann"),
         ).strip()
 

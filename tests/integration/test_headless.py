@@ -177,7 +177,9 @@ def participants(tmp_path: Path) -> Iterator[Callable[..., Participant]]:
             participant.stop()
 
 
-def host(launch: Callable[..., Participant], cwd: Path | None = None) -> tuple[Participant, str]:
+def host(
+    launch: Callable[..., Participant], cwd: Path | None = None, extra: tuple[str, ...] = ()
+) -> tuple[Participant, str]:
     ann = launch(
         "a",
         "start",
@@ -190,11 +192,15 @@ def host(launch: Callable[..., Participant], cwd: Path | None = None) -> tuple[P
         "Ann",
         "--email",
         "ann@example.test",
+        *extra,
         cwd=cwd,
     )
     first = ann.expect(lambda record: True, "the first line")
     assert first["type"] == "link", first
-    assert first["link"].startswith("ws://127.0.0.1:"), first
+    # The relay inside pairup serves wss:// with its own certificate, pinned by the link.
+    assert first["link"].startswith("wss://127.0.0.1:"), first
+    assert wire.JoinLink.parse(first["link"]).pin, first
+    assert wire.JoinLink.parse(first["watch"]) == wire.JoinLink.parse(first["link"]).watching()
     return ann, first["link"]
 
 
@@ -298,7 +304,7 @@ def wrong_secret(link: str) -> str:
     join = wire.JoinLink.parse(link)
     other = secrets.token_bytes(wire.SECRET_BYTES)
     assert other != join.secret
-    return str(wire.JoinLink(join.relay, join.session, other))
+    return str(wire.JoinLink(join.relay, join.session, other, pin=join.pin))
 
 
 def test_join_with_a_wrong_secret_ends_offline(tmp_path):

@@ -105,9 +105,9 @@ def log(*extra: ev.Event) -> list[ev.Event]:
 def offline_app(events: list[ev.Event], now: float, me: ev.Participant = ANN) -> PairupApp:
     join = wire.JoinLink(RELAY, SESSION, SECRET)
     link = Link(join, me.id, Path("/nonexistent"), clock=lambda: now)
-    link.confirmed = fold(events)
-    link.status = Status("connected", RELAY)
-    link.online = frozenset({"ann-0001", "bob-0001"})
+    link.confirmed = link.core.confirmed = fold(events)
+    link.core.status = Status("connected", RELAY)
+    link.core.online = frozenset({"ann-0001", "bob-0001"})
     prefs = Preferences(bell=False, retro=False, journal=JOURNAL)
     return opened(Participation(link, me, prefs=prefs, connect=False))
 

@@ -48,6 +48,12 @@ def test_a_watch_link_opens_the_bodies_and_admits_no_participant():
     assert watch.watching() == watch
 
 
+def test_a_link_wrapped_over_lines_reads_as_itself():
+    link = wire.JoinLink("wss://127.0.0.1:8765", SESSION, b"s" * 16, pin="P" * 43)
+    text = str(link)
+    assert wire.JoinLink.parse(f"  {text[:30]}\n {text[30:70]}\r\n\t{text[70:]} ") == link
+
+
 def test_the_redacted_link_has_no_secret():
     secret = secrets.token_bytes(wire.SECRET_BYTES)
     link = wire.JoinLink("wss://relay.example:443", SESSION, secret)
