@@ -42,7 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from bench.figures import Figure, Goal, add_options, percentile, save, verdict_text
-from bench.relay import LOOPBACK, RelayProcess, hello_text, publish_frame
+from bench.relay import LOOPBACK, RelayProcess, hello_text, opaque, publish_frame
 from pairup.relay.limits import Limits
 
 LIMITS = Limits()
@@ -134,7 +134,9 @@ async def flood_on(ws: ClientConnection, participant: str, ids: itertools.count)
     try:
         while True:
             for _ in range(64):
-                await ws.send(publish_frame(f"{participant}-{next(ids):010d}", participant, "{}"))
+                await ws.send(
+                    publish_frame(f"{participant}-{next(ids):010d}", participant, opaque({}))
+                )
             await asyncio.sleep(0)
     except ConnectionClosed:
         pass
@@ -242,7 +244,7 @@ async def round_trips(port: int, seconds: float, begin: Callable[[], None]) -> l
             break
         event_id = f"ann-{number:08d}"
         sent[event_id] = time.perf_counter()
-        await ann.send(publish_frame(event_id, "ann", "{}"))
+        await ann.send(publish_frame(event_id, "ann", opaque({})))
         await asyncio.sleep(1 / HONEST_RATE)
     await asyncio.sleep(1.0)
     for task in listening:

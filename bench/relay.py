@@ -17,7 +17,9 @@ and time. Runs alternate between the two relays, so both see the same machine. T
 
 Both load generators send the same bytes a real client would, formatted directly rather
 than through pydantic models, so what they cost is the same for both relays and the figures
-measure the relays.
+measure the relays. A body is as long as a sealed one and base64url like it (:func:`opaque`):
+the relay reads nothing of it but its size, so the load does not pay for the sealing, which
+is the participants' (``bench.signing`` measures it).
 
     python -m bench.relay            # 3 runs of each: 50 sessions, 5 s; 500 sessions, 10 s
     python -m bench.relay --quick    # a few seconds, only checks the benchmark still works
@@ -36,6 +38,7 @@ statement, SQLite's insert, the fsync).
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import gc
 import json
@@ -194,21 +197,35 @@ def cpu_seconds(pid: int, thread: int | None = None) -> float:
 # -- clients -------------------------------------------------------------------------------------
 
 
+SEAL_OVERHEAD = b"\0" * 28
+"""A sealed body's nonce and tag (:data:`pairup.seal.OVERHEAD`), in bytes."""
+
+
+def opaque(payload: dict[str, Any]) -> str:
+    """``payload`` as a body the size and alphabet of a sealed one, which the reader opens
+    with :func:`unopaque`."""
+    raw = json.dumps(payload).encode() + SEAL_OVERHEAD
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def unopaque(body: str) -> dict[str, Any]:
+    raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    return json.loads(raw[: -len(SEAL_OVERHEAD)])
+
+
 def publish_frame(id: str, sender: str, body: str) -> str:
     """The bytes ``wire.encode(wire.Publish(...))`` writes, formatted directly: validating a
     model for every event would make the load generator the cost being measured.
     :func:`check_publish_frame` holds the two to the same bytes."""
     return (
         f'{{"type":"publish","id":{wire.json_string(id)},"sender":{wire.json_string(sender)},'
-        f'"kind":"lesson.noted","body":{wire.json_string(body)}}}'
+        f'"body":{wire.json_string(body)}}}'
     )
 
 
 def check_publish_frame() -> None:
-    body = json.dumps({"sent": time.time()})
-    modelled = wire.encode(
-        wire.Publish(id="ann-00000001", sender="ann", kind="lesson.noted", body=body)
-    )
+    body = opaque({"sent": time.time()})
+    modelled = wire.encode(wire.Publish(id="ann-00000001", sender="ann", body=body))
     if publish_frame("ann-00000001", "ann", body) != modelled:
         raise RuntimeError("the load generator's publish frame differs from the protocol's")
 
@@ -224,7 +241,7 @@ class Client:
 
     async def send(self, stamp: float) -> None:
         self.sent += 1
-        body = json.dumps({"sent": stamp})
+        body = opaque({"sent": stamp})
         if self.kind == "bare":
             await self.ws.send(body)
         else:
@@ -238,12 +255,12 @@ class Client:
         async for raw in self.ws:
             if self.kind == "bare":
                 if raw != ACK:
-                    yield json.loads(raw)["sent"], None
+                    yield unopaque(str(raw))["sent"], None
                 continue
             frame = json.loads(raw)
             for event in frame["events"] if frame["type"] == "events" else [frame]:
                 if event["type"] == "event" and event["sender"] != self.name:
-                    yield json.loads(event["body"])["sent"], event["at"]
+                    yield unopaque(event["body"])["sent"], event["at"]
 
     async def drain(self) -> None:
         """Read everything the relay sends, without looking at it."""
@@ -633,7 +650,10 @@ def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
                 decimals=2,
                 note=fan_out,
             )
-            for name, fraction, goal in (("p50", 0.50, None), ("p99", 0.99, Goal(3.0)))
+            for name, fraction, goal in (
+                ("p50", 0.50, None),
+                ("p99", 0.99, Goal(2.0, on_ratio=True)),
+            )
         ),
     ]
     report = [

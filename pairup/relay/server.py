@@ -389,6 +389,8 @@ class Relay:
         self._alarm: asyncio.TimerHandle | None = None
         self._alarm_at = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        self._all_gone: asyncio.Event | None = None
+        """Set once stopping and every connection is gone."""
         self._work: set[asyncio.Task[None]] = set()
         """Store calls and replays under way; kept so they are not collected before they run."""
 
@@ -436,12 +438,13 @@ class Relay:
         if self.chaos is not None:
             self.chaos.cancel()
         server.close()
+        self._all_gone = asyncio.Event()
         for connection in list(self._wires.values()):
             connection.close(wire.Close.GOING_AWAY, "the relay is stopping")
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.limits.close_timeout):
-                while self._wires:
-                    await asyncio.sleep(0.01)
+        if self._wires:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.limits.close_timeout):
+                    await self._all_gone.wait()
         for connection in list(self._wires.values()):
             connection.abort()
         await server.wait_closed()
@@ -473,6 +476,8 @@ class Relay:
 
     def lost(self, connection: _Wire) -> None:
         self._wires.pop(connection.conn, None)
+        if self._all_gone is not None and not self._wires:
+            self._all_gone.set()
         if self.chaos is not None:
             self.chaos.forget(connection)
         self._do(self.core.closed(connection.conn, self.now()))
@@ -550,32 +555,30 @@ class Relay:
 
     def _do(self, actions: list[Action] | tuple[()]) -> None:
         for action in actions:
-            kind = type(action)
-            if kind is Send:
-                self._post(action)  # type: ignore[arg-type]
-                continue
-            connection = self._wires.get(getattr(action, "conn", 0))
-            if isinstance(action, Refuse):
-                if connection is not None:
-                    connection.refuse(action.code, action.reason)
-            elif isinstance(action, Close):
-                if connection is not None:
-                    connection.close(action.code, action.reason)
-            elif isinstance(action, Abort):
-                if connection is not None:
-                    connection.abort()
-            elif isinstance(action, Load | Create):
-                self._spawn(self._load(action))
-            elif isinstance(action, Bind):
-                self._spawn(self._bind(action))
-            elif isinstance(action, Remember):
-                self._spawn(self._write(self.store.remove, action.session, action.participant))
-            elif isinstance(action, Replay):
-                if connection is not None:
-                    connection.behind = []
-                    self._spawn(self._replay(connection, action))
-            elif isinstance(action, Touch):
-                self._spawn(self._write(self.store.touch, action.session, action.at))
+            match action:
+                case Send():
+                    self._post(action)
+                case Refuse(conn, code, reason):
+                    if (connection := self._wires.get(conn)) is not None:
+                        connection.refuse(code, reason)
+                case Close(conn, code, reason):
+                    if (connection := self._wires.get(conn)) is not None:
+                        connection.close(code, reason)
+                case Abort(conn):
+                    if (connection := self._wires.get(conn)) is not None:
+                        connection.abort()
+                case Load() | Create():
+                    self._spawn(self._load(action))
+                case Bind():
+                    self._spawn(self._bind(action))
+                case Remember(session, participant):
+                    self._spawn(self._write(self.store.remove, session, participant))
+                case Replay(conn):
+                    if (connection := self._wires.get(conn)) is not None:
+                        connection.behind = []
+                        self._spawn(self._replay(connection, action))
+                case Touch(session, at):
+                    self._spawn(self._write(self.store.touch, session, at))
         self._arm()
 
     def _post(self, send: Send) -> None:

@@ -451,6 +451,8 @@ class RelayCore:
         peer = self.peers.get(bind.conn)
         if peer is None or peer.room is None or peer.hello is None:
             return []
+        if peer.stage is not Stage.ADMITTING and peer.stage is not Stage.WAITING:
+            return []  # Refused or gone meanwhile.
         hello = peer.hello
         if room is not peer.room:
             # A failed commit let the session go meanwhile: coming back, the client finds the
@@ -462,8 +464,6 @@ class RelayCore:
                 wire.Close.POLICY,
                 f"participant id {hello.participant} belongs to someone else in this session",
             )
-        if peer.stage is Stage.WAITING:
-            room.waiting.pop(peer.conn, None)
         return self._enter(peer, room, now)
 
     def bind_failed(self, bind: Bind, reason: str) -> list[Action]:
@@ -691,8 +691,12 @@ class RelayCore:
         refusal = self._full(room, frame.participant)
         if refusal:
             return [_error(peer, refusal)]
+        # Out of the queue at once: a second approval finds nobody, and the newcomer is
+        # welcomed once its id is bound and remembered as let in.
+        del room.waiting[conn]
         newcomer.timer = None
-        return [Bind(conn, room.session, frame.participant, wire.key_bytes(frame.identity), True)]
+        key = wire.key_bytes(frame.identity)
+        return [Bind(conn, room.session, frame.participant, key, True), *self._presence(room)]
 
     def _remove(self, peer: Peer, room: Room, frame: wire.Remove) -> list[Action]:
         """Take someone out of the session: the host anyone but itself; when the session does

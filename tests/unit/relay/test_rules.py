@@ -279,6 +279,19 @@ def test_a_newcomer_waits_for_the_host_who_lets_them_in(shell):
     assert shell.hello(link, "bob").of(wire.Welcome), "let in once, in for good"
 
 
+def test_an_approval_given_twice_lets_the_newcomer_in_once(shell):
+    link, ann = session_of(shell, approve=True)
+    bob = shell.hello(link, "bob")
+    shell.hold_binds = True
+    approve = wire.Approve(participant="bob", identity=identity("bob"))
+    shell.frame(ann, approve)
+    shell.frame(ann, approve)
+    assert ann.of(wire.Error)[-1].reason == "nobody waits as bob with that key"
+    shell.answer_binds()
+    assert len(bob.of(wire.Welcome)) == 1
+    assert shell.core.door.open == 2
+
+
 def test_the_host_turns_a_newcomer_away(shell):
     link, ann = session_of(shell, approve=True)
     bob = shell.hello(link, "bob")
