@@ -5,8 +5,11 @@ pairup keeps the live-session file in her repository, so ``pairup commit``, ``pa
 and the installed hook credit Bob; commits made there are recorded in the session.
 """
 
+import contextlib
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,12 +109,16 @@ def wait_for_live(repo: Path, *names: str) -> None:
 
 @pytest.fixture
 def pairing(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], Participant, Participant]]:
-    """Ann (hosting, in her repository) and Bob (in his own), both in the session."""
+    """Ann (hosting, in her repository) and Bob (in his own), both in the session. Ann's
+    repository is at a short path: the running pairup's socket goes in its git directory only
+    if the path fits a socket's (about 100 bytes), which a test worker's tmp_path may not."""
     env = ann_env(tmp_path)
-    repo = new_repo(tmp_path / "repo", env)
+    short = Path(tempfile.mkdtemp(prefix="pairup-"))
+    repo = new_repo(short / "repo", env)
     bob_repo = tmp_path / "bob-repo"
     bob_repo.mkdir()
-    with participants(tmp_path) as launch:
+    with contextlib.ExitStack() as cleanup, participants(tmp_path) as launch:
+        cleanup.callback(shutil.rmtree, short, ignore_errors=True)
         ann, link = host(launch, cwd=repo)
         bob = guest(launch, link, cwd=bob_repo)
         ann.expect(
