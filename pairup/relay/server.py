@@ -63,6 +63,7 @@ Clock = Callable[[], float]
 
 KEEPALIVE_INTERVAL = 20.0
 """Seconds between the relay's pings of a connection; one unanswered by the next is cut."""
+INVALID_DATA = 1007
 INTERNAL_ERROR = 1011
 CLOSE_REASON_BYTES = 123
 """The most a WebSocket close frame holds of a reason (RFC 6455: 125 bytes, 2 for the code)."""
@@ -287,7 +288,7 @@ class _Wire(asyncio.Protocol):
             if not frame.fin:
                 return None
             data, self._parts = b"".join(self._parts), []
-        # websockets checked a text message's UTF-8 already.
+        # Text is UTF-8, which websockets' sans-I/O layer leaves to its reader to check.
         return bytes(data).decode() if self._text else bytes(data)
 
     def flush(self) -> None:
@@ -499,7 +500,11 @@ class Relay:
                 connection.pinged = False
                 self._do(core.control(connection.conn, now))
                 continue
-            data = connection.message(event)
+            try:
+                data = connection.message(event)
+            except UnicodeDecodeError:
+                connection.refuse(INVALID_DATA, "text frames are UTF-8")
+                break
             if data is None:
                 continue
             if connection.behind is not None:

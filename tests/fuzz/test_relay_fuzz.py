@@ -402,4 +402,4 @@ def test_the_relays_memory_stops_growing_under_a_soak_of_bad_input(tmp_path):
     assert resident["last"] - resident["warm"] < SOAK_GROWTH_BYTES
     assert process.returncode == 0
     logged = stderr.read_text()
-    assert logged.count("Traceback") == logged.count("assert not self.eof_sent"), logged
+    assert "Traceback" not in logged, logged

@@ -374,3 +374,14 @@ def test_ping_tells_the_relays_time(tmp_path):
             await ann.close()
 
     run(scenario())
+
+
+def test_a_text_frame_that_is_not_utf8_closes_with_1007(tmp_path):
+    async def scenario():
+        async with running_relay(tmp_path) as relay:
+            session, secret = new_session()
+            eve = await Peer.join(relay.url, session, secret, "eve", create=True)
+            await eve.ws.send(b"\xfa\xfb not UTF-8", text=True)
+            assert await refusal(eve.ws) == (1007, 1007)
+
+    run(scenario())
