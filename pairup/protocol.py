@@ -134,8 +134,8 @@ class JoinLink:
             raise LinkError(f"the join link's secret (after #) is missing or cut short: {example}")
         if pin and (parts.scheme != "wss" or not re.fullmatch(r"[A-Za-z0-9_-]{43}", pin)):
             raise LinkError(
-                "the join link's certificate pin (after the secret's dot) is cut short or "
-                "belongs to a wss:// link; paste the link as it was shared"
+                "the join link's certificate pin (after the secret and a dot) is not 43 "
+                "characters, or the link is not wss://; paste the link as it was shared"
             )
         return cls(
             f"{parts.scheme}://{parts.netloc}",

@@ -89,7 +89,7 @@ ACTIONS = (
     Action("a", "amend", "Amend", "change the decision under the cursor (or press enter on it)"),
     Action("e", "extend", "Extend", "add time to this turn: 5m, 90s, 1h"),
     Action("b", "take_break", "Break", "start a break now; during a break, end it early"),
-    Action("o", "reorder", "Rotation", "change the order, or take someone away out of it"),
+    Action("o", "reorder", "Rotation", "change the order, or take someone out of the session"),
     Action("w", "away", "Away", "step away from the rotation, or come back to it"),
     Action("l", "lesson", "Lesson", "note something learned, for the session record"),
     Action("g", "commit", "Commit", "commit what is staged, crediting everyone pairing"),

@@ -339,8 +339,8 @@ class Ask(ModalScreen[str | None]):
 
 class Reorder(ModalScreen[tuple[str, list[str]] | None]):
     """The rotation: u and d move the highlighted person, enter keeps the new order; t takes
-    someone away out of the rotation. Dismissed with ``("order", ids)``, ``("remove", [id])``
-    or None."""
+    someone out of the session (the host anyone, others someone long away, as the session's
+    rules say). Dismissed with ``("order", ids)``, ``("remove", [id])`` or None."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("u", "move(-1)", "Move up"),
@@ -360,7 +360,7 @@ class Reorder(ModalScreen[tuple[str, list[str]] | None]):
             yield ListView(*self._items())
             yield Label("", id="problem")
             yield Label(
-                "↑↓ choose · u / d move · enter saves · t takes someone away out · esc cancels",
+                "↑↓ choose · u / d move · enter saves · t takes someone out · esc cancels",
                 classes="hint",
             )
 
@@ -377,10 +377,8 @@ class Reorder(ModalScreen[tuple[str, list[str]] | None]):
         if index is None:
             return
         member = self.order[index]
-        if member.role != "away":
-            self.query_one("#problem", Label).update(
-                plain(f"{member.name} is here: only someone away can be taken out.")
-            )
+        if member.you:
+            self.query_one("#problem", Label).update(plain("That is you: q leaves the session."))
             return
         if member.take_out_refused:
             refused = member.take_out_refused

@@ -71,8 +71,8 @@ def test_the_redacted_link_has_no_secret():
         ("ws://host:1/s/abcdefgh?x=1#" + "A" * 22, "no query string"),
         ("ws://host:1/s/abcdefgh#" + "A" * 10, "cut short"),
         ("ws://host:1/s/abcdefgh#not+base64!", "cut short"),
-        ("ws://host:1/s/abcdefgh#" + "A" * 22 + "." + "B" * 43, "wss://"),
-        ("wss://host:1/s/abcdefgh#" + "A" * 22 + "." + "B" * 42, "cut short"),
+        ("ws://host:1/s/abcdefgh#" + "A" * 22 + "." + "B" * 43, "not wss://"),
+        ("wss://host:1/s/abcdefgh#" + "A" * 22 + "." + "B" * 42, "not 43 characters"),
     ],
 )
 def test_a_bad_link_says_what_a_good_one_looks_like(text, says):

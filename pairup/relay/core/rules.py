@@ -109,6 +109,12 @@ class Room:
         return wire.encode(presence).encode()
 
 
+WAITING_KEEPALIVE_RATE = 0.2
+WAITING_KEEPALIVE_BURST = 4
+"""Pings and pongs a connection waiting for the host may send: a ping and a pong every 20 s
+is websockets' keepalive; a flood of them is not."""
+
+
 class Stage(enum.Enum):
     """Where a connection is in the conversation."""
 
@@ -241,6 +247,13 @@ class RelayCore:
         peer = self.peers.get(conn)
         if peer is None or peer.stage is Stage.DONE:
             return []
+        if peer.stage is Stage.WAITING:
+            # Keepalive while the host decides: websockets pings on its own and answers the
+            # relay's pings. A few a minute are that; more are refused.
+            assert peer.budget is not None, "a waiting connection has a budget for keepalive"
+            if peer.budget.take(now.mono):
+                return []
+            return self._refuse(peer, wire.Close.POLICY, "waiting for the host: only keepalive")
         if peer.stage is not Stage.MEMBER:
             return self._refuse(peer, wire.Close.POLICY, "send hello first: nothing before it")
         assert peer.budget is not None, "a member has a budget"
@@ -528,6 +541,7 @@ class RelayCore:
                 ),
             ]
         peer.stage = Stage.WAITING
+        peer.budget = TokenBucket(WAITING_KEEPALIVE_RATE, WAITING_KEEPALIVE_BURST, now.mono)
         room.waiting[peer.conn] = wire.Knock(
             participant=hello.participant,
             name=hello.name,

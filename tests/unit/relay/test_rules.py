@@ -351,6 +351,21 @@ def test_a_waiting_newcomer_may_send_nothing(shell):
     assert ann.of(wire.Presence)[-1].waiting == ()
 
 
+def test_a_waiting_newcomer_keeps_its_connection_alive_but_cannot_flood_it(shell):
+    """websockets pings every 20 s and answers the relay's pings: while the host takes
+    minutes to decide, that is no reason to cut the newcomer; a flood of pings is."""
+    link, _ann = session_of(shell, approve=True)
+    bob = shell.hello(link, "bob")
+    for _ in range(15):
+        shell.later(20)
+        shell.run(shell.core.control(bob.conn, shell.moment()))
+        shell.run(shell.core.control(bob.conn, shell.moment()))
+    assert bob.code is None
+    for _ in range(10):
+        shell.run(shell.core.control(bob.conn, shell.moment()))
+    assert bob.code == POLICY
+
+
 def test_a_hello_for_someone_elses_id_is_refused_before_it_waits(shell):
     link, ann = session_of(shell, approve=True)
     assert shell.hello(link, "ann", key=key_of("mallory")).code == POLICY
