@@ -101,6 +101,9 @@ class Limits:
     max_unsent_bytes: int = _limit(
         4 * MiB, "bytes waiting to be sent to a connection before it is cut (it resumes)"
     )
+    keepalive_interval: float = _limit(
+        20.0, "seconds between the relay's pings of a connection; one unanswered by the next is cut"
+    )
     close_timeout: float = _limit(
         5.0, "seconds a closing connection has to take its close frame before it is cut"
     )

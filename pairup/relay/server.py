@@ -28,7 +28,7 @@ from ssl import SSLContext
 
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from pairup import protocol as wire
@@ -61,8 +61,6 @@ flood would be a flood of lines)."""
 
 Clock = Callable[[], float]
 
-KEEPALIVE_INTERVAL = 20.0
-"""Seconds between the relay's pings of a connection; one unanswered by the next is cut."""
 INVALID_DATA = 1007
 INTERNAL_ERROR = 1011
 CLOSE_REASON_BYTES = 123
@@ -483,15 +481,16 @@ class Relay:
             self.chaos.forget(connection)
         self._do(self.core.closed(connection.conn, self.now()))
 
-    def arrived(self, connection: _Wire, events: list[Request | Frame]) -> None:  # type: ignore[override]
+    def arrived(self, connection: _Wire, events: list[Event]) -> None:
         """What websockets parsed from one read: a request, or frames."""
         now = self.now()
         core = self.core
         for event in events:
             if connection.done:
                 break
-            if isinstance(event, Request):
-                self._answer(connection, event, now)
+            if not isinstance(event, Frame):
+                if isinstance(event, Request):
+                    self._answer(connection, event, now)
                 continue
             opcode = event.opcode
             if opcode is Opcode.CLOSE:
@@ -787,7 +786,7 @@ class Relay:
 
     async def _keep_alive(self) -> None:
         while True:
-            await asyncio.sleep(KEEPALIVE_INTERVAL)
+            await asyncio.sleep(self.limits.keepalive_interval)
             for connection in list(self._wires.values()):
                 connection.ping()
 

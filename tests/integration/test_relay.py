@@ -385,3 +385,24 @@ def test_a_text_frame_that_is_not_utf8_closes_with_1007(tmp_path):
             assert await refusal(eve.ws) == (1007, 1007)
 
     run(scenario())
+
+
+def test_an_idle_connection_that_stops_answering_pings_is_cut(tmp_path):
+    """Keepalive: the relay pings every connection; one that did not answer the last ping by
+    the next is cut, one that answers stays."""
+
+    async def scenario():
+        async with running_relay(tmp_path, keepalive_interval=0.2) as relay:
+            session, secret = new_session()
+            ann = await Peer.join(relay.url, session, secret, "ann", create=True)
+            bob = await Peer.join(relay.url, session, secret, "bob")
+            # Bob's socket stops being read: websockets' client answers no ping any more.
+            bob.ws.transport.pause_reading()
+            seen = []
+            async with asyncio.timeout(3):
+                while ("ann", "bob") not in seen or seen[-1] != ("ann",):
+                    seen.append((await ann.until(wire.Presence))[0].connected)
+            await ann.close()
+            bob.ws.transport.abort()
+
+    run(scenario())
