@@ -16,6 +16,7 @@ Bad input costs the sender its connection (an error frame, then a close code fro
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import queue
@@ -674,11 +675,16 @@ class Relay:
             ids=store.ids(session),
             identities=store.identities(session),
             standings=store.standings(session),
+            watcher_ids=store.watchers(session),
         )
 
     async def _bind(self, bind: Bind) -> None:
         store = self.store
-        call = store.let_in if bind.let_in else store.bind_identity
+        call = (
+            store.let_in
+            if bind.let_in
+            else functools.partial(store.bind_identity, watcher=bind.watcher)
+        )
         try:
             key = await asyncio.to_thread(call, bind.session, bind.participant, bind.key)
         except StoreError as error:

@@ -75,10 +75,12 @@ _IDENTITIES = """CREATE TABLE identities (
         session TEXT NOT NULL,
         participant TEXT NOT NULL,
         key BLOB NOT NULL,
+        watcher INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (session, participant)
     )"""
 """The public key each participant id of a session first entered with (schema 4): that id is
-admitted only to whoever proves the same key again."""
+admitted only to whoever proves the same key again; ``watcher``: it first came with the watch
+link (schema 5), so it counts against the watchers' ids, not the participants'."""
 
 _STANDINGS = """CREATE TABLE standings (
         session TEXT NOT NULL,
@@ -413,13 +415,25 @@ class Store:
             )
             return dict(rows.fetchall())
 
-    def bind_identity(self, session: str, participant: str, key: bytes) -> bytes:
-        """Bind ``participant`` to ``key`` in ``session`` if it is not bound yet; return the
-        key it is bound to (this one, or the one that came first)."""
+    def watchers(self, session: str) -> set[str]:
+        """The ids of the session that first came with its watch link."""
+        with self._reading("read watchers' ids") as db:
+            rows = db.execute(
+                "SELECT participant FROM identities WHERE session = ? AND watcher", (session,)
+            )
+            return {participant for (participant,) in rows}
+
+    def bind_identity(
+        self, session: str, participant: str, key: bytes, *, watcher: bool = False
+    ) -> bytes:
+        """Bind ``participant`` to ``key`` in ``session`` if it is not bound yet (as a
+        watcher's id, with ``watcher``); return the key it is bound to (this one, or the one
+        that came first)."""
         with self._transaction("bind a participant's key") as db:
             db.execute(
-                "INSERT OR IGNORE INTO identities (session, participant, key) VALUES (?, ?, ?)",
-                (session, participant, key),
+                "INSERT OR IGNORE INTO identities (session, participant, key, watcher)"
+                " VALUES (?, ?, ?, ?)",
+                (session, participant, key, watcher),
             )
             (bound,) = db.execute(
                 "SELECT key FROM identities WHERE session = ? AND participant = ?",

@@ -340,6 +340,15 @@ def test_a_session_keeps_its_watch_verifier_host_and_approval(store):
     assert (record.watch_verifier, record.host, record.approve) == (WATCH_VERIFIER, "ana", True)
 
 
+def test_the_ids_that_came_with_the_watch_link_are_known_as_watchers(store):
+    assert store.bind_identity("session-a", "vic", b"1" * 32, watcher=True) == b"1" * 32
+    store.bind_identity("session-a", "ana", b"2" * 32)
+    # A later entry does not change how the id first came.
+    store.bind_identity("session-a", "ana", b"2" * 32, watcher=True)
+    assert store.watchers("session-a") == {"vic"}
+    assert store.identities("session-a") == {"vic": b"1" * 32, "ana": b"2" * 32}
+
+
 def test_who_was_let_in_and_who_was_removed_is_remembered_until_the_session_expires(store):
     first, second = b"1" * 32, b"2" * 32
     assert store.let_in("session-a", "bo", first) == first

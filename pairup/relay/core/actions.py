@@ -95,6 +95,8 @@ class Bind:
     participant: str
     key: bytes
     let_in: bool = False
+    watcher: bool = False
+    """The id comes with the watch link: it counts against the watchers' ids."""
 
 
 @dataclass(frozen=True, slots=True)

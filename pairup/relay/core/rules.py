@@ -62,6 +62,8 @@ class Loaded:
     ids: dict[str, int]
     identities: dict[str, bytes]
     standings: dict[str, str]
+    watcher_ids: set[str] = field(default_factory=set)
+    """The ids that first came with the watch link."""
 
 
 @dataclass(eq=False)
@@ -84,6 +86,9 @@ class Room:
     """The key each id of the session is bound to (ADR 24)."""
     standings: dict[str, str]
     """Who the host let in, and who was taken out."""
+    watcher_ids: set[str] = field(default_factory=set)
+    """The ids in ``identities`` that first came with the watch link: they count against
+    the watchers' ids, so a watch link cannot use up the participants'."""
     restored: bool = False
     members: dict[int, str] = field(default_factory=dict)
     """Welcomed connections, participants and watchers, with their ids."""
@@ -354,6 +359,7 @@ class RelayCore:
                 ids=record.ids,
                 identities=record.identities,
                 standings=record.standings,
+                watcher_ids=record.watcher_ids,
                 restored=record.restored,
             )
             self.rooms[session] = room
@@ -421,12 +427,9 @@ class RelayCore:
             return self._not_admitted(peer, now)
         participant = hello.participant
         if watcher:
-            watching = {room.members[conn] for conn in room.watchers}
-            most = self.limits.watchers_per_session
-            if participant not in watching and len(watching) >= most:
-                return self._refuse(
-                    peer, wire.Close.SESSION_FULL, f"session full ({most} watchers)"
-                )
+            refusal = self._no_room_to_watch(room, participant)
+            if refusal:
+                return self._refuse(peer, wire.Close.SESSION_FULL, refusal)
         else:
             refusal = self._full(room, participant)
             if refusal:
@@ -451,7 +454,9 @@ class RelayCore:
             # The id's first entry: bound before the welcome, in memory at once, so a second
             # hello for it meanwhile meets this key.
             room.identities[participant] = key
-            return [Bind(peer.conn, room.session, participant, key)]
+            if watcher:
+                room.watcher_ids.add(participant)
+            return [Bind(peer.conn, room.session, participant, key, watcher=watcher)]
         return self._enter(peer, room, now)
 
     def bound(self, bind: Bind, key: bytes, now: Moment) -> list[Action]:
@@ -484,6 +489,7 @@ class RelayCore:
         room = self.rooms.get(bind.session)
         if room is not None and not bind.let_in:
             room.identities.pop(bind.participant, None)
+            room.watcher_ids.discard(bind.participant)
         peer = self.peers.get(bind.conn)
         return [] if peer is None else self._close(peer, wire.Close.STORAGE_FAILED, reason)
 
@@ -495,10 +501,26 @@ class RelayCore:
         # An id the session has never admitted, once it has admitted as many as it ever
         # will: each new id is a fresh message budget and a row in the store.
         most = self.limits.ids_per_seat * room.max_participants
-        if participant not in room.identities and len(room.identities) >= most:
+        participants = len(room.identities) - len(room.watcher_ids)
+        if participant not in room.identities and participants >= most:
             return (
                 f"session full: {most} different participants have been in it, the most it "
                 "takes; start a new session"
+            )
+        return ""
+
+    def _no_room_to_watch(self, room: Room, watcher: str) -> str:
+        """Why the session cannot take ``watcher`` now, or nothing: as many watchers
+        connected as it takes, or as many different watcher ids over its life."""
+        watching = {room.members[conn] for conn in room.watchers}
+        most = self.limits.watchers_per_session
+        if watcher not in watching and len(watching) >= most:
+            return f"session full ({most} watchers)"
+        ever = self.limits.ids_per_seat * most
+        if watcher not in room.identities and len(room.watcher_ids) >= ever:
+            return (
+                f"session full: {ever} different watchers have been in it, the most it takes; "
+                "watch with the id you watched with before"
             )
         return ""
 

@@ -206,6 +206,7 @@ class Shell:
                     ids={},
                     identities={},
                     standings={},
+                    watcher_ids=set(),
                 )
             )
         record = _read(self.store[create.session].record)
@@ -215,6 +216,8 @@ class Shell:
         record = self.store[bind.session].record
         # The store's own copy, as a new load would read it.
         bound = record.identities.setdefault(bind.participant, bind.key)
+        if bind.watcher and bound is bind.key:
+            record.watcher_ids.add(bind.participant)
         if bind.let_in:
             record.standings[bind.participant] = LET_IN
         return bound
@@ -227,4 +230,5 @@ def _read(record: Loaded) -> Loaded:
         ids=dict(record.ids),
         identities=dict(record.identities),
         standings=dict(record.standings),
+        watcher_ids=set(record.watcher_ids),
     )

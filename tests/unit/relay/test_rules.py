@@ -252,6 +252,25 @@ def test_a_watcher_cannot_create_a_session(shell):
     assert link.session not in shell.store
 
 
+def test_watch_link_ids_cannot_use_up_the_participants_ids():
+    """A holder of the watch link minting ids fills the watchers' ids, not the seats'."""
+    shell = Shell(ids_per_seat=1, watchers_per_session=2)
+    link, _ann = session_of(shell, max_participants=2)
+    for who in ("w1", "w2"):
+        shell.drop(shell.hello(link.watching(), who))
+    refused = shell.hello(link.watching(), "w3")
+    assert refused.ended == (
+        "refused",
+        wire.Close.SESSION_FULL,
+        "session full: 2 different watchers have been in it, the most it takes; "
+        "watch with the id you watched with before",
+    )
+    assert shell.hello(link.watching(), "w1").of(wire.Welcome), "a watcher's own id again"
+    assert shell.hello(link, "bob").of(wire.Welcome), "the seats' ids are untouched"
+    shell.core.rooms.clear()
+    assert shell.hello(link.watching(), "w4").code == wire.Close.SESSION_FULL, "after a reload"
+
+
 def test_watchers_have_a_cap_of_their_own():
     shell = Shell(watchers_per_session=1)
     link, _ann = session_of(shell)
