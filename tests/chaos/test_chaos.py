@@ -37,7 +37,7 @@ def test_the_checker_catches_a_broken_variant(variant, caught_as):
         sessions=1,
         decisions=8,
         restarts=1,
-        converge_timeout=8.0,
+        converge_timeout=4.0,
     )
     (result,) = run_drill(drill)
     assert not result.verdict.ok
