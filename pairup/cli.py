@@ -286,9 +286,14 @@ async def _reopen(
             resuming=True,
         )
     )
-    if listening.port == resume.port:
+    where, _, pin = listening.url.partition("#")
+    scheme = where.partition("://")[0]
+    relay = f"{scheme}://{_with_port(join.relay, listening.port).partition('://')[2]}"
+    if relay == join.relay and pin == join.pin:
         return join
-    moved = JoinLink(_with_port(join.relay, listening.port), join.session, join.secret)
+    # Another port, another TLS setting, or a certificate made again (the old one expired): the
+    # same session and secret behind a new link, which the partners need.
+    moved = JoinLink(relay, join.session, join.secret, pin=pin)
     moved_record = replace(resume, link=str(moved), port=listening.port)
     await asyncio.to_thread(hosting.remember, plan.config.data_dir, moved_record)
     return moved
