@@ -189,8 +189,7 @@ async def run_seed(drill: Drill, seed: int, scratch: Path) -> SeedResult:
         sessions.append(Session(session_id, join, peers))
     restarts = 0
     try:
-        for session in sessions:
-            await _open(session, drill.converge_timeout)
+        await asyncio.gather(*(_open(session, drill.converge_timeout) for session in sessions))
         killer = asyncio.create_task(_kill_now_and_then(relay, drill, rng))
         await asyncio.gather(
             *(
