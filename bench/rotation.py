@@ -114,7 +114,7 @@ def session_gaps(rotations: int, turn: str, scratch: Path) -> list[float]:
     try:
         _, record = host.next(lambda record: record["type"] == "link")
         link = record["link"]
-        if not link.startswith("ws://127.0.0.1:"):
+        if not link.startswith("wss://127.0.0.1:"):
             raise RuntimeError(f"the host's join link is not on loopback: {link}")
         guest = Participant(
             [str(PAIRUP), "join", link, "--headless", "--name", "Bob"],

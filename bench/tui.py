@@ -32,7 +32,7 @@ from bench.figures import Figure, Goal, add_options, counted, save, verdict_text
 
 PAIRUP = Path(sys.executable).with_name("pairup")
 MARKER = re.compile(rb"Join link")
-LINK = re.compile(rb"ws://127\.0\.0\.1:\d+/s/")
+LINK = re.compile(rb"wss://127\.0\.0\.1:\d+/s/")
 TIMEOUT = 60.0
 GOAL = 1.25
 
