@@ -124,6 +124,9 @@ class Headless:
             record["retry_in"] = round(max(0.0, status.retry_at - self.link.clock()), 1)
         if status.reason:
             record["reason"] = status.reason
+        if status.state == "waiting":
+            # What the host is shown of this participant's key, to compare aloud.
+            record["fingerprint"] = self.link.fingerprint
         if self.link.chaos and status.state == "connected":
             record["chaos"] = self.link.chaos
         self.emit(record)

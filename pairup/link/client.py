@@ -217,6 +217,14 @@ class Link:
         return self.core.host
 
     @property
+    def fingerprint(self) -> str:
+        """This participant's key as the host is shown it, to compare aloud: empty until the
+        key is read (before the first connection)."""
+        if self._identity is None:
+            return ""
+        return wire.fingerprint(wire.public_bytes(self._identity))
+
+    @property
     def approve(self) -> bool:
         """Newcomers wait for the host to let them in (the welcome says so)."""
         return self.core.approve

@@ -191,7 +191,7 @@ class Participation:
                 )
                 for record in view.commits_in_order()
             ),
-            connection=text.connection(link.status, link.clock(), link.chaos),
+            connection=text.connection(link.status, link.clock(), link.chaos, link.fingerprint),
             connection_state=link.status.state,
             problem=link.status.reason if link.status.state != "connected" else "",
             end_refused=end_refused(view, self.me.id) or "",

@@ -63,16 +63,18 @@ def time_of_day(instant: float | None) -> str:
     return NO_TIME if shown is None else shown.strftime("%H:%M")
 
 
-def connection(status: "Status", now: float, chaos: str = "") -> str:
+def connection(status: "Status", now: float, chaos: str = "", fingerprint: str = "") -> str:
     """The connection indicator's words, with the relay's address, and a warning while the
-    relay runs a fault drill."""
+    relay runs a fault drill; while waiting for the host, this participant's key fingerprint,
+    which the host is shown to compare."""
     if status.state == "connected":
         drill = f" · ⚠ fault drill on: {chaos}" if chaos else ""
         return f"● connected to {status.relay}{drill}"
     if status.state == "connecting":
         return f"◌ connecting to {status.relay}…"
     if status.state == "waiting":
-        return f"◌ {status.reason or 'waiting for the host to let you in'} ({status.relay})"
+        yours = f" · your key's fingerprint: {fingerprint}" if fingerprint else ""
+        return f"◌ {status.reason or 'waiting for the host to let you in'}{yours}"
     if status.state == "reconnecting":
         wait = 0.0 if status.retry_at is None else max(0.0, status.retry_at - now)
         if status.reason:

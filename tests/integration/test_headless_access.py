@@ -32,6 +32,8 @@ def test_the_host_lets_in_turns_away_and_takes_out(tmp_path: Path) -> None:
         knock = ann.expect(is_knock(bob_id), "ann hears bob knock")
         assert (knock["name"], knock["host"], knock["returning"]) == ("Bob", True, False)
         assert len(knock["fingerprint"]) == 19
+        # Both screens show the same fingerprint, for the two people to compare aloud.
+        assert waiting["fingerprint"] == knock["fingerprint"]
 
         bob.send(DECISION)
         ann.send({"cmd": "let-in", "participant": bob_id})

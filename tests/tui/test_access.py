@@ -55,6 +55,7 @@ def test_the_host_lets_one_newcomer_in_and_turns_another_away(tmp_path: Path) ->
             assert f"Let {HOSTILE_NAME[:20]}" in shown
             assert "\x1b" not in shown
             assert welcome.headless.link.status.state == "waiting"
+            assert welcome.headless.link.fingerprint == fingerprint
             assert view().member("p1") is None
             await pilot.press("l")
             await until(
