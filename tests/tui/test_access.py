@@ -64,8 +64,7 @@ def test_the_host_lets_one_newcomer_in_and_turns_another_away(tmp_path: Path) ->
             unwelcome = Partner(tmp_path, join, 2, "Mallory")
             await until(lambda: isinstance(ann.screen, Choice), "the host to be asked again")
             await pilot.press("t")
-            async with asyncio.timeout(15):
-                await unwelcome.task
+            await unwelcome.ended()
             assert unwelcome.headless.link.status.state == "offline"
             assert view().member("p2") is None
             await welcome.leave()

@@ -117,17 +117,24 @@ def test_away_by_choice_back_by_choice_and_taken_out_by_someone_here(tmp_path: P
             )
             # Bob and Cat joined at the same moment: either may be second in the rotation.
             order = [m.id for m in view().members if m.present]
-            bob_at, cat_at = order.index(bob.me.id), order.index(cat.me.id)
+            ann_at, cat_at = order.index("ann"), order.index(cat.me.id)
             await pilot.press("o")
             assert isinstance(ann.screen, Reorder)
             await pilot.pause()
-            await pilot.press(*["down"] * bob_at, "t")
-            assert isinstance(ann.screen, Reorder), "Bob is here: he cannot be taken out"
-            assert "only someone away" in on_screen(ann)
-            step = "down" if cat_at > bob_at else "up"
-            await pilot.press(*[step] * abs(cat_at - bob_at), "t")
+            await pilot.press(*["down"] * ann_at, "t")
+            assert isinstance(ann.screen, Reorder), "Ann cannot take herself out"
+            assert "That is you: q leaves the session." in on_screen(ann)
+            await pilot.press(*["down"] * (cat_at - ann_at), "t")
             await until(lambda: not view().member(cat.me.id).present, "Cat taken out")
             assert ann.screen is ann.main
-            await bob.leave()
+
+            # The host takes out someone here too: the relay disconnects him.
+            order = [m.id for m in view().members if m.present]
+            await pilot.press("o")
+            await pilot.pause()
+            await pilot.press(*["down"] * order.index(bob.me.id), "t")
+            await until(lambda: not view().member(bob.me.id).present, "Bob taken out")
+            await bob.ended()
+            assert "taken out" in bob.headless.link.status.reason
 
     asyncio.run(scenario())

@@ -172,6 +172,12 @@ class Partner:
             await self.task
         os.close(self._writing)
 
+    async def ended(self) -> None:
+        """Wait for this participant to stop of itself (taken out, turned away)."""
+        async with asyncio.timeout(15):
+            await self.task
+        os.close(self._writing)
+
     async def vanish(self) -> None:
         """Gone without a word, like a laptop closed mid-session: the link drops, nobody is
         told."""
