@@ -282,6 +282,15 @@ def test_a_flood_is_cut_off_by_the_rate_limit(tmp_path):
     run(scenario())
 
 
+async def all_stored(relay, session: str, *, at_least: int) -> None:
+    """Wait until everything the relay sequenced for ``session`` is on disk, and at least
+    ``at_least`` events were."""
+    room = relay.relay.core.rooms[session]
+    async with asyncio.timeout(10):
+        while room.stored_seq < max(room.last_seq, at_least):
+            await asyncio.sleep(0.01)
+
+
 def test_a_flood_of_events_is_cut_off_by_the_rate_limit_and_only_its_burst_is_stored(tmp_path):
     async def scenario():
         async with running_relay(tmp_path, messages_per_second=0.1, burst=10) as relay:
@@ -292,8 +301,10 @@ def test_a_flood_of_events_is_cut_off_by_the_rate_limit_and_only_its_burst_is_st
             # The relay stops reading a flood, so the closing handshake waits out its timeout.
             async with asyncio.timeout(30):
                 assert (await refusal(eve.ws))[0] == wire.Close.RATE_LIMITED
-            stored = [event.id for event in relay.store.events_after(session, 0)]
-            assert stored == [f"eve-{n:06d}" for n in range(1, 11)]
+            # The burst may still be on its way to the disk when the refusal comes back.
+            await all_stored(relay, session, at_least=10)
+            stored_ids = [event.id for event in relay.store.events_after(session, 0)]
+            assert stored_ids == [f"eve-{n:06d}" for n in range(1, 11)]
 
     run(scenario())
 
@@ -324,10 +335,7 @@ def test_frames_sent_together_are_handled_in_order_and_none_after_a_refused_one(
             # The fifth may still be on its way to the disk when the refusal comes back: wait
             # until all the relay sequenced is stored, then it is the five and nothing after
             # the refused frame.
-            room = relay.relay.core.rooms[session]
-            async with asyncio.timeout(5):
-                while room.stored_seq < max(room.last_seq, 5):
-                    await asyncio.sleep(0.01)
+            await all_stored(relay, session, at_least=5)
             stored = [event.id for event in relay.store.events_after(session, 0)]
             assert stored == [f"ann-{n:06d}" for n in range(1, 6)]
 
