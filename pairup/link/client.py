@@ -159,6 +159,10 @@ class Link:
         self._journal: Journal | None = None
         self._journal_lock = asyncio.Lock()
         self._ws: ClientConnection | None = None
+        self._outgoing: asyncio.Queue[str] = asyncio.Queue()
+        """What the core says to send on the connection now open, in its order: one task
+        sends it, so nothing that decides (above all the silence watchdog) ever waits on a
+        send that a full socket holds up."""
         """The connection, once welcomed."""
         self._opening: ClientConnection | None = None
         """The connection before its welcome (one waiting for the host, say)."""
@@ -287,13 +291,9 @@ class Link:
         return await self._say(self.core.remove(participant))
 
     async def _say(self, send: Send | None) -> bool:
-        ws = self._ws
-        if send is None or ws is None:
+        if send is None or self._ws is None:
             return False
-        try:
-            await ws.send(wire.encode(send.frame))
-        except ConnectionClosed:
-            return False
+        self._outgoing.put_nowait(wire.encode(send.frame))
         return True
 
     async def caught_up(self) -> None:
@@ -464,9 +464,11 @@ class Link:
         await self._remember_epoch(welcome.epoch)
         if self._closed.is_set():
             return
+        self._outgoing = asyncio.Queue()
         self._ws = ws
         actions = self.core.welcomed(welcome, time.monotonic())
         ticker = asyncio.create_task(self._tick(ws))
+        sender = asyncio.create_task(self._send_forever(ws, self._outgoing))
         try:
             await self._carry_out(ws, actions)
             async for raw in ws:
@@ -475,6 +477,13 @@ class Link:
                     return
         finally:
             ticker.cancel()
+            sender.cancel()
+
+    @staticmethod
+    async def _send_forever(ws: ClientConnection, outgoing: "asyncio.Queue[str]") -> None:
+        with contextlib.suppress(ConnectionClosed):
+            while True:
+                await ws.send(await outgoing.get())
 
     async def _welcome(self, ws: ClientConnection, hello: wire.Hello) -> wire.Welcome:
         """Say hello and wait for the welcome: a relay silent before it is dropped like any
@@ -511,8 +520,8 @@ class Link:
         """Do what the core said, in its order: journal before delivering, then send."""
         for action in actions:
             if isinstance(action, Send):
-                if ws is not None:
-                    await ws.send(wire.encode(action.frame))
+                if ws is not None and ws is self._ws:
+                    self._outgoing.put_nowait(wire.encode(action.frame))
             elif isinstance(action, JournalEvents):
                 if action.events:
                     journal = await self._open_journal()
