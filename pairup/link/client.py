@@ -39,7 +39,7 @@ from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from pairup import identity
+from pairup import identity, tls
 from pairup import protocol as wire
 from pairup.journal import (
     Journal,
@@ -340,7 +340,7 @@ class Link:
         await self._open_existing_journal()
         problem = ""
         # Without a pin, a wss:// link is checked by the system's certificate authorities.
-        pinning = {"ssl": _pinning()} if self.join.pin else {}
+        pinning = {"ssl": tls.pinned_context()} if self.join.pin else {}
         while not self._closed.is_set() and not self.core.ended:
             self._notify(self.core.connecting(problem))
             try:
@@ -375,6 +375,17 @@ class Link:
             except (OlderRelay, WrongCertificate) as fatal:
                 self._notify(self.core.stopped(str(fatal)))
                 return
+            except ssl.SSLCertVerificationError as untrusted:
+                # Another try meets the same certificate: say what to do instead.
+                log.info("relay %s: %s", self.join.relay, untrusted)
+                self._notify(
+                    self.core.stopped(
+                        f"the relay at {self._address} shows a certificate this machine does "
+                        "not trust; a relay with a certificate of its own is joined with the "
+                        "whole link, its pin after the secret (#SECRET.PIN)"
+                    )
+                )
+                return
             except (OSError, InvalidHandshake, TimeoutError, ValidationError) as error:
                 log.info("cannot reach %s: %s", self.join.relay, error)
                 # Closed before any answer: a relay past every cap on connections opening
@@ -407,9 +418,7 @@ class Link:
         """A pinned relay shows the link's certificate, or the link says no hello to it."""
         if not self.join.pin:
             return
-        tls = ws.transport.get_extra_info("ssl_object")
-        certificate = tls.getpeercert(binary_form=True) if tls is not None else None
-        if certificate is None or wire.pin_of(certificate) != self.join.pin:
+        if not tls.shows(ws.transport.get_extra_info("ssl_object"), self.join.pin):
             raise WrongCertificate(
                 f"the relay at {self._address} shows another certificate than the link's; "
                 "ask for the link again"
@@ -632,15 +641,6 @@ class Link:
     def _changed(self) -> None:
         for listener in self.listeners:
             listener()
-
-
-def _pinning() -> ssl.SSLContext:
-    """For a link that pins the relay's certificate: a TLS context that trusts no authority
-    and no host name, since the pin, checked before the hello, is the trust."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _epoch_file(path: Path) -> Path:

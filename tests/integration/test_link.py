@@ -717,6 +717,23 @@ def test_a_relay_showing_another_certificate_than_the_pinned_one_gets_no_hello(t
     run(scenario())
 
 
+def test_a_link_without_the_pin_of_a_relays_own_certificate_stops_and_says_why(tmp_path):
+    """A wss:// link cut short of its pin meets a certificate no authority signed: trying
+    again would meet it again, so the link stops and says what link to ask for."""
+
+    async def scenario():
+        async with tls_relay(tmp_path / "relay") as (url, _), crew_in(tmp_path) as crew:
+            session, secret = new_session()
+            eve = crew.link(wire.JoinLink(url, session, secret), "eve", create=True)
+            await asyncio.wait_for(crew.tasks.pop(eve), WAIT)
+            assert eve.status.state == "offline"
+            assert "certificate this machine does not trust" in eve.status.reason
+            assert "#SECRET.PIN" in eve.status.reason
+            assert "connected" not in crew.states[eve]
+
+    run(scenario())
+
+
 @pytest.mark.parametrize("version", [None, "3"], ids=["no version", "version 3"])
 def test_a_relay_that_does_not_say_it_speaks_protocol_4_is_older_and_the_link_stops(
     tmp_path, version
