@@ -581,6 +581,10 @@ class Relay:
                 case Replay(conn):
                     if (connection := self._wires.get(conn)) is not None:
                         connection.behind = []
+                        # Nothing more is read until the replay is out: what is already read
+                        # waits behind it, and a peer that does not take its replay cannot
+                        # pile up more.
+                        connection.transport.pause_reading()
                         self._spawn(self._replay(connection, action))
                 case Touch(session, at):
                     self._spawn(self._write(self.store.touch, session, at))
@@ -701,7 +705,11 @@ class Relay:
 
     async def _replay(self, connection: _Wire, replay: Replay) -> None:
         """Answer a resume, then handle what came after it."""
-        await self._pages(connection, replay)
+        try:
+            await self._pages(connection, replay)
+        finally:
+            if not connection.done:
+                connection.transport.resume_reading()
         behind, connection.behind = connection.behind or [], None
         for position, data in enumerate(behind):
             if connection.done:

@@ -451,21 +451,23 @@ class Store:
 
     def let_in(self, session: str, participant: str, key: bytes) -> bytes:
         """The host let ``participant`` in with ``key``: bind the id to it if it is not bound
-        yet, and remember the id as let in (no longer removed); return the key it is bound to."""
+        yet, and, if it is bound to that key, remember the id as let in (no longer removed);
+        return the key it is bound to."""
         with self._transaction("let a participant in") as db:
             db.execute(
                 "INSERT OR IGNORE INTO identities (session, participant, key) VALUES (?, ?, ?)",
                 (session, participant, key),
             )
-            db.execute(
-                "INSERT OR REPLACE INTO standings (session, participant, standing)"
-                " VALUES (?, ?, 'let in')",
-                (session, participant),
-            )
             (bound,) = db.execute(
                 "SELECT key FROM identities WHERE session = ? AND participant = ?",
                 (session, participant),
             ).fetchone()
+            if bytes(bound) == key:
+                db.execute(
+                    "INSERT OR REPLACE INTO standings (session, participant, standing)"
+                    " VALUES (?, ?, 'let in')",
+                    (session, participant),
+                )
         return bytes(bound)
 
     def remove(self, session: str, participant: str) -> None:

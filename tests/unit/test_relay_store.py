@@ -356,8 +356,10 @@ def test_who_was_let_in_and_who_was_removed_is_remembered_until_the_session_expi
     store.remove("session-a", "bo")
     store.remove("session-a", "cy")
     assert store.standings("session-a") == {"bo": "removed", "cy": "removed"}
-    # Letting in again keeps the key the id is bound to.
+    # Letting in another key keeps the key the id is bound to, and lets nobody in.
     assert store.let_in("session-a", "bo", second) == first
+    assert store.standings("session-a") == {"bo": "removed", "cy": "removed"}
+    assert store.let_in("session-a", "bo", first) == first
     assert store.standings("session-a") == {"bo": "let in", "cy": "removed"}
     assert store.expire(T0 + 50) == ["session-a"]
     assert store.standings("session-a") == {}

@@ -448,6 +448,12 @@ class RelayCore:
                 f"participant id {participant} belongs to someone else in this session; "
                 "join with your own (a new data dir, or the one you joined with)",
             )
+        if watcher and any(knock.participant == participant for knock in room.waiting.values()):
+            # Its id is in the queue for the host, unbound yet: a watcher that bound it now
+            # would have the newcomer refused as someone else once the host lets them in.
+            return self._refuse(
+                peer, wire.Close.POLICY, f"participant id {participant} waits for the host"
+            )
         if self._needs_approval(room, participant, watcher):
             return self._wait(peer, room, now)
         if bound is None:
@@ -464,7 +470,8 @@ class RelayCore:
         room = self.rooms.get(bind.session)
         if room is not None:
             room.identities[bind.participant] = key
-            if bind.let_in:
+            if bind.let_in and key == bind.key:
+                # Only the key the host let in: an id someone else bound meanwhile stays out.
                 room.standings[bind.participant] = LET_IN
         peer = self.peers.get(bind.conn)
         if peer is None or peer.room is None or peer.hello is None:
@@ -537,10 +544,12 @@ class RelayCore:
         return []
 
     def _needs_approval(self, room: Room, participant: str, watcher: bool) -> bool:
+        if participant == room.host and not watcher:
+            return False  # Nobody lets the host in: the host is the one who lets people in.
         standing = room.standings.get(participant)
         if standing == REMOVED:
             return True
-        return room.approve and not watcher and participant != room.host and standing != LET_IN
+        return room.approve and not watcher and standing != LET_IN
 
     def _wait(self, peer: Peer, room: Room, now: Moment) -> list[Action]:
         """Put a newcomer before the host: it waits, seen by the members, until the host
@@ -549,10 +558,19 @@ class RelayCore:
         assert hello is not None
         actions: list[Action] = []
         for conn, knock in list(room.waiting.items()):
-            if knock.participant == hello.participant:
-                # The same newcomer again: its older connection gives way.
-                del room.waiting[conn]
-                actions += self._close(self.peers[conn], wire.Close.GOING_AWAY, "replaced")
+            if knock.participant != hello.participant:
+                continue
+            if knock.identity != hello.identity:
+                # Someone else already waits as this id: nobody pushes them out of the queue.
+                return self._refuse(
+                    peer,
+                    wire.Close.POLICY,
+                    f"participant id {hello.participant} waits for the host already; join "
+                    "with your own",
+                )
+            # The same newcomer again: its older connection gives way.
+            del room.waiting[conn]
+            actions += self._close(self.peers[conn], wire.Close.GOING_AWAY, "replaced")
         if len(room.waiting) >= self.limits.waiting_per_session:
             return [
                 *actions,
@@ -743,14 +761,19 @@ class RelayCore:
             return [_error(peer, "you cannot take yourself out; leave the session instead")]
         if target not in room.identities:
             return [_error(peer, f"nobody called {target} has been in this session")]
+        if target == room.host:
+            return [_error(peer, "nobody takes the host out of the session")]
         connected = target in room.members.values()
         if peer.hello.participant != room.host and (room.approve or connected):
-            return self._refuse(
-                peer,
-                wire.Close.POLICY,
-                "only the host takes out someone connected, or anyone when the host approves "
-                "newcomers",
-            )
+            # Refused, not punished: the session's rules may have let the same participant
+            # take them out of the rotation, which the relay does not read.
+            return [
+                _error(
+                    peer,
+                    "only the host takes out someone connected, or anyone when the host "
+                    "approves newcomers",
+                )
+            ]
         room.standings[target] = REMOVED
         actions: list[Action] = [Remember(room.session, target)]
         for conn, id in list(room.members.items()):
