@@ -175,10 +175,10 @@ class Headless:
             if event is None:
                 self.emit(
                     {
-                        "type": "unauthentic",
+                        "type": "unauthentic" if applied.unauthentic else "not-applied",
                         "seq": applied.seq,
                         "sender": applied.sender,
-                        "error": "an event from the relay failed authentication; not applied",
+                        "error": f"{applied.rejected}; not applied",
                     }
                 )
                 continue

@@ -75,6 +75,7 @@ scaled by a jitter in [0.5, 1] so participants cut off together do not come back
 SILENT_PINGS = 3
 """A connection on which the relay said nothing for this many ping intervals is cut."""
 UNAUTHENTIC = "an event from the relay failed authentication"
+UNREADABLE = "an event from the relay could not be read as the event its envelope names"
 WAITING = "waiting for the host to let you in"
 WATCH_ONLY = "you are watching this session: a watch link cannot change it"
 
@@ -98,7 +99,9 @@ class Applied:
     """What became of one sequenced event, in offset order."""
 
     event: Event | None
-    """``None`` only for a body that failed authentication: nothing of it can be believed."""
+    """``None`` for a body that failed authentication or does not read as the event its
+    envelope names (nothing of it can be believed), and for one of this participant's own
+    events whose offset such a body took (``rejected`` says which and what to do)."""
     rejected: str | None
     forged: bool = False
     """The event is not its actor's (no signature by their key): never applied, and the
@@ -596,6 +599,16 @@ class LinkCore:
                 self.offset.add(frame.sent, frame.now, now - started)
             self._relay_reaches(frame.last_seq, batch)
         elif isinstance(frame, wire.Ack):
+            lost = self.pending.get(frame.id)
+            if lost is not None and frame.seq <= self.confirmed.last_seq:
+                # Its offset held a body that did not open, or did not read, as this event:
+                # a resend is only acked again, and what follows a join would wait forever.
+                self._settled(frame.id)
+                reason = f"your {lost.kind} did not reach the session intact; do it again"
+                batch.delivered.append(
+                    Deliver(Applied(None, reason, seq=frame.seq, sender=self.participant))
+                )
+                batch.changed = True
             self._relay_reaches(frame.seq, batch)
         elif isinstance(frame, wire.Sequenced | wire.Events):
             joining = self._joining()
@@ -679,6 +692,8 @@ class LinkCore:
         if event is None:
             log.warning("offset %d carries an unreadable event; skipping it", frame.seq)
             self.confirmed = skip_offset(self.confirmed, frame.seq)
+            unreadable = Applied(None, UNREADABLE, seq=frame.seq, sender=frame.sender)
+            batch.delivered.append(Deliver(unreadable))
             return
         forged = None
         if event.actor != frame.sender and not self.restored:

@@ -446,7 +446,12 @@ class Participation:
             applied = await self.link.applied.get()
             event = applied.event
             if event is None:
-                problem(UNAUTHENTIC)
+                reason = applied.rejected or ""
+                problem(
+                    UNAUTHENTIC
+                    if applied.unauthentic
+                    else f"Not applied: {reason[:1].upper()}{reason[1:]}."
+                )
             elif applied.forged:
                 problem(f"An event from the relay was not applied: {applied.rejected}")
             elif applied.rejected and event.actor == self.me.id and not _routine(event):

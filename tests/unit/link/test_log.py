@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from pairup import protocol as wire
-from pairup.link.core import CHANGED, EARLY_LIMIT, UNAUTHENTIC, Deliver, Journal
+from pairup.link.core import CHANGED, EARLY_LIMIT, UNAUTHENTIC, UNREADABLE, Deliver, Journal
 
 from .kit import (
     JOIN,
@@ -186,10 +186,31 @@ def test_a_body_of_another_id_or_an_unstamped_one_from_another_sender_is_skipped
     event = lesson("ann")
     other_id = sequenced(2, event).model_copy(update={"id": "not-its-id"})
     other_id = other_id.model_copy(update={"body": sealed(event, event_id="not-its-id")})
-    assert delivered(link.received(raw(other_id), now=1.0)) == []
+    (reported,) = delivered(link.received(raw(other_id), now=1.0))
+    assert (reported.event, reported.seq, reported.unauthentic) == (None, 2, False)
+    assert reported.rejected == UNREADABLE
     unstamped = sequenced(3, lesson("ann"), sender="bob")
-    assert delivered(link.received(raw(unstamped), now=1.0)) == []
+    (reported,) = delivered(link.received(raw(unstamped), now=1.0))
+    assert (reported.event, reported.seq, reported.sender) == (None, 3, "bob")
     assert link.confirmed.last_seq == 3
+
+
+def test_ones_own_event_whose_offset_an_altered_body_took_leaves_the_outbox_and_is_said():
+    """The relay stored something else under its id: a resend is only acked, and a join
+    stuck in the outbox would hold back everything after it."""
+    link = connected()
+    link.received(raw(sequenced(1, joined("ann"))), now=1.0)
+    mine = lesson("ann")
+    link.submit(mine, now=1.0)
+    altered = sequenced(2, mine).model_copy(update={"body": sealed(lesson("ann"))})
+    (unopened,) = delivered(link.received(raw(altered), now=1.5))
+    assert unopened.unauthentic
+    assert mine.id in link.pending
+    actions = link.received(wire.encode(wire.Ack(id=mine.id, seq=2)), now=4.0)
+    (lost,) = delivered(actions)
+    assert (lost.event, lost.seq, lost.sender) == (None, 2, "ann")
+    assert lost.rejected == "your lesson.noted did not reach the session intact; do it again"
+    assert mine.id not in link.pending
 
 
 def test_a_re_seeded_event_keeps_its_first_stamp_but_never_one_in_the_future():
