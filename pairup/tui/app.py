@@ -144,17 +144,18 @@ class MainScreen(Screen[None]):
         self.query_one("#decisions").border_title = "Decisions"
         self.show(STARTING, "")
 
-    def show(self, snap: Snapshot, join_link: str) -> None:
+    def show(self, snap: Snapshot, join_link: str, watch_link: str = "") -> None:
         self.query_one(TimerPanel).show(snap)
         self.query_one(Roster).show(snap)
         decisions = self.query_one(DecisionLog)
         decisions.show(snap)
         decisions.border_subtitle = plain(_commits_line(snap))
+        links = [("Watch link" if snap.watching else "Join link", join_link or "…")]
+        if watch_link:
+            links.append(("Watch link", watch_link))
         self.query_one("#link", Static).update(
-            Content.assemble(
-                ("Watch link" if snap.watching else "Join link", "bold"),
-                " ",
-                printable(join_link or "…"),
+            Content("\n").join(
+                Content.assemble((label, "bold"), " ", printable(link)) for label, link in links
             )
         )
         connection = self.query_one("#connection", Label)
@@ -412,7 +413,8 @@ class PairupApp(App[str | None]):
             return
         self.shown = snap
         try:
-            self.main.show(snap, session.join_link)
+            # The host shows the watch link too: anyone with the join link can make it.
+            self.main.show(snap, session.join_link, session.watch_link if session.hosts else "")
         except NoMatches:
             # The app is closing and has already taken the screen's widgets down.
             return

@@ -129,6 +129,11 @@ class Participation:
         return self.link.watching_only
 
     @property
+    def hosts(self) -> bool:
+        """This participant opened the session: its screen shows the links to share."""
+        return self.link.create
+
+    @property
     def session_id(self) -> str:
         return self.link.join.session
 

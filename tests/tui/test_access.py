@@ -7,6 +7,8 @@ import asyncio
 from functools import partial
 from pathlib import Path
 
+from textual.widgets import Static
+
 from pairup import protocol as wire
 from pairup.journal import journal_path
 from pairup.link.client import Link
@@ -75,6 +77,10 @@ def test_the_host_lets_one_newcomer_in_and_turns_another_away(tmp_path: Path) ->
 def test_a_watcher_is_shown_to_everyone_and_its_screen_changes_nothing(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with hosted(tmp_path, partial(host_app, tmp_path), (100, 30)) as (ann, _, join):
+            # The host's screen shows the watch link beside the join link.
+            links = ann.main.query_one("#link", Static)
+            await until(lambda: "Watch link" in str(links.content), "the watch link shown")
+            assert f"Watch link {join.watching()}" in str(links.content)
             watcher_link = Link(
                 join.watching(),
                 "kim",
