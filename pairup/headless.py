@@ -4,7 +4,8 @@ stdout carries JSON lines: first ``{"type": "link", ...}`` with the join link (a
 the watch link), then one line per sequenced event (``"type": "event"``), per change of
 connection state (``"type": "status"``), per newcomer waiting for the host (``"type": "knock"``)
 and per change of who watches (``"type": "watchers"``); an event from the relay that fails
-authentication is a ``"type": "unauthentic"`` line, and is never applied. stdin takes one JSON
+authentication is a ``"type": "unauthentic"`` line (one that does not read, or one's own event
+lost to such a body, a ``"not-applied"`` line), and is never applied. stdin takes one JSON
 command per line, ``{"cmd": "decide", "title": ...}`` and the like, and the host's
 ``{"cmd": "let-in", "participant": ID}`` and ``{"cmd": "turn-away", ...}``; a bad line gets a
 ``{"type": "error"}`` line and nothing else happens. With a watch link every command but
@@ -26,6 +27,7 @@ from typing import Any, TextIO
 from pairup.commands import CommandError, command_event
 from pairup.journal import JournalFailure, journal_path
 from pairup.link.client import LEFT, EventTooLarge, Knock, Link, Status
+from pairup.link.core import WATCH_ONLY
 from pairup.link.joining import Introductions, in_the_session
 from pairup.link.presence import keep_presence
 from pairup.link.repository import keep_repository
@@ -34,7 +36,6 @@ from pairup.session import events as ev
 from pairup.session.credit import Credit
 
 LEAVE_WAIT_SECONDS = 5.0
-WATCHING = "you are watching this session: a watch link cannot change it"
 
 
 class Headless:
@@ -219,7 +220,7 @@ class Headless:
                     self.emit(await self._answer_knock(command))
                     continue
                 if self.link.watching_only and command.get("cmd") != "leave":
-                    raise CommandError(WATCHING)
+                    raise CommandError(WATCH_ONLY)
                 if command.get("cmd") != "leave":
                     # Aimed at the session as it is once this participant is in it.
                     await in_the_session(self.link, self.me.id)
