@@ -339,7 +339,7 @@ class PairupApp(App[str | None]):
         self._last: tuple[str, int, str | None] | None = None
         self._shown_bindings: tuple[bool, str, bool, int, bool] | None = None
         self._asked: set[tuple[str, str]] = set()
-        """Knocks the host has been asked about: (participant, fingerprint)."""
+        """Knocks the host has been told of: (participant, fingerprint)."""
         self._asking = False
 
     def get_default_screen(self) -> Screen[Any]:
@@ -432,30 +432,39 @@ class PairupApp(App[str | None]):
         self.answer_knocks()
 
     def answer_knocks(self, *, again: bool = False) -> None:
-        """The host is asked, one newcomer at a time, whether to let them in, with the name
-        and key fingerprint they show; one not answered (escape) is asked about again only
-        when the host presses the key for it (``again``)."""
+        """Tell the host of each newcomer who knocks, and ask about one when they press i
+        (``again``). Offered, never asked unbidden: a question that took the keyboard while
+        the host typed would take their next key for an answer (l lets someone in)."""
         snap = self.shown
         if not snap.host or self._asking:
             return
-        waiting = [
-            knock
-            for knock in snap.knocking
-            if again or (knock.participant, knock.fingerprint) not in self._asked
-        ]
-        if not waiting:
-            if again:
+        if again:
+            if not snap.knocking:
                 self.notify("Nobody is waiting to come in.")
+                return
+            self._asking = True
+            self.run_worker(self._ask_about(snap.knocking[0]), group="session")
             return
-        self._asking = True
-        self.run_worker(self._ask_about(waiting[0]), group="session")
+        for knock in snap.knocking:
+            if (knock.participant, knock.fingerprint) in self._asked:
+                continue
+            self._asked.add((knock.participant, knock.fingerprint))
+            who = knock.name or knock.participant
+            back = " again (taken out before)" if knock.returning else ""
+            if self.session is not None and self.session.prefs.bell:
+                self.bell()
+            self.notify(
+                f"{who} asks to join{back}, key fingerprint {knock.fingerprint}. Press i to let "
+                "them in or turn them away.",
+                title="Knock",
+                timeout=30,
+            )
 
     async def _ask_about(self, knock: "KnockRow") -> None:
         from pairup.tui.screens import Choice
 
         session = self.session
         assert session is not None, "knocks come through a session"
-        self._asked.add((knock.participant, knock.fingerprint))
         who = knock.name or knock.participant
         back = " again: they were taken out of the session" if knock.returning else ""
         try:
@@ -476,7 +485,6 @@ class PairupApp(App[str | None]):
                     self.notify(f"{who} is no longer waiting.")
         finally:
             self._asking = False
-        self.answer_knocks()
 
     def _announce(self, session: "Participation", snap: Snapshot) -> None:
         """Bell, flash and toast when the driver changes or a break starts; the retro prompt

@@ -50,6 +50,9 @@ def test_the_host_lets_one_newcomer_in_and_turns_another_away(tmp_path: Path) ->
         async with hosted(tmp_path, make, (100, 30)) as (ann, pilot, join):
             view = lambda: session_of(ann).link.view  # noqa: E731
             welcome = Partner(tmp_path, join, 1, HOSTILE_NAME)
+            await until(lambda: "Press i" in on_screen(ann), "the host told of the knock")
+            assert not isinstance(ann.screen, Choice), "nobody's keys are taken unasked"
+            await pilot.press("i")
             await until(lambda: isinstance(ann.screen, Choice), "the host to be asked")
             fingerprint = ann.shown.knocking[0].fingerprint
             await until(lambda: fingerprint in on_screen(ann), "the fingerprint on screen")
@@ -64,6 +67,8 @@ def test_the_host_lets_one_newcomer_in_and_turns_another_away(tmp_path: Path) ->
                 lambda: (m := view().member("p1")) is not None and m.present, "p1 to be let in"
             )
             unwelcome = Partner(tmp_path, join, 2, "Mallory")
+            await until(lambda: bool(ann.shown.knocking), "Mallory to knock")
+            await pilot.press("i")
             await until(lambda: isinstance(ann.screen, Choice), "the host to be asked again")
             await pilot.press("t")
             await unwelcome.ended()
