@@ -3,12 +3,23 @@ processes on loopback: the host's commands let in and turn away, a participant t
 disconnected and waits for the host to come back, and a watch link follows the session and
 changes nothing."""
 
+import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from pairup import protocol as wire
 
-from .test_headless import DECISION, Record, host, is_event, is_status, participants
+from .test_headless import (
+    DECISION,
+    PAIRUP,
+    Record,
+    environment,
+    host,
+    is_event,
+    is_status,
+    participants,
+)
 
 
 def is_knock(participant: str) -> Callable[[Record], bool]:
@@ -98,3 +109,37 @@ def test_a_watch_link_follows_the_session_and_changes_nothing(tmp_path: Path) ->
         assert kim.process.wait(timeout=10) == 0
         gone = ann.expect(lambda record: record.get("type") == "watchers", "kim gone")
         assert gone["watching"] == []
+
+
+def test_a_relay_with_its_own_certificate_is_joined_by_the_pin_it_prints(tmp_path: Path) -> None:
+    """``pairup relay --self-signed`` says its pin; a session started on it with
+    ``--relay 'wss://HOST:PORT#PIN'`` gives links that carry the pin, and both ends talk."""
+    relay = subprocess.Popen(
+        [str(PAIRUP), "relay", "--self-signed", "--host", "127.0.0.1", "--port", "0"],
+        env=environment(tmp_path, "relay"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert relay.stdout is not None
+        said = relay.stdout.readline()
+        pin = re.search(r"pin (\S{43}):", said)
+        listening = re.search(r"listening on (wss://\S+) ", relay.stdout.readline())
+        assert pin is not None, said
+        assert listening is not None
+        url = f"{listening.group(1)}#{pin.group(1)}"
+        with participants(tmp_path) as launch:
+            ann = launch("a", "start", "--headless", "--relay", url, "--name", "Ann")
+            link = ann.expect(lambda record: record["type"] == "link", "ann's link")["link"]
+            assert wire.JoinLink.parse(link).pin == pin.group(1)
+            bob = joiner(launch, "b", link, "Bob")
+            bob.expect(is_status("connected"), "bob is connected")
+            ann.send(DECISION)
+            bob.expect(is_event("decision.recorded", title=DECISION["title"]), "bob sees it")
+    finally:
+        relay.terminate()
+        relay.wait(timeout=10)
+        for stream in (relay.stdout, relay.stderr):
+            if stream is not None:
+                stream.close()
