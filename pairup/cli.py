@@ -724,7 +724,8 @@ while pairing become draft ADRs, and commits credit everyone who paired."""
 _EPILOG = """\
 examples:
   pairup start --turn 10m          open a session with 10-minute turns
-  pairup join 'ws://host:port/s/ID#SECRET'
+  pairup join 'wss://host:port/s/ID#SECRET.PIN'
+  pairup join 'wss://host:port/w/ID#WATCH.PIN'  follow a session, changing nothing
   pairup sessions                  list the sessions recorded on this machine
   pairup config                    show the settings in effect and where each comes from
 
