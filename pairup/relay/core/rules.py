@@ -489,6 +489,10 @@ class RelayCore:
                 wire.Close.POLICY,
                 f"participant id {hello.participant} belongs to someone else in this session",
             )
+        watcher = hello.role == "watcher"
+        if not bind.let_in and self._needs_approval(room, hello.participant, watcher):
+            # Taken out while its first entry was on its way to the store.
+            return self._wait(peer, room, now)
         return self._enter(peer, room, now)
 
     def bind_failed(self, bind: Bind, reason: str) -> list[Action]:

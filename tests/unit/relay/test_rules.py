@@ -423,6 +423,18 @@ def test_the_host_takes_someone_out_who_comes_back_only_if_let_in(shell):
     assert again.of(wire.Welcome)
 
 
+def test_one_taken_out_while_its_first_entry_is_stored_waits_for_the_host(shell):
+    link, ann = session_of(shell)
+    shell.hold_binds = True
+    bob = shell.hello(link, "bob")
+    shell.frame(ann, wire.Remove(participant="bob"))
+    shell.answer_binds()
+    assert not bob.of(wire.Welcome)
+    assert bob.of(wire.Waiting)
+    (knock,) = ann.of(wire.Presence)[-1].waiting
+    assert (knock.participant, knock.returning) == ("bob", True)
+
+
 def test_a_removed_participant_waits_after_the_relay_restarts(shell):
     link, ann = session_of(shell)
     bob = shell.hello(link, "bob")
