@@ -383,6 +383,9 @@ class Relay:
         self._trouble = StoreTrouble(log)
         self._accept_errors = AcceptErrors(self.limits.refusal_log_interval)
         self._wires: dict[int, _Wire] = {}
+        self._standings = asyncio.Lock()
+        """Who was let in or taken out reaches the store in the order the rules said it: a
+        removal right after an approval (or the other way round) is never overtaken."""
         self._ids = itertools.count(1)
         self._writer: _Writer | None = None
         self._handing_over = False
@@ -577,7 +580,7 @@ class Relay:
                 case Bind():
                     self._spawn(self._bind(action))
                 case Remember(session, participant):
-                    self._spawn(self._write(self.store.remove, session, participant))
+                    self._spawn(self._remember(session, participant))
                 case Replay(conn):
                     if (connection := self._wires.get(conn)) is not None:
                         connection.behind = []
@@ -690,12 +693,20 @@ class Relay:
             else functools.partial(store.bind_identity, watcher=bind.watcher)
         )
         try:
-            key = await asyncio.to_thread(call, bind.session, bind.participant, bind.key)
+            if bind.let_in:
+                async with self._standings:
+                    key = await asyncio.to_thread(call, bind.session, bind.participant, bind.key)
+            else:
+                key = await asyncio.to_thread(call, bind.session, bind.participant, bind.key)
         except StoreError as error:
             self._trouble.report(error)
             self._do(self.core.bind_failed(bind, self._trouble.reason))
             return
         self._do(self.core.bound(bind, key, self.now()))
+
+    async def _remember(self, session: str, participant: str) -> None:
+        async with self._standings:
+            await self._write(self.store.remove, session, participant)
 
     async def _write(self, call: Callable[[str, object], None], *args: object) -> None:
         try:
