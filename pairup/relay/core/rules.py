@@ -822,8 +822,10 @@ class RelayCore:
             assert isinstance(room, Room)
             if self.rooms.get(room.session) is room:
                 del self.rooms[room.session]
-                for conn in list(room.members):
+                # Those waiting for the host too: their knock was in the room let go.
+                for conn in [*room.members, *room.waiting]:
                     actions += self._close(self.peers[conn], wire.Close.STORAGE_FAILED, reason)
+                room.waiting.clear()
         return actions
 
     def in_use(self) -> list[str]:

@@ -530,6 +530,16 @@ def test_a_failed_commit_lets_the_session_go_and_closes_its_members(shell):
     assert link.session not in shell.core.rooms
 
 
+def test_a_failed_commit_closes_those_waiting_for_the_host_too(shell):
+    link, ann = session_of(shell, approve=True)
+    bob = shell.hello(link, "bob")
+    shell.publish(ann, link, "ann", "ann-0001")
+    shell.run(shell.core.failed(shell.core.take_sequenced(), "the relay's disk is full"))
+    assert bob.ended == ("closed", wire.Close.STORAGE_FAILED, "the relay's disk is full")
+    shell.later(shell.core.limits.approval_wait + 1)
+    assert bob.ended == ("closed", wire.Close.STORAGE_FAILED, "the relay's disk is full")
+
+
 def test_one_welcomed_as_a_failed_commit_lets_the_session_go_is_closed_too(shell):
     """A welcome on its way (its key being bound) when the session is let go: it must not
     stay in the old room, where its events would go nowhere."""
