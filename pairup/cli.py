@@ -630,9 +630,10 @@ def _relay(args: argparse.Namespace) -> int:
     import asyncio
     import logging
 
+    from pairup import tls as pinning
     from pairup.relay.chaos import Chaos
     from pairup.relay.limits import LimitError, parse_limits
-    from pairup.relay.run import run_relay, tls_context
+    from pairup.relay.run import run_relay
 
     config = _load_config(args).config
     if bool(args.cert) != bool(args.key):
@@ -646,20 +647,17 @@ def _relay(args: argparse.Namespace) -> int:
     tls = None
     if args.cert:
         try:
-            tls = tls_context(Path(args.cert), Path(args.key))
-        except (OSError, ValueError) as error:
-            raise UserError(f"cannot use --cert/--key: {error}") from None
+            tls = pinning.server_context(Path(args.cert), Path(args.key))
+        except pinning.TlsError as error:
+            raise UserError(f"--cert/--key: {error}") from None
     elif args.self_signed:
-        from pairup import tls as pinning
-
         try:
-            certificate = pinning.self_signed(config.data_dir)
-            tls = pinning.server_context(certificate.cert, certificate.key)
+            pin, tls = pinning.serving(config.data_dir)
         except pinning.TlsError as error:
             raise UserError(str(error)) from None
         print(
-            f"pairup relay certificate pin {certificate.pin}: start sessions on this relay with "
-            f"pairup start --relay 'wss://HOST:PORT#{certificate.pin}'",
+            f"pairup relay certificate pin {pin}: start sessions on this relay with "
+            f"pairup start --relay 'wss://HOST:PORT#{pin}'",
             flush=True,
         )
     from pairup.relay.store import StoreError

@@ -107,7 +107,7 @@ def new_join_link(relay: str) -> wire.JoinLink:
             f"a relay URL looks like ws://HOST:PORT or wss://HOST:PORT[#PIN], not {relay}"
         )
     pin = parts.fragment
-    if pin and (parts.scheme != "wss" or len(pin) != wire.PIN_LENGTH):
+    if pin and (parts.scheme != "wss" or not wire.PIN.fullmatch(pin)):
         raise LaunchError(
             "the relay URL's #PIN is the certificate pin pairup relay --self-signed printed, "
             f"for a wss:// URL: {relay}"
@@ -149,11 +149,9 @@ async def embedded_relay(
     context, pin = None, ""
     if config.relay.tls == "self-signed":
         try:
-            certificate = await asyncio.to_thread(tls.self_signed, config.data_dir / "relay")
-            context = tls.server_context(certificate.cert, certificate.key)
+            pin, context = await asyncio.to_thread(tls.serving, config.data_dir / "relay")
         except tls.TlsError as error:
             raise LaunchError(str(error)) from None
-        pin = certificate.pin
     try:
         store = await asyncio.to_thread(open_store, config.data_dir / "relay")
     except (StoreError, OSError) as error:

@@ -45,7 +45,7 @@ MAX_SEALED_BODY = sealed_length(MAX_BODY_BYTES)
 MAX_NAME_BYTES = 512
 """UTF-8 bytes of a shown name before it is sealed."""
 MAX_SEALED_NAME = sealed_length(MAX_NAME_BYTES)
-PIN_LENGTH = 43
+PIN = re.compile(r"[A-Za-z0-9_-]{43}")
 """A pinned certificate's SHA-256 in base64url."""
 CLIENT_MAX_FRAME_BYTES = 2 * MAX_FRAME_BYTES
 """What participants accept from the relay: more than the relay accepts, so an event the relay
@@ -132,7 +132,7 @@ class JoinLink:
             secret = b""
         if len(secret) < SECRET_BYTES:
             raise LinkError(f"the join link's secret (after #) is missing or cut short: {example}")
-        if pin and (parts.scheme != "wss" or not re.fullmatch(r"[A-Za-z0-9_-]{43}", pin)):
+        if pin and (parts.scheme != "wss" or not PIN.fullmatch(pin)):
             raise LinkError(
                 "the join link's certificate pin (after the secret and a dot) is not 43 "
                 "characters, or the link is not wss://; paste the link as it was shared"

@@ -86,6 +86,13 @@ def self_signed(folder: Path, *, now: datetime.datetime | None = None) -> Certif
     return Certificate(cert_path, key_path, pin_of(certificate.public_bytes(der)))
 
 
+def serving(folder: Path) -> tuple[str, ssl.SSLContext]:
+    """The pin of the certificate kept in ``folder`` (made there if need be) and a server
+    context with it: files read and written, so for a thread off the event loop."""
+    certificate = self_signed(folder)
+    return certificate.pin, server_context(certificate.cert, certificate.key)
+
+
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
     """A server context for ``wss://`` with ``cert`` and its ``key``, TLS 1.2 at least."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -14,14 +14,6 @@ from pairup.relay.limits import Limits
 from pairup.relay.server import Relay, open_store
 
 
-def tls_context(cert: Path, key: Path) -> ssl.SSLContext:
-    """A server context for ``wss://``; an unreadable file is the caller's to report."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert, key)
-    return context
-
-
 async def run_relay(
     host: str,
     port: int,

@@ -14,9 +14,9 @@ from websockets.exceptions import InvalidStatus
 
 from pairup import protocol as wire
 from pairup.relay.core.events import StoredEvent, sequenced
-from pairup.relay.run import tls_context
 from pairup.relay.server import Limits, Relay, _Writer
 from pairup.relay.store import Store
+from pairup.tls import server_context
 
 from .relaykit import LOOPBACK, Peer, hello_text, new_session, refusal, running_relay
 
@@ -103,7 +103,7 @@ def test_the_relay_serves_wss_with_a_certificate(tmp_path):
     async def scenario():
         store = Store.open(tmp_path / "relay.sqlite3")
         relay = Relay(store, limits=Limits(reject_delay=0.05))
-        server = await relay.start(LOOPBACK, 0, ssl=tls_context(cert, key))
+        server = await relay.start(LOOPBACK, 0, ssl=server_context(cert, key))
         port = server.sockets[0].getsockname()[1]
         client_tls = ssl.create_default_context(cafile=str(cert))
         try:
