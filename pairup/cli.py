@@ -520,8 +520,8 @@ def _trailers(args: argparse.Namespace) -> int:
 def _commit(args: argparse.Namespace) -> int:
     """Through the running pairup when it listens (it has git loaded and records the commit in
     the session at once), else in this process. The plain forms of the options never get here
-    while a pairup listens: :mod:`pairup.handover` sends them before this module loads."""
-    from pairup import handover
+    while a pairup listens: :mod:`pairup.commit_request` sends them before this module loads."""
+    from pairup import commit_request
     from pairup.git.live import git_dirs, read_live
 
     if not args.message:
@@ -541,11 +541,11 @@ def _commit(args: argparse.Namespace) -> int:
         "env": dict(os.environ),
         "cwd": str(cwd),
     }
-    reply = handover.ask(live.socket, request) if live.socket else None
+    reply = commit_request.ask(live.socket, request) if live.socket else None
     if reply is None or reply.get("elsewhere"):
         # Nobody listens, or the running pairup works in another worktree of this repository.
         reply = _commit_here(args, cwd)
-    return handover.show(reply)
+    return commit_request.show(reply)
 
 
 def _commit_here(args: argparse.Namespace, cwd: Path) -> dict[str, object]:

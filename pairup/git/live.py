@@ -14,7 +14,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from pairup import handover
+from pairup import commit_request
 from pairup.git.trailers import Person
 
 LIVE_FILE = Path("pairup") / "live.json"
@@ -35,7 +35,7 @@ class LiveSession:
 def git_dirs(start: Path, env: dict[str, str] | None = None) -> tuple[Path, Path] | None:
     """The git directory of the repository around ``start`` and its common directory (they
     differ in a linked worktree); None outside a repository. ``GIT_DIR`` wins, as in git."""
-    found = handover.git_dirs(str(start), os.environ if env is None else env)
+    found = commit_request.git_dirs(str(start), os.environ if env is None else env)
     return None if found is None else (Path(found[0]), Path(found[1]))
 
 
@@ -101,7 +101,7 @@ def remove_live(common_dir: Path, session: str) -> None:
 
 def commit_socket(common_dir: Path) -> Path | None:
     """Where this repository's live pairup should listen for commits, if a socket fits there."""
-    path = handover.commit_socket(str(common_dir)) if hasattr(socket, "AF_UNIX") else None
+    path = commit_request.commit_socket(str(common_dir)) if hasattr(socket, "AF_UNIX") else None
     return None if path is None else Path(path)
 
 

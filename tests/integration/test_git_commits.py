@@ -17,10 +17,10 @@ from pathlib import Path
 import pygit2
 import pytest
 
+from pairup.commit_request import ask
 from pairup.git.live import git_dirs, read_live
 from pairup.git.repo import GitError, commit, open_repository
 from pairup.git.trailers import Person
-from pairup.handover import ask
 
 from .test_headless import PAIRUP, Participant, environment, guest, host, is_event, participants
 

@@ -8,10 +8,10 @@ typing, json) took longer than ``git commit`` takes to commit; this module impor
 what the interpreter has already loaded, and C modules.
 
 It takes the plain forms of the options (``-m MSG``, ``-a``, ``--no-verify``, as
-``pairup commit --help`` lists them) and hands over only when a pairup answers on the socket.
-Anything else, such as another option, ``--help``, no session, or a pairup working in another
-worktree, returns ``None``, and the full command line takes over, with its help and its
-errors. A request that reached the running pairup is never made a second time.
+``pairup commit --help`` lists them) and sends the request only when a pairup answers on the
+socket. Anything else, such as another option, ``--help``, no session, or a pairup working in
+another worktree, returns ``None``, and the full command line takes over, with its help and
+its errors. A request that reached the running pairup is never made a second time.
 """
 
 import os

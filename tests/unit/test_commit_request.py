@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairup import handover
+from pairup import commit_request
 from pairup.git.live import commit_socket, git_dirs
 
 from ..integration.test_git_commits import empty_repo, git, git_env
@@ -32,7 +32,7 @@ from ..integration.test_git_commits import empty_repo, git, git_env
     ],
 )
 def test_the_plain_forms_of_the_options_are_read_as_argparse_reads_them(argv, options):
-    assert handover.parse(argv) == options
+    assert commit_request.parse(argv) == options
 
 
 @pytest.mark.parametrize(
@@ -54,7 +54,7 @@ def test_the_plain_forms_of_the_options_are_read_as_argparse_reads_them(argv, op
     ],
 )
 def test_anything_else_is_left_to_the_full_command_line(argv):
-    assert handover.parse(argv) is None
+    assert commit_request.parse(argv) is None
 
 
 @given(
@@ -65,9 +65,9 @@ def test_anything_else_is_left_to_the_full_command_line(argv):
     )
 )
 def test_a_request_is_the_json_the_running_pairup_reads_and_an_answer_reads_back(request):
-    encoded = handover._encode(request)
+    encoded = commit_request._encode(request)
     assert json.loads(encoded) == request
-    assert handover._decode(json.dumps(request).encode()) == request
+    assert commit_request._decode(json.dumps(request).encode()) == request
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ def test_a_request_is_the_json_the_running_pairup_reads_and_an_answer_reads_back
     ],
 )
 def test_an_answer_is_read_whole_or_not_at_all(answer, decoded):
-    assert handover._decode(answer) == decoded
+    assert commit_request._decode(answer) == decoded
 
 
 @pytest.fixture
@@ -109,12 +109,12 @@ def test_the_socket_is_the_one_the_running_pairup_listens_on_also_from_a_worktre
     assert dirs is not None
     expected = commit_socket(dirs[1])
     assert expected == repo / ".git" / "pairup" / "commit.sock"
-    assert handover.socket_path(str(repo / "sub"), {}) is None  # nobody listens yet
+    assert commit_request.socket_path(str(repo / "sub"), {}) is None  # nobody listens yet
 
     with _listen(expected):
         for place in (repo, repo / "sub", short_dir / "w"):
-            assert handover.socket_path(str(place), {}) == str(expected)
-        assert handover.socket_path(str(short_dir), {}) is None
+            assert commit_request.socket_path(str(place), {}) == str(expected)
+        assert commit_request.socket_path(str(short_dir), {}) is None
 
 
 @pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user takes root")
@@ -126,7 +126,7 @@ def test_a_request_never_goes_to_another_user_s_socket(short_dir):
         listener.listen()
         os.chown(path, 65534, 65534)
         request = {"op": "commit", "env": {"TOKEN": "secret"}}
-        assert handover.ask(str(path), request, timeout=2.0) is None
+        assert commit_request.ask(str(path), request, timeout=2.0) is None
         listener.setblocking(False)
         with pytest.raises(BlockingIOError):
             listener.accept()
@@ -135,4 +135,4 @@ def test_a_request_never_goes_to_another_user_s_socket(short_dir):
 def test_a_request_to_a_socket_nobody_answers_on_is_not_sent(short_dir):
     path = short_dir / "gone.sock"
     _listen(path).close()  # the file stays, the listener is gone
-    assert handover.ask(str(path), {"op": "commit"}) is None
+    assert commit_request.ask(str(path), {"op": "commit"}) is None
