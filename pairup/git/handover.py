@@ -1,0 +1,630 @@
+"""The code moving with the role: a working tree taken as git objects, carried as a pack,
+and put in place on the next driver's clone all at once, after saving what it replaces.
+
+A **snapshot** is git's own stash format: a commit ``W`` whose tree is the working tree's
+tracked files, with parents ``HEAD``, a commit of the index ``I`` and, when there are any, a
+root commit ``U`` of the untracked files (``.gitignore`` respected). So a snapshot saved
+under ``refs/pairup/saved/`` comes back with ``git stash apply --index REF``.
+
+A **package** is the objects of a snapshot that the receiver lacks, in git's pack format
+(pygit2's ``PackBuilder``), with the pack's index. What the receiver has is what it said it
+holds (:func:`holding`); the sender leaves out everything those commits reach.
+
+**Applying** is done once the objects are in: the receiver's state is taken as a snapshot
+first (and kept under ``refs/pairup/saved/`` unless it is clean or exactly the tree this
+clone last sent or received), a marker file names that state, and only then are the files,
+the index and ``HEAD`` changed. A process killed in between leaves the marker, and
+:func:`recover` puts the saved state back before anything else touches the repository.
+A branch only ever moves forward: a history that diverged is refused, never rewritten.
+
+Everything here blocks: call it from a thread when an event loop is running.
+"""
+
+import contextlib
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
+
+LAST_REF = "refs/pairup/last"
+"""The snapshot this clone last sent or received: its tree may be replaced without saving."""
+SAVED_PREFIX = "refs/pairup/saved/"
+APPLYING_REF = "refs/pairup/applying"
+"""The state an apply under way replaces, kept reachable until the apply is through."""
+MARKER = Path("pairup") / "handover-applying.json"
+"""In the working tree's git directory while an apply is under way."""
+HOLDING_LIMIT = 32
+"""Commits at most that a participant says it holds: enough for HEAD, its branches and the
+remote branches they track."""
+LARGEST_SHOWN = 5
+PAIRUP = pygit2.Signature("pairup", "pairup@localhost")
+"""Who makes the snapshot commits, which no branch ever points to."""
+_UNTRACKED_FLAGS = FileStatus.WT_NEW
+_CHANGED_FLAGS = FileStatus.WT_MODIFIED | FileStatus.WT_TYPECHANGE | FileStatus.WT_RENAMED
+
+
+class HandoverError(Exception):
+    """A handover cannot be taken or applied here; the message says why and what to do."""
+
+
+class TooLarge(HandoverError):
+    """The package is over ``handover.max_size``: its size and its largest files."""
+
+    def __init__(self, size: int, limit: int, largest: tuple[tuple[str, int], ...]) -> None:
+        self.size = size
+        self.limit = limit
+        self.largest = largest
+        files = ", ".join(f"{path} ({_size(n)})" for path, n in largest)
+        super().__init__(
+            f"the handover is {_size(size)}, over handover.max_size ({_size(limit)}); "
+            f"largest: {files or 'history the next driver lacks'}; commit large files "
+            "elsewhere, add them to .gitignore, or raise handover.max_size"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A working tree as git objects: the stash-format commit and what it is made of."""
+
+    commit: str
+    head: str
+    branch: str | None
+    """The branch HEAD is on (short name), None when detached."""
+    index_tree: str
+    work_tree: str
+    """The tracked files as they are in the working tree."""
+    untracked_tree: str | None
+
+    @property
+    def key(self) -> tuple[str, str, str, str | None, str | None]:
+        """What two snapshots of the same state share (the commit differs by its time)."""
+        return (self.head, self.index_tree, self.work_tree, self.untracked_tree, self.branch)
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """What a handover carries, as a person reads it."""
+
+    files: int
+    insertions: int
+    deletions: int
+    commits: int
+    last_file: str
+    """The changed file the last driver saved last ("" when nothing changed)."""
+    last_line: int
+    """Its last changed line (1 when there is no line to point at)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """A snapshot's objects the receiver lacks, as bytes to carry (pack index, then pack)."""
+
+    data: bytes
+    objects: int
+    snapshot: Snapshot
+    moved: Moved
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an apply did: the saved state, if any, and the command that brings it back."""
+
+    saved: str | None
+    restore: str
+
+
+def _size(count: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if count < 1024 or unit == "MiB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024  # type: ignore[assignment]
+    return f"{count:.1f} GiB"
+
+
+# -- taking ------------------------------------------------------------------------------------
+
+
+def take(repo: pygit2.Repository, message: str) -> Snapshot:
+    """The working tree, the index and HEAD as a stash-format commit; files untouched."""
+    if repo.head_is_unborn:
+        raise HandoverError("this repository has no commit yet: commit once, then hand over")
+    head = repo.head.target
+    branch = None if repo.head_is_detached else repo.head.shorthand
+    index = repo.index
+    index.read(force=False)
+    if index.conflicts is not None:
+        raise HandoverError(
+            "the index has unresolved conflicts: resolve them (git status lists them) first"
+        )
+    index_tree = index.write_tree(repo)
+    work = pygit2.Index()
+    work.read_tree(repo[index_tree])
+    untracked = pygit2.Index()
+    top = Path(repo.workdir)
+    for path, flags in repo.status(untracked_files="all").items():
+        entry = _entry(index, path)
+        if entry is not None and entry.mode == FileMode.COMMIT:
+            continue  # a submodule travels as its commit in the index, not its files
+        if flags & _UNTRACKED_FLAGS:
+            blob = _blob(repo, top, path)
+            if blob is not None:
+                untracked.add(blob)
+        elif flags & FileStatus.WT_DELETED:
+            with contextlib.suppress(OSError, pygit2.GitError):
+                work.remove(path)
+        elif flags & _CHANGED_FLAGS:
+            blob = _blob(repo, top, path)
+            if blob is None:
+                with contextlib.suppress(OSError, pygit2.GitError):
+                    work.remove(path)
+            else:
+                work.add(blob)
+    work_tree = work.write_tree(repo)
+    untracked_tree = untracked.write_tree(repo) if len(untracked) else None
+    on = branch or "(no branch)"
+    summary = repo[head].message.split("\n", 1)[0]
+    base = f"{on}: {str(head)[:7]} {summary}"
+    stamp = _now()
+    index_commit = repo.create_commit(None, stamp, stamp, f"index on {base}\n", index_tree, [head])
+    parents = [head, index_commit]
+    if untracked_tree is not None:
+        parents.append(
+            repo.create_commit(
+                None, stamp, stamp, f"untracked files on {base}\n", untracked_tree, []
+            )
+        )
+    commit = repo.create_commit(None, stamp, stamp, f"On {on}: {message}\n", work_tree, parents)
+    return Snapshot(
+        commit=str(commit),
+        head=str(head),
+        branch=branch,
+        index_tree=str(index_tree),
+        work_tree=str(work_tree),
+        untracked_tree=None if untracked_tree is None else str(untracked_tree),
+    )
+
+
+def _now() -> pygit2.Signature:
+    return pygit2.Signature(PAIRUP.name, PAIRUP.email, int(time.time()), 0)
+
+
+def _entry(index: pygit2.Index, path: str) -> pygit2.IndexEntry | None:
+    try:
+        return index[path]
+    except (KeyError, ValueError):
+        return None
+
+
+def _blob(repo: pygit2.Repository, top: Path, path: str) -> pygit2.IndexEntry | None:
+    """The file at ``path`` as a blob and its mode; None when it vanished meanwhile."""
+    full = top / path
+    try:
+        info = full.lstat()
+        if stat.S_ISLNK(info.st_mode):
+            oid = repo.create_blob(os.fsencode(os.readlink(full)))
+            return pygit2.IndexEntry(path, oid, FileMode.LINK)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        oid = repo.create_blob_fromworkdir(path)
+    except (OSError, pygit2.GitError):
+        return None
+    mode = FileMode.BLOB_EXECUTABLE if info.st_mode & stat.S_IXUSR else FileMode.BLOB
+    return pygit2.IndexEntry(path, oid, mode)
+
+
+def read(repo: pygit2.Repository, commit: str) -> Snapshot:
+    """The snapshot whose stash-format commit is ``commit``."""
+    try:
+        made = repo[commit]
+    except (KeyError, ValueError):
+        raise HandoverError(f"snapshot {commit[:12]} is not in this repository") from None
+    if not isinstance(made, pygit2.Commit) or len(made.parents) not in (2, 3):
+        raise HandoverError(f"{commit[:12]} is not a snapshot")
+    head, index = made.parents[0], made.parents[1]
+    untracked = made.parents[2] if len(made.parents) == 3 else None
+    first = made.message.split("\n", 1)[0]
+    branch = None
+    if first.startswith("On ") and ": " in first:
+        name = first[3:].split(": ", 1)[0]
+        branch = None if name == "(no branch)" else name
+    if branch is not None and not pygit2.reference_is_valid_name(f"refs/heads/{branch}"):
+        raise HandoverError(f"snapshot {commit[:12]} names a branch git would not take")
+    return Snapshot(
+        commit=str(made.id),
+        head=str(head.id),
+        branch=branch,
+        index_tree=str(index.tree_id),
+        work_tree=str(made.tree_id),
+        untracked_tree=None if untracked is None else str(untracked.tree_id),
+    )
+
+
+def clean(snapshot: Snapshot, repo: pygit2.Repository) -> bool:
+    """Nothing in the snapshot that HEAD does not have: no change, nothing untracked."""
+    head_tree = str(repo[snapshot.head].tree_id)
+    return (
+        snapshot.untracked_tree is None
+        and snapshot.index_tree == head_tree
+        and snapshot.work_tree == head_tree
+    )
+
+
+def holding(repo: pygit2.Repository) -> list[str]:
+    """Commits this clone holds (with everything they reach) for a sender to leave out:
+    HEAD, the last snapshot sent or received, its branches and the remote branches."""
+    found: list[str] = []
+    names = ["HEAD", LAST_REF]
+    names += [r for r in repo.references if r.startswith(("refs/heads/", "refs/remotes/"))]
+    for name in names:
+        with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
+            target = repo.revparse_single(name)
+            if isinstance(target, pygit2.Commit) and str(target.id) not in found:
+                found.append(str(target.id))
+        if len(found) >= HOLDING_LIMIT:
+            break
+    return found
+
+
+# -- packing -----------------------------------------------------------------------------------
+
+
+def package(
+    repo: pygit2.Repository,
+    snapshot: Snapshot,
+    theirs: Iterable[str],
+    max_size: int,
+    since: str | None = None,
+) -> Package:
+    """The objects of ``snapshot`` that commits in ``theirs`` do not reach, packed; or
+    :class:`TooLarge`. ``since`` is the snapshot the turn began from, for what moved."""
+    walker = repo.walk(snapshot.commit, SortMode.TOPOLOGICAL)
+    for commit in theirs:
+        with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
+            if isinstance(repo[commit], pygit2.Commit):
+                walker.hide(commit)
+    objects: dict[pygit2.Oid, str] = {}
+    for made in walker:
+        objects[made.id] = ""
+        base = made.parents[0].tree if made.parents else None
+        _new_objects(repo, made.tree, base, "", objects)
+    with tempfile.TemporaryDirectory(prefix="pairup-pack-") as folder:
+        builder = pygit2.PackBuilder(repo)
+        for oid in objects:
+            builder.add(oid)
+        builder.write(folder)
+        pack = next(Path(folder).glob("*.pack")).read_bytes()
+        index = next(Path(folder).glob("*.idx")).read_bytes()
+    data = len(index).to_bytes(4, "big") + index + pack
+    if len(data) > max_size:
+        blobs = [(path, repo[oid].size) for oid, path in objects.items() if path]
+        largest = tuple(sorted(blobs, key=lambda item: -item[1])[:LARGEST_SHOWN])
+        raise TooLarge(len(data), max_size, largest)
+    return Package(data, len(objects), snapshot, _moved(repo, snapshot, since))
+
+
+def _new_objects(
+    repo: pygit2.Repository,
+    tree: pygit2.Tree,
+    base: pygit2.Tree | None,
+    prefix: str,
+    out: dict[pygit2.Oid, str],
+) -> None:
+    """The trees and blobs of ``tree`` that ``base`` (at the same path) does not have."""
+    if base is not None and tree.id == base.id:
+        return
+    out.setdefault(tree.id, "")
+    had = {entry.name: entry for entry in base} if base is not None else {}
+    for entry in tree:
+        old = had.get(entry.name)
+        if old is not None and old.id == entry.id:
+            continue
+        if entry.filemode == FileMode.TREE:
+            older = repo[old.id] if old is not None and old.filemode == FileMode.TREE else None
+            _new_objects(repo, repo[entry.id], older, f"{prefix}{entry.name}/", out)
+        elif entry.filemode != FileMode.COMMIT and entry.id not in out:
+            out[entry.id] = f"{prefix}{entry.name}"
+
+
+def _moved(repo: pygit2.Repository, snapshot: Snapshot, since: str | None) -> Moved:
+    """Files, lines and commits between ``since`` (or HEAD's tree) and the snapshot."""
+    now = _whole_tree(repo, snapshot)
+    before_tree = repo[snapshot.head].tree
+    commits = 0
+    if since is not None:
+        with contextlib.suppress(HandoverError, KeyError, ValueError):
+            start = read(repo, since)
+            before_tree = repo[_whole_tree(repo, start)]
+            walker = repo.walk(snapshot.head, SortMode.TOPOLOGICAL)
+            walker.hide(start.head)
+            commits = sum(1 for _ in walker)
+    diff = before_tree.diff_to_tree(repo[now])
+    stats = diff.stats
+    last_file, last_line, newest = "", 1, -1.0
+    top = Path(repo.workdir)
+    for patch in diff:
+        delta = patch.delta
+        if delta.status_char() == "D":
+            continue
+        path = delta.new_file.path
+        try:
+            changed_at = (top / path).lstat().st_mtime
+        except OSError:
+            continue
+        if changed_at > newest:
+            newest, last_file, last_line = changed_at, path, _last_added_line(patch)
+    return Moved(
+        stats.files_changed, stats.insertions, stats.deletions, commits, last_file, last_line
+    )
+
+
+def _last_added_line(patch: pygit2.Patch) -> int:
+    line = 1
+    for hunk in patch.hunks:
+        for diff_line in hunk.lines:
+            if diff_line.origin == "+" and diff_line.new_lineno > 0:
+                line = diff_line.new_lineno
+        if line == 1:
+            line = max(1, hunk.new_start)
+    return line
+
+
+# -- receiving ---------------------------------------------------------------------------------
+
+
+def unpack(repo: pygit2.Repository, data: bytes, snapshot: str) -> None:
+    """Put the package's objects into ``repo``, each checked against its name, and check that
+    the snapshot is complete with what the repository had. Objects of a refused package are
+    left unreferenced, for git's garbage collection."""
+    written: set[str] = set()
+    for oid, kind, raw in _objects_of(data):
+        if pygit2.Oid(hex=oid) not in repo.odb and str(repo.odb.write(kind, raw)) != oid:
+            raise HandoverError("an object of the handover does not match its name")
+        written.add(oid)
+    missing = _missing(repo, written, snapshot)
+    if missing:
+        raise HandoverError(
+            f"the handover needs {missing[:12]}, which this clone lacks: fetch it "
+            "(git fetch), then take the handover again"
+        )
+
+
+def _objects_of(data: bytes) -> Iterator[tuple[str, int, bytes]]:
+    """Each object of a package, read through pygit2 from the pack and its index."""
+    if len(data) < 4:
+        raise HandoverError("the handover arrived cut short")
+    index_length = int.from_bytes(data[:4], "big")
+    index, pack = data[4 : 4 + index_length], data[4 + index_length :]
+    if len(index) != index_length or len(pack) < 32:
+        raise HandoverError("the handover arrived cut short")
+    with tempfile.TemporaryDirectory(prefix="pairup-unpack-") as folder:
+        packs = Path(folder) / "pack"
+        packs.mkdir()
+        name = f"pack-{pack[-20:].hex()}"
+        (packs / f"{name}.pack").write_bytes(pack)
+        (packs / f"{name}.idx").write_bytes(index)
+        odb = pygit2.Odb()
+        try:
+            odb.add_backend(pygit2.OdbBackendPack(folder), 1)
+            for oid in odb:
+                kind, raw = odb.read(oid)
+                yield str(oid), kind, raw
+        except pygit2.GitError as error:
+            raise HandoverError(f"the handover's pack does not read: {error}") from None
+
+
+def _missing(repo: pygit2.Repository, written: set[str], start: str) -> str:
+    """An object the snapshot needs that the repository lacks ("" when none). An object the
+    repository had before reaches everything it needs already; only new ones are followed."""
+    todo = [start]
+    seen: set[str] = set()
+    while todo:
+        oid = todo.pop()
+        if oid in seen:
+            continue
+        seen.add(oid)
+        if oid not in written:
+            if pygit2.Oid(hex=oid) not in repo.odb:
+                return oid
+            continue
+        found = repo[oid]
+        if isinstance(found, pygit2.Commit):
+            todo.append(str(found.tree_id))
+            todo.extend(str(parent) for parent in found.parent_ids)
+        elif isinstance(found, pygit2.Tree):
+            todo.extend(str(entry.id) for entry in found if entry.filemode != FileMode.COMMIT)
+    return ""
+
+
+# -- applying ----------------------------------------------------------------------------------
+
+
+def apply(repo: pygit2.Repository, target: Snapshot, name: str) -> Outcome:
+    """Make the working tree, the index and HEAD exactly ``target``'s, all at once, after
+    saving what is here under ``refs/pairup/saved/NAME`` unless it is clean or exactly what
+    this clone last sent or received. A branch moves forward only; else :class:`HandoverError`
+    says why and nothing is touched."""
+    recover(repo)
+    before = take(repo, f"before handover {name}")
+    moved = _branch_move(repo, target)
+    saved = None
+    if not clean(before, repo) and not _as_last(repo, before):
+        saved = _save(repo, name, before.commit)
+    elif before.branch is None and not _reaches(repo, target.head, before.head):
+        # A detached HEAD's own commits are on no branch: the snapshot keeps them reachable.
+        saved = _save(repo, name, before.commit)
+    repo.references.create(APPLYING_REF, pygit2.Oid(hex=before.commit), force=True)
+    _write_marker(repo, {"before": before.commit, "ref": moved})
+    try:
+        _put(repo, target)
+        _check(repo, target)
+    except (OSError, pygit2.GitError, HandoverError) as error:
+        recover(repo)
+        raise HandoverError(
+            f"the handover could not be put in place ({error}); nothing changed"
+        ) from None
+    repo.references.create(LAST_REF, pygit2.Oid(hex=target.commit), force=True)
+    _clear_marker(repo)
+    return Outcome(saved, "" if saved is None else f"git stash apply --index {saved}")
+
+
+def recover(repo: pygit2.Repository) -> str | None:
+    """Undo an apply that was cut short (the process killed): the working tree, the index,
+    HEAD and the branch it moved go back to what they were. Says so, or None when nothing
+    was under way."""
+    marker = _read_marker(repo)
+    if marker is None:
+        return None
+    before = read(repo, marker["before"])
+    moved = marker.get("ref")
+    if moved is not None:
+        ref, old = moved
+        if old is None:
+            with contextlib.suppress(KeyError, pygit2.GitError):
+                repo.references.delete(ref)
+        else:
+            repo.references.create(ref, pygit2.Oid(hex=old), force=True)
+    _put(repo, before)
+    _clear_marker(repo)
+    return "a handover cut short was undone: the working tree is as it was before it"
+
+
+def _branch_move(repo: pygit2.Repository, target: Snapshot) -> tuple[str, str | None] | None:
+    """The branch ref the apply moves and where it points now; a move that is not forward
+    is refused."""
+    if target.branch is None:
+        return None
+    name = f"refs/heads/{target.branch}"
+    existing = repo.references.get(name)
+    if existing is None:
+        return (name, None)
+    tip = str(existing.resolve().target)
+    if tip != target.head and not _reaches(repo, target.head, tip):
+        ahead = _count(repo, tip, target.head)
+        raise HandoverError(
+            f"your branch {target.branch} has {ahead} commit{'s' if ahead != 1 else ''} the "
+            f"driver's lacks, and pairup never rewrites a branch: push them to share, or move "
+            f"them aside (git branch -m {target.branch} {target.branch}-mine), then take the "
+            "handover again"
+        )
+    return (name, tip)
+
+
+def _reaches(repo: pygit2.Repository, descendant: str, ancestor: str) -> bool:
+    if descendant == ancestor:
+        return True
+    try:
+        return repo.descendant_of(descendant, ancestor)
+    except (KeyError, ValueError, pygit2.GitError):
+        return False
+
+
+def _count(repo: pygit2.Repository, tip: str, hidden: str) -> int:
+    walker = repo.walk(tip, SortMode.NONE)
+    with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
+        walker.hide(hidden)
+    return sum(1 for _ in walker)
+
+
+def _as_last(repo: pygit2.Repository, snapshot: Snapshot) -> bool:
+    """Whether ``snapshot`` is the state this clone last sent or received."""
+    try:
+        last = read(repo, str(repo.references[LAST_REF].target))
+    except (KeyError, HandoverError):
+        return False
+    return last.key == snapshot.key
+
+
+def _save(repo: pygit2.Repository, name: str, commit: str) -> str:
+    ref = f"{SAVED_PREFIX}{name}"
+    count = 1
+    while ref in repo.references:
+        count += 1
+        ref = f"{SAVED_PREFIX}{name}-{count}"
+    repo.references.create(ref, pygit2.Oid(hex=commit))
+    return ref
+
+
+def _whole_tree(repo: pygit2.Repository, snapshot: Snapshot) -> str:
+    """The working tree's files, tracked and untracked, as one tree."""
+    if snapshot.untracked_tree is None:
+        return snapshot.work_tree
+    files = pygit2.Index()
+    files.read_tree(repo[snapshot.work_tree])
+    untracked = pygit2.Index()
+    untracked.read_tree(repo[snapshot.untracked_tree])
+    for entry in untracked:
+        files.add(entry)
+    return str(files.write_tree(repo))
+
+
+def _put(repo: pygit2.Repository, snapshot: Snapshot) -> None:
+    """Files, then HEAD, then the index, as ``snapshot`` has them; ignored files untouched."""
+    whole = repo[_whole_tree(repo, snapshot)]
+    repo.checkout_tree(whole, strategy=CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED)
+    if snapshot.branch is None:
+        repo.set_head(pygit2.Oid(hex=snapshot.head))
+    else:
+        ref = f"refs/heads/{snapshot.branch}"
+        repo.references.create(ref, pygit2.Oid(hex=snapshot.head), force=True)
+        repo.set_head(ref)
+    index = repo.index
+    index.read(force=True)
+    for delta in whole.diff_to_tree(repo[snapshot.index_tree]).deltas:
+        if delta.status_char() == "D":
+            index.remove(delta.old_file.path)
+        else:
+            new = delta.new_file
+            index.add(pygit2.IndexEntry(new.path, new.id, new.mode))
+    index.write()
+
+
+def _check(repo: pygit2.Repository, target: Snapshot) -> None:
+    now = take(repo, "check")
+    if now.key != target.key:
+        raise HandoverError("the working tree did not come out as the snapshot")
+
+
+def _write_marker(repo: pygit2.Repository, marker: dict[str, object]) -> None:
+    path = Path(repo.path) / MARKER
+    path.parent.mkdir(exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("w", encoding="utf-8") as file:
+        json.dump(marker, file)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(partial, path)
+    _sync_dir(path.parent)
+
+
+def _read_marker(repo: pygit2.Repository) -> dict[str, object] | None:
+    path = Path(repo.path) / MARKER
+    try:
+        marker = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        raise HandoverError(
+            f"{path} is damaged: remove it if the working tree is as you want it"
+        ) from None
+    return marker if isinstance(marker, dict) else None
+
+
+def _clear_marker(repo: pygit2.Repository) -> None:
+    (Path(repo.path) / MARKER).unlink(missing_ok=True)
+    with contextlib.suppress(KeyError, pygit2.GitError):
+        repo.references.delete(APPLYING_REF)
+
+
+def _sync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
