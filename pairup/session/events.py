@@ -18,6 +18,7 @@ EventId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-
 TurnNumber = Annotated[int, Field(ge=1)]
 ShortText = Annotated[str, Field(max_length=200)]
 LongText = Annotated[str, Field(max_length=20_000)]
+Sha = Annotated[str, Field(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")]
 DecisionStatus = Literal["proposed", "accepted", "rejected", "deprecated", "superseded"]
 
 MAX_PARTICIPANTS = 8
@@ -212,7 +213,7 @@ class DecisionAmended(_Event):
 
 class CommitRecorded(_Event):
     kind: Literal["commit.recorded"] = "commit.recorded"
-    sha: Annotated[str, Field(pattern=r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")]
+    sha: Sha
     summary: ShortText
     author: Person
     co_authors: tuple[Person, ...] = ()
@@ -223,6 +224,79 @@ class LessonNoted(_Event):
 
     kind: Literal["lesson.noted"] = "lesson.noted"
     text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+HandoverId = Annotated[str, Field(min_length=8, max_length=48, pattern=r"^[A-Za-z0-9_-]+$")]
+"""Names a handover; its parts' and offer's event ids are made from it, so a sender that
+starts again after a crash publishes the same events and the relay keeps one of each."""
+PART_CHARS = 40_000
+"""Base64 characters of a package in one part: 30,000 bytes, well inside an event's body."""
+MAX_PARTS = 2_000
+HandoverMode = Literal["link", "branch"]
+
+
+class HandoverPart(_Event):
+    """A piece of a handover's package (git pack and index, base64), sent before its offer."""
+
+    kind: Literal["handover.part"] = "handover.part"
+    handover: HandoverId
+    index: Annotated[int, Field(ge=0, lt=MAX_PARTS)]
+    count: Annotated[int, Field(ge=1, le=MAX_PARTS)]
+    data: Annotated[str, Field(min_length=1, max_length=PART_CHARS, pattern=r"^[A-Za-z0-9+/]+=*$")]
+
+
+class HandoverOffered(_TurnEvent):
+    """The driver whose turn ended hands their work to whoever drives ``turn`` now: in
+    ``link`` mode as ``parts`` parts of a package (``size`` bytes, SHA-256 ``digest``), in
+    ``branch`` mode as the commit ``snapshot`` pushed to ``wip_branch`` of ``remote``."""
+
+    kind: Literal["handover.offered"] = "handover.offered"
+    handover: HandoverId
+    mode: HandoverMode = "link"
+    snapshot: Sha
+    head: Sha
+    branch: ShortText | None = None
+    parts: Annotated[int, Field(ge=0, le=MAX_PARTS)] = 0
+    size: Annotated[int, Field(ge=0)] = 0
+    digest: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+    remote: ShortText = ""
+    wip_branch: ShortText = ""
+    files: Annotated[int, Field(ge=0)] = 0
+    insertions: Annotated[int, Field(ge=0)] = 0
+    deletions: Annotated[int, Field(ge=0)] = 0
+    commits: Annotated[int, Field(ge=0)] = 0
+    last_file: Annotated[str, Field(max_length=4096)] = ""
+    last_line: Annotated[int, Field(ge=1)] = 1
+
+
+class HandoverApplied(_Event):
+    """The receiver's tree is the sender's now; ``saved`` names the ref that keeps what it
+    replaced, when something had to be kept."""
+
+    kind: Literal["handover.applied"] = "handover.applied"
+    handover: HandoverId
+    saved: ShortText = ""
+
+
+class HandoverRefused(_TurnEvent):
+    """A handover that was not sent (too large, nothing to take) or not applied (the reason
+    says why and what to do)."""
+
+    kind: Literal["handover.refused"] = "handover.refused"
+    handover: HandoverId | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+    size: Annotated[int, Field(ge=0)] = 0
+    largest: Annotated[
+        tuple[tuple[ShortText, Annotated[int, Field(ge=0)]], ...], Field(max_length=10)
+    ] = ()
+
+
+class CloneHolding(_Event):
+    """The commits this participant's clone has (with all they reach): what a handover to
+    them need not carry."""
+
+    kind: Literal["clone.holding"] = "clone.holding"
+    heads: Annotated[tuple[Sha, ...], Field(max_length=32)] = ()
 
 
 class SessionEnded(_Event):
@@ -248,6 +322,11 @@ Event = Annotated[
     | DecisionAmended
     | CommitRecorded
     | LessonNoted
+    | HandoverPart
+    | HandoverOffered
+    | HandoverApplied
+    | HandoverRefused
+    | CloneHolding
     | SessionEnded,
     Field(discriminator="kind"),
 ]

@@ -21,6 +21,7 @@ from pairup.session.state import (
     CommitRecord,
     Decision,
     Extension,
+    Handover,
     Interlude,
     Lesson,
     Member,
@@ -121,6 +122,8 @@ def _apply(
             # that changes, so most events cost no accounting at all.
             changes["tally"] = tally_at(state, time)
             changes["tallied_until"] = time
+            if now[2] != state.turn:
+                changes["last_driver"] = state.driver
             _keep_timeline(state, changes, now, time)
     return evolve(state, changes), None
 
@@ -584,6 +587,96 @@ def _lesson_noted(state: State, event: ev.LessonNoted, time: float) -> Outcome:
     return {"lessons": state.lessons.push_front(lesson)}
 
 
+def _handover_part(state: State, event: ev.HandoverPart, time: float) -> Outcome:
+    """Data for an offer to come; only an offer that names its digest makes it count."""
+    return {}
+
+
+def _handover_offered(state: State, event: ev.HandoverOffered, time: float) -> Outcome:
+    """Only the driver whose turn ended hands it over, once; whoever drives now receives it."""
+    wrong = _wrong_turn(state, event.turn)
+    if wrong is not None:
+        return wrong
+    if event.actor != state.last_driver:
+        return f"only whoever drove turn {event.turn - 1} hands it over"
+    if event.handover in state.handovers:
+        return "this handover is already offered"
+    if state.driver is None or state.driver == event.actor:
+        return f"nobody else drives turn {event.turn}"
+    record = Handover(
+        id=event.handover,
+        number=len(state.handovers) + 1,
+        turn=event.turn,
+        by=event.actor,
+        to=state.driver,
+        at=time,
+        mode=event.mode,
+        snapshot=event.snapshot,
+        head=event.head,
+        branch=event.branch,
+        parts=event.parts,
+        size=event.size,
+        digest=event.digest,
+        remote=event.remote,
+        wip_branch=event.wip_branch,
+        files=event.files,
+        insertions=event.insertions,
+        deletions=event.deletions,
+        commits=event.commits,
+        last_file=event.last_file,
+        last_line=event.last_line,
+    )
+    return {"handovers": state.handovers.insert(record.id, record)}
+
+
+def _handover_applied(state: State, event: ev.HandoverApplied, time: float) -> Outcome:
+    record = state.handovers.get(event.handover)
+    if record is None or record.outcome != "offered":
+        return "no such handover is waiting"
+    if event.actor != record.to:
+        return f"only {_name(state, record.to)} takes this handover"
+    settled = replace(record, outcome="applied", saved=event.saved, settled_at=time)
+    return {"handovers": state.handovers.insert(record.id, settled)}
+
+
+def _handover_refused(state: State, event: ev.HandoverRefused, time: float) -> Outcome:
+    """The receiver refuses an offer made to them; the sender says why it sent none."""
+    record = None if event.handover is None else state.handovers.get(event.handover)
+    if record is not None:
+        if record.outcome != "offered":
+            return "this handover is settled already"
+        if event.actor not in (record.to, record.by):
+            return f"only {_name(state, record.to)} refuses this handover"
+        settled = replace(record, outcome="refused", reason=event.reason, settled_at=time)
+        return {"handovers": state.handovers.insert(record.id, settled)}
+    wrong = _wrong_turn(state, event.turn)
+    if wrong is not None:
+        return wrong
+    if event.actor != state.last_driver:
+        return f"only whoever drove turn {event.turn - 1} says why no handover came"
+    key = event.handover or event.id
+    if key in state.handovers:
+        return "this handover is settled already"
+    refused = Handover(
+        id=key,
+        number=len(state.handovers) + 1,
+        turn=event.turn,
+        by=event.actor,
+        to=state.driver,
+        at=time,
+        size=event.size,
+        largest=event.largest,
+        outcome="refused",
+        reason=event.reason,
+        settled_at=time,
+    )
+    return {"handovers": state.handovers.insert(key, refused)}
+
+
+def _clone_holding(state: State, event: ev.CloneHolding, time: float) -> Outcome:
+    return {"holding": state.holding.insert(event.actor, event.heads)}
+
+
 def _ended(state: State, event: ev.SessionEnded, time: float) -> Outcome:
     return end_refused(state, event.actor) or {
         "phase": "ended",
@@ -634,5 +727,10 @@ _HANDLERS: dict[str, Handler] = {
     "decision.amended": _decision_amended,
     "commit.recorded": _commit_recorded,
     "lesson.noted": _lesson_noted,
+    "handover.part": _handover_part,
+    "handover.offered": _handover_offered,
+    "handover.applied": _handover_applied,
+    "handover.refused": _handover_refused,
+    "clone.holding": _clone_holding,
     "session.ended": _ended,
 }

@@ -132,6 +132,43 @@ class Extension(NamedTuple):
     by: str
 
 
+HandoverOutcome = Literal["offered", "applied", "refused"]
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """The work of one turn moving to the next driver, and what became of it."""
+
+    id: str
+    number: int
+    turn: int
+    by: str
+    """Whose turn ended: the work is theirs."""
+    to: str | None
+    """Who drove when the log took the offer: only they apply it."""
+    at: float
+    mode: str = "link"
+    snapshot: str = ""
+    head: str = ""
+    branch: str | None = None
+    parts: int = 0
+    size: int = 0
+    digest: str | None = None
+    remote: str = ""
+    wip_branch: str = ""
+    files: int = 0
+    insertions: int = 0
+    deletions: int = 0
+    commits: int = 0
+    last_file: str = ""
+    last_line: int = 1
+    outcome: HandoverOutcome = "offered"
+    reason: str = ""
+    saved: str = ""
+    largest: tuple[tuple[str, int], ...] = ()
+    settled_at: float | None = None
+
+
 class Tally(NamedTuple):
     """Where the session's time went up to ``State.tallied_until``; the parts add up to it."""
 
@@ -153,6 +190,8 @@ class State:
     members: tuple[Member, ...] = ()
     driver: str | None = None
     turn: int = 1
+    last_driver: str | None = None
+    """Who drove the turn before this one: whose work a handover of this turn carries."""
     # The current turn's countdown (running or paused) or the current break's.
     phase_started_at: float | None = None
     phase_length: float = 0.0
@@ -175,6 +214,9 @@ class State:
     commits: HashTrieMap = field(default_factory=HashTrieMap)
     lessons: List = field(default_factory=List)
     seen: HashTrieSet = field(default_factory=HashTrieSet)
+    handovers: HashTrieMap = field(default_factory=HashTrieMap)
+    holding: HashTrieMap = field(default_factory=HashTrieMap)
+    """Each participant's last word on the commits their clone has."""
 
     @property
     def present(self) -> tuple[Member, ...]:
@@ -201,6 +243,9 @@ class State:
 
     def commits_in_order(self) -> list[CommitRecord]:
         return sorted(self.commits.values(), key=lambda c: c.number)
+
+    def handovers_in_order(self) -> list[Handover]:
+        return sorted(self.handovers.values(), key=lambda h: h.number)
 
     def timeline(self) -> list[Stint]:
         return list(reversed(list(self.stints)))
