@@ -5,7 +5,7 @@ so ``pairup config`` doubles as a way to start one.
 """
 
 from pairup.config.load import DEFAULT, LoadedConfig
-from pairup.config.model import SETTINGS, Setting
+from pairup.config.model import SETTINGS, Setting, format_size
 from pairup.duration import format_duration
 
 _ESCAPES = {
@@ -41,6 +41,8 @@ def describe(loaded: LoadedConfig) -> str:
 def _toml_value(value: object, setting: Setting) -> str:
     if setting.kind == "duration" and isinstance(value, int):
         return _toml_string(format_duration(value))
+    if setting.kind == "size" and isinstance(value, int):
+        return _toml_string(format_size(value))
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

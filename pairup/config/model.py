@@ -10,6 +10,7 @@ a mistake than a wish, so text is never turned into numbers here. The loader con
 the environment and flags before it reaches the model.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, get_origin
@@ -43,6 +44,35 @@ def _custom_error(message: str) -> PydanticCustomError:
     return PydanticCustomError("pairup", "{message}", {"message": message})
 
 
+@dataclass(frozen=True)
+class IsSize:
+    """Marks a size field, written as text such as ``"8 MiB"`` and shown as text again."""
+
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(B|KiB|MiB|GiB)?\s*$")
+_UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+SIZE_EXAMPLES = '"8 MiB", "500 KiB" or "1 GiB"'
+
+
+def _bytes(value: object) -> object:
+    """Read a size string into bytes; a bare number is refused because its unit is a guess."""
+    found = _SIZE.fullmatch(value) if isinstance(value, str) else None
+    if found is None or found.group(2) is None:
+        raise _custom_error(f"expected a size like {SIZE_EXAMPLES}, got {value!r}")
+    size = int(found.group(1)) * _UNITS[found.group(2)]
+    if size == 0:
+        raise _custom_error(f"expected a size larger than zero, got {value!r}")
+    return size
+
+
+def format_size(size: int) -> str:
+    """A size as the settings write it: the largest unit that divides it."""
+    for unit in ("GiB", "MiB", "KiB"):
+        if size % _UNITS[unit] == 0:
+            return f"{size // _UNITS[unit]} {unit}"
+    return f"{size} B"
+
+
 def _seconds(value: object) -> object:
     """Read a duration string into seconds; numbers are refused because their unit is a guess."""
     if not isinstance(value, str):
@@ -67,6 +97,9 @@ def _relay_url(value: str) -> str:
 
 Duration = Annotated[int, BeforeValidator(_seconds), IsDuration()]
 """Whole seconds, written in files as a duration string such as ``"15m"``."""
+
+Size = Annotated[int, BeforeValidator(_bytes), IsSize()]
+"""Bytes, written in files as a size string such as ``"8 MiB"``."""
 
 Command = Annotated[tuple[StrictStr, ...], Field(strict=False), RunsCommand()]
 """An argv run without a shell; a TOML list becomes an immutable tuple."""
@@ -127,6 +160,16 @@ class NotifyConfig(_Section):
     command: Command
 
 
+class HandoverConfig(_Section):
+    """How the code moves to the next driver when a turn ends."""
+
+    mode: Literal["link", "branch", "off"]
+    max_size: Size
+    open: Command
+    remote: str
+    finish: Literal["squash", "keep"]
+
+
 class DataConfig(_Section):
     """Where pairup keeps what it records on this machine."""
 
@@ -142,6 +185,7 @@ class Config(_Section):
     adr: AdrConfig
     git: GitConfig
     notify: NotifyConfig
+    handover: HandoverConfig
     data: DataConfig
 
     @property
@@ -152,7 +196,7 @@ class Config(_Section):
         return platformdirs.user_data_path(APP_NAME)
 
 
-Kind = Literal["duration", "int", "bool", "list", "text"]
+Kind = Literal["duration", "size", "int", "bool", "list", "text"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +223,8 @@ class Setting:
 def _kind(field: FieldInfo) -> Kind:
     if any(isinstance(item, IsDuration) for item in field.metadata):
         return "duration"
+    if any(isinstance(item, IsSize) for item in field.metadata):
+        return "size"
     if field.annotation is bool:
         return "bool"
     if field.annotation is int:

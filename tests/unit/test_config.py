@@ -11,6 +11,7 @@ import platformdirs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from pairup.config import (
     DEFAULTS_FILE,
@@ -209,7 +210,8 @@ def test_every_layer_at_once(repo: Path, env: dict[str, str], user_file: Path) -
     [
         (
             "[sesion]\n",
-            "sesion: unknown setting (known: session, identity, relay, adr, git, notify, data)",
+            "sesion: unknown setting "
+            "(known: session, identity, relay, adr, git, notify, handover, data)",
         ),
         (
             "[session]\ntrun = 1\n",
@@ -428,10 +430,30 @@ def test_environment_and_flags_may_set_a_command(repo: Path, env: dict[str, str]
     assert from_flag.config.notify.command == ("notify-send", "b")
 
 
-def test_only_notify_command_runs_a_command() -> None:
+def test_only_the_commands_a_person_names_run() -> None:
     assert [dotted for dotted, setting in SETTINGS.items() if setting.runs_command] == [
-        "notify.command"
+        "notify.command",
+        "handover.open",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("8 MiB", 8 << 20), ("500KiB", 500 << 10), ("1 GiB", 1 << 30), ("12 B", 12)]
+)
+def test_sizes_read_with_their_unit(text: str, size: int) -> None:
+    assert Config.model_validate(_with_handover({"max_size": text})).handover.max_size == size
+
+
+@pytest.mark.parametrize("text", ["8", "8 MB", "0 KiB", "-1 MiB", "lots"])
+def test_a_size_without_its_unit_is_refused(text: str) -> None:
+    with pytest.raises(ValidationError, match="expected a size"):
+        Config.model_validate(_with_handover({"max_size": text}))
+
+
+def _with_handover(changes: dict[str, object]) -> dict[str, object]:
+    values = tomllib.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
+    values["handover"] = {**values["handover"], **changes}
+    return values
 
 
 # Finding the repository
