@@ -454,16 +454,17 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
 
 
 def _live_co_authors(cwd: Path) -> "tuple[LiveSession, tuple[trailers.Person, ...]] | None":
-    """The session live in this repository and whom it credits, with emails corrected by
-    .git-coauthors files; a warning on stderr for each email GitHub could not match."""
-    from pairup.git.coauthors import resolve
-    from pairup.git.live import git_dirs, read_live, toplevel
+    """The session live in this repository and whom it credits, with emails corrected as a
+    commit for the session corrects them; a warning on stderr for each email GitHub could not
+    match."""
+    from pairup.git.committing import resolve_credit
+    from pairup.git.live import git_dirs, read_live
 
     dirs = git_dirs(cwd)
     live = None if dirs is None else read_live(dirs[1])
     if dirs is None or live is None:
         return None
-    people, warnings = resolve(live.co_authors, [toplevel(cwd) or cwd, Path.home()])
+    people, warnings = resolve_credit(live.co_authors, cwd, os.environ)
     from pairup.printable import printable
 
     for warning in warnings:
@@ -549,30 +550,29 @@ def _commit(args: argparse.Namespace) -> int:
 
 
 def _commit_here(args: argparse.Namespace, cwd: Path) -> dict[str, object]:
-    from pairup.git.repo import GitError, commit, open_repository
+    """The commit made in this process, crediting whom the live-session file names, and the
+    answer the running pairup would have given."""
+    from pairup.git.committing import commit_for_session
+    from pairup.git.live import git_dirs, read_live
+    from pairup.git.repo import GitError, open_repository
 
-    found = _live_co_authors(cwd)
-    if found is None:
+    dirs = git_dirs(cwd)
+    live = None if dirs is None else read_live(dirs[1])
+    if live is None:
         raise UserError(f"{NO_SESSION}, or commit with git")
     try:
-        repo = open_repository(cwd)
-        made = commit(
-            repo,
+        done = commit_for_session(
+            open_repository(cwd),
+            cwd,
             args.message,
-            co_authors=found[1],
-            env=os.environ,
+            live.co_authors,
+            os.environ,
             stage_all=args.all,
             verify=not args.no_verify,
         )
     except GitError as error:
         return {"ok": False, "error": str(error)}
-    return {
-        "ok": True,
-        "sha": made.sha,
-        "summary": made.summary,
-        "branch": "detached HEAD" if repo.head_is_detached else repo.head.shorthand,
-        "co_authors": [[p.name, p.email] for p in made.co_authors],
-    }
+    return done.answer()
 
 
 def _export(args: argparse.Namespace) -> int:

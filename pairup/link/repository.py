@@ -2,8 +2,10 @@
 
 While a participant takes part from inside a git repository, their pairup keeps the
 live-session file current (so ``pairup commit``, ``pairup trailers`` and the hook know whom to
-credit) and records every commit made here during the session, however it was made, so every
-participant sees it. File and git work runs in threads, never on the event loop.
+credit), makes the commits asked of it (over its socket, or from its own screen) and records
+every commit made here during the session, however it was made, so every participant sees it.
+Git work holds one lock, :attr:`SessionRepository.git_lock`, and runs in threads, never on the
+event loop.
 """
 
 import asyncio
@@ -14,22 +16,15 @@ import math
 import os
 import socket
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pygit2
 
-from pairup.git.coauthors import resolve
-from pairup.git.live import (
-    LiveSession,
-    commit_socket,
-    git_dirs,
-    remove_live,
-    toplevel,
-    write_live,
-)
-from pairup.git.repo import Committed, GitError, commit, credited, open_repository, read_index
+from pairup.git.committing import SessionCommit, commit_for_session
+from pairup.git.live import LiveSession, commit_socket, git_dirs, remove_live, write_live
+from pairup.git.repo import GitError, credited, open_repository, read_index
 from pairup.git.trailers import Person
 from pairup.git.watch import Watch, watch
 from pairup.link.client import Link
@@ -46,32 +41,45 @@ NEWEST_FIRST_LIMIT = 50
 """At most this many commits are looked at per check; more at once is a pull, not pairing."""
 
 
+def session_credits(link: Link, me: ev.Participant, credit: Credit) -> tuple[Person, ...]:
+    """Whom a commit made now by ``me`` credits, as the session stands on the event loop (read
+    it there: the view changes under a thread's feet)."""
+    return tuple(
+        Person(name=person.name, email=person.email)
+        for person in co_authors(link.view, me.id, credit, link.ever_online)
+    )
+
+
 async def keep_repository(
     link: Link, me: ev.Participant, cwd: Path, credit: Credit = "present"
 ) -> None:
     """Run until cancelled or the session ends; removes the live-session file when it stops."""
-    dirs = await asyncio.to_thread(git_dirs, cwd)
-    if dirs is None:
-        return
-    await _Repository(link, me, cwd, dirs[1], credit).run()
+    await SessionRepository(link, me, cwd, credit).run()
 
 
-class _Repository:
+class SessionRepository:
+    """The repository ``me`` works in, kept for the session: run :meth:`run` beside the link,
+    commit through :meth:`commit`, and hold :attr:`git_lock` for any other git work here."""
+
     def __init__(
-        self, link: Link, me: ev.Participant, cwd: Path, common: Path, credit: Credit
+        self, link: Link, me: ev.Participant, cwd: Path, credit: Credit = "present"
     ) -> None:
         self.link = link
         self.me = me
         self.cwd = cwd
-        self.common = common
         self.credit = credit
-        self.socket = commit_socket(common)
-        self.commits = asyncio.Lock()
+        self.git_lock = asyncio.Lock()
+        """Held by every piece of git work done here for this participant (commits, the
+        commit watcher, the index read ahead): one at a time, so a commit this pairup made is
+        recorded before the watcher can take it for someone else's."""
+        self._dirs: tuple[Path, Path] | None = None
+        """The repository's git and common directories, once :meth:`run` has looked."""
+        self._socket: Path | None = None
         self._socket_inode: int | None = None
         self._complained: set[str] = set()
         self._repo: pygit2.Repository | None = None
-        """The repository the watcher keeps open, used under ``commits`` only: its index stays
-        loaded, so a commit reads it once, not once to open it and again to refresh it."""
+        """The repository the watcher keeps open, used under ``git_lock`` only: its index
+        stays loaded, so a commit reads it once, not once to open it and again to refresh it."""
         self._index_read: bytes | None = None
         """The index file's stamp when ``_repo``'s index was last read from it, if a read
         ahead of a commit left it current (see :func:`pairup.git.repo.commit`)."""
@@ -79,6 +87,14 @@ class _Repository:
         self._reading: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
+        """Keep the live-session file, the socket and the record of commits until cancelled or
+        the session ends (outside a repository, nothing); removes the file and the socket
+        when it stops."""
+        self._dirs = await asyncio.to_thread(git_dirs, self.cwd)
+        if self._dirs is None:
+            return
+        common = self._dirs[1]
+        self._socket = commit_socket(common)
         watcher = await asyncio.to_thread(_HeadWatcher.open, self.cwd)
         self._repo = None if watcher is None else watcher.repo
         server: asyncio.Server | None = None
@@ -89,7 +105,7 @@ class _Repository:
             index_watch = await self._watch_index() if server is not None else None
             while self.link.view.phase != "ended":
                 try:
-                    written = await self._tick(watcher, server, written)
+                    written = await self._tick(common, watcher, server, written)
                 except (OSError, GitError, pygit2.GitError) as error:
                     # The session matters more than the repository's bookkeeping: say so once
                     # and carry on; the next tick tries again.
@@ -97,7 +113,7 @@ class _Repository:
                 await asyncio.sleep(INTERVAL)
         finally:
             if written is not None:
-                remove_live(self.common, self.link.join.session)
+                remove_live(common, self.link.join.session)
             if index_watch is not None:
                 asyncio.get_running_loop().remove_reader(index_watch.fd)
                 index_watch.close()
@@ -106,6 +122,52 @@ class _Repository:
             if server is not None:
                 server.close()
                 self._remove_socket()
+
+    async def commit(
+        self, message: str, env: Mapping[str, str], *, stage_all: bool = False, verify: bool = True
+    ) -> SessionCommit:
+        """Commit here as ``env`` names the author, crediting who pairs now, and record it in
+        the session before the lock is let go, so the watcher never records it again. Raises
+        :class:`~pairup.git.repo.GitError` with what to do."""
+        people = session_credits(self.link, self.me, self.credit)
+        async with self.git_lock:
+            # The repository the watcher holds, its index perhaps read ahead; before the
+            # watcher has opened it (or where it could not), one opened for this commit.
+            kept, index_read = self._repo, self._index_read
+
+            def made_here() -> SessionCommit:
+                repo = kept if kept is not None else open_repository(self.cwd)
+                return commit_for_session(
+                    repo,
+                    self.cwd,
+                    message,
+                    people,
+                    env,
+                    stage_all=stage_all,
+                    verify=verify,
+                    index_read=index_read,
+                )
+
+            try:
+                done = await asyncio.to_thread(made_here)
+            finally:
+                # A hook or -a may have changed the index: the next commit reads it.
+                self._index_read = None
+            made = done.made
+            await self.link.submit(
+                ev.CommitRecorded(
+                    id=new_id(),
+                    actor=self.me.id,
+                    at=self.link.now(),
+                    sha=made.sha,
+                    summary=made.summary,
+                    author=ev.Person(name=made.author.name, email=made.author.email),
+                    co_authors=tuple(
+                        ev.Person(name=p.name, email=p.email) for p in made.co_authors
+                    ),
+                )
+            )
+        return done
 
     async def _watch_index(self) -> Watch | None:
         """Read the index again as soon as git replaces it (``git add``), so ``pairup commit``
@@ -126,7 +188,7 @@ class _Repository:
     async def _read_index(self) -> None:
         while self._index_stale and self._repo is not None:
             self._index_stale = False
-            async with self.commits:
+            async with self.git_lock:
                 try:
                     self._index_read = await asyncio.to_thread(read_index, self._repo)
                 except GitError as error:
@@ -136,20 +198,20 @@ class _Repository:
 
     async def _tick(
         self,
+        common: Path,
         watcher: "_HeadWatcher | None",
         server: asyncio.Server | None,
         written: LiveSession | None,
     ) -> LiveSession | None:
-        view = self.link.view
-        member = view.member(self.me.id)
+        member = self.link.view.member(self.me.id)
         if member is not None and member.present:
-            serving = str(self.socket) if server is not None and self.socket else ""
-            live = _live(self.link, self.me, view, self.credit, serving)
+            serving = str(self._socket) if server is not None and self._socket else ""
+            live = _live(self.link, self.me, self.credit, serving)
             if live != written:
-                await asyncio.to_thread(write_live, self.common, live)
+                await asyncio.to_thread(write_live, common, live)
                 written = live
         if watcher is not None:
-            async with self.commits:
+            async with self.git_lock:
                 found = await asyncio.to_thread(watcher.new_commits, self.link.view, self.me.id)
                 for event in found:
                     await self.link.submit(event)
@@ -164,7 +226,7 @@ class _Repository:
         """Take commits from ``pairup commit`` over a socket in a directory only this user can
         enter, so the command need not load git itself. Another pairup already listening in
         this repository keeps its socket."""
-        path = self.socket
+        path = self._socket
         if path is None:
             return None
         try:
@@ -184,11 +246,11 @@ class _Repository:
     def _remove_socket(self) -> None:
         """Remove the socket if it is still this process's (another pairup may have taken the
         path over after this one stopped answering)."""
-        if self.socket is None or self._socket_inode is None:
+        if self._socket is None or self._socket_inode is None:
             return
         with contextlib.suppress(OSError):
-            if self.socket.stat().st_ino == self._socket_inode:
-                self.socket.unlink()
+            if self._socket.stat().st_ino == self._socket_inode:
+                self._socket.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -207,64 +269,26 @@ class _Repository:
             writer.close()
 
     async def _commit(self, request: Any) -> dict[str, Any]:
-        """A commit as the caller asked, crediting who is pairing, recorded in the session."""
+        """A commit as ``pairup commit`` asked over the socket (see :meth:`commit`)."""
         if not isinstance(request, dict) or request.get("op") != "commit":
             return {"ok": False, "error": "pairup was asked for something it does not do"}
         message, env, cwd = request.get("message"), request.get("env"), request.get("cwd")
         if not isinstance(message, str) or not isinstance(env, dict) or not isinstance(cwd, str):
             return {"ok": False, "error": "a commit needs a message"}
         env = {str(key): str(value) for key, value in env.items()}
-        theirs = await asyncio.to_thread(git_dirs, Path(cwd))
-        ours = await asyncio.to_thread(git_dirs, self.cwd)
-        if theirs != ours:
+        if await asyncio.to_thread(git_dirs, Path(cwd)) != self._dirs:
             # Another worktree of the repository: its index is not this pairup's to commit.
             return {"ok": False, "elsewhere": True, "error": "another worktree"}
-        people = tuple(
-            Person(p.name, p.email)
-            for p in co_authors(self.link.view, self.me.id, self.credit, self.link.ever_online)
-        )
-        if self._repo is None:
-            return {"ok": False, "error": "pairup does not have the repository open"}
-        async with self.commits:
-            try:
-                made, branch, warnings = await asyncio.to_thread(
-                    _commit_in,
-                    self._repo,
-                    self.cwd,
-                    message,
-                    people,
-                    env,
-                    stage_all=bool(request.get("all")),
-                    verify=bool(request.get("verify", True)),
-                    index_read=self._index_read,
-                )
-            except GitError as error:
-                return {"ok": False, "error": str(error)}
-            finally:
-                # A hook or -a may have changed the index: the next commit reads it.
-                self._index_read = None
-            # Recorded before the lock is let go, so the watcher never records it again.
-            await self.link.submit(
-                ev.CommitRecorded(
-                    id=new_id(),
-                    actor=self.me.id,
-                    at=self.link.now(),
-                    sha=made.sha,
-                    summary=made.summary,
-                    author=ev.Person(name=made.author.name, email=made.author.email),
-                    co_authors=tuple(
-                        ev.Person(name=p.name, email=p.email) for p in made.co_authors
-                    ),
-                )
+        try:
+            done = await self.commit(
+                message,
+                env,
+                stage_all=bool(request.get("all")),
+                verify=bool(request.get("verify", True)),
             )
-        return {
-            "ok": True,
-            "sha": made.sha,
-            "summary": made.summary,
-            "branch": branch,
-            "co_authors": [[p.name, p.email] for p in made.co_authors],
-            "warnings": list(warnings),
-        }
+        except GitError as error:
+            return {"ok": False, "error": str(error)}
+        return done.answer()
 
 
 def _answers(path: Path) -> bool:
@@ -289,42 +313,12 @@ def _same_user(writer: asyncio.StreamWriter) -> bool:
     return uid == os.getuid()
 
 
-def _commit_in(
-    repo: pygit2.Repository,
-    cwd: Path,
-    message: str,
-    people: tuple[Person, ...],
-    env: dict[str, str],
-    *,
-    stage_all: bool,
-    verify: bool,
-    index_read: bytes | None,
-) -> tuple[Committed, str, tuple[str, ...]]:
-    """The commit, with co-authors' emails corrected from .git-coauthors files (the
-    repository's, then the caller's home's), and the warnings about them."""
-    top = toplevel(cwd) or cwd
-    credited, warnings = resolve(people, [top, Path(env.get("HOME", str(Path.home())))])
-    made = commit(
-        repo,
-        message,
-        co_authors=credited,
-        env=env,
-        stage_all=stage_all,
-        verify=verify,
-        index_read=index_read,
-    )
-    return made, "detached HEAD" if repo.head_is_detached else repo.head.shorthand, warnings
-
-
-def _live(link: Link, me: ev.Participant, view: State, credit: Credit, serving: str) -> LiveSession:
+def _live(link: Link, me: ev.Participant, credit: Credit, serving: str) -> LiveSession:
     return LiveSession(
         session=link.join.session,
         participant=me.id,
         me=Person(name=me.name, email=me.email),
-        co_authors=tuple(
-            Person(name=person.name, email=person.email)
-            for person in co_authors(view, me.id, credit, link.ever_online)
-        ),
+        co_authors=session_credits(link, me, credit),
         pid=os.getpid(),
         host=socket.gethostname(),
         socket=serving,
