@@ -284,16 +284,18 @@ def package(
 ) -> Package:
     """The objects of ``snapshot`` that commits in ``theirs`` do not reach, packed; or
     :class:`TooLarge`. ``since`` is the snapshot the turn began from, for what moved."""
+    theirs = [commit for commit in theirs if _is_commit(repo, commit)]
     walker = repo.walk(snapshot.commit, SortMode.TOPOLOGICAL)
     for commit in theirs:
-        with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
-            if isinstance(repo[commit], pygit2.Commit):
-                walker.hide(commit)
+        walker.hide(commit)
     objects: dict[pygit2.Oid, str] = {}
+    carried = 0
+    own = {snapshot.commit, *(str(p) for p in repo[snapshot.commit].parent_ids[1:])}
     for made in walker:
         objects[made.id] = ""
         base = made.parents[0].tree if made.parents else None
         _new_objects(repo, made.tree, base, "", objects)
+        carried += str(made.id) not in own
     with tempfile.TemporaryDirectory(prefix="pairup-pack-") as folder:
         builder = pygit2.PackBuilder(repo)
         for oid in objects:
@@ -306,7 +308,15 @@ def package(
         blobs = [(path, repo[oid].size) for oid, path in objects.items() if path]
         largest = tuple(sorted(blobs, key=lambda item: -item[1])[:LARGEST_SHOWN])
         raise TooLarge(len(data), max_size, largest)
-    return Package(data, len(objects), snapshot, _moved(repo, snapshot, since))
+    start = since if since is not None and _is_commit(repo, since) else None
+    return Package(data, len(objects), snapshot, _moved(repo, snapshot, start, theirs, carried))
+
+
+def _is_commit(repo: pygit2.Repository, commit: str) -> bool:
+    try:
+        return isinstance(repo[commit], pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError):
+        return False
 
 
 def _new_objects(
@@ -332,18 +342,22 @@ def _new_objects(
             out[entry.id] = f"{prefix}{entry.name}"
 
 
-def _moved(repo: pygit2.Repository, snapshot: Snapshot, since: str | None) -> Moved:
-    """Files, lines and commits between ``since`` (or HEAD's tree) and the snapshot."""
+def _moved(
+    repo: pygit2.Repository,
+    snapshot: Snapshot,
+    since: str | None,
+    theirs: list[str],
+    commits: int,
+) -> Moved:
+    """Files and lines from the snapshot the turn began with (``since``), else from the
+    receiver's HEAD, else from HEAD's; and the ``commits`` the handover carries."""
     now = _whole_tree(repo, snapshot)
-    before_tree = repo[snapshot.head].tree
-    commits = 0
     if since is not None:
-        with contextlib.suppress(HandoverError, KeyError, ValueError):
-            start = read(repo, since)
-            before_tree = repo[_whole_tree(repo, start)]
-            walker = repo.walk(snapshot.head, SortMode.TOPOLOGICAL)
-            walker.hide(start.head)
-            commits = sum(1 for _ in walker)
+        before_tree = repo[_whole_tree(repo, read(repo, since))]
+    elif theirs:
+        before_tree = repo[theirs[0]].tree
+    else:
+        before_tree = repo[snapshot.head].tree
     diff = before_tree.diff_to_tree(repo[now])
     stats = diff.stats
     last_file, last_line, newest = "", 1, -1.0

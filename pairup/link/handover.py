@@ -1,0 +1,476 @@
+"""A participant's side of the handover: when a turn ends, the last driver's pairup sends
+their work; the new driver's pairup takes it and puts it in place (see
+:mod:`pairup.git.handover` for the git side and docs/protocol.md for the events).
+
+In ``link`` mode the work travels as a git pack cut into sealed ``handover.part`` events,
+then a ``handover.offered`` that names its size and SHA-256; in ``branch`` mode it is pushed
+to a WIP branch of a shared remote (:mod:`pairup.git.wip`) and the offer names the commit.
+The session's log decides who receives: whoever drives when the offer is sequenced. The
+receiver says ``handover.applied`` or ``handover.refused`` with the reason, so both screens
+show the outcome. Git work runs in a thread under the repository's git lock, never on the
+event loop; the sender paces its parts by the outbox, so a large handover never trips the
+relay's rate limits.
+"""
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, ParamSpec, TypeVar
+
+import pygit2
+
+from pairup.config.model import HandoverConfig
+from pairup.git import handover as git
+from pairup.git.repo import GitError, open_repository
+from pairup.journal import JournalError, journal_path, load
+from pairup.link.client import Applied, Link
+from pairup.link.joining import in_the_session
+from pairup.link.timekeeper import new_id
+from pairup.session import events as ev
+from pairup.session.state import Handover, State
+
+log = logging.getLogger("pairup.handover")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+WINDOW = 32
+"""Parts at most in the outbox at once: the relay takes a burst of 200 frames."""
+HOLDING_EVERY = 5.0
+"""Seconds between two looks at whether this clone's commits changed, to say so."""
+Stage = Literal[
+    "recovered", "packing", "sending", "offered", "receiving", "applying", "applied", "refused"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class News:
+    """What a screen shows of a handover: the stage, progress, and a line to read."""
+
+    stage: Stage
+    text: str
+    done: int = 0
+    total: int = 0
+    handover: str = ""
+    saved: str = ""
+    restore: str = ""
+    file: str = ""
+    line: int = 0
+
+
+Report = Callable[[News], None]
+
+
+def _quiet(news: News) -> None:
+    log.info("%s", news.text)
+
+
+def moved_text(record: Handover) -> str:
+    """What a handover carried, in one line."""
+    files = f"{record.files} file{'s' if record.files != 1 else ''}"
+    commits = (
+        f", {record.commits} commit{'s' if record.commits != 1 else ''}" if record.commits else ""
+    )
+    where = f"; last touched {record.last_file}:{record.last_line}" if record.last_file else ""
+    return f"{files}, +{record.insertions} -{record.deletions}{commits}{where}"
+
+
+class Handovers:
+    """Sends this participant's work when their turn ends, takes a handover meant for them."""
+
+    def __init__(
+        self,
+        link: Link,
+        me: str,
+        cwd: Path,
+        config: HandoverConfig,
+        *,
+        git_lock: asyncio.Lock,
+        report: Report = _quiet,
+    ) -> None:
+        self.link = link
+        self.me = me
+        self.cwd = cwd
+        self.config = config
+        self.git_lock = git_lock
+        self.report = report
+        self._parts: dict[str, dict[int, str]] = {}
+        self._counts: dict[str, int] = {}
+        self._offering: set[int] = set()
+        """Turns this process has offered (or is offering)."""
+        self._taking: set[str] = set()
+        """Handovers this process has taken (or is taking)."""
+        self._said_holding: tuple[str, ...] | None = None
+        self._changed = asyncio.Event()
+
+    # -- what the runtime calls --------------------------------------------------------------------
+
+    def saw(self, applied: Applied) -> None:
+        """Every event as the log applies it: parts are kept until their offer comes."""
+        event = applied.event
+        if isinstance(event, ev.HandoverPart) and applied.rejected is None:
+            parts = self._parts.setdefault(event.handover, {})
+            parts[event.index] = event.data
+            self._counts[event.handover] = event.count
+            state = self.link.view
+            if state.driver == self.me and event.actor == state.last_driver != self.me:
+                self.report(
+                    News(
+                        "receiving",
+                        f"receiving the code: {len(parts)}/{event.count}",
+                        len(parts),
+                        event.count,
+                        event.handover,
+                    )
+                )
+        self._changed.set()
+
+    async def run(self) -> None:
+        """Until the session ends: undo an apply a kill cut short, say what this clone holds,
+        and send or take each handover as the log calls for it."""
+        if self.config.mode == "off" or self.link.watching_only:
+            return
+        try:
+            repo = await asyncio.to_thread(open_repository, self.cwd)
+        except GitError:
+            return
+        undone = await self._git(git.recover, repo)
+        if undone:
+            self.report(News("recovered", undone))
+        if not await in_the_session(self.link, self.me):
+            return
+        self.link.listeners.append(self._changed.set)
+        holding = asyncio.create_task(self._keep_saying_holding(repo))
+        try:
+            while self.link.view.phase != "ended":
+                self._changed.clear()
+                await self._step(repo)
+                await self._changed.wait()
+        finally:
+            holding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await holding
+            with contextlib.suppress(ValueError):
+                self.link.listeners.remove(self._changed.set)
+
+    # -- deciding ----------------------------------------------------------------------------------
+
+    async def _step(self, repo: pygit2.Repository) -> None:
+        # Take what was handed to this participant before handing on: a turn skipped at once
+        # hands on the code it just received.
+        record = self._waiting_for_me()
+        if record is not None and record.id not in self._taking:
+            self._taking.add(record.id)
+            taken = False
+            try:
+                taken = await self._take(repo, record)
+            finally:
+                if not taken:
+                    self._taking.discard(record.id)
+        state = self.link.view
+        if self._turn_ended_mine(state) and state.turn not in self._offering:
+            self._offering.add(state.turn)
+            await self._offer(repo, state)
+
+    def _turn_ended_mine(self, state: State) -> bool:
+        """This participant drove the turn that ended, someone else drives now, and no
+        handover of this turn is in the log or on its way."""
+        if state.last_driver != self.me or state.driver in (None, self.me):
+            return False
+        return not any(h.turn == state.turn and h.by == self.me for h in state.handovers.values())
+
+    def _waiting_for_me(self) -> Handover | None:
+        """The newest handover meant for this participant, still to be taken, unless this
+        participant has handed on since (its tree went on without it)."""
+        state = self.link.view
+        mine = [h for h in state.handovers.values() if h.to == self.me]
+        if not mine:
+            return None
+        newest = max(mine, key=lambda h: h.number)
+        handed_on = any(
+            h.by == self.me and h.number > newest.number for h in state.handovers.values()
+        )
+        return newest if newest.outcome == "offered" and not handed_on else None
+
+    # -- sending -----------------------------------------------------------------------------------
+
+    async def _offer(self, repo: pygit2.Repository, state: State) -> None:
+        turn, receiver = state.turn, state.driver
+        assert receiver is not None
+        theirs = tuple(state.holding.get(receiver, ()))
+        self.report(News("packing", "taking your work to hand over"))
+        try:
+            if self.config.mode == "branch":
+                offer = await self._git(self._push_branch, repo, turn)
+                parts: list[str] = []
+            else:
+                package = await self._git(self._package, repo, turn, theirs)
+                offer, parts = self._link_offer(package, turn)
+        except git.TooLarge as error:
+            await self._refuse_to_send(turn, str(error), error.size, error.largest)
+            return
+        except (git.HandoverError, GitError, pygit2.GitError, OSError) as error:
+            await self._refuse_to_send(turn, str(error))
+            return
+        for index, data in enumerate(parts):
+            await self._room()
+            await self.link.submit(
+                ev.HandoverPart(
+                    id=f"{offer.handover}-{index}",
+                    actor=self.me,
+                    at=self.link.now(),
+                    handover=offer.handover,
+                    index=index,
+                    count=len(parts),
+                    data=data,
+                )
+            )
+            self.report(
+                News(
+                    "sending",
+                    f"sending your work: {index + 1}/{len(parts)}",
+                    index + 1,
+                    len(parts),
+                    offer.handover,
+                )
+            )
+        await self.link.submit(offer)
+        self.report(
+            News("offered", "your work is on its way to the next driver", handover=offer.handover)
+        )
+
+    def _package(self, repo: pygit2.Repository, turn: int, theirs: tuple[str, ...]) -> git.Package:
+        since = _last(repo)
+        snapshot = git.take(repo, f"pairup handover of turn {turn - 1}")
+        package = git.package(repo, snapshot, theirs, self.config.max_size, since)
+        repo.references.create(git.LAST_REF, pygit2.Oid(hex=snapshot.commit), force=True)
+        return package
+
+    def _link_offer(self, package: git.Package, turn: int) -> tuple[ev.HandoverOffered, list[str]]:
+        text = base64.b64encode(package.data).decode("ascii")
+        parts = [text[i : i + ev.PART_CHARS] for i in range(0, len(text), ev.PART_CHARS)]
+        if len(parts) > ev.MAX_PARTS:
+            raise git.HandoverError(f"the handover needs more than {ev.MAX_PARTS} parts")
+        snapshot, moved = package.snapshot, package.moved
+        offer = ev.HandoverOffered(
+            id=f"t{turn}-{snapshot.commit[:24]}-offer",
+            actor=self.me,
+            at=self.link.now(),
+            turn=turn,
+            handover=f"t{turn}-{snapshot.commit[:24]}",
+            snapshot=snapshot.commit,
+            head=snapshot.head,
+            branch=snapshot.branch,
+            parts=len(parts),
+            size=len(package.data),
+            digest=hashlib.sha256(package.data).hexdigest(),
+            files=moved.files,
+            insertions=moved.insertions,
+            deletions=moved.deletions,
+            commits=moved.commits,
+            last_file=moved.last_file[:4096],
+            last_line=moved.last_line,
+        )
+        return offer, parts
+
+    def _push_branch(self, repo: pygit2.Repository, turn: int) -> ev.HandoverOffered:
+        from pairup.git import wip
+
+        since = _last(repo)
+        snapshot = git.take(repo, f"pairup handover of turn {turn - 1}")
+        branch = wip.wip_branch_for(snapshot.branch)
+        commit = wip.push(Path(repo.workdir), snapshot, self.config.remote, branch, os.environ)
+        moved = git.package(repo, snapshot, [snapshot.head], 1 << 62, since).moved
+        repo.references.create(git.LAST_REF, pygit2.Oid(hex=snapshot.commit), force=True)
+        return ev.HandoverOffered(
+            id=f"t{turn}-{snapshot.commit[:24]}-offer",
+            actor=self.me,
+            at=self.link.now(),
+            turn=turn,
+            handover=f"t{turn}-{snapshot.commit[:24]}",
+            mode="branch",
+            snapshot=commit,
+            head=snapshot.head,
+            branch=snapshot.branch,
+            remote=self.config.remote[:200],
+            wip_branch=branch[:200],
+            files=moved.files,
+            insertions=moved.insertions,
+            deletions=moved.deletions,
+            commits=moved.commits,
+            last_file=moved.last_file[:4096],
+            last_line=moved.last_line,
+        )
+
+    async def _refuse_to_send(
+        self, turn: int, reason: str, size: int = 0, largest: tuple[tuple[str, int], ...] = ()
+    ) -> None:
+        self.report(News("refused", f"your work was not handed over: {reason}"))
+        await self.link.submit(
+            ev.HandoverRefused(
+                id=new_id(),
+                actor=self.me,
+                at=self.link.now(),
+                turn=turn,
+                reason=reason[:2000],
+                size=size,
+                largest=tuple((path[:200], count) for path, count in largest[:10]),
+            )
+        )
+
+    async def _room(self) -> None:
+        """Wait until the outbox has room for another part."""
+        while len(self.link.pending) >= WINDOW:
+            self._changed.clear()
+            await self._changed.wait()
+
+    # -- receiving ---------------------------------------------------------------------------------
+
+    async def _take(self, repo: pygit2.Repository, record: Handover) -> bool:
+        """Apply ``record``; False when its parts are not all here yet."""
+        name = f"{self.link.join.session[:12]}-turn-{record.turn}"
+        try:
+            if record.mode == "branch":
+                self.report(News("applying", f"fetching {record.wip_branch} from {record.remote}"))
+                outcome = await self._git(self._fetch_and_apply, repo, record, name)
+            else:
+                data = await self._assemble(record)
+                if data is None:
+                    return False
+                self.report(News("applying", "putting the code in place", handover=record.id))
+                outcome = await self._git(self._apply, repo, record, data, name)
+        except (git.HandoverError, GitError, pygit2.GitError, OSError) as error:
+            reason = str(error) or type(error).__name__
+            self.report(
+                News("refused", f"the handover was not applied: {reason}", handover=record.id)
+            )
+            await self.link.submit(
+                ev.HandoverRefused(
+                    id=new_id(),
+                    actor=self.me,
+                    at=self.link.now(),
+                    turn=record.turn,
+                    handover=record.id,
+                    reason=reason[:2000],
+                )
+            )
+            return True
+        self._parts.pop(record.id, None)
+        await self.link.submit(
+            ev.HandoverApplied(
+                id=new_id(),
+                actor=self.me,
+                at=self.link.now(),
+                handover=record.id,
+                saved=(outcome.saved or "")[:200],
+            )
+        )
+        said = f"the code is here: {moved_text(record)}"
+        if outcome.saved:
+            said += f". Your own changes were saved: {outcome.restore} brings them back"
+        self.report(
+            News(
+                "applied",
+                said,
+                handover=record.id,
+                saved=outcome.saved or "",
+                restore=outcome.restore,
+                file=record.last_file,
+                line=record.last_line,
+            )
+        )
+        await self._say_holding(repo)
+        await asyncio.to_thread(self._open, repo, record)
+        return True
+
+    async def _assemble(self, record: Handover) -> bytes | None:
+        parts = self._parts.get(record.id, {})
+        if len(parts) < record.parts:
+            parts = await asyncio.to_thread(self._parts_in_journal, record.id)
+            if len(parts) < record.parts:
+                return None
+        text = "".join(parts[index] for index in range(record.parts))
+        data = base64.b64decode(text)
+        if len(data) != record.size or hashlib.sha256(data).hexdigest() != record.digest:
+            raise git.HandoverError("the handover arrived damaged (its digest does not match)")
+        return data
+
+    def _parts_in_journal(self, handover: str) -> dict[int, str]:
+        """The handover's parts as this participant's journal holds them (after a restart)."""
+        try:
+            contents = load(journal_path(self.link.data_dir, self.link.join.session))
+        except (OSError, JournalError):
+            return {}
+        return {
+            event.index: event.data
+            for event in contents.events
+            if isinstance(event, ev.HandoverPart) and event.handover == handover and event.seq
+        }
+
+    def _apply(
+        self, repo: pygit2.Repository, record: Handover, data: bytes, name: str
+    ) -> git.Outcome:
+        git.unpack(repo, data, record.snapshot)
+        return git.apply(repo, git.read(repo, record.snapshot), name)
+
+    def _fetch_and_apply(self, repo: pygit2.Repository, record: Handover, name: str) -> git.Outcome:
+        from pairup.git import wip
+
+        workdir = Path(repo.workdir)
+        snapshot = wip.fetch(workdir, record.remote, record.wip_branch, record.snapshot, os.environ)
+        return git.apply(repo, git.read(repo, snapshot), name)
+
+    def _open(self, repo: pygit2.Repository, record: Handover) -> None:
+        """Run ``handover.open`` on the file the last driver touched last, if it is here."""
+        if not self.config.open or not record.last_file:
+            return
+        top = Path(repo.workdir).resolve()
+        path = (top / record.last_file).resolve()
+        if not path.is_relative_to(top) or not path.is_file():
+            return
+        values = {"{file}": str(path), "{line}": str(record.last_line)}
+        command = []
+        for part in self.config.open:
+            filled = part
+            for placeholder, value in values.items():
+                filled = filled.replace(placeholder, value)
+            command.append(filled)
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+
+    # -- holding -----------------------------------------------------------------------------------
+
+    async def _keep_saying_holding(self, repo: pygit2.Repository) -> None:
+        while True:
+            await self._say_holding(repo)
+            await asyncio.sleep(HOLDING_EVERY)
+
+    async def _say_holding(self, repo: pygit2.Repository) -> None:
+        heads = tuple(await self._git(git.holding, repo))
+        if heads and heads != self._said_holding:
+            self._said_holding = heads
+            await self.link.submit(
+                ev.CloneHolding(id=new_id(), actor=self.me, at=self.link.now(), heads=heads)
+            )
+
+    async def _git(self, work: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        async with self.git_lock:
+            return await asyncio.to_thread(work, *args, **kwargs)
+
+
+def _last(repo: pygit2.Repository) -> str | None:
+    with contextlib.suppress(KeyError):
+        return str(repo.references[git.LAST_REF].target)
+    return None
