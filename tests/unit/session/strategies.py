@@ -43,6 +43,11 @@ KINDS = (
     "commit",
     "lesson",
     "repeat",
+    "offer",
+    "offer",
+    "applied",
+    "refused",
+    "holding",
     "open",
     "due",
     "due",
@@ -170,6 +175,32 @@ def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) 
                 event = stamp(earlier)
             else:
                 event = earlier
+        elif kind == "offer":
+            # Mostly from whoever drove the turn that ended; sometimes from anyone.
+            actor = state.last_driver if state.last_driver and draw(st.integers(0, 3)) else None
+            event = make(
+                ev.HandoverOffered,
+                actor=actor,
+                turn=turn,
+                handover=f"hand-{draw(st.integers(0, 5)):04d}",
+                snapshot="d" * 40,
+                head="e" * 40,
+                parts=draw(st.integers(0, 3)),
+            )
+        elif kind in ("applied", "refused"):
+            # Mostly from whoever a handover was offered to; sometimes from anyone.
+            offered = [h for h in state.handovers.values() if h.outcome == "offered"]
+            record = draw(st.sampled_from(offered)) if offered else None
+            handover = record.id if record else f"hand-{draw(st.integers(0, 5)):04d}"
+            actor = record.to if record and draw(st.integers(0, 3)) else None
+            if kind == "applied":
+                event = make(ev.HandoverApplied, actor=actor, handover=handover)
+            else:
+                event = make(
+                    ev.HandoverRefused, actor=actor, turn=turn, handover=handover, reason="No."
+                )
+        elif kind == "holding":
+            event = make(ev.CloneHolding, heads=("f" * 40,))
         elif kind == "open":
             event = make(ev.SessionOpened, settings=draw(settings()))
         else:

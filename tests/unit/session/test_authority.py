@@ -36,7 +36,8 @@ def check_step(before: State, event: ev.Event, after: State) -> None:
         assert earlier is not None, f"{actor} added {member.id} to the session"
         assert member.participant == earlier.participant, f"{actor} changed {member.id}"
         if earlier.present and not member.present:
-            assert earlier.away is not None, f"{actor} took {member.id} out while here"
+            host = before.host == actor and _is_here(before, actor)
+            assert earlier.away is not None or host, f"{actor} took {member.id} out while here"
             # Taken out by someone here, or their seat given to someone arriving in a full
             # session because they were seen disconnected (never when they chose to step away).
             freed = event.kind == "participant.joined" and not earlier.away.by_choice
@@ -58,6 +59,14 @@ def check_step(before: State, event: ev.Event, after: State) -> None:
     if after.phase == "ended" and before.phase != "ended":
         host = before.host
         assert actor == host or (host is None or not _is_here(before, host))
+    for handover in after.handovers.values():
+        earlier_handover = before.handovers.get(handover.id)
+        if earlier_handover is None:
+            assert handover.by == actor, f"{actor} handed over for {handover.by}"
+            assert handover.outcome == "refused" or handover.to not in (None, actor)
+        elif earlier_handover != handover:
+            assert actor in (handover.to, handover.by), f"{actor} settled someone's handover"
+            assert handover.outcome == "refused" or actor == handover.to
     for record in after.commits.values():
         names = {m.participant.name for m in after.members}
         emails = {m.participant.email.casefold() for m in after.members} - {""}
