@@ -14,11 +14,13 @@ WIP tree alone cannot say.
 No local branch is made. The WIP commit is kept at ``refs/remotes/<remote>/<wip_branch>``,
 where the user's own ``git fetch`` would put it: ``git branch`` lists only the user's own
 branches, nothing can clash with one of theirs, there is no branch for anyone to commit on
-by mistake (the driver keeps working on their own branch).
+by mistake (the driver keeps working on their own branch), and ``git fetch --prune`` tidies
+it away like any other once the WIP branch is gone.
 
 Network work goes through the ``git`` command line, so the user's credential helpers, ssh
 configuration and ``insteadOf`` rewrites apply as they do for their own pushes; pygit2 makes
-the commits. Nothing is ever forced: a push is fast-forward only.
+the commits. Nothing is ever forced: a push is fast-forward only, and the session's end
+removes the WIP branch only while its tip is the handover this clone last sent or received.
 
 Everything here blocks: call it from a thread when an event loop is running.
 """
@@ -28,10 +30,11 @@ import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 import pygit2
 
-from pairup.git.handover import PAIRUP, HandoverError, Snapshot, _whole_tree
+from pairup.git.handover import LAST_REF, PAIRUP, HandoverError, Snapshot, _whole_tree
 
 WIP_PREFIX = "pairup/"
 MESSAGE = "pairup: work in progress [ci skip]\n"
@@ -123,6 +126,58 @@ def fetch(
     return str(made.parent_ids[1])
 
 
+def finish(
+    workdir: Path,
+    remote: str,
+    wip_branch: str,
+    how: Literal["squash", "keep"],
+    env: Mapping[str, str],
+) -> str:
+    """At the session's end, on the clone of whoever drove last: ``squash`` removes the WIP
+    branch, whose work this working tree holds as uncommitted changes, one change to commit;
+    ``keep`` leaves it. A line saying what was done."""
+    if how == "keep":
+        return (
+            f"kept {wip_branch} on {remote}; remove it with: "
+            f"git push {remote} --delete {wip_branch}"
+        )
+    repo = _open(workdir)
+    tracking = _tracking(repo, remote, wip_branch)
+    tip = _remote_tip(workdir, remote, wip_branch, env)
+    if tip is None:
+        _forget(repo, tracking)
+        return f"{wip_branch} was not on {remote}: nothing to remove"
+    if not _put_in_place_here(repo, tip):
+        raise HandoverError(
+            f"{wip_branch} on {remote} holds work this working tree does not: left it; look at "
+            f"it (git fetch {remote} {wip_branch}, then git log -p FETCH_HEAD) and remove it "
+            f"yourself (git push {remote} --delete {wip_branch})"
+        )
+    result = _git(
+        workdir,
+        env,
+        f"git push to {remote}",
+        "push",
+        "--no-verify",
+        # Forces nothing (a deletion needs no force): the lease makes the deletion happen only
+        # while the branch is still at ``tip``, so work pushed meanwhile is never removed.
+        f"--force-with-lease=refs/heads/{wip_branch}:{tip}",
+        "--",
+        remote,
+        f":refs/heads/{wip_branch}",
+    )
+    if result.returncode != 0:
+        raise HandoverError(
+            f"could not remove {wip_branch} from {remote}: {_said(result.stderr)}; it is "
+            f"left as it was (git push {remote} --delete {wip_branch} removes it)"
+        )
+    _forget(repo, tracking)
+    return (
+        f"removed {wip_branch} from {remote}; the session's work is in this working tree, "
+        "to commit as one change"
+    )
+
+
 def _open(workdir: Path) -> pygit2.Repository:
     try:
         return pygit2.Repository(str(workdir))
@@ -184,6 +239,14 @@ def _fetch(
         )
 
 
+def _put_in_place_here(repo: pygit2.Repository, tip: str) -> bool:
+    """Whether ``tip`` is a WIP commit whose snapshot this clone last sent or received: then
+    the working tree holds that work, or what its driver made of it since."""
+    made = _commit(repo, tip)
+    last = repo.references.get(LAST_REF)
+    return made is not None and last is not None and made.parent_ids[1:] == [last.target]
+
+
 def _commit(repo: pygit2.Repository, oid: str) -> pygit2.Commit | None:
     """The commit ``oid`` names here, None when this clone lacks it or it is no commit."""
     try:
@@ -191,6 +254,11 @@ def _commit(repo: pygit2.Repository, oid: str) -> pygit2.Commit | None:
     except (KeyError, ValueError):
         return None
     return found if isinstance(found, pygit2.Commit) else None
+
+
+def _forget(repo: pygit2.Repository, tracking: str) -> None:
+    if tracking in repo.references:
+        repo.references.delete(tracking)
 
 
 def _git(

@@ -291,3 +291,44 @@ def test_a_detached_head_has_no_wip_branch() -> None:
     assert wip.wip_branch_for("main") == "pairup/main"
     with pytest.raises(HandoverError, match="switch to a branch"):
         wip.wip_branch_for(None)
+
+
+def test_finish_squash_removes_the_wip_branch_and_leaves_the_work(pair: Pair) -> None:
+    work_a_turn(pair.ann, pair.env, 1)
+    snapshot, commit = send(pair.ann, pair.env, 1)
+    receive(pair.bob, pair.env, commit, "t1")
+
+    said = wip.finish(pair.bob, "origin", WIP, "squash", pair.env)
+
+    assert said.startswith("removed pairup/main from origin")
+    assert pair.tip() is None
+    bob = pygit2.Repository(str(pair.bob))
+    assert TRACKING not in bob.references
+    assert handover.take(bob, "check").key == snapshot.key
+    assert wip.finish(pair.bob, "origin", WIP, "squash", pair.env).endswith("nothing to remove")
+
+
+def test_finish_squash_leaves_work_this_clone_has_not_put_in_place(pair: Pair) -> None:
+    work_a_turn(pair.ann, pair.env, 1)
+    _, first = send(pair.ann, pair.env, 1)
+    receive(pair.bob, pair.env, first, "t1")
+    work_a_turn(pair.ann, pair.env, 2)
+    _, second = send(pair.ann, pair.env, 2)
+
+    with pytest.raises(HandoverError, match="holds work this working tree does not"):
+        wip.finish(pair.bob, "origin", WIP, "squash", pair.env)
+
+    assert pair.tip() == second
+
+
+def test_finish_keep_leaves_the_wip_branch(pair: Pair) -> None:
+    work_a_turn(pair.ann, pair.env, 1)
+    _, commit = send(pair.ann, pair.env, 1)
+    receive(pair.bob, pair.env, commit, "t1")
+
+    said = wip.finish(pair.bob, "origin", WIP, "keep", pair.env)
+
+    assert said.startswith("kept pairup/main on origin")
+    assert pair.tip() == commit
+    bob = pygit2.Repository(str(pair.bob))
+    assert str(bob.references[TRACKING].target) == commit
