@@ -483,6 +483,8 @@ def apply(repo: pygit2.Repository, target: Snapshot, name: str) -> Outcome:
         raise HandoverError(
             f"the handover could not be put in place ({error}); nothing changed"
         ) from None
+    if moved is not None and moved[1] is None and target.branch is not None:
+        _track(repo, target.branch)
     repo.references.create(LAST_REF, pygit2.Oid(hex=target.commit), force=True)
     _clear_marker(repo)
     return Outcome(saved, "" if saved is None else f"git stash apply --index {saved}")
@@ -528,6 +530,17 @@ def _branch_move(repo: pygit2.Repository, target: Snapshot) -> tuple[str, str | 
             "handover again"
         )
     return (name, tip)
+
+
+def _track(repo: pygit2.Repository, branch: str) -> None:
+    """A branch the apply made tracks its remote namesake, as ``git switch`` would set it."""
+    remotes = sorted(repo.remotes.names(), key=lambda name: name != "origin")
+    for remote in remotes:
+        upstream = repo.branches.remote.get(f"{remote}/{branch}")
+        if upstream is not None:
+            with contextlib.suppress(pygit2.GitError, KeyError):
+                repo.branches.local[branch].upstream = upstream
+            return
 
 
 def _reaches(repo: pygit2.Repository, descendant: str, ancestor: str) -> bool:

@@ -107,6 +107,8 @@ class Handovers:
         self._taking: set[str] = set()
         """Handovers this process has taken (or is taking)."""
         self._said_holding: tuple[str, ...] | None = None
+        self._again: str | None = None
+        """A refused handover to take again, as this participant asked."""
         self._changed = asyncio.Event()
 
     # -- what the runtime calls --------------------------------------------------------------------
@@ -196,7 +198,30 @@ class Handovers:
         handed_on = any(
             h.by == self.me and h.number > newest.number for h in state.handovers.values()
         )
-        return newest if newest.outcome == "offered" and not handed_on else None
+        if handed_on:
+            return None
+        if newest.outcome == "offered" or (
+            newest.outcome == "refused" and newest.id == self._again
+        ):
+            return newest
+        return None
+
+    def take_again(self) -> str:
+        """Take the last handover meant for this participant again, once the reason it was
+        refused is sorted out; a line that says what happens."""
+        state = self.link.view
+        mine = [h for h in state.handovers.values() if h.to == self.me and h.snapshot]
+        if not mine:
+            return "no handover has come to you"
+        newest = max(mine, key=lambda h: h.number)
+        if newest.outcome != "refused":
+            return "the last handover to you is " + (
+                "in place already" if newest.outcome == "applied" else "on its way"
+            )
+        self._again = newest.id
+        self._taking.discard(newest.id)
+        self._changed.set()
+        return f"taking the handover of turn {newest.turn} again"
 
     # -- sending -----------------------------------------------------------------------------------
 

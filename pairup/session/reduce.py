@@ -631,7 +631,8 @@ def _handover_offered(state: State, event: ev.HandoverOffered, time: float) -> O
 
 def _handover_applied(state: State, event: ev.HandoverApplied, time: float) -> Outcome:
     record = state.handovers.get(event.handover)
-    if record is None or record.outcome != "offered":
+    if record is None or record.outcome == "applied" or not record.snapshot:
+        # A refused offer may still be taken, once its receiver sorted out why it was not.
         return "no such handover is waiting"
     if event.actor != record.to:
         return f"only {_name(state, record.to)} takes this handover"

@@ -92,6 +92,7 @@ class Pairing:
         self.clones = clones
         self.links: dict[str, Link] = {}
         self.news: dict[str, list[News]] = {}
+        self.services: dict[str, Handovers] = {}
         self.tasks: list[asyncio.Task[None]] = []
 
     def add(self, name: str, *, host: bool = False) -> Link:
@@ -116,6 +117,7 @@ class Pairing:
         ]
         self.links[name] = link
         self.news[name] = news
+        self.services[name] = service
         return link
 
     async def until(self, condition: Callable[[], bool], what: str) -> None:
@@ -185,7 +187,8 @@ def test_the_code_moves_to_the_next_driver_at_a_rotation(tmp_path: Path) -> None
             saved = run_git(paths["bob"], env, "show", f"{record.saved}^3:mine.txt")
             assert saved == "a navigator's own note\n"
             stages = [n.stage for n in pair.news["bob"]]
-            assert "receiving" in stages and stages[-1] == "applied"
+            assert "receiving" in stages
+            assert stages[-1] == "applied"
             assert "sending" in [n.stage for n in pair.news["ann"]]
 
             # The turn after: bob's work goes back to ann, whose tree is the one she sent.
@@ -217,7 +220,8 @@ def test_a_handover_over_max_size_is_refused_with_its_largest_files(tmp_path: Pa
             await pair.until(lambda: pair.settled(2), "the refusal reached everyone")
             [record] = bob.view.handovers_in_order()
             assert record.outcome == "refused"
-            assert "max_size" in record.reason and "huge.bin" in record.reason
+            assert "max_size" in record.reason
+            assert "huge.bin" in record.reason
             assert record.largest[0][0] == "huge.bin"
             assert status(paths["bob"], env) == before
             await pair.close()
@@ -247,7 +251,8 @@ def test_a_mob_of_three_hands_the_code_round(tmp_path: Path) -> None:
                 await pair.ask(driver, {"cmd": "skip"})
                 await pair.until(lambda t=turn: pair.settled(t), f"turn {turn} handed over")
                 now = ann.view.driver
-                assert now is not None and now != driver
+                assert now is not None
+                assert now != driver
                 assert ann.view.handovers_in_order()[-1].outcome == "applied"
                 assert status(paths[now], env) == status(paths[driver], env)
             await pair.close()
@@ -255,7 +260,9 @@ def test_a_mob_of_three_hands_the_code_round(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_a_clone_without_git_history_in_common_is_refused_not_rewritten(tmp_path: Path) -> None:
+def test_a_branch_that_went_its_own_way_is_refused_and_taken_once_moved_aside(
+    tmp_path: Path,
+) -> None:
     paths, env = clones(tmp_path, ["ann", "bob"])
     run_git(paths["bob"], env, "commit", "--allow-empty", "-qm", "bob's own commit on main")
 
@@ -275,6 +282,16 @@ def test_a_clone_without_git_history_in_common_is_refused_not_rewritten(tmp_path
             assert record.outcome == "refused"
             assert "never rewrites a branch" in record.reason
             assert pygit2.Repository(str(paths["bob"])).head.target == head
+            assert pair.services["ann"].take_again() == "no handover has come to you"
+
+            run_git(paths["bob"], env, "branch", "-m", "main", "main-mine")
+            said = pair.services["bob"].take_again()
+            assert said == "taking the handover of turn 2 again"
+            await pair.until(
+                lambda: ann.view.handovers_in_order()[-1].outcome == "applied", "taken again"
+            )
+            assert status(paths["bob"], env) == status(paths["ann"], env)
+            assert run_git(paths["bob"], env, "rev-parse", "main-mine").strip() == str(head)
             await pair.close()
 
     asyncio.run(scenario())

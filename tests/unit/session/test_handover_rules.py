@@ -90,8 +90,15 @@ def test_the_sender_says_why_nothing_came_and_the_receiver_why_it_was_not_applie
     diverged = ev.HandoverRefused(
         id="refused-bob", actor="bob", at=5, turn=2, handover="hand-0001", reason="diverged"
     )
-    [record] = step(offered, diverged).state.handovers_in_order()
+    refused = step(offered, diverged).state
+    [record] = refused.handovers_in_order()
     assert (record.outcome, record.reason) == ("refused", "diverged")
+    taken = ev.HandoverApplied(id="applied-bob", actor="bob", at=6, handover="hand-0001")
+    [record] = step(refused, taken).state.handovers_in_order()
+    assert record.outcome == "applied"
+    nothing_sent = step(state, too_big).state
+    late = taken.model_copy(update={"handover": too_big.id})
+    assert step(nothing_sent, late).rejected == "no such handover is waiting"
 
 
 def test_what_a_clone_holds_is_its_own_word() -> None:
