@@ -45,7 +45,15 @@ WINDOW = 32
 HOLDING_EVERY = 5.0
 """Seconds between two looks at whether this clone's commits changed, to say so."""
 Stage = Literal[
-    "recovered", "packing", "sending", "offered", "receiving", "applying", "applied", "refused"
+    "recovered",
+    "packing",
+    "sending",
+    "offered",
+    "receiving",
+    "applying",
+    "applied",
+    "refused",
+    "finished",
 ]
 
 
@@ -154,6 +162,7 @@ class Handovers:
                 self._changed.clear()
                 await self._step(repo)
                 await self._changed.wait()
+            await self._finish(repo)
         finally:
             holding.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -447,8 +456,17 @@ class Handovers:
     def _fetch_and_apply(self, repo: pygit2.Repository, record: Handover, name: str) -> git.Outcome:
         from pairup.git import wip
 
+        branch = record.wip_branch
+        if not branch.startswith(wip.WIP_PREFIX) or not pygit2.reference_is_valid_name(
+            f"refs/heads/{branch}"
+        ):
+            raise git.HandoverError(
+                f"the handover names a WIP branch pairup does not use: {branch!r}"
+            )
+        # This clone's own remote, whatever the sender calls theirs: a partner never chooses
+        # where this machine fetches from.
         workdir = Path(repo.workdir)
-        snapshot = wip.fetch(workdir, record.remote, record.wip_branch, record.snapshot, os.environ)
+        snapshot = wip.fetch(workdir, self.config.remote, branch, record.snapshot, os.environ)
         return git.apply(repo, git.read(repo, snapshot), name)
 
     def _open(self, repo: pygit2.Repository, record: Handover) -> None:
@@ -474,6 +492,28 @@ class Handovers:
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    async def _finish(self, repo: pygit2.Repository) -> None:
+        """Branch mode, on the clone of whoever drove last: squash or keep the WIP branch."""
+        from pairup.git import wip
+
+        state = self.link.confirmed
+        branches = {h.wip_branch for h in state.handovers.values() if h.mode == "branch"}
+        applied = [h for h in state.handovers_in_order() if h.outcome == "applied"]
+        if not branches or not applied or applied[-1].to != self.me:
+            return
+        try:
+            said = await self._git(
+                wip.finish,
+                Path(repo.workdir),
+                self.config.remote,
+                applied[-1].wip_branch,
+                self.config.finish,
+                os.environ,
+            )
+        except (git.HandoverError, OSError) as error:
+            said = str(error)
+        self.report(News("finished", said))
 
     # -- holding -----------------------------------------------------------------------------------
 

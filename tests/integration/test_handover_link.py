@@ -85,7 +85,10 @@ def status(path: Path, env: dict[str, str]) -> tuple[str, str, str]:
 class Pairing:
     """Participants with links, introductions and handover services, on one relay."""
 
-    def __init__(self, tmp_path: Path, url: str, clones: dict[str, Path]) -> None:
+    def __init__(
+        self, tmp_path: Path, url: str, clones: dict[str, Path], config: HandoverConfig = CONFIG
+    ) -> None:
+        self.config = config
         session, secret = new_session()
         self.join = wire.JoinLink(url, session, secret)
         self.tmp_path = tmp_path
@@ -103,7 +106,7 @@ class Pairing:
         Introductions(link, me, ev.SessionSettings(turn_seconds=600) if host else None)
         news: list[News] = []
         service = Handovers(
-            link, name, self.clones[name], CONFIG, git_lock=asyncio.Lock(), report=news.append
+            link, name, self.clones[name], self.config, git_lock=asyncio.Lock(), report=news.append
         )
 
         async def feed() -> None:
@@ -292,6 +295,38 @@ def test_a_branch_that_went_its_own_way_is_refused_and_taken_once_moved_aside(
             )
             assert status(paths["bob"], env) == status(paths["ann"], env)
             assert run_git(paths["bob"], env, "rev-parse", "main-mine").strip() == str(head)
+            await pair.close()
+
+    asyncio.run(scenario())
+
+
+def test_branch_mode_hands_over_through_a_wip_branch_and_squashes_it_at_the_end(
+    tmp_path: Path,
+) -> None:
+    paths, env = clones(tmp_path, ["ann", "bob"])
+    config = CONFIG.model_copy(update={"mode": "branch"})
+
+    async def scenario() -> None:
+        async with running_relay(tmp_path / "relay") as relay:
+            pair = Pairing(tmp_path, relay.url, paths, config)
+            ann = pair.add("ann", host=True)
+            await pair.until(lambda: ann.view.member("ann") is not None, "ann joined")
+            bob = pair.add("bob")
+            await pair.until(lambda: bob.view.driver == "ann", "ann drives")
+            await pair.ask("ann", {"cmd": "start"})
+            edit_as_a_driver(paths["ann"], env)
+            await pair.ask("ann", {"cmd": "skip"})
+            await pair.until(lambda: pair.settled(2), "the handover of turn 2 settled")
+            [record] = bob.view.handovers_in_order()
+            assert (record.mode, record.outcome) == ("branch", "applied"), record.reason
+            assert status(paths["bob"], env) == status(paths["ann"], env)
+            wip = run_git(tmp_path / "origin", env, "branch", "--list", "pairup/main")
+            assert wip.strip() == "pairup/main"
+            await pair.ask("ann", {"cmd": "end"})
+            await pair.until(
+                lambda: any(n.stage == "finished" for n in pair.news["bob"]), "bob finished"
+            )
+            assert run_git(tmp_path / "origin", env, "branch", "--list", "pairup/main") == ""
             await pair.close()
 
     asyncio.run(scenario())
