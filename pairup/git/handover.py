@@ -351,9 +351,9 @@ def _moved(
 ) -> Moved:
     """Files and lines from the snapshot the turn began with (``since``), else from the
     receiver's HEAD, else from HEAD's; and the ``commits`` the handover carries."""
-    now = _whole_tree(repo, snapshot)
+    now = whole_tree(repo, snapshot)
     if since is not None:
-        before_tree = repo[_whole_tree(repo, read(repo, since))]
+        before_tree = repo[whole_tree(repo, read(repo, since))]
     elif theirs:
         before_tree = repo[theirs[0]].tree
     else:
@@ -578,7 +578,7 @@ def _save(repo: pygit2.Repository, name: str, commit: str) -> str:
     return ref
 
 
-def _whole_tree(repo: pygit2.Repository, snapshot: Snapshot) -> str:
+def whole_tree(repo: pygit2.Repository, snapshot: Snapshot) -> str:
     """The working tree's files, tracked and untracked, as one tree."""
     if snapshot.untracked_tree is None:
         return snapshot.work_tree
@@ -593,7 +593,7 @@ def _whole_tree(repo: pygit2.Repository, snapshot: Snapshot) -> str:
 
 def _put(repo: pygit2.Repository, snapshot: Snapshot) -> None:
     """Files, then HEAD, then the index, as ``snapshot`` has them; ignored files untouched."""
-    whole = repo[_whole_tree(repo, snapshot)]
+    whole = repo[whole_tree(repo, snapshot)]
     repo.checkout_tree(whole, strategy=CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED)
     if snapshot.branch is None:
         repo.set_head(pygit2.Oid(hex=snapshot.head))

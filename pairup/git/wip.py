@@ -34,7 +34,7 @@ from typing import Literal
 
 import pygit2
 
-from pairup.git.handover import LAST_REF, PAIRUP, HandoverError, Snapshot, _whole_tree
+from pairup.git.handover import LAST_REF, PAIRUP, HandoverError, Snapshot, whole_tree
 
 WIP_PREFIX = "pairup/"
 MESSAGE = "pairup: work in progress [ci skip]\n"
@@ -69,7 +69,7 @@ def push(
         tip = str(repo.references[tracking].target)
     signature = pygit2.Signature(PAIRUP.name, PAIRUP.email)
     parents = [pygit2.Oid(hex=tip or snapshot.head), pygit2.Oid(hex=snapshot.commit)]
-    tree = pygit2.Oid(hex=_whole_tree(repo, snapshot))
+    tree = pygit2.Oid(hex=whole_tree(repo, snapshot))
     commit = str(repo.create_commit(None, signature, signature, MESSAGE, tree, parents))
     result = _git(
         workdir,
