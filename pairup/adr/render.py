@@ -214,6 +214,7 @@ def render_record(
         "## Commits",
         "",
         *_commit_rows(state, in_this_repository),
+        *_handover_rows(state),
         "",
         "## Lessons learned",
         "",
@@ -516,6 +517,41 @@ def _commit_rows(state: State, in_this_repository: Set[str] | None) -> list[str]
         rows.append(
             f"| `{commit.sha[:7]}` | {subject} | {inline(commit.author.name)} "
             f"| {co_authors or 'none'} |"
+        )
+    return rows
+
+
+def _handover_rows(state: State) -> list[str]:
+    """How the code moved at each rotation; nothing in a session that handed nothing over."""
+    handovers = state.handovers_in_order()
+    if not handovers:
+        return []
+    rows = [
+        "",
+        "## Handovers",
+        "",
+        "| Turn | From | To | Moved | Outcome |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for handover in handovers:
+        to = inline(_name(state, handover.to)) if handover.to else "nobody"
+        if handover.outcome == "refused" and not handover.snapshot:
+            moved = "nothing sent"
+        else:
+            moved = (
+                f"{handover.files} files, +{handover.insertions} -{handover.deletions}, "
+                f"{handover.commits} commits"
+            )
+            if handover.last_file:
+                moved += f"; last touched {inline(handover.last_file)}, line {handover.last_line}"
+        outcome = {"offered": "not taken", "applied": "applied"}.get(handover.outcome, "refused")
+        if handover.outcome == "refused":
+            outcome += f": {inline(handover.reason)}"
+        elif handover.saved:
+            outcome += f"; the receiver's own work kept at {inline(handover.saved)}"
+        rows.append(
+            f"| {handover.turn} | {inline(_name(state, handover.by))} | {to} | {moved} "
+            f"| {outcome} |"
         )
     return rows
 

@@ -43,6 +43,7 @@ RECORD_HEADINGS = [
     (2, "Driving time"),
     (2, "Decisions"),
     (2, "Commits"),
+    (2, "Handovers"),
     (2, "Lessons learned"),
 ]
 FOLDERS = {"adr": "doc/adr", "madr": "docs/decisions", "log4brains": "docs/adr"}
@@ -96,6 +97,28 @@ class Hostile:
                 co_authors=(ev.Person(name=self.name),),
             ),
             clock(ev.LessonNoted, 420, text=self.lesson),
+            clock(ev.TurnSkipped, 430, turn=1),
+            clock(
+                ev.HandoverOffered,
+                440,
+                turn=2,
+                handover="hand-hostile-1",
+                snapshot="a" * 40,
+                head="b" * 40,
+                files=2,
+                insertions=3,
+                deletions=1,
+                last_file=fit(text, 4096),
+                last_line=7,
+            ),
+            clock(
+                ev.HandoverRefused,
+                450,
+                actor="bob",
+                turn=2,
+                handover="hand-hostile-1",
+                reason=fit(text, 2000),
+            ),
             clock(ev.SessionEnded, 480),
         ]
 
@@ -203,8 +226,8 @@ def test_the_record_keeps_its_structure_and_links_every_format(exported):
     (chart,) = [token for token in tokens if token.type == "fence"]
     assert chart.info == "mermaid"
     tasks = check_gantt(chart.content.rstrip("\n"))
-    assert [task["kind"] for task in tasks] == ["t", "t", "p"]
-    driving, decisions, commits = tables(tokens)
+    assert [task["kind"] for task in tasks] == ["t", "t", "t", "p"]
+    driving, decisions, commits, handovers = tables(tokens)
     assert [[plain(cell) for cell in row][:1] for row in driving[1:]] == [
         [hostile.shown_name],
         ["Bob"],
@@ -218,7 +241,14 @@ def test_the_record_keeps_its_structure_and_links_every_format(exported):
         [hostile.local_sha[:7], hostile.heading, hostile.shown_name, "Bob"],
         [ELSEWHERE_SHA[:7], f"{hostile.heading} {ELSEWHERE}", "Bob", hostile.shown_name],
     ]
-    for row in (*driving, *decisions, *commits):
+    ((turn, by, to, moved, outcome),) = handovers[1:]
+    assert [plain(turn), plain(by), plain(to)] == ["2", hostile.shown_name, "Bob"]
+    assert (
+        plain(moved)
+        == f"2 files, +3 -1, 0 commits; last touched {one_line(fit(hostile.text, 4096))}, line 7"
+    )
+    assert plain(outcome) == f"refused: {one_line(fit(hostile.text, 2000))}"
+    for row in (*driving, *decisions, *commits, *handovers):
         for index, cell in enumerate(row):
             allowed = {"link_open"} if row in decisions and index == 3 else {"code_inline"}
             assert set(markup(cell)) <= allowed
