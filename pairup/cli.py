@@ -22,9 +22,10 @@ if TYPE_CHECKING:
     from pairup.git.live import LiveSession
     from pairup.hosting import Hosted, Resumable
     from pairup.link.client import Link
+    from pairup.participant import ParticipantRuntime
     from pairup.protocol import JoinLink
     from pairup.relay.chaos import Chaos, ChaosSpec
-    from pairup.session.events import Participant, Person, SessionSettings
+    from pairup.session.events import Person, SessionSettings
     from pairup.tui.app import PairupApp
     from pairup.tui.session import Participation
 
@@ -180,14 +181,16 @@ def _chaos_spec(args: argparse.Namespace) -> "ChaosSpec | None":
         raise UserError(str(error)) from None
 
 
-async def _connect(
+async def _runtime(
     plan: _Plan, stack: contextlib.AsyncExitStack[None], *, interactive: bool
-) -> tuple["Link", "Participant", bool]:
+) -> tuple["ParticipantRuntime", bool]:
     """Start the embedded relay if this process hosts one (it stops with ``stack``) and make
-    the participant's link; also says whether this process hosts the relay. A fault drill is
-    announced on stderr unless a full-screen UI (``interactive``) shows it instead."""
+    the participant's runtime, which the TUI and headless mode both drive; also says whether
+    this process hosts the relay. A fault drill is announced on stderr unless a full-screen UI
+    (``interactive``) shows it instead."""
     from pairup import launch
     from pairup.link.client import Link
+    from pairup.participant import ParticipantRuntime
     from pairup.session.events import Participant
 
     config, join = plan.config, plan.join
@@ -229,7 +232,10 @@ async def _connect(
     if plan.settings is not None:
         # An ended session need not keep its secret on disk for a resume.
         stack.callback(_forget_if_ended, config.data_dir, link)
-    return link, me, hosting
+    runtime = ParticipantRuntime(
+        link, me, settings=plan.settings, workdir=Path.cwd(), credit=config.git.credit
+    )
+    return runtime, hosting
 
 
 async def _open_new(
@@ -336,15 +342,9 @@ async def _headless(args: argparse.Namespace, join_text: str | None) -> str | No
     if plan.offer is not None:
         _offer_line(plan.offer)
     async with contextlib.AsyncExitStack() as stack:
-        link, me, _ = await _connect(plan, stack, interactive=False)
+        runtime, _ = await _runtime(plan, stack, interactive=False)
         try:
-            final = await Headless(
-                link,
-                me,
-                settings=plan.settings,
-                repository=Path.cwd(),
-                credit=plan.config.git.credit,
-            ).run()
+            final = await Headless(runtime).run()
         except JournalBusy as error:
             raise UserError(str(error)) from None
     return None if final.reason in FINISHED else final.reason or "disconnected"
@@ -415,7 +415,7 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
                 if plan.offer is not None and await _offered_resume(app, plan.offer):
                     plan = replace(plan, resume=plan.offer, offer=None)
                 stack.enter_context(launch.log_to_file(plan.config.data_dir))
-                link, me, hosting = await _connect(plan, stack, interactive=True)
+                runtime, hosting = await _runtime(plan, stack, interactive=True)
             except UserError as error:
                 mistakes.append(error)
                 raise CannotOpen(str(error)) from None
@@ -425,19 +425,12 @@ async def _terminal_ui(args: argparse.Namespace, join_text: str | None) -> str |
                 notify_command=tuple(config.notify.command),
                 retro=config.session.retro,
                 hosting=hosting,
-                journal=journal_path(config.data_dir, link.join.session),
+                journal=journal_path(config.data_dir, runtime.link.join.session),
                 adr_format=config.adr.format,
                 adr_dir=config.adr.dir,
                 record_dir=config.adr.record_dir,
             )
-            return Participation(
-                link,
-                me,
-                settings=plan.settings,
-                prefs=prefs,
-                repository=Path.cwd(),
-                credit=config.git.credit,
-            )
+            return Participation(runtime, prefs=prefs)
 
         app = PairupApp(opener)
         failure = await app.run_async()

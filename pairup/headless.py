@@ -14,6 +14,9 @@ participant in the session until it ends or the process is interrupted; ``leave`
 at once (exit 0), and nothing joins again after that. A journal that can be kept no longer (a
 full disk, a damaged file) ends it too: the command it refused gets an error line, and the
 last status line, offline, says why and what to run.
+
+It drives the same participant runtime as the TUI (:mod:`pairup.participant`): commands from
+stdin go to it, and the events it hands out go to stdout.
 """
 
 import asyncio
@@ -21,50 +24,37 @@ import contextlib
 import json
 import sys
 import threading
-from pathlib import Path
 from typing import Any, TextIO
 
-from pairup.commands import CommandError, command_event
-from pairup.journal import JournalFailure, journal_path
-from pairup.link.client import LEFT, EventTooLarge, Knock, Link, Status
-from pairup.link.core import WATCH_ONLY
-from pairup.link.joining import Introductions, in_the_session
-from pairup.link.presence import keep_presence
-from pairup.link.repository import keep_repository
-from pairup.link.timekeeper import keep_time
+from pairup.commands import CommandError
+from pairup.journal import JournalFailure
+from pairup.link.client import Applied, EventTooLarge, Knock, Link, Status
+from pairup.participant import ParticipantRuntime
 from pairup.session import events as ev
-from pairup.session.credit import Credit
 
 LEAVE_WAIT_SECONDS = 5.0
 
 
 class Headless:
-    """Wires a link to stdin and stdout."""
+    """Wires a participant's runtime to stdin and stdout."""
 
     def __init__(
-        self,
-        link: Link,
-        me: ev.Participant,
-        *,
-        settings: ev.SessionSettings | None,
-        out: TextIO = sys.stdout,
-        inp: TextIO = sys.stdin,
-        repository: Path | None = None,
-        credit: Credit = "present",
+        self, runtime: ParticipantRuntime, *, out: TextIO = sys.stdout, inp: TextIO = sys.stdin
     ) -> None:
-        self.link = link
-        self.me = me
-        self.settings = settings
+        self.runtime = runtime
         self.out = out
         self.inp = inp
-        self.repository = repository
-        """Where this participant works: the git repository around it gets the live-session
-        file and has its commits recorded (see pairup.link.repository)."""
-        self.credit = credit
         self._link_shown = False
-        self._introductions: Introductions | None = None
         self._knocks: tuple[Knock, ...] = ()
         self._watchers: dict[str, str] = {}
+
+    @property
+    def link(self) -> Link:
+        return self.runtime.link
+
+    @property
+    def me(self) -> ev.Participant:
+        return self.runtime.me
 
     def emit(self, record: dict[str, Any]) -> None:
         self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
@@ -78,37 +68,12 @@ class Headless:
         last_status: list[Status] = []
         self.link.listeners.append(lambda: self._status_changed(last_status))
         self.link.listeners.append(self._access_changed)
-        tasks = [
-            asyncio.create_task(self.link.run()),
-            asyncio.create_task(self._print_events()),
-            asyncio.create_task(self._read_commands()),
-        ]
-        if not self.link.watching_only:
-            # A watcher follows the session and sends nothing: no join, no reports, no commits.
-            self._introductions = Introductions(self.link, self.me, self.settings)
-            tasks.append(asyncio.create_task(keep_time(self.link)))
-            tasks.append(asyncio.create_task(keep_presence(self.link)))
-        if self.repository is not None and not self.link.watching_only:
-            tasks.append(
-                asyncio.create_task(
-                    keep_repository(self.link, self.me, self.repository, self.credit)
-                )
-            )
-        try:
-            with contextlib.suppress(JournalFailure):
-                # The link has stopped, offline, with the failure as its reason.
-                await tasks[0]
-            while not self.link.applied.empty():
-                await asyncio.sleep(0.01)
-            return self.link.status
-        finally:
-            for task in tasks[1:]:
-                task.cancel()
-            for task in tasks[1:]:
-                # A task that asked the link for an event its journal could not take stopped
-                # there; the link's status already says why.
-                with contextlib.suppress(asyncio.CancelledError, JournalFailure):
-                    await task
+        self.runtime.applied_listeners.append(self._print_event)
+        self.runtime.services.append(self._read_commands)
+        with contextlib.suppress(JournalFailure):
+            # The link has stopped, offline, with the failure as its reason.
+            await self.runtime.run()
+        return self.link.status
 
     def _status_changed(self, last: list[Status]) -> None:
         status = self.link.status
@@ -169,30 +134,28 @@ class Headless:
             watching = [{"participant": pid, "name": name} for pid, name in self._watchers.items()]
             self.emit({"type": "watchers", "watching": watching})
 
-    async def _print_events(self) -> None:
-        while True:
-            applied = await self.link.applied.get()
-            event = applied.event
-            if event is None:
-                self.emit(
-                    {
-                        "type": "unauthentic" if applied.unauthentic else "not-applied",
-                        "seq": applied.seq,
-                        "sender": applied.sender,
-                        "error": f"{applied.rejected}; not applied",
-                    }
-                )
-                continue
-            record: dict[str, Any] = {
-                "type": "event",
-                "seq": event.seq,
-                "event": json.loads(ev.encode_event(event)),
-            }
-            if applied.rejected:
-                record["ignored"] = applied.rejected
-            if applied.forged:
-                record["forged"] = True
-            self.emit(record)
+    def _print_event(self, applied: Applied) -> None:
+        event = applied.event
+        if event is None:
+            self.emit(
+                {
+                    "type": "unauthentic" if applied.unauthentic else "not-applied",
+                    "seq": applied.seq,
+                    "sender": applied.sender,
+                    "error": f"{applied.rejected}; not applied",
+                }
+            )
+            return
+        record: dict[str, Any] = {
+            "type": "event",
+            "seq": event.seq,
+            "event": json.loads(ev.encode_event(event)),
+        }
+        if applied.rejected:
+            record["ignored"] = applied.rejected
+        if applied.forged:
+            record["forged"] = True
+        self.emit(record)
 
     async def _read_commands(self) -> None:
         lines: asyncio.Queue[str] = asyncio.Queue()
@@ -219,44 +182,22 @@ class Headless:
                 if command.get("cmd") in ("let-in", "turn-away"):
                     self.emit(await self._answer_knock(command))
                     continue
-                if self.link.watching_only and command.get("cmd") != "leave":
-                    raise CommandError(WATCH_ONLY)
-                if command.get("cmd") != "leave":
-                    # Aimed at the session as it is once this participant is in it.
-                    await in_the_session(self.link, self.me.id)
-                event = command_event(command, self.link.view, self.me.id, self.link.now())
+                if command.get("cmd") == "leave":
+                    # Leaving ends the session here: nothing more is read.
+                    await self.runtime.leave(LEAVE_WAIT_SECONDS, command, said=self._sent)
+                    return
+                self._sent(await self.runtime.send(command))
             except json.JSONDecodeError as error:
                 self.emit({"type": "error", "error": f"not JSON: {error.msg}", "line": line[:200]})
-                continue
-            except CommandError as error:
+            except (CommandError, EventTooLarge) as error:
                 self.emit({"type": "error", "error": str(error)})
-                continue
-            if command.get("cmd") == "leave" and self._introductions is not None:
-                self._introductions.stop()
-            if command.get("cmd") == "leave" and self.link.watching_only:
-                await self.link.close(LEFT)
-                return
-            if command.get("cmd") == "leave" and not await asyncio.to_thread(self._took_part):
-                # Never admitted (the host refuses connections, say): there is no session to
-                # leave, and a goodbye journaled now would list one that never took place.
-                await self.link.close(LEFT)
-                return
-            try:
-                await self.link.submit(event)
-            except EventTooLarge as error:
-                self.emit({"type": "error", "error": str(error)})
-                continue
             except JournalFailure as failure:
                 # Not journaled, so not sent; the link stops, and so does reading commands.
                 self.emit({"type": "error", "error": str(failure)})
                 return
-            self.emit({"type": "sent", "id": event.id, "kind": event.kind})
-            if isinstance(event, ev.ParticipantLeft) and event.participant_id != event.actor:
-                # Taken out: the relay disconnects them, and only the host lets them back.
-                await self.link.remove(event.participant_id)
-            if command.get("cmd") == "leave":
-                await self._leave(event.id)
-                return
+
+    def _sent(self, event: ev.Event) -> None:
+        self.emit({"type": "sent", "id": event.id, "kind": event.kind})
 
     async def _answer_knock(self, command: dict[str, Any]) -> dict[str, Any]:
         """Let a waiting newcomer in, or turn them away: the host's to do."""
@@ -265,20 +206,7 @@ class Headless:
             return {"type": "error", "error": f'{name}: give "participant", the id of a knock line'}
         if self.link.host != self.me.id:
             return {"type": "error", "error": f"{name}: only the host lets people in"}
-        answer = self.link.let_in if name == "let-in" else self.link.turn_away
+        answer = self.runtime.let_in if name == "let-in" else self.runtime.turn_away
         if not await answer(participant):
             return {"type": "error", "error": f"{name}: nobody with id {participant!r} is waiting"}
         return {"type": "sent", "cmd": name, "participant": participant}
-
-    def _took_part(self) -> bool:
-        """Whether this machine has a journal of the session: the link makes it once the relay
-        admits this participant (or when something is typed before that)."""
-        return journal_path(self.link.data_dir, self.link.join.session).exists()
-
-    async def _leave(self, event_id: str) -> None:
-        """Wait (a little) for the goodbye to reach the relay, then stop taking part."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(LEAVE_WAIT_SECONDS):
-                while event_id in self.link.pending:
-                    await asyncio.sleep(0.05)
-        await self.link.close(LEFT)

@@ -50,13 +50,6 @@ def session_credits(link: Link, me: ev.Participant, credit: Credit) -> tuple[Per
     )
 
 
-async def keep_repository(
-    link: Link, me: ev.Participant, cwd: Path, credit: Credit = "present"
-) -> None:
-    """Run until cancelled or the session ends; removes the live-session file when it stops."""
-    await SessionRepository(link, me, cwd, credit).run()
-
-
 class SessionRepository:
     """The repository ``me`` works in, kept for the session: run :meth:`run` beside the link,
     commit through :meth:`commit`, and hold :attr:`git_lock` for any other git work here."""

@@ -358,11 +358,9 @@ class PairupApp(App[str | None]):
         self.session = session
         who = "watching" if session.watching else session.me.name
         self.sub_title = printable(f"session {session.session_id} · you are {who}")
-        session.watch(self._changed)
+        session.watch(self._changed, self._problem)
         if session.connect:
             self.run_worker(self._take_part(session), name="link", group="session")
-            for task in session.tasks(self._problem):
-                self.run_worker(self._unless_storage_fails(task), group="session")
         self.main.set_interval(TICK_SECONDS, self.refresh_view)
         self.refresh_view()
 
@@ -545,7 +543,8 @@ class PairupApp(App[str | None]):
             self.notify(problem, severity="error")
 
     async def commit(self) -> None:
-        """The commit form, then the commit; git's work runs in a thread."""
+        """The commit form, then the commit through the participant's repository service; git's
+        work runs in threads."""
         from pairup.tui.screens import CommitForm
 
         session = self.session
@@ -560,9 +559,7 @@ class PairupApp(App[str | None]):
         if answer is None:
             return
         message, stage_all = answer
-        made, said = await asyncio.to_thread(
-            partial(session.make_commit, message, session.credited(), stage_all=stage_all)
-        )
+        made, said = await session.commit(message, stage_all=stage_all)
         if made:
             self.notify(said, title="Committed")
         else:
@@ -595,8 +592,9 @@ class PairupApp(App[str | None]):
         try:
             failure = await session.run()
         except StorageError as error:
-            # The journal can be kept no longer (a full disk, a damaged file): the link has
-            # stopped, and the message says what is kept and what brings this person back.
+            # The journal can be kept no longer (a full disk, a damaged file), whether the link
+            # or one of the session's services met it: the link has stopped, and the message
+            # says what is kept and what brings this person back.
             self.exit(str(error))
             return
         if failure is None:
@@ -605,14 +603,6 @@ class PairupApp(App[str | None]):
             self.exit(failure)
         else:
             self.notify(failure, title="Offline", severity="error")
-
-    async def _unless_storage_fails(self, task: Awaitable[None]) -> None:
-        """One of the session's tasks; if the journal refused an event it asked for, the link
-        has stopped, and the screen ends with the journal's reason rather than a traceback."""
-        try:
-            await task
-        except StorageError as error:
-            self.exit(str(error))
 
     # -- the command palette and quitting --------------------------------------------------------
 

@@ -1,15 +1,15 @@
-"""The TUI's side of a session: the link, what it shows, and what its keys ask for.
+"""The TUI's side of a session: what the screen shows of the participant's runtime, and what
+its keys ask of it (the runtime, :mod:`pairup.participant`, is the same headless mode drives).
 
 This module brings in the session core, pydantic and the network. The app imports it in a
 thread after its first frame is on screen, so the screen appears without waiting for them.
 """
 
-import asyncio
 import contextlib
 import math
 import os
 import subprocess
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,21 +21,16 @@ from rich.text import Text
 
 from pairup import moment
 from pairup.adr.export import ExportError, Where, export
-from pairup.commands import CommandError, command_event
-from pairup.git.coauthors import resolve
+from pairup.git.committing import resolve_credit
 from pairup.git.live import toplevel
-from pairup.git.repo import GitError, commit, open_repository
+from pairup.git.repo import GitError, open_repository
 from pairup.git.trailers import Person
-from pairup.journal import JournalBusy, JournalError, journal_path, read_info
-from pairup.link.client import CLOSED, FINISHED, LEFT, EventTooLarge, Link
-from pairup.link.joining import Introductions, in_the_session
-from pairup.link.presence import keep_presence
-from pairup.link.repository import keep_repository
-from pairup.link.timekeeper import keep_time
+from pairup.journal import JournalBusy, JournalError, JournalFailure, journal_path, read_info
+from pairup.link.client import CLOSED, FINISHED, LEFT, Applied, Link
+from pairup.participant import ParticipantRuntime
 from pairup.printable import printable, printable_block
 from pairup.session import events as ev
 from pairup.session import timer
-from pairup.session.credit import Credit, co_authors
 from pairup.session.reduce import amend_refused, end_refused, take_out_refused
 from pairup.session.rotation import next_driver
 from pairup.session.state import Member, State
@@ -55,7 +50,6 @@ ROUTINE = {"roles.rotated", "break.ended", "participant.away"}
 the first counts, so the refusal of the others is routine and not worth a word."""
 LEAVE_WAIT_SECONDS = 2.0
 END_WAIT_SECONDS = 3.0
-WATCHING = "You are watching this session: a watch link cannot change it."
 UNAUTHENTIC = (
     "An event from the relay failed authentication and was not applied: the relay, or "
     "something between, changed or made it. The session goes on."
@@ -91,29 +85,33 @@ class Preferences:
 
 
 class Participation:
-    """One participant in one session, as the screen needs it."""
+    """One participant in one session, as the screen needs it: the screen's adapter over the
+    participant's runtime. ``connect`` False shows the session without taking part in it."""
 
     def __init__(
         self,
-        link: Link,
-        me: ev.Participant,
+        runtime: ParticipantRuntime,
         *,
-        settings: ev.SessionSettings | None = None,
         prefs: Preferences | None = None,
         connect: bool = True,
-        repository: Path | None = None,
-        credit: Credit = "present",
     ) -> None:
-        self.link = link
-        self.repository = repository
-        self.credit = credit
-        self.me = me
-        self.settings = settings
+        self.runtime = runtime
         self.prefs = prefs or Preferences()
         self.connect = connect
         self.ever_connected = False
-        self._outgoing: asyncio.Queue[ev.Event] = asyncio.Queue()
-        self._introductions: Introductions | None = None
+
+    @property
+    def link(self) -> Link:
+        return self.runtime.link
+
+    @property
+    def me(self) -> ev.Participant:
+        return self.runtime.me
+
+    @property
+    def repository(self) -> Path | None:
+        """Where this participant works, and commits and exports into."""
+        return self.runtime.workdir
 
     @property
     def join_link(self) -> str:
@@ -284,25 +282,19 @@ class Participation:
             )
         return True, said
 
-    # -- committing (blocking: call these from a thread) ------------------------------------------
+    # -- committing ------------------------------------------------------------------------------
 
     def credited(self) -> tuple[Person, ...]:
         """Whom a commit made now credits, read from the session on the event loop (the view
         changes under a thread's feet)."""
-        return tuple(
-            Person(name=p.name, email=p.email)
-            for p in co_authors(self.link.view, self.me.id, self.credit, self.link.ever_online)
-        )
-
-    def _resolve(self, people: tuple[Person, ...]) -> tuple[tuple[Person, ...], tuple[str, ...]]:
-        """``people`` with .git-coauthors corrections, and warnings (reads files: a thread)."""
-        start = self.repository or Path.cwd()
-        return resolve(people, [toplevel(start) or start, Path.home()])
+        return self.runtime.credited()
 
     def commit_preview(self, people: tuple[Person, ...]) -> CommitPreview | str:
-        """What the commit form shows, or why no commit can be made here (blocking)."""
+        """What the commit form shows, or why no commit can be made here (blocking: call it
+        from a thread). The trailers are corrected as the commit will correct them."""
+        where = self.repository or Path.cwd()
         try:
-            repo = open_repository(self.repository or Path.cwd())
+            repo = open_repository(where)
             repo.index.read(force=True)
             status = sorted(repo.status(untracked_files="no").items())
             branch = "detached HEAD" if repo.head_is_detached else repo.head.shorthand
@@ -310,7 +302,7 @@ class Participation:
             return str(error)
         staged = [path for path, flags in status if flags & INDEX_CHANGES]
         changed = [path for path, flags in status if flags & WORKTREE_CHANGES]
-        fixed, problems = self._resolve(people)
+        fixed, problems = resolve_credit(people, where, os.environ)
         trailers = tuple(
             str(person.trailer())
             for person in fixed
@@ -318,101 +310,66 @@ class Participation:
         )
         return CommitPreview(branch, tuple(staged), tuple(changed), trailers, problems)
 
-    def make_commit(
-        self, message: str, people: tuple[Person, ...], *, stage_all: bool
-    ) -> tuple[bool, str]:
-        """Commit as this participant, crediting ``people`` (blocking): whether it was made,
-        and a line saying what was made or why not."""
-        fixed, _ = self._resolve(people)
-        try:
-            repo = open_repository(self.repository or Path.cwd())
-            made = commit(repo, message, co_authors=fixed, env=os.environ, stage_all=stage_all)
-        except GitError as error:
-            return False, str(error)
-        credit = ", ".join(person.name for person in made.co_authors)
-        return True, f"{made.sha[:7]} {made.summary}" + (f" (with {credit})" if credit else "")
+    async def commit(self, message: str, *, stage_all: bool) -> tuple[bool, str]:
+        """Commit as this participant, crediting who pairs now, through the runtime (the
+        repository's lock, and the commit recorded in the session at once): whether it was
+        made, and a line saying what was made or why not."""
+        return await self.runtime.commit(message, stage_all=stage_all)
 
     # -- asking ----------------------------------------------------------------------------------
 
     def ask(self, command: dict[str, Any]) -> str | None:
         """Turn ``command`` into an event against the session as shown now and queue it;
         or say in one line why it cannot be."""
-        if self.link.watching_only:
-            return WATCHING
-        try:
-            event = command_event(command, self.link.view, self.me.id, self.link.now())
-        except CommandError as error:
-            return str(error)
-        self._outgoing.put_nowait(event)
-        return None
+        return self.runtime.ask(command)
 
     async def let_in(self, participant: str) -> bool:
         """The host lets a waiting newcomer in; whether they were still waiting."""
-        return await self.link.let_in(participant)
+        return await self.runtime.let_in(participant)
 
     async def turn_away(self, participant: str) -> bool:
         """The host turns a waiting newcomer away; whether they were still waiting."""
-        return await self.link.turn_away(participant)
+        return await self.runtime.turn_away(participant)
 
     async def leave(self) -> None:
         """Say goodbye to the others (a guest), and wait a moment for it to leave this machine;
-        no reconnect joins again after that."""
-        if self.prefs.hosting or self.link.watching_only:
+        no reconnect joins again after that. The host's quitting is its own question."""
+        if self.prefs.hosting:
             return
-        if self._introductions is not None:
-            self._introductions.stop()
-        self.ask({"cmd": "leave"})
-        await self._sent(LEAVE_WAIT_SECONDS)
+        with contextlib.suppress(JournalFailure):
+            # The link has stopped with the failure as its reason, which :meth:`run` raises.
+            await self.runtime.leave(LEAVE_WAIT_SECONDS)
 
     async def end(self) -> None:
         """End the session for everyone, and wait a moment for the relay to take it."""
-        self.ask({"cmd": "end"})
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(END_WAIT_SECONDS):
-                while self.link.confirmed.phase != "ended":
-                    await asyncio.sleep(0.05)
-
-    async def _sent(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                while not self._outgoing.empty() or self.link.pending:
-                    await asyncio.sleep(0.05)
+        await self.runtime.end(END_WAIT_SECONDS)
 
     # -- running ---------------------------------------------------------------------------------
 
-    def watch(self, changed: Callable[[], None]) -> None:
-        """Call ``changed`` whenever the session or the connection changes; take one's place in
-        the session at every (re)connection."""
+    def watch(self, changed: Callable[[], None], problem: Callable[[str], None]) -> None:
+        """Call ``changed`` whenever the session or the connection changes, and ``problem``
+        with a line for each of this participant's events the session refused, each event
+        from the relay that was not applied, and each event that could not be sent."""
 
         def on_change() -> None:
             if self.link.status.state == "connected":
                 self.ever_connected = True
             changed()
 
-        if not self.link.watching_only:
-            self._introductions = Introductions(self.link, self.me, self.settings)
-        self.link.listeners.append(on_change)
+        def on_applied(applied: Applied) -> None:
+            said = _refusal(applied, self.me.id)
+            if said is not None:
+                problem(said)
 
-    def tasks(self, problem: Callable[[str], None]) -> list[Awaitable[None]]:
-        """What must run while the screen is up: the connection, the timekeeper, the sender
-        (one, so events leave in the order they were asked for), and a watch on refusals."""
-        if self.link.watching_only:
-            # A watcher follows the session and sends nothing: no join, no reports, no commits.
-            return [self._refusals(problem)]
-        tasks = [
-            keep_time(self.link),
-            keep_presence(self.link),
-            self._send_forever(problem),
-            self._refusals(problem),
-        ]
-        if self.repository is not None:
-            tasks.append(keep_repository(self.link, self.me, self.repository, self.credit))
-        return tasks
+        self.link.listeners.append(on_change)
+        self.runtime.applied_listeners.append(on_applied)
+        self.runtime.problem_listeners.append(problem)
 
     async def run(self) -> str | None:
-        """Stay in the session until it ends or the link is closed; or why entry failed."""
+        """Stay in the session until it ends or the link is closed; or why entry failed. A
+        journal that can be kept no longer raises (:class:`~pairup.durable.StorageError`)."""
         try:
-            await self.link.run()
+            await self.runtime.run()
         except JournalBusy as error:
             return str(error)
         reason = self.link.status.reason
@@ -431,36 +388,21 @@ class Participation:
             command = [*self.prefs.notify_command, message]
             subprocess.run(command, timeout=10, check=False, capture_output=True)
 
-    async def _send_forever(self, problem: Callable[[str], None]) -> None:
-        while True:
-            event = await self._outgoing.get()
-            if event.kind != "participant.left":
-                # Only members act: something asked for before one's own join waits for it.
-                await in_the_session(self.link, self.me.id)
-            try:
-                await self.link.submit(event)
-            except EventTooLarge as error:
-                problem(str(error))
-                continue
-            if isinstance(event, ev.ParticipantLeft) and event.participant_id != event.actor:
-                # Taken out: the relay disconnects them, and only the host lets them back.
-                await self.link.remove(event.participant_id)
 
-    async def _refusals(self, problem: Callable[[str], None]) -> None:
-        while True:
-            applied = await self.link.applied.get()
-            event = applied.event
-            if event is None:
-                reason = applied.rejected or ""
-                problem(
-                    UNAUTHENTIC
-                    if applied.unauthentic
-                    else f"Not applied: {reason[:1].upper()}{reason[1:]}."
-                )
-            elif applied.forged:
-                problem(f"An event from the relay was not applied: {applied.rejected}")
-            elif applied.rejected and event.actor == self.me.id and not _routine(event):
-                problem(f"Not applied: {applied.rejected}")
+def _refusal(applied: Applied, me: str) -> str | None:
+    """What the screen says of an applied event, if it says anything: one of this
+    participant's own events the session refused, or an event from the relay not applied."""
+    event = applied.event
+    if event is None:
+        reason = applied.rejected or ""
+        if applied.unauthentic:
+            return UNAUTHENTIC
+        return f"Not applied: {reason[:1].upper()}{reason[1:]}."
+    if applied.forged:
+        return f"An event from the relay was not applied: {applied.rejected}"
+    if applied.rejected and event.actor == me and not _routine(event):
+        return f"Not applied: {applied.rejected}"
+    return None
 
 
 def _routine(event: ev.Event) -> bool:

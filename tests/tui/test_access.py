@@ -12,6 +12,7 @@ from textual.widgets import Static
 from pairup import protocol as wire
 from pairup.journal import journal_path
 from pairup.link.client import Link
+from pairup.participant import ParticipantRuntime
 from pairup.printable import printable
 from pairup.session import events as ev
 from pairup.tui.app import PairupApp
@@ -41,7 +42,8 @@ def host_app(tmp_path: Path, join: wire.JoinLink, *, approve: bool = False) -> P
         ping_interval=0.5,
     )
     prefs = Preferences(bell=False, retro=False, journal=journal_path(link.data_dir, join.session))
-    return opened(Participation(link, ANN, settings=ev.SessionSettings(), prefs=prefs))
+    runtime = ParticipantRuntime(link, ANN, settings=ev.SessionSettings())
+    return opened(Participation(runtime, prefs=prefs))
 
 
 def test_the_host_lets_one_newcomer_in_and_turns_another_away(tmp_path: Path) -> None:
@@ -95,7 +97,8 @@ def test_a_watcher_is_shown_to_everyone_and_its_screen_changes_nothing(tmp_path:
                 ping_interval=0.5,
             )
             kim = ev.Participant(id="kim", name="Kim", email="kim@example.com")
-            watcher = opened(Participation(watcher_link, kim, prefs=Preferences(bell=False)))
+            watching = ParticipantRuntime(watcher_link, kim)
+            watcher = opened(Participation(watching, prefs=Preferences(bell=False)))
             async with watcher.run_test(size=(100, 30), notifications=True) as kims:
                 await until(lambda: ann.shown.watchers == (WATCHER_NAME,), "Kim shown watching")
                 screen = on_screen(ann)

@@ -20,6 +20,7 @@ from textual.widgets import Input, TextArea
 from pairup import protocol as wire
 from pairup.journal import journal_path
 from pairup.link.client import Link
+from pairup.participant import ParticipantRuntime
 from pairup.printable import printable, printable_block
 from pairup.session import events as ev
 from pairup.tui.app import PairupApp
@@ -45,7 +46,7 @@ def host_app(tmp_path: Path, join: wire.JoinLink, *, create: bool = True) -> Pai
     )
     prefs = Preferences(bell=False, retro=False, journal=journal_path(link.data_dir, join.session))
     settings = ev.SessionSettings(turn_seconds=600) if create else None
-    return opened(Participation(link, ANN, settings=settings, prefs=prefs))
+    return opened(Participation(ParticipantRuntime(link, ANN, settings=settings), prefs=prefs))
 
 
 def visible_prefix(text: str, cells: int) -> str:

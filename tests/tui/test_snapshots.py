@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 
 from pairup import protocol as wire
 from pairup.link.client import Link, Status
+from pairup.participant import ParticipantRuntime
 from pairup.session import events as ev
 from pairup.session import fold
 from pairup.tui.app import PairupApp
@@ -109,7 +110,7 @@ def offline_app(events: list[ev.Event], now: float, me: ev.Participant = ANN) ->
     link.core.status = Status("connected", RELAY)
     link.core.online = frozenset({"ann-0001", "bob-0001"})
     prefs = Preferences(bell=False, retro=False, journal=JOURNAL)
-    return opened(Participation(link, me, prefs=prefs, connect=False))
+    return opened(Participation(ParticipantRuntime(link, me), prefs=prefs, connect=False))
 
 
 async def session_open(pilot: Pilot[str | None]) -> None:

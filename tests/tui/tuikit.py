@@ -20,6 +20,7 @@ from pairup import protocol as wire
 from pairup.headless import Headless
 from pairup.journal import journal_path
 from pairup.link.client import Link
+from pairup.participant import ParticipantRuntime
 from pairup.session import events as ev
 from pairup.tui.app import PairupApp
 from pairup.tui.session import Participation, Preferences
@@ -51,7 +52,8 @@ def participant(
         prefs or Preferences(bell=False, retro=False),
         journal=journal_path(link.data_dir, join.session),
     )
-    return opened(Participation(link, me, settings=settings, prefs=chosen, repository=repository))
+    runtime = ParticipantRuntime(link, me, settings=settings, workdir=repository)
+    return opened(Participation(runtime, prefs=chosen))
 
 
 def opened(participation: Participation) -> PairupApp:
@@ -147,12 +149,9 @@ class Partner:
         repo.config["user.name"] = "Partner"
         repo.config["user.email"] = self.me.email
         self.headless = Headless(
-            link,
-            self.me,
-            settings=settings,
+            ParticipantRuntime(link, self.me, settings=settings, workdir=self.repository),
             out=io.StringIO(),
             inp=os.fdopen(reading, encoding="utf-8"),
-            repository=self.repository,
         )
         self.task = asyncio.get_running_loop().create_task(self.headless.run())
 
