@@ -36,6 +36,7 @@ BENCHMARKS = (
     "signing",
     "sealing",
     "rotation",
+    "handover",
 )
 """In the order of the table: the relay and its limits under a flood, then start-up and screen,
 git, the core and its signatures, the pair."""
