@@ -233,7 +233,12 @@ async def _runtime(
         # An ended session need not keep its secret on disk for a resume.
         stack.callback(_forget_if_ended, config.data_dir, link)
     runtime = ParticipantRuntime(
-        link, me, settings=plan.settings, workdir=Path.cwd(), credit=config.git.credit
+        link,
+        me,
+        settings=plan.settings,
+        workdir=Path.cwd(),
+        credit=config.git.credit,
+        handover=config.handover,
     )
     return runtime, hosting
 

@@ -7,7 +7,10 @@ and per change of who watches (``"type": "watchers"``); an event from the relay 
 authentication is a ``"type": "unauthentic"`` line (one that does not read, or one's own event
 lost to such a body, a ``"not-applied"`` line), and is never applied. stdin takes one JSON
 command per line, ``{"cmd": "decide", "title": ...}`` and the like, and the host's
-``{"cmd": "let-in", "participant": ID}`` and ``{"cmd": "turn-away", ...}``; a bad line gets a
+``{"cmd": "let-in", "participant": ID}`` and ``{"cmd": "turn-away", ...}``, and
+``{"cmd": "take"}`` to take a refused handover again; each handover this participant sends
+or takes is told as ``"type": "handover"`` lines (its stage, progress and outcome); a bad line
+gets a
 ``{"type": "error"}`` line and nothing else happens. With a watch link every command but
 ``leave`` is refused. End of stdin leaves the
 participant in the session until it ends or the process is interrupted; ``leave`` ends it
@@ -29,6 +32,7 @@ from typing import Any, TextIO
 from pairup.commands import CommandError
 from pairup.journal import JournalFailure
 from pairup.link.client import Applied, EventTooLarge, Knock, Link, Status
+from pairup.link.handover import News
 from pairup.participant import ParticipantRuntime
 from pairup.session import events as ev
 
@@ -69,6 +73,7 @@ class Headless:
         self.link.listeners.append(lambda: self._status_changed(last_status))
         self.link.listeners.append(self._access_changed)
         self.runtime.applied_listeners.append(self._print_event)
+        self.runtime.handover_listeners.append(self._print_handover)
         self.runtime.services.append(self._read_commands)
         with contextlib.suppress(JournalFailure):
             # The link has stopped, offline, with the failure as its reason.
@@ -146,15 +151,27 @@ class Headless:
                 }
             )
             return
-        record: dict[str, Any] = {
-            "type": "event",
-            "seq": event.seq,
-            "event": json.loads(ev.encode_event(event)),
-        }
+        shown = json.loads(ev.encode_event(event))
+        if isinstance(event, ev.HandoverPart):
+            # Code in transit, for pairup to put together: its length is what a reader needs.
+            shown["data"] = f"<{len(event.data)} characters>"
+        record: dict[str, Any] = {"type": "event", "seq": event.seq, "event": shown}
         if applied.rejected:
             record["ignored"] = applied.rejected
         if applied.forged:
             record["forged"] = True
+        self.emit(record)
+
+    def _print_handover(self, news: News) -> None:
+        record: dict[str, Any] = {"type": "handover", "stage": news.stage, "text": news.text}
+        if news.total:
+            record |= {"done": news.done, "total": news.total}
+        if news.handover:
+            record["handover"] = news.handover
+        if news.stage == "applied":
+            record |= {"saved": news.saved, "restore": news.restore}
+            if news.file:
+                record |= {"file": news.file, "line": news.line}
         self.emit(record)
 
     async def _read_commands(self) -> None:
@@ -181,6 +198,14 @@ class Headless:
                     raise CommandError('a command is a JSON object such as {"cmd": "pause"}')
                 if command.get("cmd") in ("let-in", "turn-away"):
                     self.emit(await self._answer_knock(command))
+                    continue
+                if command.get("cmd") == "take":
+                    taken, said = self.runtime.take_again()
+                    self.emit(
+                        {"type": "sent", "cmd": "take", "text": said}
+                        if taken
+                        else {"type": "error", "error": f"take: {said}"}
+                    )
                     continue
                 if command.get("cmd") == "leave":
                     # Leaving ends the session here: nothing more is read.

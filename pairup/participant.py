@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from pairup.commands import CommandError, command_event
+from pairup.config.model import HandoverConfig
 from pairup.git.repo import GitError
 from pairup.git.trailers import Person
 from pairup.journal import JournalFailure, journal_path
 from pairup.link.client import LEFT, Applied, EventTooLarge, Link
 from pairup.link.core import WATCH_ONLY
+from pairup.link.handover import Handovers, News
 from pairup.link.joining import Introductions, in_the_session
 from pairup.link.presence import keep_presence
 from pairup.link.repository import SessionRepository, session_credits
@@ -35,14 +37,17 @@ Service = Callable[[], Awaitable[None]]
 :meth:`ParticipantRuntime.run`, cancelled when the link stops."""
 AppliedListener = Callable[[Applied], None]
 ProblemListener = Callable[[str], None]
+HandoverListener = Callable[[News], None]
 LEAVE: Mapping[str, Any] = {"cmd": "leave"}
 POLL_SECONDS = 0.05
 NO_REPOSITORY = "pairup takes part from no repository here: start it inside one to commit"
+NO_HANDOVER = "the code does not move here: start pairup inside a repository, with handover.mode on"
 
 
 class ParticipantRuntime:
     """``me`` taking part in the session ``link`` reaches, as the host (``settings`` given)
-    or a guest, working in ``workdir``, crediting commits by the rule ``credit``."""
+    or a guest, working in ``workdir``, crediting commits by the rule ``credit``, handing the
+    code over at every rotation as ``handover`` says (none: it stays where it is)."""
 
     def __init__(
         self,
@@ -52,6 +57,7 @@ class ParticipantRuntime:
         settings: ev.SessionSettings | None = None,
         workdir: Path | None = None,
         credit: Credit = "present",
+        handover: HandoverConfig | None = None,
     ) -> None:
         self.link = link
         self.me = me
@@ -68,6 +74,21 @@ class ParticipantRuntime:
         )
         """The repository service, with the lock (``git_lock``) any git work here holds;
         ``None`` for a watcher, or with no working directory."""
+        self.handover_listeners: list[HandoverListener] = []
+        """Told how each handover this participant sends or takes is getting on."""
+        self.handovers = (
+            Handovers(
+                link,
+                me.id,
+                self.repository.cwd,
+                handover,
+                git_lock=self.repository.git_lock,
+                report=self._handover_news,
+            )
+            if self.repository is not None and handover is not None and handover.mode != "off"
+            else None
+        )
+        """Sends this participant's work when their turn ends, takes what is handed to them."""
         self.services: list[Service] = []
         """More services to run beside the link, added before :meth:`run`."""
         self.applied_listeners: list[AppliedListener] = []
@@ -105,6 +126,8 @@ class ParticipantRuntime:
             await asyncio.gather(taking_part, *services, return_exceptions=True)
         while not self.link.applied.empty():
             self._hand_on(self.link.applied.get_nowait())
+        if self.handovers is not None and self.link.confirmed.phase == "ended":
+            await self.handovers.at_end()
         taking_part.result()
         if self._failure is not None:
             raise self._failure
@@ -116,6 +139,8 @@ class ParticipantRuntime:
             own.append(self._send_forever)
             if self.repository is not None:
                 own.append(self.repository.run)
+            if self.handovers is not None:
+                own.append(self.handovers.run)
         return own + self.services
 
     async def _while_linked(
@@ -139,8 +164,21 @@ class ParticipantRuntime:
             self._hand_on(await self.link.applied.get())
 
     def _hand_on(self, applied: Applied) -> None:
+        if self.handovers is not None:
+            self.handovers.saw(applied)
         for listener in list(self.applied_listeners):
             listener(applied)
+
+    def _handover_news(self, news: News) -> None:
+        for listener in list(self.handover_listeners):
+            listener(news)
+
+    def take_again(self) -> tuple[bool, str]:
+        """Take the last handover to this participant again, after its refusal was sorted
+        out: whether it will be, and a line that says so or why not."""
+        if self.handovers is None:
+            return False, NO_HANDOVER
+        return self.handovers.take_again()
 
     # -- asking ----------------------------------------------------------------------------------
 

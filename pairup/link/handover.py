@@ -162,7 +162,6 @@ class Handovers:
                 self._changed.clear()
                 await self._step(repo)
                 await self._changed.wait()
-            await self._finish(repo)
         finally:
             holding.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -215,22 +214,21 @@ class Handovers:
             return newest
         return None
 
-    def take_again(self) -> str:
+    def take_again(self) -> tuple[bool, str]:
         """Take the last handover meant for this participant again, once the reason it was
-        refused is sorted out; a line that says what happens."""
+        refused is sorted out: whether it will be, and a line that says so or why not."""
         state = self.link.view
         mine = [h for h in state.handovers.values() if h.to == self.me and h.snapshot]
         if not mine:
-            return "no handover has come to you"
+            return False, "no handover has come to you"
         newest = max(mine, key=lambda h: h.number)
         if newest.outcome != "refused":
-            return "the last handover to you is " + (
-                "in place already" if newest.outcome == "applied" else "on its way"
-            )
+            where = "in place already" if newest.outcome == "applied" else "on its way"
+            return False, f"the last handover to you is {where}"
         self._again = newest.id
         self._taking.discard(newest.id)
         self._changed.set()
-        return f"taking the handover of turn {newest.turn} again"
+        return True, f"taking the handover of turn {newest.turn} again"
 
     # -- sending -----------------------------------------------------------------------------------
 
@@ -493,10 +491,17 @@ class Handovers:
                 start_new_session=True,
             )
 
-    async def _finish(self, repo: pygit2.Repository) -> None:
-        """Branch mode, on the clone of whoever drove last: squash or keep the WIP branch."""
+    async def at_end(self) -> None:
+        """Once the session has ended, in branch mode, on the clone of whoever holds the
+        work: squash or keep the WIP branch, as ``handover.finish`` says."""
         from pairup.git import wip
 
+        if self.config.mode != "branch":
+            return
+        try:
+            repo = await asyncio.to_thread(open_repository, self.cwd)
+        except GitError:
+            return
         state = self.link.confirmed
         branches = {h.wip_branch for h in state.handovers.values() if h.mode == "branch"}
         applied = [h for h in state.handovers_in_order() if h.outcome == "applied"]

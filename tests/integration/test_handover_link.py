@@ -12,12 +12,11 @@ from pathlib import Path
 import pygit2
 
 from pairup import protocol as wire
-from pairup.commands import command_event
 from pairup.config.model import HandoverConfig
 from pairup.git import handover as git
 from pairup.link.client import Link
-from pairup.link.handover import Handovers, News
-from pairup.link.joining import Introductions
+from pairup.link.handover import News
+from pairup.participant import ParticipantRuntime
 from pairup.session import events as ev
 
 from .relaykit import PinnedJitter, new_session, running_relay
@@ -83,7 +82,7 @@ def status(path: Path, env: dict[str, str]) -> tuple[str, str, str]:
 
 
 class Pairing:
-    """Participants with links, introductions and handover services, on one relay."""
+    """Participants, each the runtime a front end drives, on one relay."""
 
     def __init__(
         self, tmp_path: Path, url: str, clones: dict[str, Path], config: HandoverConfig = CONFIG
@@ -95,7 +94,7 @@ class Pairing:
         self.clones = clones
         self.links: dict[str, Link] = {}
         self.news: dict[str, list[News]] = {}
-        self.services: dict[str, Handovers] = {}
+        self.runtimes: dict[str, ParticipantRuntime] = {}
         self.tasks: list[asyncio.Task[None]] = []
 
     def add(self, name: str, *, host: bool = False) -> Link:
@@ -103,24 +102,19 @@ class Pairing:
             self.join, name, self.tmp_path / f"data-{name}", create=host, rng=PinnedJitter()
         )
         me = ev.Participant(id=name, name=name, email=f"{name}@example.com")
-        Introductions(link, me, ev.SessionSettings(turn_seconds=600) if host else None)
-        news: list[News] = []
-        service = Handovers(
-            link, name, self.clones[name], self.config, git_lock=asyncio.Lock(), report=news.append
+        runtime = ParticipantRuntime(
+            link,
+            me,
+            settings=ev.SessionSettings(turn_seconds=600) if host else None,
+            workdir=self.clones[name],
+            handover=self.config,
         )
-
-        async def feed() -> None:
-            while True:
-                service.saw(await link.applied.get())
-
-        self.tasks += [
-            asyncio.create_task(link.run()),
-            asyncio.create_task(service.run()),
-            asyncio.create_task(feed()),
-        ]
+        news: list[News] = []
+        runtime.handover_listeners.append(news.append)
+        self.tasks.append(asyncio.create_task(runtime.run()))
         self.links[name] = link
         self.news[name] = news
-        self.services[name] = service
+        self.runtimes[name] = runtime
         return link
 
     async def until(self, condition: Callable[[], bool], what: str) -> None:
@@ -135,8 +129,7 @@ class Pairing:
             await asyncio.sleep(0.02)
 
     async def ask(self, name: str, command: dict[str, object]) -> None:
-        link = self.links[name]
-        await link.submit(command_event(command, link.view, name, link.now()))
+        await self.runtimes[name].send(command)
 
     def settled(self, turn: int) -> bool:
         """Every link sees the handover of ``turn`` settled."""
@@ -285,11 +278,11 @@ def test_a_branch_that_went_its_own_way_is_refused_and_taken_once_moved_aside(
             assert record.outcome == "refused"
             assert "never rewrites a branch" in record.reason
             assert pygit2.Repository(str(paths["bob"])).head.target == head
-            assert pair.services["ann"].take_again() == "no handover has come to you"
+            assert pair.runtimes["ann"].take_again() == (False, "no handover has come to you")
 
             run_git(paths["bob"], env, "branch", "-m", "main", "main-mine")
-            said = pair.services["bob"].take_again()
-            assert said == "taking the handover of turn 2 again"
+            said = pair.runtimes["bob"].take_again()
+            assert said == (True, "taking the handover of turn 2 again")
             await pair.until(
                 lambda: ann.view.handovers_in_order()[-1].outcome == "applied", "taken again"
             )
