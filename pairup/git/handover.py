@@ -21,6 +21,7 @@ Everything here blocks: call it from a thread when an event loop is running.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -417,6 +418,7 @@ def _objects_of(data: bytes) -> Iterator[tuple[str, int, bytes]]:
     index, pack = data[4 : 4 + index_length], data[4 + index_length :]
     if len(index) != index_length or len(pack) < 32:
         raise HandoverError("the handover arrived cut short")
+    _check_pack(index, pack)
     with tempfile.TemporaryDirectory(prefix="pairup-unpack-") as folder:
         packs = Path(folder) / "pack"
         packs.mkdir()
@@ -431,6 +433,42 @@ def _objects_of(data: bytes) -> Iterator[tuple[str, int, bytes]]:
                 yield str(oid), kind, raw
         except pygit2.GitError as error:
             raise HandoverError(f"the handover's pack does not read: {error}") from None
+
+
+_INDEX_HEADER = b"\377tOc\0\0\0\2"
+"""A pack index of version 2, the one PackBuilder writes."""
+
+
+def _check_pack(index: bytes, pack: bytes) -> None:
+    """Refuse a pack and an index that are not whole and each other's before libgit2 reads
+    them: it trusts the index's offsets, and one past the pack's end crashes the process."""
+    count = int.from_bytes(pack[8:12], "big")
+    table = len(_INDEX_HEADER) + 256 * 4 + count * 24
+    large = index[table + count * 4 : -40]
+    whole = (
+        index.startswith(_INDEX_HEADER)
+        and int.from_bytes(index[1028:1032], "big") == count
+        and len(index) >= table + count * 4 + 40
+        and len(large) % 8 == 0
+        and hashlib.sha1(pack[:-20]).digest() == pack[-20:] == index[-40:-20]
+        and hashlib.sha1(index[:-20]).digest() == index[-20:]
+    )
+    if not whole or not all(
+        12 <= offset < len(pack) - 20
+        for offset in _offsets(index[table : table + count * 4], large)
+    ):
+        raise HandoverError("the handover's pack does not check: it was damaged on the way")
+
+
+def _offsets(table: bytes, large: bytes) -> Iterator[int]:
+    """Where each object begins in the pack, from the index's table of offsets and its table
+    of large ones (-1 for a large one the index lacks)."""
+    for at in range(0, len(table), 4):
+        offset = int.from_bytes(table[at : at + 4], "big")
+        if offset & 0x80000000:
+            slot = (offset & 0x7FFFFFFF) * 8
+            offset = int.from_bytes(large[slot : slot + 8], "big") if slot + 8 <= len(large) else -1
+        yield offset
 
 
 def _missing(repo: pygit2.Repository, written: set[str], start: str) -> str:
