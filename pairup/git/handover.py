@@ -632,6 +632,7 @@ def whole_tree(repo: pygit2.Repository, snapshot: Snapshot) -> str:
 def _put(repo: pygit2.Repository, snapshot: Snapshot) -> None:
     """Files, then HEAD, then the index, as ``snapshot`` has them; ignored files untouched."""
     whole = repo[whole_tree(repo, snapshot)]
+    _clear_symlinks(repo, whole)
     repo.checkout_tree(whole, strategy=CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED)
     if snapshot.branch is None:
         repo.set_head(pygit2.Oid(hex=snapshot.head))
@@ -648,6 +649,24 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot) -> None:
             new = delta.new_file
             index.add(pygit2.IndexEntry(new.path, new.id, new.mode))
     index.write()
+
+
+def _clear_symlinks(repo: pygit2.Repository, whole: pygit2.Tree) -> None:
+    """Remove each symlink HEAD does not have where ``whole`` has a path: libgit2's checkout
+    writes that path through the symlink, wherever it points, even outside the working tree.
+    The snapshot taken before the apply holds each one git does not ignore."""
+    top = Path(repo.workdir)
+    for listed in repo.status(untracked_files="all", ignored=True):
+        path = listed.rstrip("/")
+        if path not in whole:
+            continue
+        found = [top / path]
+        if listed.endswith("/"):  # an ignored directory, which git status does not go into
+            for folder, folders, files in os.walk(top / path):
+                found += [Path(folder, name) for name in folders + files]
+        for full in found:
+            if full.is_symlink() and full.relative_to(top).as_posix() in whole:
+                full.unlink()
 
 
 def _check(repo: pygit2.Repository, target: Snapshot) -> None:

@@ -674,3 +674,69 @@ def test_a_hostile_tree_writes_nothing_outside_the_working_tree(
     assert not (bob / "link").exists()
     assert state(bob, env) == before
     assert refs(bob, env) == refs_before
+
+
+def test_a_symlink_to_outside_replaced_by_a_directory_is_not_followed(
+    tmp_path: Path, ann: Path, bob: Path, env: dict[str, str]
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (ann / "link").symlink_to(outside)
+    hand_over(ann, bob, "first")
+    assert (bob / "link").resolve() == outside
+    (ann / "link").unlink()
+    (ann / "link").mkdir()
+    (ann / "link" / "escape").write_text("must land inside Bob's clone\n")
+
+    hand_over(ann, bob, "second")
+
+    assert list(outside.iterdir()) == []
+    assert not (bob / "link").is_symlink()
+    assert (bob / "link" / "escape").read_text() == "must land inside Bob's clone\n"
+    assert state(bob, env) == state(ann, env)
+
+
+SYMLINKS = ["the navigator's own", "untracked, from a handover", "staged, from a handover"]
+
+
+@pytest.mark.parametrize("replaced_by", ["a file", "a directory"])
+@pytest.mark.parametrize("symlink", [*SYMLINKS, "ignored", "in an ignored directory"])
+def test_a_symlink_where_the_handover_has_a_path_is_replaced_never_written_through(
+    symlink: str, replaced_by: str, tmp_path: Path, ann: Path, bob: Path, env: dict[str, str]
+) -> None:
+    """A symlink HEAD does not have, to a file or a directory outside the clone, where the
+    handover brings a file or a directory: what it points to stays as it was."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("outside the clone\n")
+    name = {"ignored": "notes.log", "in an ignored directory": "build/notes"}.get(symlink, "notes")
+    points_to = outside / "victim" if replaced_by == "a file" else outside
+    if symlink in SYMLINKS[1:]:
+        (ann / name).symlink_to(points_to)
+        if symlink.startswith("staged"):
+            git(ann, "add", name, env=env)
+        hand_over(ann, bob, "first")
+        (ann / name).unlink()
+    else:
+        (bob / name).parent.mkdir(exist_ok=True)
+        (bob / name).symlink_to(points_to)
+    if replaced_by == "a file":
+        (ann / name).parent.mkdir(exist_ok=True)
+        (ann / name).write_text("Ann's file\n")
+    else:
+        (ann / name).mkdir(parents=True)
+        (ann / name / "victim").write_text("Ann's file\n")
+    if symlink.startswith(("staged", "ignored", "in an ignored")):
+        git(ann, "add", "-f", name, env=env)
+    assert (bob / name).is_symlink()
+
+    outcome = hand_over(ann, bob, "second")
+
+    assert [path.name for path in outside.iterdir()] == ["victim"]
+    assert (outside / "victim").read_text() == "outside the clone\n"
+    assert not (bob / name).is_symlink()
+    assert state(bob, env) == state(ann, env)
+    if symlink == "the navigator's own":
+        assert outcome.saved is not None
+        kept = git(bob, "ls-tree", f"{outcome.saved}^3", name, env=env)
+        assert kept.startswith("120000 blob"), kept
