@@ -30,9 +30,10 @@ from pairup.duration import DurationError, parse_duration
 from pairup.printable import printable
 from pairup.tui import text
 from pairup.tui.shown import STARTING, Snapshot
-from pairup.tui.widgets import DecisionLog, Roster, TimerPanel, fit, plain
+from pairup.tui.widgets import DecisionLog, HandoverLine, Roster, TimerPanel, fit, plain
 
 if TYPE_CHECKING:
+    from pairup.link.handover import News
     from pairup.tui.session import Participation
     from pairup.tui.shown import KnockRow
 
@@ -100,6 +101,12 @@ ACTIONS = (
         "copy the watch link: whoever has it follows the session live and can change nothing",
     ),
     Action("i", "let_in", "Let in", "let in, or turn away, someone waiting for you, the host"),
+    Action(
+        "h",
+        "take_handover",
+        "Take code",
+        "take the last handover of the code again, once the reason it was refused is sorted out",
+    ),
 )
 WATCHER_ACTIONS = {"help", "app.quit", "copy_link", "copy_watch_link"}
 """What a watch link's screen can do: it changes nothing in the session."""
@@ -134,6 +141,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="people"):
                 yield Roster(id="roster")
         yield DecisionLog(id="decisions")
+        yield HandoverLine(id="handover")
         yield Static(id="link")
         yield Label(id="connection")
         yield KeyFooter(compact=True)
@@ -147,6 +155,7 @@ class MainScreen(Screen[None]):
     def show(self, snap: Snapshot, join_link: str, watch_link: str = "") -> None:
         self.query_one(TimerPanel).show(snap)
         self.query_one(Roster).show(snap)
+        self.query_one(HandoverLine).show(snap)
         decisions = self.query_one(DecisionLog)
         decisions.show(snap)
         decisions.border_subtitle = plain(_commits_line(snap))
@@ -181,6 +190,7 @@ class MainScreen(Screen[None]):
             "amend": bool(snap.decisions),
             "commit": self.app.session is not None and self.app.session.repository is not None,
             "let_in": snap.host and bool(snap.knocking),
+            "take_handover": snap.handover is not None and snap.handover.take_again,
         }
         return allowed.get(action, True)
 
@@ -286,6 +296,12 @@ class MainScreen(Screen[None]):
                 title="Copied",
             )
 
+    def action_take_handover(self) -> None:
+        session = self.app.session
+        if session is not None:
+            taken, said = session.take_again()
+            self.notify(said, title="Handover", severity="information" if taken else "warning")
+
     def action_let_in(self) -> None:
         self.app.answer_knocks(again=True)
 
@@ -337,7 +353,7 @@ class PairupApp(App[str | None]):
         self.main = MainScreen()
         self._scheduled = False
         self._last: tuple[str, int, str | None] | None = None
-        self._shown_bindings: tuple[bool, str, bool, int, bool] | None = None
+        self._shown_bindings: tuple[bool, str, bool, int, bool, bool] | None = None
         self._asked: set[tuple[str, str]] = set()
         """Knocks the host has been told of: (participant, fingerprint)."""
         self._asking = False
@@ -358,7 +374,7 @@ class PairupApp(App[str | None]):
         self.session = session
         who = "watching" if session.watching else session.me.name
         self.sub_title = printable(f"session {session.session_id} · you are {who}")
-        session.watch(self._changed, self._problem)
+        session.watch(self._changed, self._problem, self._handover)
         if session.connect:
             self.run_worker(self._take_part(session), name="link", group="session")
         self.main.set_interval(TICK_SECONDS, self.refresh_view)
@@ -374,6 +390,23 @@ class PairupApp(App[str | None]):
 
     def _problem(self, message: str) -> None:
         self.notify(message, severity="warning", timeout=8)
+
+    def _handover(self, news: "News") -> None:
+        """A toast for what a person must know of the handover this pairup sends or takes:
+        that the code is here (and where their own changes were kept), that it was not moved
+        and why, that an apply cut short was undone."""
+        session = self.session
+        if news.stage == "applied":
+            if session is not None and session.prefs.bell:
+                self.bell()
+            self.notify(news.text, title="The code is here", timeout=20)
+        elif news.stage == "refused":
+            again = " Press h to take it again once that is sorted out." if news.handover else ""
+            self.notify(news.text + "." + again, title="Handover", severity="error", timeout=30)
+        elif news.stage in ("recovered", "finished"):
+            self.notify(news.text, title="Handover", severity="warning", timeout=20)
+        elif news.stage == "offered":
+            self.notify(news.text, title="Handover", timeout=6)
 
     def notify(
         self,
@@ -422,7 +455,15 @@ class PairupApp(App[str | None]):
             log.exception("drawing the main screen failed")
             self.notify("Part of the screen could not be drawn: see pairup.log", severity="error")
             return
-        bindings = (True, snap.phase, bool(snap.decisions), len(snap.roster), bool(snap.knocking))
+        again = snap.handover is not None and snap.handover.take_again
+        bindings = (
+            True,
+            snap.phase,
+            bool(snap.decisions),
+            len(snap.roster),
+            bool(snap.knocking),
+            again,
+        )
         if bindings != self._shown_bindings:
             self._shown_bindings = bindings
             self.main.refresh_bindings()

@@ -27,6 +27,7 @@ from pairup.git.repo import GitError, open_repository
 from pairup.git.trailers import Person
 from pairup.journal import JournalBusy, JournalError, JournalFailure, journal_path, read_info
 from pairup.link.client import CLOSED, FINISHED, LEFT, Applied, Link
+from pairup.link.handover import News, moved_text
 from pairup.participant import ParticipantRuntime
 from pairup.printable import printable, printable_block
 from pairup.session import events as ev
@@ -39,12 +40,15 @@ from pairup.tui.shown import (
     CommitPreview,
     CommitRow,
     DecisionRow,
+    HandoverRow,
     KnockRow,
     RosterRow,
     Snapshot,
 )
 from pairup.tui.widgets import fit
 
+MOVING = frozenset({"packing", "sending", "receiving", "applying"})
+"""A handover's stages that a progress line shows while they last."""
 ROUTINE = {"roles.rotated", "break.ended", "participant.away"}
 """Kinds every client sends when a countdown runs out or someone has been gone too long; only
 the first counts, so the refusal of the others is routine and not worth a word."""
@@ -99,6 +103,8 @@ class Participation:
         self.prefs = prefs or Preferences()
         self.connect = connect
         self.ever_connected = False
+        self.news: News | None = None
+        """What this participant's pairup last said about a handover it sends or takes."""
 
     @property
     def link(self) -> Link:
@@ -205,7 +211,38 @@ class Participation:
             ),
             watching=link.watching_only,
             host=link.host == self.me.id,
+            handover=self._handover_row(view),
         )
+
+    def _handover_row(self, view: State) -> HandoverRow | None:
+        """The handover under way here (with its progress), else the session's last one."""
+        news = self.news
+        if news is not None and news.stage in MOVING:
+            return HandoverRow(news.text, news.stage, news.done, news.total)
+        records = view.handovers_in_order()
+        if not records:
+            return None
+        record = records[-1]
+        who = _name(view, record.by)
+        if record.to is not None:
+            who += f" to {_name(view, record.to)}"
+        head = f"Handover of turn {record.turn - 1}, {who}"
+        mine = record.to == self.me.id
+        if record.outcome == "refused":
+            again = mine and bool(record.snapshot)
+            tail = " · h takes it again" if again else ""
+            return HandoverRow(
+                f"{head}: not moved, {record.reason}{tail}", "refused", take_again=again
+            )
+        state = "in place" if record.outcome == "applied" else "on its way"
+        line = f"{head}: {moved_text(record)} · {state}"
+        if mine and record.saved:
+            line += f" · your own changes kept: git stash apply --index {record.saved}"
+        return HandoverRow(line, record.outcome)
+
+    def take_again(self) -> tuple[bool, str]:
+        """Take the last handover to this participant again (h)."""
+        return self.runtime.take_again()
 
     def summary(self) -> Text:
         """The end screen: how the session went and where its log is."""
@@ -346,10 +383,24 @@ class Participation:
 
     # -- running ---------------------------------------------------------------------------------
 
-    def watch(self, changed: Callable[[], None], problem: Callable[[str], None]) -> None:
-        """Call ``changed`` whenever the session or the connection changes, and ``problem``
+    def watch(
+        self,
+        changed: Callable[[], None],
+        problem: Callable[[str], None],
+        handover: Callable[[News], None] | None = None,
+    ) -> None:
+        """Call ``changed`` whenever the session or the connection changes, ``problem``
         with a line for each of this participant's events the session refused, each event
-        from the relay that was not applied, and each event that could not be sent."""
+        from the relay that was not applied, and each event that could not be sent, and
+        ``handover`` with each word of the handover this participant sends or takes."""
+
+        def on_news(news: News) -> None:
+            self.news = news
+            if handover is not None:
+                handover(news)
+            changed()
+
+        self.runtime.handover_listeners.append(on_news)
 
         def on_change() -> None:
             if self.link.status.state == "connected":

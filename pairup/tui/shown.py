@@ -93,6 +93,8 @@ class Snapshot:
     """This participant holds a watch link: the screen changes nothing."""
     host: bool = False
     """This participant is the session's host: they let newcomers in."""
+    handover: "HandoverRow | None" = None
+    """The last handover of the session, None before the first."""
 
     @property
     def who(self) -> str:
@@ -102,6 +104,22 @@ class Snapshot:
     @property
     def drives(self) -> str:
         return f"{self.who} {'drive' if self.mine else 'drives'}"
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverRow:
+    """The code on its way to the next driver, or how its last move went."""
+
+    line: str
+    """What moved, from whom to whom, and how it went: a partner's words in it are text."""
+    stage: str
+    """What this participant's pairup is doing about it (``sending``, ``receiving``, …), or
+    the handover's outcome in the log (``offered``, ``applied``, ``refused``)."""
+    done: int = 0
+    total: int = 0
+    """Parts sent or received so far, while parts move; 0 otherwise."""
+    take_again: bool = False
+    """This participant refused it and may take it again (h)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.geometry import Region, Size
 from textual.strip import Strip
@@ -102,6 +102,34 @@ class Guarded:
         if not self._complained:
             log.exception("drawing %s failed", type(self).__name__)
             self._complained = True
+
+
+class HandoverLine(Guarded, Horizontal):
+    """How the code moves at a rotation: what moved and how it went, and a progress bar
+    while parts travel. Hidden until the session's first handover."""
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="handover-text")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=True, id="handover-progress")
+
+    def show(self, snap: Snapshot) -> None:
+        self.guard(lambda: self._draw(snap), self._broken)
+
+    def _broken(self, message: str) -> None:
+        self.query_one("#handover-text", Label).update(Content(message))
+
+    def _draw(self, snap: Snapshot) -> None:
+        row = snap.handover
+        self.display = row is not None
+        if row is None:
+            return
+        self.query_one("#handover-text", Label).update(plain(row.line))
+        bar = self.query_one("#handover-progress", ProgressBar)
+        bar.display = row.total > 0
+        if row.total:
+            bar.update(total=row.total, progress=row.done)
+        for stage in ("refused", "applied"):
+            self.set_class(row.stage == stage, f"-{stage}")
 
 
 class TimerPanel(Guarded, Vertical):

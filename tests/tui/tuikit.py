@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Label
 
 from pairup import protocol as wire
+from pairup.config.model import HandoverConfig
 from pairup.headless import Headless
 from pairup.journal import journal_path
 from pairup.link.client import Link
@@ -37,8 +38,10 @@ def participant(
     settings: ev.SessionSettings | None = None,
     prefs: Preferences | None = None,
     repository: Path | None = None,
+    handover: HandoverConfig | None = None,
 ) -> PairupApp:
-    """The host when ``settings`` are given, else a guest; working in ``repository``."""
+    """The host when ``settings`` are given, else a guest; working in ``repository``, the
+    code handed over at each rotation as ``handover`` says (not at all when None)."""
     me = ev.Participant(id=name.lower(), name=name, email=f"{name.lower()}@example.com")
     link = Link(
         join,
@@ -52,7 +55,7 @@ def participant(
         prefs or Preferences(bell=False, retro=False),
         journal=journal_path(link.data_dir, join.session),
     )
-    runtime = ParticipantRuntime(link, me, settings=settings, workdir=repository)
+    runtime = ParticipantRuntime(link, me, settings=settings, workdir=repository, handover=handover)
     return opened(Participation(runtime, prefs=chosen))
 
 
