@@ -642,12 +642,17 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot) -> None:
         repo.set_head(ref)
     index = repo.index
     index.read(force=True)
-    for delta in whole.diff_to_tree(repo[snapshot.index_tree]).deltas:
-        if delta.status_char() == "D":
-            index.remove(delta.old_file.path)
-        else:
-            new = delta.new_file
-            index.add(pygit2.IndexEntry(new.path, new.id, new.mode))
+    # From the index as the checkout left it, which is not always the files: an entry in no
+    # tree and on no disk (a file staged, then deleted) stays in it. What only the index has
+    # goes first: a path whose type changes comes as that and what the tree has.
+    changes = list(index.diff_to_tree(repo[snapshot.index_tree]).deltas)
+    for delta in changes:
+        if delta.status_char() == "A":
+            index.remove(delta.new_file.path)
+    for delta in changes:
+        if delta.status_char() != "A":
+            old = delta.old_file
+            index.add(pygit2.IndexEntry(old.path, old.id, old.mode))
     index.write()
 
 

@@ -369,6 +369,9 @@ def test_a_navigators_stray_edits_are_saved_and_come_back_with_git_stash(
     (bob / "bobs-notes").mkdir()
     (bob / "bobs-notes" / "todo.txt").write_text("Bob's new file\n")
     (bob / "data.bin").unlink()
+    (bob / "added-then-gone.txt").write_text("staged, then deleted\n")
+    git(bob, "add", "added-then-gone.txt", env=env)
+    (bob / "added-then-gone.txt").unlink()
     bobs = state(bob, env)
     (ann / "turn.txt").write_text("Ann's turn\n")
 
