@@ -2,10 +2,10 @@
 
 Two (and three) clones of one origin. A random sequence of steps: the driver edits a file
 (text or binary), adds one (maybe in a new directory), deletes, renames (``git mv`` or plain
-``mv``), flips an exec bit, stages, commits (what is staged, or everything); a navigator makes a
-stray edit of their own; anyone writes a file git ignores; and the turn rotates: the driver's
-work is taken, packed against what the next driver holds, unpacked and applied there, as
-pairup's handover service does.
+``mv``), flips an exec bit, stages, commits (what is staged, or everything); a navigator makes
+a stray change of their own (edits, adds, deletes or stages a file); anyone writes a file git
+ignores; and the turn rotates: the driver's work is taken, packed against what the next driver
+holds, unpacked and applied there, as pairup's handover service does.
 
 After every rotation the new driver's files (content and exec bit), index, HEAD and branch are
 the last driver's, every clone's ignored files are as its own person left them, and nothing is
@@ -45,7 +45,7 @@ STEPS = st.one_of(
     st.tuples(st.just("chmod"), FILE),
     st.tuples(st.just("stage"), FILE),
     st.tuples(st.just("commit"), st.booleans()),
-    st.tuples(st.just("stray"), CLONE, FILE, st.sampled_from(("edit", "add", "delete"))),
+    st.tuples(st.just("stray"), CLONE, FILE, st.sampled_from(("edit", "add", "delete", "stage"))),
     st.tuples(st.just("ignored"), CLONE),
     *[st.tuples(st.just("rotate"), CLONE)] * 2,  # twice as likely: many rotations
 )
@@ -166,6 +166,8 @@ def run(mob: Mob, step: Step) -> None:
             mob.write(navigator, f"stray/s{mob.counter}.txt", binary=False)
         elif what == "edit":
             mob.write(navigator, path, binary=False)
+        elif what == "stage":
+            mob.git(navigator, "add", "--", path)
         else:
             mob.drop(mob.clones[navigator] / path)
             (mob.clones[navigator] / path).unlink()
