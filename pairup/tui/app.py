@@ -399,14 +399,16 @@ class PairupApp(App[str | None]):
         if news.stage == "applied":
             if session is not None and session.prefs.bell:
                 self.bell()
-            self.notify(news.text, title="The code is here", timeout=20)
+            self.notify(_sentence(news.text), title="Handover", timeout=20)
         elif news.stage == "refused":
             again = " Press h to take it again once that is sorted out." if news.handover else ""
-            self.notify(news.text + "." + again, title="Handover", severity="error", timeout=30)
+            self.notify(
+                _sentence(news.text) + again, title="Handover", severity="error", timeout=30
+            )
         elif news.stage in ("recovered", "finished"):
-            self.notify(news.text, title="Handover", severity="warning", timeout=20)
+            self.notify(_sentence(news.text), title="Handover", severity="warning", timeout=20)
         elif news.stage == "offered":
-            self.notify(news.text, title="Handover", timeout=6)
+            self.notify(_sentence(news.text), title="Handover", timeout=6)
 
     def notify(
         self,
@@ -732,3 +734,9 @@ def _commits_line(snap: Snapshot) -> str:
     last = snap.commits[-1]
     count = f"{len(snap.commits)} commit{'s' if len(snap.commits) > 1 else ''}"
     return f"{count} · last {last.sha[:7]} {last.summary[:40]} ({last.author})"
+
+
+def _sentence(line: str) -> str:
+    """A line as a toast says it: a capital first, a full stop last."""
+    line = line[:1].upper() + line[1:]
+    return line if line.endswith((".", "!", "?")) else f"{line}."

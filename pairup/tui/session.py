@@ -279,6 +279,19 @@ class Participation:
                 f"  {record.sha[:7]} {printable(record.summary)}: "
                 f"{printable(record.author.name)}{with_whom}\n"
             )
+        handovers = view.handovers_in_order()
+        if handovers:
+            summary.append(f"\nHandovers ({len(handovers)})\n", style="bold")
+            for record in handovers:
+                to = f" to {_shown_name(view, record.to)}" if record.to else ""
+                how = {"applied": "in place", "offered": "never taken"}.get(record.outcome, "")
+                if record.outcome == "refused":
+                    how = f"not moved, {printable(record.reason)}"
+                summary.append(
+                    f"  turn {record.turn - 1}, {_shown_name(view, record.by)}{to}: "
+                    f"{printable(moved_text(record)) if record.snapshot else 'nothing sent'}"
+                    f" · {how}\n"
+                )
         lessons = view.lessons_in_order()
         if lessons:
             summary.append(f"\nLessons learned ({len(lessons)})\n", style="bold")

@@ -46,10 +46,11 @@ def test_both_screens_show_the_code_moving_and_the_next_driver_gets_it(tmp_path:
                     line = shown(bob, "#handover-text")
                     assert line.startswith("Handover of turn 1, Ann to Bob: 2 files, +2 -1")
                     assert f"last touched {printable(MARKUP_NAME)}.py:1 · in place" in line
-                    assert "The code is here" in on_screen(bob)
+                    assert "The code is here: 2 files" in on_screen(bob)
                     assert status(paths["bob"], env) == status(paths["ann"], env)
                     await until(lambda: "in place" in shown(ann, "#handover-text"), "Ann's line")
-                    assert bob.is_running
-                    assert ann.is_running
+                    summary = session_of(bob).summary().plain
+                    assert "Handovers (1)\n  turn 1, Ann to Bob: 2 files, +2 -1" in summary
+                    assert summary.count("in place") == 1
 
     asyncio.run(scenario())
