@@ -289,13 +289,16 @@ def package(
     walker = repo.walk(snapshot.commit, SortMode.TOPOLOGICAL)
     for commit in theirs:
         walker.hide(commit)
+    # The trees of a snapshot the receiver holds (the last handover): work that was in it and
+    # is still uncommitted is not sent again.
+    held = [repo[tree] for commit in theirs for tree in _snapshot_trees(repo, commit)]
     objects: dict[pygit2.Oid, str] = {}
     carried = 0
     own = {snapshot.commit, *(str(p) for p in repo[snapshot.commit].parent_ids[1:])}
     for made in walker:
         objects[made.id] = ""
-        base = made.parents[0].tree if made.parents else None
-        _new_objects(repo, made.tree, base, "", objects)
+        bases = [made.parents[0].tree] if made.parents else []
+        _new_objects(repo, made.tree, bases + held, "", objects)
         carried += str(made.id) not in own
     with tempfile.TemporaryDirectory(prefix="pairup-pack-") as folder:
         builder = pygit2.PackBuilder(repo)
@@ -320,24 +323,34 @@ def _is_commit(repo: pygit2.Repository, commit: str) -> bool:
         return False
 
 
+def _snapshot_trees(repo: pygit2.Repository, commit: str) -> list[str]:
+    """The trees of ``commit`` if it is a snapshot (its files, index and untracked files)."""
+    try:
+        snapshot = read(repo, commit)
+    except HandoverError:
+        return []
+    trees = [snapshot.work_tree, snapshot.index_tree]
+    return trees if snapshot.untracked_tree is None else [*trees, snapshot.untracked_tree]
+
+
 def _new_objects(
     repo: pygit2.Repository,
     tree: pygit2.Tree,
-    base: pygit2.Tree | None,
+    bases: list[pygit2.Tree],
     prefix: str,
     out: dict[pygit2.Oid, str],
 ) -> None:
-    """The trees and blobs of ``tree`` that ``base`` (at the same path) does not have."""
-    if base is not None and tree.id == base.id:
+    """The trees and blobs of ``tree`` that none of ``bases`` has at the same path."""
+    if any(tree.id == base.id for base in bases):
         return
     out.setdefault(tree.id, "")
-    had = {entry.name: entry for entry in base} if base is not None else {}
+    had = [{entry.name: entry for entry in base} for base in bases]
     for entry in tree:
-        old = had.get(entry.name)
-        if old is not None and old.id == entry.id:
+        olds = [found for names in had if (found := names.get(entry.name)) is not None]
+        if any(old.id == entry.id for old in olds):
             continue
         if entry.filemode == FileMode.TREE:
-            older = repo[old.id] if old is not None and old.filemode == FileMode.TREE else None
+            older = [repo[old.id] for old in olds if old.filemode == FileMode.TREE]
             _new_objects(repo, repo[entry.id], older, f"{prefix}{entry.name}/", out)
         elif entry.filemode != FileMode.COMMIT and entry.id not in out:
             out[entry.id] = f"{prefix}{entry.name}"
@@ -359,23 +372,30 @@ def _moved(
         before_tree = repo[theirs[0]].tree
     else:
         before_tree = repo[snapshot.head].tree
-    diff = before_tree.diff_to_tree(repo[now])
-    stats = diff.stats
-    last_file, last_line, newest = "", 1, -1.0
+    files = insertions = deletions = 0
+    last: pygit2.Patch | None = None
+    newest = -1.0
     top = Path(repo.workdir)
-    for patch in diff:
-        delta = patch.delta
-        if delta.status_char() == "D":
+    for patch in before_tree.diff_to_tree(repo[now]):
+        _, added, removed = patch.line_stats
+        files, insertions, deletions = files + 1, insertions + added, deletions + removed
+        if patch.delta.status_char() == "D":
             continue
-        path = delta.new_file.path
         try:
-            changed_at = (top / path).lstat().st_mtime
+            changed_at = (top / patch.delta.new_file.path).lstat().st_mtime
         except OSError:
             continue
         if changed_at > newest:
-            newest, last_file, last_line = changed_at, path, _last_added_line(patch)
+            newest, last = changed_at, patch
+    if last is None:
+        return Moved(files, insertions, deletions, commits, "", 1)
     return Moved(
-        stats.files_changed, stats.insertions, stats.deletions, commits, last_file, last_line
+        files,
+        insertions,
+        deletions,
+        commits,
+        last.delta.new_file.path,
+        _last_added_line(last),
     )
 
 
@@ -394,14 +414,20 @@ def _last_added_line(patch: pygit2.Patch) -> int:
 
 
 def unpack(repo: pygit2.Repository, data: bytes, snapshot: str) -> None:
-    """Put the package's objects into ``repo``, each checked against its name, and check that
-    the snapshot is complete with what the repository had. Objects of a refused package are
-    left unreferenced, for git's garbage collection."""
-    written: set[str] = set()
-    for oid, kind, raw in _objects_of(data):
-        if pygit2.Oid(hex=oid) not in repo.odb and str(repo.odb.write(kind, raw)) != oid:
-            raise HandoverError("an object of the handover does not match its name")
-        written.add(oid)
+    """Put the package into ``repo`` as the pack it is, once it checks (both checksums, every
+    offset inside the pack, every object's bytes hashing to its name), and check that the
+    snapshot is complete with what the repository had. The pack of a refused package stays,
+    unreferenced, for git's garbage collection."""
+    index, pack = _parts_of(data)
+    _check_pack(index, pack)
+    name = f"pack-{pack[-20:].hex()}"
+    with tempfile.TemporaryDirectory(prefix="pairup-unpack-") as folder:
+        packs = Path(folder) / "pack"
+        packs.mkdir()
+        (packs / f"{name}.pack").write_bytes(pack)
+        (packs / f"{name}.idx").write_bytes(index)
+        written = _checked_objects(folder)
+    _install(repo, name, pack, index)
     missing = _missing(repo, written, snapshot)
     if missing:
         raise HandoverError(
@@ -410,29 +436,65 @@ def unpack(repo: pygit2.Repository, data: bytes, snapshot: str) -> None:
         )
 
 
-def _objects_of(data: bytes) -> Iterator[tuple[str, int, bytes]]:
-    """Each object of a package, read through pygit2 from the pack and its index."""
+def _parts_of(data: bytes) -> tuple[bytes, bytes]:
+    """A package's pack index and pack."""
     if len(data) < 4:
         raise HandoverError("the handover arrived cut short")
     index_length = int.from_bytes(data[:4], "big")
     index, pack = data[4 : 4 + index_length], data[4 + index_length :]
     if len(index) != index_length or len(pack) < 32:
         raise HandoverError("the handover arrived cut short")
-    _check_pack(index, pack)
-    with tempfile.TemporaryDirectory(prefix="pairup-unpack-") as folder:
-        packs = Path(folder) / "pack"
-        packs.mkdir()
-        name = f"pack-{pack[-20:].hex()}"
-        (packs / f"{name}.pack").write_bytes(pack)
-        (packs / f"{name}.idx").write_bytes(index)
-        odb = pygit2.Odb()
-        try:
-            odb.add_backend(pygit2.OdbBackendPack(folder), 1)
-            for oid in odb:
-                kind, raw = odb.read(oid)
-                yield str(oid), kind, raw
-        except pygit2.GitError as error:
-            raise HandoverError(f"the handover's pack does not read: {error}") from None
+    return index, pack
+
+
+_KINDS = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
+
+
+def _checked_objects(folder: str) -> set[str]:
+    """The ids of the objects in the pack under ``folder``, each read through pygit2 and
+    hashed: one whose bytes are not its name is refused."""
+    odb = pygit2.Odb()
+    found: set[str] = set()
+    try:
+        odb.add_backend(pygit2.OdbBackendPack(folder), 1)
+        for oid in odb:
+            kind, raw = odb.read(oid)
+            header = _KINDS.get(kind, b"?") + b" %d\0" % len(raw)
+            if hashlib.sha1(header + raw, usedforsecurity=False).hexdigest() != str(oid):
+                raise HandoverError("an object of the handover does not match its name")
+            found.add(str(oid))
+    except pygit2.GitError as error:
+        raise HandoverError(f"the handover's pack does not read: {error}") from None
+    return found
+
+
+def _install(repo: pygit2.Repository, name: str, pack: bytes, index: bytes) -> None:
+    """The pack and its index into the repository's object store, the index last (git reads
+    a pack once its index is there), each written whole before it takes its name."""
+    folder = _objects(repo) / "pack"
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix, data in ((".pack", pack), (".idx", index)):
+        path = folder / f"{name}{suffix}"
+        if path.exists():
+            continue
+        partial = folder / f"tmp-{name}{suffix}"
+        with partial.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        partial.chmod(0o444)
+        os.replace(partial, path)
+    _sync_dir(folder)
+
+
+def _objects(repo: pygit2.Repository) -> Path:
+    """The object store, which a linked worktree shares with its main one."""
+    git_dir = Path(repo.path)
+    try:
+        common = (git_dir / "commondir").read_text(encoding="utf-8").strip()
+    except OSError:
+        return git_dir / "objects"
+    return (git_dir / common).resolve() / "objects"
 
 
 _INDEX_HEADER = b"\377tOc\0\0\0\2"
@@ -490,8 +552,22 @@ def _missing(repo: pygit2.Repository, written: set[str], start: str) -> str:
             todo.append(str(found.tree_id))
             todo.extend(str(parent) for parent in found.parent_ids)
         elif isinstance(found, pygit2.Tree):
+            _check_names(found)
             todo.extend(str(entry.id) for entry in found if entry.filemode != FileMode.COMMIT)
     return ""
+
+
+_NOT_A_NAME = frozenset({"", ".", "..", ".git", "git~1"})
+
+
+def _check_names(tree: pygit2.Tree) -> None:
+    """Refuse a tree git itself would never write: a name twice, an empty one, ``.``,
+    ``..``, ``.git`` in any case (or its short name), one with a slash."""
+    names = [entry.name for entry in tree]
+    if len(set(names)) != len(names) or any(
+        name.casefold() in _NOT_A_NAME or "/" in name for name in names
+    ):
+        raise HandoverError("the handover holds a tree git would not write; nothing was applied")
 
 
 # -- applying ----------------------------------------------------------------------------------
@@ -512,10 +588,10 @@ def apply(repo: pygit2.Repository, target: Snapshot, name: str) -> Outcome:
         # A detached HEAD's own commits are on no branch: the snapshot keeps them reachable.
         saved = _save(repo, name, before.commit)
     repo.references.create(APPLYING_REF, pygit2.Oid(hex=before.commit), force=True)
-    _write_marker(repo, {"before": before.commit, "ref": moved})
+    _write_marker(repo, {"before": before.commit, "ref": moved, "pid": os.getpid()})
     try:
-        _put(repo, target)
-        _check(repo, target)
+        written = _put(repo, target, _changed_paths(repo, before, target))
+        _check(repo, target, written)
     except (OSError, pygit2.GitError, HandoverError) as error:
         recover(repo)
         raise HandoverError(
@@ -535,6 +611,7 @@ def recover(repo: pygit2.Repository) -> str | None:
     marker = _read_marker(repo)
     if marker is None:
         return None
+    _clear_stale_locks(repo, marker)
     before = read(repo, marker["before"])
     moved = marker.get("ref")
     if moved is not None:
@@ -629,11 +706,30 @@ def whole_tree(repo: pygit2.Repository, snapshot: Snapshot) -> str:
     return str(files.write_tree(repo))
 
 
-def _put(repo: pygit2.Repository, snapshot: Snapshot) -> None:
-    """Files, then HEAD, then the index, as ``snapshot`` has them; ignored files untouched."""
+def _changed_paths(repo: pygit2.Repository, before: Snapshot, target: Snapshot) -> list[str]:
+    """The files that differ between the working tree as ``before`` took it and ``target``:
+    all the checkout has to write or remove."""
+    diff = repo[whole_tree(repo, before)].diff_to_tree(repo[whole_tree(repo, target)])
+    paths = {path for delta in diff.deltas for path in (delta.old_file.path, delta.new_file.path)}
+    return sorted(paths)
+
+
+def _put(repo: pygit2.Repository, snapshot: Snapshot, paths: list[str] | None = None) -> list[str]:
+    """Files (only ``paths`` when given, else every one), then HEAD, then the index, as
+    ``snapshot`` has them; ignored files untouched. The paths it wrote or removed."""
     whole = repo[whole_tree(repo, snapshot)]
-    _clear_symlinks(repo, whole)
-    repo.checkout_tree(whole, strategy=CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED)
+    cleared = _clear_symlinks(repo, whole)
+    strategy = CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED
+    if paths is None:
+        repo.checkout_tree(whole, strategy=strategy)
+        paths = []
+    else:
+        # A symlink taken out of the way goes back where the snapshot has it.
+        paths = sorted({*paths, *cleared})
+        if paths:
+            # Without DISABLE_PATHSPEC_MATCH each path is a pattern matched against every file.
+            strategy |= CheckoutStrategy.DISABLE_PATHSPEC_MATCH
+            repo.checkout_tree(whole, strategy=strategy, paths=paths)
     if snapshot.branch is None:
         repo.set_head(pygit2.Oid(hex=snapshot.head))
     else:
@@ -654,13 +750,15 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot) -> None:
             old = delta.old_file
             index.add(pygit2.IndexEntry(old.path, old.id, old.mode))
     index.write()
+    return paths
 
 
-def _clear_symlinks(repo: pygit2.Repository, whole: pygit2.Tree) -> None:
+def _clear_symlinks(repo: pygit2.Repository, whole: pygit2.Tree) -> list[str]:
     """Remove each symlink HEAD does not have where ``whole`` has a path: libgit2's checkout
     writes that path through the symlink, wherever it points, even outside the working tree.
     The snapshot taken before the apply holds each one git does not ignore."""
     top = Path(repo.workdir)
+    cleared: list[str] = []
     for listed in repo.status(untracked_files="all", ignored=True):
         path = listed.rstrip("/")
         if path not in whole:
@@ -670,14 +768,73 @@ def _clear_symlinks(repo: pygit2.Repository, whole: pygit2.Tree) -> None:
             for folder, folders, files in os.walk(top / path):
                 found += [Path(folder, name) for name in folders + files]
         for full in found:
-            if full.is_symlink() and full.relative_to(top).as_posix() in whole:
+            relative = full.relative_to(top).as_posix()
+            if full.is_symlink() and relative in whole:
                 full.unlink()
+                cleared.append(relative)
+    return cleared
 
 
-def _check(repo: pygit2.Repository, target: Snapshot) -> None:
-    now = take(repo, "check")
-    if now.key != target.key:
+def _check(repo: pygit2.Repository, target: Snapshot, paths: list[str]) -> None:
+    """That the apply came out as ``target``: HEAD, the branch, the index, and each of the
+    files the checkout wrote or removed (the others it did not touch)."""
+    index = repo.index
+    index.read(force=False)
+    branch = None if repo.head_is_detached else repo.head.shorthand
+    came_out = (
+        str(repo.head.target) == target.head
+        and branch == target.branch
+        and str(index.write_tree(repo)) == target.index_tree
+    )
+    whole = repo[whole_tree(repo, target)]
+    top = Path(repo.workdir)
+    for path in paths:
+        if not came_out:
+            break
+        try:
+            wanted: pygit2.Object | None = whole[path]
+        except KeyError:
+            wanted = None
+        if wanted is None or wanted.filemode == FileMode.TREE:
+            came_out = (
+                os.path.isdir(top / path) if wanted is not None else not os.path.lexists(top / path)
+            )
+            continue
+        found = _blob(repo, top, path)
+        came_out = found is not None and (found.id, found.mode) == (wanted.id, wanted.filemode)
+    if not came_out:
         raise HandoverError("the working tree did not come out as the snapshot")
+
+
+def _clear_stale_locks(repo: pygit2.Repository, marker: dict[str, object]) -> None:
+    """Remove the lock files an apply killed in the middle left behind (git's own, for the
+    index, HEAD and the refs an apply writes): git never takes them away by itself, and
+    every later apply would fail on them. Only those of a process that is gone, and only
+    those made after its marker: a lock held by anyone alive is theirs."""
+    pid = marker.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+        return
+    git_dir = Path(repo.path)
+    common = _objects(repo).parent
+    since = (git_dir / MARKER).stat().st_mtime - 1
+    locks = [git_dir / "index.lock", git_dir / "HEAD.lock", common / "packed-refs.lock"]
+    moved = marker.get("ref")
+    refs = [APPLYING_REF, LAST_REF] + ([moved[0]] if isinstance(moved, list) and moved else [])
+    locks += [common / f"{ref}.lock" for ref in refs]
+    for lock in locks:
+        with contextlib.suppress(OSError):
+            if lock.stat().st_mtime >= since:
+                lock.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _write_marker(repo: pygit2.Repository, marker: dict[str, object]) -> None:

@@ -44,6 +44,8 @@ WINDOW = 32
 """Parts at most in the outbox at once: the relay takes a burst of 200 frames."""
 HOLDING_EVERY = 5.0
 """Seconds between two looks at whether this clone's commits changed, to say so."""
+LOOK_AGAIN = 1.0
+"""Seconds at most between two looks at whether a handover is due, whatever happens."""
 Stage = Literal[
     "recovered",
     "packing",
@@ -161,7 +163,11 @@ class Handovers:
             while self.link.view.phase != "ended":
                 self._changed.clear()
                 await self._step(repo)
-                await self._changed.wait()
+                # A handover whose parts the journal did not hold yet is looked at again
+                # even if nothing else happens.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(LOOK_AGAIN):
+                        await self._changed.wait()
         finally:
             holding.cancel()
             with contextlib.suppress(asyncio.CancelledError):

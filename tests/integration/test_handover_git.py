@@ -666,9 +666,9 @@ def test_a_hostile_tree_writes_nothing_outside_the_working_tree(
     before, refs_before = state(bob, env), refs(bob, env)
     hooks = sorted(path.name for path in (bob / ".git" / "hooks").iterdir())
     clone = repository(bob)
-    handover.unpack(clone, whole_package(driver, snapshot.commit), snapshot.commit)
 
-    with pytest.raises(handover.HandoverError, match="nothing changed"):
+    with pytest.raises(handover.HandoverError, match="nothing changed|nothing was applied"):
+        handover.unpack(clone, whole_package(driver, snapshot.commit), snapshot.commit)
         handover.apply(clone, handover.read(clone, snapshot.commit), "hostile")
 
     assert list(outside.iterdir()) == []
