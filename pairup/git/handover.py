@@ -213,11 +213,34 @@ def _blob(repo: pygit2.Repository, top: Path, path: str) -> pygit2.IndexEntry | 
             return pygit2.IndexEntry(path, oid, FileMode.LINK)
         if not stat.S_ISREG(info.st_mode):
             return None
-        oid = repo.create_blob_fromworkdir(path)
+        oid = _known(repo, full, path) or repo.create_blob_fromworkdir(path)
     except (OSError, pygit2.GitError):
         return None
     mode = FileMode.BLOB_EXECUTABLE if info.st_mode & stat.S_IXUSR else FileMode.BLOB
     return pygit2.IndexEntry(path, oid, mode)
+
+
+def _known(repo: pygit2.Repository, full: Path, path: str) -> pygit2.Oid | None:
+    """The blob a file's bytes already are, found by hashing them, where git stores the file
+    as it is (no end-of-line conversion, no filter): writing a blob costs a compressed file
+    of its own, and at a rotation most files were written before (by the last handover, the
+    last look). None when it must be written."""
+    if _autocrlf(repo) or any(repo.get_attr(path, name) is not None for name in _CONVERTING):
+        return None
+    oid = pygit2.hashfile(str(full))
+    return oid if oid in repo.odb else None
+
+
+_CONVERTING = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
+"""The attributes under which git stores a file other than as its bytes."""
+
+
+def _autocrlf(repo: pygit2.Repository) -> bool:
+    try:
+        value = str(repo.config["core.autocrlf"]).lower()
+    except KeyError:
+        return False
+    return value not in ("false", "0", "no", "off")
 
 
 def read(repo: pygit2.Repository, commit: str) -> Snapshot:

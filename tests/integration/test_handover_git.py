@@ -641,6 +641,12 @@ def hostile_snapshot(
     return handover.read(repo, str(commit))
 
 
+def take_it(clone: pygit2.Repository, data: bytes, commit: str) -> None:
+    """Unpack and apply, as the service does: a hostile tree is refused at one or the other."""
+    handover.unpack(clone, data, commit)
+    handover.apply(clone, handover.read(clone, commit), "hostile")
+
+
 def whole_package(repo: pygit2.Repository, commit: str) -> bytes:
     """Every object ``commit`` reaches, in a package's format, packed the way a sender that is
     not pairup could: :func:`handover.package` itself reads the trees it sends."""
@@ -667,9 +673,8 @@ def test_a_hostile_tree_writes_nothing_outside_the_working_tree(
     hooks = sorted(path.name for path in (bob / ".git" / "hooks").iterdir())
     clone = repository(bob)
 
-    with pytest.raises(handover.HandoverError, match="nothing changed|nothing was applied"):
-        handover.unpack(clone, whole_package(driver, snapshot.commit), snapshot.commit)
-        handover.apply(clone, handover.read(clone, snapshot.commit), "hostile")
+    with pytest.raises(handover.HandoverError, match=r"nothing changed|nothing was applied"):
+        take_it(clone, whole_package(driver, snapshot.commit), snapshot.commit)
 
     assert list(outside.iterdir()) == []
     assert sorted(path.name for path in (bob / ".git" / "hooks").iterdir()) == hooks
@@ -743,3 +748,24 @@ def test_a_symlink_where_the_handover_has_a_path_is_replaced_never_written_throu
         assert outcome.saved is not None
         kept = git(bob, "ls-tree", f"{outcome.saved}^3", name, env=env)
         assert kept.startswith("120000 blob"), kept
+
+
+@pytest.mark.parametrize("attributes", ["*.txt text eol=crlf\n", "*.txt -text\n", ""])
+def test_files_git_converts_on_the_way_in_come_out_as_git_would_store_them(
+    attributes: str, ann: Path, bob: Path, env: dict[str, str]
+) -> None:
+    """A blob found by hashing a file's bytes is only used where git stores the bytes as
+    they are; where .gitattributes converts line ends, the file goes through git's filters."""
+    (ann / ".gitattributes").write_text(attributes)
+    (ann / "notes.txt").write_bytes(b"one\r\ntwo\r\n")
+    git(ann, "add", ".gitattributes", "notes.txt", env=env)
+    git(ann, "commit", "-qm", "notes", env=env)
+    (ann / "notes.txt").write_bytes(b"one\r\ntwo\r\nthree\r\n")
+    (bob / "stray.txt").write_bytes(b"bob's\r\n")
+
+    hand_over(ann, bob)
+    hand_over(bob, ann, "back")
+
+    assert state(bob, env) == state(ann, env)
+    stored = repository(ann).revparse_single("HEAD:notes.txt").data
+    assert stored == (b"one\ntwo\n" if "eol=crlf" in attributes else b"one\r\ntwo\r\n")
