@@ -741,7 +741,7 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot, paths: list[str] | None = 
     """Files (only ``paths`` when given, else every one), then HEAD, then the index, as
     ``snapshot`` has them; ignored files untouched. The paths it wrote or removed."""
     whole = repo[whole_tree(repo, snapshot)]
-    cleared = _clear_symlinks(repo, whole)
+    cleared = _clear_symlinks(repo, whole, paths)
     strategy = CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED
     if paths is None:
         repo.checkout_tree(whole, strategy=strategy)
@@ -776,26 +776,44 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot, paths: list[str] | None = 
     return paths
 
 
-def _clear_symlinks(repo: pygit2.Repository, whole: pygit2.Tree) -> list[str]:
+def _clear_symlinks(
+    repo: pygit2.Repository, whole: pygit2.Tree, paths: list[str] | None
+) -> list[str]:
     """Remove each symlink HEAD does not have where ``whole`` has a path: libgit2's checkout
     writes that path through the symlink, wherever it points, even outside the working tree.
-    The snapshot taken before the apply holds each one git does not ignore."""
+    The snapshot taken before the apply holds each one git does not ignore. With ``paths``
+    (all the checkout writes), only those and the folders they are in are looked at."""
     top = Path(repo.workdir)
     cleared: list[str] = []
+    for full in _symlink_candidates(repo, top, whole, paths):
+        relative = full.relative_to(top).as_posix()
+        if full.is_symlink() and relative in whole:
+            full.unlink()
+            cleared.append(relative)
+    return cleared
+
+
+def _symlink_candidates(
+    repo: pygit2.Repository, top: Path, whole: pygit2.Tree, paths: list[str] | None
+) -> Iterator[Path]:
+    if paths is not None:
+        seen: set[str] = set()
+        for path in paths:
+            parts = path.split("/")
+            for depth in range(1, len(parts) + 1):
+                prefix = "/".join(parts[:depth])
+                if prefix not in seen:
+                    seen.add(prefix)
+                    yield top / prefix
+        return
     for listed in repo.status(untracked_files="all", ignored=True):
         path = listed.rstrip("/")
         if path not in whole:
             continue
-        found = [top / path]
+        yield top / path
         if listed.endswith("/"):  # an ignored directory, which git status does not go into
             for folder, folders, files in os.walk(top / path):
-                found += [Path(folder, name) for name in folders + files]
-        for full in found:
-            relative = full.relative_to(top).as_posix()
-            if full.is_symlink() and relative in whole:
-                full.unlink()
-                cleared.append(relative)
-    return cleared
+                yield from (Path(folder, name) for name in folders + files)
 
 
 def _check(repo: pygit2.Repository, target: Snapshot, paths: list[str]) -> None:
