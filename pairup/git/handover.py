@@ -149,19 +149,20 @@ def take(repo: pygit2.Repository, message: str) -> Snapshot:
     work.read_tree(repo[index_tree])
     untracked = pygit2.Index()
     top = Path(repo.workdir)
+    attributes = _Attributes(repo)
     for path, flags in repo.status(untracked_files="all").items():
         entry = _entry(index, path)
         if entry is not None and entry.mode == FileMode.COMMIT:
             continue  # a submodule travels as its commit in the index, not its files
         if flags & _UNTRACKED_FLAGS:
-            blob = _blob(repo, top, path)
+            blob = _blob(repo, top, path, attributes)
             if blob is not None:
                 untracked.add(blob)
         elif flags & FileStatus.WT_DELETED:
             with contextlib.suppress(OSError, pygit2.GitError):
                 work.remove(path)
         elif flags & _CHANGED_FLAGS:
-            blob = _blob(repo, top, path)
+            blob = _blob(repo, top, path, attributes)
             if blob is None:
                 with contextlib.suppress(OSError, pygit2.GitError):
                     work.remove(path)
@@ -203,7 +204,9 @@ def _entry(index: pygit2.Index, path: str) -> pygit2.IndexEntry | None:
         return None
 
 
-def _blob(repo: pygit2.Repository, top: Path, path: str) -> pygit2.IndexEntry | None:
+def _blob(
+    repo: pygit2.Repository, top: Path, path: str, attributes: "_Attributes"
+) -> pygit2.IndexEntry | None:
     """The file at ``path`` as a blob and its mode; None when it vanished meanwhile."""
     full = top / path
     try:
@@ -213,26 +216,71 @@ def _blob(repo: pygit2.Repository, top: Path, path: str) -> pygit2.IndexEntry | 
             return pygit2.IndexEntry(path, oid, FileMode.LINK)
         if not stat.S_ISREG(info.st_mode):
             return None
-        oid = _known(repo, full, path) or repo.create_blob_fromworkdir(path)
+        oid = _as_is(repo, full, path, attributes) or repo.create_blob_fromworkdir(path)
     except (OSError, pygit2.GitError):
         return None
     mode = FileMode.BLOB_EXECUTABLE if info.st_mode & stat.S_IXUSR else FileMode.BLOB
     return pygit2.IndexEntry(path, oid, mode)
 
 
-def _known(repo: pygit2.Repository, full: Path, path: str) -> pygit2.Oid | None:
-    """The blob a file's bytes already are, found by hashing them, where git stores the file
-    as it is (no end-of-line conversion, no filter): writing a blob costs a compressed file
-    of its own, and at a rotation most files were written before (by the last handover, the
-    last look). None when it must be written."""
-    if _autocrlf(repo) or any(repo.get_attr(path, name) is not None for name in _CONVERTING):
+def _as_is(
+    repo: pygit2.Repository, full: Path, path: str, attributes: "_Attributes"
+) -> pygit2.Oid | None:
+    """The file's bytes as a blob, found if the repository has it and written if not, where
+    git stores the file as it is (no end-of-line conversion, no filter); None where git's
+    filters must have their say. Most files at a rotation were written before (by the last
+    handover, the last look), and a blob found by its hash costs no compressed file of its
+    own; reading the bytes here spares libgit2's look at the attributes again."""
+    if attributes.convert(path):
         return None
-    oid = pygit2.hashfile(str(full))
-    return oid if oid in repo.odb else None
+    data = full.read_bytes()
+    oid = pygit2.hash(data)
+    return oid if oid in repo.odb else repo.create_blob(data)
 
 
 _CONVERTING = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
 """The attributes under which git stores a file other than as its bytes."""
+
+
+class _Attributes:
+    """Whether git may store a file other than as its bytes, for one look at the working
+    tree. Asking libgit2 costs a lookup per attribute and file; where no attributes file
+    can apply to a folder (none in it or above it, in the working tree or the index, and
+    none for the whole repository), the answer is no without asking."""
+
+    def __init__(self, repo: pygit2.Repository) -> None:
+        self.repo = repo
+        self.top = Path(repo.workdir)
+        self.index = repo.index
+        self.everywhere = _autocrlf(repo) or self._repository_wide()
+        self._folders: dict[str, bool] = {}
+
+    def convert(self, path: str) -> bool:
+        folder = path.rpartition("/")[0]
+        if not self.everywhere and not self._attributed(folder):
+            return False
+        return any(self.repo.get_attr(path, name) is not None for name in _CONVERTING)
+
+    def _attributed(self, folder: str) -> bool:
+        """Whether a .gitattributes file in ``folder`` or a folder above it may apply."""
+        known = self._folders.get(folder)
+        if known is None:
+            name = f"{folder}/.gitattributes" if folder else ".gitattributes"
+            here = (self.top / name).exists() or name in self.index
+            above = bool(folder) and self._attributed(folder.rpartition("/")[0])
+            known = self._folders[folder] = here or above
+        return known
+
+    def _repository_wide(self) -> bool:
+        """An attributes file for every path: the repository's own, or the user's."""
+        if (Path(self.repo.path) / "info" / "attributes").exists():
+            return True
+        try:
+            return bool(self.repo.config["core.attributesFile"])
+        except KeyError:
+            pass
+        home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+        return os.path.exists(os.path.join(home, "git", "attributes"))
 
 
 def _autocrlf(repo: pygit2.Repository) -> bool:
@@ -829,6 +877,7 @@ def _check(repo: pygit2.Repository, target: Snapshot, paths: list[str]) -> None:
     )
     whole = repo[whole_tree(repo, target)]
     top = Path(repo.workdir)
+    attributes = _Attributes(repo)
     for path in paths:
         if not came_out:
             break
@@ -841,7 +890,7 @@ def _check(repo: pygit2.Repository, target: Snapshot, paths: list[str]) -> None:
                 os.path.isdir(top / path) if wanted is not None else not os.path.lexists(top / path)
             )
             continue
-        found = _blob(repo, top, path)
+        found = _blob(repo, top, path, attributes)
         came_out = found is not None and (found.id, found.mode) == (wanted.id, wanted.filemode)
     if not came_out:
         raise HandoverError("the working tree did not come out as the snapshot")
