@@ -769,3 +769,22 @@ def test_files_git_converts_on_the_way_in_come_out_as_git_would_store_them(
     assert state(bob, env) == state(ann, env)
     stored = repository(ann).revparse_single("HEAD:notes.txt").data
     assert stored == (b"one\ntwo\n" if "eol=crlf" in attributes else b"one\r\ntwo\r\n")
+
+
+def test_the_package_is_a_pack_and_index_git_itself_verifies(
+    tmp_path: Path, ann: Path, bob: Path, env: dict[str, str]
+) -> None:
+    (ann / "big.bin").write_bytes(os.urandom(70_000))
+    (ann / "README.md").write_text("# demo, changed\n" * 40)
+    package = packed(ann, bob)
+    index_length = int.from_bytes(package.data[:4], "big")
+    index, pack = package.data[4 : 4 + index_length], package.data[4 + index_length :]
+    (tmp_path / "check.pack").write_bytes(pack)
+    (tmp_path / "check.idx").write_bytes(index)
+
+    listed = git(tmp_path, "verify-pack", "-v", str(tmp_path / "check.idx"), env=env)
+
+    kinds = [line.split()[1] for line in listed.splitlines() if len(line.split()) > 4]
+    assert len(kinds) == package.objects
+    assert {"commit", "tree", "blob"} <= set(kinds)
+    assert f"{tmp_path / 'check.pack'}: ok" in listed
