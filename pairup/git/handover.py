@@ -147,8 +147,7 @@ def take(repo: pygit2.Repository, message: str) -> Snapshot:
             "the index has unresolved conflicts: resolve them (git status lists them) first"
         )
     index_tree = index.write_tree(repo)
-    work = pygit2.Index()
-    work.read_tree(repo[index_tree])
+    work = _Lazy(repo, index_tree)
     untracked = pygit2.Index()
     top = Path(repo.workdir)
     attributes = _Attributes(repo)
@@ -162,15 +161,15 @@ def take(repo: pygit2.Repository, message: str) -> Snapshot:
                 untracked.add(blob)
         elif flags & FileStatus.WT_DELETED:
             with contextlib.suppress(OSError, pygit2.GitError):
-                work.remove(path)
+                work.index.remove(path)
         elif flags & _CHANGED_FLAGS:
             blob = _blob(repo, top, path, attributes)
             if blob is None:
                 with contextlib.suppress(OSError, pygit2.GitError):
-                    work.remove(path)
+                    work.index.remove(path)
             else:
-                work.add(blob)
-    work_tree = work.write_tree(repo)
+                work.index.add(blob)
+    work_tree = work.tree()
     untracked_tree = untracked.write_tree(repo) if len(untracked) else None
     on = branch or "(no branch)"
     summary = repo[head].message.split("\n", 1)[0]
@@ -193,6 +192,26 @@ def take(repo: pygit2.Repository, message: str) -> Snapshot:
         work_tree=str(work_tree),
         untracked_tree=None if untracked_tree is None else str(untracked_tree),
     )
+
+
+class _Lazy:
+    """The working tree's files as an index, made from the index's tree only once a file
+    differs from it (a clean tree, most often the receiver's, costs no copy)."""
+
+    def __init__(self, repo: pygit2.Repository, index_tree: pygit2.Oid) -> None:
+        self.repo = repo
+        self.index_tree = index_tree
+        self._index: pygit2.Index | None = None
+
+    @property
+    def index(self) -> pygit2.Index:
+        if self._index is None:
+            self._index = pygit2.Index()
+            self._index.read_tree(self.repo[self.index_tree])
+        return self._index
+
+    def tree(self) -> pygit2.Oid:
+        return self.index_tree if self._index is None else self._index.write_tree(self.repo)
 
 
 def _now() -> pygit2.Signature:
@@ -841,7 +860,12 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot, paths: list[str] | None = 
     ``snapshot`` has them; ignored files untouched. The paths it wrote or removed."""
     whole = repo[whole_tree(repo, snapshot)]
     cleared = _clear_symlinks(repo, whole, paths)
-    strategy = CheckoutStrategy.FORCE | CheckoutStrategy.REMOVE_UNTRACKED
+    # The index is written once, below, when it is the snapshot's.
+    strategy = (
+        CheckoutStrategy.FORCE
+        | CheckoutStrategy.REMOVE_UNTRACKED
+        | CheckoutStrategy.DONT_WRITE_INDEX
+    )
     if paths is None:
         repo.checkout_tree(whole, strategy=strategy)
         paths = []
@@ -859,7 +883,6 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot, paths: list[str] | None = 
         repo.references.create(ref, pygit2.Oid(hex=snapshot.head), force=True)
         repo.set_head(ref)
     index = repo.index
-    index.read(force=True)
     # From the index as the checkout left it, which is not always the files: an entry in no
     # tree and on no disk (a file staged, then deleted) stays in it. What only the index has
     # goes first: a path whose type changes comes as that and what the tree has.
