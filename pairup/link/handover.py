@@ -155,6 +155,9 @@ class Handovers:
         undone = await self._git(git.recover, repo)
         if undone:
             self.report(News("recovered", undone))
+        # Nothing to say or do before the relay is reached and its log read: a participant
+        # resuming from its journal is in the session at once, but not yet on the link.
+        await self.link.caught_up()
         if not await in_the_session(self.link, self.me):
             return
         self.link.listeners.append(self._changed.set)
