@@ -134,8 +134,10 @@ def _size(count: int) -> str:
 # -- taking ------------------------------------------------------------------------------------
 
 
-def take(repo: pygit2.Repository, message: str) -> Snapshot:
-    """The working tree, the index and HEAD as a stash-format commit; files untouched."""
+def take(repo: pygit2.Repository, message: str, also: Iterable[str] = ()) -> Snapshot:
+    """The working tree, the index and HEAD as a stash-format commit; files untouched.
+    ``also`` names files git ignores to keep with the untracked ones (those an apply is
+    about to write over)."""
     if repo.head_is_unborn:
         raise HandoverError("this repository has no commit yet: commit once, then hand over")
     head = repo.head.target
@@ -169,6 +171,10 @@ def take(repo: pygit2.Repository, message: str) -> Snapshot:
                     work.index.remove(path)
             else:
                 work.index.add(blob)
+    for path in also:
+        blob = _blob(repo, top, path, attributes)
+        if blob is not None:
+            untracked.add(blob)
     work_tree = work.tree()
     untracked_tree = untracked.write_tree(repo) if len(untracked) else None
     on = branch or "(no branch)"
@@ -554,11 +560,14 @@ def _last_added_line(patch: pygit2.Patch) -> int:
 # -- receiving ---------------------------------------------------------------------------------
 
 
-def unpack(repo: pygit2.Repository, data: bytes, snapshot: str) -> None:
+def unpack(
+    repo: pygit2.Repository, data: bytes, snapshot: str, max_inflated: int = 1 << 30
+) -> None:
     """Put the package into ``repo`` as the pack it is, once it checks (both checksums, every
-    offset inside the pack, every object's bytes hashing to its name), and check that the
-    snapshot is complete with what the repository had. The pack of a refused package stays,
-    unreferenced, for git's garbage collection."""
+    offset inside the pack, every object's bytes hashing to its name, every tree's names
+    ones git would write, ``max_inflated`` bytes at most once inflated), and check that the
+    snapshot is complete with what the repository had. The pack of a package refused for
+    a missing base stays, unreferenced, for git's garbage collection."""
     index, pack = _parts_of(data)
     _check_pack(index, pack)
     name = f"pack-{pack[-20:].hex()}"
@@ -567,7 +576,7 @@ def unpack(repo: pygit2.Repository, data: bytes, snapshot: str) -> None:
         packs.mkdir()
         (packs / f"{name}.pack").write_bytes(pack)
         (packs / f"{name}.idx").write_bytes(index)
-        written = _checked_objects(folder)
+        written = _checked_objects(folder, max_inflated)
     _install(repo, name, pack, index)
     missing = _missing(repo, written, snapshot)
     if missing:
@@ -591,22 +600,43 @@ def _parts_of(data: bytes) -> tuple[bytes, bytes]:
 _KINDS = {1: b"commit", 2: b"tree", 3: b"blob", 4: b"tag"}
 
 
-def _checked_objects(folder: str) -> set[str]:
+def _checked_objects(folder: str, max_inflated: int) -> set[str]:
     """The ids of the objects in the pack under ``folder``, each read through pygit2 and
-    hashed: one whose bytes are not its name is refused."""
+    hashed (one whose bytes are not its name is refused), each tree's names checked. Their
+    sizes are read from their headers first: a small pack that inflates to more than
+    ``max_inflated`` is refused before anything is inflated."""
     odb = pygit2.Odb()
     found: set[str] = set()
     try:
         odb.add_backend(pygit2.OdbBackendPack(folder), 1)
-        for oid in odb:
+        oids = list(odb)
+        if sum(odb.read_header(oid)[1] for oid in oids) > max_inflated:
+            raise HandoverError(
+                f"the handover would take more than {_size(max_inflated)} once unpacked"
+            )
+        for oid in oids:
             kind, raw = odb.read(oid)
             header = _KINDS.get(kind, b"?") + b" %d\0" % len(raw)
             if hashlib.sha1(header + raw, usedforsecurity=False).hexdigest() != str(oid):
                 raise HandoverError("an object of the handover does not match its name")
+            if kind == 2:
+                _check_names(_tree_names(raw))
             found.add(str(oid))
     except pygit2.GitError as error:
         raise HandoverError(f"the handover's pack does not read: {error}") from None
     return found
+
+
+def _tree_names(raw: bytes) -> list[str]:
+    """The names of a tree object's entries (``MODE NAME\\0`` and 20 bytes of id each)."""
+    names = []
+    at = 0
+    while at < len(raw):
+        space = raw.index(b" ", at)
+        end = raw.index(b"\0", space)
+        names.append(raw[space + 1 : end].decode("utf-8", "surrogateescape"))
+        at = end + 21
+    return names
 
 
 def _install(repo: pygit2.Repository, name: str, pack: bytes, index: bytes) -> None:
@@ -693,7 +723,6 @@ def _missing(repo: pygit2.Repository, written: set[str], start: str) -> str:
             todo.append(str(found.tree_id))
             todo.extend(str(parent) for parent in found.parent_ids)
         elif isinstance(found, pygit2.Tree):
-            _check_names(found)
             todo.extend(str(entry.id) for entry in found if entry.filemode != FileMode.COMMIT)
     return ""
 
@@ -701,10 +730,9 @@ def _missing(repo: pygit2.Repository, written: set[str], start: str) -> str:
 _NOT_A_NAME = frozenset({"", ".", "..", ".git", "git~1"})
 
 
-def _check_names(tree: pygit2.Tree) -> None:
+def _check_names(names: list[str]) -> None:
     """Refuse a tree git itself would never write: a name twice, an empty one, ``.``,
     ``..``, ``.git`` in any case (or its short name), one with a slash."""
-    names = [entry.name for entry in tree]
     if len(set(names)) != len(names) or any(
         name.casefold() in _NOT_A_NAME or "/" in name for name in names
     ):
@@ -722,16 +750,23 @@ def apply(repo: pygit2.Repository, target: Snapshot, name: str) -> Outcome:
     recover(repo)
     before = take(repo, f"before handover {name}")
     moved = _branch_move(repo, target)
+    ignored = _ignored_in_the_way(repo, before, target)
+    if ignored:
+        # Files git ignores here but the handover brings: kept with the rest before they go.
+        before = take(repo, f"before handover {name}", also=ignored)
     saved = None
-    if not clean(before, repo) and not _as_last(repo, before):
+    if ignored or (not clean(before, repo) and not _as_last(repo, before)):
         saved = _save(repo, name, before.commit)
     elif before.branch is None and not _reaches(repo, target.head, before.head):
         # A detached HEAD's own commits are on no branch: the snapshot keeps them reachable.
         saved = _save(repo, name, before.commit)
     repo.references.create(APPLYING_REF, pygit2.Oid(hex=before.commit), force=True)
-    _write_marker(repo, {"before": before.commit, "ref": moved, "pid": os.getpid()})
+    _write_marker(
+        repo,
+        {"before": before.commit, "target": target.commit, "ref": moved, "pid": os.getpid()},
+    )
     try:
-        written = _put(repo, target, _changed_paths(repo, before, target))
+        written = _move(repo, before, target)
         _check(repo, target, written)
     except (OSError, pygit2.GitError, HandoverError) as error:
         recover(repo)
@@ -747,24 +782,118 @@ def apply(repo: pygit2.Repository, target: Snapshot, name: str) -> Outcome:
 
 def recover(repo: pygit2.Repository) -> str | None:
     """Undo an apply that was cut short (the process killed): the working tree, the index,
-    HEAD and the branch it moved go back to what they were. Says so, or None when nothing
-    was under way."""
+    HEAD and the branch it moved go back to what they were, after what is there now is
+    saved (unless it is just the apply's own doing). Where someone has moved HEAD since,
+    nothing is undone: their state before the apply is kept under ``refs/pairup/saved/``.
+    Says what it did, or None when nothing was under way."""
     marker = _read_marker(repo)
     if marker is None:
         return None
     _clear_stale_locks(repo, marker)
-    before = read(repo, marker["before"])
+    before = read(repo, str(marker["before"]))
+    target = _target_of(repo, marker)
+    now = take(repo, "found by pairup after a handover cut short")
+    at = (now.head, now.branch)
+    if at not in ((before.head, before.branch), (target.head, target.branch) if target else at):
+        kept = _save(repo, "before-a-handover-cut-short", before.commit)
+        _clear_marker(repo)
+        return (
+            "a handover cut short was left as it is, since HEAD has moved on; the working "
+            f"tree from before it is kept: git stash apply --index {kept}"
+        )
+    found = ""
+    written = (Path(repo.path) / MARKER).stat().st_mtime
+    if not _only_the_apply(repo, now, before, target, written + LOCK_WINDOW):
+        found = _save(repo, "found-after-a-handover-cut-short", now.commit)
     moved = marker.get("ref")
-    if moved is not None:
+    if isinstance(moved, list) and target is not None:
         ref, old = moved
-        if old is None:
-            with contextlib.suppress(KeyError, pygit2.GitError):
-                repo.references.delete(ref)
-        else:
-            repo.references.create(ref, pygit2.Oid(hex=old), force=True)
-    _put(repo, before)
+        reference = repo.references.get(ref)
+        if reference is not None and str(reference.resolve().target) == target.head:
+            if old is None:
+                with contextlib.suppress(KeyError, pygit2.GitError):
+                    repo.references.delete(ref)
+            else:
+                repo.references.create(ref, pygit2.Oid(hex=old), force=True)
+    _move(repo, now, before)
     _clear_marker(repo)
-    return "a handover cut short was undone: the working tree is as it was before it"
+    said = "a handover cut short was undone: the working tree is as it was before it"
+    return said + (f" (what was there is kept: git stash apply --index {found})" if found else "")
+
+
+def _only_the_apply(
+    repo: pygit2.Repository,
+    now: Snapshot,
+    before: Snapshot,
+    target: Snapshot | None,
+    until: float,
+) -> bool:
+    """Whether the state ``now`` holds is only what the apply did before it was cut short:
+    the index as before or as the handover has it, and each file that differs from before
+    as the handover has it, gone, or written while the apply could have been writing it
+    (before ``until``; a file cut off mid-write is the apply's too). A file changed since is
+    someone's work."""
+    if now.key == before.key:
+        return True
+    if target is None or now.index_tree not in (before.index_tree, target.index_tree):
+        return False
+    held = repo[whole_tree(repo, now)]
+    wanted = repo[whole_tree(repo, target)]
+    top = Path(repo.workdir)
+    for path in _changed_paths(repo, before, now):
+        mine = _entry_at(held, path)
+        if mine is None or mine == _entry_at(wanted, path):
+            continue
+        try:
+            if (top / path).lstat().st_mtime > until:
+                return False
+        except OSError:
+            continue
+    return True
+
+
+def _entry_at(tree: pygit2.Tree, path: str) -> tuple[str, int] | None:
+    try:
+        found = tree[path]
+    except KeyError:
+        return None
+    return (str(found.id), found.filemode)
+
+
+def _target_of(repo: pygit2.Repository, marker: dict[str, object]) -> Snapshot | None:
+    try:
+        return read(repo, str(marker["target"]))
+    except (KeyError, HandoverError):
+        return None
+
+
+def _ignored_in_the_way(repo: pygit2.Repository, before: Snapshot, target: Snapshot) -> list[str]:
+    """Files on disk that the snapshot of ``before`` does not hold (git ignores them here)
+    where ``target`` brings a file: the checkout would write over them."""
+    held = repo[whole_tree(repo, before)]
+    wanted = repo[whole_tree(repo, target)]
+    top = Path(repo.workdir)
+    found = []
+    for path in _changed_paths(repo, before, target):
+        if path not in held and path in wanted and _a_file_there(top, path):
+            found.append(path)
+    return found
+
+
+def _a_file_there(top: Path, path: str) -> bool:
+    """Whether ``path`` is a file or a symlink in the working tree itself, reached through
+    real folders only (never through a symlink to somewhere else)."""
+    folder = top
+    parts = path.split("/")
+    try:
+        for part in parts[:-1]:
+            folder = folder / part
+            if not stat.S_ISDIR(folder.lstat().st_mode):
+                return False
+        mode = (folder / parts[-1]).lstat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
 
 
 def _branch_move(repo: pygit2.Repository, target: Snapshot) -> tuple[str, str | None] | None:
@@ -855,38 +984,43 @@ def _changed_paths(repo: pygit2.Repository, before: Snapshot, target: Snapshot) 
     return sorted(paths)
 
 
-def _put(repo: pygit2.Repository, snapshot: Snapshot, paths: list[str] | None = None) -> list[str]:
-    """Files (only ``paths`` when given, else every one), then HEAD, then the index, as
-    ``snapshot`` has them; ignored files untouched. The paths it wrote or removed."""
-    whole = repo[whole_tree(repo, snapshot)]
-    cleared = _clear_symlinks(repo, whole, paths)
-    # The index is written once, below, when it is the snapshot's.
-    strategy = (
-        CheckoutStrategy.FORCE
-        | CheckoutStrategy.REMOVE_UNTRACKED
-        | CheckoutStrategy.DONT_WRITE_INDEX
-    )
-    if paths is None:
-        repo.checkout_tree(whole, strategy=strategy)
-        paths = []
+def _move(repo: pygit2.Repository, source: Snapshot, dest: Snapshot) -> list[str]:
+    """From the state ``source`` took to ``dest``'s: the files that differ between them
+    (each symlink in their way taken out first, the ones ``dest`` lacks removed, the rest
+    checked out), then HEAD, then the index. Nothing else on disk is touched: not ignored
+    files, not a repository nested in the tree. The paths it wrote or removed."""
+    whole = repo[whole_tree(repo, dest)]
+    paths = _changed_paths(repo, source, dest)
+    held = repo[whole_tree(repo, source)]
+    paths = sorted({*paths, *_clear_symlinks(repo, whole, paths)})
+    top = Path(repo.workdir)
+    for path in paths:
+        if path not in whole and not _gitlink(held, path):
+            full = top / path
+            if full.is_symlink() or full.is_file():
+                full.unlink()
+                _prune(top, full.parent)
+    written = [path for path in paths if path in whole]
+    if written:
+        # The index is written once, below, when it is the snapshot's. Without
+        # DISABLE_PATHSPEC_MATCH each path is a pattern matched against every file.
+        strategy = (
+            CheckoutStrategy.FORCE
+            | CheckoutStrategy.DONT_WRITE_INDEX
+            | CheckoutStrategy.DISABLE_PATHSPEC_MATCH
+        )
+        repo.checkout_tree(whole, strategy=strategy, paths=written)
+    if dest.branch is None:
+        repo.set_head(pygit2.Oid(hex=dest.head))
     else:
-        # A symlink taken out of the way goes back where the snapshot has it.
-        paths = sorted({*paths, *cleared})
-        if paths:
-            # Without DISABLE_PATHSPEC_MATCH each path is a pattern matched against every file.
-            strategy |= CheckoutStrategy.DISABLE_PATHSPEC_MATCH
-            repo.checkout_tree(whole, strategy=strategy, paths=paths)
-    if snapshot.branch is None:
-        repo.set_head(pygit2.Oid(hex=snapshot.head))
-    else:
-        ref = f"refs/heads/{snapshot.branch}"
-        repo.references.create(ref, pygit2.Oid(hex=snapshot.head), force=True)
+        ref = f"refs/heads/{dest.branch}"
+        repo.references.create(ref, pygit2.Oid(hex=dest.head), force=True)
         repo.set_head(ref)
     index = repo.index
     # From the index as the checkout left it, which is not always the files: an entry in no
     # tree and on no disk (a file staged, then deleted) stays in it. What only the index has
     # goes first: a path whose type changes comes as that and what the tree has.
-    changes = list(index.diff_to_tree(repo[snapshot.index_tree]).deltas)
+    changes = list(index.diff_to_tree(repo[dest.index_tree]).deltas)
     for delta in changes:
         if delta.status_char() == "A":
             index.remove(delta.new_file.path)
@@ -898,44 +1032,44 @@ def _put(repo: pygit2.Repository, snapshot: Snapshot, paths: list[str] | None = 
     return paths
 
 
-def _clear_symlinks(
-    repo: pygit2.Repository, whole: pygit2.Tree, paths: list[str] | None
-) -> list[str]:
-    """Remove each symlink HEAD does not have where ``whole`` has a path: libgit2's checkout
-    writes that path through the symlink, wherever it points, even outside the working tree.
-    The snapshot taken before the apply holds each one git does not ignore. With ``paths``
-    (all the checkout writes), only those and the folders they are in are looked at."""
+def _gitlink(tree: pygit2.Tree, path: str) -> bool:
+    """Whether ``path`` is a submodule in ``tree``: its folder is the submodule's, not ours."""
+    try:
+        return tree[path].filemode == FileMode.COMMIT
+    except KeyError:
+        return False
+
+
+def _prune(top: Path, folder: Path) -> None:
+    """Remove ``folder`` and the folders above it (below ``top``) while they are empty."""
+    while folder != top and folder.is_relative_to(top):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent
+
+
+def _clear_symlinks(repo: pygit2.Repository, whole: pygit2.Tree, paths: list[str]) -> list[str]:
+    """Remove each symlink in the way of ``paths`` (one of them, or a folder they are in)
+    where ``whole`` has a path: libgit2's checkout writes that path through the symlink,
+    wherever it points, even outside the working tree. The snapshot taken before holds each
+    one git does not ignore."""
     top = Path(repo.workdir)
     cleared: list[str] = []
-    for full in _symlink_candidates(repo, top, whole, paths):
-        relative = full.relative_to(top).as_posix()
-        if full.is_symlink() and relative in whole:
-            full.unlink()
-            cleared.append(relative)
+    seen: set[str] = set()
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            if prefix in seen:
+                continue
+            seen.add(prefix)
+            full = top / prefix
+            if full.is_symlink() and prefix in whole:
+                full.unlink()
+                cleared.append(prefix)
     return cleared
-
-
-def _symlink_candidates(
-    repo: pygit2.Repository, top: Path, whole: pygit2.Tree, paths: list[str] | None
-) -> Iterator[Path]:
-    if paths is not None:
-        seen: set[str] = set()
-        for path in paths:
-            parts = path.split("/")
-            for depth in range(1, len(parts) + 1):
-                prefix = "/".join(parts[:depth])
-                if prefix not in seen:
-                    seen.add(prefix)
-                    yield top / prefix
-        return
-    for listed in repo.status(untracked_files="all", ignored=True):
-        path = listed.rstrip("/")
-        if path not in whole:
-            continue
-        yield top / path
-        if listed.endswith("/"):  # an ignored directory, which git status does not go into
-            for folder, folders, files in os.walk(top / path):
-                yield from (Path(folder, name) for name in folders + files)
 
 
 def _check(repo: pygit2.Repository, target: Snapshot, paths: list[str]) -> None:
@@ -959,6 +1093,8 @@ def _check(repo: pygit2.Repository, target: Snapshot, paths: list[str]) -> None:
             wanted: pygit2.Object | None = whole[path]
         except KeyError:
             wanted = None
+        if wanted is not None and wanted.filemode == FileMode.COMMIT:
+            continue  # a submodule: its own checkout's business
         if wanted is None or wanted.filemode == FileMode.TREE:
             came_out = (
                 os.path.isdir(top / path) if wanted is not None else not os.path.lexists(top / path)
@@ -973,32 +1109,41 @@ def _check(repo: pygit2.Repository, target: Snapshot, paths: list[str]) -> None:
 def _clear_stale_locks(repo: pygit2.Repository, marker: dict[str, object]) -> None:
     """Remove the lock files an apply killed in the middle left behind (git's own, for the
     index, HEAD and the refs an apply writes): git never takes them away by itself, and
-    every later apply would fail on them. Only those of a process that is gone, and only
-    those made after its marker: a lock held by anyone alive is theirs."""
+    every later apply would fail on them. Only when the process that applied is gone, and
+    only the locks made while it could have been applying (within :data:`LOCK_WINDOW` of
+    its marker): a lock a git command took since is that command's."""
     pid = marker.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+    if not isinstance(pid, int) or pid == os.getpid() or _applying(pid):
         return
     git_dir = Path(repo.path)
     common = _objects(repo).parent
-    since = (git_dir / MARKER).stat().st_mtime - 1
+    written = (git_dir / MARKER).stat().st_mtime
     locks = [git_dir / "index.lock", git_dir / "HEAD.lock", common / "packed-refs.lock"]
     moved = marker.get("ref")
     refs = [APPLYING_REF, LAST_REF] + ([moved[0]] if isinstance(moved, list) and moved else [])
     locks += [common / f"{ref}.lock" for ref in refs]
     for lock in locks:
         with contextlib.suppress(OSError):
-            if lock.stat().st_mtime >= since:
+            if written - 1 <= lock.stat().st_mtime <= written + LOCK_WINDOW:
                 lock.unlink()
 
 
-def _alive(pid: int) -> bool:
+LOCK_WINDOW = 30.0
+"""Seconds after its marker within which a lock can be a killed apply's own."""
+
+
+def _applying(pid: int) -> bool:
+    """Whether ``pid`` is a pairup still running (a pid a new process took since is not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        return b"pairup" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
 
 
 def _write_marker(repo: pygit2.Repository, marker: dict[str, object]) -> None:
