@@ -869,31 +869,41 @@ def _target_of(repo: pygit2.Repository, marker: dict[str, object]) -> Snapshot |
 
 def _ignored_in_the_way(repo: pygit2.Repository, before: Snapshot, target: Snapshot) -> list[str]:
     """Files on disk that the snapshot of ``before`` does not hold (git ignores them here)
-    where ``target`` brings a file: the checkout would write over them."""
+    and that the handover would write over: at a path it brings, in a folder where it
+    brings a file, or as a file where it brings a folder."""
     held = repo[whole_tree(repo, before)]
     wanted = repo[whole_tree(repo, target)]
     top = Path(repo.workdir)
-    found = []
+    found: set[str] = set()
     for path in _changed_paths(repo, before, target):
-        if path not in held and path in wanted and _a_file_there(top, path):
-            found.append(path)
+        if path not in wanted:
+            continue
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            try:
+                mode = (top / prefix).lstat().st_mode
+            except OSError:
+                break
+            if stat.S_ISDIR(mode):
+                if depth == len(parts):
+                    found.update(_files_under(top, prefix, held))
+                continue
+            if prefix not in held:
+                found.add(prefix)
+            break
+    return sorted(found)
+
+
+def _files_under(top: Path, folder: str, held: pygit2.Tree) -> list[str]:
+    """The files and symlinks in ``folder`` (its symlinks not followed) ``held`` lacks."""
+    found = []
+    for where, folders, files in os.walk(top / folder):
+        for name in files + [f for f in folders if (Path(where) / f).is_symlink()]:
+            relative = (Path(where) / name).relative_to(top).as_posix()
+            if relative not in held:
+                found.append(relative)
     return found
-
-
-def _a_file_there(top: Path, path: str) -> bool:
-    """Whether ``path`` is a file or a symlink in the working tree itself, reached through
-    real folders only (never through a symlink to somewhere else)."""
-    folder = top
-    parts = path.split("/")
-    try:
-        for part in parts[:-1]:
-            folder = folder / part
-            if not stat.S_ISDIR(folder.lstat().st_mode):
-                return False
-        mode = (folder / parts[-1]).lstat().st_mode
-    except OSError:
-        return False
-    return stat.S_ISREG(mode) or stat.S_ISLNK(mode)
 
 
 def _branch_move(repo: pygit2.Repository, target: Snapshot) -> tuple[str, str | None] | None:

@@ -10,8 +10,12 @@ global or system config.
 import hashlib
 import os
 import shlex
+import signal
 import stat
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -788,3 +792,146 @@ def test_the_package_is_a_pack_and_index_git_itself_verifies(
     assert len(kinds) == package.objects
     assert {"commit", "tree", "blob"} <= set(kinds)
     assert f"{tmp_path / 'check.pack'}: ok" in listed
+
+
+# -- what git status does not show, and what a partner's package may not do --------------
+
+
+def reachable(repo: Path, env: dict[str, str], content: bytes) -> bool:
+    """Whether any ref reaches a blob with ``content``."""
+    blob = pygit2.hash(content)
+    listed = git(repo, "rev-list", "--objects", "--all", env=env)
+    return str(blob) in listed
+
+
+def test_ignored_files_the_handover_writes_over_are_saved_first(
+    ann: Path, bob: Path, env: dict[str, str]
+) -> None:
+    (bob / ".git" / "info").mkdir(exist_ok=True)
+    (bob / ".git" / "info" / "exclude").write_text("settings.local\nbuild/\n")
+    (bob / "settings.local").write_text("BOB'S API TOKEN\n")
+    (bob / "build").mkdir()
+    (bob / "build" / "cache.db").write_bytes(b"bob's cache")
+    (ann / "settings.local").write_text("ann's settings\n")
+    (ann / "build").write_text("a file where bob has a folder\n")
+
+    outcome = hand_over(ann, bob)
+
+    assert (bob / "settings.local").read_text() == "ann's settings\n"
+    assert outcome.saved is not None
+    assert reachable(bob, env, b"BOB'S API TOKEN\n")
+    assert reachable(bob, env, b"bob's cache")
+
+
+def test_a_repository_nested_in_the_tree_stays(ann: Path, bob: Path, env: dict[str, str]) -> None:
+    nested = bob / "vendor" / "lib"
+    nested.mkdir(parents=True)
+    git(nested, "init", "-q", env=env)
+    (nested / "code.c").write_text("int main;\n")
+    (ann / "app.txt").write_text("ann's turn\n")
+
+    hand_over(ann, bob)
+
+    assert (nested / ".git").is_dir()
+    assert (nested / "code.c").read_text() == "int main;\n"
+
+
+KILLED_MID_APPLY = """
+import sys, os, signal, pygit2
+from pairup.git import handover
+repo = pygit2.Repository(sys.argv[1])
+target = handover.read(repo, sys.argv[2])
+handover._check = lambda *args: os.kill(os.getpid(), signal.SIGKILL)
+handover.apply(repo, target, "killed")
+"""
+
+
+def test_recover_undoes_nothing_once_someone_has_moved_on_and_keeps_the_before(
+    ann: Path, bob: Path, env: dict[str, str]
+) -> None:
+    (ann / "README.md").write_text("ann's turn\n")
+    package = packed(ann, bob)
+    clone = repository(bob)
+    handover.unpack(clone, package.data, package.snapshot.commit)
+    (bob / "mine.txt").write_text("bob's before\n")
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_APPLY, str(bob), package.snapshot.commit],
+        capture_output=True,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    time.sleep(0.01)
+    git(bob, "checkout", "-qb", "feature", env=env)
+    (bob / "later.txt").write_text("work done after the kill\n")
+    git(bob, "add", "later.txt", env=env)
+    git(bob, "commit", "-qm", "later", env=env)
+
+    said = handover.recover(pygit2.Repository(str(bob)))
+
+    assert said is not None
+    assert "left as it is" in said
+    assert (bob / "later.txt").read_text() == "work done after the kill\n"
+    assert git(bob, "rev-parse", "--abbrev-ref", "HEAD", env=env).strip() == "feature"
+    assert reachable(bob, env, b"bob's before\n")
+    assert handover.recover(pygit2.Repository(str(bob))) is None
+
+
+def test_a_package_that_inflates_past_its_limit_is_refused_before_it_is_inflated(
+    ann: Path, bob: Path
+) -> None:
+    (ann / "zeros.bin").write_bytes(bytes(8 << 20))
+    package = packed(ann, bob, max_size=1 << 20)
+    assert len(package.data) < 64 << 10
+    clone = repository(bob)
+
+    with pytest.raises(handover.HandoverError, match=r"more than 1\.0 MiB once unpacked"):
+        handover.unpack(clone, package.data, package.snapshot.commit, max_inflated=1 << 20)
+
+
+def test_a_tree_git_would_not_write_is_refused_before_the_pack_is_installed(
+    ann: Path, bob: Path
+) -> None:
+    driver = repository(ann)
+    blob = driver.create_blob(b"#!/bin/sh\necho owned\n")
+    raw = b"100644 .git\0" + blob.raw
+    evil = driver.odb.write(pygit2.enums.ObjectType.TREE, raw)
+    sig = pygit2.Signature("M", "m@example.test", 1, 0)
+    head = driver.head.target
+    index = driver.create_commit(None, sig, sig, "index on main: x\n", driver[head].tree_id, [head])
+    commit = driver.create_commit(None, sig, sig, "On main: evil\n", evil, [head, index])
+    package = handover.package(driver, handover.read(driver, str(commit)), [str(head)], 1 << 20)
+    clone = repository(bob)
+    packs = sorted((bob / ".git" / "objects" / "pack").glob("*.pack"))
+
+    with pytest.raises(handover.HandoverError, match="tree git would not write"):
+        handover.unpack(clone, package.data, str(commit))
+
+    assert sorted((bob / ".git" / "objects" / "pack").glob("*.pack")) == packs
+    assert str(evil) not in repository(bob).odb
+
+
+def test_a_lock_taken_after_a_killed_apply_is_left_to_whoever_took_it(
+    ann: Path, bob: Path, env: dict[str, str]
+) -> None:
+    (ann / "README.md").write_text("ann's turn\n")
+    package = packed(ann, bob)
+    clone = repository(bob)
+    handover.unpack(clone, package.data, package.snapshot.commit)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_APPLY, str(bob), package.snapshot.commit],
+        capture_output=True,
+        env={**os.environ, **env},
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    marker = bob / ".git" / handover.MARKER
+    long_ago = marker.stat().st_mtime - 3600
+    os.utime(marker, (long_ago, long_ago))
+    lock = bob / ".git" / "index.lock"
+    lock.write_bytes(b"")
+
+    with pytest.raises(pygit2.GitError):
+        handover.recover(pygit2.Repository(str(bob)))
+
+    assert lock.exists()
