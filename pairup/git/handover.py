@@ -37,7 +37,10 @@ import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 
 LAST_REF = "refs/pairup/last"
-"""The snapshot this clone last sent or received: its tree may be replaced without saving."""
+"""The snapshot this clone last sent (once applied) or received: its tree may be replaced
+without saving."""
+SENT_REF = "refs/pairup/sent"
+"""The snapshot this clone last sent, applied or not: a handover back need not carry it."""
 SAVED_PREFIX = "refs/pairup/saved/"
 APPLYING_REF = "refs/pairup/applying"
 """The state an apply under way replaces, kept reachable until the apply is through."""
@@ -359,7 +362,7 @@ def holding(repo: pygit2.Repository) -> list[str]:
     """Commits this clone holds (with everything they reach) for a sender to leave out:
     HEAD, the last snapshot sent or received, its branches and the remote branches."""
     found: list[str] = []
-    names = ["HEAD", LAST_REF]
+    names = ["HEAD", LAST_REF, SENT_REF]
     names += [r for r in repo.references if r.startswith(("refs/heads/", "refs/remotes/"))]
     for name in names:
         with contextlib.suppress(KeyError, ValueError, pygit2.GitError):

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,16 @@ HOLDING_EVERY = 5.0
 """Seconds between two looks at whether this clone's commits changed, to say so."""
 LOOK_AGAIN = 1.0
 """Seconds at most between two looks at whether a handover is due, whatever happens."""
+JOURNAL_AGAIN = 5.0
+"""Seconds at least between two reads of the journal for the parts of a handover."""
+PARTS_DEADLINE = 120.0
+"""Seconds a handover's parts may take to arrive once its offer is here; then it is refused."""
+BYTES_PER_SECOND = 200 * 1024
+BYTES_AT_ONCE = 12 * 1024 * 1024
+"""How fast parts go out: inside what a relay stores of a session by default (256 KiB a
+second, 16 MiB at once), so a large handover, or two in a row, are never cut off."""
+INFLATED_PER_SIZE = 32
+"""A package may take this many times ``handover.max_size`` once its objects are inflated."""
 Stage = Literal[
     "recovered",
     "packing",
@@ -110,8 +121,14 @@ class Handovers:
         self.config = config
         self.git_lock = git_lock
         self.report = report
-        self._parts: dict[str, dict[int, str]] = {}
-        self._counts: dict[str, int] = {}
+        self._parts: dict[tuple[str, str], dict[int, str]] = {}
+        """Parts by (sender, handover): only the offer's own sender's count."""
+        self._journal_read: dict[str, float] = {}
+        self._first_try: dict[str, float] = {}
+        self._last_marked = 0
+        """The number of the newest handover ``refs/pairup/last`` stands for."""
+        self._budget = float(BYTES_AT_ONCE)
+        self._budget_at = time.monotonic()
         self._offering: set[int] = set()
         """Turns this process has offered (or is offering)."""
         self._taking: set[str] = set()
@@ -126,10 +143,13 @@ class Handovers:
     def saw(self, applied: Applied) -> None:
         """Every event as the log applies it: parts are kept until their offer comes."""
         event = applied.event
+        if isinstance(event, ev.HandoverOffered) and event.actor == self.me and applied.rejected:
+            self.report(
+                News("refused", f"your work was not handed over, it stays here: {applied.rejected}")
+            )
         if isinstance(event, ev.HandoverPart) and applied.rejected is None:
-            parts = self._parts.setdefault(event.handover, {})
+            parts = self._parts.setdefault((event.actor, event.handover), {})
             parts[event.index] = event.data
-            self._counts[event.handover] = event.count
             state = self.link.view
             if state.driver == self.me and event.actor == state.last_driver != self.me:
                 self.report(
@@ -152,7 +172,19 @@ class Handovers:
             repo = await asyncio.to_thread(open_repository, self.cwd)
         except GitError:
             return
-        undone = await self._git(git.recover, repo)
+        try:
+            undone = await self._git(git.recover, repo)
+        except (git.HandoverError, GitError, pygit2.GitError, OSError) as error:
+            # The clone is as the kill left it: nothing more is handed to or from it here.
+            self.report(
+                News(
+                    "refused",
+                    f"a handover cut short could not be undone ({error}); no handover is "
+                    "taken here until it is: remove git's lock file if no git command runs, "
+                    "then start pairup again",
+                )
+            )
+            return
         if undone:
             self.report(News("recovered", undone))
         # Nothing to say or do before the relay is reached and its log read: a participant
@@ -181,6 +213,7 @@ class Handovers:
     # -- deciding ----------------------------------------------------------------------------------
 
     async def _step(self, repo: pygit2.Repository) -> None:
+        await self._mark_last(repo)
         # Take what was handed to this participant before handing on: a turn skipped at once
         # hands on the code it just received.
         record = self._waiting_for_me()
@@ -196,6 +229,26 @@ class Handovers:
         if self._turn_ended_mine(state) and state.turn not in self._offering:
             self._offering.add(state.turn)
             await self._offer(repo, state)
+
+    async def _mark_last(self, repo: pygit2.Repository) -> None:
+        """Once the newest handover this clone took part in is one it sent and the receiver
+        applied, its tree is what this clone last sent: ``refs/pairup/last``, which an apply
+        may replace without saving. Not before: a handover refused or lost leaves the work
+        here, to be saved if the turn comes back."""
+        state = self.link.view
+        mine = [
+            h
+            for h in state.handovers.values()
+            if h.outcome == "applied" and self.me in (h.by, h.to)
+        ]
+        if not mine:
+            return
+        newest = max(mine, key=lambda h: h.number)
+        if newest.number <= self._last_marked:
+            return
+        self._last_marked = newest.number
+        if newest.by == self.me:
+            await self._git(_mark_sent, repo, newest)
 
     def _turn_ended_mine(self, state: State) -> bool:
         """This participant drove the turn that ended, someone else drives now, and no
@@ -260,10 +313,10 @@ class Handovers:
             await self._refuse_to_send(turn, str(error))
             return
         for index, data in enumerate(parts):
-            await self._room()
+            await self._room(len(data))
             await self.link.submit(
                 ev.HandoverPart(
-                    id=f"{offer.handover}-{index}",
+                    id=new_id(),
                     actor=self.me,
                     at=self.link.now(),
                     handover=offer.handover,
@@ -285,12 +338,14 @@ class Handovers:
         self.report(
             News("offered", "your work is on its way to the next driver", handover=offer.handover)
         )
+        # The receiver's next handover need not carry back what this clone has just sent.
+        await self._say_holding(repo)
 
     def _package(self, repo: pygit2.Repository, turn: int, theirs: tuple[str, ...]) -> git.Package:
         since = _last(repo)
         snapshot = git.take(repo, f"pairup handover of turn {turn - 1}")
         package = git.package(repo, snapshot, theirs, self.config.max_size, since)
-        repo.references.create(git.LAST_REF, pygit2.Oid(hex=snapshot.commit), force=True)
+        repo.references.create(git.SENT_REF, pygit2.Oid(hex=snapshot.commit), force=True)
         return package
 
     def _link_offer(self, package: git.Package, turn: int) -> tuple[ev.HandoverOffered, list[str]]:
@@ -300,7 +355,7 @@ class Handovers:
             raise git.HandoverError(f"the handover needs more than {ev.MAX_PARTS} parts")
         snapshot, moved = package.snapshot, package.moved
         offer = ev.HandoverOffered(
-            id=f"t{turn}-{snapshot.commit[:24]}-offer",
+            id=new_id(),
             actor=self.me,
             at=self.link.now(),
             turn=turn,
@@ -328,9 +383,9 @@ class Handovers:
         branch = wip.wip_branch_for(snapshot.branch)
         commit = wip.push(Path(repo.workdir), snapshot, self.config.remote, branch, os.environ)
         moved = git.package(repo, snapshot, [snapshot.head], 1 << 62, since).moved
-        repo.references.create(git.LAST_REF, pygit2.Oid(hex=snapshot.commit), force=True)
+        repo.references.create(git.SENT_REF, pygit2.Oid(hex=snapshot.commit), force=True)
         return ev.HandoverOffered(
-            id=f"t{turn}-{snapshot.commit[:24]}-offer",
+            id=new_id(),
             actor=self.me,
             at=self.link.now(),
             turn=turn,
@@ -365,11 +420,22 @@ class Handovers:
             )
         )
 
-    async def _room(self) -> None:
-        """Wait until the outbox has room for another part."""
+    async def _room(self, size: int) -> None:
+        """Wait until the outbox has room for another part, and the pace allows ``size``
+        more bytes."""
         while len(self.link.pending) >= WINDOW:
             self._changed.clear()
             await self._changed.wait()
+        now = time.monotonic()
+        self._budget = min(
+            float(BYTES_AT_ONCE), self._budget + (now - self._budget_at) * BYTES_PER_SECOND
+        )
+        self._budget_at = now
+        if self._budget < size:
+            await asyncio.sleep((size - self._budget) / BYTES_PER_SECOND)
+            self._budget = float(size)
+            self._budget_at = time.monotonic()
+        self._budget -= size
 
     # -- receiving ---------------------------------------------------------------------------------
 
@@ -377,6 +443,11 @@ class Handovers:
         """Apply ``record``; False when its parts are not all here yet."""
         name = f"{self.link.join.session[:12]}-turn-{record.turn}"
         try:
+            if record.size > self.config.max_size:
+                raise git.HandoverError(
+                    f"it is {record.size:,} bytes, over your handover.max_size "
+                    f"({self.config.max_size:,}); raise it to take this one"
+                )
             if record.mode == "branch":
                 self.report(News("applying", f"fetching {record.wip_branch} from {record.remote}"))
                 outcome = await self._git(self._fetch_and_apply, repo, record, name)
@@ -386,7 +457,11 @@ class Handovers:
                     return False
                 self.report(News("applying", "putting the code in place", handover=record.id))
                 outcome = await self._git(self._apply, repo, record, data, name)
-        except (git.HandoverError, GitError, pygit2.GitError, OSError) as error:
+        except Exception as error:
+            # Whatever a partner's handover makes go wrong here is a refusal, never a crash
+            # (which would come back at every start, the handover still waiting).
+            if not isinstance(error, git.HandoverError | GitError | pygit2.GitError | OSError):
+                log.exception("taking handover %s failed", record.id)
             reason = str(error) or type(error).__name__
             self.report(
                 News("refused", f"the handover was not applied: {reason}", handover=record.id)
@@ -402,7 +477,7 @@ class Handovers:
                 )
             )
             return True
-        self._parts.pop(record.id, None)
+        self._parts.pop((record.by, record.id), None)
         await self.link.submit(
             ev.HandoverApplied(
                 id=new_id(),
@@ -431,19 +506,35 @@ class Handovers:
         return True
 
     async def _assemble(self, record: Handover) -> bytes | None:
-        parts = self._parts.get(record.id, {})
+        """The package of ``record`` from its sender's parts; None while some are missing
+        (the journal is read for them at most every few seconds), a refusal once they have
+        been missing for :data:`PARTS_DEADLINE` seconds."""
+        key = (record.by, record.id)
+        parts = self._parts.setdefault(key, {})
+        now = time.monotonic()
+        if len(parts) < record.parts and now - self._journal_read.get(record.id, 0.0) >= (
+            JOURNAL_AGAIN
+        ):
+            self._journal_read[record.id] = now
+            parts.update(await asyncio.to_thread(self._parts_in_journal, record))
         if len(parts) < record.parts:
-            parts = await asyncio.to_thread(self._parts_in_journal, record.id)
-            if len(parts) < record.parts:
-                return None
-        text = "".join(parts[index] for index in range(record.parts))
-        data = base64.b64decode(text)
+            first = self._first_try.setdefault(record.id, now)
+            if now - first > PARTS_DEADLINE:
+                raise git.HandoverError(
+                    f"only {len(parts)} of its {record.parts} parts arrived in "
+                    f"{PARTS_DEADLINE:.0f} s: ask for the turn to be handed over again"
+                )
+            return None
+        try:
+            data = base64.b64decode("".join(parts[i] for i in range(record.parts)), validate=True)
+        except (KeyError, ValueError) as error:
+            raise git.HandoverError(f"the handover's parts do not read ({error})") from None
         if len(data) != record.size or hashlib.sha256(data).hexdigest() != record.digest:
             raise git.HandoverError("the handover arrived damaged (its digest does not match)")
         return data
 
-    def _parts_in_journal(self, handover: str) -> dict[int, str]:
-        """The handover's parts as this participant's journal holds them (after a restart)."""
+    def _parts_in_journal(self, record: Handover) -> dict[int, str]:
+        """The handover's parts from its sender, as this participant's journal holds them."""
         try:
             contents = load(journal_path(self.link.data_dir, self.link.join.session))
         except (OSError, JournalError):
@@ -451,13 +542,15 @@ class Handovers:
         return {
             event.index: event.data
             for event in contents.events
-            if isinstance(event, ev.HandoverPart) and event.handover == handover and event.seq
+            if isinstance(event, ev.HandoverPart)
+            and (event.actor, event.handover) == (record.by, record.id)
+            and event.seq
         }
 
     def _apply(
         self, repo: pygit2.Repository, record: Handover, data: bytes, name: str
     ) -> git.Outcome:
-        git.unpack(repo, data, record.snapshot)
+        git.unpack(repo, data, record.snapshot, INFLATED_PER_SIZE * self.config.max_size)
         return git.apply(repo, git.read(repo, record.snapshot), name)
 
     def _fetch_and_apply(self, repo: pygit2.Repository, record: Handover, name: str) -> git.Outcome:
@@ -553,3 +646,12 @@ def _last(repo: pygit2.Repository) -> str | None:
     with contextlib.suppress(KeyError):
         return str(repo.references[git.LAST_REF].target)
     return None
+
+
+def _mark_sent(repo: pygit2.Repository, record: Handover) -> None:
+    """``refs/pairup/last`` is the snapshot ``record`` carried (in branch mode, the WIP
+    commit's second parent), which the receiver has applied."""
+    with contextlib.suppress(KeyError, ValueError, pygit2.GitError):
+        commit = repo[record.snapshot]
+        snapshot = commit.parent_ids[1] if record.mode == "branch" else commit.id
+        repo.references.create(git.LAST_REF, snapshot, force=True)

@@ -10,14 +10,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pygit2
+import pytest
 
 from pairup import protocol as wire
 from pairup.config.model import HandoverConfig
 from pairup.git import handover as git
+from pairup.git.handover import HandoverError
 from pairup.link.client import Link
-from pairup.link.handover import News
+from pairup.link.core import Applied
+from pairup.link.handover import Handovers, News
 from pairup.participant import ParticipantRuntime
 from pairup.session import events as ev
+from pairup.session.state import Handover
 
 from .relaykit import PinnedJitter, new_session, running_relay
 
@@ -323,3 +327,51 @@ def test_branch_mode_hands_over_through_a_wip_branch_and_squashes_it_at_the_end(
             await pair.close()
 
     asyncio.run(scenario())
+
+
+def test_a_refused_handover_leaves_the_senders_work_to_be_saved_when_the_turn_comes_back(
+    tmp_path: Path,
+) -> None:
+    paths, env = clones(tmp_path, ["ann", "bob"])
+    run_git(paths["bob"], env, "commit", "--allow-empty", "-qm", "bob's own commit on main")
+
+    async def scenario() -> None:
+        async with running_relay(tmp_path / "relay") as relay:
+            pair = Pairing(tmp_path, relay.url, paths)
+            ann = pair.add("ann", host=True)
+            await pair.until(lambda: ann.view.member("ann") is not None, "ann joined")
+            bob = pair.add("bob")
+            await pair.until(lambda: bob.view.driver == "ann", "ann drives")
+            await pair.ask("ann", {"cmd": "start"})
+            (paths["ann"] / "app.py").write_text("ann's turn, never handed over\n")
+            await pair.ask("ann", {"cmd": "skip"})
+            await pair.until(lambda: pair.settled(2), "bob refused it")
+            assert ann.view.handovers_in_order()[-1].outcome == "refused"
+
+            await pair.ask("bob", {"cmd": "skip"})
+            await pair.until(lambda: pair.settled(3), "bob's handover back settled")
+            back = ann.view.handovers_in_order()[-1]
+            assert back.outcome == "applied", back.reason
+            assert back.saved, "ann's own work was saved before bob's tree replaced it"
+            kept = run_git(paths["ann"], env, "show", f"{back.saved}:app.py")
+            assert kept == "ann's turn, never handed over\n"
+            await pair.close()
+
+    asyncio.run(scenario())
+
+
+def test_parts_that_do_not_read_are_a_refusal_not_a_crash(tmp_path: Path) -> None:
+    paths, _ = clones(tmp_path, ["ann"])
+    session, secret = new_session()
+    link = Link(wire.JoinLink("wss://127.0.0.1:9", session, secret), "bob", tmp_path / "data")
+    service = Handovers(link, "bob", paths["ann"], CONFIG, git_lock=asyncio.Lock())
+    part = ev.HandoverPart(
+        id="part-0001", actor="ann", at=1, handover="hand-0001", index=0, count=1, data="AAA"
+    )
+    service.saw(Applied(event=part, rejected=None))
+    record = Handover(
+        id="hand-0001", number=1, turn=2, by="ann", to="bob", at=1, snapshot="a" * 40, parts=1
+    )
+
+    with pytest.raises(HandoverError, match="parts do not read"):
+        asyncio.run(service._assemble(record))

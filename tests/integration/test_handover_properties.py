@@ -191,9 +191,11 @@ def rotate(mob: Mob, receiver: int) -> None:
     since = None if last is None else str(last.target)
     snapshot = handover.take(driver, f"turn {mob.rotations}")
     package = handover.package(driver, snapshot, handover.holding(clone), 1 << 24, since)
-    driver.references.create(handover.LAST_REF, pygit2.Oid(hex=snapshot.commit), force=True)
+    driver.references.create(handover.SENT_REF, pygit2.Oid(hex=snapshot.commit), force=True)
     handover.unpack(clone, package.data, snapshot.commit)
     handover.apply(clone, handover.read(clone, snapshot.commit), f"rotation-{mob.rotations}")
+    # The sender's last once the receiver says it applied it.
+    driver.references.create(handover.LAST_REF, pygit2.Oid(hex=snapshot.commit), force=True)
     assert state(mob.clones[receiver]) == state(mob.clones[mob.driver])
     mob.driver = receiver
     check_ignored(mob)
