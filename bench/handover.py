@@ -65,17 +65,17 @@ CONFIG = HandoverConfig(mode="link", max_size="8 MiB", open=(), remote="origin",
 WIP = "mob/main"
 """The WIP branch mob.sh would use for ``main``."""
 NAMES = ("ann", "bob")
-TIMED = ("take", "package", "_moved", "unpack", "apply", "_put", "_check")
+TIMED = ("take", "package", "_moved", "unpack", "apply", "_move", "_check")
 """The functions of pairup.git.handover whose time the report shows."""
 STAGE_LABELS = {
     ("take", 0): "sender: take (the working tree as a snapshot)",
     ("package", 0): "sender: package (pack what the receiver lacks)",
     ("_moved", 1): "  of which: what moved (diff, lines)",
-    ("unpack", 0): "receiver: unpack (write the pack's objects)",
+    ("unpack", 0): "receiver: unpack (check the pack, put it in the object store)",
     ("apply", 0): "receiver: apply",
     ("take", 1): "  of which: take (the receiver's state first)",
-    ("_put", 1): "  of which: put (checkout of the whole tree, index)",
-    ("_check", 1): "  of which: check (take again, compare)",
+    ("_move", 1): "  of which: move (the files that differ, HEAD, the index)",
+    ("_check", 1): "  of which: check (those files, HEAD, the index)",
 }
 
 Change = dict[str, bytes | None]
