@@ -113,9 +113,16 @@ def new_join_link(relay: str) -> wire.JoinLink:
             f"for a wss:// URL: {relay}"
         )
     base = f"{parts.scheme}://{parts.netloc}"
-    return wire.JoinLink(
-        base, secrets.token_urlsafe(12), secrets.token_bytes(wire.SECRET_BYTES), pin=pin
-    )
+    return wire.JoinLink(base, new_session_id(), secrets.token_bytes(wire.SECRET_BYTES), pin=pin)
+
+
+def new_session_id() -> str:
+    """72 random bits, URL-safe, never starting with "-": people type a session id after a
+    command (``pairup export SESSION``), where it would read as an option."""
+    while True:
+        session = secrets.token_urlsafe(12)
+        if not session.startswith("-"):
+            return session
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from pairup import protocol as wire
 from pairup import seal
+from pairup.launch import new_session_id
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
 
@@ -129,7 +130,7 @@ def opened_body(session: str, secret: bytes, event: wire.Sequenced) -> str | Non
 
 
 def new_session() -> tuple[str, bytes]:
-    return secrets.token_urlsafe(9), secrets.token_bytes(wire.SECRET_BYTES)
+    return new_session_id(), secrets.token_bytes(wire.SECRET_BYTES)
 
 
 class Peer:
