@@ -36,6 +36,8 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import CheckoutStrategy, FileMode, FileStatus, SortMode
 
+from pairup.git.live import running
+
 LAST_REF = "refs/pairup/last"
 """The snapshot this clone last sent (once applied) or received: its tree may be replaced
 without saving."""
@@ -466,6 +468,19 @@ def _object_header(kind: int, size: int) -> bytes:
     return bytes(header)
 
 
+def what_moved(
+    repo: pygit2.Repository, snapshot: Snapshot, since: str | None, theirs: list[str]
+) -> Moved:
+    """What ``snapshot`` carries to someone holding ``theirs``, without packing it (branch
+    mode pushes it instead): files, lines, and the commits they lack."""
+    theirs = [commit for commit in theirs if _is_commit(repo, commit)]
+    walker = repo.walk(snapshot.head, SortMode.TOPOLOGICAL)
+    for commit in theirs:
+        walker.hide(commit)
+    start = since if since is not None and _is_commit(repo, since) else None
+    return _moved(repo, snapshot, start, theirs, sum(1 for _ in walker))
+
+
 def _is_commit(repo: pygit2.Repository, commit: str) -> bool:
     try:
         return isinstance(repo[commit], pygit2.Commit)
@@ -763,11 +778,13 @@ def apply(repo: pygit2.Repository, target: Snapshot, name: str) -> Outcome:
     elif before.branch is None and not _reaches(repo, target.head, before.head):
         # A detached HEAD's own commits are on no branch: the snapshot keeps them reachable.
         saved = _save(repo, name, before.commit)
-    repo.references.create(APPLYING_REF, pygit2.Oid(hex=before.commit), force=True)
+    # The marker before the ref that keeps its state, and away after it (_clear_marker): a
+    # kill between the two never leaves the ref without the marker that clears it.
     _write_marker(
         repo,
         {"before": before.commit, "target": target.commit, "ref": moved, "pid": os.getpid()},
     )
+    repo.references.create(APPLYING_REF, pygit2.Oid(hex=before.commit), force=True)
     try:
         written = _move(repo, before, target)
         _check(repo, target, written)
@@ -1147,12 +1164,8 @@ LOCK_WINDOW = 30.0
 
 def _applying(pid: int) -> bool:
     """Whether ``pid`` is a pairup still running (a pid a new process took since is not)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not running(pid):
         return False
-    except PermissionError:
-        return True
     try:
         return b"pairup" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
@@ -1185,9 +1198,9 @@ def _read_marker(repo: pygit2.Repository) -> dict[str, object] | None:
 
 
 def _clear_marker(repo: pygit2.Repository) -> None:
-    (Path(repo.path) / MARKER).unlink(missing_ok=True)
     with contextlib.suppress(KeyError, pygit2.GitError):
         repo.references.delete(APPLYING_REF)
+    (Path(repo.path) / MARKER).unlink(missing_ok=True)
 
 
 def _sync_dir(folder: Path) -> None:

@@ -86,7 +86,7 @@ def read_live(common_dir: Path) -> LiveSession | None:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if live.host == socket.gethostname() and not _running(live.pid):
+    if live.host == socket.gethostname() and not running(live.pid):
         return None
     return live
 
@@ -109,7 +109,8 @@ def _person(record: dict[str, str]) -> Person:
     return Person(name=str(record["name"]), email=str(record.get("email", "")))
 
 
-def _running(pid: int) -> bool:
+def running(pid: int) -> bool:
+    """Whether a process with ``pid`` runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
