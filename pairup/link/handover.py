@@ -300,12 +300,8 @@ class Handovers:
         theirs = tuple(state.holding.get(receiver, ()))
         self.report(News("packing", "taking your work to hand over"))
         try:
-            if self.config.mode == "branch":
-                offer = await self._git(self._push_branch, repo, turn)
-                parts: list[str] = []
-            else:
-                package = await self._git(self._package, repo, turn, theirs)
-                offer, parts = self._link_offer(package, turn)
+            ready = self._push_branch if self.config.mode == "branch" else self._package
+            offer, parts = await self._git(ready, repo, turn, theirs)
         except git.TooLarge as error:
             await self._refuse_to_send(turn, str(error), error.size, error.largest)
             return
@@ -341,67 +337,73 @@ class Handovers:
         # The receiver's next handover need not carry back what this clone has just sent.
         await self._say_holding(repo)
 
-    def _package(self, repo: pygit2.Repository, turn: int, theirs: tuple[str, ...]) -> git.Package:
+    def _package(
+        self, repo: pygit2.Repository, turn: int, theirs: tuple[str, ...]
+    ) -> tuple[ev.HandoverOffered, list[str]]:
+        """Link mode, in a thread: the snapshot packed for ``theirs``, cut into parts, and
+        the offer that names them."""
         since = _last(repo)
         snapshot = git.take(repo, f"pairup handover of turn {turn - 1}")
         package = git.package(repo, snapshot, theirs, self.config.max_size, since)
         repo.references.create(git.SENT_REF, pygit2.Oid(hex=snapshot.commit), force=True)
-        return package
-
-    def _link_offer(self, package: git.Package, turn: int) -> tuple[ev.HandoverOffered, list[str]]:
         text = base64.b64encode(package.data).decode("ascii")
         parts = [text[i : i + ev.PART_CHARS] for i in range(0, len(text), ev.PART_CHARS)]
         if len(parts) > ev.MAX_PARTS:
             raise git.HandoverError(f"the handover needs more than {ev.MAX_PARTS} parts")
-        snapshot, moved = package.snapshot, package.moved
-        offer = ev.HandoverOffered(
-            id=new_id(),
-            actor=self.me,
-            at=self.link.now(),
-            turn=turn,
-            handover=f"t{turn}-{snapshot.commit[:24]}",
+        offer = self._offer_of(
+            turn,
+            snapshot,
+            package.moved,
             snapshot=snapshot.commit,
-            head=snapshot.head,
-            branch=snapshot.branch,
             parts=len(parts),
             size=len(package.data),
             digest=hashlib.sha256(package.data).hexdigest(),
-            files=moved.files,
-            insertions=moved.insertions,
-            deletions=moved.deletions,
-            commits=moved.commits,
-            last_file=moved.last_file[:4096],
-            last_line=moved.last_line,
         )
         return offer, parts
 
-    def _push_branch(self, repo: pygit2.Repository, turn: int) -> ev.HandoverOffered:
+    def _push_branch(
+        self, repo: pygit2.Repository, turn: int, theirs: tuple[str, ...]
+    ) -> tuple[ev.HandoverOffered, list[str]]:
+        """Branch mode, in a thread: the snapshot pushed as a WIP commit, and the offer that
+        names it (no parts)."""
         from pairup.git import wip
 
         since = _last(repo)
         snapshot = git.take(repo, f"pairup handover of turn {turn - 1}")
         branch = wip.wip_branch_for(snapshot.branch)
         commit = wip.push(Path(repo.workdir), snapshot, self.config.remote, branch, os.environ)
-        moved = git.package(repo, snapshot, [snapshot.head], 1 << 62, since).moved
         repo.references.create(git.SENT_REF, pygit2.Oid(hex=snapshot.commit), force=True)
+        offer = self._offer_of(
+            turn,
+            snapshot,
+            git.what_moved(repo, snapshot, since, list(theirs)),
+            mode="branch",
+            snapshot=commit,
+            remote=self.config.remote[:200],
+            wip_branch=branch[:200],
+        )
+        return offer, []
+
+    def _offer_of(
+        self, turn: int, taken: git.Snapshot, moved: git.Moved, **how: object
+    ) -> ev.HandoverOffered:
+        """The offer of the snapshot ``taken`` for ``turn``; ``how`` says how it travels
+        (and, as ``snapshot``, the commit the receiver takes)."""
         return ev.HandoverOffered(
             id=new_id(),
             actor=self.me,
             at=self.link.now(),
             turn=turn,
-            handover=f"t{turn}-{snapshot.commit[:24]}",
-            mode="branch",
-            snapshot=commit,
-            head=snapshot.head,
-            branch=snapshot.branch,
-            remote=self.config.remote[:200],
-            wip_branch=branch[:200],
+            handover=f"t{turn}-{taken.commit[:24]}",
+            head=taken.head,
+            branch=taken.branch,
             files=moved.files,
             insertions=moved.insertions,
             deletions=moved.deletions,
             commits=moved.commits,
             last_file=moved.last_file[:4096],
             last_line=moved.last_line,
+            **how,  # type: ignore[arg-type]
         )
 
     async def _refuse_to_send(
@@ -452,11 +454,11 @@ class Handovers:
                 self.report(News("applying", f"fetching {record.wip_branch} from {record.remote}"))
                 outcome = await self._git(self._fetch_and_apply, repo, record, name)
             else:
-                data = await self._assemble(record)
-                if data is None:
+                text = await self._assemble(record)
+                if text is None:
                     return False
                 self.report(News("applying", "putting the code in place", handover=record.id))
-                outcome = await self._git(self._apply, repo, record, data, name)
+                outcome = await self._git(self._apply, repo, record, text, name)
         except Exception as error:
             # Whatever a partner's handover makes go wrong here is a refusal, never a crash
             # (which would come back at every start, the handover still waiting).
@@ -505,8 +507,9 @@ class Handovers:
         await asyncio.to_thread(self._open, repo, record)
         return True
 
-    async def _assemble(self, record: Handover) -> bytes | None:
-        """The package of ``record`` from its sender's parts; None while some are missing
+    async def _assemble(self, record: Handover) -> str | None:
+        """The package of ``record`` from its sender's parts, as the text they carry (decoded
+        and checked with the apply, in its thread); None while some are missing
         (the journal is read for them at most every few seconds), a refusal once they have
         been missing for :data:`PARTS_DEADLINE` seconds."""
         key = (record.by, record.id)
@@ -526,12 +529,9 @@ class Handovers:
                 )
             return None
         try:
-            data = base64.b64decode("".join(parts[i] for i in range(record.parts)), validate=True)
-        except (KeyError, ValueError) as error:
+            return "".join(parts[i] for i in range(record.parts))
+        except KeyError as error:
             raise git.HandoverError(f"the handover's parts do not read ({error})") from None
-        if len(data) != record.size or hashlib.sha256(data).hexdigest() != record.digest:
-            raise git.HandoverError("the handover arrived damaged (its digest does not match)")
-        return data
 
     def _parts_in_journal(self, record: Handover) -> dict[int, str]:
         """The handover's parts from its sender, as this participant's journal holds them."""
@@ -548,8 +548,14 @@ class Handovers:
         }
 
     def _apply(
-        self, repo: pygit2.Repository, record: Handover, data: bytes, name: str
+        self, repo: pygit2.Repository, record: Handover, text: str, name: str
     ) -> git.Outcome:
+        try:
+            data = base64.b64decode(text, validate=True)
+        except ValueError as error:
+            raise git.HandoverError(f"the handover's parts do not read ({error})") from None
+        if len(data) != record.size or hashlib.sha256(data).hexdigest() != record.digest:
+            raise git.HandoverError("the handover arrived damaged (its digest does not match)")
         git.unpack(repo, data, record.snapshot, INFLATED_PER_SIZE * self.config.max_size)
         return git.apply(repo, git.read(repo, record.snapshot), name)
 

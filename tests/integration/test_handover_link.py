@@ -132,6 +132,16 @@ class Pairing:
                 raise AssertionError(f"timed out waiting until {what}; news: {news}")
             await asyncio.sleep(0.02)
 
+    async def started(self) -> tuple[Link, Link]:
+        """Ann hosts, Bob joins and says what his clone holds, Ann's turn starts."""
+        ann = self.add("ann", host=True)
+        await self.until(lambda: ann.view.member("ann") is not None, "ann joined")
+        bob = self.add("bob")
+        await self.until(lambda: bob.view.driver == "ann", "ann drives")
+        await self.until(lambda: "bob" in ann.view.holding, "bob said what he holds")
+        await self.ask("ann", {"cmd": "start"})
+        return ann, bob
+
     async def ask(self, name: str, command: dict[str, object]) -> None:
         await self.runtimes[name].send(command)
 
@@ -168,12 +178,7 @@ def test_the_code_moves_to_the_next_driver_at_a_rotation(tmp_path: Path) -> None
     async def scenario() -> None:
         async with running_relay(tmp_path / "relay") as relay:
             pair = Pairing(tmp_path, relay.url, paths)
-            ann = pair.add("ann", host=True)
-            await pair.until(lambda: ann.view.member("ann") is not None, "ann joined")
-            bob = pair.add("bob")
-            await pair.until(lambda: bob.view.driver == "ann", "ann drives")
-            await pair.until(lambda: "bob" in ann.view.holding, "bob said what he holds")
-            await pair.ask("ann", {"cmd": "start"})
+            ann, bob = await pair.started()
             edit_as_a_driver(paths["ann"], env)
             (paths["bob"] / "mine.txt").write_text("a navigator's own note\n")
             await pair.ask("ann", {"cmd": "skip"})
@@ -209,11 +214,7 @@ def test_a_handover_over_max_size_is_refused_with_its_largest_files(tmp_path: Pa
     async def scenario() -> None:
         async with running_relay(tmp_path / "relay") as relay:
             pair = Pairing(tmp_path, relay.url, paths)
-            ann = pair.add("ann", host=True)
-            await pair.until(lambda: ann.view.member("ann") is not None, "ann joined")
-            bob = pair.add("bob")
-            await pair.until(lambda: bob.view.driver == "ann", "ann drives")
-            await pair.ask("ann", {"cmd": "start"})
+            _ann, bob = await pair.started()
             (paths["ann"] / "huge.bin").write_bytes(os.urandom(9 << 20))
             before = status(paths["bob"], env)
             await pair.ask("ann", {"cmd": "skip"})
@@ -269,11 +270,7 @@ def test_a_branch_that_went_its_own_way_is_refused_and_taken_once_moved_aside(
     async def scenario() -> None:
         async with running_relay(tmp_path / "relay") as relay:
             pair = Pairing(tmp_path, relay.url, paths)
-            ann = pair.add("ann", host=True)
-            await pair.until(lambda: ann.view.member("ann") is not None, "ann joined")
-            bob = pair.add("bob")
-            await pair.until(lambda: bob.view.driver == "ann", "ann drives")
-            await pair.ask("ann", {"cmd": "start"})
+            ann, _bob = await pair.started()
             (paths["ann"] / "app.py").write_text("changed\n")
             head = pygit2.Repository(str(paths["bob"])).head.target
             await pair.ask("ann", {"cmd": "skip"})
@@ -306,11 +303,7 @@ def test_branch_mode_hands_over_through_a_wip_branch_and_squashes_it_at_the_end(
     async def scenario() -> None:
         async with running_relay(tmp_path / "relay") as relay:
             pair = Pairing(tmp_path, relay.url, paths, config)
-            ann = pair.add("ann", host=True)
-            await pair.until(lambda: ann.view.member("ann") is not None, "ann joined")
-            bob = pair.add("bob")
-            await pair.until(lambda: bob.view.driver == "ann", "ann drives")
-            await pair.ask("ann", {"cmd": "start"})
+            _ann, bob = await pair.started()
             edit_as_a_driver(paths["ann"], env)
             await pair.ask("ann", {"cmd": "skip"})
             await pair.until(lambda: pair.settled(2), "the handover of turn 2 settled")
@@ -338,11 +331,7 @@ def test_a_refused_handover_leaves_the_senders_work_to_be_saved_when_the_turn_co
     async def scenario() -> None:
         async with running_relay(tmp_path / "relay") as relay:
             pair = Pairing(tmp_path, relay.url, paths)
-            ann = pair.add("ann", host=True)
-            await pair.until(lambda: ann.view.member("ann") is not None, "ann joined")
-            bob = pair.add("bob")
-            await pair.until(lambda: bob.view.driver == "ann", "ann drives")
-            await pair.ask("ann", {"cmd": "start"})
+            ann, _bob = await pair.started()
             (paths["ann"] / "app.py").write_text("ann's turn, never handed over\n")
             await pair.ask("ann", {"cmd": "skip"})
             await pair.until(lambda: pair.settled(2), "bob refused it")
@@ -373,5 +362,8 @@ def test_parts_that_do_not_read_are_a_refusal_not_a_crash(tmp_path: Path) -> Non
         id="hand-0001", number=1, turn=2, by="ann", to="bob", at=1, snapshot="a" * 40, parts=1
     )
 
+    text = asyncio.run(service._assemble(record))
+    assert text == "AAA"
+
     with pytest.raises(HandoverError, match="parts do not read"):
-        asyncio.run(service._assemble(record))
+        service._apply(pygit2.Repository(str(paths["ann"])), record, text, "unreadable")
