@@ -526,12 +526,17 @@ class Link:
                 await asyncio.sleep(max(0.0, self.core.wake_at() - time.monotonic()))
 
     async def _carry_out(self, ws: ClientConnection | None, actions: list[Action]) -> None:
-        """Do what the core said, in its order: journal before delivering, then send."""
-        for action in actions:
-            if isinstance(action, Send):
-                if ws is not None and ws is self._ws:
+        """Do what the core said: its frames queued at once, in its order, then the journal
+        before delivering. Frames wait for nothing: while this awaits the journal, another
+        task's submit may publish, and its event must not overtake the ones the core
+        published first (a log keeps the order events were asked for in). What they carry was
+        journaled when it was submitted."""
+        if ws is not None and ws is self._ws:
+            for action in actions:
+                if isinstance(action, Send):
                     self._outgoing.put_nowait(wire.encode(action.frame))
-            elif isinstance(action, JournalEvents):
+        for action in actions:
+            if isinstance(action, JournalEvents):
                 if action.events:
                     journal = await self._open_journal()
                     await asyncio.to_thread(journal.append_many, action.events)

@@ -190,7 +190,9 @@ class Handovers:
         # Nothing to say or do before the relay is reached and its log read: a participant
         # resuming from its journal is in the session at once, but not yet on the link.
         await self.link.caught_up()
-        if not await in_the_session(self.link, self.me):
+        # What this clone holds is said once the session is opened: the log starts with the
+        # host's join and rules.
+        if not await in_the_session(self.link, self.me, opened=True):
             return
         self.link.listeners.append(self._changed.set)
         holding = asyncio.create_task(self._keep_saying_holding(repo))

@@ -42,20 +42,23 @@ async def introduce(link: Link, me: ev.Participant, settings: ev.SessionSettings
         await link.submit(opened)
 
 
-async def in_the_session(link: Link, participant: str, seconds: float = CATCH_UP_SECONDS) -> bool:
+async def in_the_session(
+    link: Link, participant: str, seconds: float = CATCH_UP_SECONDS, *, opened: bool = False
+) -> bool:
     """Wait (up to ``seconds``) until ``participant`` is in the session as this link sees it,
     their join sent if not yet confirmed: only members act in a session, so a command typed
-    before one's own join would be refused. Whether they are."""
+    before one's own join would be refused; with ``opened``, until the host has set the
+    session's rules too (their join comes first, their rules right after it). Whether they are."""
 
-    def present() -> bool:
+    def ready() -> bool:
         member = link.view.member(participant)
-        return member is not None and member.present
+        return member is not None and member.present and (link.view.opened or not opened)
 
     changed = asyncio.Event()
     link.listeners.append(changed.set)
     try:
         async with asyncio.timeout(seconds):
-            while not present():
+            while not ready():
                 changed.clear()
                 await changed.wait()
     except TimeoutError:

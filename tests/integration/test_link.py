@@ -487,6 +487,35 @@ def test_an_event_submitted_as_the_link_starts_is_journaled_and_sent(tmp_path):
     run(scenario())
 
 
+def test_events_leave_in_the_order_they_were_asked_for_even_while_the_link_journals(tmp_path):
+    """A decision recorded while the join was on its way goes out when the join is in the log,
+    while the link writes that to its journal; one asked for in that moment must not overtake
+    it (the session's log starts with the host's join and rules, whoever says what next)."""
+
+    async def scenario():
+        async with running_relay(tmp_path / "relay") as relay, crew_in(tmp_path) as crew:
+            for round_ in range(30):
+                join, session = join_link(relay.url)
+                ann = crew.link(join, f"ann{round_}", create=True)
+                await crew.connected(ann)
+                await introduce(ann, "ann")
+                first = await record(ann, "asked for first")
+                joined = next(iter(ann.pending))
+
+                async def right_after_the_join(ann: Link = ann, joined: str = joined) -> str:
+                    while joined in ann.pending:
+                        await asyncio.sleep(0)
+                    return (await record(ann, "asked for next")).id
+
+                second = await right_after_the_join()
+                await crew.until(lambda ann=ann: not ann.pending, "both are in the log")
+                stored = [event.id for event in relay.store.events_after(session, 0)]
+                assert stored == [joined, first.id, second], f"round {round_}"
+                await crew.stop(ann)
+
+    run(scenario())
+
+
 # -- refusal and the clock -------------------------------------------------------------------------
 
 
