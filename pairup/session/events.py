@@ -11,7 +11,7 @@ import math
 import re
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
 ParticipantId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 EventId = Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -189,26 +189,92 @@ class BreakEnded(_TurnEvent):
     early: bool = False
 
 
+Title = Annotated[str, Field(min_length=1, max_length=200)]
+Point = Annotated[str, Field(min_length=1, max_length=2000)]
+"""One pro or con of an option, one driver's worth of text."""
+MAX_OPTIONS = 20
+Drivers = Annotated[tuple[Title, ...], Field(max_length=MAX_OPTIONS)]
+
+
+class ConsideredOption(_Frozen):
+    """An option the pair weighed, with what speaks for it and against it (MADR's
+    "Considered Options" and "Pros and Cons of the Options")."""
+
+    name: Annotated[Title, AfterValidator(_one_line)]
+    pros: Annotated[tuple[Point, ...], Field(max_length=MAX_OPTIONS)] = ()
+    cons: Annotated[tuple[Point, ...], Field(max_length=MAX_OPTIONS)] = ()
+
+
+Options = Annotated[tuple[ConsideredOption, ...], Field(max_length=MAX_OPTIONS)]
+
+
+def _chosen_among(options: tuple[ConsideredOption, ...] | None, chosen: str | None) -> None:
+    if chosen and options is not None and chosen not in {option.name for option in options}:
+        raise ValueError(f"the chosen option {chosen!r} is not one of the options")
+
+
 class DecisionRecorded(_Event):
+    """A decision, with MADR's parts: the drivers, the options weighed and the one chosen
+    (by name, one of ``options``)."""
+
     kind: Literal["decision.recorded"] = "decision.recorded"
     decision_id: EventId
-    title: Annotated[str, Field(min_length=1, max_length=200)]
+    title: Title
     context: LongText = ""
     decision: LongText = ""
     consequences: LongText = ""
     status: DecisionStatus = "proposed"
+    drivers: Drivers = ()
+    options: Options = ()
+    chosen: ShortText = ""
+
+    @model_validator(mode="after")
+    def _chosen_is_an_option(self) -> "DecisionRecorded":
+        _chosen_among(self.options, self.chosen)
+        return self
 
 
 class DecisionAmended(_Event):
-    """Changes some fields of a decision; concurrent amendments resolve by relay order."""
+    """Changes some fields of a decision; concurrent amendments resolve by relay order. A
+    ``chosen`` option given with ``options`` must be one of them; given alone, the rules check
+    it against the decision's options."""
 
     kind: Literal["decision.amended"] = "decision.amended"
     decision_id: EventId
-    title: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    title: Title | None = None
     context: LongText | None = None
     decision: LongText | None = None
     consequences: LongText | None = None
     status: DecisionStatus | None = None
+    drivers: Drivers | None = None
+    options: Options | None = None
+    chosen: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _chosen_is_an_option(self) -> "DecisionAmended":
+        _chosen_among(self.options, self.chosen)
+        return self
+
+
+Stance = Literal["agree", "object"]
+
+
+class DecisionOpinion(_Event):
+    """The actor agrees with or objects to a decision, with a line of why; their latest
+    opinion of it is the one that counts."""
+
+    kind: Literal["decision.opinion"] = "decision.opinion"
+    decision_id: EventId
+    stance: Stance
+    why: Annotated[str, Field(max_length=2000)] = ""
+
+
+class DecisionSuperseded(_Event):
+    """Decision ``decision_id`` is superseded by decision ``by`` of the same session."""
+
+    kind: Literal["decision.superseded"] = "decision.superseded"
+    decision_id: EventId
+    by: EventId
 
 
 class CommitRecorded(_Event):
@@ -320,6 +386,8 @@ Event = Annotated[
     | BreakEnded
     | DecisionRecorded
     | DecisionAmended
+    | DecisionOpinion
+    | DecisionSuperseded
     | CommitRecorded
     | LessonNoted
     | HandoverPart

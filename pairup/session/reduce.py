@@ -25,6 +25,7 @@ from pairup.session.state import (
     Interlude,
     Lesson,
     Member,
+    Opinion,
     Pause,
     State,
     Stint,
@@ -530,6 +531,9 @@ def _decision_recorded(state: State, event: ev.DecisionRecorded, time: float) ->
         proposed_at=time,
         turn=state.turn,
         present=_with(tuple(member.id for member in state.here), event.actor),
+        drivers=event.drivers,
+        options=event.options,
+        chosen=event.chosen,
     )
     return {"decisions": state.decisions.insert(decision.id, decision)}
 
@@ -538,7 +542,16 @@ def _with(ids: tuple[str, ...], participant_id: str) -> tuple[str, ...]:
     return ids if participant_id in ids else (*ids, participant_id)
 
 
-_AMENDABLE = ("title", "context", "decision", "consequences", "status")
+_AMENDABLE = (
+    "title",
+    "context",
+    "decision",
+    "consequences",
+    "status",
+    "drivers",
+    "options",
+    "chosen",
+)
 
 
 def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> Outcome:
@@ -554,6 +567,13 @@ def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> O
     }
     if not changes:
         return "the amendment changes nothing"
+    options = changes.get("options", current.options)
+    chosen = changes.get("chosen", current.chosen)
+    if chosen and chosen not in {option.name for option in options}:
+        if "chosen" in changes:
+            return f"{chosen!r} is not one of decision {current.number}'s options"
+        # Options renamed or dropped from under the chosen one: nothing is chosen any more.
+        changes["chosen"] = ""
     amendment = Amendment(by=event.actor, at=time, changed=tuple(changes))
     amended = replace(
         current,
@@ -561,7 +581,64 @@ def _decision_amended(state: State, event: ev.DecisionAmended, time: float) -> O
         amendments=(*current.amendments, amendment),
         present=_with(current.present, event.actor),
     )
-    return {"decisions": state.decisions.insert(amended.id, amended)}
+    decisions = state.decisions
+    if current.superseded_by is not None and amended.status != "superseded":
+        # No longer superseded: the links both ways go.
+        newer: Decision = decisions[current.superseded_by]
+        newer = replace(newer, supersedes=tuple(d for d in newer.supersedes if d != current.id))
+        decisions = decisions.insert(newer.id, newer)
+        amended = replace(amended, superseded_by=None)
+    return {"decisions": decisions.insert(amended.id, amended)}
+
+
+def _decision_opinion(state: State, event: ev.DecisionOpinion, time: float) -> Outcome:
+    """Anyone in the session, whoever recorded it, may agree or object; their latest opinion
+    of a decision replaces their earlier one."""
+    current: Decision | None = state.decisions.get(event.decision_id)
+    if current is None:
+        return f"there is no decision {event.decision_id} to agree with or object to"
+    said = [(o.stance, o.why) for o in current.opinions if o.participant == event.actor]
+    if said == [(event.stance, event.why)]:
+        return f"that is already {_name(state, event.actor)}'s opinion of decision {current.number}"
+    earlier = tuple(o for o in current.opinions if o.participant != event.actor)
+    opinion = Opinion(event.actor, event.stance, event.why, time)
+    decided = replace(
+        current,
+        opinions=(*earlier, opinion),
+        present=_with(current.present, event.actor),
+    )
+    return {"decisions": state.decisions.insert(decided.id, decided)}
+
+
+def _decision_superseded(state: State, event: ev.DecisionSuperseded, time: float) -> Outcome:
+    """Only whoever recorded the older decision changes its status, as with any amendment."""
+    older: Decision | None = state.decisions.get(event.decision_id)
+    newer: Decision | None = state.decisions.get(event.by)
+    if older is None or newer is None:
+        missing = event.decision_id if older is None else event.by
+        return f"there is no decision {missing} in the session"
+    if refused := amend_refused(state, event.actor, older):
+        return refused
+    if older.id == newer.id:
+        return f"decision {older.number} cannot supersede itself"
+    if older.superseded_by is not None:
+        already = state.decisions[older.superseded_by]
+        return f"decision {older.number} is already superseded by decision {already.number}"
+    follow: Decision = newer
+    while follow.superseded_by is not None:
+        if follow.superseded_by == older.id:
+            return f"decision {newer.number} is itself superseded, by way of {older.number}"
+        follow = state.decisions[follow.superseded_by]
+    amendment = Amendment(by=event.actor, at=time, changed=("status",))
+    older = replace(
+        older,
+        status="superseded",
+        superseded_by=newer.id,
+        amendments=(*older.amendments, amendment),
+        present=_with(older.present, event.actor),
+    )
+    newer = replace(newer, supersedes=(*newer.supersedes, older.id))
+    return {"decisions": state.decisions.insert(older.id, older).insert(newer.id, newer)}
 
 
 def _commit_recorded(state: State, event: ev.CommitRecorded, time: float) -> Outcome:
@@ -726,6 +803,8 @@ _HANDLERS: dict[str, Handler] = {
     "break.ended": _break_ended,
     "decision.recorded": _decision_recorded,
     "decision.amended": _decision_amended,
+    "decision.opinion": _decision_opinion,
+    "decision.superseded": _decision_superseded,
     "commit.recorded": _commit_recorded,
     "lesson.noted": _lesson_noted,
     "handover.part": _handover_part,

@@ -11,7 +11,14 @@ from typing import Any, Literal, NamedTuple
 
 from rpds import HashTrieMap, HashTrieSet, List
 
-from pairup.session.events import DecisionStatus, Participant, Person, SessionSettings
+from pairup.session.events import (
+    ConsideredOption,
+    DecisionStatus,
+    Participant,
+    Person,
+    SessionSettings,
+    Stance,
+)
 
 Phase = Literal["lobby", "running", "paused", "waiting", "break", "ended"]
 """lobby: before the first turn; running/paused: a turn's countdown; waiting: between turns
@@ -69,7 +76,38 @@ class Decision:
     turn: int
     amendments: tuple[Amendment, ...] = ()
     present: tuple[str, ...] = ()
-    """Who took part in it: the members here when it was recorded, then whoever amended it."""
+    """Who took part in it: the members here when it was recorded, then whoever amended it or
+    gave an opinion of it."""
+    drivers: tuple[str, ...] = ()
+    options: tuple[ConsideredOption, ...] = ()
+    chosen: str = ""
+    """The name of the option taken, one of :attr:`options`; empty when none was named."""
+    opinions: tuple["Opinion", ...] = ()
+    """One per participant who gave one: their latest, in the order they were given."""
+    superseded_by: str | None = None
+    """The decision of the session that superseded this one."""
+    supersedes: tuple[str, ...] = ()
+    """The decisions of the session this one superseded."""
+
+    @property
+    def agreed(self) -> tuple[str, ...]:
+        """Who agrees with it, in the order they said so."""
+        return tuple(o.participant for o in self.opinions if o.stance == "agree")
+
+    @property
+    def objected(self) -> tuple[str, ...]:
+        """Who objects to it, in the order they said so."""
+        return tuple(o.participant for o in self.opinions if o.stance == "object")
+
+
+@dataclass(frozen=True, slots=True)
+class Opinion:
+    """A participant agreeing with or objecting to a decision, and why."""
+
+    participant: str
+    stance: Stance
+    why: str
+    at: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ KINDS = (
     "break_end",
     "decide",
     "amend",
+    "opinion",
+    "supersede",
     "commit",
     "lesson",
     "repeat",
@@ -157,6 +159,19 @@ def session_logs(draw: st.DrawFn, max_events: int = 60, allow_end: bool = True) 
                 decision_id=f"dec-{draw(st.integers(0, 5)):04d}",
                 status=draw(st.sampled_from(["accepted", "rejected", None])),
                 title=draw(st.sampled_from(["New title", None])),
+            )
+        elif kind == "opinion":
+            event = make(
+                ev.DecisionOpinion,
+                decision_id=f"dec-{draw(st.integers(0, 5)):04d}",
+                stance=draw(st.sampled_from(["agree", "object"])),
+                why=draw(st.sampled_from(["", "Fewer moving parts"])),
+            )
+        elif kind == "supersede":
+            event = make(
+                ev.DecisionSuperseded,
+                decision_id=f"dec-{draw(st.integers(0, 5)):04d}",
+                by=f"dec-{draw(st.integers(0, 5)):04d}",
             )
         elif kind == "commit":
             sha = draw(st.sampled_from(["a" * 40, "b" * 40, "c" * 40]))

@@ -48,11 +48,26 @@ def check_step(before: State, event: ev.Event, after: State) -> None:
         if earlier.away is not None and member.away is None and member.present:
             pytest.fail(f"{actor} said {member.id} was back")
     for decision in after.decisions.values():
+        earlier_decision = before.decisions.get(decision.id)
+        others = [o for o in decision.opinions if o.participant != actor]
+        if earlier_decision is not None:
+            assert others == [o for o in earlier_decision.opinions if o.participant != actor], (
+                f"{actor} changed someone's opinion"
+            )
         if decision.proposed_by == actor:
             continue
-        earlier_decision = before.decisions.get(decision.id)
         assert earlier_decision is not None, f"{actor} recorded a decision as someone else"
-        words = ("title", "context", "decision", "consequences", "status")
+        words = (
+            "title",
+            "context",
+            "decision",
+            "consequences",
+            "status",
+            "drivers",
+            "options",
+            "chosen",
+            "superseded_by",
+        )
         assert [getattr(decision, w) for w in words] == [
             getattr(earlier_decision, w) for w in words
         ], f"{actor} amended {decision.proposed_by}'s decision"
@@ -144,6 +159,12 @@ def refused(state: State, event: ev.Event) -> str:
                 decision_id="dec-ann-01",
                 decision="Use a flat file",
                 status="accepted",
+            ),
+            "decision 1 is Ann's to amend",
+        ),
+        (
+            ev.DecisionSuperseded(
+                id="forged-10", actor="mal", at=5, decision_id="dec-ann-01", by="dec-ann-01"
             ),
             "decision 1 is Ann's to amend",
         ),

@@ -215,3 +215,31 @@ def test_rotation_visits_everyone_in_order(size, turns, reorder_seed, how):
     start = order.index(first)
     expected = [order[(start + i) % size] for i in range(turns + 1)]
     assert drivers == expected
+
+
+@given(session_logs())
+def test_supersede_links_go_both_ways_and_never_round_in_a_circle(log):
+    state = fold(log)
+    for decision in state.decisions.values():
+        if decision.superseded_by is not None:
+            newer = state.decisions[decision.superseded_by]
+            assert decision.status == "superseded"
+            assert decision.id in newer.supersedes
+        for older in decision.supersedes:
+            assert state.decisions[older].superseded_by == decision.id
+        seen = {decision.id}
+        follow = decision
+        while follow.superseded_by is not None:
+            follow = state.decisions[follow.superseded_by]
+            assert follow.id not in seen, "a circle of supersedes"
+            seen.add(follow.id)
+
+
+@given(session_logs())
+def test_an_opinion_per_person_their_latest_and_they_took_part(log):
+    state = fold(log)
+    for decision in state.decisions.values():
+        people = [opinion.participant for opinion in decision.opinions]
+        assert len(people) == len(set(people))
+        assert set(people) <= set(decision.present)
+        assert set(decision.agreed).isdisjoint(decision.objected)

@@ -174,6 +174,96 @@ def test_decisions_keep_who_proposed_them_and_every_amendment(log):
     assert [(a.by, a.changed) for a in decision.amendments] == [("bob", ("status",))]
 
 
+def two_decisions(log: Log) -> State:
+    state = running_pair(log)
+    for number, title in ((1, "Use SQLite"), (2, "Use Postgres")):
+        decided = log(ev.DecisionRecorded, 20 + number, decision_id=f"dec-000{number}", title=title)
+        state = step(state, decided).state
+    return state
+
+
+def test_each_person_agrees_or_objects_once_and_may_change_their_mind(log):
+    state = two_decisions(log)
+    state = step(state, log(ev.DecisionOpinion, 30, decision_id="dec-0001", stance="agree")).state
+    objection = log(
+        ev.DecisionOpinion, 31, actor="bob", decision_id="dec-0001", stance="object", why="Locks"
+    )
+    state = step(state, objection).state
+    again = step(state, log(ev.DecisionOpinion, 32, decision_id="dec-0001", stance="agree"))
+    assert again.rejected == "that is already Ann's opinion of decision 1"
+    state = step(state, log(ev.DecisionOpinion, 33, decision_id="dec-0001", stance="object")).state
+    decision = state.decisions["dec-0001"]
+    assert decision.agreed == ()
+    assert decision.objected == ("bob", "ann")
+    assert [(o.participant, o.why, o.at) for o in decision.opinions] == [
+        ("bob", "Locks", 31),
+        ("ann", "", 33),
+    ]
+    missing = step(state, log(ev.DecisionOpinion, 34, decision_id="dec-0009", stance="agree"))
+    assert missing.rejected is not None
+
+
+def test_only_the_proposer_supersedes_and_the_links_go_both_ways(log):
+    state = two_decisions(log)
+    theirs = step(
+        state, log(ev.DecisionSuperseded, 30, actor="bob", decision_id="dec-0001", by="dec-0002")
+    )
+    assert theirs.rejected == "decision 1 is Ann's to amend"
+    state = step(state, log(ev.DecisionSuperseded, 31, decision_id="dec-0001", by="dec-0002")).state
+    older, newer = state.decisions_in_order()
+    assert (older.status, older.superseded_by, newer.supersedes) == (
+        "superseded",
+        "dec-0002",
+        ("dec-0001",),
+    )
+    assert [(a.by, a.at, a.changed) for a in older.amendments] == [("ann", 31, ("status",))]
+    twice = step(state, log(ev.DecisionSuperseded, 32, decision_id="dec-0001", by="dec-0002"))
+    assert twice.rejected == "decision 1 is already superseded by decision 2"
+    circle = step(state, log(ev.DecisionSuperseded, 33, decision_id="dec-0002", by="dec-0001"))
+    assert circle.rejected == "decision 1 is itself superseded, by way of 2"
+    itself = step(state, log(ev.DecisionSuperseded, 34, decision_id="dec-0002", by="dec-0002"))
+    assert itself.rejected == "decision 2 cannot supersede itself"
+
+
+def test_accepting_a_superseded_decision_again_drops_the_links(log):
+    state = two_decisions(log)
+    state = step(state, log(ev.DecisionSuperseded, 30, decision_id="dec-0001", by="dec-0002")).state
+    again = log(ev.DecisionAmended, 31, decision_id="dec-0001", status="accepted")
+    state = step(state, again).state
+    older, newer = state.decisions_in_order()
+    assert (older.status, older.superseded_by, newer.supersedes) == ("accepted", None, ())
+
+
+def test_a_decision_carries_its_drivers_and_options_and_the_chosen_one_stays_an_option(log):
+    state = running_pair(log)
+    options = (
+        ev.ConsideredOption(name="SQLite", pros=("One file",), cons=("One writer",)),
+        ev.ConsideredOption(name="Postgres", pros=("Many writers",)),
+    )
+    recorded = log(
+        ev.DecisionRecorded,
+        20,
+        decision_id="dec-0001",
+        title="Store",
+        drivers=("Nothing acknowledged is lost",),
+        options=options,
+        chosen="SQLite",
+    )
+    state = step(state, recorded).state
+    decision = state.decisions["dec-0001"]
+    assert (decision.drivers, decision.options, decision.chosen) == (
+        ("Nothing acknowledged is lost",),
+        options,
+        "SQLite",
+    )
+    with pytest.raises(ValueError, match="not one of the options"):
+        log(ev.DecisionRecorded, 21, decision_id="dec-0002", title="T", options=options, chosen="X")
+    unknown = step(state, log(ev.DecisionAmended, 22, decision_id="dec-0001", chosen="MySQL"))
+    assert unknown.rejected == "'MySQL' is not one of decision 1's options"
+    renamed = log(ev.DecisionAmended, 23, decision_id="dec-0001", options=options[1:])
+    assert step(state, renamed).state.decisions["dec-0001"].chosen == ""
+
+
 def test_a_commit_is_recorded_once(log):
     state = running_pair(log)
     commit = {"sha": "ab" * 20, "summary": "Add relay", "author": ev.Person(name="Ann")}
