@@ -26,7 +26,19 @@ BUILDERS: dict[str, Builder] = {
     "decide": lambda base, fields, view: ev.DecisionRecorded(
         **base, decision_id=new_id(), **fields
     ),
-    "amend": lambda base, fields, view: ev.DecisionAmended(**base, **_amendment(fields, view)),
+    "amend": lambda base, fields, view: ev.DecisionAmended(**base, **_about("amend", fields, view)),
+    "accept": lambda base, fields, view: _status("accept", "accepted", base, fields, view),
+    "reject": lambda base, fields, view: _status("reject", "rejected", base, fields, view),
+    "deprecate": lambda base, fields, view: _status("deprecate", "deprecated", base, fields, view),
+    "agree": lambda base, fields, view: ev.DecisionOpinion(
+        **base, stance="agree", **_about("agree", fields, view)
+    ),
+    "object": lambda base, fields, view: ev.DecisionOpinion(
+        **base, stance="object", **_about("object", fields, view)
+    ),
+    "supersede": lambda base, fields, view: ev.DecisionSuperseded(
+        **base, **_superseded(fields, view)
+    ),
     "start": _turn(ev.TurnStarted),
     "rotate": _turn(ev.RolesRotated),
     "skip": _turn(ev.TurnSkipped),
@@ -78,18 +90,37 @@ def command_event(command: dict[str, Any], view: State, actor: str, now: float) 
         raise CommandError(f"{name}: {error}") from None
 
 
-def _amendment(fields: dict[str, Any], view: State) -> dict[str, Any]:
-    """The decision is named by ``number`` (its place in the log: 1, 2, ...) or ``decision_id``."""
-    target = fields.get("decision_id", fields.get("number"))
-    if isinstance(target, int):
-        ordered = view.decisions_in_order()
-        if not 1 <= target <= len(ordered):
-            raise CommandError(f"amend: there is no decision number {target}")
-        target = ordered[target - 1].id
-    if not isinstance(target, str):
-        raise CommandError("amend: say which decision, with number (1, 2, ...) or decision_id")
+def _about(name: str, fields: dict[str, Any], view: State) -> dict[str, Any]:
+    """The decision is named by ``number`` (its place in the log: 1, 2, ...) or
+    ``decision_id``; the other fields are the command's own."""
+    target = _decision_id(name, fields.get("decision_id", fields.get("number")), view)
     changes = {key: value for key, value in fields.items() if key not in ("decision_id", "number")}
     return {"decision_id": target, **changes}
+
+
+def _decision_id(name: str, target: object, view: State) -> str:
+    if isinstance(target, int) and not isinstance(target, bool):
+        ordered = view.decisions_in_order()
+        if not 1 <= target <= len(ordered):
+            raise CommandError(f"{name}: there is no decision number {target}")
+        return ordered[target - 1].id
+    if not isinstance(target, str):
+        raise CommandError(f"{name}: say which decision, with number (1, 2, ...) or decision_id")
+    return target
+
+
+def _status(
+    name: str, status: str, base: dict[str, Any], fields: dict[str, Any], view: State
+) -> ev.Event:
+    return ev.DecisionAmended(**base, status=status, **_about(name, fields, view))
+
+
+def _superseded(fields: dict[str, Any], view: State) -> dict[str, Any]:
+    """``number`` (or ``decision_id``) is superseded by ``by``, a number or a decision id."""
+    if "by" not in fields:
+        raise CommandError("supersede: say which decision supersedes it, with by (a number)")
+    about = _about("supersede", fields, view)
+    return about | {"by": _decision_id("supersede", fields["by"], view)}
 
 
 def _someone(fields: dict[str, Any], view: State) -> dict[str, Any]:

@@ -24,6 +24,9 @@ def session() -> State:
         ev.DecisionRecorded(
             id="event-d1", actor="bob", at=NOW, decision_id="decision-1", title="Use SQLite"
         ),
+        ev.DecisionRecorded(
+            id="event-d2", actor="bob", at=NOW, decision_id="decision-2", title="Use Postgres"
+        ),
     ]
     return fold(ev.sequenced(event, seq, NOW) for seq, event in enumerate(events, start=1))
 
@@ -31,6 +34,12 @@ def session() -> State:
 CASES = [
     ({"cmd": "decide", "title": "Pair daily"}, "decision.recorded"),
     ({"cmd": "amend", "number": 1, "status": "accepted"}, "decision.amended"),
+    ({"cmd": "accept", "number": 1}, "decision.amended"),
+    ({"cmd": "reject", "number": 1}, "decision.amended"),
+    ({"cmd": "deprecate", "decision_id": "decision-1"}, "decision.amended"),
+    ({"cmd": "agree", "number": 1}, "decision.opinion"),
+    ({"cmd": "object", "number": 1, "why": "Locks"}, "decision.opinion"),
+    ({"cmd": "supersede", "number": 1, "by": 2}, "decision.superseded"),
     ({"cmd": "start"}, "turn.started"),
     ({"cmd": "rotate"}, "roles.rotated"),
     ({"cmd": "skip"}, "turn.skipped"),
@@ -80,6 +89,32 @@ def test_commands_aim_at_the_current_turn_and_decision() -> None:
     assert back.early
 
 
+def test_decide_takes_the_drivers_and_the_options_with_their_pros_and_cons() -> None:
+    command = {
+        "cmd": "decide",
+        "title": "Store the log",
+        "drivers": ["Nothing acknowledged is lost"],
+        "options": [
+            {"name": "SQLite", "pros": ["One file"], "cons": ["One writer"]},
+            {"name": "Postgres"},
+        ],
+        "chosen": "SQLite",
+    }
+    event = command_event(command, session(), "ann", NOW)
+    assert isinstance(event, ev.DecisionRecorded)
+    assert [(o.name, o.pros, o.cons) for o in event.options] == [
+        ("SQLite", ("One file",), ("One writer",)),
+        ("Postgres", (), ()),
+    ]
+    assert (event.drivers, event.chosen) == (("Nothing acknowledged is lost",), "SQLite")
+
+
+def test_supersede_names_both_decisions_by_number() -> None:
+    event = command_event({"cmd": "supersede", "number": 1, "by": 2}, session(), "bob", NOW)
+    assert isinstance(event, ev.DecisionSuperseded)
+    assert (event.decision_id, event.by) == ("decision-1", "decision-2")
+
+
 def test_extend_takes_any_duration_pairup_reads() -> None:
     view = session()
     for given, seconds in (("90s", 90), ("5m", 300), ("1h30m", 5400)):
@@ -113,6 +148,13 @@ def test_away_and_back_are_about_oneself_and_remove_names_someone_else() -> None
         ({"cmd": "away", "participant_id": "bob"}, "away:"),
         ({"cmd": "leave", "participant_id": "bob"}, "leave:"),
         ({"cmd": "pause", "turn": 3}, "pause:"),
+        ({"cmd": "agree"}, "agree: say which decision"),
+        ({"cmd": "object", "number": 3}, "object: there is no decision number 3"),
+        ({"cmd": "object", "number": 1, "stance": "agree"}, "object:"),
+        ({"cmd": "accept", "number": 1, "status": "rejected"}, "accept:"),
+        ({"cmd": "supersede", "number": 1}, "supersede: say which decision supersedes it"),
+        ({"cmd": "supersede", "number": 1, "by": 9}, "supersede: there is no decision number 9"),
+        ({"cmd": "decide", "title": "T", "options": [{"name": "A"}], "chosen": "B"}, "decide:"),
     ],
 )
 def test_a_command_that_cannot_be_an_event_says_why(command: dict, message: str) -> None:
