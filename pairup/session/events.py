@@ -200,7 +200,7 @@ class ConsideredOption(_Frozen):
     """An option the pair weighed, with what speaks for it and against it (MADR's
     "Considered Options" and "Pros and Cons of the Options")."""
 
-    name: Annotated[Title, AfterValidator(_one_line)]
+    name: Title
     pros: Annotated[tuple[Point, ...], Field(max_length=MAX_OPTIONS)] = ()
     cons: Annotated[tuple[Point, ...], Field(max_length=MAX_OPTIONS)] = ()
 
