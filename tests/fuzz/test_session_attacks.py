@@ -7,9 +7,9 @@ Each example is a session of its own on one relay (see :mod:`tests.fuzz.harness`
 it and records a decision, Bea joins, and Mallory, who holds the link, enters with her own key
 and joins. Mallory then publishes a random run of events about the others: joins for their
 ids (with other names, or claiming their keys), leaves, aways, backs, amendments of Vic's
-decision, ends, commits crediting names nobody joined with, each as herself, or in Vic's or
-Bea's name with her own signature, or with a ``stamped_at`` of its own as if re-seeded. Vic's
-and Bea's links must end up agreeing, with Vic and Bea as they were.
+decision and supersedes of it, ends, commits crediting names nobody joined with, each as
+herself, or in Vic's or Bea's name with her own signature, or with a ``stamped_at`` of its own
+as if re-seeded. Vic's and Bea's links must end up agreeing, with Vic and Bea as they were.
 
 Three attacks are left out, each with a test of its own in
 ``tests/integration/test_authority.py`` that is marked as a known gap: someone here saying
@@ -128,7 +128,8 @@ ends = st.builds(
     lambda actor, stamped: Attack("session.ended", actor, stamped=stamped), actors, stamps
 )
 amendments = st.builds(
-    lambda actor, stamped: Attack("decision.amended", actor, "vic", stamped=stamped),
+    lambda kind, actor, stamped: Attack(kind, actor, "vic", stamped=stamped),
+    st.sampled_from(["decision.amended", "decision.superseded"]),
     actors,
     stamps,
 )
@@ -164,6 +165,8 @@ def _event(attack: Attack, decision_id: str) -> ev.Event:
         return ev.ParticipantBack(**base, participant_id=attack.about)
     if attack.kind == "session.ended":
         return ev.SessionEnded(**base)
+    if attack.kind == "decision.superseded":
+        return ev.DecisionSuperseded(**base, decision_id=decision_id, by=decision_id)
     if attack.kind == "decision.amended":
         return ev.DecisionAmended(
             **base,
