@@ -63,5 +63,10 @@ def read(text: str) -> Marked | None:
     return Marked(text[:start], marker)
 
 
+def is_marker_line(line: str) -> bool:
+    """Whether ``line`` is a marker: an edit that must keep the marker last needs to know it."""
+    return _LINE.fullmatch(line.strip()) is not None
+
+
 def _digest(content: str) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()[:_DIGEST_LENGTH]

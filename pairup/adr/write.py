@@ -296,7 +296,7 @@ def _put(path: Path, text: str, judge: Judge, *, force: bool) -> Written:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        _replace(path, text)
+        replace_file(path, text)
         return Written(path, "created")
     try:
         existing: str | None = data.decode("utf-8").replace("\r\n", "\n")
@@ -306,12 +306,12 @@ def _put(path: Path, text: str, judge: Judge, *, force: bool) -> Written:
         return Written(path, "unchanged")
     reason = NOT_TEXT if existing is None else judge(existing)
     if reason is None:
-        _replace(path, text)
+        replace_file(path, text)
         return Written(path, "updated")
     if not force:
         return Written(path, "kept", reason)
     saved = _save(path, data)
-    _replace(path, text)
+    replace_file(path, text)
     return Written(path, "replaced", f"{reason}; that version is saved as {saved.name}", saved)
 
 
@@ -372,7 +372,7 @@ def _marked(directory: Path, session_id: str) -> dict[str, Path]:
     return found
 
 
-def _replace(path: Path, text: str) -> None:
+def replace_file(path: Path, text: str) -> None:
     """Write ``text`` in one step, so a file is never seen half written. The text goes first
     to a new file under a name nobody could have planted a link at (created exclusively), and
     the rename replaces whatever ``path`` is, a link included, rather than write through it."""

@@ -1,0 +1,235 @@
+"""``pairup adr``'s files: which ADR a reference names, and writing its new status and links.
+
+The text changes are :mod:`pairup.adr.lifecycle`'s; this module finds the files, the way an
+export places them (``adr.dir``, ``.adr-dir``, each format's folder), reads each file's format
+from the file itself, and writes inside the repository only, in one step (ADR 32).
+"""
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from pairup.adr import lifecycle
+from pairup.adr.lifecycle import Format, Ref
+from pairup.adr.write import DEFAULT_DIRS, Outside, Place, adr_place, confine, inside, replace_file
+
+_NUMBER = re.compile(r"(\d+)-")
+_NOT_ADRS = frozenset({"readme.md", "index.md", "template.md", "adr-template.md"})
+"""Files ADR folders hold beside the records: log4brains' index and template, a README."""
+READABLE = (
+    "a '## Status' section (adr-tools), YAML front matter with status: (MADR) "
+    "or a '- Status:' line under the title (log4brains)"
+)
+
+
+class EditError(Exception):
+    """Why an ADR was not changed, in one line the user can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Adr:
+    """An ADR file, its text and the format that text is in."""
+
+    path: Path
+    text: str
+    fmt: Format
+    shown: str
+    """The path as messages give it: relative to the repository."""
+
+    @property
+    def number(self) -> int | None:
+        found = _NUMBER.match(self.path.name)
+        return int(found.group(1)) if found else None
+
+    def ref_from(self, source: "Adr") -> Ref:
+        """This ADR as ``source`` links to it: by a path relative to ``source``'s folder."""
+        relative = Path(os.path.relpath(self.path, source.path.parent)).as_posix()
+        title = lifecycle.title_of(self.text, self.fmt)
+        return Ref(self.number, title, quote(relative), self.path.stem)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one command did to one file: "accepted", "superseded", "linked", "unchanged"…"""
+
+    adr: Adr
+    action: str
+    detail: str = ""
+
+
+def folders(repo: Path, fmt: str, configured: str) -> list[Place]:
+    """Where to look for a numbered or named ADR: the configured folder alone (``adr.dir``);
+    else ``fmt``'s folder (``.adr-dir`` for adr-tools), then the other formats' folders."""
+    if configured:
+        return [adr_place(repo, fmt, configured)]
+    places = [adr_place(repo, fmt)] + [adr_place(repo, other) for other in DEFAULT_DIRS]
+    unique: list[Place] = []
+    for place in places:
+        if place.path.resolve() not in {seen.path.resolve() for seen in unique}:
+            unique.append(place)
+    return unique
+
+
+def find(reference: str, places: list[Place], repo: Path, cwd: Path) -> Path:
+    """The ADR ``reference`` names: a path to one, its number (the ``NNNN-`` of its file
+    name), or the start of its file name or of its name after the number or date.
+
+    The first folder is searched first, then all the others together: a reference that fits
+    several files is refused with their names, as is one that fits none.
+    """
+    if "/" in reference or os.sep in reference or reference.endswith(".md"):
+        path = cwd / reference
+        if not path.is_file():
+            raise EditError(f"no ADR file {reference}")
+        return _within(path, repo)
+    first, *others = places
+    if inside(repo, first.path):
+        try:
+            confine(first, repo)
+        except Outside as error:
+            raise EditError(str(error)) from None
+    for group in ([first], others):
+        matches = [
+            path
+            for place in group
+            if inside(repo, place.path)
+            for path in _candidates(place.path)
+            if _fits(path.name, reference)
+        ]
+        if len(matches) == 1:
+            return _within(matches[0], repo)
+        if len(matches) > 1:
+            names = ", ".join(_shown(path, repo) for path in matches)
+            raise EditError(
+                f"{reference!r} fits more than one ADR ({names}); give more of its name, "
+                "or its path"
+            )
+    where = ", ".join(_shown(place.path, repo) for place in places)
+    raise EditError(
+        f"no ADR {reference} in {where}; give its number, the start of its file name, or its "
+        "path (adr.dir sets the folder)"
+    )
+
+
+def load(path: Path, repo: Path) -> Adr:
+    """The ADR at ``path``, in the format its text is in."""
+    shown = _shown(path, repo)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise EditError(f"{shown} is not UTF-8 text; pairup adr edits Markdown files") from None
+    except OSError as error:
+        raise EditError(f"cannot read {shown}: {error.strerror}") from None
+    fmt = lifecycle.detect(text)
+    if fmt is None:
+        raise EditError(f"{shown} has no status pairup can read: expected {READABLE}")
+    return Adr(path, text, fmt, shown)
+
+
+def set_status(adr: Adr, status: str) -> Change:
+    """``adr`` with its status ``status``; nothing written when it has it already."""
+    try:
+        text = lifecycle.set_status(adr.text, adr.fmt, status)
+    except lifecycle.Refused as error:
+        raise EditError(
+            f"{adr.shown} is not {status}: {error}; edit its status by hand to change that"
+        ) from None
+    except lifecycle.Unreadable as error:
+        raise EditError(f"{adr.shown} has no status pairup can read: {error}") from None
+    if text == adr.text:
+        return Change(adr, "unchanged", f"already {status}")
+    replace_file(adr.path, text)
+    return Change(adr, status)
+
+
+def supersede(old: Adr, new: Adr) -> list[Change]:
+    """``old`` superseded by ``new``, and ``new`` linking back: both checked before either is
+    written, so a refusal changes neither file."""
+    if old.path.resolve() == new.path.resolve():
+        raise EditError(f"{old.shown} cannot supersede itself; name two different ADRs")
+    try:
+        back = lifecycle.read_status(new.text, new.fmt)
+        if back.superseded_by is not None and lifecycle.names(
+            back.superseded_by, old.ref_from(new), new.fmt
+        ):
+            raise EditError(
+                f"{new.shown} is superseded by {old.shown}: the two would supersede each other"
+            )
+        superseded = lifecycle.supersede(old.text, old.fmt, new.ref_from(old))
+        linked = lifecycle.add_link(new.text, new.fmt, lifecycle.SUPERSEDES, old.ref_from(new))
+    except lifecycle.Refused as error:
+        raise EditError(
+            f"{old.shown} cannot be superseded by {new.shown}: {error}; edit its status by hand "
+            "to change that"
+        ) from None
+    except lifecycle.Unreadable as error:
+        raise EditError(f"an ADR has no status pairup can read: {error}") from None
+    return [
+        _write(old, superseded, "superseded", f"by {new.path.name}"),
+        _write(new, linked, "linked", f"supersedes {old.path.name}"),
+    ]
+
+
+def link(source: Adr, kind: str, target: Adr, reverse: str) -> list[Change]:
+    """``source`` linked to ``target`` as ``kind``, and ``target`` back as ``reverse``, as
+    adr-tools' ``adr link`` does."""
+    if source.path.resolve() == target.path.resolve():
+        raise EditError(f"{source.shown} cannot link to itself; name two different ADRs")
+    try:
+        forward = lifecycle.add_link(source.text, source.fmt, kind, target.ref_from(source))
+        backward = lifecycle.add_link(target.text, target.fmt, reverse, source.ref_from(target))
+    except lifecycle.Unreadable as error:
+        raise EditError(f"an ADR has no status pairup can read: {error}") from None
+    except ValueError as error:
+        raise EditError(str(error)) from None
+    return [
+        _write(source, forward, "linked", f"{kind} {target.path.name}"),
+        _write(target, backward, "linked", f"{reverse} {source.path.name}"),
+    ]
+
+
+def _write(adr: Adr, text: str, action: str, detail: str) -> Change:
+    if text == adr.text:
+        return Change(adr, "unchanged", detail)
+    replace_file(adr.path, text)
+    return Change(adr, action, detail)
+
+
+def _candidates(folder: Path) -> list[Path]:
+    try:
+        entries = sorted(folder.glob("*.md"))
+    except OSError:
+        return []
+    return [
+        path
+        for path in entries
+        if not path.name.startswith(".") and path.name.casefold() not in _NOT_ADRS
+    ]
+
+
+def _fits(name: str, reference: str) -> bool:
+    """Whether a file name is named by ``reference``: its number, or the start of its name
+    with or without its number or date."""
+    number = _NUMBER.match(name)
+    if reference.isdigit():
+        return number is not None and int(number.group(1)) == int(reference)
+    bare = name[number.end() :] if number else name
+    return name.startswith(reference) or bare.startswith(reference)
+
+
+def _within(path: Path, repo: Path) -> Path:
+    """``path`` once links are followed, refused unless it is inside the repository: pairup
+    adr writes where the export would, and nowhere else."""
+    if not inside(repo, path):
+        raise EditError(
+            f"{path} is outside the repository {repo.resolve()}; pairup adr edits ADRs inside it"
+        )
+    return path.resolve()
+
+
+def _shown(path: Path, repo: Path) -> str:
+    root = repo.resolve()
+    real = path.resolve() if path.exists() else path
+    return real.relative_to(root).as_posix() if real.is_relative_to(root) else str(path)
