@@ -1,0 +1,130 @@
+"""How ``why``, ``log`` and ``stats`` say a time, a length, a person and a decision, on a
+terminal and in JSON, so the three commands say them alike."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pairup import moment
+from pairup.duration import format_duration
+from pairup.history.adrs import AdrFiles, adr_status
+from pairup.history.facts import Credit, DecisionFacts, Sitting
+from pairup.history.text import shown
+
+
+def when(at: float | None) -> str:
+    """A time as this machine's clock shows it, to the minute, as ``pairup sessions`` does."""
+    local = moment.local(at)
+    return moment.UNKNOWN_TIME if local is None else local.strftime("%Y-%m-%d %H:%M")
+
+
+def day(at: float | None) -> str:
+    local = moment.local(at)
+    return moment.UNKNOWN_DATE if local is None else local.strftime("%Y-%m-%d")
+
+
+def iso(at: float | None) -> str | None:
+    """A time for scripts: ISO 8601 in UTC, or null when it cannot be believed."""
+    utc = moment.utc(at)
+    return None if utc is None else utc.isoformat().replace("+00:00", "Z")
+
+
+def span(seconds: float | None) -> str:
+    if seconds is None:
+        return moment.UNKNOWN_LENGTH
+    length, over = moment.capped(seconds)
+    return f"over {format_duration(length)}" if over else format_duration(length)
+
+
+def credit(person: Credit) -> str:
+    """``Name <email>`` for a terminal."""
+    return shown(f"{person.name} <{person.email}>" if person.email else person.name)
+
+
+def credit_json(person: Credit) -> dict[str, str]:
+    return {"name": person.name, "email": person.email}
+
+
+def participants(sitting: Sitting) -> str:
+    return ", ".join(shown(member.name) for member in sitting.members) or "-"
+
+
+def relative(path: Path, repo: Path) -> str:
+    """``path`` as a path from the repository's top, the way git shows paths."""
+    try:
+        return Path(os.path.relpath(path, repo)).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def adr_files(
+    sitting: Sitting, decision: DecisionFacts, adrs: AdrFiles, repo: Path
+) -> list[tuple[str, str | None]]:
+    """The decision's ADR files, from the repository's top, each with the status it gives."""
+    return [
+        (relative(path, repo), adr_status(path))
+        for path in adrs.get((sitting.session_id, decision.id), [])
+    ]
+
+
+def adr_lines(
+    sitting: Sitting, decision: DecisionFacts, adrs: AdrFiles, repo: Path, indent: str
+) -> list[str]:
+    """A line for each of the decision's ADR files, with the status the file gives."""
+    return [
+        f"{indent}ADR {shown(path)}" + (f" ({shown(said)})" if said else "")
+        for path, said in adr_files(sitting, decision, adrs, repo)
+    ]
+
+
+def opinions(sitting: Sitting, decision: DecisionFacts) -> str:
+    """Who agreed and who objected, when anyone said; empty when nobody did."""
+    said = []
+    if decision.agreed:
+        said.append("agreed: " + ", ".join(shown(sitting.name_of(p)) for p in decision.agreed))
+    if decision.objected:
+        objected = ", ".join(shown(sitting.name_of(p)) for p in decision.objected)
+        said.append(f"objected: {objected}")
+    return "; ".join(said)
+
+
+def status(sitting: Sitting, decision: DecisionFacts) -> str:
+    if decision.status == "superseded" and decision.superseded_by is not None:
+        by = next((d for d in sitting.decisions if d.id == decision.superseded_by), None)
+        if by is not None:
+            return f"superseded by #{by.number}"
+    return decision.status
+
+
+def decision_json(
+    sitting: Sitting, decision: DecisionFacts, adrs: AdrFiles, repo: Path
+) -> dict[str, Any]:
+    superseded_by = next(
+        (d.number for d in sitting.decisions if d.id == decision.superseded_by), None
+    )
+    return {
+        "id": decision.id,
+        "number": decision.number,
+        "title": decision.title,
+        "status": decision.status,
+        "recorded_at": iso(decision.at),
+        "proposed_by": sitting.name_of(decision.proposed_by),
+        "agreed": [sitting.name_of(p) for p in decision.agreed],
+        "objected": [sitting.name_of(p) for p in decision.objected],
+        "superseded_by": superseded_by,
+        "adrs": [
+            {"path": path, "status": said}
+            for path, said in adr_files(sitting, decision, adrs, repo)
+        ],
+    }
+
+
+def session_json(sitting: Sitting) -> dict[str, Any]:
+    return {
+        "id": sitting.session_id,
+        "title": sitting.title,
+        "started": iso(sitting.started),
+        "ended": iso(sitting.ended),
+        "seconds": sitting.length,
+        "participants": [{"name": m.name, "email": m.email} for m in sitting.members],
+    }
