@@ -300,6 +300,16 @@ def _styled(word: str, like: str) -> str:
     return word.lower()
 
 
+def _restated(old: str, value: str) -> str:
+    """A status value ``old`` saying ``value``: a status word (one of :data:`STATUSES`) takes
+    the place and case of the word ``old`` starts with, and the rest stays; anything else, a
+    supersede link, is the whole new value."""
+    word = _STATUS_WORD.match(old)
+    if word is None or value not in STATUSES:
+        return value
+    return _styled(value, word.group(1)) + old[word.end() :]
+
+
 def _metadata(line: str) -> re.Match[str]:
     bullet = _BULLET.fullmatch(line)
     assert bullet is not None
@@ -544,10 +554,8 @@ class _Text:
         found = _FRONT_STATUS.fullmatch(self.lines[index])
         assert found is not None
         old, style = _yaml_value(self.lines[index])
-        word = _STATUS_WORD.match(old)
-        shown = _styled(value, word.group(1)) if word and value in STATUSES else value
         start = found.start("value")
-        self.lines[index] = self.lines[index][:start] + _yaml_scalar(shown, style)
+        self.lines[index] = self.lines[index][:start] + _yaml_scalar(_restated(old, value), style)
 
     def set_metadata(self, key: str, value: str) -> None:
         index = self.metadata_index(key)
@@ -558,10 +566,8 @@ class _Text:
         found = _METADATA.fullmatch(bullet["rest"])
         assert found is not None
         old = found["value"]
-        word = _STATUS_WORD.match(old)
-        shown = _styled(value, word.group(1)) if word and value in STATUSES else value
         start = bullet.start("rest") + found.start("value")
-        self.lines[index] = line[:start] + shown + line[start + len(old) :]
+        self.lines[index] = line[:start] + _restated(old, value) + line[start + len(old) :]
 
     def _blank_before(self, at: int) -> bool:
         return at == 0 or not self.lines[at - 1].strip()

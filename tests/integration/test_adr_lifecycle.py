@@ -1,0 +1,353 @@
+"""``pairup adr accept|reject|deprecate|supersede|link`` on exported ADRs, through the real
+command line: each format's files change only in their status and link lines, adr-tools reads
+every state back (``adr list``, ``adr generate toc``, the supersede edge of ``adr generate
+graph``), MADR's front matter stays YAML, a re-export keeps the edited files, and every refusal
+is one line, a non-zero exit and no file changed.
+"""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pairup.adr import edit, lifecycle
+from pairup.adr.export import Where, export
+from pairup.adr.markdown import inline
+from pairup.journal import JournalInfo
+from pairup.session import events as ev
+from tests.export_kit import Clock, adr_tools, make_repo, record_session
+from tests.hostile import CORPUS, fit
+
+from .test_git_commits import ann_env, pairup
+
+SESSION = "s-life"
+FOLDERS = {"adr": "doc/adr", "madr": "docs/decisions", "log4brains": "docs/adr"}
+TITLES = ["Use SQLite", "Use Postgres", "Rotate often", "Keep a journal"]
+
+
+def session(titles: list[str]) -> list[ev.Event]:
+    clock = Clock()
+    return [
+        clock(ev.SessionOpened, 0, title="Life"),
+        clock(ev.ParticipantJoined, 0, participant=ev.Participant(id="ann", name="Ann")),
+        clock(
+            ev.ParticipantJoined, 1, actor="bob", participant=ev.Participant(id="bob", name="Bob")
+        ),
+        clock(ev.TurnStarted, 2, turn=1),
+        *(
+            clock(ev.DecisionRecorded, 10 + n, decision_id=f"dec-{n:04d}", title=title)
+            for n, title in enumerate(titles, start=1)
+        ),
+    ]
+
+
+class Repo:
+    """A repository holding a session's decisions exported in one format."""
+
+    def __init__(self, tmp_path: Path, fmt: str, titles: list[str] = TITLES) -> None:
+        self.path = Path(make_repo(tmp_path / "repo").workdir)
+        self.env = ann_env(tmp_path)
+        self.fmt = fmt
+        self.home = tmp_path
+        self.info: JournalInfo = record_session(tmp_path / "data", SESSION, session(titles))
+        self.export()
+        self.folder = self.path / FOLDERS[fmt]
+
+    def export(self) -> dict[str, str]:
+        written = export(self.info, self.fmt, Where(repo=self.path), record=False, now=0.0)
+        return {item.path.name: item.action for item in written}
+
+    def adrs(self) -> list[Path]:
+        return sorted(self.folder.glob("*.md"))
+
+    def file(self, index: int) -> Path:
+        return self.adrs()[index - 1]
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return pairup(self.path, self.env, "adr", *args)
+
+    def ok(self, *args: str) -> list[str]:
+        done = self.run(*args)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+        return done.stdout.splitlines()
+
+    def refused(self, *args: str) -> str:
+        before = {path: path.read_bytes() for path in self.adrs()}
+        done = self.run(*args)
+        assert done.returncode != 0
+        assert done.stdout == ""
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("pairup: ")
+        assert {path: path.read_bytes() for path in self.adrs()} == before
+        return done.stderr
+
+
+def reference(repo: Repo, index: int) -> str:
+    """How a person names the ``index``-th ADR: its number, or (log4brains' dated files) the
+    start of its slug."""
+    if repo.fmt != "log4brains":
+        return str(index)
+    return repo.file(index).name.split("-", 1)[1][:6]
+
+
+def unchanged_but_status(before: str, after: str) -> list[tuple[str, str]]:
+    """The lines that differ, which must be the same lines in number and place."""
+    old, new = before.split("\n"), after.split("\n")
+    assert len(old) == len(new)
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+
+
+STATUS_LINES = {
+    "adr": "{Word}",
+    "madr": "status: {word}",
+    "log4brains": "- Status: {word}",
+}
+
+
+@pytest.mark.parametrize("fmt", FOLDERS)
+@pytest.mark.parametrize(
+    ("command", "word"),
+    [("accept", "accepted"), ("reject", "rejected"), ("deprecate", "deprecated")],
+)
+def test_a_status_command_changes_the_status_line_alone_and_once(tmp_path, fmt, command, word):
+    repo = Repo(tmp_path, fmt)
+    path = repo.file(1)
+    before = path.read_text(encoding="utf-8")
+    said = repo.ok(command, reference(repo, 1))
+    assert said == [f"{word:>10}  {path.relative_to(repo.path).as_posix()}"]
+    after = path.read_text(encoding="utf-8")
+    proposed = STATUS_LINES[fmt].format(Word="Proposed", word="proposed")
+    expected = STATUS_LINES[fmt].format(Word=word.capitalize(), word=word)
+    assert unchanged_but_status(before, after) == [(proposed, expected)]
+    again = repo.ok(command, reference(repo, 1))
+    assert again == [
+        f"{'unchanged':>10}  {path.relative_to(repo.path).as_posix()}  (already {word})"
+    ]
+    assert path.read_text(encoding="utf-8") == after
+    assert repo.export()[path.name] == "kept"
+    assert path.read_text(encoding="utf-8") == after
+
+
+@pytest.mark.parametrize("fmt", FOLDERS)
+def test_supersede_links_both_files_and_a_re_export_keeps_them(tmp_path, fmt):
+    repo = Repo(tmp_path, fmt)
+    old, new = repo.file(1), repo.file(2)
+    said = repo.ok("supersede", reference(repo, 1), "--by", reference(repo, 2))
+    shown = [path.relative_to(repo.path).as_posix() for path in (old, new)]
+    assert said == [
+        f"{'superseded':>10}  {shown[0]}  (by {new.name})",
+        f"{'linked':>10}  {shown[1]}  (supersedes {old.name})",
+    ]
+    old_text, new_text = old.read_text(encoding="utf-8"), new.read_text(encoding="utf-8")
+    if fmt == "adr":
+        assert (
+            "\n## Status\n\nSuperseded by [2. Use Postgres](0002-use-postgres.md)\n\n" in old_text
+        )
+        assert "\nProposed\n\nSupersedes [1. Use SQLite](0001-use-sqlite.md)\n\n" in new_text
+    elif fmt == "madr":
+        assert yaml.safe_load(old_text.split("---\n")[1])["status"] == "superseded by ADR-0002"
+        assert (
+            "\n## More Information\n\nSupersedes [ADR-0001: Use SQLite](0001-use-sqlite.md)\n\n"
+            in new_text
+        )
+    else:
+        assert f"\n- Status: superseded by [{new.stem}]({new.name})\n" in old_text
+        assert f"\n## Links\n\n- Supersedes [{old.stem}]({old.name})\n\n<!-- pairup:" in new_text
+    for text in (old_text, new_text):
+        assert text.rstrip("\n").rsplit("\n", 1)[-1].startswith("<!-- pairup: session=s-life ")
+    again = repo.ok("supersede", reference(repo, 1), "--by", reference(repo, 2))
+    assert [line.split()[0] for line in again] == ["unchanged", "unchanged"]
+    actions = repo.export()
+    assert actions[old.name] == actions[new.name] == "kept"
+    assert len(repo.adrs()) == len(TITLES)
+
+
+def test_adr_tools_reads_every_state_pairup_adr_writes(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    repo.ok("accept", "1")
+    repo.ok("reject", "3")
+    repo.ok("deprecate", "4")
+    repo.ok("supersede", "1", "--by", "2")
+    repo.ok("link", "4", "Amends", "2", "Amended by")
+    listed = adr_tools(repo.path, repo.home, "list").split()
+    assert listed == [path.relative_to(repo.path).as_posix() for path in repo.adrs()]
+    toc = adr_tools(repo.path, repo.home, "generate", "toc")
+    for number, title in enumerate(TITLES, start=1):
+        path = repo.file(number)
+        assert f"* [{number}. {title}]({path.name})" in toc
+    graph = adr_tools(repo.path, repo.home, "generate", "graph")
+    assert '  _2 -> _1 [label="Supersedes", weight=0]' in graph.splitlines()
+    assert '  _4 -> _2 [label="Amends", weight=0]' in graph.splitlines()
+    statuses = {number: adr_tools_status(repo.file(number)) for number in range(1, len(TITLES) + 1)}
+    assert statuses == {
+        1: ["Superseded by [2. Use Postgres](0002-use-postgres.md)"],
+        2: [
+            "Proposed",
+            "Supersedes [1. Use SQLite](0001-use-sqlite.md)",
+            "Amended by [4. Keep a journal](0004-keep-a-journal.md)",
+        ],
+        3: ["Rejected"],
+        4: ["Deprecated", "Amends [2. Use Postgres](0002-use-postgres.md)"],
+    }
+
+
+def adr_tools_status(path: Path) -> list[str]:
+    """The status lines as adr-tools' ``_adr_status`` reads them."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    start = lines.index("## Status")
+    found = []
+    for line in lines[start + 1 :]:
+        if line.startswith("#"):
+            break
+        if line.strip():
+            found.append(line)
+    return found
+
+
+def test_an_adr_superseded_with_pairup_reads_as_one_superseded_with_adr_new_s(tmp_path):
+    """The same status and links as ``adr new -s``, once adr-tools' own "Accepted" is set."""
+    theirs = Repo(tmp_path / "theirs", "adr", TITLES[:1])
+    accepted = theirs.file(1).read_text().replace("\nProposed\n", "\nAccepted\n")
+    theirs.file(1).write_text(accepted)
+    adr_tools(theirs.path, theirs.home, "new", "-s", "1", "Use", "Postgres")
+    ours = Repo(tmp_path / "ours", "adr", TITLES[:1])
+    adr_tools(ours.path, ours.home, "new", "Use", "Postgres")
+    ours.ok("accept", "1")
+    ours.ok("supersede", "1", "--by", "2")
+    for name in ("0001-use-sqlite.md", "0002-use-postgres.md"):
+        assert (ours.folder / name).read_text() == (theirs.folder / name).read_text()
+
+
+def test_a_persons_edits_and_crlf_line_ends_are_kept(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    path = repo.file(1)
+    edited = path.read_text(encoding="utf-8").replace("## Context", "Our own note.\n\n## Context")
+    path.write_bytes(edited.replace("\n", "\r\n").encode("utf-8"))
+    repo.ok("accept", "1")
+    assert path.read_bytes() == edited.replace("\nProposed\n", "\nAccepted\n").replace(
+        "\n", "\r\n"
+    ).encode("utf-8")
+    repo.ok("supersede", "1", "--by", "2")
+    assert (
+        b"\r\n\r\nSuperseded by [2. Use Postgres](0002-use-postgres.md)\r\n\r\n"
+        in path.read_bytes()
+    )
+    assert b"\n" not in path.read_bytes().replace(b"\r\n", b"")
+
+
+@pytest.mark.parametrize("fmt", FOLDERS)
+def test_the_format_is_read_from_the_file_not_the_setting(tmp_path, fmt):
+    repo = Repo(tmp_path, fmt)
+    path = repo.file(1).relative_to(repo.path).as_posix()
+    other = next(f for f in FOLDERS if f != fmt)
+    repo.ok("accept", path, "--format", other)
+    assert lifecycle.read_status(repo.file(1).read_text(), fmt).is_("accepted")
+
+
+def test_adr_dir_names_the_folder(tmp_path):
+    repo = Repo(tmp_path, "madr")
+    moved = repo.path / "architecture"
+    (repo.path / "docs/decisions").rename(moved)
+    repo.ok("accept", "2", "--dir", "architecture")
+    assert "status: accepted" in (moved / "0002-use-postgres.md").read_text()
+    assert "no ADR 2 in architecture" in repo.refused("accept", "2", "--dir", "elsewhere").replace(
+        "elsewhere", "architecture"
+    )
+
+
+def test_link_writes_both_ways_like_adr_link(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    said = repo.ok("link", "3", "Amends", "1", "Amended by")
+    assert [line.split()[0] for line in said] == ["linked", "linked"]
+    assert (
+        "\nProposed\n\nAmends [1. Use SQLite](0001-use-sqlite.md)\n\n" in repo.file(3).read_text()
+    )
+    assert (
+        "\nProposed\n\nAmended by [3. Rotate often](0003-rotate-often.md)\n\n"
+        in repo.file(1).read_text()
+    )
+
+
+# Refusals: one line, a non-zero exit, nothing written
+
+
+def test_refusals(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    assert "no ADR 9 in doc/adr" in repo.refused("accept", "9")
+    assert "fits more than one ADR" in repo.refused("accept", "use")
+    assert "cannot supersede itself" in repo.refused("supersede", "1", "--by", "1")
+    repo.ok("supersede", "1", "--by", "2")
+    said = repo.refused("supersede", "1", "--by", "3")
+    assert "already" in said
+    assert "Superseded by [2. Use Postgres]" in said
+    assert "is not accepted" in repo.refused("accept", "1")
+    assert "would supersede each other" in repo.refused("supersede", "2", "--by", "1")
+    (repo.folder / "0005-notes.md").write_text("# 5. Notes\n\nNo status here.\n")
+    said = repo.refused("accept", "5")
+    assert "has no status pairup can read: expected a '## Status' section (adr-tools)" in said
+    (repo.folder / "0006-bytes.md").write_bytes(b"\xff\xfe## Status\n")
+    assert "not UTF-8 text" in repo.refused("accept", "6")
+    assert "no ADR file" in repo.refused("accept", "doc/adr/0009-none.md")
+
+
+def test_a_path_outside_the_repository_is_refused(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    outside = tmp_path / "outside.md"
+    outside.write_text("# 1. Out\n\n## Status\n\nProposed\n")
+    assert "outside the repository" in repo.refused("accept", str(outside))
+    assert outside.read_text() == "# 1. Out\n\n## Status\n\nProposed\n"
+    (repo.path / "doc/adr/0009-link.md").symlink_to(outside)
+    assert "outside the repository" in repo.refused("accept", "9")
+    assert outside.read_text() == "# 1. Out\n\n## Status\n\nProposed\n"
+
+
+def test_outside_a_repository_it_says_so(tmp_path):
+    env = ann_env(tmp_path)
+    elsewhere = tmp_path / "not-a-repo"
+    elsewhere.mkdir()
+    done = pairup(elsewhere, env, "adr", "accept", "1")
+    assert done.returncode != 0
+    assert "not inside a git repository" in done.stderr
+
+
+def test_help_gives_examples(tmp_path):
+    done = pairup(tmp_path, ann_env(tmp_path), "adr", "--help")
+    assert done.returncode == 0
+    assert "pairup adr supersede 2 --by 5" in done.stdout
+    for action in ("accept", "reject", "deprecate", "supersede", "link"):
+        helped = pairup(tmp_path, ann_env(tmp_path), "adr", action, "--help")
+        assert helped.returncode == 0
+        assert f"usage: pairup adr {action}" in helped.stdout
+    bare = pairup(tmp_path, ann_env(tmp_path), "adr")
+    assert bare.returncode != 0
+    assert "name an action" in bare.stderr
+
+
+# Hostile titles
+
+
+@pytest.mark.parametrize("key", sorted(CORPUS))
+def test_hostile_titles_stay_text_in_every_format(tmp_path, key):
+    title = fit(CORPUS[key], 200)
+    for fmt in FOLDERS:
+        repo = Repo(tmp_path / fmt, fmt, [title, title])
+        old, new = (edit.load(path, repo.path) for path in repo.adrs())
+        edit.supersede(old, new)
+        edit.set_status(edit.load(new.path, repo.path), "accepted")
+        old_text, new_text = old.path.read_text(), new.path.read_text()
+        escaped = inline(title) or "(no title)"
+        if fmt == "madr":
+            assert yaml.safe_load(old_text.split("---\n")[1])["status"] == "superseded by ADR-0002"
+            assert yaml.safe_load(new_text.split("---\n")[1])["status"] == "accepted"
+            assert f"Supersedes [ADR-0001: {escaped}](0001-" in new_text
+        elif fmt == "adr":
+            assert f"Superseded by [2. {escaped}](0002-" in old_text
+            graph = adr_tools(repo.path, repo.home, "generate", "graph")
+            assert '  _2 -> _1 [label="Supersedes", weight=0]' in graph.splitlines()
+            listed = adr_tools(repo.path, repo.home, "list").split()
+            assert len(listed) == 2
+        else:
+            assert re.search(r"\n- Status: superseded by \[\S+\]\(\S+\.md\)\n", old_text)
