@@ -138,7 +138,9 @@ def _why(args: argparse.Namespace) -> int:
     found = gather(config.data_dir, repo, config.adr.record_dir)
     _warn(found.problems)
     reasons = explain(blamed, found.sessions)
-    adrs = find_adr_files(adr_folders(repo, config.adr.dir))
+    # The ADR folders are read only when there are decisions to find files for.
+    wanted = any(reason.decisions for reason in reasons)
+    adrs = find_adr_files(adr_folders(repo, config.adr.dir)) if wanted else {}
     if args.json:
         print(json.dumps(to_json(path, line, reasons, adrs, repo), ensure_ascii=False, indent=2))
     else:

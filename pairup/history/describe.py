@@ -3,13 +3,15 @@ terminal and in JSON, so the three commands say them alike."""
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pairup import moment
 from pairup.duration import format_duration
-from pairup.history.adrs import AdrFiles, adr_status
 from pairup.history.facts import Credit, DecisionFacts, Sitting
 from pairup.history.text import shown
+
+if TYPE_CHECKING:
+    from pairup.history.adrs import AdrFiles
 
 
 def when(at: float | None) -> str:
@@ -58,9 +60,12 @@ def relative(path: Path, repo: Path) -> str:
 
 
 def adr_files(
-    sitting: Sitting, decision: DecisionFacts, adrs: AdrFiles, repo: Path
+    sitting: Sitting, decision: DecisionFacts, adrs: "AdrFiles", repo: Path
 ) -> list[tuple[str, str | None]]:
     """The decision's ADR files, from the repository's top, each with the status it gives."""
+    # Imported here: the ADR code loads the session core, which stats does without.
+    from pairup.history.adrs import adr_status
+
     return [
         (relative(path, repo), adr_status(path))
         for path in adrs.get((sitting.session_id, decision.id), [])
@@ -68,7 +73,7 @@ def adr_files(
 
 
 def adr_lines(
-    sitting: Sitting, decision: DecisionFacts, adrs: AdrFiles, repo: Path, indent: str
+    sitting: Sitting, decision: DecisionFacts, adrs: "AdrFiles", repo: Path, indent: str
 ) -> list[str]:
     """A line for each of the decision's ADR files, with the status the file gives."""
     return [
@@ -97,7 +102,7 @@ def status(sitting: Sitting, decision: DecisionFacts) -> str:
 
 
 def decision_json(
-    sitting: Sitting, decision: DecisionFacts, adrs: AdrFiles, repo: Path
+    sitting: Sitting, decision: DecisionFacts, adrs: "AdrFiles", repo: Path
 ) -> dict[str, Any]:
     superseded_by = next(
         (d.number for d in sitting.decisions if d.id == decision.superseded_by), None

@@ -202,14 +202,15 @@ def _save_files(git_dir: Path | None, files: Mapping[str, list[str]]) -> None:
 def _git(
     repo: Path, args: list[str], stdin: str | None = None
 ) -> subprocess.CompletedProcess[bytes]:
-    """git in ``repo``, its messages in English so they read the same to everyone."""
+    """git in ``repo``, its messages in English so they read the same to everyone, and every
+    path taken as the name it is (``:``, ``*`` or ``[`` in a name are not pathspec magic)."""
     try:
         return subprocess.run(
             ["git", *args],
             cwd=repo,
             input=None if stdin is None else stdin.encode("ascii"),
             capture_output=True,
-            env={**os.environ, "LC_ALL": "C"},
+            env={**os.environ, "LC_ALL": "C", "GIT_LITERAL_PATHSPECS": "1"},
             check=False,
         )
     except FileNotFoundError:

@@ -7,17 +7,21 @@ that pairup cannot believe (:func:`pairup.moment.known`) count for nothing rathe
 century. Weeks are ISO weeks in UTC, so every machine counts the same week the same way.
 """
 
+import functools
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from pairup import moment
 from pairup.history.facts import Sitting, Span
 from pairup.history.people import credit_key, member_key, names
 
 WEEK = 7 * 24 * 3600
+_MONDAY = 4 * 24 * 3600
+"""1970-01-05 00:00 UTC, a Monday: ISO weeks start a whole number of weeks from it."""
 TOP = "."
 """The top-level "directory" of the files at the top of the repository."""
 
@@ -116,20 +120,23 @@ def week_of(at: float) -> str:
     return f"{year}-W{week:02d}"
 
 
+@functools.cache
+def _week_label(index: int) -> str:
+    return week_of(_MONDAY + index * WEEK)
+
+
 def by_week(start: float, end: float) -> list[tuple[str, float]]:
-    """The seconds from ``start`` to ``end`` in each ISO week they fall in."""
+    """The seconds from ``start`` to ``end`` in each ISO week they fall in. Weeks are counted
+    from a Monday at midnight UTC, with no calendar arithmetic: a stats run splits thousands of
+    stints."""
     if not (moment.known(start) and moment.known(end)) or end <= start:
         return []
-    day = datetime.fromtimestamp(start, tz=UTC)
-    monday = (day - timedelta(days=day.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    boundary = monday.timestamp() + WEEK
     parts = []
     while start < end:
-        stop = min(end, boundary)
-        parts.append((week_of(start), stop - start))
-        start, boundary = stop, boundary + WEEK
+        index = math.floor((start - _MONDAY) / WEEK)
+        stop = min(end, _MONDAY + (index + 1) * WEEK)
+        parts.append((_week_label(index), stop - start))
+        start = stop
     return parts
 
 

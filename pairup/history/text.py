@@ -19,6 +19,8 @@ NARROWEST = 6
 
 def cells(text: str) -> int:
     """How many terminal cells ``text`` takes."""
+    if text.isascii():
+        return len(text)
     return sum(_width(char) for char in text)
 
 
