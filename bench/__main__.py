@@ -37,6 +37,7 @@ BENCHMARKS = (
     "sealing",
     "rotation",
     "handover",
+    "history",
 )
 """In the order of the table: the relay and its limits under a flood, then start-up and screen,
 git, the core and its signatures, the pair."""
