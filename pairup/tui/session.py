@@ -34,7 +34,7 @@ from pairup.session import events as ev
 from pairup.session import timer
 from pairup.session.reduce import amend_refused, end_refused, take_out_refused
 from pairup.session.rotation import next_driver
-from pairup.session.state import Member, State
+from pairup.session.state import Decision, Member, State
 from pairup.tui import text
 from pairup.tui.shown import (
     CommitPreview,
@@ -42,6 +42,8 @@ from pairup.tui.shown import (
     DecisionRow,
     HandoverRow,
     KnockRow,
+    OpinionRow,
+    OptionRow,
     RosterRow,
     Snapshot,
 )
@@ -175,22 +177,7 @@ class Participation:
                 )
                 for member in view.members
             ),
-            decisions=tuple(
-                DecisionRow(
-                    id=decision.id,
-                    number=decision.number,
-                    title=decision.title,
-                    context=decision.context,
-                    decision=decision.decision,
-                    consequences=decision.consequences,
-                    status=decision.status,
-                    by=_name(view, decision.proposed_by),
-                    at=decision.proposed_at,
-                    amendments=len(decision.amendments),
-                    amend_refused=amend_refused(view, self.me.id, decision) or "",
-                )
-                for decision in view.decisions_in_order()
-            ),
+            decisions=tuple(self._decision_row(view, d) for d in view.decisions_in_order()),
             commits=tuple(
                 CommitRow(
                     sha=record.sha,
@@ -212,6 +199,42 @@ class Participation:
             watching=link.watching_only,
             host=link.host == self.me.id,
             handover=self._handover_row(view),
+        )
+
+    def _decision_row(self, view: State, decision: Decision) -> DecisionRow:
+        """A decision as the list and its form show it: links by number, opinions by name."""
+        return DecisionRow(
+            id=decision.id,
+            number=decision.number,
+            title=decision.title,
+            context=decision.context,
+            decision=decision.decision,
+            consequences=decision.consequences,
+            status=decision.status,
+            by=_name(view, decision.proposed_by),
+            at=decision.proposed_at,
+            amendments=len(decision.amendments),
+            amend_refused=amend_refused(view, self.me.id, decision) or "",
+            drivers=decision.drivers,
+            options=tuple(
+                OptionRow(option.name, option.pros, option.cons) for option in decision.options
+            ),
+            chosen=decision.chosen,
+            opinions=tuple(
+                OpinionRow(
+                    _name(view, opinion.participant),
+                    opinion.stance,
+                    opinion.why,
+                    you=opinion.participant == self.me.id,
+                )
+                for opinion in decision.opinions
+            ),
+            superseded_by=_number(view, decision.superseded_by),
+            supersedes=tuple(
+                number
+                for older in decision.supersedes
+                if (number := _number(view, older)) is not None
+            ),
         )
 
     def _handover_row(self, view: State) -> HandoverRow | None:
@@ -268,8 +291,13 @@ class Participation:
         summary.append(f"\nDecisions ({len(decisions)})\n", style="bold")
         for decision in decisions:
             summary.append(
-                f"  {decision.number}. {printable(decision.title)} ({decision.status})\n"
+                f"  {decision.number}. {printable(decision.title)} "
+                f"({_status_line(view, decision)})\n"
             )
+            for stance, who in (("agreed", decision.agreed), ("objected", decision.objected)):
+                if who:
+                    names = ", ".join(_shown_name(view, participant) for participant in who)
+                    summary.append(f"     {stance}: {names}\n")
         commits = view.commits_in_order()
         summary.append(f"\nCommits ({len(commits)})\n", style="bold")
         for record in commits:
@@ -494,6 +522,21 @@ def _whole_seconds(seconds: float | None) -> float | None:
 def _shown_name(view: State, participant_id: str) -> str:
     """A name as the end screen shows it: visible controls, at most 40 cells."""
     return fit(printable(_name(view, participant_id)), 40)
+
+
+def _status_line(view: State, decision: Decision) -> str:
+    """A decision's status with the decisions it is linked to: "superseded by 3"."""
+    line = decision.status
+    if (newer := _number(view, decision.superseded_by)) is not None:
+        line += f" by {newer}"
+    older = [str(_number(view, d)) for d in decision.supersedes]
+    return f"{line}, supersedes {', '.join(older)}" if older else line
+
+
+def _number(view: State, decision_id: str | None) -> int | None:
+    """A decision's number in the log, for a link to it."""
+    decision = view.decisions.get(decision_id) if decision_id is not None else None
+    return decision.number if decision is not None else None
 
 
 def _name(view: State, participant_id: str | None) -> str:

@@ -21,6 +21,26 @@ class RosterRow:
 
 
 @dataclass(frozen=True, slots=True)
+class OptionRow:
+    """An option the pair weighed, with what speaks for it and against it."""
+
+    name: str
+    pros: tuple[str, ...] = ()
+    cons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpinionRow:
+    """Someone's latest word on a decision: whether they agree, and why."""
+
+    name: str
+    stance: str
+    """agree or object"""
+    why: str
+    you: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DecisionRow:
     id: str
     number: int
@@ -34,6 +54,24 @@ class DecisionRow:
     amendments: int
     amend_refused: str = ""
     """Why this participant may not amend it (it is someone else's), empty if they may."""
+    drivers: tuple[str, ...] = ()
+    options: tuple[OptionRow, ...] = ()
+    chosen: str = ""
+    """The name of the option taken, one of :attr:`options`; empty when none was named."""
+    opinions: tuple[OpinionRow, ...] = ()
+    """One per participant who gave one, in the order they were given."""
+    superseded_by: int | None = None
+    """The number of the decision that superseded this one."""
+    supersedes: tuple[int, ...] = ()
+    """The numbers of the decisions this one superseded."""
+
+    @property
+    def agreed(self) -> tuple[OpinionRow, ...]:
+        return tuple(o for o in self.opinions if o.stance == "agree")
+
+    @property
+    def objected(self) -> tuple[OpinionRow, ...]:
+        return tuple(o for o in self.opinions if o.stance == "object")
 
 
 @dataclass(frozen=True, slots=True)
