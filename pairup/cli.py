@@ -34,6 +34,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 Handler = Callable[[argparse.Namespace], int]
+CommandMaker = Callable[[str, str, str, Handler], "Command"]
+"""Adds a subcommand: its name, its one-line summary, its description, its handler."""
 
 
 class UserError(Exception):
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _sessions(args: argparse.Namespace) -> int:
     from pairup.sessions import format_sessions, summarise_sessions
 
-    config = _load_config(args).config
+    config = load_settings(args).config
     summaries, problems = summarise_sessions(config.data_dir)
     for problem in problems:
         print(f"pairup: warning: {problem}", file=sys.stderr)
@@ -132,7 +134,7 @@ def _plan(args: argparse.Namespace, join_text: str | None) -> _Plan:
     from pairup.protocol import JoinLink, LinkError
     from pairup.session.events import Person
 
-    config = _load_config(args).config
+    config = load_settings(args).config
     chaos = _chaos_spec(args)
     if chaos is not None and config.relay.url:
         raise UserError(
@@ -580,7 +582,7 @@ def _export(args: argparse.Namespace) -> int:
     from pairup.git.live import toplevel
     from pairup.printable import printable
 
-    config = _load_config(args).config
+    config = load_settings(args).config
     start = Path(args.repo) if args.repo else Path.cwd()
     repo = toplevel(start)
     if repo is None:
@@ -633,7 +635,7 @@ def _relay(args: argparse.Namespace) -> int:
     from pairup.relay.limits import LimitError, parse_limits
     from pairup.relay.run import run_relay
 
-    config = _load_config(args).config
+    config = load_settings(args).config
     if bool(args.cert) != bool(args.key):
         raise UserError("give both --cert and --key to serve wss://, or neither for ws://")
     if args.cert and args.self_signed:
@@ -693,11 +695,11 @@ def _relay(args: argparse.Namespace) -> int:
 def _config(args: argparse.Namespace) -> int:
     from pairup.config import describe
 
-    print(describe(_load_config(args)), end="")
+    print(describe(load_settings(args)), end="")
     return EXIT_OK
 
 
-def _load_config(args: argparse.Namespace) -> "LoadedConfig":
+def load_settings(args: argparse.Namespace) -> "LoadedConfig":
     """Settings from every layer, with this command's flags on top."""
     from pairup.config import ConfigError, load_config
 
@@ -741,7 +743,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pairup {__version__}")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
 
-    def command(name: str, summary: str, description: str, handler: Handler) -> _Command:
+    def command(name: str, summary: str, description: str, handler: Handler) -> Command:
         sub = commands.add_parser(
             name,
             help=summary,
@@ -749,7 +751,7 @@ def _build_parser() -> argparse.ArgumentParser:
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.set_defaults(handler=handler, config_flags={})
-        return _Command(sub)
+        return Command(sub)
 
     start = command(
         "start",
@@ -894,6 +896,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     hook.parser.add_argument("action", choices=["install", "uninstall"], help="what to do")
 
+    from pairup.adr.cli import add_adr_commands
+    from pairup.history.cli import add_history_commands
+
+    for add_commands in (add_adr_commands, add_history_commands):
+        add_commands(command)
+
     config = command(
         "config",
         "show the settings in effect and where each one comes from",
@@ -905,8 +913,9 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Command:
-    """A subcommand's parser, plus the flags that override settings by their dotted key."""
+class Command:
+    """A subcommand's parser, plus the flags that override settings by their dotted key (read
+    by a handler through :func:`load_config`)."""
 
     def __init__(self, parser: argparse.ArgumentParser) -> None:
         self.parser = parser
@@ -917,7 +926,7 @@ class _Command:
         self.parser.get_default("config_flags")[dest] = key
 
 
-def _hosting_flags(command: _Command) -> None:
+def _hosting_flags(command: Command) -> None:
     """Where the session's relay is, how it is reached, and who may come in."""
     command.setting(
         "--relay",
@@ -947,7 +956,7 @@ def _hosting_flags(command: _Command) -> None:
     command.parser.get_default("config_flags")["approve"] = "session.approve"
 
 
-def _limits_flag(command: _Command) -> None:
+def _limits_flag(command: Command) -> None:
     """``--limit NAME=VALUE``, with every limit, its default and what it bounds in the help."""
     from pairup.relay.limits import describe_limits
 
@@ -961,7 +970,7 @@ def _limits_flag(command: _Command) -> None:
     command.parser.epilog = describe_limits()
 
 
-def _chaos_flag(command: _Command) -> None:
+def _chaos_flag(command: Command) -> None:
     command.parser.add_argument(
         "--chaos",
         metavar="SPEC",
@@ -972,7 +981,7 @@ def _chaos_flag(command: _Command) -> None:
     )
 
 
-def _headless_flag(command: _Command) -> None:
+def _headless_flag(command: Command) -> None:
     command.parser.add_argument(
         "--headless",
         action="store_true",
@@ -981,7 +990,7 @@ def _headless_flag(command: _Command) -> None:
     )
 
 
-def _session_flags(command: _Command) -> None:
+def _session_flags(command: Command) -> None:
     command.setting("--turn", "session.turn", "DURATION", "turn length, e.g. 90s, 15m, 1h30m")
     command.setting("--name", "identity.name", "NAME", "your name as others see it")
     command.setting("--email", "identity.email", "EMAIL", "your email, for commit credit")
