@@ -76,6 +76,10 @@ def export(
 ) -> list[Written]:
     """Write the session in ``fmt``; the record beside ADRs unless ``record`` is False.
 
+    The session record (in an ADR format or ``markdown``) comes with the JSON log beside it,
+    under the same name, so a repository's committed records carry the facts for tools to
+    read (``pairup why``, ``log``, ``stats``).
+
     A file a person changed since pairup wrote it is kept (``Written.action`` "kept", with the
     reason); with ``force`` it is replaced by pairup's version once the person's is saved beside
     it (``Written.saved``). Blocking: it reads the journal, the files and the repository.
@@ -106,7 +110,11 @@ def export(
             path = records / record_name(about, ".json")
             return [export_json(path, contents.events, force=force)]
         if fmt == "markdown":
-            return [_record(records / record_name(about), state, about, where, now, force=force)]
+            path = records / record_name(about)
+            return [
+                _record(path, state, about, where, now, force=force),
+                export_json(records / record_name(about, ".json"), contents.events, force=force),
+            ]
         assert adrs_place is not None
         directory = where.out or adrs_place.path
         directory.mkdir(parents=True, exist_ok=True)
@@ -120,8 +128,12 @@ def export(
         )
         written = list(adrs.values())
         if record:
-            path = _record_place(where).path / record_name(about)
-            written.append(_record(path, state, about, where, now, force=force))
+            folder = _record_place(where).path
+            written.append(
+                _record(folder / record_name(about), state, about, where, now, force=force)
+            )
+            log = folder / record_name(about, ".json")
+            written.append(export_json(log, contents.events, force=force))
     except OSError as error:
         raise ExportError(f"cannot write the export: {error}") from None
     return written

@@ -27,9 +27,12 @@ from typing import NamedTuple
 from urllib.parse import quote
 
 from pairup import moment
+from pairup.adr import lifecycle
+from pairup.adr.lifecycle import Ref
 from pairup.adr.markdown import block, inline, one_line
 from pairup.printable import printable
 from pairup.session import Event, State, encode_event
+from pairup.session.events import ConsideredOption
 from pairup.session.state import CommitRecord, Decision, Extension, Interlude, Pause, Stint
 from pairup.session.timer import driving_times
 
@@ -139,6 +142,39 @@ def facts(state: State, session_id: str) -> SessionFacts:
     return SessionFacts(session_id, people, _day(state.opened_at))
 
 
+@dataclass(frozen=True, slots=True)
+class Links:
+    """The ADRs a decision's supersede links name. Their numbers and file names are settled
+    only when the export places every file, so the export passes them in."""
+
+    superseded_by: Ref | None = None
+    supersedes: tuple[Ref, ...] = ()
+
+
+def decision_links(
+    state: State, fmt: str, placed: Mapping[str, tuple[int, str]]
+) -> dict[str, Links]:
+    """Each decision's :class:`Links`, from where the export put every ADR: ``placed`` maps a
+    decision id to its number and file name (all in one folder). A link to a decision that
+    has no file is left out."""
+
+    def ref(decision_id: str) -> Ref | None:
+        decision = state.decisions.get(decision_id)
+        where = placed.get(decision_id)
+        if decision is None or where is None:
+            return None
+        number, name = where
+        stem = name.removesuffix(".md")
+        return Ref(number, _title(decision), quote(name), stem)
+
+    links = {}
+    for decision in state.decisions_in_order():
+        by = ref(decision.superseded_by) if decision.superseded_by else None
+        supersedes = tuple(r for old in decision.supersedes if (r := ref(old)) is not None)
+        links[decision.id] = Links(by, supersedes)
+    return links
+
+
 def render_decision(
     fmt: str,
     decision: Decision,
@@ -147,22 +183,42 @@ def render_decision(
     *,
     commits: Sequence[CommitRecord],
     in_this_repository: Set[str] | None = None,
+    links: Links | None = None,
 ) -> str:
     """``decision`` as a draft ADR in ``fmt``, numbered ``number`` in the target repository.
 
     Each format follows its tool's own template closely enough for that tool to read it back
-    (adr-tools' ``# N. Title`` line, MADR's front matter, log4brains' metadata bullets). Every
+    (adr-tools' ``# N. Title`` line, MADR's front matter, log4brains' metadata bullets), with
+    MADR's drivers, considered options and their pros and cons, and the opinions given. Every
     draft also says which session it came from, who took the decision and which of the
     session's ``commits`` followed it, so a reviewer can trace the decision to code; a commit
     whose sha is not in ``in_this_repository`` (when given) is said to be made in another
-    clone. The caller adds the marker line (:func:`pairup.adr.marker.seal`).
+    clone. Supersede ``links`` are written by :mod:`pairup.adr.lifecycle`, the code behind
+    ``pairup adr supersede``, so a decision superseded in the session reads as one superseded
+    afterwards. The caller adds the marker line (:func:`pairup.adr.marker.seal`).
     """
     render = _DECISION_RENDERERS.get(fmt)
     if render is None:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     body, notes_heading = render(decision, number, facts)
     notes = _provenance(decision, facts, commits, in_this_repository)
-    return "\n".join([*body, "", notes_heading, "", *notes]) + "\n"
+    opinions = _opinions(decision, facts)
+    text = "\n".join([*body, "", notes_heading, "", *opinions, *notes]) + "\n"
+    shape = lifecycle_format(fmt)
+    if links is not None and links.superseded_by is not None:
+        text = lifecycle.supersede(text, shape, links.superseded_by)
+    for old in links.supersedes if links is not None else ():
+        text = lifecycle.add_link(text, shape, lifecycle.SUPERSEDES, old)
+    return text
+
+
+def lifecycle_format(fmt: str) -> lifecycle.Format:
+    """``fmt`` as :mod:`pairup.adr.lifecycle` names it."""
+    if fmt == "madr":
+        return "madr"
+    if fmt == "log4brains":
+        return "log4brains"
+    return "adr"
 
 
 def render_record(
@@ -271,17 +327,28 @@ def gantt(state: State, now: float) -> str:
     return "\n".join(lines)
 
 
-def render_json(events: Sequence[Event]) -> str:
-    """The whole event log as one JSON document, for tools that want the raw facts.
+def render_json(events: Sequence[Event], *, with_parts: bool = False) -> str:
+    """The event log as one JSON document, for tools that want the raw facts.
 
     Each event is written as the journal and the wire carry it (``encode_event``), so the export
     can be folded again; keys are sorted so the same log gives the same bytes. Text stays
     readable (no ASCII escapes for letters), but every control character is a JSON escape, so
     the file holds none raw and still reads back as exactly what was typed.
+
+    ``handover.part`` events are left out (unless ``with_parts``, how pairup wrote the log
+    before): they carry a handover's package, megabytes of base64 of what git holds anyway,
+    and the log goes into the repository beside the session record. The handover's offer,
+    and whether it was applied or refused, stay.
     """
-    document = {"events": [json.loads(encode_event(event)) for event in events]}
+    kept = events if with_parts else logged_events(events)
+    document = {"events": [json.loads(encode_event(event)) for event in kept]}
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
     return text.translate(_JSON_ESCAPED) + "\n"
+
+
+def logged_events(events: Sequence[Event]) -> list[Event]:
+    """The events :func:`render_json` writes: all but the handover packages' parts."""
+    return [event for event in events if event.kind != "handover.part"]
 
 
 def duration(seconds: float) -> str:
@@ -314,6 +381,28 @@ def _length(start: float, end: float) -> str:
     return moment.UNKNOWN_LENGTH if seconds is None else duration(seconds)
 
 
+def _deciders(decision: Decision, facts: SessionFacts) -> tuple[list[str], list[str]]:
+    """MADR's ``decision-makers`` (the proposer, then whoever agreed, in rotation order) and
+    ``consulted`` (everyone else who took part, in rotation order)."""
+    agreed = set(decision.agreed) - {decision.proposed_by}
+    makers = [decision.proposed_by] + [
+        ident for ident in _in_rotation(facts, decision.agreed) if ident in agreed
+    ]
+    consulted = [i for i in _in_rotation(facts, decision.present) if i not in makers]
+    return [_named(i, facts) for i in makers], [_named(i, facts) for i in consulted]
+
+
+def _in_rotation(facts: SessionFacts, ids: Sequence[str]) -> list[str]:
+    """``ids`` in rotation order, then any the session does not know, as they came."""
+    known = [person.id for person in facts.participants if person.id in ids]
+    return known + [ident for ident in ids if ident not in known]
+
+
+def _named(participant_id: str, facts: SessionFacts) -> str:
+    """A participant's name; an id the session does not know (a log cut short) as it is."""
+    return next((p.name for p in facts.participants if p.id == participant_id), participant_id)
+
+
 def _decision_makers(decision: Decision, facts: SessionFacts) -> list[str]:
     """Who took ``decision``: those present for it (``Decision.present``), in rotation order.
 
@@ -338,11 +427,15 @@ def _adr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[str
         "",
         "## Context",
         "",
-        _body(decision.context),
+        *_paragraphs(
+            block(decision.context),
+            *_listed("Decision drivers:", [inline(d) for d in decision.drivers], "-"),
+            *_listed("Considered options:", _options_nested(decision), "-"),
+        ),
         "",
         "## Decision",
         "",
-        _body(decision.decision),
+        _outcome(decision),
         "",
         "## Consequences",
         "",
@@ -355,18 +448,18 @@ def _madr(decision: Decision, number: int, facts: SessionFacts) -> tuple[list[st
 
     The date is left unquoted, as in MADR's template, so YAML readers see a date.
     """
-    makers = [f"  - {_yaml_string(name)}" for name in _decision_makers(decision, facts)]
+    makers, consulted = _deciders(decision, facts)
     return [
         "---",
         f"status: {decision.status}",
         f"date: {_decided_on(decision)}",
-        "decision-makers:" if makers else "decision-makers: []",
-        *makers,
+        *_yaml_list("decision-makers", makers, empty=True),
+        *_yaml_list("consulted", consulted, empty=False),
         "---",
         "",
         f"# {_title(decision)}",
         "",
-        *_madr_sections(decision),
+        *_madr_sections(decision, "*"),
     ], "## More Information"
 
 
@@ -383,25 +476,92 @@ def _log4brains(decision: Decision, number: int, facts: SessionFacts) -> tuple[l
         *([f"- Deciders: {', '.join(deciders)}"] if deciders else []),
         f"- Date: {_decided_on(decision)}",
         "",
-        *_madr_sections(decision),
+        *_madr_sections(decision, "-"),
     ], "## More Information"
 
 
-def _madr_sections(decision: Decision) -> list[str]:
-    """MADR's headings, which log4brains' template shares."""
-    return [
-        "## Context and Problem Statement",
-        "",
-        _body(decision.context),
-        "",
-        "## Decision Outcome",
-        "",
-        _body(decision.decision),
-        "",
-        "### Consequences",
-        "",
-        _body(decision.consequences),
+def _madr_sections(decision: Decision, bullet: str) -> list[str]:
+    """MADR 4's headings and wording, which log4brains' template shares (with ``-`` bullets
+    where MADR has ``*``); drivers, options and their pros and cons only when there are some."""
+    lines = ["## Context and Problem Statement", "", _body(decision.context)]
+    if decision.drivers:
+        lines += ["", "## Decision Drivers", ""]
+        lines += [f"{bullet} {inline(driver)}" for driver in decision.drivers]
+    if decision.options:
+        lines += ["", "## Considered Options", ""]
+        lines += [f"{bullet} {inline(option.name)}" for option in decision.options]
+    lines += ["", "## Decision Outcome", "", _outcome(decision)]
+    lines += ["", "### Consequences", "", _body(decision.consequences)]
+    weighed = [option for option in decision.options if option.pros or option.cons]
+    if weighed:
+        lines += ["", "## Pros and Cons of the Options"]
+        for option in weighed:
+            lines += ["", f"### {inline(option.name)}", "", *_pros_and_cons(option, bullet)]
+    return lines
+
+
+def _outcome(decision: Decision) -> str:
+    """MADR's ``Chosen option: "NAME", because …`` when an option was chosen, with the
+    decision's text as the reason; the decision's text alone otherwise."""
+    reason = block(decision.decision)
+    if not decision.chosen:
+        return reason or PLACEHOLDER
+    chosen = f'Chosen option: "{inline(decision.chosen)}"'
+    return f"{chosen}, because {reason}" if reason else f"{chosen}."
+
+
+def _pros_and_cons(option: ConsideredOption, bullet: str) -> list[str]:
+    return [f"{bullet} Good, because {inline(pro)}" for pro in option.pros] + [
+        f"{bullet} Bad, because {inline(con)}" for con in option.cons
     ]
+
+
+def _options_nested(decision: Decision) -> list[str]:
+    """The options as adr-tools' template holds them: text in its sections, each option a
+    list item with its pros and cons under it, no heading of their own."""
+    items = []
+    for option in decision.options:
+        items.append(inline(option.name))
+        items += [f"  {line}" for line in _pros_and_cons(option, "-")]
+    return items
+
+
+def _listed(caption: str, items: Sequence[str], bullet: str) -> list[str]:
+    """A caption line and a list, as one paragraph of text each; nothing when empty. Items
+    already indented (nested) keep their indentation and bring their own bullet."""
+    if not items:
+        return []
+    shown = [item if item.startswith(" ") else f"{bullet} {item}" for item in items]
+    return [caption, "\n".join(shown)]
+
+
+def _paragraphs(*parts: str) -> list[str]:
+    """The non-empty ``parts`` as paragraphs; the placeholder when all are empty."""
+    present = [part for part in parts if part]
+    if not present:
+        return [PLACEHOLDER]
+    return "\n\n".join(present).split("\n")
+
+
+def _opinions(decision: Decision, facts: SessionFacts) -> list[str]:
+    """Who agreed with the decision and who objected, with why, in the order they said so;
+    nothing when nobody did. Objections are what MADR's "More Information" is asked for."""
+    if not decision.opinions:
+        return []
+    lines = ["Opinions given in the session:", ""]
+    for opinion in decision.opinions:
+        said = "agreed" if opinion.stance == "agree" else "objected"
+        why = f": {inline(opinion.why)}" if opinion.why.strip() else ""
+        lines.append(f"- {inline(_named(opinion.participant, facts))} {said}{why}")
+    return [*lines, ""]
+
+
+def _yaml_list(key: str, names: Sequence[str], *, empty: bool) -> list[str]:
+    """A YAML block list of names, each quoted; ``key: []`` when there are none and
+    ``empty``, else no key at all."""
+    if not names:
+        return [f"{key}: []"] if empty else []
+    return [f"{key}:", *(f"  - {_yaml_string(name)}" for name in names)]
 
 
 _DECISION_RENDERERS: dict[str, Callable[[Decision, int, SessionFacts], tuple[list[str], str]]] = {
@@ -499,9 +659,10 @@ def _decision_rows(state: State, adr_links: Mapping[str, Sequence[str]]) -> list
     for decision in decisions:
         paths = adr_links.get(decision.id, ())
         links = ", ".join(f"[{inline(path)}]({quote(path)})" for path in paths)
+        by = state.decisions.get(decision.superseded_by) if decision.superseded_by else None
+        status = f"superseded by {by.number}" if by is not None else decision.status
         rows.append(
-            f"| {decision.number} | {_title(decision)} | {decision.status} "
-            f"| {links or 'not exported'} |"
+            f"| {decision.number} | {_title(decision)} | {status} | {links or 'not exported'} |"
         )
     return rows
 

@@ -28,7 +28,15 @@ from typing import Literal
 
 from pairup import moment
 from pairup.adr import marker
-from pairup.adr.render import SessionFacts, render_decision, render_json, render_record, slug
+from pairup.adr.render import (
+    SessionFacts,
+    decision_links,
+    logged_events,
+    render_decision,
+    render_json,
+    render_record,
+    slug,
+)
 from pairup.session import Event
 from pairup.session.state import State
 
@@ -166,7 +174,8 @@ def export_decisions(
         default=0,
     )
     commits = state.commits_in_order()
-    written: dict[str, Written] = {}
+    # Every file is placed before any is rendered: a supersede link names the other file.
+    placed: dict[str, tuple[int, Path]] = {}
     for decision in state.decisions_in_order():
         path = found.get(decision.id)
         if path is not None and (match := NUMBERED.match(path.name)):
@@ -177,10 +186,21 @@ def export_decisions(
             highest += 1
             number = highest
             path = directory / _file_name(fmt, number, decision.title, decision.proposed_at)
-            path = _free(path)
+            path = _free(path, taken={p for _, p in placed.values()})
+        placed[decision.id] = (number, path)
+    links = decision_links(state, fmt, {key: (n, p.name) for key, (n, p) in placed.items()})
+    written: dict[str, Written] = {}
+    for decision in state.decisions_in_order():
+        number, path = placed[decision.id]
         after = [record for record in commits if record.at >= decision.proposed_at]
         document = render_decision(
-            fmt, decision, number, facts, commits=after, in_this_repository=in_this_repository
+            fmt,
+            decision,
+            number,
+            facts,
+            commits=after,
+            in_this_repository=in_this_repository,
+            links=links[decision.id],
         )
         text = marker.seal(document, facts.session_id, decision.id)
         written[decision.id] = _put(path, text, _adr_judge(text), force=force)
@@ -226,9 +246,10 @@ def export_record(
 
 
 def export_json(path: Path, events: Sequence[Event], *, force: bool = False) -> Written:
-    """The event log at ``path``. JSON has no comments to carry a marker, so the file counts
-    as pairup's when it is, byte for byte, what pairup writes for the first events of this
-    log: an export of an earlier moment of the session, or of now."""
+    """The event log at ``path`` (:func:`~pairup.adr.render.render_json`). JSON has no
+    comments to carry a marker, so the file counts as pairup's when it is, byte for byte,
+    what pairup writes for the first events of this log: an export of an earlier moment of
+    the session, or of now."""
     return _put(path, render_json(events), _json_judge(events), force=force)
 
 
@@ -272,17 +293,22 @@ def _record_judge(text: str, session_id: str) -> Judge:
 
 
 def _json_judge(events: Sequence[Event]) -> Judge:
+    """pairup's own JSON log: what it writes for this log or for its first events, as it
+    writes it now (no handover parts) or wrote it before (with them)."""
+    kept = logged_events(events)
+
     def judge(existing: str) -> str | None:
         try:
             document = json.loads(existing)
         except ValueError:
             return JSON_NOT_OURS
         logged = document.get("events") if isinstance(document, dict) else None
-        if (
-            isinstance(logged, list)
-            and len(logged) <= len(events)
-            and render_json(events[: len(logged)]) == existing
-        ):
+        if not isinstance(logged, list):
+            return JSON_NOT_OURS
+        count = len(logged)
+        if count <= len(kept) and render_json(kept[:count]) == existing:
+            return None
+        if count <= len(events) and render_json(events[:count], with_parts=True) == existing:
             return None
         return JSON_NOT_OURS
 
@@ -345,11 +371,11 @@ def _file_name(fmt: str, number: int, title: str, at: float) -> str:
     return f"{number:04d}-{slug(title)}.md"
 
 
-def _free(path: Path) -> Path:
+def _free(path: Path, taken: Set[Path] = frozenset()) -> Path:
     """``path``, or the first ``-2``, ``-3``… variant that is not taken (by a file, a folder,
-    or a link, even one leading nowhere)."""
+    or a link, even one leading nowhere, or by a file this export is about to write)."""
     candidate, count = path, 1
-    while os.path.lexists(candidate):
+    while os.path.lexists(candidate) or candidate in taken:
         count += 1
         candidate = path.with_name(f"{path.stem}-{count}{path.suffix}")
     return candidate

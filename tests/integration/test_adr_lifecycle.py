@@ -15,6 +15,7 @@ import yaml
 from pairup.adr import edit, lifecycle
 from pairup.adr.export import Where, export
 from pairup.adr.markdown import inline
+from pairup.adr.render import slug
 from pairup.journal import JournalInfo
 from pairup.session import events as ev
 from tests.export_kit import Clock, adr_tools, make_repo, record_session
@@ -27,8 +28,8 @@ FOLDERS = {"adr": "doc/adr", "madr": "docs/decisions", "log4brains": "docs/adr"}
 TITLES = ["Use SQLite", "Use Postgres", "Rotate often", "Keep a journal"]
 
 
-def session(titles: list[str]) -> list[ev.Event]:
-    clock = Clock()
+def session(titles: list[str], clock: Clock | None = None) -> list[ev.Event]:
+    clock = clock or Clock()
     return [
         clock(ev.SessionOpened, 0, title="Life"),
         clock(ev.ParticipantJoined, 0, participant=ev.Participant(id="ann", name="Ann")),
@@ -46,12 +47,19 @@ def session(titles: list[str]) -> list[ev.Event]:
 class Repo:
     """A repository holding a session's decisions exported in one format."""
 
-    def __init__(self, tmp_path: Path, fmt: str, titles: list[str] = TITLES) -> None:
+    def __init__(
+        self, tmp_path: Path, fmt: str, titles: list[str] = TITLES, *, superseded: bool = False
+    ) -> None:
         self.path = Path(make_repo(tmp_path / "repo").workdir)
         self.env = ann_env(tmp_path)
         self.fmt = fmt
+        self.titles = titles
         self.home = tmp_path
-        self.info: JournalInfo = record_session(tmp_path / "data", SESSION, session(titles))
+        clock = Clock()
+        events = session(titles, clock)
+        if superseded:
+            events.append(clock(ev.DecisionSuperseded, 60, decision_id="dec-0001", by="dec-0002"))
+        self.info: JournalInfo = record_session(tmp_path / "data", SESSION, events)
         self.export()
         self.folder = self.path / FOLDERS[fmt]
 
@@ -63,6 +71,10 @@ class Repo:
         return sorted(self.folder.glob("*.md"))
 
     def file(self, index: int) -> Path:
+        """The ADR of the ``index``-th decision (log4brains' names sort by date, then title)."""
+        if self.fmt == "log4brains":
+            ending = f"-{slug(self.titles[index - 1])}.md"
+            return next(path for path in self.adrs() if path.name.endswith(ending))
         return self.adrs()[index - 1]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -192,6 +204,29 @@ def test_adr_tools_reads_every_state_pairup_adr_writes(tmp_path):
         3: ["Rejected"],
         4: ["Deprecated", "Amends [2. Use Postgres](0002-use-postgres.md)"],
     }
+
+
+@pytest.mark.parametrize("fmt", FOLDERS)
+def test_a_supersede_in_the_session_exports_as_pairup_adr_writes_it(tmp_path, fmt):
+    in_session = Repo(tmp_path / "session", fmt, superseded=True)
+    afterwards = Repo(tmp_path / "after", fmt)
+    afterwards.ok("supersede", reference(afterwards, 1), "--by", reference(afterwards, 2))
+    for exported, edited in zip(in_session.adrs(), afterwards.adrs(), strict=True):
+        assert exported.name == edited.name
+        expected = edited.read_text()
+        assert re.sub(r" digest=\w+", "", exported.read_text()) == re.sub(
+            r" digest=\w+", "", expected
+        )
+    assert in_session.export() == dict.fromkeys((p.name for p in in_session.adrs()), "unchanged")
+    if fmt == "adr":
+        graph = adr_tools(in_session.path, in_session.home, "generate", "graph")
+        assert '  _2 -> _1 [label="Supersedes", weight=0]' in graph.splitlines()
+        toc = adr_tools(in_session.path, in_session.home, "generate", "toc")
+        assert "* [1. Use SQLite](0001-use-sqlite.md)" in toc
+    said = in_session.refused(
+        "supersede", reference(in_session, 1), "--by", reference(in_session, 3)
+    )
+    assert "already" in said
 
 
 def adr_tools_status(path: Path) -> list[str]:

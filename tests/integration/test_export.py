@@ -113,7 +113,8 @@ def test_each_adr_format_matches_its_golden_files_and_exporting_twice_changes_no
     _, env = recorded
     repo = fresh_copy(recorded, tmp_path)
     first = export(repo, env, "--format", fmt)
-    assert sum(line.strip().startswith("created") for line in first) == 4, first
+    # Three ADRs, the session record and its JSON log beside it.
+    assert sum(line.strip().startswith("created") for line in first) == 5, first
     adrs = sorted((repo / folder).glob("*.md"))
     assert len(adrs) == 3
     for number, path in enumerate(adrs, start=1):
@@ -132,8 +133,9 @@ def test_each_adr_format_matches_its_golden_files_and_exporting_twice_changes_no
         for path in adrs:
             front = path.read_text().split("---\n")[1]
             matter = yaml.safe_load(front)
-            assert set(matter) == {"status", "date", "decision-makers"}
-            assert matter["decision-makers"] == ["Ann", "Bob"]
+            assert set(matter) == {"status", "date", "decision-makers", "consulted"}
+            assert matter["decision-makers"] == ["Ann"]
+            assert matter["consulted"] == ["Bob"]
 
 
 def test_markdown_and_json(recorded: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
@@ -194,8 +196,9 @@ def test_a_session_without_decisions_still_writes_its_record(tmp_path: Path) -> 
     done = pairup(repo, env, "export")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert len(lines) == 1, lines
+    assert len(lines) == 2, lines
     (record,) = (repo / ".pairup" / "sessions").glob("*.md")
+    assert record.with_suffix(".json").is_file()
     assert "## Lessons learned" in record.read_text()
 
 

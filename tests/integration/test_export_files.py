@@ -203,8 +203,8 @@ def test_an_edited_record_is_kept_and_force_saves_it(setup):
     path = record_of(setup)
     noted = path.read_text().replace("## Lessons learned", "Our own note.\n\n## Lessons learned")
     path.write_text(noted)
-    assert setup.export("markdown") == [Written(path, "kept", EDITED)]
-    (forced,) = setup.export("markdown", force=True)
+    assert setup.export("markdown")[0] == Written(path, "kept", EDITED)
+    forced, _ = setup.export("markdown", force=True)
     assert forced.action == "replaced"
     assert forced.saved == path.with_name(f".{path.name}.orig")
     assert forced.saved.read_text() == noted
@@ -215,10 +215,10 @@ def test_a_record_without_a_marker_is_not_pairups(setup):
     path = record_of(setup)
     path.parent.mkdir(parents=True)
     path.write_text("# Notes of our own\n")
-    assert setup.export("markdown") == [Written(path, "kept", RECORD_NOT_OURS)]
+    assert setup.export("markdown")[0] == Written(path, "kept", RECORD_NOT_OURS)
     path.write_bytes(b"\xff\xfe not text")
-    assert setup.export("markdown") == [Written(path, "kept", NOT_TEXT)]
-    (forced,) = setup.export("markdown", force=True)
+    assert setup.export("markdown")[0] == Written(path, "kept", NOT_TEXT)
+    forced, _ = setup.export("markdown", force=True)
     assert forced.saved is not None
     assert forced.saved.read_bytes() == b"\xff\xfe not text"
 
@@ -263,7 +263,8 @@ def test_the_record_links_the_adrs_of_every_format_whatever_was_exported_last(se
     assert "(../../doc/adr/0001-use-sqlite.md)" in row
     assert "(../../docs/decisions/0001-use-sqlite.md)" in row
     assert "elsewhere" not in row
-    (from_out,) = setup.export("markdown", out=out)
+    from_out, log = setup.export("markdown", out=out)
+    assert log.path == out / "2026-11-26-s-files.json"
     row = next(line for line in from_out.path.read_text().splitlines() if line.startswith("| 1 |"))
     assert "(20261126-use-sqlite.md)" in row
     assert "(../../doc/adr/0001-use-sqlite.md)" in row
@@ -320,3 +321,46 @@ def test_a_sha256_commit_in_a_sha1_repository_is_made_elsewhere(setup):
     setup.export("adr", record=False)
     adr = (setup.repo / "doc/adr/0001-use-sqlite.md").read_text()
     assert f"- `{sha256[:7]}` From a SHA-256 clone {ELSEWHERE}\n" in adr
+
+
+def test_the_json_log_goes_beside_the_session_record_and_leaves_out_handover_parts(setup):
+    setup.more(
+        setup.clock(
+            ev.HandoverPart, 50, handover="hand-0001", index=0, count=1, data="QUJD" * 1000
+        ),
+        setup.clock(
+            ev.HandoverOffered,
+            51,
+            turn=2,
+            handover="hand-0001",
+            snapshot="a" * 40,
+            head="b" * 40,
+            parts=1,
+            size=3000,
+            digest="c" * 64,
+        ),
+    )
+    for fmt in ("adr", "madr", "log4brains", "markdown"):
+        written = by_name(setup.export(fmt))
+        log = written["2026-11-26-s-files.json"]
+        assert log.path == record_of(setup).with_suffix(".json")
+        assert log.action in ("created", "unchanged")
+    kinds = [event["kind"] for event in json.loads(log.path.read_text())["events"]]
+    assert "handover.part" not in kinds
+    assert "handover.offered" in kinds
+    assert "QUJD" not in log.path.read_text()
+    assert "2026-11-26-s-files.json" not in by_name(setup.export("adr", record=False))
+
+
+def test_a_json_log_written_with_the_handover_parts_is_still_pairups(setup):
+    """Logs exported before the parts were left out are replaced, not kept as a person's."""
+    setup.more(
+        setup.clock(ev.HandoverPart, 50, handover="hand-0001", index=0, count=1, data="QUJD")
+    )
+    events = load(setup.info.path).events
+    path = record_of(setup).with_suffix(".json")
+    path.parent.mkdir(parents=True)
+    path.write_text(render_json(events, with_parts=True))
+    (log,) = setup.export("json")
+    assert log == Written(path, "updated")
+    assert "handover.part" not in path.read_text()

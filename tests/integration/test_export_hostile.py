@@ -176,7 +176,8 @@ def test_each_adr_is_its_template_with_the_text_as_typed(exported, fmt):
         assert front == {
             "status": "proposed",
             "date": datetime.date(2026, 11, 26),
-            "decision-makers": [named(hostile.name), "Bob"],
+            "decision-makers": [named(hostile.name)],
+            "consulted": ["Bob"],
         }
     tokens = parse(text)
     title = f"1. {hostile.heading}" if fmt == "adr" else hostile.heading
@@ -215,7 +216,7 @@ def test_each_adr_is_its_template_with_the_text_as_typed(exported, fmt):
 def test_the_record_keeps_its_structure_and_links_every_format(exported):
     hostile, repo, _, written = exported
     (path,) = (repo / ".pairup/sessions").glob("*.md")
-    assert [item.path for item in written["markdown"]] == [path]
+    assert [item.path for item in written["markdown"]] == [path, path.with_suffix(".json")]
     text = path.read_text(encoding="utf-8")
     tokens = parse(text)
     title = one_line(hostile.title) or "pairing session of 2026-11-26"

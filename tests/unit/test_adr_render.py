@@ -17,15 +17,18 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pairup.adr import marker
+from pairup.adr import lifecycle, marker
+from pairup.adr.lifecycle import Ref
 from pairup.adr.render import (
     FORMATS,
     PLACEHOLDER,
     Attendee,
     SessionFacts,
+    decision_links,
     duration,
     facts,
     gantt,
+    lifecycle_format,
     render_decision,
     render_json,
     render_record,
@@ -33,7 +36,7 @@ from pairup.adr.render import (
 )
 from pairup.session import events as ev
 from pairup.session import fold
-from pairup.session.state import State
+from pairup.session.state import Opinion, State
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "export"
 T0 = 1_795_683_600  # 2026-11-26 09:00 UTC
@@ -204,6 +207,143 @@ def test_each_format_matches_its_golden_files(state, fmt):
         check_golden(f"{fmt}/{name}", text)
 
 
+def life_log() -> list[ev.Event]:
+    """A decision's every state: one weighed with drivers, options, pros and cons and
+    opinions, then superseded by a later one; one accepted, one rejected, one deprecated."""
+    log = Log()
+    sqlite = ev.ConsideredOption(
+        name="SQLite in WAL mode",
+        pros=("One file to back up", "No server to run"),
+        cons=("Writes are serialised",),
+    )
+    postgres = ev.ConsideredOption(
+        name="Postgres", pros=("Concurrent writers",), cons=("A server to run and upgrade",)
+    )
+    flat = ev.ConsideredOption(name="Flat files")
+    return [
+        log(ev.SessionOpened, 0, title="A decision's life"),
+        log(ev.ParticipantJoined, 0, participant=ANN),
+        log(ev.ParticipantJoined, 20, actor="bob", participant=BOB),
+        log(ev.ParticipantJoined, 40, actor="zoe", participant=ZOE),
+        log(ev.TurnStarted, 60, turn=1),
+        log(
+            ev.DecisionRecorded,
+            120,
+            decision_id="dec-store-0001",
+            title="Keep the session log in SQLite",
+            context="The relay must not lose an acknowledged event.",
+            decision="it is one file and survives a restart.",
+            consequences="Backups are a file copy.",
+            drivers=("No lost events", "Nothing more to operate"),
+            options=(sqlite, postgres, flat),
+            chosen="SQLite in WAL mode",
+        ),
+        log(
+            ev.DecisionOpinion,
+            130,
+            actor="bob",
+            decision_id="dec-store-0001",
+            stance="agree",
+            why="We run one relay per team.",
+        ),
+        log(
+            ev.DecisionOpinion,
+            140,
+            actor="zoe",
+            decision_id="dec-store-0001",
+            stance="object",
+            why="Two relays will need one store.",
+        ),
+        log(
+            ev.DecisionRecorded,
+            200,
+            actor="bob",
+            decision_id="dec-clock-0002",
+            title="The relay's clock is the session's clock",
+        ),
+        log(ev.DecisionAmended, 210, actor="bob", decision_id="dec-clock-0002", status="accepted"),
+        log(
+            ev.DecisionRecorded,
+            300,
+            actor="zoe",
+            decision_id="dec-poll-0003",
+            title="Poll the relay every second",
+        ),
+        log(ev.DecisionAmended, 310, actor="zoe", decision_id="dec-poll-0003", status="rejected"),
+        log(ev.DecisionRecorded, 400, decision_id="dec-json-0004", title="Send frames as JSON"),
+        log(ev.DecisionAmended, 410, decision_id="dec-json-0004", status="deprecated"),
+        log(
+            ev.DecisionRecorded,
+            500,
+            decision_id="dec-pg-0005",
+            title="Keep the session log in Postgres",
+            decision="Two relays share one Postgres.",
+            options=(sqlite, postgres),
+            chosen="Postgres",
+        ),
+        log(ev.DecisionOpinion, 510, actor="zoe", decision_id="dec-pg-0005", stance="agree"),
+        log(ev.DecisionSuperseded, 520, decision_id="dec-store-0001", by="dec-pg-0005"),
+        log(ev.SessionEnded, 900),
+    ]
+
+
+def life_drafts(state: State, fmt: str) -> dict[str, str]:
+    """Every decision of ``state`` as the export writes it, supersede links included, under
+    the file names the export gives (log4brains' by date)."""
+    info = facts(state, SESSION)
+    names = {
+        d.id: f"20261126-{slug(d.title)}.md"
+        if fmt == "log4brains"
+        else f"{d.number:04d}-{slug(d.title)}.md"
+        for d in state.decisions_in_order()
+    }
+    links = decision_links(
+        state, fmt, {d.id: (d.number, names[d.id]) for d in state.decisions_in_order()}
+    )
+    return {
+        names[d.id]: marker.seal(
+            render_decision(fmt, d, d.number, info, commits=[], links=links[d.id]), SESSION, d.id
+        )
+        for d in state.decisions_in_order()
+    }
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_every_state_of_a_decision_matches_its_golden_files(fmt):
+    state = fold(life_log())
+    rendered = life_drafts(state, fmt)
+    assert len(rendered) == 5
+    for name, text in rendered.items():
+        check_golden(f"life/{fmt}/{name}", text)
+    record = render_record(state, facts(state, SESSION), {}, now=T0 + 999)
+    check_golden("life/record.md", marker.seal(record, SESSION, None))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_decision_superseded_in_the_session_reads_as_pairup_adr_supersede_writes_it(fmt):
+    """Exporting a supersede gives the text an export without it, then ``pairup adr
+    supersede``, would: same status, same links, in both files."""
+    state = fold(life_log())
+    plain_state = fold([e for e in life_log() if e.kind != "decision.superseded"])
+    exported = life_drafts(state, fmt)
+    plain = life_drafts(plain_state, fmt)
+    old_name = next(name for name in exported if name.endswith("-in-sqlite.md"))
+    new_name = next(name for name in exported if name.endswith("-in-postgres.md"))
+    numbered = fmt != "log4brains"
+    by = Ref(5 if numbered else None, "Keep the session log in Postgres", new_name, new_name[:-3])
+    was = Ref(1 if numbered else None, "Keep the session log in SQLite", old_name, old_name[:-3])
+    shape = lifecycle_format(fmt)
+    by_hand_old = lifecycle.supersede(plain[old_name], shape, by)
+    by_hand_new = lifecycle.add_link(plain[new_name], shape, lifecycle.SUPERSEDES, was)
+    assert content(exported[old_name]) == content(by_hand_old)
+    assert content(exported[new_name]) == content(by_hand_new)
+
+
+def content(text: str) -> str:
+    """A file's text above pairup's marker, and the marker without its digest."""
+    return re.sub(r" digest=[0-9a-f]{16} -->", " -->", text)
+
+
 def test_the_record_matches_its_golden_file(state):
     links = {
         "dec-wal-0001": [
@@ -237,6 +377,31 @@ def test_the_event_log_matches_its_golden_file():
 
 
 # What each format promises
+
+
+def test_the_event_log_leaves_out_the_handovers_package():
+    log = Log()
+    events = [
+        *realistic_log(),
+        log(ev.HandoverPart, 3000, handover="hand-0001", index=0, count=1, data="UEFDSw=="),
+        log(
+            ev.HandoverOffered,
+            3001,
+            turn=4,
+            handover="hand-0001",
+            snapshot="a" * 40,
+            head="b" * 40,
+            parts=1,
+            size=5,
+            digest="c" * 64,
+        ),
+        log(ev.HandoverApplied, 3002, actor="bob", handover="hand-0001"),
+    ]
+    kinds = [event["kind"] for event in yaml.safe_load(render_json(events))["events"]]
+    assert "handover.part" not in kinds
+    assert kinds[-2:] == ["handover.offered", "handover.applied"]
+    assert render_json(events).replace("UEFDSw==", "") == render_json(events)
+    assert "UEFDSw==" in render_json(events, with_parts=True)
 
 
 def test_rendering_is_deterministic(state):
@@ -310,7 +475,8 @@ def test_madr_front_matter_is_yaml_with_exactly_its_keys(state):
     assert front_matter(text) == {
         "status": "proposed",
         "date": datetime.date(2026, 11, 26),
-        "decision-makers": ["Ann Lee", "Bob O'Brien", "Zoë Ångström"],
+        "decision-makers": ["Ann Lee"],
+        "consulted": ["Bob O'Brien", "Zoë Ångström"],
     }
     assert '\n# Use SQLite (WAL) — not Postgres?! "\\#1": 100% «sure» \\| ok\n' in text
     for heading in ("## Context and Problem Statement", "## Decision Outcome", "### Consequences"):
@@ -330,12 +496,18 @@ brackets of an address are refused when they join."""
 def test_madr_front_matter_gives_back_any_names_exactly(people):
     state = fold(realistic_log())
     attendees = tuple(Attendee(f"p{index}", name) for index, name in enumerate(people))
+    agreeing = attendees[1::2]
     decision = dataclasses.replace(
-        state.decisions_in_order()[0], present=tuple(person.id for person in attendees)
+        state.decisions_in_order()[0],
+        proposed_by=attendees[0].id if attendees else "p0",
+        present=tuple(person.id for person in attendees),
+        opinions=tuple(Opinion(person.id, "agree", "", T0) for person in agreeing),
     )
     info = SessionFacts("s", attendees, "2026-11-26")
     text = render_decision("madr", decision, 1, info, commits=[])
-    assert front_matter(text)["decision-makers"] == people
+    front = front_matter(text)
+    assert front["decision-makers"] == ([people[0], *people[1::2]] if people else ["p0"])
+    assert front.get("consulted", []) == people[2::2]
 
 
 def test_log4brains_metadata_is_its_templates_bullet_list(state):
@@ -618,16 +790,27 @@ def test_decision_makers_are_who_was_there_in_rotation_order(state):
     info = facts(state, SESSION)
     reordered = dataclasses.replace(first, present=("zoe", "ann"))
     text = render_decision("madr", reordered, 1, info, commits=[])
-    assert front_matter(text)["decision-makers"] == ["Ann Lee", "Zoë Ångström"]
+    assert front_matter(text)["decision-makers"] == ["Ann Lee"]
+    assert front_matter(text)["consulted"] == ["Zoë Ångström"]
     assert "by Ann Lee and Zoë Ångström (session" in text
     text = render_decision("log4brains", last, 3, info, commits=[])
     assert "\n- Deciders: Ann Lee, Zoë Ångström\n" in text
     stranger = dataclasses.replace(first, present=("bob", "gone-1"))
     text = render_decision("madr", stranger, 1, info, commits=[])
-    assert front_matter(text)["decision-makers"] == ["Bob O'Brien", "gone-1"]
+    assert front_matter(text)["decision-makers"] == ["Ann Lee"]
+    assert front_matter(text)["consulted"] == ["Bob O'Brien", "gone-1"]
+    agreed = dataclasses.replace(
+        first,
+        present=("ann", "bob", "zoe", "gone-2"),
+        opinions=(Opinion("gone-2", "agree", "", T0), Opinion("zoe", "agree", "", T0)),
+    )
+    text = render_decision("madr", agreed, 1, info, commits=[])
+    assert front_matter(text)["decision-makers"] == ["Ann Lee", "Zoë Ångström", "gone-2"]
+    assert front_matter(text)["consulted"] == ["Bob O'Brien"]
     nobody = dataclasses.replace(first, present=())
     text = render_decision("madr", nobody, 1, info, commits=[])
-    assert front_matter(text)["decision-makers"] == []
+    assert front_matter(text)["decision-makers"] == ["Ann Lee"]
+    assert "consulted" not in front_matter(text)
     assert "in a pairing session on 2026-11-26 (session" in text
 
 
