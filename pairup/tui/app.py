@@ -30,12 +30,20 @@ from pairup.duration import DurationError, parse_duration
 from pairup.printable import printable
 from pairup.tui import text
 from pairup.tui.shown import STARTING, Snapshot
-from pairup.tui.widgets import DecisionLog, HandoverLine, Roster, TimerPanel, fit, plain
+from pairup.tui.widgets import (
+    OPINION_KEYS,
+    DecisionLog,
+    HandoverLine,
+    Roster,
+    TimerPanel,
+    fit,
+    plain,
+)
 
 if TYPE_CHECKING:
     from pairup.link.handover import News
     from pairup.tui.session import Participation
-    from pairup.tui.shown import KnockRow
+    from pairup.tui.shown import DecisionRow, KnockRow
 
 # The dialogs (pairup.tui.screens) are imported where they open: their widgets (text areas,
 # selects, lists) are not part of the first frame, and the app loads them in a thread right
@@ -87,7 +95,24 @@ ACTIONS = (
         "x", "end_session", "End", "end the session for everyone, after confirmation", always=True
     ),
     Action("q", "app.quit", "Quit", QUIT_GUEST, always=True),
-    Action("a", "amend", "Amend", "change the decision under the cursor (or press enter on it)"),
+    Action(
+        "a",
+        "amend",
+        "Amend",
+        "change the decision under the cursor, or see who agrees (enter on it does the same)",
+    ),
+    Action(
+        OPINION_KEYS["agree"],
+        "agree",
+        "Agree",
+        "agree with the decision under the cursor, with a line of why",
+    ),
+    Action(
+        OPINION_KEYS["object"],
+        "object",
+        "Object",
+        "object to the decision under the cursor, with a line of why",
+    ),
     Action("e", "extend", "Extend", "add time to this turn: 5m, 90s, 1h"),
     Action("b", "take_break", "Break", "start a break now; during a break, end it early"),
     Action("o", "reorder", "Rotation", "change the order, or take someone out of the session"),
@@ -188,6 +213,8 @@ class MainScreen(Screen[None]):
             "reorder": len(snap.roster) > 1 and phase != "ended",
             "away": phase != "ended",
             "amend": bool(snap.decisions),
+            "agree": bool(snap.decisions),
+            "object": bool(snap.decisions),
             "commit": self.app.session is not None and self.app.session.repository is not None,
             "let_in": snap.host and bool(snap.knocking),
             "take_handover": snap.handover is not None and snap.handover.take_again,
@@ -252,27 +279,43 @@ class MainScreen(Screen[None]):
     def action_decide(self) -> None:
         from pairup.tui.screens import DecisionForm
 
-        def decide(fields: dict[str, Any] | None) -> None:
-            if fields:
-                self.app.send({"cmd": "decide", **fields})
-
-        self.app.push_screen(DecisionForm(), decide)
+        self.app.push_screen(DecisionForm(others=self.app.shown.decisions), self.app.send_all)
 
     def action_amend(self) -> None:
         from pairup.tui.screens import DecisionForm
 
+        decision = self._under_cursor()
+        if decision is not None:
+            form = DecisionForm(decision, others=self.app.shown.decisions)
+            self.app.push_screen(form, self.app.send_all)
+
+    def action_agree(self) -> None:
+        self._opinion("agree")
+
+    def action_object(self) -> None:
+        self._opinion("object")
+
+    def _opinion(self, stance: str) -> None:
+        """Agree with or object to the decision under the cursor, whoever recorded it."""
+        from pairup.tui.screens import opinion_command, opinion_prompt
+
+        decision = self._under_cursor()
+        if decision is None:
+            return
+
+        def said(why: str | None) -> None:
+            if why is not None:
+                self.app.send(opinion_command(decision, stance, why))
+
+        self.app.push_screen(opinion_prompt(decision, stance), said)
+
+    def _under_cursor(self) -> "DecisionRow | None":
         chosen = self.query_one(DecisionLog).selected
         found = [d for d in self.app.shown.decisions if d.id == chosen]
         if not found:
-            self.notify("There is no decision to amend yet: d writes one down.")
-            return
-        decision = found[0]
-
-        def amend(fields: dict[str, Any] | None) -> None:
-            if fields:
-                self.app.send({"cmd": "amend", "decision_id": decision.id, **fields})
-
-        self.app.push_screen(DecisionForm(decision), amend)
+            self.notify("There is no decision yet: d writes one down.")
+            return None
+        return found[0]
 
     def action_commit(self) -> None:
         self.app.run_worker(self.app.commit(), group="git", exclusive=True)
@@ -578,12 +621,21 @@ class PairupApp(App[str | None]):
 
     # -- from the keys to the session ------------------------------------------------------------
 
-    def send(self, command: dict[str, Any]) -> None:
+    def send(self, command: dict[str, Any]) -> bool:
+        """Ask the session for ``command``; whether it went (else the toast says why)."""
         if self.session is None:
-            return
+            return False
         problem = self.session.ask(command)
         if problem is not None:
             self.notify(problem, severity="error")
+        return problem is None
+
+    def send_all(self, commands: list[dict[str, Any]] | None) -> None:
+        """What a form asks for, in its order, up to the first that cannot go: the rest
+        followed from it (an amendment, then the link to the decision superseding it)."""
+        for command in commands or ():
+            if not self.send(command):
+                return
 
     async def commit(self) -> None:
         """The commit form, then the commit through the participant's repository service; git's

@@ -7,13 +7,14 @@ that visible form, and a field left as it was is not sent back as a change.
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     Button,
@@ -29,8 +30,17 @@ from textual.widgets import (
 )
 
 from pairup.printable import printable, printable_block
-from pairup.tui.shown import CommitPreview, DecisionRow, RosterRow
-from pairup.tui.widgets import plain
+from pairup.tui.considered import (
+    SYNTAX,
+    Considered,
+    Problem,
+    drivers_text,
+    options_text,
+    parse_drivers,
+    parse_options,
+)
+from pairup.tui.shown import CommitPreview, DecisionRow, OptionRow, RosterRow
+from pairup.tui.widgets import OPINION_KEYS, fit, plain
 
 STATUSES = (
     "proposed",
@@ -40,37 +50,70 @@ STATUSES = (
     "superseded",
 )
 TITLE_MAX = 200
+WHY_MAX = 2000
+Parsed = TypeVar("Parsed")
+"""Characters in the why of an opinion, as the session takes it."""
 
 
-class DecisionForm(ModalScreen[dict[str, Any] | None]):
-    """Title, context, decision, consequences and status; new, or an amendment of ``decision``.
+class FieldProblem(ValueError):
+    """A mistake in one field of a form: the form says it and puts the cursor there."""
 
-    Dismissed with the fields to send (for an amendment, only those that changed), or None.
-    Someone else's decision opens to be read, not changed: only whoever recorded it amends it.
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
+    """Title, context, drivers, the options weighed, decision, consequences and status; new, or
+    an amendment of ``decision``, which may be superseded by one of ``others`` (the session's
+    decisions).
+
+    Dismissed with the commands to send (for an amendment, only what changed), or None.
+    Someone else's decision opens to be read, not changed: only whoever recorded it amends it,
+    while anyone agrees with it or objects to it, here as on the list.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+s", "save", "Save"),
         Binding("escape", "cancel", "Cancel"),
+        Binding(OPINION_KEYS["agree"], "opinion('agree')", "Agree"),
+        Binding(OPINION_KEYS["object"], "opinion('object')", "Object"),
     ]
     AUTO_FOCUS = "#title"
 
-    def __init__(self, decision: DecisionRow | None = None) -> None:
+    def __init__(
+        self, decision: DecisionRow | None = None, others: Sequence[DecisionRow] = ()
+    ) -> None:
         super().__init__()
         self.decision = decision
+        self.others = [other for other in others if decision is None or other.id != decision.id]
         self.read_only = decision is not None and bool(decision.amend_refused)
 
-    def _before(self) -> dict[str, Any]:
+    def _before(self) -> dict[str, str]:
         """The decision's fields as the form shows them (control characters made visible)."""
         d = self.decision
         if d is None:
-            return {"title": "", "context": "", "decision": "", "consequences": ""}
+            return dict.fromkeys(
+                ("title", "context", "drivers", "options", "decision", "consequences"), ""
+            )
+        shown = Considered(
+            tuple(
+                OptionRow(
+                    printable(option.name),
+                    tuple(printable(pro) for pro in option.pros),
+                    tuple(printable(con) for con in option.cons),
+                )
+                for option in d.options
+            ),
+            printable(d.chosen),
+        )
         return {
             "title": printable(d.title),
             "context": printable_block(d.context),
+            "drivers": drivers_text(tuple(printable(driver) for driver in d.drivers)),
+            "options": options_text(shown),
             "decision": printable_block(d.decision),
             "consequences": printable_block(d.consequences),
-            "status": d.status,
         }
 
     def compose(self) -> ComposeResult:
@@ -95,8 +138,14 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
                     disabled=fixed,
                     id="title",
                 )
-                yield Label("Context: what made us decide?", classes="field")
-                yield TextArea(before["context"], id="context", compact=True, read_only=fixed)
+                for field, label in (
+                    ("context", "Context: what made us decide?"),
+                    ("drivers", "Decision drivers: what matters most, one a line"),
+                    ("options", "Considered options, with their pros and cons"),
+                ):
+                    yield Label(label, classes="field")
+                    yield TextArea(before[field], id=field, compact=True, read_only=fixed)
+                yield Label(SYNTAX, classes="hint")
                 yield Label("Decision: what we do", classes="field")
                 yield TextArea(before["decision"], id="decision", compact=True, read_only=fixed)
                 yield Label("Consequences: what becomes easier or harder", classes="field")
@@ -104,28 +153,87 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
                     before["consequences"], id="consequences", compact=True, read_only=fixed
                 )
                 yield Label("Status", classes="field")
-                yield Select(
-                    [(status, status) for status in STATUSES],
-                    value=d.status if d else "proposed",
-                    allow_blank=False,
-                    compact=True,
-                    disabled=fixed,
-                    id="status",
-                )
+                with Horizontal(id="statuses"):
+                    yield Select(
+                        [(status, status) for status in self._statuses()],
+                        value=d.status if d else "proposed",
+                        allow_blank=False,
+                        compact=True,
+                        disabled=fixed,
+                        id="status",
+                    )
+                    yield Label(" by ", id="by-label")
+                    yield Select(
+                        [
+                            (plain(f"{o.number}. {fit(printable(o.title), 40)}"), o.id)
+                            for o in self.others
+                        ],
+                        value=self._superseded_by() or Select.NULL,
+                        prompt="which decision?",
+                        compact=True,
+                        # Once linked, the link goes only with another status (the session
+                        # keeps a decision superseded by one decision at a time).
+                        disabled=fixed or (d is not None and d.superseded_by is not None),
+                        id="superseded-by",
+                    )
+                if d is not None and (d.superseded_by is not None or d.supersedes):
+                    yield Static(self._links(d), id="links")
+                if d is not None:
+                    yield Label("Who agrees, who objects", classes="field")
+                    yield Static(_opinions(d), id="opinions")
             yield Label("", id="problem")
+            if fixed:
+                agree, object_ = OPINION_KEYS["agree"], OPINION_KEYS["object"]
+                yield Label(f"{agree} agrees · {object_} objects · esc closes", classes="hint")
             with Horizontal(classes="buttons"):
                 if not fixed:
                     yield Button("Save (ctrl+s)", variant="primary", compact=True, id="save")
                 yield Button("Close (esc)" if fixed else "Cancel (esc)", compact=True, id="cancel")
 
-    def _fields(self) -> dict[str, Any]:
-        return {
-            "title": self.query_one("#title", Input).value.strip(),
-            "context": self.query_one("#context", TextArea).text.strip(),
-            "decision": self.query_one("#decision", TextArea).text.strip(),
-            "consequences": self.query_one("#consequences", TextArea).text.strip(),
-            "status": self.query_one("#status", Select).value,
-        }
+    def on_mount(self) -> None:
+        self._show_superseded_by()
+
+    def _statuses(self) -> tuple[str, ...]:
+        """A new decision is not superseded yet: nothing in the session names it."""
+        if self.decision is not None:
+            return STATUSES
+        return tuple(status for status in STATUSES if status != "superseded")
+
+    def _superseded_by(self) -> str | None:
+        d = self.decision
+        if d is None or d.superseded_by is None:
+            return None
+        return next((o.id for o in self.others if o.number == d.superseded_by), None)
+
+    def _links(self, d: DecisionRow) -> Content:
+        """The decisions this one is linked to, each by number and title."""
+        titles = {o.number: o.title for o in self.others}
+        links = [("Superseded by", d.superseded_by)] if d.superseded_by is not None else []
+        links += [("Supersedes", number) for number in d.supersedes]
+        return Content("\n").join(
+            plain(f"{words} {number}. {titles.get(number, '')}".rstrip()) for words, number in links
+        )
+
+    @on(Select.Changed, "#status")
+    def _show_superseded_by(self) -> None:
+        superseded = self.query_one("#status", Select).value == "superseded"
+        for part in ("#by-label", "#superseded-by"):
+            self.query_one(part).display = superseded
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The keys that agree and object would be letters typed into a field of one's own.
+        return self.read_only if action == "opinion" else True
+
+    def action_opinion(self, stance: str) -> None:
+        decision = self.decision
+        if decision is None:
+            return
+
+        def said(why: str | None) -> None:
+            if why is not None:
+                self.dismiss([opinion_command(decision, stance, why)])
+
+        self.app.push_screen(opinion_prompt(decision, stance), said)
 
     @on(Button.Pressed, "#save")
     @on(Input.Submitted, "#title")
@@ -133,22 +241,130 @@ class DecisionForm(ModalScreen[dict[str, Any] | None]):
         if self.read_only:
             self.dismiss(None)
             return
-        fields = self._fields()
-        if not fields["title"]:
-            self.query_one("#problem", Label).update("A decision needs a title.")
-            self.query_one("#title", Input).focus()
+        try:
+            commands = self._commands()
+        except FieldProblem as problem:
+            self.query_one("#problem", Label).update(plain(str(problem)))
+            self.query_one(f"#{problem.field}").focus()
             return
-        if self.decision is not None:
-            before = {
-                key: value.strip() if key != "status" else value
-                for key, value in self._before().items()
-            }
-            fields = {key: value for key, value in fields.items() if value != before[key]}
-        self.dismiss(fields)
+        self.dismiss(commands)
+
+    def _text(self, field: str) -> str:
+        return self.query_one(f"#{field}", TextArea).text.strip()
+
+    def _commands(self) -> list[dict[str, Any]]:
+        """What saving sends: a new decision, or the amendment (only the fields changed) and
+        the link to the decision that supersedes it."""
+        title = self.query_one("#title", Input).value.strip()
+        if not title:
+            raise FieldProblem("A decision needs a title.", "title")
+        words = {"title": title} | {
+            field: self._text(field) for field in ("context", "decision", "consequences")
+        }
+        status = self.query_one("#status", Select).value
+        d = self.decision
+        before = {field: value.strip() for field, value in self._before().items()}
+        drivers = _parsed("drivers", parse_drivers, self._text("drivers"))
+        considered = _parsed("options", parse_options, self._text("options"))
+        if d is None:
+            fields: dict[str, Any] = {**words, "status": status}
+            if drivers:
+                fields["drivers"] = list(drivers)
+            if considered.options:
+                fields |= _options_fields(considered)
+            return [{"cmd": "decide", **fields}]
+        changes: dict[str, Any] = {k: v for k, v in words.items() if v != before[k]}
+        if self._text("drivers") != before["drivers"]:
+            changes["drivers"] = list(drivers)
+        if self._text("options") != before["options"]:
+            changes |= self._options_changed(considered, before["options"])
+        commands = []
+        by = self.query_one("#superseded-by", Select).value
+        supersede = status == "superseded" and d.superseded_by is None and by != Select.NULL
+        if status == "superseded" and d.status != "superseded" and not supersede:
+            raise FieldProblem("Say which decision supersedes this one.", "superseded-by")
+        if status != d.status and not supersede:
+            changes["status"] = status
+        if changes:
+            commands.append({"cmd": "amend", "decision_id": d.id, **changes})
+        if supersede:
+            commands.append({"cmd": "supersede", "decision_id": d.id, "by": by})
+        return commands
+
+    def _options_changed(self, now: Considered, shown: str) -> dict[str, Any]:
+        """The options and the chosen one as they changed from what the form ``shown``. When
+        only the choice moved, it names the option as the session knows it, whatever the form
+        showed of its name."""
+        assert self.decision is not None, "only an amendment changes options"
+        try:
+            was = parse_options(shown)
+        except Problem:
+            # Text the form could not have written (a partner's pro of blanks): all of it goes.
+            return _options_fields(now)
+        if now.options != was.options:
+            return _options_fields(now)
+        if now.chosen == was.chosen:
+            return {}
+        names = {printable(option.name): option.name for option in self.decision.options}
+        return {"chosen": names.get(now.chosen, now.chosen)}
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _parsed(field: str, parse: Callable[[str], Parsed], text: str) -> Parsed:
+    """``text`` parsed, or the problem said as the form says it, naming the field."""
+    try:
+        return parse(text)
+    except Problem as problem:
+        raise FieldProblem(f"{field.capitalize()}, {problem}.", field) from None
+
+
+def _options_fields(considered: Considered) -> dict[str, Any]:
+    """The options and the chosen one as the commands take them."""
+    return {
+        "options": [
+            {"name": option.name, "pros": list(option.pros), "cons": list(option.cons)}
+            for option in considered.options
+        ],
+        "chosen": considered.chosen,
+    }
+
+
+def _opinions(d: DecisionRow) -> Text:
+    """Who agrees and who objects, each with their why, as plain text."""
+    text = Text()
+    if not d.opinions:
+        agree, object_ = OPINION_KEYS["agree"], OPINION_KEYS["object"]
+        text.append(f"Nobody yet: {agree} agrees, {object_} objects.", style="dim")
+    for place, opinion in enumerate(d.opinions):
+        if place:
+            text.append("\n")
+        agrees = opinion.stance == "agree"
+        text.append("✓ " if agrees else "✗ ", style="green" if agrees else "red")
+        you = " (you)" if opinion.you else ""
+        text.append(f"{printable(opinion.name)}{you}", style="bold")
+        text.append(f" {'agrees' if agrees else 'objects'}")
+        if opinion.why:
+            text.append(f": {printable(opinion.why)}")
+    return text
+
+
+def opinion_prompt(decision: DecisionRow, stance: str) -> "Ask":
+    """The one line of why for agreeing with or objecting to ``decision``; empty will do."""
+    verb = "Agree with" if stance == "agree" else "Object to"
+    return Ask(
+        f"{verb} decision {decision.number}, {fit(printable(decision.title), 50)}?",
+        placeholder="why, in a line (or nothing)",
+        max_length=WHY_MAX,
+        allow_empty=True,
+    )
+
+
+def opinion_command(decision: DecisionRow, stance: str, why: str) -> dict[str, Any]:
+    """The command for an opinion, the same from the list as from the form."""
+    return {"cmd": stance, "decision_id": decision.id, "why": why}
 
 
 class CommitForm(ModalScreen[tuple[str, bool] | None]):
@@ -295,8 +511,9 @@ class Choice(ModalScreen[str | None]):
 
 
 class Ask(ModalScreen[str | None]):
-    """One line of text: a duration, a lesson learned. Enter saves, escape cancels; ``check``
-    says what is wrong with an answer (None when it will do), and the dialog stays open."""
+    """One line of text: a duration, a lesson learned, why one agrees. Enter saves, escape
+    cancels; ``check`` says what is wrong with an answer (None when it will do), and the
+    dialog stays open."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "Input"
@@ -309,6 +526,7 @@ class Ask(ModalScreen[str | None]):
         placeholder: str = "",
         max_length: int = 2000,
         check: Callable[[str], str | None] | None = None,
+        allow_empty: bool = False,
     ) -> None:
         super().__init__()
         self.question = question
@@ -316,6 +534,8 @@ class Ask(ModalScreen[str | None]):
         self.placeholder = placeholder
         self.max_length = max_length
         self.check = check
+        self.allow_empty = allow_empty
+        """Enter on an empty line answers "" (else None, as escape does)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -331,7 +551,7 @@ class Ask(ModalScreen[str | None]):
         if problem is not None:
             self.query_one("#problem", Label).update(plain(problem))
             return
-        self.dismiss(answer or None)
+        self.dismiss(answer if answer or self.allow_empty else None)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Digits, Label, ProgressBar, Static
 
 from pairup.printable import printable
 from pairup.tui import text
-from pairup.tui.shown import RosterRow, Snapshot
+from pairup.tui.shown import DecisionRow, RosterRow, Snapshot
 
 log = logging.getLogger("pairup.tui")
 
@@ -36,6 +36,11 @@ ROLE_STYLES = {
     "navigator": "",
 }
 BROKEN = "⚠ this panel could not be drawn: pairup.log in the data directory says why"
+OPINION_KEYS = {"agree": "y", "object": "r"}
+"""The keys that agree with and object to a decision: on the list, the one under the cursor;
+in the form of someone else's decision, that one."""
+BY_WIDTH = 10
+"""The cells of a proposer's name in the list."""
 
 
 def plain(value: str) -> Content:
@@ -263,15 +268,22 @@ class Roster(Guarded, Static):
 
 
 class DecisionLog(Guarded, DataTable[Text]):
-    """The decisions taken so far: number, title, status, who proposed it and when."""
+    """The decisions taken so far: number, title (with the decisions it is linked to), status,
+    how many agree and object, who proposed it and when."""
 
-    COLUMNS = (("#", "number", 3), ("Status", "status", 10), ("By", "by", 12), ("At", "at", 5))
+    COLUMNS = (
+        ("#", "number", 3),
+        ("Status", "status", 10),
+        ("✓ ✗", "opinions", 5),
+        ("By", "by", BY_WIDTH),
+        ("At", "at", 5),
+    )
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.zebra_stripes = True
         self._title_width = 0
-        self._shown: tuple[tuple[str, int], ...] = ()
+        self._shown: tuple[DecisionRow, ...] | None = None
         self._snapshot: Snapshot | None = None
 
     def on_resize(self) -> None:
@@ -286,7 +298,7 @@ class DecisionLog(Guarded, DataTable[Text]):
         if title_width == self._title_width:
             return
         self._title_width = title_width
-        self._shown = ()
+        self._shown = None
         self.clear(columns=True)
         number, *rest = self.COLUMNS
         self.add_column(number[0], key=number[1], width=number[2])
@@ -299,26 +311,25 @@ class DecisionLog(Guarded, DataTable[Text]):
         self.guard(lambda: self._draw(snap), self._broken)
 
     def _broken(self, message: str) -> None:
-        self._shown = ()
+        self._shown = None
         self.clear()
-        self.add_row(Text(""), Text(message), Text(""), Text(""), Text(""))
+        self.add_row(Text(""), Text(message), *(Text("") for _ in self.COLUMNS[1:]))
 
     def _draw(self, snap: Snapshot) -> None:
         self._columns()
         decisions = snap.decisions
-        shown = tuple((d.id, d.amendments) for d in decisions)
-        if shown == self._shown:
+        if decisions == self._shown:
             return
-        self._shown = shown
+        self._shown = decisions
         row = self.cursor_row
         self.clear()
         for decision in decisions:
-            title = printable(decision.title) + (" ✎" if decision.amendments else "")
             self.add_row(
                 Text(str(decision.number)),
-                Text(title, no_wrap=True, overflow="ellipsis"),
+                Text(_title_cell(decision), no_wrap=True, overflow="ellipsis"),
                 Text(decision.status),
-                Text(fit(printable(decision.by), 12)),
+                _tally(decision),
+                Text(fit(printable(decision.by), BY_WIDTH)),
                 Text(text.time_of_day(decision.at)),
                 key=decision.id,
             )
@@ -331,3 +342,24 @@ class DecisionLog(Guarded, DataTable[Text]):
         if self.row_count == 0:
             return None
         return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+
+
+def _title_cell(decision: DecisionRow) -> str:
+    """The title, marked when amended, and the decisions it is linked to."""
+    cell = printable(decision.title) + (" ✎" if decision.amendments else "")
+    if decision.superseded_by is not None:
+        cell += f" (superseded by {decision.superseded_by})"
+    if decision.supersedes:
+        cell += f" (supersedes {', '.join(str(number) for number in decision.supersedes)})"
+    return cell
+
+
+def _tally(decision: DecisionRow) -> Text:
+    """How many agree (✓) and object (✗); the names are in the decision's form."""
+    cell = Text()
+    if decision.agreed:
+        cell.append(f"✓{len(decision.agreed)}", style="green")
+    if decision.objected:
+        cell.append(" " if decision.agreed else "")
+        cell.append(f"✗{len(decision.objected)}", style="red")
+    return cell

@@ -58,7 +58,7 @@ def test_a_decision_typed_on_one_screen_shows_on_the_other(tmp_path: Path) -> No
                 log = bob.main.query_one(DecisionLog)
                 await until(lambda: log.row_count == 1, "the decision on Bob's screen")
                 assert log.get_row_at(0)[1].plain == "Use SQLite"
-                assert log.get_row_at(0)[3].plain == "Ann"
+                assert log.get_row_at(0)[4].plain == "Ann"
                 decision = session_of(bob).link.view.decisions_in_order()[0]
                 assert decision.context == "We need a durable log"
 

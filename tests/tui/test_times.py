@@ -67,7 +67,7 @@ def test_a_journal_of_impossible_times_shows_them_unknown_and_exports(tmp_path: 
                 await until(lambda: app.session is not None, "the session to open")
                 log = app.main.query_one(DecisionLog)
                 await until(lambda: log.row_count == 1, "the journal's decision on screen")
-                assert log.get_row_at(0)[4].plain == "--:--"
+                assert log.get_row_at(0)[5].plain == "--:--"
                 assert app.main.query_one("#clock", Digits).value == "--:--"
                 # The roster draws on its own tick, which may come after the decisions'.
                 await until(lambda: "away --:--" in on_screen(app), "Bob shown away, unknown since")
