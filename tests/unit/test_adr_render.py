@@ -37,6 +37,8 @@ from pairup.adr.render import (
 from pairup.session import events as ev
 from pairup.session import fold
 from pairup.session.state import Opinion, State
+from tests.hostile import CORPUS, NAMEABLE, fit
+from tests.markdown_reading import headings, named, one_line, parse
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "export"
 T0 = 1_795_683_600  # 2026-11-26 09:00 UTC
@@ -842,3 +844,70 @@ def test_the_records_commit_table_says_which_commits_were_made_elsewhere(state):
         "not in this repository) | Zoë Ångström |"
     ) in record
     assert "another clone" not in render_record(state, facts(state, SESSION), {}, T0)
+
+
+@pytest.mark.parametrize("key", sorted(CORPUS))
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_hostile_drivers_options_and_opinions_stay_text(fmt, key):
+    """Drivers, options, pros, cons and opinions typed as hostile text add no heading, no
+    HTML and no list item of their own, and MADR's front matter still reads back the names."""
+    text = CORPUS[key]
+    name = fit(NAMEABLE.get(key, "Plain Name"), 200)
+    point = fit(text, 2000)
+    option = ev.ConsideredOption(name=fit(text, 200), pros=(point,), cons=(point,))
+    log = Log()
+    people = (ev.Participant(id="ann", name=name), ev.Participant(id="bob", name="Bob"))
+    state = fold(
+        [
+            log(ev.SessionOpened, 0),
+            *(log(ev.ParticipantJoined, 0, actor=p.id, participant=p) for p in people),
+            log(ev.TurnStarted, 1, turn=1),
+            log(
+                ev.DecisionRecorded,
+                2,
+                decision_id="dec-hostile-01",
+                title="Hostile",
+                decision=text,
+                drivers=(fit(text, 200),),
+                options=(option, ev.ConsideredOption(name="Plain")),
+                chosen=fit(text, 200),
+            ),
+            log(
+                ev.DecisionOpinion,
+                3,
+                actor="bob",
+                decision_id="dec-hostile-01",
+                stance="object",
+                why=fit(text, 2000),
+            ),
+            log(ev.DecisionOpinion, 4, decision_id="dec-hostile-01", stance="agree", why=text[:9]),
+        ]
+    )
+    (decision,) = state.decisions_in_order()
+    rendered = render_decision(fmt, decision, 1, facts(state, SESSION), commits=[])
+    tokens = parse(rendered)
+    shown = [(h.level, h.text) for h in headings(tokens)]
+    if fmt == "adr":
+        assert shown == [
+            (1, "1. Hostile"),
+            *((2, s) for s in ("Status", "Context", "Decision", "Consequences", "Notes")),
+        ]
+    else:
+        option_name = one_line(fit(text, 200))
+        assert shown == [
+            (1, "Hostile"),
+            (2, "Context and Problem Statement"),
+            (2, "Decision Drivers"),
+            (2, "Considered Options"),
+            (2, "Decision Outcome"),
+            (3, "Consequences"),
+            (2, "Pros and Cons of the Options"),
+            (3, option_name),
+            (2, "More Information"),
+        ]
+    assert not [t for t in tokens if t.type in ("html_block", "html_inline")]
+    assert all(not [c for c in t.children or [] if c.type == "html_inline"] for t in tokens)
+    if fmt == "madr":
+        front = front_matter(rendered)
+        assert front["decision-makers"] == [named(name)]
+        assert front["consulted"] == ["Bob"]
