@@ -121,8 +121,6 @@ def _since(command: Command) -> None:
 
 
 def _why(args: argparse.Namespace) -> int:
-    import json
-
     from pairup.history.adrs import adr_folders, find_adr_files
     from pairup.history.gather import gather
     from pairup.history.git import GitProblem, blame
@@ -142,18 +140,17 @@ def _why(args: argparse.Namespace) -> int:
     wanted = any(reason.decisions for reason in reasons)
     adrs = find_adr_files(adr_folders(repo, config.adr.dir)) if wanted else {}
     if args.json:
-        print(json.dumps(to_json(path, line, reasons, adrs, repo), ensure_ascii=False, indent=2))
+        print(_json(to_json(path, line, reasons, adrs, repo)))
     else:
         print(render(path, line, reasons, adrs, repo))
     return EXIT_OK
 
 
 def _log(args: argparse.Namespace) -> int:
-    import json
-
     from pairup.history import log
     from pairup.history.adrs import adr_folders, find_adr_files
     from pairup.history.gather import gather
+    from pairup.printable import printable
 
     config = load_settings(args).config
     repo = _repository(args.repo)
@@ -164,17 +161,17 @@ def _log(args: argparse.Namespace) -> int:
     files = _files(repo, [commit.sha for sitting in chosen for commit in sitting.commits])
     adrs = find_adr_files(adr_folders(repo, config.adr.dir))
     if args.json:
-        document = log.to_json(chosen, filters, files, adrs, repo)
-        print(json.dumps(document, ensure_ascii=False, indent=2))
+        print(_json(log.to_json(chosen, filters, files, adrs, repo)))
     elif not chosen:
-        print(f"no session held in {repo} matches" if _filtered(args) else _none_here(repo))
+        print(
+            printable(f"no session held in {repo} matches" if _filtered(args) else _none_here(repo))
+        )
     else:
         print(log.render(chosen, filters, files, adrs, repo))
     return EXIT_OK
 
 
 def _stats(args: argparse.Namespace) -> int:
-    import json
     import shutil
 
     from pairup.history import report
@@ -198,7 +195,7 @@ def _stats(args: argparse.Namespace) -> int:
     files = {} if repo is None else _files(repo, shas)
     stats = compute(chosen, files)
     if args.json:
-        print(json.dumps(report.to_json(stats), ensure_ascii=False, indent=2))
+        print(_json(report.to_json(stats)))
     elif args.markdown:
         print(report.render_markdown(stats), end="")
     else:
@@ -283,6 +280,32 @@ def _files(repo: Path, shas: list[str]) -> dict[str, list[str]]:
         return files_touched(repo, None if dirs is None else dirs[1], shas)
     except GitProblem as error:
         raise UserError(str(error)) from None
+
+
+_JSON_ESCAPED = {
+    code: f"\\u{code:04x}"
+    for code in (
+        *range(0x7F, 0xA0),
+        0x061C,
+        0x200E,
+        0x200F,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+        0x2028,
+        0x2029,
+        *range(0xD800, 0xE000),
+    )
+}
+"""What JSON may carry raw but a terminal must not be sent: C1 controls, bidirectional
+controls, line separators (JSON escapes C0 itself), and halves of characters, which could not
+even be written out."""
+
+
+def _json(document: object) -> str:
+    """``document`` as JSON that reads back as typed and is safe to print on a terminal."""
+    import json
+
+    return json.dumps(document, ensure_ascii=False, indent=2).translate(_JSON_ESCAPED)
 
 
 def _warn(problems: list[str]) -> None:

@@ -45,6 +45,7 @@ def sitting(session_id: str, events: Sequence[Event], repository: str = "") -> S
     end = state.ended_at if state.ended_at is not None else state.clock
     presence.extend(Span(who, start, max(start, end)) for who, start in since.items())
     positions = _positions(events)
+    stints = _stints(state, end)
     return Sitting(
         session_id=session_id,
         title=state.title,
@@ -53,8 +54,8 @@ def sitting(session_id: str, events: Sequence[Event], repository: str = "") -> S
         last=state.clock,
         members=tuple(Member(m.id, m.participant.name, m.participant.email) for m in state.members),
         presence=tuple(sorted(presence, key=lambda span: (span.start, span.who))),
-        driving=tuple(Span(s.driver, s.start, s.end) for s in _stints(state, end)),
-        turns=len({stint.turn for stint in _stints(state, end)}),
+        driving=tuple(Span(s.driver, s.start, s.end) for s in stints),
+        turns=len({stint.turn for stint in stints}),
         breaks=len(state.breaks) + (1 if state.phase == "break" else 0),
         lessons=len(state.lessons),
         decisions=tuple(

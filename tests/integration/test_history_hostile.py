@@ -87,7 +87,8 @@ def test_the_terminal_shows_hostile_text_as_text(
 ) -> None:
     text, path, name = hostile
 
-    for args in (("why", f"{path}:1"), ("why", path), ("log",), ("stats",)):
+    every = (("why", f"{path}:1"), ("why", path), ("log",), ("stats",))
+    for args in (*every, *((*args, "--json") for args in every)):
         out = run(capsys, *args)
         found = RAW.search(out)
         assert found is None, f"pairup {args[0]} sent {found.group()!r} to the terminal"
