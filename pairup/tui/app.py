@@ -279,7 +279,7 @@ class MainScreen(Screen[None]):
     def action_decide(self) -> None:
         from pairup.tui.screens import DecisionForm
 
-        self.app.push_screen(DecisionForm(others=self.app.shown.decisions), self.app.send_all)
+        self.app.push_screen(DecisionForm(), self.app.send_all)
 
     def action_amend(self) -> None:
         from pairup.tui.screens import DecisionForm
