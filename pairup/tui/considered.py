@@ -23,8 +23,6 @@ POINT_MAX = 2000
 MOST = 20
 """Options, drivers, and pros or cons of one option."""
 MARKS = "+-*\\"
-NOT_IN_A_NAME = "<>"
-"""An option's name is a name: it may not hold an address's angle brackets."""
 SYNTAX = "a line per option · + a pro · - a con · * Name: the chosen one"
 
 
@@ -128,8 +126,6 @@ def _check_name(name: str, options: list[OptionRow], number: int) -> None:
             f"line {number}: an option's name is at most {NAME_MAX} characters (this one has "
             f"{len(name)}); put the rest in a pro or a con"
         )
-    if any(char in name for char in NOT_IN_A_NAME):
-        raise Problem(f"line {number}: an option's name may not hold < or >")
     if any(option.name == name for option in options):
         raise Problem(f"line {number}: {name} is named twice")
     if len(options) == MOST:
