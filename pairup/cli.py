@@ -725,6 +725,9 @@ examples:
   pairup join 'wss://host:port/s/ID#SECRET.PIN'
   pairup join 'wss://host:port/w/ID#WATCH.PIN'  follow a session, changing nothing
   pairup sessions                  list the sessions recorded on this machine
+  pairup why src/relay.py:42       the commit, session and decisions behind a line
+  pairup log --since 2w            this repository's sessions, decisions and commits
+  pairup adr accept 3              mark ADR 3 accepted in its file
   pairup config                    show the settings in effect and where each comes from
 
 settings come from (later wins): pairup's defaults < your config file

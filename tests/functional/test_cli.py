@@ -12,7 +12,21 @@ from pairup.session import events as ev
 
 from .conftest import PAIRUP
 
-COMMANDS = ["start", "join", "relay", "export", "sessions", "commit", "trailers", "hook", "config"]
+COMMANDS = [
+    "start",
+    "join",
+    "relay",
+    "export",
+    "sessions",
+    "commit",
+    "trailers",
+    "hook",
+    "adr",
+    "why",
+    "log",
+    "stats",
+    "config",
+]
 HEAVY = ("textual", "websockets", "pygit2", "pydantic")
 
 
