@@ -226,13 +226,15 @@ def _maybe_repository(given: str | None) -> Path | None:
 
 def _target(text: str, repo: Path, base: Path | None) -> tuple[str, int | None]:
     """The file (from the repository's top, as git names it) and line that ``PATH[:LINE]``
-    names; a file whose name ends in ``:N`` is taken whole."""
+    names; a file whose name ends in ``:N`` is taken whole. A line is ASCII digits only:
+    ``"²".isdigit()`` is true but ``int`` refuses it, and ``int`` reads other scripts' digits
+    (``٣``), which git would never count by; such a tail is part of the file's name."""
     import os
 
     start = repo if base is not None else Path.cwd()
     name, line = text, None
     head, colon, tail = text.rpartition(":")
-    if colon and head and tail.isdigit() and not (start / text).exists():
+    if colon and head and tail.isascii() and tail.isdigit() and not (start / text).exists():
         name, line = head, int(tail)
     written = Path(os.path.abspath(start / name))
     try:

@@ -87,15 +87,21 @@ def parse_porcelain(text: str) -> list[Blamed]:
             current.author = value
         elif key == "author-mail":
             current.author_mail = value.removeprefix("<").removesuffix(">")
-        elif key == "author-time" and value.isdigit():
+        elif key == "author-time" and _number(value):
             current.author_time = int(value)
-        elif key == "committer-time" and value.isdigit():
+        elif key == "committer-time" and _number(value):
             current.committer_time = int(value)
     return sorted(
         commits.values(),
         key=lambda blamed: (not blamed.committed, blamed.committer_time, blamed.sha),
         reverse=True,
     )
+
+
+def _number(text: str) -> bool:
+    """Whether ``text`` is a number as git writes one: ASCII digits (``"²".isdigit()`` is
+    true, and ``int`` refuses it)."""
+    return text.isascii() and text.isdigit()
 
 
 def files_touched(repo: Path, git_dir: Path | None, shas: Iterable[str]) -> dict[str, list[str]]:

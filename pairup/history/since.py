@@ -20,6 +20,9 @@ def parse_since(text: str, now: float) -> float:
     """The time ``text`` names, seconds since the epoch; ``now`` is when a time ago counts
     back from."""
     compact = text.strip().lower()
+    if not compact.isascii():
+        # ``\d`` and ``int`` take any script's digits (``٣``); pairup's examples are ASCII.
+        raise SinceError(f"--since: expected {EXAMPLES}, got {text!r}")
     if _DAY.fullmatch(compact):
         try:
             return datetime.strptime(compact, "%Y-%m-%d").timestamp()

@@ -94,6 +94,8 @@ def test_why_of_a_whole_file_lists_its_commits(pairup: Run, repo: Repo) -> None:
         (["src/relay.py:0"], "repo", "src/relay.py has 3 lines: no line 0"),
         (["src/new.py:1"], "repo", "src/new.py is not tracked by git"),
         (["src:1"], "repo", "src is a directory: give a file, or FILE:LINE"),
+        (["src/relay.py:\u00b2"], "repo", "src/relay.py:\u00b2: no such file"),
+        (["src/relay.py:\u0663"], "repo", "src/relay.py:\u0663: no such file"),
         (["../elsewhere.py"], "repo", "../elsewhere.py is outside the repository"),
         (["--repo", "/no/such/dir", "a.py"], "repo", "--repo /no/such/dir: no such directory"),
     ],

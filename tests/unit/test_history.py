@@ -191,6 +191,15 @@ def test_porcelain_reads_headers_not_content() -> None:
     assert (older.sha, older.lines, older.summary) == (SHA_A, [1, 2], "First")
 
 
+def test_porcelain_reads_only_ascii_digits_as_times() -> None:
+    """``"²".isdigit()`` is true and ``int("²")`` fails: a time git never writes is no time."""
+    text = f"{SHA_A} 1 1 1\nauthor-time \u00b2\ncommitter-time 1\u00b2\nsummary S\n\tline\n"
+
+    (blamed,) = parse_porcelain(text)
+
+    assert (blamed.author_time, blamed.committer_time, blamed.summary) == (0, 0, "S")
+
+
 def test_line_ranges() -> None:
     assert line_ranges([3, 1, 2, 7, 9, 10]) == "1-3, 7, 9-10"
     assert line_ranges(range(1, 40, 2)).endswith("and 14 more ranges")
@@ -206,6 +215,16 @@ def test_since_reads_days_and_times_ago() -> None:
     for bad in ("yesterday", "2026-13-40", "3", "-2w", ""):
         with pytest.raises(SinceError, match="--since"):
             parse_since(bad, now)
+
+
+@pytest.mark.parametrize(
+    "text", ["\u00b2w", "\u0663d", "\u0662\u0660\u0662\u0666-11-02", "1h\u0663m"]
+)
+def test_since_reads_only_ascii_digits(text: str) -> None:
+    """Other scripts' digits (``٣``) and superscripts (``²``) are refused with the examples,
+    not read as a number nor called "not a day of the calendar"."""
+    with pytest.raises(SinceError, match="expected a day like 2026-11-02"):
+        parse_since(text, 1_800_000_000.0)
 
 
 def test_cells_count_what_a_terminal_shows() -> None:
