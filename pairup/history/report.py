@@ -3,11 +3,12 @@ Markdown tables and mermaid charts for a page.
 
 Names are typed by people, so each output escapes them by its own rules: printable for the
 terminal (ADR 21), :func:`pairup.adr.markdown.inline` in a Markdown table, and for a mermaid
-label only letters, digits, spaces and a few harmless marks, since mermaid gives ``:``, ``"``,
-``#``, ``;``, ``%`` and backticks meanings of their own and has no escape that works in
+label the name without what mermaid reads (:func:`mermaid_label`), since mermaid gives ``:``,
+``"``, ``#``, ``;``, ``%`` and backticks meanings of their own and has no escape that works in
 every renderer.
 """
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,13 @@ from pairup.history.text import bar, cells, cut, pad, shown, table
 _NAME_CELLS = 24
 _BAR_CELLS = (10, 40)
 _CHARTED_WEEKS = 12
-_LABEL_MARKS = frozenset(" -_.,()'/+@!?&")
+_MERMAID_READS = frozenset(':"`%#;<>')
+"""What a pie label must not hold: ``"`` ends it, ``:`` separates its value, ``#…;`` is an
+entity, ``%%`` a comment or directive, a backtick a Markdown string, and ``<`` and ``>`` make
+HTML of a label in the renderers that draw labels as HTML."""
+_INVISIBLE = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
+"""Controls, format characters (zero-width, bidirectional), halves of characters and line
+breaks: what :func:`pairup.adr.markdown.one_line` leaves of them goes."""
 _LABEL_LENGTH = 40
 
 
@@ -303,10 +310,21 @@ def _pie(stats: Stats, week: str) -> list[str]:
 
 
 def mermaid_label(text: str, number: int) -> str:
-    """``text`` as a mermaid label: letters, digits, spaces and harmless marks only, on one
-    line, at most 40 characters; a name with nothing left becomes "person N"."""
-    kept = "".join(
-        char if char.isalnum() or char in _LABEL_MARKS else " " for char in one_line(text)
-    )
+    """``text`` as a mermaid label on one line, at most 40 characters; a name with nothing left
+    becomes "person N".
+
+    Only what mermaid reads is taken out (a space stands for it), and controls show as
+    :func:`~pairup.adr.markdown.one_line` shows them everywhere in the Markdown; everything
+    else people write in a name stays. The text is composed first (NFC), so a name typed as
+    ``n`` and a combining accent is the ``ń`` a precomposed one is, and a mark with no
+    precomposed form stays with its letter.
+    """
+    kept = "".join(map(_label_char, unicodedata.normalize("NFC", one_line(text))))
     label = " ".join(kept.split())[:_LABEL_LENGTH].strip()
     return label or f"person {number}"
+
+
+def _label_char(char: str) -> str:
+    if char in _MERMAID_READS:
+        return " "
+    return "" if unicodedata.category(char) in _INVISIBLE else char

@@ -4,6 +4,7 @@
 import itertools
 import math
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given
@@ -247,9 +248,35 @@ def test_a_table_fits_its_width(rows: list[list[str]]) -> None:
 @pytest.mark.parametrize("key", list(CORPUS))
 def test_a_mermaid_label_is_only_text(key: str) -> None:
     label = mermaid_label(CORPUS[key], 3)
-    assert not set(label) & set(':"`%#;\n\r<>{}[]\\')
+    assert not set(label) & set(':"`%#;<>')
+    assert not [c for c in label if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp")]
     assert 0 < len(label) <= 40
     assert label == label.strip()
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("An\u0144", "An\u0144"),
+        ("Ann\u0301", "An\u0144"),
+        ("Zoe\u0308 O\u2019Brien-Smith", "Zo\u00eb O\u2019Brien-Smith"),
+        ("q\u0303uentin", "q\u0303uentin"),
+        (
+            "\u6c7a\u5b9a \u0627\u0644\u0645\u0647\u0646\u062f\u0633",
+            "\u6c7a\u5b9a \u0627\u0644\u0645\u0647\u0646\u062f\u0633",
+        ),
+        ("Ann [lead] {ops} \\ 100$", "Ann [lead] {ops} \\ 100$"),
+        (
+            'a:b"c`d%e#f;g<h>i\nj\u202ek\u0007l\u200bm',
+            "a b c d e f g h i j\u27e8RLO\u27e9k\u2407lm",
+        ),
+    ],
+)
+def test_a_mermaid_label_keeps_what_people_write(name: str, label: str) -> None:
+    """Letters keep their marks, composed first (NFC: ``n`` and U+0301 are ``ń``); what
+    mermaid reads becomes a space, a control its visible name as everywhere in the Markdown
+    (a zero-width one goes)."""
+    assert mermaid_label(name, 1) == label
 
 
 def test_stats_outputs_say_nobody_when_nothing_happened() -> None:
