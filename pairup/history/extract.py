@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable, Sequence
 
+from pairup.adr.render import logged_events
 from pairup.history.facts import CommitFacts, Credit, DecisionFacts, Member, Sitting, Span
 from pairup.session import Event, State, fold
 from pairup.session.state import Stint
@@ -85,7 +86,7 @@ def sitting(session_id: str, events: Sequence[Event], repository: str = "") -> S
             )
             for c in state.commits_in_order()
         ),
-        events=len(events),
+        events=len(logged_events(events)),
         repository=repository,
     )
 

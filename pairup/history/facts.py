@@ -90,6 +90,9 @@ class Sitting:
     decisions: tuple[DecisionFacts, ...]
     commits: tuple[CommitFacts, ...]
     events: int
+    """How many of its events a log exported from it keeps: all but the handover packages'
+    parts (:func:`pairup.adr.render.logged_events`), so a journal and a log of the session
+    count alike."""
     repository: str = ""
     here: bool = False
 

@@ -5,8 +5,14 @@ Two places hold sessions. The journals in the data directory hold every session 
 took part in, each with the repository it was held in (its header's ``repository``); the
 repository holds the session logs people exported and committed (``adr.record_dir``, as
 ``DATE-SESSION.json``), which is how a partner's sessions reach everyone who pulls. A session
-found in both counts once: the copy with more events, which is the journal unless the log was
-exported from a longer one; it is held here if either copy says so.
+found in both counts once: the copy that got further, which is the journal unless the log was
+exported from a longer one (a partner who stayed to the end exported it, say); it is held here
+if either copy says so. How far a copy got is how many events it holds of those a log keeps:
+both are the relay's one sequence of the session from its start, a journal missing only the
+end of it and an exported log only the handover packages' parts, which in a journal can
+outnumber the rest (:attr:`pairup.history.facts.Sitting.events`). Merging the two copies'
+facts would answer the same for every session pairup writes, and would have to read both logs
+again whenever either changed.
 
 Why a cache. ``pairup why`` must answer in well under a second in a repository with hundreds
 of sessions, and reading them costs a JSON decode and a fold per event: about a second for 200
@@ -35,7 +41,9 @@ from pairup.history.facts import Found, Sitting, from_json, to_json
 if TYPE_CHECKING:
     from pairup.session import Event
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+"""2 since a session's ``events`` count only what a log keeps: facts counted before are read
+again, not compared with them."""
 CACHE_FILE = Path("cache") / "history.json"
 _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _LOG_NAME = re.compile(r"(?:\d{4}-\d{2}-\d{2}|undated)-(?P<session>[A-Za-z0-9_-]{1,64})\.json")

@@ -259,6 +259,39 @@ def test_a_session_in_a_journal_and_a_log_counts_once_keeping_the_longer(
     assert sitting.here, "the log's copy is in this repository"
 
 
+def test_a_journal_that_stopped_early_does_not_beat_the_whole_log(
+    world: World, tmp_path: Path
+) -> None:
+    """Ann left after the first commit: her journal has 7 events and 20 parts of a handover
+    package, which an exported log never holds; Bob stayed and exported all 14 events. The
+    log is the copy that says more, so the second commit is the session's."""
+    events = session_events([world.first, world.second])
+    parts = [
+        ev.HandoverPart(
+            id=f"part-{index:06d}",
+            at=T0 + 250,
+            actor=BOB.id,
+            handover="handover-0001",
+            index=index,
+            count=20,
+            data="QUJD" * 100,
+        )
+        for index in range(20)
+    ]
+    held(world.data, "s-both", [*events[:4], *parts, *events[4:7]], world.repo)
+    bobs = held(tmp_path / "bob-data", "s-both", events, "/bob/clone")
+    world.export(bobs, "json")
+
+    found = gather(world.data, world.repo, ".pairup/sessions")
+
+    (sitting,) = found.sessions
+    assert sitting.ended is not None
+    assert [c.sha for c in sitting.commits] == [world.first, world.second]
+    (reason,) = explain(blame(world.repo, "src/store.py", 1), found.sessions)
+    assert reason.sitting is not None, "the commit Bob's log recorded"
+    assert [d.number for d in reason.decisions] == [1, 2]
+
+
 def test_a_second_gather_reads_no_file_it_read_before(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
