@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pairup.adr import marker
-from pairup.adr.lifecycle import Unreadable, detect, read_status
+from pairup.adr.lifecycle import Status, Unreadable, detect, read_status
 from pairup.adr.write import DEFAULT_DIRS, adr_directory, inside
 
 _TAIL = 4096
@@ -62,9 +62,10 @@ def _marker(path: Path) -> marker.Marker | None:
     return None if marked is None else marked.marker
 
 
-def adr_status(path: Path) -> str | None:
-    """The status the ADR's text gives (``Accepted``, ``Superseded by …``), as written; None
-    when it has none that its format's shape holds."""
+def adr_status(path: Path) -> Status | None:
+    """The status the ADR's text gives (``Accepted``, ``Superseded by …``), as written and as
+    :mod:`pairup.adr.lifecycle` reads it; None when it has none that its format's shape
+    holds."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
@@ -73,6 +74,7 @@ def adr_status(path: Path) -> str | None:
     if fmt is None:
         return None
     try:
-        return read_status(text, fmt).text or None
+        status = read_status(text, fmt)
     except Unreadable:
         return None
+    return status if status.text else None

@@ -81,7 +81,10 @@ def add_history_commands(command: CommandMaker) -> None:
     log.parser.add_argument(
         "--status",
         choices=("proposed", "accepted", "rejected", "deprecated", "superseded"),
-        help="only decisions with this status (and the sessions holding one)",
+        help=(
+            "only decisions with this status (and the sessions holding one): its ADR file's "
+            "once it has one, else the session's"
+        ),
     )
     _since(log)
     _shared(log)
@@ -157,9 +160,9 @@ def _log(args: argparse.Namespace) -> int:
     filters = log.Filters(args.participant, _since_time(args.since), args.status)
     found = gather(config.data_dir, repo, config.adr.record_dir)
     _warn(found.problems)
-    chosen = log.select(found.sessions, filters)
-    files = _files(repo, [commit.sha for sitting in chosen for commit in sitting.commits])
     adrs = find_adr_files(adr_folders(repo, config.adr.dir))
+    chosen = log.select(found.sessions, filters, adrs, repo)
+    files = _files(repo, [commit.sha for sitting in chosen for commit in sitting.commits])
     if args.json:
         print(_json(log.to_json(chosen, filters, files, adrs, repo)))
     elif not chosen:

@@ -2,6 +2,7 @@
 terminal and in JSON, so the three commands say them alike."""
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,13 @@ from pairup.history.facts import Credit, DecisionFacts, Sitting
 from pairup.history.text import shown
 
 if TYPE_CHECKING:
+    from pairup.adr.lifecycle import Status
     from pairup.history.adrs import AdrFiles
+
+STATUSES = ("proposed", "accepted", "rejected", "deprecated", "superseded")
+"""A decision's statuses, in the session and in its ADR file."""
+AdrFile = tuple[str, "Status | None"]
+"""An ADR file's path from the repository's top, and the status its text gives."""
 
 
 def when(at: float | None) -> str:
@@ -61,7 +68,7 @@ def relative(path: Path, repo: Path) -> str:
 
 def adr_files(
     sitting: Sitting, decision: DecisionFacts, adrs: "AdrFiles", repo: Path
-) -> list[tuple[str, str | None]]:
+) -> list[AdrFile]:
     """The decision's ADR files, from the repository's top, each with the status it gives."""
     # Imported here: the ADR code loads the session core, which stats does without.
     from pairup.history.adrs import adr_status
@@ -72,13 +79,12 @@ def adr_files(
     ]
 
 
-def adr_lines(
-    sitting: Sitting, decision: DecisionFacts, adrs: "AdrFiles", repo: Path, indent: str
-) -> list[str]:
-    """A line for each of the decision's ADR files, with the status the file gives."""
+def adr_lines(files: Sequence[AdrFile], indent: str) -> list[str]:
+    """A line for each of a decision's ADR files (:func:`adr_files`), with the status the
+    file gives."""
     return [
-        f"{indent}ADR {shown(path)}" + (f" ({shown(said)})" if said else "")
-        for path, said in adr_files(sitting, decision, adrs, repo)
+        f"{indent}ADR {shown(path)}" + ("" if said is None else f" ({shown(said.text)})")
+        for path, said in files
     ]
 
 
@@ -93,7 +99,26 @@ def opinions(sitting: Sitting, decision: DecisionFacts) -> str:
     return "; ".join(said)
 
 
-def status(sitting: Sitting, decision: DecisionFacts) -> str:
+def current_status(decision: DecisionFacts, files: Sequence[AdrFile]) -> str:
+    """The decision's status now: the one its first ADR file with a status pairup knows gives,
+    else the session's. ADR 32: once exported, the file is the person's, and ``pairup adr
+    accept`` or an edit there is the last word on it."""
+    # A person may write any status: one pairup does not know ("Draft") leaves the session's.
+    return next(
+        (word for _, said in files if said is not None for word in STATUSES if said.is_(word)),
+        decision.status,
+    )
+
+
+def status(sitting: Sitting, decision: DecisionFacts, files: Sequence[AdrFile]) -> str:
+    """The decision's status for a terminal (:func:`current_status`), and the session's
+    beside it when the ADR file has changed it since."""
+    now = current_status(decision, files)
+    said = _session_status(sitting, decision)
+    return said if now == decision.status else f"ADR: {now}, session: {said}"
+
+
+def _session_status(sitting: Sitting, decision: DecisionFacts) -> str:
     if decision.status == "superseded" and decision.superseded_by is not None:
         by = next((d for d in sitting.decisions if d.id == decision.superseded_by), None)
         if by is not None:
@@ -104,22 +129,25 @@ def status(sitting: Sitting, decision: DecisionFacts) -> str:
 def decision_json(
     sitting: Sitting, decision: DecisionFacts, adrs: "AdrFiles", repo: Path
 ) -> dict[str, Any]:
+    """The decision for scripts: ``status`` is its status now (:func:`current_status`),
+    ``session_status`` the one the session left it with."""
     superseded_by = next(
         (d.number for d in sitting.decisions if d.id == decision.superseded_by), None
     )
+    files = adr_files(sitting, decision, adrs, repo)
     return {
         "id": decision.id,
         "number": decision.number,
         "title": decision.title,
-        "status": decision.status,
+        "status": current_status(decision, files),
+        "session_status": decision.status,
         "recorded_at": iso(decision.at),
         "proposed_by": sitting.name_of(decision.proposed_by),
         "agreed": [sitting.name_of(p) for p in decision.agreed],
         "objected": [sitting.name_of(p) for p in decision.objected],
         "superseded_by": superseded_by,
         "adrs": [
-            {"path": path, "status": said}
-            for path, said in adr_files(sitting, decision, adrs, repo)
+            {"path": path, "status": None if said is None else said.text} for path, said in files
         ],
     }
 

@@ -16,7 +16,6 @@ from pairup.history.facts import CommitFacts, DecisionFacts, Sitting
 from pairup.history.people import matches
 from pairup.history.text import shown
 
-STATUSES = ("proposed", "accepted", "rejected", "deprecated", "superseded")
 _SHORT = 12
 _FILES_SHOWN = 5
 
@@ -28,8 +27,11 @@ class Filters:
     status: str | None = None
 
 
-def select(sittings: Iterable[Sitting], filters: Filters) -> list[Sitting]:
-    """The sessions held here that pass ``filters``, newest first."""
+def select(
+    sittings: Iterable[Sitting], filters: Filters, adrs: AdrFiles, repo: Path
+) -> list[Sitting]:
+    """The sessions held here that pass ``filters``, newest first; a decision's status is
+    its ADR file's once it has one (:func:`pairup.history.describe.current_status`)."""
     chosen = []
     for sitting in sittings:
         if not sitting.here:
@@ -40,15 +42,24 @@ def select(sittings: Iterable[Sitting], filters: Filters) -> list[Sitting]:
             sitting.started is None or sitting.started < filters.since
         ):
             continue
-        if filters.status is not None and not _shown_decisions(sitting, filters):
+        if filters.status is not None and not _shown_decisions(sitting, filters, adrs, repo):
             continue
         chosen.append(sitting)
     chosen.sort(key=lambda sitting: (sitting.started or 0.0, sitting.session_id), reverse=True)
     return chosen
 
 
-def _shown_decisions(sitting: Sitting, filters: Filters) -> list[DecisionFacts]:
-    return [d for d in sitting.decisions if filters.status in (None, d.status)]
+def _shown_decisions(
+    sitting: Sitting, filters: Filters, adrs: AdrFiles, repo: Path
+) -> list[DecisionFacts]:
+    if filters.status is None:
+        return list(sitting.decisions)
+    return [
+        decision
+        for decision in sitting.decisions
+        if describe.current_status(decision, describe.adr_files(sitting, decision, adrs, repo))
+        == filters.status
+    ]
 
 
 def _between(sitting: Sitting) -> dict[str | None, list[CommitFacts]]:
@@ -82,18 +93,19 @@ def render(
         if filters.status is None and grouped.get(None):
             lines.append("  before any decision:")
             lines += _commit_lines(grouped[None], files)
-        decisions = _shown_decisions(sitting, filters)
+        decisions = _shown_decisions(sitting, filters, adrs, repo)
         if not sitting.decisions:
             lines.append("  no decision recorded")
         for decision in decisions:
+            adr_files = describe.adr_files(sitting, decision, adrs, repo)
             lines.append(
                 f"  #{decision.number} {shown(decision.title)} "
-                f"[{describe.status(sitting, decision)}]"
+                f"[{describe.status(sitting, decision, adr_files)}]"
             )
             opinions = describe.opinions(sitting, decision)
             if opinions:
                 lines.append(f"     {opinions}")
-            lines += describe.adr_lines(sitting, decision, adrs, repo, "     ")
+            lines += describe.adr_lines(adr_files, "     ")
             after = grouped.get(decision.id, [])
             if after:
                 lines += _commit_lines(after, files)
@@ -133,7 +145,7 @@ def to_json(
                         **describe.decision_json(sitting, decision, adrs, repo),
                         "commits_after": [c.sha for c in sitting.commits_after(decision)],
                     }
-                    for decision in _shown_decisions(sitting, filters)
+                    for decision in _shown_decisions(sitting, filters, adrs, repo)
                 ],
                 "commits": [
                     {

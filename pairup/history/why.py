@@ -101,12 +101,13 @@ def _block(where: str, line: int | None, reason: Reason, adrs: AdrFiles, repo: P
         return said
     said.append("  decisions recorded before it:")
     for decision in reason.decisions:
-        status = describe.status(sitting, decision)
+        files = describe.adr_files(sitting, decision, adrs, repo)
+        status = describe.status(sitting, decision, files)
         said.append(f"    #{decision.number} {shown(decision.title)} [{status}]")
         opinions = describe.opinions(sitting, decision)
         if opinions:
             said.append(f"       {opinions}")
-        said += describe.adr_lines(sitting, decision, adrs, repo, "       ")
+        said += describe.adr_lines(files, "       ")
     return said
 
 

@@ -148,6 +148,37 @@ def test_log_lists_the_sessions_and_filters_them(pairup: Run, repo: Repo) -> Non
     assert "--since: expected a day like 2026-11-02" in wrong.stderr
 
 
+def test_an_adrs_status_is_the_decisions_once_a_person_changed_it(pairup: Run, repo: Repo) -> None:
+    """ADR 32: after the export the file's status is the person's. Decision 2 was proposed
+    in the session; its ADR is accepted since."""
+    accepted = pairup("adr", "accept", "2", cwd=repo.path)
+    assert accepted.returncode == 0, accepted.stderr
+
+    done = pairup("log", cwd=repo.path)
+    only = json.loads(pairup("log", "--status", "accepted", "--json", cwd=repo.path).stdout)
+    proposed = pairup("log", "--status", "proposed", cwd=repo.path)
+    why = pairup("why", "docs/store.md:1", cwd=repo.path)
+    answer = json.loads(pairup("why", "docs/store.md:1", "--json", cwd=repo.path).stdout)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "  #1 Keep the session log in SQLite [accepted]" in lines
+    assert "  #2 Rotate every ten minutes [ADR: accepted, session: proposed]" in lines
+    assert "     ADR doc/adr/0002-rotate-every-ten-minutes.md (Accepted)" in lines
+    (session,) = only["sessions"]
+    assert [(d["number"], d["status"], d["session_status"]) for d in session["decisions"]] == [
+        (1, "accepted", "accepted"),
+        (2, "accepted", "proposed"),
+    ]
+    assert proposed.stdout.startswith("no session held in"), proposed.stdout
+    assert "    #2 Rotate every ten minutes [ADR: accepted, session: proposed]" in why.stdout
+    decisions = answer["commits"][0]["session"]["decisions"]
+    assert [(d["status"], d["session_status"]) for d in decisions] == [
+        ("accepted", "accepted"),
+        ("accepted", "proposed"),
+    ]
+
+
 def test_stats_as_json(pairup: Run, repo: Repo) -> None:
     done = pairup("stats", "--json", cwd=repo.path)
 

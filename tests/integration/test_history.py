@@ -224,7 +224,7 @@ def test_a_session_held_in_another_repository_explains_nothing_here(
     assert [s.here for s in found.sessions] == [False]
     (reason,) = explain(blame(world.repo, "src/relay.py", 2), found.sessions)
     assert reason.sitting is None
-    assert log.select(found.sessions, log.Filters()) == []
+    assert log.select(found.sessions, log.Filters(), {}, world.repo) == []
 
 
 def test_a_log_committed_to_the_repository_counts_as_held_here(
@@ -416,13 +416,15 @@ def test_log_lists_sessions_newest_first_with_filters(world: World, tmp_path: Pa
     held(world.data, "s-new", later, world.repo)
     found = gather(world.data, world.repo, ".pairup/sessions")
 
-    every = log.select(found.sessions, log.Filters())
+    every = log.select(found.sessions, log.Filters(), {}, world.repo)
     assert [s.session_id for s in every] == ["s-new", "s-old"]
-    carol = log.select(found.sessions, log.Filters(participant="CAROL@example.test"))
+    carol = log.select(
+        found.sessions, log.Filters(participant="CAROL@example.test"), {}, world.repo
+    )
     assert [s.session_id for s in carol] == ["s-new"]
-    since = log.select(found.sessions, log.Filters(since=T0 + 86_400))
+    since = log.select(found.sessions, log.Filters(since=T0 + 86_400), {}, world.repo)
     assert [s.session_id for s in since] == ["s-new"]
-    assert log.select(found.sessions, log.Filters(status="rejected")) == []
+    assert log.select(found.sessions, log.Filters(status="rejected"), {}, world.repo) == []
 
     files = files_touched(world.repo, None, [world.first, world.second, world.outside])
     adrs = find_adr_files(adr_folders(world.repo))
