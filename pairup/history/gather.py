@@ -6,13 +6,17 @@ took part in, each with the repository it was held in (its header's ``repository
 repository holds the session logs people exported and committed (``adr.record_dir``, as
 ``DATE-SESSION.json``), which is how a partner's sessions reach everyone who pulls. A session
 found in both counts once: the copy that got further, which is the journal unless the log was
-exported from a longer one (a partner who stayed to the end exported it, say); it is held here
-if either copy says so. How far a copy got is how many events it holds of those a log keeps:
-both are the relay's one sequence of the session from its start, a journal missing only the
-end of it and an exported log only the handover packages' parts, which in a journal can
-outnumber the rest (:attr:`pairup.history.facts.Sitting.events`). Merging the two copies'
-facts would answer the same for every session pairup writes, and would have to read both logs
-again whenever either changed.
+exported from a longer one (a partner who stayed to the end exported it, say). How far a copy
+got is how many events it holds of those a log keeps: both are the relay's one sequence of the
+session from its start, a journal missing only the end of it and an exported log only the
+handover packages' parts, which in a journal can outnumber the rest
+(:attr:`pairup.history.facts.Sitting.events`). Merging the two copies' facts would answer the
+same for every session pairup writes, and would have to read both logs again whenever either
+changed.
+
+A session is held here if either copy says so, or if it recorded a commit this repository
+holds: the journal named the repository's path then, and it has been moved, cloned again or
+opened in a linked worktree since.
 
 Why a cache. ``pairup why`` must answer in well under a second in a repository with hundreds
 of sessions, and reading them costs a JSON decode and a fold per event: about a second for 200
@@ -97,9 +101,11 @@ def gather(data_dir: Path, repo: Path | None, record_dir: str) -> Found:
         held = source.kind == "log" or (here is not None and _same(read.sitting.repository, here))
         copies.setdefault(read.sitting.session_id, []).append((read.sitting, held))
     cache.save(scanned)
-    for versions in copies.values():
+    by_commits = set() if repo is None else _held_by_commits(repo, copies)
+    for session_id, versions in copies.items():
         best = max((facts for facts, _ in versions), key=lambda facts: facts.events)
-        found.sessions.append(replace(best, here=any(held for _, held in versions)))
+        here_too = session_id in by_commits or any(held for _, held in versions)
+        found.sessions.append(replace(best, here=here_too))
     found.sessions.sort(key=lambda facts: (facts.started or 0.0, facts.session_id))
     return found
 
@@ -139,6 +145,30 @@ def _entries(folder: Path) -> list[tuple[Path, os.stat_result]]:
             if entry.is_file():
                 found.append((Path(entry.path), stat))
     return found
+
+
+def _held_by_commits(repo: Path, copies: dict[str, list[tuple[Sitting, bool]]]) -> set[str]:
+    """The sessions no copy says were held in ``repo`` that recorded a commit it holds: the
+    journal named the path the repository had then, and it has been moved, cloned again or
+    opened in a linked worktree since. One git process for all of them, and none for those
+    settled before (:func:`pairup.history.git.holding`); without git, none."""
+    from pairup.git.live import git_dirs
+    from pairup.history.git import GitProblem, holding
+
+    commits = {
+        session_id: shas
+        for session_id, versions in copies.items()
+        if not any(held for _, held in versions)
+        for shas in [[commit.sha for facts, _ in versions for commit in facts.commits]]
+        if shas
+    }
+    if not commits:
+        return set()
+    dirs = git_dirs(repo)
+    try:
+        return holding(repo, None if dirs is None else dirs[1], commits)
+    except GitProblem:
+        return set()
 
 
 def _same(recorded: str, repo: str) -> bool:

@@ -6,7 +6,10 @@ file with 200 commits behind it in a 5,000-commit repository faster than libgit2
 files of hundreds of commits in a single process. Neither needs pygit2 loaded.
 
 The files each commit touched never change, so they are kept in ``pairup/history-files.json``
-in the repository's git directory, by sha: only commits not seen before are asked about.
+in the repository's git directory, by sha: only commits not seen before are asked about. The
+commits found in the repository are kept beside them (``pairup/history-held.json``), which is
+how a journal whose session was held at another path (the repository before it was moved, or
+another clone or worktree of it) is known to be this repository's without asking git again.
 """
 
 import contextlib
@@ -15,7 +18,7 @@ import os
 import re
 import secrets
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,9 @@ _HEADER = re.compile(r"(?P<sha>[0-9a-f]{40}|[0-9a-f]{64}) \d+ (?P<line>\d+)(?: \
 _SHA = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 FILES_CACHE = Path("pairup") / "history-files.json"
 _FILES_FORMAT = 1
+HELD_CACHE = Path("pairup") / "history-held.json"
+"""The commits found in the repository, for :func:`holding`."""
+_HELD_FORMAT = 1
 
 
 class GitProblem(Exception):
@@ -119,6 +125,27 @@ def files_touched(repo: Path, git_dir: Path | None, shas: Iterable[str]) -> dict
     return {sha: cache[sha] for sha in wanted if sha in cache}
 
 
+def holding(repo: Path, git_dir: Path | None, commits: Mapping[str, Sequence[str]]) -> set[str]:
+    """The keys of ``commits`` (a session's id, say) with a commit the repository holds.
+
+    Commits found are kept in ``git_dir`` (:data:`HELD_CACHE`): a commit stays once a
+    repository has it, so a key with one of them is settled without git. The others are
+    asked about together, in one ``git cat-file``, every time: a fetch can bring them, and one
+    process for all of them costs a few milliseconds.
+    """
+    known = _load_held(git_dir)
+    found = {key for key, shas in commits.items() if not known.isdisjoint(shas)}
+    asked = sorted({sha for key, shas in commits.items() if key not in found for sha in shas})
+    if asked:
+        new = set(_held(repo, asked))
+        if new:
+            _save_cache(
+                git_dir, HELD_CACHE, {"format": _HELD_FORMAT, "commits": sorted(known | new)}
+            )
+            found |= {key for key, shas in commits.items() if not new.isdisjoint(shas)}
+    return found
+
+
 def _held(repo: Path, shas: list[str]) -> list[str]:
     """Those of ``shas`` that name a commit in the repository."""
     done = _git(repo, ["cat-file", "--batch-check"], stdin="".join(f"{sha}\n" for sha in shas))
@@ -189,13 +216,31 @@ def _load_files(git_dir: Path | None) -> dict[str, list[str]]:
     }
 
 
+def _load_held(git_dir: Path | None) -> frozenset[str]:
+    if git_dir is None:
+        return frozenset()
+    try:
+        document = json.loads((git_dir / HELD_CACHE).read_bytes())
+    except (OSError, ValueError):
+        return frozenset()
+    if not isinstance(document, dict) or document.get("format") != _HELD_FORMAT:
+        return frozenset()
+    commits = document.get("commits")
+    if not isinstance(commits, list):
+        return frozenset()
+    return frozenset(sha for sha in commits if isinstance(sha, str))
+
+
 def _save_files(git_dir: Path | None, files: Mapping[str, list[str]]) -> None:
+    _save_cache(git_dir, FILES_CACHE, {"format": _FILES_FORMAT, "commits": files})
+
+
+def _save_cache(git_dir: Path | None, name: Path, document: object) -> None:
     """Keep what was read; a cache that cannot be written costs only the next run's speed."""
     if git_dir is None:
         return
-    path = git_dir / FILES_CACHE
+    path = git_dir / name
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    document = {"format": _FILES_FORMAT, "commits": files}
     try:
         path.parent.mkdir(exist_ok=True)
         temporary.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")

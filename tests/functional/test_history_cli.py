@@ -3,6 +3,7 @@ in a subprocess, in a real repository (its identity in its own config) with a re
 a session held there and the JSON log and ADRs the real export wrote."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,19 @@ def test_why_answers_a_line_with_its_session_decisions_and_adrs(pairup: Run, rep
     assert "    #1 Keep the session log in SQLite [accepted]" in lines
     assert "       ADR doc/adr/0001-keep-the-session-log-in-sqlite.md (Accepted)" in lines
     assert done.stderr == ""
+
+
+def test_why_in_a_moved_copy_of_the_repository(pairup: Run, repo: Repo, tmp_path: Path) -> None:
+    """The journal names the repository's old path; its commits say it is the same one."""
+    moved = tmp_path / "repo-moved"
+    shutil.copytree(repo.path, moved, symlinks=True)
+    shutil.rmtree(moved / ".pairup")
+
+    done = pairup("why", "src/relay.py:2", cwd=moved)
+
+    assert done.returncode == 0, done.stderr
+    assert "  made in session s-held (" in done.stdout
+    assert "    #1 Keep the session log in SQLite [accepted]" in done.stdout
 
 
 def test_why_from_a_folder_and_as_json(pairup: Run, repo: Repo) -> None:

@@ -8,6 +8,8 @@ commits in folders) are the other history tests' too.
 
 import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pygit2
@@ -217,7 +219,9 @@ def test_a_file_without_a_line_lists_every_commit_behind_it_newest_first(world: 
 def test_a_session_held_in_another_repository_explains_nothing_here(
     world: World, tmp_path: Path
 ) -> None:
-    held(world.data, "s-there", session_events([world.first, world.second]), tmp_path / "else")
+    other = make_repo(tmp_path / "else")
+    shas = [commit(other, {"x.txt": f"{n}\n"}, f"Else {n}", n) for n in (1, 2)]
+    held(world.data, "s-there", session_events(shas), tmp_path / "else")
 
     found = gather(world.data, world.repo, ".pairup/sessions")
 
@@ -225,6 +229,68 @@ def test_a_session_held_in_another_repository_explains_nothing_here(
     (reason,) = explain(blame(world.repo, "src/relay.py", 2), found.sessions)
     assert reason.sitting is None
     assert log.select(found.sessions, log.Filters(), {}, world.repo) == []
+
+
+def git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("how", ["moved", "cloned", "worktree"])
+def test_a_journal_counts_where_its_commits_are(world: World, tmp_path: Path, how: str) -> None:
+    """A journal names the path its repository had; the same repository moved (``cp -a``),
+    cloned again or opened in a linked worktree holds the session's commits, so the session
+    is held there too."""
+    held(world.data, "s-here", session_events([world.first, world.second]), world.repo)
+    elsewhere = tmp_path / "elsewhere"
+    if how == "moved":
+        shutil.copytree(world.root, elsewhere, symlinks=True)
+    elif how == "cloned":
+        git(tmp_path, "clone", "-q", str(world.repo), str(elsewhere))
+    else:
+        git(world.repo, "worktree", "add", "-q", str(elsewhere))
+
+    found = gather(world.data, elsewhere.resolve(), ".pairup/sessions")
+
+    assert [s.here for s in found.sessions] == [True]
+    (reason,) = explain(blame(elsewhere.resolve(), "src/relay.py", 2), found.sessions)
+    assert reason.sitting is not None
+    assert reason.sitting.session_id == "s-here"
+
+
+def test_commits_are_asked_about_in_one_git_process_and_found_ones_kept(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every journal of another path is settled by one ``git cat-file``; a commit found stays
+    found (kept in the git directory), one not found is asked about again, since a fetch can
+    bring it."""
+    other = make_repo(tmp_path / "other")
+    theirs = [commit(other, {"x.txt": f"{n}\n"}, f"Other {n}", n) for n in (1, 2)]
+    held(world.data, "s-moved", session_events([world.first, world.second]), "/was/here")
+    held(world.data, "s-other-1", session_events(theirs), tmp_path / "other")
+    held(world.data, "s-other-2", session_events(theirs[::-1]), tmp_path / "other")
+    runs: list[list[str]] = []
+    original = history_git._git
+
+    def counted(repo: Path, args: list[str], stdin: str | None = None) -> object:
+        runs.append(args)
+        return original(repo, args, stdin)
+
+    monkeypatch.setattr(history_git, "_git", counted)
+
+    first = gather(world.data, world.repo, ".pairup/sessions")
+    assert {s.session_id: s.here for s in first.sessions} == {
+        "s-moved": True,
+        "s-other-1": False,
+        "s-other-2": False,
+    }
+    assert runs == [["cat-file", "--batch-check"]]
+    again = gather(world.data, world.repo, ".pairup/sessions")
+    assert again == first
+    assert runs == [["cat-file", "--batch-check"]] * 2, "only the commits not found"
+    (world.data / "sessions" / "s-other-1.jsonl").unlink()
+    (world.data / "sessions" / "s-other-2.jsonl").unlink()
+    gather(world.data, world.repo, ".pairup/sessions")
+    assert len(runs) == 2, "the session found by its commits is settled by the cache"
 
 
 def test_a_log_committed_to_the_repository_counts_as_held_here(
