@@ -8,6 +8,10 @@ pauses and rotations, a break, decisions agreed with and objected to, one supers
 ``commit.recorded`` for each of five consecutive commits of the repository), each checked by
 the real core as it is made, folded, and written where ``pairup export`` writes them: the JSON
 log in ``.pairup/sessions`` and each decision as an adr-tools ADR with pairup's marker.
+Beside them, this machine's journals of sessions no log holds, one in ten of as many again
+each: sessions held in the repository before it was moved (their header names another path;
+their commits say they are this repository's) and sessions of another repository (commits
+this one does not hold, which every run asks git about once more).
 
 Each figure is timed cold (no cache: the history reads and folds every log, git is asked
 which files the commits touched) and warm (the caches from the run before), in this process
@@ -42,7 +46,8 @@ from pairup.adr.render import facts, render_json
 from pairup.adr.write import export_decisions
 from pairup.cli import main as pairup_main
 from pairup.history.gather import CACHE_FILE
-from pairup.history.git import FILES_CACHE
+from pairup.history.git import FILES_CACHE, HELD_CACHE
+from pairup.journal import Journal
 from pairup.session import State, step
 from pairup.session import events as ev
 
@@ -81,6 +86,7 @@ class Made:
     """Lines (file, number) whose commit a session recorded."""
     commits: int
     sessions: int
+    journals: int
     events: int
 
 
@@ -327,22 +333,47 @@ def blamed_by_sessions(repo: Path, recorded: set[str]) -> list[tuple[str, int]]:
     return found
 
 
+def journal_sessions(
+    data_dir: Path, shas: list[str], count: int, first: int, rng: random.Random
+) -> int:
+    """``count`` sessions held in the repository before it was moved, and ``count`` of another
+    repository, as this machine's journals; the events written. The first record commits of
+    the repository that no logged session recorded (the sixth to tenth of each stretch)."""
+    stride = len(shas) // count
+    theirs = [f"{rng.getrandbits(160):040x}" for _ in range(count * stride)]
+    events = 0
+    for index in range(count * 2):
+        moved = index < count
+        at = (index % count) * stride + 1 + COMMITS_PER_SESSION
+        session = make_session(first + index, rng, shas if moved else theirs, at)
+        where = "/home/ann/before-the-move/repo" if moved else "/home/ann/another-repo"
+        with Journal.create(
+            data_dir, f"journal-{index:04d}", created_at=session.at, meta={"repository": where}
+        ) as journal:
+            journal.append_many(session.events)
+        events += len(session.events)
+    return events
+
+
 def make(scratch: Path, commits: int, sessions: int) -> Made:
     env = isolate(scratch)
     rng = random.Random(21)
     repo = scratch / "repo"
     shas = generate_repository(repo, env, commits, rng)
     targets, events = record_sessions(repo, shas, sessions, rng)
-    return Made(repo, scratch / "data", env, targets, commits, sessions, events)
+    each = max(1, sessions // 10)
+    events += journal_sessions(scratch / "data", shas, each, sessions, rng)
+    return Made(repo, scratch / "data", env, targets, commits, sessions, 2 * each, events)
 
 
 # -- timing ------------------------------------------------------------------------------------
 
 
 def forget(made: Made) -> None:
-    """Remove both caches: the next run is cold."""
+    """Remove the caches: the next run is cold."""
     (made.data_dir / CACHE_FILE).unlink(missing_ok=True)
     (made.repo / ".git" / FILES_CACHE).unlink(missing_ok=True)
+    (made.repo / ".git" / HELD_CACHE).unlink(missing_ok=True)
 
 
 def in_process(args: list[str]) -> float:
@@ -460,7 +491,8 @@ def main() -> None:
         print(
             f"repository: {counted(made.commits, 'commit')} in {len(TOP_DIRECTORIES)} top-level "
             f"directories; {counted(made.sessions, 'session')} recorded "
-            f"({made.events:,} events, {logs / 1e6:.1f} MB of JSON logs), "
+            f"({logs / 1e6:.1f} MB of JSON logs) and {counted(made.journals, 'journal')} "
+            f"of this machine ({made.events:,} events in all), "
             f"{counted(len(list((made.repo / 'doc' / 'adr').glob('*.md'))), 'ADR')}; "
             f"made in {setup:.1f} s"
         )
