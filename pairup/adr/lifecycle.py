@@ -8,6 +8,20 @@ rules can be tested on any text a person could have written; :mod:`pairup.adr.ed
 writes the files, and the renderers use the same functions, so an ADR superseded during the
 session reads as one superseded afterwards.
 
+A status a person wrote is theirs: pairup rewrites it only when it is a status word and nothing
+but punctuation and white space after it ("Proposed", "Accepted."), and then changes the word
+alone (in its case) or, to supersede, puts the link in its place. A status that says more
+("Accepted by the architecture board on 2024-05-01.", a paragraph of how the team decided) is
+kept byte for byte, and the new status goes first, on its own: swapping its word would make
+their sentence say what they did not ("Deprecated by the architecture board"). So in adr-tools'
+files the new status or the link is a paragraph of its own above theirs (adr-tools reads every
+line of the section, and only link lines as links); in log4brains' a ``- Status:`` line of its
+own above theirs (log4brains and pairup read the first); in MADR's front matter, where a key
+holds one value, the new value replaces theirs, which stays in a comment on the line
+(``status: deprecated # was: accepted by the board``), and a comment already there stays after
+it. A ``status:`` YAML would not read back as one line pairup can rewrite (a block or
+multi-line scalar, an anchor, a tag, a second ``status:``) is :class:`Unreadable`, with why.
+
 How each format says it, following each tool's own commands (ADR 32):
 
 - adr-tools: the paragraphs under ``## Status``. ``adr new -s N`` replaces N's status with
@@ -15,7 +29,10 @@ How each format says it, following each tool's own commands (ADR 32):
   to M's, each link a line of its own, which ``adr generate graph`` draws as an edge.
 - MADR 4: the front matter's ``status:``, ``superseded by ADR-0123`` as its template says; the
   superseding record lists the link in "More Information", where MADR puts links to other
-  decisions.
+  decisions. Front matter makes a file MADR's only when it is YAML's ``key:`` lines and holds a
+  ``status:``, or when the file has no other status: an adr-tools file may carry a site
+  generator's front matter (``title:``, ``sidebar_position:``), and a file may open with a
+  ``---`` rule.
 - log4brains: the ``- Status:`` bullet, ``superseded by [slug](file)`` as ``log4brains`` itself
   writes it (it finds the superseding ADR by the link's text, the file name's stem); the
   superseding record gets ``- Supersedes [slug](file)`` under ``## Links``, also as log4brains
@@ -23,6 +40,7 @@ How each format says it, following each tool's own commands (ADR 32):
 """
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -57,8 +75,16 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 _LINK = re.compile(r"(?P<kind>[^\W\d][\w -]*?) \[(?P<label>.*)\]\((?P<href>[^()\s]*)\)[ \t]*")
 _BULLET = re.compile(r"(?P<bullet>[ \t]*[-*+][ \t]+)(?P<rest>.*)")
 _METADATA = re.compile(r"(?P<key>[^:]+?)[ \t]*:(?P<space>[ \t]*)(?P<value>.*?)[ \t]*")
-_FRONT_STATUS = re.compile(r"status[ \t]*:(?P<space>[ \t]*)(?P<value>.*?)[ \t]*")
+# A top-level YAML key line, and MADR's status key (a key needs white space or the line's end
+# after its colon: "status:x" is a plain scalar, no key).
+_YAML_KEY = re.compile(
+    r"""(?:[^\W\d][\w.-]*(?:[ \t]+[\w.-]+)*|"[^"\n]*"|'[^'\n]*')[ \t]*:(?:[ \t]|$)"""
+)
+_FRONT_STATUS = re.compile(r"status[ \t]*:(?=[ \t]|$)")
 _PLAIN_YAML = re.compile(r"[A-Za-z][A-Za-z0-9 .-]*")
+_DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]|\\["\\])*)"')
+_SINGLE_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+_AFTER_VALUE = re.compile(r"(?:[ \t]+#.*|[ \t]*)")
 _NUMBERED_TITLE = re.compile(r"\d+\.[ \t]+")
 
 
@@ -102,14 +128,17 @@ class Status:
 
 
 def detect(text: str) -> Format | None:
-    """The format ``text`` keeps its status in: front matter is MADR's, a ``## Status``
-    heading adr-tools', a ``- Status:`` line under the title log4brains'."""
+    """The format ``text`` keeps its status in: YAML front matter with a ``status:`` is MADR's,
+    a ``## Status`` heading adr-tools', a ``- Status:`` line under the title log4brains'; YAML
+    front matter in a file with none of these is MADR's too (its status is optional)."""
     doc = _Text(text)
-    if doc.front_matter() is not None:
+    adr = doc.heading_index("status", level=2) is not None
+    log4brains = doc.metadata_index("status") is not None
+    if doc.front is not None and (doc.has_front_status() or not (adr or log4brains)):
         return "madr"
-    if doc.heading_index("status", level=2) is not None:
+    if adr:
         return "adr"
-    if doc.metadata_index("status") is not None:
+    if log4brains:
         return "log4brains"
     return None
 
@@ -121,16 +150,14 @@ def read_status(text: str, fmt: Format) -> Status:
         section = doc.status_section()
         links = [link for _, link in doc.links(section)]
         by = next((link for link in links if _is_kind(link, SUPERSEDED_BY)), None)
+        if by is not None:
+            return Status(f"{SUPERSEDED_BY} [{by['label']}]({by['href']})", True, by["href"])
         paragraph = doc.status_paragraph(section)
         said = " ".join(doc.lines[i].strip() for i in paragraph) if paragraph else ""
-        if by is not None:
-            return Status(
-                said or f"{SUPERSEDED_BY} [{by['label']}]({by['href']})", True, by["href"]
-            )
         return Status(said, _superseded_word(said), None)
     if fmt == "madr":
-        index = doc.front_status_index()
-        value = "" if index is None else _yaml_value(doc.lines[index])[0]
+        front = doc.front_status()
+        value = "" if front is None else front.value
     else:
         index = doc.metadata_index("status")
         if index is None:
@@ -146,8 +173,7 @@ def read_status(text: str, fmt: Format) -> Status:
 def title_of(text: str, fmt: Format) -> str:
     """The title the text's first heading gives (adr-tools' "N. " left out); "" if none."""
     doc = _Text(text)
-    start = doc.front_matter()
-    for index in range(0 if start is None else start[1] + 1, len(doc.lines)):
+    for index in range(0 if doc.front is None else doc.front[1] + 1, len(doc.lines)):
         heading = doc.heading(index)
         if heading is not None and heading[0] == 1:
             title = heading[1]
@@ -158,9 +184,9 @@ def title_of(text: str, fmt: Format) -> str:
 def set_status(text: str, fmt: Format, status: str) -> str:
     """``text`` with its status ``status`` (one of :data:`STATUSES`), unchanged if it has it.
 
-    Only the status word changes when the status starts with one ("Accepted. Amends ADR 12"
-    becomes "Deprecated. Amends ADR 12"), written in the case the old one was. A superseded
-    ADR is refused: its status is a link, and the ADR that supersedes it links back.
+    A bare status word changes alone, in its case ("Accepted." becomes "Deprecated."); a status
+    that says more stays as the person wrote it, after the new one (the module's rule). A
+    superseded ADR is refused: its status is a link, and the ADR that supersedes it links back.
     """
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
@@ -173,14 +199,14 @@ def set_status(text: str, fmt: Format, status: str) -> str:
     if fmt == "adr":
         section = doc.status_section()
         paragraph = doc.status_paragraph(section)
-        if not paragraph:
-            doc.insert_paragraph(section, [status.capitalize()])
-        else:
+        if doc.bare(paragraph):
             doc.restate(paragraph, status)
+        else:
+            doc.insert_paragraph(_above(paragraph, section), [status.capitalize()])
     elif fmt == "madr":
         doc.set_front_status(status)
     else:
-        doc.set_metadata("status", status)
+        doc.set_metadata_status(status)
     return doc.join()
 
 
@@ -197,20 +223,14 @@ def supersede(text: str, fmt: Format, by: Ref) -> str:
         section = doc.status_section()
         line = link_line(fmt, SUPERSEDED_BY, by)
         paragraph = doc.status_paragraph(section)
-        word = _STATUS_WORD.match(doc.lines[paragraph[0]].lstrip()) if paragraph else None
-        rest = doc.lines[paragraph[0]].lstrip()[word.end() :] if word else ""
-        if not paragraph:
-            doc.insert_paragraph(section, [line])
-        elif word is None or (len(paragraph) == 1 and not rest.strip(" \t.,;:!")):
+        if doc.bare(paragraph):
             doc.replace(paragraph, [line])
         else:
-            # The status says more than its word: that stays, after the link, as words of theirs.
-            doc.restate(paragraph, "superseded")
-            doc.insert_paragraph(range(paragraph[0], paragraph[0]), [line])
+            doc.insert_paragraph(_above(paragraph, section), [line])
     elif fmt == "madr":
         doc.set_front_status(superseded_status(fmt, by))
     else:
-        doc.set_metadata("status", superseded_status(fmt, by))
+        doc.set_metadata_status(superseded_status(fmt, by))
     return doc.join()
 
 
@@ -300,14 +320,27 @@ def _styled(word: str, like: str) -> str:
     return word.lower()
 
 
-def _restated(old: str, value: str) -> str:
-    """A status value ``old`` saying ``value``: a status word (one of :data:`STATUSES`) takes
-    the place and case of the word ``old`` starts with, and the rest stays; anything else, a
-    supersede link, is the whole new value."""
-    word = _STATUS_WORD.match(old)
-    if word is None or value not in STATUSES:
+def _bare(said: str) -> re.Match[str] | None:
+    """The status word ``said`` is, when nothing but punctuation and white space follows it:
+    a status pairup may rewrite. None when it says more, or has no status word."""
+    word = _STATUS_WORD.match(said)
+    rest = said[word.end() :] if word else ""
+    if word is None or not all(c.isspace() or unicodedata.category(c)[0] == "P" for c in rest):
+        return None
+    return word
+
+
+def _rewritten(old: str, word: re.Match[str], value: str) -> str:
+    """A bare status ``old`` saying ``value``: a status word (one of :data:`STATUSES`) takes
+    the place and case of ``old``'s word, its punctuation kept; a supersede is the whole value."""
+    if value not in STATUSES:
         return value
-    return _styled(value, word.group(1)) + old[word.end() :]
+    return old[: word.start()] + _styled(value, word.group(1)) + old[word.end() :]
+
+
+def _above(paragraph: Sequence[int], section: range) -> range:
+    """Where a paragraph goes to come first: right above ``paragraph``, or atop ``section``."""
+    return range(paragraph[0], paragraph[0]) if paragraph else section
 
 
 def _metadata(line: str) -> re.Match[str]:
@@ -318,16 +351,65 @@ def _metadata(line: str) -> re.Match[str]:
     return found
 
 
-def _yaml_value(line: str) -> tuple[str, str]:
-    """The value of a ``status:`` line and how it was quoted: '"', "'" or "" (plain)."""
-    found = _FRONT_STATUS.fullmatch(line)
-    assert found is not None
-    raw = found["value"]
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        return re.sub(r"\\(.)", r"\1", raw[1:-1]), '"'
-    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
-        return raw[1:-1].replace("''", "'"), "'"
-    return re.sub(r"[ \t]+#.*$", "", raw), ""
+@dataclass(frozen=True, slots=True)
+class _FrontStatus:
+    """MADR's ``status:`` line, cut where pairup may write: ``line[:start]`` stays, ``raw`` is
+    the value as written (quotes included), ``tail`` what follows it (spaces, a comment)."""
+
+    index: int
+    start: int
+    raw: str
+    value: str
+    """``raw`` as YAML reads it."""
+    quote: str
+    """'"', "'" or "" (plain)."""
+    tail: str
+
+
+_ONE_LINE = "write it on the status: line, as status: accepted"
+
+
+def _front_status(lines: Sequence[str], index: int, end: int) -> _FrontStatus:
+    """The ``status:`` at ``index`` of front matter ending at ``end``; :class:`Unreadable`
+    when YAML would read it as anything but the one-line value pairup rewrites."""
+    line = lines[index]
+    key = _FRONT_STATUS.match(line)
+    assert key is not None
+    rest = line[key.end() :].lstrip(" \t")
+    start = len(line) - len(rest)
+    following = next((other for other in lines[index + 1 : end] if other.strip()), "")
+    if following[:1] in (" ", "\t") and not following.lstrip().startswith("#"):
+        raise Unreadable(f"its status: goes on over several lines; {_ONE_LINE}")
+    if following == "-" or following.startswith(("- ", "-\t")):
+        raise Unreadable(f"its status: is a YAML list; {_ONE_LINE}")
+    if not rest or rest.startswith("#"):
+        # Nothing written: the value goes after one space, the rest (a comment) after it.
+        start = min(start, key.end() + 1)
+        return _FrontStatus(index, start, "", "", "", line[start:])
+    if rest[0] in "|>":
+        raise Unreadable(f"its status: is a YAML block scalar ({rest[0]}); {_ONE_LINE}")
+    if rest[0] in "&*![]{}@`%," or rest[:2] in ("- ", "? ", ": "):
+        raise Unreadable(
+            f"its status: is YAML pairup does not rewrite (an anchor, alias, tag or collection); "
+            f"{_ONE_LINE}"
+        )
+    if rest[0] in "\"'":
+        quoted = (_DOUBLE_QUOTED if rest[0] == '"' else _SINGLE_QUOTED).match(rest)
+        if quoted is None:
+            raise Unreadable(
+                f"its status: is quoted over several lines or with escapes pairup does not "
+                f"rewrite; {_ONE_LINE}"
+            )
+        if not _AFTER_VALUE.fullmatch(rest[quoted.end() :]):
+            raise Unreadable(f"its status: has text after its quoted value; {_ONE_LINE}")
+        inner = quoted.group(1)
+        value = re.sub(r"\\(.)", r"\1", inner) if rest[0] == '"' else inner.replace("''", "'")
+        return _FrontStatus(index, start, quoted.group(0), value, rest[0], rest[quoted.end() :])
+    comment = re.search(r"[ \t]#", rest)
+    raw = (rest[: comment.start()] if comment else rest).rstrip(" \t")
+    if ": " in raw or raw.endswith(":"):
+        raise Unreadable(f"its status: holds a ': ', which YAML reads as a mapping; {_ONE_LINE}")
+    return _FrontStatus(index, start, raw, raw, "", rest[len(raw) :])
 
 
 def _yaml_scalar(value: str, style: str) -> str:
@@ -351,7 +433,11 @@ class _Text:
         ]
         self.lines = [p[: len(p) - len(end)] for p, end in zip(parts, self.ends, strict=True)]
         self.newline = next((end for end in self.ends if end), "\n")
-        self.fenced = _fenced(self.lines)
+        self.front = _front_matter(self.lines)
+        """The indexes of the ``---`` lines around YAML front matter at the top, if any."""
+        # Front matter is no Markdown: none of its lines is a heading, a status or a link.
+        body = 0 if self.front is None else self.front[1] + 1
+        self.fenced = [True] * body + _fenced(self.lines[body:])
 
     def join(self) -> str:
         return "".join(line + end for line, end in zip(self.lines, self.ends, strict=True))
@@ -421,23 +507,21 @@ class _Text:
             paragraph.append(index)
         return paragraph
 
-    def front_matter(self) -> tuple[int, int] | None:
-        """The indexes of the ``---`` lines around YAML front matter at the top."""
-        if not self.lines or self.lines[0].lstrip("\ufeff").rstrip() != "---":
-            return None
-        for index in range(1, len(self.lines)):
-            if self.lines[index].rstrip() in ("---", "..."):
-                return 0, index
-        return None
+    def has_front_status(self) -> bool:
+        return self.front is not None and any(
+            _FRONT_STATUS.match(line) for line in self.lines[self.front[0] + 1 : self.front[1]]
+        )
 
-    def front_status_index(self) -> int | None:
-        bounds = self.front_matter()
-        if bounds is None:
+    def front_status(self) -> _FrontStatus | None:
+        """The front matter's ``status:``; None when it has none, :class:`Unreadable` when
+        there is no front matter, or a status pairup cannot rewrite safely."""
+        if self.front is None:
             raise Unreadable(f"expected {EXPECTED['madr']}")
-        for index in range(bounds[0] + 1, bounds[1]):
-            if _FRONT_STATUS.fullmatch(self.lines[index]):
-                return index
-        return None
+        start, end = self.front
+        found = [i for i in range(start + 1, end) if _FRONT_STATUS.match(self.lines[i])]
+        if len(found) > 1:
+            raise Unreadable("its front matter has more than one status: (YAML reads the last)")
+        return _front_status(self.lines, found[0], end) if found else None
 
     def metadata_index(self, key: str) -> int | None:
         """The ``- KEY: value`` line of the list under the title, before the first ``##``."""
@@ -460,20 +544,19 @@ class _Text:
 
     # Changing
 
+    def bare(self, paragraph: Sequence[int]) -> bool:
+        """Whether the status paragraph is a status word and punctuation alone (:func:`_bare`)."""
+        said = "\n".join(self.lines[index] for index in paragraph).lstrip()
+        return bool(paragraph) and _bare(said) is not None
+
     def restate(self, paragraph: Sequence[int], status: str) -> None:
-        """The status paragraph saying ``status``: its status word replaced when it starts with
-        one, the whole paragraph otherwise."""
+        """The bare status paragraph saying ``status``: its word replaced, in its case."""
         first = paragraph[0]
         line = self.lines[first]
-        indent = line[: len(line) - len(line.lstrip())]
-        word = _STATUS_WORD.match(line.lstrip())
-        if word is None:
-            self.replace(paragraph, [indent + status.capitalize()])
-            return
-        start = len(indent)
-        self.lines[first] = (
-            line[:start] + _styled(status, word.group(1)) + line[start + word.end() :]
-        )
+        indent = len(line) - len(line.lstrip())
+        word = _bare(line[indent:])
+        assert word is not None
+        self.lines[first] = line[:indent] + _rewritten(line[indent:], word, status)
 
     def replace(self, indexes: Sequence[int], lines: Sequence[str]) -> None:
         """The lines at ``indexes`` (consecutive) replaced, the last one's end kept."""
@@ -547,18 +630,35 @@ class _Text:
         self.insert(at, [*before, f"## {name}", "", *lines, *after])
 
     def set_front_status(self, value: str) -> None:
-        index = self.front_status_index()
-        if index is None:
-            self.insert(1, [f"status: {_yaml_scalar(value, '')}"])
+        """The front matter's status ``value``: a bare status word swapped in its quotes, any
+        other value replaced and kept in a comment, a comment after it kept."""
+        found = self.front_status()
+        if found is None:
+            assert self.front is not None
+            self.insert(self.front[0] + 1, [f"status: {_yaml_scalar(value, '')}"])
             return
-        found = _FRONT_STATUS.fullmatch(self.lines[index])
-        assert found is not None
-        old, style = _yaml_value(self.lines[index])
-        start = found.start("value")
-        self.lines[index] = self.lines[index][:start] + _yaml_scalar(_restated(old, value), style)
+        word = _bare(found.value)
+        if (
+            word is not None
+            and value in STATUSES
+            and found.raw[len(found.quote) :].startswith(found.value[: word.end()])
+        ):
+            inner = found.raw[len(found.quote) :]
+            new = found.quote + _rewritten(inner, word, value)
+        elif word is not None or not found.value:
+            new = _yaml_scalar(value, found.quote)
+        else:
+            new = f"{_yaml_scalar(value, found.quote)} # was: {found.raw}"
+        line = self.lines[found.index]
+        head = line[: found.start]
+        head += "" if head.endswith((" ", "\t")) else " "
+        tail = found.tail if not found.tail.startswith("#") else " " + found.tail
+        self.lines[found.index] = head + new + tail
 
-    def set_metadata(self, key: str, value: str) -> None:
-        index = self.metadata_index(key)
+    def set_metadata_status(self, value: str) -> None:
+        """log4brains' ``- Status:`` saying ``value``: a bare or empty value rewritten in place;
+        one that says more kept whole, with a ``- Status:`` line of its own above it."""
+        index = self.metadata_index("status")
         assert index is not None
         line = self.lines[index]
         bullet = _BULLET.fullmatch(line)
@@ -567,7 +667,16 @@ class _Text:
         assert found is not None
         old = found["value"]
         start = bullet.start("rest") + found.start("value")
-        self.lines[index] = line[:start] + _restated(old, value) + line[start + len(old) :]
+        head = line[:start] + ("" if found["space"] else " ")
+        word = _bare(old)
+        if word is not None:
+            self.lines[index] = (
+                line[:start] + _rewritten(old, word, value) + line[start + len(old) :]
+            )
+        elif not old:
+            self.lines[index] = head + value + line[start:]
+        else:
+            self.insert(index, [head + value])
 
     def _blank_before(self, at: int) -> bool:
         return at == 0 or not self.lines[at - 1].strip()
@@ -591,3 +700,23 @@ def _fenced(lines: Sequence[str]) -> list[bool]:
         else:
             inside.append(False)
     return inside
+
+
+def _front_matter(lines: Sequence[str]) -> tuple[int, int] | None:
+    """The indexes of the ``---`` lines around front matter that is YAML: ``key:`` lines, each
+    key's nested lines, comments. A ``---`` rule opening a file, with prose before the next
+    one, is no front matter."""
+    if not lines or lines[0].lstrip("\ufeff").rstrip() != "---":
+        return None
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() in ("---", "...")), None)
+    if end is None:
+        return None
+    keys = False
+    for line in lines[1:end]:
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        if _YAML_KEY.match(line):
+            keys = True
+        elif not (keys and (line[0] in " \t" or line == "-" or line.startswith("- "))):
+            return None
+    return (0, end) if keys else None
