@@ -3,6 +3,11 @@
 The text changes are :mod:`pairup.adr.lifecycle`'s; this module finds the files, the way an
 export places them (``adr.dir``, ``.adr-dir``, each format's folder), reads each file's format
 from the file itself, and writes inside the repository only, in one step (ADR 32).
+
+A change to two files (supersede, link) computes and checks both texts before it writes
+either, writes the back-link first (alone, it is harmless: the other ADR still says what it
+said), and gives the first file its old text back when the second cannot be written, so a
+failure leaves both files as they were and says so in one line.
 """
 
 import os
@@ -13,7 +18,7 @@ from urllib.parse import quote
 
 from pairup.adr import lifecycle
 from pairup.adr.lifecycle import Format, Ref
-from pairup.adr.write import DEFAULT_DIRS, Outside, Place, adr_place, confine, inside, replace_file
+from pairup.adr.write import DEFAULT_DIRS, Place, adr_place, inside, replace_file
 
 _NUMBER = re.compile(r"(\d+)-")
 _NOT_ADRS = frozenset({"readme.md", "index.md", "template.md", "adr-template.md"})
@@ -85,11 +90,14 @@ def find(reference: str, places: list[Place], repo: Path, cwd: Path) -> Path:
             raise EditError(f"no ADR file {reference}")
         return _within(path, repo)
     first, *others = places
-    if inside(repo, first.path):
-        try:
-            confine(first, repo)
-        except Outside as error:
-            raise EditError(str(error)) from None
+    if not inside(repo, first.path):
+        # Only this folder and the file chosen are checked: a link elsewhere in the folder
+        # that leads outside is refused when it is the ADR named (:func:`_within`).
+        raise EditError(
+            f"{first.chosen_by} is {first.path.resolve()}, outside the repository "
+            f"{repo.resolve()}; pairup adr edits ADRs inside it only: give --dir a folder "
+            "inside it, or name the ADR by its path"
+        )
     for group in ([first], others):
         matches = [
             path
@@ -140,7 +148,12 @@ def set_status(adr: Adr, status: str) -> Change:
         raise EditError(f"{adr.shown} has no status pairup can read: {error}") from None
     if text == adr.text:
         return Change(adr, "unchanged", f"already {status}")
-    replace_file(adr.path, text)
+    try:
+        replace_file(adr.path, text)
+    except OSError as error:
+        raise EditError(
+            f"could not write {adr.shown}: {_reason(error)}; it was left as it was"
+        ) from None
     return Change(adr, status)
 
 
@@ -166,10 +179,10 @@ def supersede(old: Adr, new: Adr) -> list[Change]:
         ) from None
     except lifecycle.Unreadable as error:
         raise EditError(f"an ADR has no status pairup can read: {error}") from None
-    return [
-        _write(old, superseded, "superseded", f"by {new.path.name}"),
-        _write(new, linked, "linked", f"supersedes {old.path.name}"),
-    ]
+    back = _change(new, linked, "linked", f"supersedes {old.path.name}")
+    forth = _change(old, superseded, "superseded", f"by {new.path.name}")
+    _write_both(back, linked, forth, superseded)
+    return [forth, back]
 
 
 def link(source: Adr, kind: str, target: Adr, reverse: str) -> list[Change]:
@@ -184,17 +197,51 @@ def link(source: Adr, kind: str, target: Adr, reverse: str) -> list[Change]:
         raise EditError(f"an ADR has no status pairup can read: {error}") from None
     except ValueError as error:
         raise EditError(str(error)) from None
-    return [
-        _write(source, forward, "linked", f"{kind} {target.path.name}"),
-        _write(target, backward, "linked", f"{reverse} {source.path.name}"),
-    ]
+    there = _change(source, forward, "linked", f"{kind} {target.path.name}")
+    back = _change(target, backward, "linked", f"{reverse} {source.path.name}")
+    _write_both(back, backward, there, forward)
+    return [there, back]
 
 
-def _write(adr: Adr, text: str, action: str, detail: str) -> Change:
-    if text == adr.text:
-        return Change(adr, "unchanged", detail)
-    replace_file(adr.path, text)
-    return Change(adr, action, detail)
+def _change(adr: Adr, text: str, action: str, detail: str) -> Change:
+    """What writing ``text`` to ``adr`` does: ``action``, or nothing if it says that already."""
+    return Change(adr, "unchanged" if text == adr.text else action, detail)
+
+
+def _write_both(first: Change, first_text: str, second: Change, second_text: str) -> None:
+    """``first`` written, then ``second``; when ``second`` cannot be, ``first`` gets its old
+    text back, so both files are as they were. Either way the error is one line."""
+    pair = f"{first.adr.shown} and {second.adr.shown}"
+    if first.action != "unchanged":
+        try:
+            replace_file(first.adr.path, first_text)
+        except OSError as error:
+            raise EditError(
+                f"could not write {first.adr.shown}: {_reason(error)}; {pair} were left as they "
+                "were"
+            ) from None
+    if second.action == "unchanged":
+        return
+    try:
+        replace_file(second.adr.path, second_text)
+    except OSError as error:
+        reason = _reason(error)
+        if first.action != "unchanged":
+            try:
+                replace_file(first.adr.path, first.adr.text)
+            except OSError as undo:
+                raise EditError(
+                    f"could not write {second.adr.shown}: {reason}, nor put {first.adr.shown} "
+                    f"back: {_reason(undo)}; {first.adr.shown} is changed, "
+                    f"{second.adr.shown} was left as it was"
+                ) from None
+        raise EditError(
+            f"could not write {second.adr.shown}: {reason}; {pair} were left as they were"
+        ) from None
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def _candidates(folder: Path) -> list[Path]:
@@ -213,7 +260,8 @@ def _fits(name: str, reference: str) -> bool:
     """Whether a file name is named by ``reference``: its number, or the start of its name
     with or without its number or date."""
     number = _NUMBER.match(name)
-    if reference.isdigit():
+    # isdigit() alone takes "²", which int() refuses: a number is ASCII digits.
+    if reference.isascii() and reference.isdigit():
         return number is not None and int(number.group(1)) == int(reference)
     bare = name[number.end() :] if number else name
     return name.startswith(reference) or bare.startswith(reference)

@@ -5,8 +5,12 @@ graph``), MADR's front matter stays YAML, a re-export keeps the edited files, an
 is one line, a non-zero exit and no file changed.
 """
 
+import os
 import re
+import shutil
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -256,6 +260,28 @@ def test_an_adr_superseded_with_pairup_reads_as_one_superseded_with_adr_new_s(tm
         assert (ours.folder / name).read_text() == (theirs.folder / name).read_text()
 
 
+def test_a_persons_status_stays_and_adr_tools_reads_the_new_one_first(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    debate = ["After a long debate the team went with this,", "see the minutes of 3 May."]
+    board = "Accepted by the architecture board on 2024-05-01."
+    for number, said in ((1, "\n".join(debate)), (3, board)):
+        path = repo.file(number)
+        path.write_text(path.read_text().replace("\nProposed\n", f"\n{said}\n"))
+    repo.ok("accept", "1")
+    assert adr_tools_status(repo.file(1)) == ["Accepted", *debate]
+    repo.ok("deprecate", "3")
+    assert adr_tools_status(repo.file(3)) == ["Deprecated", board]
+    repo.ok("supersede", "3", "--by", "2")
+    link = "Superseded by [2. Use Postgres](0002-use-postgres.md)"
+    assert adr_tools_status(repo.file(3)) == [link, board]
+    graph = adr_tools(repo.path, repo.home, "generate", "graph")
+    assert '  _2 -> _3 [label="Supersedes", weight=0]' in graph.splitlines()
+    toc = adr_tools(repo.path, repo.home, "generate", "toc")
+    assert "* [3. Rotate often](0003-rotate-often.md)" in toc
+    listed = adr_tools(repo.path, repo.home, "list").split()
+    assert listed == [path.relative_to(repo.path).as_posix() for path in repo.adrs()]
+
+
 def test_a_persons_edits_and_crlf_line_ends_are_kept(tmp_path):
     repo = Repo(tmp_path, "adr")
     path = repo.file(1)
@@ -326,6 +352,96 @@ def test_refusals(tmp_path):
     (repo.folder / "0006-bytes.md").write_bytes(b"\xff\xfe## Status\n")
     assert "not UTF-8 text" in repo.refused("accept", "6")
     assert "no ADR file" in repo.refused("accept", "doc/adr/0009-none.md")
+
+
+def test_a_reference_that_is_no_ascii_number_is_refused_in_one_line(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    assert "no ADR ² in doc/adr" in repo.refused("accept", "²")
+    assert "no ADR ² in doc/adr" in repo.refused("supersede", "1", "--by", "²")
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` made so no file in it can be created or replaced: by its mode, and for root,
+    whom modes do not stop, by the immutable attribute as well."""
+    mode = folder.stat().st_mode
+    folder.chmod(0o555)
+    immutable = os.geteuid() == 0
+    try:
+        if immutable:
+            chattr = shutil.which("chattr")
+            done = chattr and subprocess.run(
+                [chattr, "+i", folder], capture_output=True, check=False
+            )
+            if not done or done.returncode != 0:
+                if os.environ.get("CI"):
+                    pytest.fail("chattr +i is needed to make a folder read-only for root")
+                pytest.skip("root, without chattr +i: no folder is read-only")
+        yield
+    finally:
+        if immutable and shutil.which("chattr"):
+            subprocess.run(["chattr", "-i", folder], capture_output=True, check=False)
+        folder.chmod(mode)
+
+
+def test_a_write_that_fails_is_one_line_and_changes_no_file(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    with read_only(repo.folder):
+        said = repo.refused("accept", "1")
+        assert "could not write doc/adr/0001-use-sqlite.md" in said
+        assert "left as it was" in said
+        said = repo.refused("supersede", "1", "--by", "2")
+        assert "could not write doc/adr/0002-use-postgres.md" in said
+        assert "doc/adr/0001-use-sqlite.md were left as they were" in said
+        assert "could not write" in repo.refused("link", "3", "Amends", "1", "Amended by")
+    assert not list(repo.folder.glob(".*pairup-new"))
+
+
+def test_a_supersede_whose_second_write_fails_puts_the_first_back(tmp_path):
+    """The back-link is written first; when the superseded file then cannot be written, the
+    back-link's file gets its old text again, so neither file is half of a supersede."""
+    repo = Repo(tmp_path, "adr")
+    later = repo.folder / "later"
+    later.mkdir()
+    new = repo.file(2).rename(later / repo.file(2).name)
+    old = repo.file(1)
+    before = {path: path.read_bytes() for path in (old, new)}
+    with read_only(repo.folder):
+        done = repo.run(
+            "supersede", "doc/adr/0001-use-sqlite.md", "--by", "doc/adr/later/0002-use-postgres.md"
+        )
+    assert done.returncode != 0
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "could not write doc/adr/0001-use-sqlite.md" in done.stderr
+    assert "left as they were" in done.stderr
+    assert {path: path.read_bytes() for path in (old, new)} == before
+    assert not [*repo.folder.glob(".*pairup-new"), *later.glob(".*pairup-new")]
+
+
+def test_a_link_to_outside_refuses_only_itself_and_says_so_for_pairup_adr(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    outside = tmp_path / "outside.md"
+    outside.write_text("# 9. Out\n\n## Status\n\nProposed\n")
+    (repo.folder / "0009-link.md").symlink_to(outside)
+    repo.ok("accept", "1")
+    repo.ok("supersede", "2", "--by", "3")
+    said = repo.refused("accept", "9")
+    assert "outside the repository" in said
+    assert "pairup adr" in said
+    assert "--out" not in said
+    assert outside.read_text() == "# 9. Out\n\n## Status\n\nProposed\n"
+
+
+def test_an_adr_folder_outside_the_repository_is_refused_for_pairup_adr(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    elsewhere = tmp_path / "elsewhere"
+    repo.folder.rename(elsewhere)
+    repo.folder.symlink_to(elsewhere)
+    said = repo.refused("accept", "1")
+    assert "outside the repository" in said
+    assert "--out" not in said
+    assert "pairup adr" in said
 
 
 def test_a_path_outside_the_repository_is_refused(tmp_path):
