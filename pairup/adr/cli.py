@@ -22,7 +22,9 @@ adr-tools' files the status under '## Status' and link lines such as
 graph read them); in MADR the front matter's status:, in log4brains its '- Status:' line.
 Only the status and the link lines change; every other byte of a file stays as it is,
 so whatever a person wrote in it is kept, and pairup export keeps the file from then on
-(the status is yours now).
+(the status is yours now). A status word alone ("Proposed") is swapped; a status that
+says more ("Accepted by the board on 3 May") stays as written, with the new status or
+the link above it (in MADR, the old value stays in a comment on the status: line).
 
 An ADR is named by its number (the NNNN- of its file name), the start of its file name
 or slug (log4brains' files are named by date), or its path. pairup looks in adr.dir
