@@ -5,9 +5,9 @@ graph``), MADR's front matter stays YAML, a re-export keeps the edited files, an
 is one line, a non-zero exit and no file changed.
 """
 
-import os
 import re
-import shutil
+import resource
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +26,7 @@ from tests.export_kit import Clock, adr_tools, make_repo, record_session
 from tests.hostile import CORPUS, fit
 
 from .test_git_commits import ann_env, pairup
+from .test_headless import PAIRUP
 
 SESSION = "s-life"
 FOLDERS = {"adr": "doc/adr", "madr": "docs/decisions", "log4brains": "docs/adr"}
@@ -66,6 +67,7 @@ class Repo:
         self.info: JournalInfo = record_session(tmp_path / "data", SESSION, events)
         self.export()
         self.folder = self.path / FOLDERS[fmt]
+        self.file_limit: int | None = None
 
     def export(self) -> dict[str, str]:
         written = export(self.info, self.fmt, Where(repo=self.path), record=False, now=0.0)
@@ -82,7 +84,24 @@ class Repo:
         return self.adrs()[index - 1]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return pairup(self.path, self.env, "adr", *args)
+        if self.file_limit is None:
+            return pairup(self.path, self.env, "adr", *args)
+        limit = self.file_limit
+
+        def limited() -> None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        return subprocess.run(
+            [str(PAIRUP), "adr", *args],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            preexec_fn=limited,
+        )
 
     def ok(self, *args: str) -> list[str]:
         done = self.run(*args)
@@ -361,32 +380,19 @@ def test_a_reference_that_is_no_ascii_number_is_refused_in_one_line(tmp_path):
 
 
 @contextmanager
-def read_only(folder: Path) -> Iterator[None]:
-    """``folder`` made so no file in it can be created or replaced: by its mode, and for root,
-    whom modes do not stop, by the immutable attribute as well."""
-    mode = folder.stat().st_mode
-    folder.chmod(0o555)
-    immutable = os.geteuid() == 0
+def writes_at_most(repo: "Repo", size: int) -> Iterator[None]:
+    """``pairup adr`` run so that no file it writes may grow past ``size`` bytes: the write
+    fails (EFBIG) as on a full disk, for root too, whom a folder's mode would not stop."""
+    repo.file_limit = size
     try:
-        if immutable:
-            chattr = shutil.which("chattr")
-            done = chattr and subprocess.run(
-                [chattr, "+i", folder], capture_output=True, check=False
-            )
-            if not done or done.returncode != 0:
-                if os.environ.get("CI"):
-                    pytest.fail("chattr +i is needed to make a folder read-only for root")
-                pytest.skip("root, without chattr +i: no folder is read-only")
         yield
     finally:
-        if immutable and shutil.which("chattr"):
-            subprocess.run(["chattr", "-i", folder], capture_output=True, check=False)
-        folder.chmod(mode)
+        repo.file_limit = None
 
 
 def test_a_write_that_fails_is_one_line_and_changes_no_file(tmp_path):
     repo = Repo(tmp_path, "adr")
-    with read_only(repo.folder):
+    with writes_at_most(repo, 0):
         said = repo.refused("accept", "1")
         assert "could not write doc/adr/0001-use-sqlite.md" in said
         assert "left as it was" in said
@@ -401,22 +407,20 @@ def test_a_supersede_whose_second_write_fails_puts_the_first_back(tmp_path):
     """The back-link is written first; when the superseded file then cannot be written, the
     back-link's file gets its old text again, so neither file is half of a supersede."""
     repo = Repo(tmp_path, "adr")
-    later = repo.folder / "later"
-    later.mkdir()
-    new = repo.file(2).rename(later / repo.file(2).name)
-    old = repo.file(1)
+    new, old = repo.file(2), repo.file(1)
+    # A person's long note makes the superseded file the one too large to write.
+    with old.open("a", encoding="utf-8") as file:
+        file.write("\nA note a person kept here.\n" * 1000)
     before = {path: path.read_bytes() for path in (old, new)}
-    with read_only(repo.folder):
-        done = repo.run(
-            "supersede", "doc/adr/0001-use-sqlite.md", "--by", "doc/adr/later/0002-use-postgres.md"
-        )
+    with writes_at_most(repo, 10_000):
+        done = repo.run("supersede", "1", "--by", "2")
     assert done.returncode != 0
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
     assert "could not write doc/adr/0001-use-sqlite.md" in done.stderr
     assert "left as they were" in done.stderr
     assert {path: path.read_bytes() for path in (old, new)} == before
-    assert not [*repo.folder.glob(".*pairup-new"), *later.glob(".*pairup-new")]
+    assert not list(repo.folder.glob(".*pairup-new"))
 
 
 def test_a_link_to_outside_refuses_only_itself_and_says_so_for_pairup_adr(tmp_path):
