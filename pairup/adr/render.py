@@ -33,8 +33,8 @@ from pairup.adr.markdown import block, inline, one_line
 from pairup.printable import printable
 from pairup.session import Event, State, encode_event
 from pairup.session.events import ConsideredOption
-from pairup.session.state import CommitRecord, Decision, Extension, Interlude, Pause, Stint
-from pairup.session.timer import driving_times
+from pairup.session.state import CommitRecord, Decision, Extension, Interlude, Pause
+from pairup.session.timer import driving_times, stints_until
 
 FORMATS = ("adr", "madr", "log4brains")
 """adr-tools (Nygard's sections), MADR 4.0 and log4brains' own template."""
@@ -290,7 +290,7 @@ def gantt(state: State, now: float) -> str:
     """
     turns = [
         (_task_label(_name(state, stint.driver), stint.driver, stint.turn), *span)
-        for stint in _stints(state, now)
+        for stint in stints_until(state, now)
         if (span := _span(stint.start, stint.end))
     ]
     breaks = [
@@ -733,16 +733,6 @@ def _lessons(state: State) -> list[str]:
         text = "\n".join([first, *(f"  {line}" if line else "" for line in rest)])
         bullets.append(f"- {text} _({inline(_name(state, lesson.by))}, turn {lesson.turn})_")
     return bullets
-
-
-def _stints(state: State, now: float) -> list[Stint]:
-    """The closed driving stints, and the one still running up to ``now``."""
-    stints = state.timeline()
-    if state.phase == "running" and state.driver is not None and state.stint_start is not None:
-        stints.append(
-            Stint(state.turn, state.driver, state.stint_start, max(now, state.stint_start))
-        )
-    return stints
 
 
 def _breaks(state: State, now: float) -> list[Interlude]:

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from pairup.adr.render import logged_events
 from pairup.history.facts import CommitFacts, Credit, DecisionFacts, Member, Sitting, Span
 from pairup.session import Event, State, fold
-from pairup.session.state import Stint
+from pairup.session.timer import stints_until
 
 _MEMBERSHIP = frozenset({"participant.joined", "participant.left"})
 """The only events that put someone in the session or take them out of it."""
@@ -46,7 +46,7 @@ def sitting(session_id: str, events: Sequence[Event], repository: str = "") -> S
     end = state.ended_at if state.ended_at is not None else state.clock
     presence.extend(Span(who, start, max(start, end)) for who, start in since.items())
     positions = _positions(events)
-    stints = _stints(state, end)
+    stints = stints_until(state, end)
     return Sitting(
         session_id=session_id,
         title=state.title,
@@ -89,16 +89,6 @@ def sitting(session_id: str, events: Sequence[Event], repository: str = "") -> S
         events=len(logged_events(events)),
         repository=repository,
     )
-
-
-def _stints(state: State, end: float) -> list[Stint]:
-    """The driving stints, the one still running closed at ``end``."""
-    stints = state.timeline()
-    if state.phase == "running" and state.driver is not None and state.stint_start is not None:
-        stints.append(
-            Stint(state.turn, state.driver, state.stint_start, max(end, state.stint_start))
-        )
-    return stints
 
 
 def _positions(events: Iterable[Event]) -> dict[tuple[str, str], int]:

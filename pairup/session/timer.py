@@ -4,7 +4,7 @@ Nothing here reads a clock: the caller passes the relay-corrected time, so two s
 agree on the log and on the clock show the same countdown.
 """
 
-from pairup.session.state import State, Tally
+from pairup.session.state import State, Stint, Tally
 
 ROTATION_TOLERANCE = 2.0
 """Seconds before the computed expiry at which a rotation is still accepted.
@@ -76,3 +76,14 @@ def driving_times(state: State, now: float) -> dict[str, float]:
     """Seconds each participant has driven up to ``now``, for the fairness figures."""
     driving = tally_at(state, now).driving
     return {member.id: driving.get(member.id, 0.0) for member in state.members}
+
+
+def stints_until(state: State, now: float) -> list[Stint]:
+    """Who drove when, oldest first: the closed stints, and the one still running up to
+    ``now``."""
+    stints = state.timeline()
+    if state.phase == "running" and state.driver is not None and state.stint_start is not None:
+        stints.append(
+            Stint(state.turn, state.driver, state.stint_start, max(now, state.stint_start))
+        )
+    return stints

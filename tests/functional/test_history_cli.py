@@ -4,8 +4,6 @@ a session held there and the JSON log and ADRs the real export wrote."""
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +15,6 @@ from tests.integration.test_history import commit, held, session_events
 from .conftest import Run
 
 COMMANDS = ("why", "log", "stats")
-HEAVY = ("textual", "websockets", "pygit2", "pydantic")
 
 
 class Repo:
@@ -249,27 +246,3 @@ def test_each_command_explains_itself_with_examples(pairup: Run, command: str) -
     assert done.returncode == 0
     assert f"usage: pairup {command}" in done.stdout
     assert f"examples:\n  pairup {command}" in done.stdout
-
-
-@pytest.mark.parametrize("command", COMMANDS)
-def test_help_imports_nothing_heavy(
-    isolated_env: dict[str, str], tmp_path: Path, command: str
-) -> None:
-    probe = (
-        "import sys\n"
-        "from pairup.cli import main\n"
-        "try:\n"
-        f"    main([{command!r}, '--help'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        f"print('loaded:', *(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        env=isolated_env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert done.stdout.strip().splitlines()[-1] == "loaded:"
