@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pairup.cli import EXIT_OK, Command, CommandMaker, UserError, load_settings
 
 if TYPE_CHECKING:
-    from pairup.adr.edit import Change
+    from pairup.adr.edit import Adr, Change
     from pairup.adr.write import Place
 
 _DESCRIPTION = """\
@@ -127,27 +127,29 @@ def _set_status(args: argparse.Namespace) -> int:
 def _supersede(args: argparse.Namespace) -> int:
     from pairup.adr import edit
 
-    repo, places = _where(args)
-    try:
-        old = edit.load(edit.find(args.adr, places, repo, Path.cwd()), repo)
-        near = [_place_of(old.path), *places]
-        new = edit.load(edit.find(args.by, near, repo, Path.cwd()), repo)
-        changes = edit.supersede(old, new)
-    except edit.EditError as error:
-        raise UserError(str(error)) from None
-    _report(changes)
-    return EXIT_OK
+    return _pair(args, args.by, edit.supersede)
 
 
 def _link(args: argparse.Namespace) -> int:
     from pairup.adr import edit
 
+    return _pair(
+        args, args.target, lambda source, target: edit.link(source, args.kind, target, args.reverse)
+    )
+
+
+def _pair(
+    args: argparse.Namespace, other: str, change: "Callable[[Adr, Adr], list[Change]]"
+) -> int:
+    """Find ``args.adr`` and ``other`` (looked for first beside the first), and change both."""
+    from pairup.adr import edit
+
     repo, places = _where(args)
     try:
-        source = edit.load(edit.find(args.adr, places, repo, Path.cwd()), repo)
-        near = [_place_of(source.path), *places]
-        target = edit.load(edit.find(args.target, near, repo, Path.cwd()), repo)
-        changes = edit.link(source, args.kind, target, args.reverse)
+        first = edit.load(edit.find(args.adr, places, repo, Path.cwd()), repo)
+        near = [_place_of(first.path), *places]
+        second = edit.load(edit.find(other, near, repo, Path.cwd()), repo)
+        changes = change(first, second)
     except edit.EditError as error:
         raise UserError(str(error)) from None
     _report(changes)
