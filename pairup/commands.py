@@ -31,10 +31,10 @@ BUILDERS: dict[str, Builder] = {
     "reject": lambda base, fields, view: _status("reject", "rejected", base, fields, view),
     "deprecate": lambda base, fields, view: _status("deprecate", "deprecated", base, fields, view),
     "agree": lambda base, fields, view: ev.DecisionOpinion(
-        **base, stance="agree", **_about("agree", fields, view)
+        **base, stance="agree", **_about("agree", fields, view, takes=("why",))
     ),
     "object": lambda base, fields, view: ev.DecisionOpinion(
-        **base, stance="object", **_about("object", fields, view)
+        **base, stance="object", **_about("object", fields, view, takes=("why",))
     ),
     "supersede": lambda base, fields, view: ev.DecisionSuperseded(
         **base, **_superseded(fields, view)
@@ -90,12 +90,25 @@ def command_event(command: dict[str, Any], view: State, actor: str, now: float) 
         raise CommandError(f"{name}: {error}") from None
 
 
-def _about(name: str, fields: dict[str, Any], view: State) -> dict[str, Any]:
+def _about(
+    name: str, fields: dict[str, Any], view: State, *, takes: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """The decision is named by ``number`` (its place in the log: 1, 2, ...) or
-    ``decision_id``; the other fields are the command's own."""
-    target = _decision_id(name, fields.get("decision_id", fields.get("number")), view)
-    changes = {key: value for key, value in fields.items() if key not in ("decision_id", "number")}
-    return {"decision_id": target, **changes}
+    ``decision_id``, not both; the other fields are the command's own: those in ``takes``, or
+    (for ``amend``, ``takes`` left out) whatever its event checks."""
+    if "number" in fields and "decision_id" in fields:
+        raise CommandError(f"{name}: give number or decision_id, not both")
+    number = fields.get("number")
+    if "number" in fields and (not isinstance(number, int) or isinstance(number, bool)):
+        raise CommandError(f"{name}: number is a whole number (1, 2, ...)")
+    target = _decision_id(name, fields.get("decision_id", number), view)
+    own = {key: value for key, value in fields.items() if key not in ("decision_id", "number")}
+    if takes is not None and (unknown := sorted(set(own) - set(takes))):
+        also = f", and {', '.join(takes)}" if takes else ""
+        raise CommandError(
+            f"{name}: unknown field {', '.join(unknown)}; it takes number or decision_id{also}"
+        )
+    return {"decision_id": target, **own}
 
 
 def _decision_id(name: str, target: object, view: State) -> str:
@@ -112,14 +125,14 @@ def _decision_id(name: str, target: object, view: State) -> str:
 def _status(
     name: str, status: str, base: dict[str, Any], fields: dict[str, Any], view: State
 ) -> ev.Event:
-    return ev.DecisionAmended(**base, status=status, **_about(name, fields, view))
+    return ev.DecisionAmended(**base, status=status, **_about(name, fields, view, takes=()))
 
 
 def _superseded(fields: dict[str, Any], view: State) -> dict[str, Any]:
     """``number`` (or ``decision_id``) is superseded by ``by``, a number or a decision id."""
     if "by" not in fields:
         raise CommandError("supersede: say which decision supersedes it, with by (a number)")
-    about = _about("supersede", fields, view)
+    about = _about("supersede", fields, view, takes=("by",))
     return about | {"by": _decision_id("supersede", fields["by"], view)}
 
 
