@@ -12,6 +12,7 @@ failure leaves both files as they were and says so in one line.
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -133,6 +134,8 @@ def load(path: Path, repo: Path) -> Adr:
     fmt = lifecycle.detect(text)
     if fmt is None:
         raise EditError(f"{shown} has no status pairup can read: expected {READABLE}")
+    if not path.stat().st_mode & stat.S_IWUSR:
+        raise EditError(f"{shown} is read-only; make it writable (chmod u+w) to change it")
     return Adr(path, text, fmt, shown)
 
 

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
@@ -401,8 +402,14 @@ def _marked(directory: Path, session_id: str) -> dict[str, Path]:
 def replace_file(path: Path, text: str) -> None:
     """Write ``text`` in one step, so a file is never seen half written. The text goes first
     to a new file under a name nobody could have planted a link at (created exclusively), and
-    the rename replaces whatever ``path`` is, a link included, rather than write through it."""
+    the rename replaces whatever ``path`` is, a link included, rather than write through it.
+    A file that was there keeps its permissions (someone's 600 stays 600)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        before = os.lstat(path)
+    except FileNotFoundError:
+        before = None
+    keep = stat.S_IMODE(before.st_mode) if before and stat.S_ISREG(before.st_mode) else None
     while True:
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.pairup-new")
         try:
@@ -414,6 +421,8 @@ def replace_file(path: Path, text: str) -> None:
         break
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as file:
+            if keep is not None:
+                os.fchmod(file.fileno(), keep)
             file.write(text)
         os.replace(temporary, path)
     except BaseException:

@@ -506,3 +506,16 @@ def test_hostile_titles_stay_text_in_every_format(tmp_path, key):
             assert len(listed) == 2
         else:
             assert re.search(r"\n- Status: superseded by \[\S+\]\(\S+\.md\)\n", old_text)
+
+
+def test_a_changed_adr_keeps_its_permissions_and_a_read_only_one_is_refused(tmp_path):
+    repo = Repo(tmp_path, "adr")
+    private, frozen = repo.file(1), repo.file(2)
+    private.chmod(0o600)
+    repo.ok("deprecate", "1")
+    assert "Deprecated" in private.read_text()
+    assert private.stat().st_mode & 0o777 == 0o600
+    frozen.chmod(0o444)
+    said = repo.refused("accept", "2")
+    assert "is read-only; make it writable (chmod u+w)" in said
+    assert frozen.stat().st_mode & 0o777 == 0o444
