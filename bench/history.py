@@ -10,11 +10,12 @@ the real core as it is made, folded, and written where ``pairup export`` writes 
 log in ``.pairup/sessions`` and each decision as an adr-tools ADR with pairup's marker.
 Beside them, this machine's journals of sessions no log holds, one in ten of as many again
 each: sessions held in the repository before it was moved (their header names another path;
-their commits say they are this repository's) and sessions of another repository (commits
-this one does not hold, which every run asks git about once more).
+their commits, reachable from its branch, say they are this repository's) and sessions of
+another repository (commits this one does not hold).
 
 Each figure is timed cold (no cache: the history reads and folds every log, git is asked
-which files the commits touched) and warm (the caches from the run before), in this process
+which files the commits touched and walks the history for the commits its refs reach) and
+warm (the caches from the run before, the refs unchanged), in this process
 (``pairup.cli.main``, modules already loaded) and through the real ``pairup`` command in a
 subprocess, start-up included. ``why`` asks about a line whose commit a session recorded, a
 different one each run. Beside them, one line's blame by ``git blame --porcelain -L N,N``

@@ -14,9 +14,10 @@ handover packages' parts, which in a journal can outnumber the rest
 same for every session pairup writes, and would have to read both logs again whenever either
 changed.
 
-A session is held here if either copy says so, or if it recorded a commit this repository
-holds: the journal named the repository's path then, and it has been moved, cloned again or
-opened in a linked worktree since.
+A session is held here if either copy says so, or if it recorded a commit this repository's
+refs reach (a commit merely in its object store may have been reset away, or fetched from
+another project): the journal named the repository's path then, and it has been moved, cloned
+again or opened in a linked worktree since.
 
 Why a cache. ``pairup why`` must answer in well under a second in a repository with hundreds
 of sessions, and reading them costs a JSON decode and a fold per event: about a second for 200
@@ -148,10 +149,11 @@ def _entries(folder: Path) -> list[tuple[Path, os.stat_result]]:
 
 
 def _held_by_commits(repo: Path, copies: dict[str, list[tuple[Sitting, bool]]]) -> set[str]:
-    """The sessions no copy says were held in ``repo`` that recorded a commit it holds: the
-    journal named the path the repository had then, and it has been moved, cloned again or
-    opened in a linked worktree since. One git process for all of them, and none for those
-    settled before (:func:`pairup.history.git.holding`); without git, none."""
+    """The sessions no copy says were held in ``repo`` that recorded a commit its refs reach:
+    the journal named the path the repository had then, and it has been moved, cloned again
+    or opened in a linked worktree since. One walk of the history for all of them, and none
+    while the refs stay as they were (:func:`pairup.history.git.holding`); without git,
+    none."""
     from pairup.git.live import git_dirs
     from pairup.history.git import GitProblem, holding
 

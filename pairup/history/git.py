@@ -6,13 +6,15 @@ file with 200 commits behind it in a 5,000-commit repository faster than libgit2
 files of hundreds of commits in a single process. Neither needs pygit2 loaded.
 
 The files each commit touched never change, so they are kept in ``pairup/history-files.json``
-in the repository's git directory, by sha: only commits not seen before are asked about. The
-commits found in the repository are kept beside them (``pairup/history-held.json``), which is
-how a journal whose session was held at another path (the repository before it was moved, or
-another clone or worktree of it) is known to be this repository's without asking git again.
+in the repository's git directory, by sha: only commits not seen before are asked about. Which
+commits the repository's refs reach is kept beside them (``pairup/history-held.json``), with
+the refs it was answered for: how a journal whose session was held at another path (the
+repository before it was moved, or another clone or worktree of it) is known to be this
+repository's without walking the history again until a ref moves.
 """
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -29,8 +31,10 @@ _SHA = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 FILES_CACHE = Path("pairup") / "history-files.json"
 _FILES_FORMAT = 1
 HELD_CACHE = Path("pairup") / "history-held.json"
-"""The commits found in the repository, for :func:`holding`."""
-_HELD_FORMAT = 1
+"""The commits the repository's refs reach, of those asked about, for :func:`holding`."""
+_HELD_FORMAT = 2
+"""2 since a commit counts only if a ref reaches it: format 1 kept every commit the object
+store had, which a reset, a rebase or a fetch of another project's objects could fool."""
 
 
 class GitProblem(Exception):
@@ -118,36 +122,67 @@ def files_touched(repo: Path, git_dir: Path | None, shas: Iterable[str]) -> dict
     cache = _load_files(git_dir)
     missing = [sha for sha in wanted if sha not in cache]
     if missing:
-        held = _held(repo, missing)
-        if held:
-            cache.update(_read_files(repo, held))
+        present = _in_store(repo, missing)
+        if present:
+            cache.update(_read_files(repo, present))
             _save_files(git_dir, cache)
     return {sha: cache[sha] for sha in wanted if sha in cache}
 
 
 def holding(repo: Path, git_dir: Path | None, commits: Mapping[str, Sequence[str]]) -> set[str]:
-    """The keys of ``commits`` (a session's id, say) with a commit the repository holds.
+    """The keys of ``commits`` (a session's id, say) with a commit that the repository's refs
+    reach: its branches, tags, remote branches, stash or the HEAD of any of its worktrees.
 
-    Commits found are kept in ``git_dir`` (:data:`HELD_CACHE`): a commit stays once a
-    repository has it, so a key with one of them is settled without git. The others are
-    asked about together, in one ``git cat-file``, every time: a fetch can bring them, and one
-    process for all of them costs a few milliseconds.
+    Being in the object store is not enough: a commit reset or rebased away stays there until
+    git collects it, and a fetch can bring another project's commits in without any ref of this
+    repository reaching them. Reachability needs a walk of the history (``git rev-list
+    --all``, one process for all the commits asked about), so its answer is kept in ``git_dir``
+    (:data:`HELD_CACHE`) with the refs' tips it was given for; a run whose tips are the same
+    (one ``git rev-list --all --no-walk``, which walks nothing) and asks about no new commit
+    needs no walk. A commit, a reset, a rebase or a fetch moves a tip, and the next run walks
+    again.
     """
-    known = _load_held(git_dir)
-    found = {key for key, shas in commits.items() if not known.isdisjoint(shas)}
-    asked = sorted({sha for key, shas in commits.items() if key not in found for sha in shas})
-    if asked:
-        new = set(_held(repo, asked))
-        if new:
-            _save_cache(
-                git_dir, HELD_CACHE, {"format": _HELD_FORMAT, "commits": sorted(known | new)}
-            )
-            found |= {key for key, shas in commits.items() if not new.isdisjoint(shas)}
-    return found
+    wanted = {sha for shas in commits.values() for sha in shas}
+    if not wanted:
+        return set()
+    tips = _tips(repo)
+    asked, reachable = _load_held(git_dir, tips)
+    if not wanted <= asked:
+        asked |= wanted
+        reachable = _reachable(repo) & asked
+        _save_cache(
+            git_dir,
+            HELD_CACHE,
+            {
+                "format": _HELD_FORMAT,
+                "tips": tips,
+                "asked": sorted(asked),
+                "reachable": sorted(reachable),
+            },
+        )
+    return {key for key, shas in commits.items() if not reachable.isdisjoint(shas)}
 
 
-def _held(repo: Path, shas: list[str]) -> list[str]:
-    """Those of ``shas`` that name a commit in the repository."""
+def _tips(repo: Path) -> str:
+    """The commits ``git rev-list --all`` starts from, as one digest: what
+    :func:`_reachable` answers depends on them alone."""
+    done = _git(repo, ["rev-list", "--all", "--no-walk"])
+    if done.returncode != 0:
+        raise GitProblem(f"git rev-list: {_first_line(done.stderr)}")
+    return hashlib.sha256(b"\n".join(sorted(done.stdout.split()))).hexdigest()
+
+
+def _reachable(repo: Path) -> set[str]:
+    """Every commit the repository's refs reach."""
+    done = _git(repo, ["rev-list", "--all"])
+    if done.returncode != 0:
+        raise GitProblem(f"git rev-list: {_first_line(done.stderr)}")
+    return set(done.stdout.decode("ascii", "replace").split())
+
+
+def _in_store(repo: Path, shas: list[str]) -> list[str]:
+    """Those of ``shas`` that name a commit in the repository's object store, reachable or
+    not: what ``git log`` can read the files of."""
     done = _git(repo, ["cat-file", "--batch-check"], stdin="".join(f"{sha}\n" for sha in shas))
     if done.returncode != 0:
         return []
@@ -216,19 +251,26 @@ def _load_files(git_dir: Path | None) -> dict[str, list[str]]:
     }
 
 
-def _load_held(git_dir: Path | None) -> frozenset[str]:
+def _load_held(git_dir: Path | None, tips: str) -> tuple[set[str], set[str]]:
+    """The commits asked about and those found reachable, when the refs' tips were ``tips``;
+    nothing for other tips, whose answer may no longer hold."""
     if git_dir is None:
-        return frozenset()
+        return set(), set()
     try:
         document = json.loads((git_dir / HELD_CACHE).read_bytes())
     except (OSError, ValueError):
-        return frozenset()
-    if not isinstance(document, dict) or document.get("format") != _HELD_FORMAT:
-        return frozenset()
-    commits = document.get("commits")
-    if not isinstance(commits, list):
-        return frozenset()
-    return frozenset(sha for sha in commits if isinstance(sha, str))
+        return set(), set()
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != _HELD_FORMAT
+        or document.get("tips") != tips
+    ):
+        return set(), set()
+    asked, reachable = document.get("asked"), document.get("reachable")
+    if not isinstance(asked, list) or not isinstance(reachable, list):
+        return set(), set()
+    asked_set = {sha for sha in asked if isinstance(sha, str)}
+    return asked_set, {sha for sha in reachable if sha in asked_set}
 
 
 def _save_files(git_dir: Path | None, files: Mapping[str, list[str]]) -> None:

@@ -257,12 +257,12 @@ def test_a_journal_counts_where_its_commits_are(world: World, tmp_path: Path, ho
     assert reason.sitting.session_id == "s-here"
 
 
-def test_commits_are_asked_about_in_one_git_process_and_found_ones_kept(
+def test_commits_are_asked_about_in_one_walk_kept_until_a_ref_moves(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every journal of another path is settled by one ``git cat-file``; a commit found stays
-    found (kept in the git directory), one not found is asked about again, since a fetch can
-    bring it."""
+    """Every journal of another path is settled by one walk of the history (``git rev-list
+    --all``); its answer is kept in the git directory with the refs' tips, so the next run
+    with the same tips only lists them, and a new commit (a moved tip) walks again."""
     other = make_repo(tmp_path / "other")
     theirs = [commit(other, {"x.txt": f"{n}\n"}, f"Other {n}", n) for n in (1, 2)]
     held(world.data, "s-moved", session_events([world.first, world.second]), "/was/here")
@@ -276,6 +276,7 @@ def test_commits_are_asked_about_in_one_git_process_and_found_ones_kept(
         return original(repo, args, stdin)
 
     monkeypatch.setattr(history_git, "_git", counted)
+    tips, walk = ["rev-list", "--all", "--no-walk"], ["rev-list", "--all"]
 
     first = gather(world.data, world.repo, ".pairup/sessions")
     assert {s.session_id: s.here for s in first.sessions} == {
@@ -283,14 +284,61 @@ def test_commits_are_asked_about_in_one_git_process_and_found_ones_kept(
         "s-other-1": False,
         "s-other-2": False,
     }
-    assert runs == [["cat-file", "--batch-check"]]
-    again = gather(world.data, world.repo, ".pairup/sessions")
-    assert again == first
-    assert runs == [["cat-file", "--batch-check"]] * 2, "only the commits not found"
-    (world.data / "sessions" / "s-other-1.jsonl").unlink()
-    (world.data / "sessions" / "s-other-2.jsonl").unlink()
-    gather(world.data, world.repo, ".pairup/sessions")
-    assert len(runs) == 2, "the session found by its commits is settled by the cache"
+    assert runs == [tips, walk]
+    assert gather(world.data, world.repo, ".pairup/sessions") == first
+    assert runs == [tips, walk, tips], "the same tips: no walk"
+    commit(world.repository, {"later.txt": "l\n"}, "Later", 50)
+    assert gather(world.data, world.repo, ".pairup/sessions") == first
+    assert runs == [tips, walk, tips, tips, walk], "a tip moved: walked again"
+
+
+def held_here(world: World) -> list[bool]:
+    """Whether each session gathered for ``world``'s repository was held there."""
+    return [s.here for s in gather(world.data, world.repo, ".pairup/sessions").sessions]
+
+
+def in_store(repo: Path, sha: str) -> bool:
+    """Whether git's object store has ``sha``, reachable or not."""
+    done = subprocess.run(
+        ["git", "cat-file", "-e", sha], cwd=repo, capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+def test_a_commit_reset_away_no_longer_holds_its_session_here(world: World) -> None:
+    """The journal names another path, so only its commits can say the session was held here;
+    once the branch is reset past them they say nothing, whether git has dropped them yet or
+    not, and what the run before kept does not outlive the reset."""
+    held(world.data, "s-moved", session_events([world.outside, world.outside]), "/was/here")
+    assert held_here(world) == [True]
+
+    git(world.repo, "reset", "-q", "--hard", "HEAD~1")
+
+    assert in_store(world.repo, world.outside), "rebased or reset away, not yet collected"
+    assert held_here(world) == [False]
+    git(world.repo, "reflog", "expire", "--expire=now", "--all")
+    git(world.repo, "gc", "-q", "--prune=now")
+    assert not in_store(world.repo, world.outside)
+    assert held_here(world) == [False]
+
+
+def test_a_fetched_commit_holds_its_session_only_while_a_ref_reaches_it(
+    world: World, tmp_path: Path
+) -> None:
+    """Another project's commits fetched into the object store do not make its sessions this
+    repository's; a remote branch that reaches them does, until it is deleted."""
+    other = make_repo(tmp_path / "other")
+    theirs = [commit(other, {"x.txt": f"{n}\n"}, f"Other {n}", n) for n in (1, 2)]
+    held(world.data, "s-other", session_events(theirs), tmp_path / "other")
+
+    git(world.repo, "fetch", "-q", str(tmp_path / "other"), "main")
+    assert in_store(world.repo, theirs[1]), "in FETCH_HEAD only"
+    assert held_here(world) == [False]
+    git(world.repo, "fetch", "-q", str(tmp_path / "other"), "main:refs/remotes/other/main")
+    assert held_here(world) == [True]
+    git(world.repo, "update-ref", "-d", "refs/remotes/other/main")
+    assert in_store(world.repo, theirs[1])
+    assert held_here(world) == [False]
 
 
 def test_a_log_committed_to_the_repository_counts_as_held_here(
