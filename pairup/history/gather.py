@@ -23,8 +23,10 @@ Why a cache. ``pairup why`` must answer in well under a second in a repository w
 of sessions, and reading them costs a JSON decode and a fold per event: about a second for 200
 sessions, every time. What the history needs of a session is a few kilobytes of facts
 (:mod:`pairup.history.facts`), so those are kept in ``history.json`` in the data directory's
-``cache`` folder, by each file's path, size and modification time (and pairup's version, whose
-fold made them). A run reads again only the files that are new or changed since (a journal
+``cache`` folder, by each file's path, size and modification time, inode and change time (and
+pairup's version, whose fold made them): a checkout, ``rsync -t`` or ``touch -r`` can give a
+rewritten file its old size and modification time, but not its change time, which only the
+kernel sets. A run reads again only the files that are new or changed since (a journal
 still being written, a log just pulled), and a warm run loads neither the journal reader nor
 the session core. The cache is only ever a copy: losing it, or failing to write it, costs the
 next run its speed and nothing else.
@@ -66,6 +68,15 @@ class Source:
     session_id: str
     size: int
     mtime_ns: int
+    ino: int
+    ctime_ns: int
+
+    @classmethod
+    def of(cls, path: Path, kind: SourceKind, session_id: str, stat: os.stat_result) -> "Source":
+        """The file as ``stat`` describes it: everything the cache compares."""
+        return cls(
+            path, kind, session_id, stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +130,7 @@ def journal_sources(data_dir: Path) -> list[Source]:
         source
         for path, stat in _entries(data_dir / "sessions")
         if path.suffix == ".jsonl" and _SESSION_ID.fullmatch(path.stem)
-        for source in [Source(path, "journal", path.stem, stat.st_size, stat.st_mtime_ns)]
+        for source in [Source.of(path, "journal", path.stem, stat)]
     ]
 
 
@@ -129,7 +140,7 @@ def log_sources(folder: Path) -> list[Source]:
     for path, stat in _entries(folder):
         match = _LOG_NAME.fullmatch(path.name)
         if match is not None:
-            sources.append(Source(path, "log", match["session"], stat.st_size, stat.st_mtime_ns))
+            sources.append(Source.of(path, "log", match["session"], stat))
     return sources
 
 
@@ -265,6 +276,8 @@ class _Cache:
             not isinstance(entry, dict)
             or entry.get("size") != source.size
             or entry.get("mtime_ns") != source.mtime_ns
+            or entry.get("ino") != source.ino
+            or entry.get("ctime_ns") != source.ctime_ns
             or entry.get("kind") != source.kind
         ):
             return None
@@ -283,6 +296,8 @@ class _Cache:
             "kind": source.kind,
             "size": source.size,
             "mtime_ns": source.mtime_ns,
+            "ino": source.ino,
+            "ctime_ns": source.ctime_ns,
             "sitting": None if read.sitting is None else to_json(read.sitting),
             "problem": read.problem,
         }

@@ -434,6 +434,28 @@ def test_a_second_gather_reads_no_file_it_read_before(
     }
 
 
+def test_a_log_rewritten_to_the_same_size_with_its_time_put_back_is_read_again(
+    world: World, tmp_path: Path
+) -> None:
+    """A checkout, ``rsync -t`` or ``touch -r`` can give a rewritten file its old size and
+    modification time; its inode or change time (which nothing sets back) still tell."""
+    info = held(tmp_path / "partner", "s-log", session_events([world.first, world.second]), "/x")
+    world.export(info, "json")
+    (log_file,) = (world.repo / ".pairup" / "sessions").glob("*.json")
+    before = os.stat(log_file)
+    (sitting,) = gather(world.data, world.repo, ".pairup/sessions").sessions
+    assert sitting.decisions[1].title == "Rotate every ten minutes"
+
+    text = log_file.read_text(encoding="utf-8")
+    log_file.write_text(text.replace("every ten minutes", "every six minutes"), encoding="utf-8")
+    os.utime(log_file, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = os.stat(log_file)
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+    (sitting,) = gather(world.data, world.repo, ".pairup/sessions").sessions
+    assert sitting.decisions[1].title == "Rotate every six minutes"
+
+
 def test_a_damaged_cache_or_another_versions_is_read_past(world: World) -> None:
     held(world.data, "s-one", session_events([world.first, world.second]), world.repo)
     fresh = gather(world.data, world.repo, ".pairup/sessions")
