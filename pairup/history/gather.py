@@ -26,10 +26,11 @@ sessions, every time. What the history needs of a session is a few kilobytes of 
 ``cache`` folder, by each file's path, size and modification time, inode and change time (and
 pairup's version, whose fold made them): a checkout, ``rsync -t`` or ``touch -r`` can give a
 rewritten file its old size and modification time, but not its change time, which only the
-kernel sets. A run reads again only the files that are new or changed since (a journal
-still being written, a log just pulled), and a warm run loads neither the journal reader nor
-the session core. The cache is only ever a copy: losing it, or failing to write it, costs the
-next run its speed and nothing else.
+kernel sets. A run reads again only the files that are new or changed since (a journal still
+being written, a log just pulled), and gathering from a warm cache loads neither the journal
+reader nor the session core. (``pairup why`` and ``pairup log`` load the session core all the
+same: the ADR code they find ADRs with, :mod:`pairup.history.adrs`, brings it.) The cache is
+only ever a copy: losing it, or failing to write it, costs the next run its speed and nothing else.
 """
 
 import contextlib

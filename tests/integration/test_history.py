@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pygit2
@@ -454,6 +455,35 @@ def test_a_log_rewritten_to_the_same_size_with_its_time_put_back_is_read_again(
 
     (sitting,) = gather(world.data, world.repo, ".pairup/sessions").sessions
     assert sitting.decisions[1].title == "Rotate every six minutes"
+
+
+def test_a_warm_gather_loads_neither_the_journal_reader_nor_the_session_core(
+    world: World, tmp_path: Path
+) -> None:
+    """What the cache saves beyond reading: a fresh process answering from it imports none of
+    the code that reads and folds sessions (``pairup why`` loads the session core anyway,
+    through the ADR code it finds ADRs with, and still no journal reader)."""
+    held(world.data, "s-moved", session_events([world.first, world.second]), "/was/here")
+    held(world.data, "s-here", session_events([world.first, world.second]), world.repo)
+    gather(world.data, world.repo, ".pairup/sessions")
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pairup.history.gather import gather\n"
+        "found = gather(Path(sys.argv[1]), Path(sys.argv[2]), '.pairup/sessions')\n"
+        "assert [s.here for s in found.sessions] == [True, True], found\n"
+        "gathered = sorted(m for m in ('pairup.journal', 'pairup.session') if m in sys.modules)\n"
+        "import pairup.history.adrs\n"
+        "print(gathered, 'pairup.journal' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(world.data), str(world.repo)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == "[] False"
 
 
 def test_a_damaged_cache_or_another_versions_is_read_past(world: World) -> None:
