@@ -9,9 +9,13 @@ Pure functions of strings, so the form's syntax is tested without a terminal. Th
 the session's (``pairup.session.events``, which the first frame may not import); the session
 would refuse the same, but the form says so on the line where it happens, before anything is
 sent.
+
+The form shows participants' text with its control characters as visible names, so the parsers
+take a map from each item as the form showed it to the text it stands for: an item left as
+shown reads back as it was typed, and limits and repeats are checked on that.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from pairup.tui.shown import OptionRow
@@ -47,18 +51,24 @@ def options_text(considered: Considered) -> str:
     return "\n".join(lines)
 
 
-def parse_options(text: str) -> Considered:
-    """The options ``text`` names, or :class:`Problem` saying what is wrong where."""
+def parse_options(
+    text: str, names: Mapping[str, str] | None = None, points: Mapping[str, str] | None = None
+) -> Considered:
+    """The options ``text`` names, or :class:`Problem` saying what is wrong where. ``names``
+    and ``points`` map an option's name and a pro or con as shown to the text it stands for."""
+    names, points = names or {}, points or {}
     options: list[OptionRow] = []
     chosen = ""
     for number, line in _lines(text):
         mark = line[0]
         if mark in "+-":
-            options[-1:] = [_point(options, mark, line[1:].strip(), number)]
+            point = line[1:].strip()
+            options[-1:] = [_point(options, mark, points.get(point, point), number)]
             continue
         picked = mark == "*"
         name = line[1:].strip() if picked else line
         name = name[1:] if name.startswith("\\") else name
+        name = names.get(name, name)
         _check_name(name, options, number)
         if picked:
             if chosen:
@@ -74,10 +84,13 @@ def drivers_text(drivers: tuple[str, ...]) -> str:
     return "\n".join(drivers)
 
 
-def parse_drivers(text: str) -> tuple[str, ...]:
-    """The drivers ``text`` lists, one a line, or :class:`Problem`."""
+def parse_drivers(text: str, shown: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The drivers ``text`` lists, one a line, or :class:`Problem`; ``shown`` maps a driver as
+    shown to the text it stands for."""
+    shown = shown or {}
     drivers: list[str] = []
-    for number, line in _lines(text):
+    for number, typed in _lines(text):
+        line = shown.get(typed, typed)
         if len(line) > NAME_MAX:
             raise Problem(
                 f"line {number}: a driver is at most {NAME_MAX} characters (this one has "

@@ -2,11 +2,13 @@
 
 Text from other participants shows here as it does on the main screen: plain, with every
 control character visible (:mod:`pairup.printable`). A form that edits such text starts from
-that visible form, and a field left as it was is not sent back as a change.
+that visible form; a field left as it was is not sent back as a change, and in a field that
+was changed each option, pro, con, driver or line left as shown goes back as it was typed.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any, ClassVar, TypeVar
 
 from rich.text import Text
@@ -263,21 +265,33 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
         }
         status = self.query_one("#status", Select).value
         d = self.decision
-        before = {field: value.strip() for field, value in self._before().items()}
-        drivers = _parsed("drivers", parse_drivers, self._text("drivers"))
-        considered = _parsed("options", parse_options, self._text("options"))
         if d is None:
             fields: dict[str, Any] = {**words, "status": status}
+            drivers = _parsed("drivers", parse_drivers, self._text("drivers"))
+            considered = _parsed("options", parse_options, self._text("options"))
             if drivers:
                 fields["drivers"] = list(drivers)
             if considered.options:
                 fields |= _options_fields(considered)
             return [{"cmd": "decide", **fields}]
+        # Only what was changed is read: a field left as shown stands for what was typed, which
+        # its shown form (longer, with names for control characters) must not replace.
+        before = {field: value.strip() for field, value in self._before().items()}
         changes: dict[str, Any] = {k: v for k, v in words.items() if v != before[k]}
+        for field, typed in (
+            ("context", d.context),
+            ("decision", d.decision),
+            ("consequences", d.consequences),
+        ):
+            if field in changes:
+                changes[field] = _kept_lines(changes[field], typed)
         if self._text("drivers") != before["drivers"]:
-            changes["drivers"] = list(drivers)
+            shown = _as_shown(d.drivers)
+            changes["drivers"] = list(
+                _parsed("drivers", parse_drivers, self._text("drivers"), shown)
+            )
         if self._text("options") != before["options"]:
-            changes |= self._options_changed(considered, before["options"])
+            changes |= self._options_changed()
         commands = []
         by = self.query_one("#superseded-by", Select).value
         supersede = status == "superseded" and d.superseded_by is None and by != Select.NULL
@@ -291,34 +305,56 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
             commands.append({"cmd": "supersede", "decision_id": d.id, "by": by})
         return commands
 
-    def _options_changed(self, now: Considered, shown: str) -> dict[str, Any]:
-        """The options and the chosen one as they changed from what the form ``shown``. When
-        only the choice moved, it names the option as the session knows it, whatever the form
-        showed of its name."""
-        assert self.decision is not None, "only an amendment changes options"
-        try:
-            was = parse_options(shown)
-        except Problem:
-            # Text the form could not have written (a partner's pro of blanks): all of it goes.
+    def _options_changed(self) -> dict[str, Any]:
+        """The options and the chosen one as the form's text now says them, each item the
+        person left as shown standing for what was typed; only the choice when nothing else
+        moved."""
+        d = self.decision
+        assert d is not None, "only an amendment changes options"
+        names = _as_shown(option.name for option in d.options)
+        points = _as_shown(point for o in d.options for point in (*o.pros, *o.cons))
+        now = _parsed("options", parse_options, self._text("options"), names, points)
+        if now.options != d.options:
             return _options_fields(now)
-        if now.options != was.options:
-            return _options_fields(now)
-        if now.chosen == was.chosen:
-            return {}
-        names = {printable(option.name): option.name for option in self.decision.options}
-        return {"chosen": names.get(now.chosen, now.chosen)}
+        return {"chosen": now.chosen} if now.chosen != d.chosen else {}
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
 
 
-def _parsed(field: str, parse: Callable[[str], Parsed], text: str) -> Parsed:
-    """``text`` parsed, or the problem said as the form says it, naming the field."""
+def _parsed(
+    field: str, parse: Callable[..., Parsed], text: str, *shown: Mapping[str, str]
+) -> Parsed:
+    """``text`` parsed (with the maps of ``shown`` items to what was typed), or the problem
+    said as the form says it, naming the field."""
     try:
-        return parse(text)
+        return parse(text, *shown)
     except Problem as problem:
         raise FieldProblem(f"{field.capitalize()}, {problem}.", field) from None
+
+
+def _as_shown(items: Iterable[str]) -> dict[str, str]:
+    """Each item as the form shows it, to the item as typed. Were two typed items to show
+    alike, the first stands for both."""
+    shown: dict[str, str] = {}
+    for item in items:
+        shown.setdefault(printable(item), item)
+    return shown
+
+
+def _kept_lines(now: str, typed: str) -> str:
+    """The text of a field the person edited, each line they left as shown put back as it
+    was typed, so a change to one line does not write the others' control characters as
+    their names. Lines are matched in order (as a diff would), so repeated lines stay
+    exact; a line whose shown form spans lines (a line separator) is written as shown."""
+    typed_lines = typed.split("\n")
+    now_lines = now.split("\n")
+    matcher = SequenceMatcher(None, [printable_block(line) for line in typed_lines], now_lines)
+    for tag, was, _, start, end in matcher.get_opcodes():
+        if tag == "equal":
+            now_lines[start:end] = typed_lines[was : was + end - start]
+    return "\n".join(now_lines)
 
 
 def _options_fields(considered: Considered) -> dict[str, Any]:
