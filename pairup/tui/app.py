@@ -632,7 +632,7 @@ class PairupApp(App[str | None]):
 
     def send_all(self, commands: list[dict[str, Any]] | None) -> None:
         """What a form asks for, in its order, up to the first that cannot go: the rest
-        followed from it (an amendment, then the link to the decision superseding it)."""
+        followed from it (the link to the decision superseding it, then the amendment)."""
         for command in commands or ():
             if not self.send(command):
                 return

@@ -168,7 +168,7 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
                     yield Select(
                         [
                             (plain(f"{o.number}. {fit(printable(o.title), 40)}"), o.id)
-                            for o in self.others
+                            for o in self._may_supersede()
                         ],
                         value=self._superseded_by() or Select.NULL,
                         prompt="which decision?",
@@ -200,6 +200,28 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
         if self.decision is not None:
             return STATUSES
         return tuple(status for status in STATUSES if status != "superseded")
+
+    def _may_supersede(self) -> list[DecisionRow]:
+        """The other decisions the session would let supersede this one: not one that this
+        one already supersedes, by any number of links (the session's rule, mirrored, so a
+        choice here is not refused after the words went through)."""
+        d = self.decision
+        if d is None:
+            return self.others
+        by_number = {o.number: o for o in self.others}
+
+        def leads_back(other: DecisionRow) -> bool:
+            seen: set[int] = set()
+            link = other.superseded_by
+            while link is not None and link not in seen:
+                if link == d.number:
+                    return True
+                seen.add(link)
+                following = by_number.get(link)
+                link = following.superseded_by if following is not None else None
+            return False
+
+        return [o for o in self.others if not leads_back(o)]
 
     def _superseded_by(self) -> str | None:
         d = self.decision
@@ -255,8 +277,8 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
         return self.query_one(f"#{field}", TextArea).text.strip()
 
     def _commands(self) -> list[dict[str, Any]]:
-        """What saving sends: a new decision, or the amendment (only the fields changed) and
-        the link to the decision that supersedes it."""
+        """What saving sends: a new decision, or the link to the decision that supersedes it
+        and the amendment (only the fields changed)."""
         title = self.query_one("#title", Input).value.strip()
         if not title:
             raise FieldProblem("A decision needs a title.", "title")
@@ -299,10 +321,11 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
             raise FieldProblem("Say which decision supersedes this one.", "superseded-by")
         if status != d.status and not supersede:
             changes["status"] = status
-        if changes:
-            commands.append({"cmd": "amend", "decision_id": d.id, **changes})
+        # The link first: should the session refuse it, the words stay as they were too.
         if supersede:
             commands.append({"cmd": "supersede", "decision_id": d.id, "by": by})
+        if changes:
+            commands.append({"cmd": "amend", "decision_id": d.id, **changes})
         return commands
 
     def _options_changed(self) -> dict[str, Any]:

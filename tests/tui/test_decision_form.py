@@ -178,3 +178,53 @@ def test_an_untouched_form_sends_nothing() -> None:
     app, _ = saved(HOSTILE, nothing)
     assert app.closed
     assert app.sent == []
+
+
+def row(number: int, title: str, **links: Any) -> DecisionRow:
+    """A decision of Ann's, with its links (``superseded_by``, ``supersedes``) by number."""
+    return DecisionRow(
+        id=f"decision-{number}",
+        number=number,
+        title=title,
+        context="",
+        decision="",
+        consequences="",
+        status="superseded" if links.get("superseded_by") else "accepted",
+        by="Ann",
+        at=0.0,
+        amendments=0,
+        **links,
+    )
+
+
+def test_a_decision_may_be_superseded_only_by_one_it_does_not_already_supersede() -> None:
+    # 3 supersedes 2, which supersedes 1; 4 stands alone.
+    one = row(1, "A", superseded_by=2)
+    two = row(2, "B", superseded_by=3, supersedes=(1,))
+    three = row(3, "C", supersedes=(2,))
+    four = row(4, "D")
+    decisions = (one, two, three, four)
+
+    async def pick(form: DecisionForm, pilot: Pilot[None]) -> None:
+        form.query_one("#status", Select).value = "superseded"
+        await pilot.pause()
+        chosen = form.query_one("#superseded-by", Select)
+        offered = [str(prompt) for prompt, value in chosen._options if value != Select.NULL]
+        assert offered == ["4. D"]
+        chosen.value = "decision-4"
+        form.query_one("#title", Input).value = "C, renamed"
+
+    app = FormHost(DecisionForm(three, decisions))
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 60)) as pilot:
+            await pilot.pause()
+            await pick(app.form, pilot)
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+
+    asyncio.run(scenario())
+    assert app.sent == [
+        {"cmd": "supersede", "decision_id": "decision-3", "by": "decision-4"},
+        {"cmd": "amend", "decision_id": "decision-3", "title": "C, renamed"},
+    ], "the link first: were it refused, the words would stay as they were"
