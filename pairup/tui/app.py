@@ -133,8 +133,9 @@ ACTIONS = (
         "take the last handover of the code again, once the reason it was refused is sorted out",
     ),
 )
-WATCHER_ACTIONS = {"help", "app.quit", "copy_link", "copy_watch_link"}
-"""What a watch link's screen can do: it changes nothing in the session."""
+WATCHER_ACTIONS = {"help", "app.quit", "copy_link", "copy_watch_link", "agree", "object"}
+"""What a watch link's screen can do: it changes nothing in the session. Agreeing and
+objecting are among them only to say so: a watcher looking at a decision tries them."""
 NEEDS_SESSION = {a.action for a in ACTIONS} - {"help", "app.quit"}
 EXTRA = {a.action for a in ACTIONS if not a.always}
 QUIT = next(a for a in ACTIONS if a.action == "app.quit")
@@ -286,7 +287,9 @@ class MainScreen(Screen[None]):
 
         decision = self._under_cursor()
         if decision is not None:
-            form = DecisionForm(decision, others=self.app.shown.decisions)
+            session = self.app.session
+            watch_only = session.watch_only if session is not None else ""
+            form = DecisionForm(decision, self.app.shown.decisions, watch_only=watch_only)
             self.app.push_screen(form, self.app.send_all)
 
     def action_agree(self) -> None:
@@ -302,12 +305,22 @@ class MainScreen(Screen[None]):
         decision = self._under_cursor()
         if decision is None:
             return
+        if self._watch_only():
+            return
 
         def said(why: str | None) -> None:
             if why is not None:
                 self.app.send(opinion_command(decision, stance, why))
 
         self.app.push_screen(opinion_prompt(decision, stance), said)
+
+    def _watch_only(self) -> bool:
+        """Whether this participant only watches, said at once rather than after a why."""
+        session = self.app.session
+        if session is None or not session.watch_only:
+            return False
+        self.app.notify(session.watch_only, severity="warning")
+        return True
 
     def _under_cursor(self) -> "DecisionRow | None":
         chosen = self.query_one(DecisionLog).selected

@@ -84,12 +84,18 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
     AUTO_FOCUS = "#title"
 
     def __init__(
-        self, decision: DecisionRow | None = None, others: Sequence[DecisionRow] = ()
+        self,
+        decision: DecisionRow | None = None,
+        others: Sequence[DecisionRow] = (),
+        *,
+        watch_only: str = "",
     ) -> None:
         super().__init__()
         self.decision = decision
         self.others = [other for other in others if decision is None or other.id != decision.id]
         self.read_only = decision is not None and bool(decision.amend_refused)
+        self.watch_only = watch_only
+        """Why this participant changes nothing (a watch link): its agreeing keys say so."""
 
     def _before(self) -> dict[str, str]:
         """The decision's fields as the form shows them (control characters made visible)."""
@@ -184,7 +190,9 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
                     yield Label("Who agrees, who objects", classes="field")
                     yield Static(_opinions(d), id="opinions")
             yield Label("", id="problem")
-            if fixed:
+            if fixed and self.watch_only:
+                yield Label("esc closes", classes="hint")
+            elif fixed:
                 agree, object_ = OPINION_KEYS["agree"], OPINION_KEYS["object"]
                 yield Label(f"{agree} agrees · {object_} objects · esc closes", classes="hint")
             with Horizontal(classes="buttons"):
@@ -251,6 +259,9 @@ class DecisionForm(ModalScreen[list[dict[str, Any]] | None]):
     def action_opinion(self, stance: str) -> None:
         decision = self.decision
         if decision is None:
+            return
+        if self.watch_only:
+            self.app.notify(self.watch_only, severity="warning")
             return
 
         def said(why: str | None) -> None:

@@ -26,7 +26,7 @@ from pairup.git.live import toplevel
 from pairup.git.repo import GitError, open_repository
 from pairup.git.trailers import Person
 from pairup.journal import JournalBusy, JournalError, JournalFailure, journal_path, read_info
-from pairup.link.client import CLOSED, FINISHED, LEFT, Applied, Link
+from pairup.link.client import CLOSED, FINISHED, LEFT, WATCH_ONLY, Applied, Link
 from pairup.link.handover import News, moved_text
 from pairup.participant import ParticipantRuntime
 from pairup.printable import printable, printable_block
@@ -133,6 +133,11 @@ class Participation:
     @property
     def watching(self) -> bool:
         return self.link.watching_only
+
+    @property
+    def watch_only(self) -> str:
+        """Why nothing this participant asks for goes (a watch link), empty if it may."""
+        return WATCH_ONLY if self.link.watching_only else ""
 
     @property
     def hosts(self) -> bool:

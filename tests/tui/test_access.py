@@ -11,13 +11,14 @@ from textual.widgets import Static
 
 from pairup import protocol as wire
 from pairup.journal import journal_path
-from pairup.link.client import Link
+from pairup.link.client import WATCH_ONLY, Link
 from pairup.participant import ParticipantRuntime
 from pairup.printable import printable
 from pairup.session import events as ev
 from pairup.tui.app import PairupApp
-from pairup.tui.screens import Choice
+from pairup.tui.screens import Choice, DecisionForm
 from pairup.tui.session import Participation, Preferences
+from pairup.tui.widgets import DecisionLog
 from tests.hostile import CORPUS
 from tests.hostile import fit as cut
 from tests.integration.relaykit import PinnedJitter
@@ -116,5 +117,38 @@ def test_a_watcher_is_shown_to_everyone_and_its_screen_changes_nothing(tmp_path:
                 assert "Watch link" in on_screen(watcher)
                 assert session_of(watcher).ask({"cmd": "start"}) is not None
             await until(lambda: ann.shown.watchers == (), "Kim gone")
+
+    asyncio.run(scenario())
+
+
+def test_a_watcher_is_told_at_once_that_agreeing_and_objecting_change_nothing(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        async with hosted(tmp_path, partial(host_app, tmp_path), (100, 30)) as (ann, pilot, join):
+            await pilot.press("d", *"Keep the log", "ctrl+s")
+            await until(lambda: bool(ann.shown.decisions), "Ann's decision")
+            watcher_link = Link(
+                join.watching(), "kim", tmp_path / "kim", rng=PinnedJitter(), ping_interval=0.5
+            )
+            kim = ev.Participant(id="kim", name="Kim", email="kim@example.com")
+            watcher = opened(Participation(ParticipantRuntime(watcher_link, kim)))
+            async with watcher.run_test(size=(100, 30), notifications=True) as kims:
+                await until(lambda: bool(watcher.shown.decisions), "Kim to see the decision")
+                told = lambda: [n.message for n in watcher._notifications]  # noqa: E731
+                watcher.main.query_one(DecisionLog).focus()
+                await kims.press("y")
+                await kims.pause()
+                assert watcher.screen is watcher.main, "no why asked for"
+                assert told() == [WATCH_ONLY]
+                await kims.press("enter")
+                form = watcher.screen
+                assert isinstance(form, DecisionForm)
+                assert "agrees" not in on_screen(watcher)
+                await kims.press("r")
+                await kims.pause()
+                assert watcher.screen is form
+                assert told() == [WATCH_ONLY, WATCH_ONLY]
+                assert session_of(watcher).link.pending == {}
 
     asyncio.run(scenario())
