@@ -1,0 +1,1 @@
+"""A real JetStream cluster and a TCP load balancer on loopback, for the relay fleet's tests."""
