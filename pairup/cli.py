@@ -644,6 +644,13 @@ def _relay(args: argparse.Namespace) -> int:
         limits = parse_limits(args.limit)
     except LimitError as error:
         raise UserError(str(error)) from None
+    if args.store is not None and not args.store.startswith("nats://"):
+        raise UserError(
+            f"--store {args.store!r}: expected nats://HOST:PORT[,HOST:PORT…] (without --store "
+            "the relay keeps sessions in its data dir)"
+        )
+    if not 1 <= args.replicas <= 5:
+        raise UserError(f"--replicas {args.replicas}: JetStream keeps 1 to 5 copies; 3 is usual")
     tls = None
     if args.cert:
         try:
@@ -681,6 +688,8 @@ def _relay(args: argparse.Namespace) -> int:
                 tls=tls,
                 chaos=chaos,
                 limits=limits,
+                store=args.store,
+                replicas=args.replicas,
             )
         )
     except StoreError as error:
@@ -810,12 +819,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="serve wss:// with a certificate of the relay's own (kept in the data dir) and "
         "print its pin: sessions on it start with pairup start --relay 'wss://HOST:PORT#PIN'",
     )
-    relay.parser.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="log refused admissions, expiry and each injected fault on stderr",
-    )
+    _store_flags(relay)
     _limits_flag(relay)
     _chaos_flag(relay)
 
@@ -957,6 +961,31 @@ def _hosting_flags(command: Command) -> None:
         "(also session.approve in the config)",
     )
     command.parser.get_default("config_flags")["approve"] = "session.approve"
+
+
+def _store_flags(command: Command) -> None:
+    """``--store`` and ``--replicas`` (a relay of a fleet, on JetStream), and ``-v``."""
+    command.parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="keep sessions in a NATS JetStream cluster instead of the data dir's SQLite file, "
+        "e.g. nats://10.0.0.1:4222,10.0.0.2:4222,10.0.0.3:4222: any number of relays on one "
+        "cluster serve the same sessions (docs/operations.md)",
+    )
+    command.parser.add_argument(
+        "--replicas",
+        type=int,
+        default=3,
+        metavar="N",
+        help="JetStream nodes that keep each session, with --store (default 3; 1 for a single "
+        "server)",
+    )
+    command.parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log refused admissions, expiry and each injected fault on stderr",
+    )
 
 
 def _limits_flag(command: Command) -> None:

@@ -107,6 +107,11 @@ class Limits:
     close_timeout: float = _limit(
         5.0, "seconds a closing connection has to take its close frame before it is cut"
     )
+    presence_interval: float = _limit(
+        5.0,
+        "in a fleet (--store nats://), seconds between a relay's reports of who is connected "
+        "to it; a relay not heard for three of them counts nobody",
+    )
 
 
 class LimitError(ValueError):

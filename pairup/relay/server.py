@@ -410,23 +410,9 @@ class Relay:
 
         The process's limit on open files is raised to its hard limit where allowed, and the
         relay's connections are capped below it (ADR 25)."""
-        chaos = "" if self.chaos is None else str(self.chaos.spec)
-        self.core = RelayCore(
-            self.limits,
-            epoch=self.store.epoch,
-            file_limit=raise_file_limit(),
-            now=self.now(),
-            chaos=chaos,
-        )
+        self.core = self._new_core(raise_file_limit())
         logging.getLogger("asyncio").addFilter(self._accept_errors)
-        self._writer = _Writer(
-            self.store, self.limits.commit_batch, self._stored, self._failed, self._trouble
-        )
-        self._tasks = [
-            asyncio.create_task(self._expire_forever(), name="pairup-relay-expire"),
-            asyncio.create_task(self._summarise_refusals(), name="pairup-relay-refusals"),
-            asyncio.create_task(self._keep_alive(), name="pairup-relay-keepalive"),
-        ]
+        await self._begin()
         loop = asyncio.get_running_loop()
         try:
             return await loop.create_server(
@@ -436,6 +422,23 @@ class Relay:
             # The address is taken, say: nothing is left running behind the error.
             await self._end_work()
             raise
+
+    def _new_core(self, file_limit: int) -> RelayCore:
+        chaos = "" if self.chaos is None else str(self.chaos.spec)
+        return RelayCore(
+            self.limits, epoch=self.store.epoch, file_limit=file_limit, now=self.now(), chaos=chaos
+        )
+
+    async def _begin(self) -> None:
+        """Start the writer, and the work done now and then."""
+        self._writer = _Writer(
+            self.store, self.limits.commit_batch, self._stored, self._failed, self._trouble
+        )
+        self._tasks = [
+            asyncio.create_task(self._expire_forever(), name="pairup-relay-expire"),
+            asyncio.create_task(self._summarise_refusals(), name="pairup-relay-refusals"),
+            asyncio.create_task(self._keep_alive(), name="pairup-relay-keepalive"),
+        ]
 
     async def stop(self, server: asyncio.Server) -> None:
         if self.chaos is not None:
@@ -590,8 +593,14 @@ class Relay:
                         connection.transport.pause_reading()
                         self._spawn(self._replay(connection, action))
                 case Touch(session, at):
-                    self._spawn(self._write(self.store.touch, session, at))
+                    self._spawn(self._touch(session, at))
+                case _:
+                    self._fleet(action)
         self._arm()
+
+    def _fleet(self, action: Action) -> None:
+        """What only a relay of a fleet is asked (:class:`pairup.relay.fleet.FleetRelay`)."""
+        raise AssertionError(f"a relay of one store was asked to {action}")
 
     def _post(self, send: Send) -> None:
         connection = self._wires.get(send.conn)
@@ -703,6 +712,9 @@ class Relay:
             self._do(self.core.bind_failed(bind, self._trouble.reason))
             return
         self._do(self.core.bound(bind, key, self.now()))
+
+    async def _touch(self, session: str, at: float) -> None:
+        await self._write(self.store.touch, session, at)
 
     async def _remember(self, session: str, participant: str) -> None:
         async with self._standings:

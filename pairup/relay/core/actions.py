@@ -126,7 +126,48 @@ class Touch:
     at: float
 
 
-Action = Send | Refuse | Close | Abort | Load | Create | Bind | Remember | Replay | Touch
+@dataclass(frozen=True, slots=True)
+class Fetch:
+    """In a fleet: read ``session``'s log after offset ``after`` and give it to
+    :meth:`RelayCore.logged`; the log went further than what reached this relay."""
+
+    session: str
+    after: int
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """In a fleet: tell the other relays who is connected to ``session`` here, waiting or
+    watching (a ``presence`` frame of this relay's connections only)."""
+
+    session: str
+    frame: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Tell:
+    """In a fleet: hand the host's ``approve``, ``deny`` or ``remove`` frame for ``session``
+    to the other relays, for whoever it concerns that is connected to one of them."""
+
+    session: str
+    frame: bytes
+
+
+Action = (
+    Send
+    | Refuse
+    | Close
+    | Abort
+    | Load
+    | Create
+    | Bind
+    | Remember
+    | Replay
+    | Touch
+    | Fetch
+    | Announce
+    | Tell
+)
 
 Pending = tuple[StoredEvent, object]
 """An event with its offset, on its way to the disk, and the room it is for (which the

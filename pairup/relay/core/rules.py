@@ -21,10 +21,12 @@ from pairup import protocol as wire
 from pairup.relay.core.actions import (
     Abort,
     Action,
+    Announce,
     Answer,
     Bind,
     Close,
     Create,
+    Fetch,
     Load,
     Moment,
     Pending,
@@ -32,11 +34,12 @@ from pairup.relay.core.actions import (
     Remember,
     Replay,
     Send,
+    Tell,
     Touch,
 )
 from pairup.relay.core.budgets import RecentByAddress, SessionBudget, TokenBucket, wait_text
 from pairup.relay.core.doorway import Doorway, Phase
-from pairup.relay.core.events import sequenced
+from pairup.relay.core.events import StoredEvent, sequenced
 from pairup.relay.limits import Limits
 
 log = logging.getLogger("pairup.relay")
@@ -64,6 +67,17 @@ class Loaded:
     standings: dict[str, str]
     watcher_ids: set[str] = field(default_factory=set)
     """The ids that first came with the watch link."""
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """In a fleet: who another relay said is connected to a session there, and when it said
+    so (``mono``)."""
+
+    connected: tuple[str, ...]
+    watching: tuple[wire.Shown, ...]
+    waiting: tuple[wire.Knock, ...]
+    heard: float
 
 
 @dataclass(eq=False)
@@ -100,17 +114,39 @@ class Room:
     """Each admitted id's frames over time: the room outlives connections, so reconnecting
     refills nothing (ADR 25)."""
     budget: SessionBudget | None = None
+    pending: set[str] = field(default_factory=set)
+    """In a fleet: ids of events this relay took and has not yet seen in the shared log."""
+    elsewhere: dict[str, Part] = field(default_factory=dict)
+    """In a fleet: who the other relays have connected to this session, by relay."""
+
+    def here(self) -> set[str]:
+        """The participants connected to this relay (watchers apart)."""
+        return {id for conn, id in self.members.items() if conn not in self.watchers}
 
     def connected(self) -> tuple[str, ...]:
-        return tuple(sorted({id for conn, id in self.members.items() if conn not in self.watchers}))
+        """The participants connected to the session, to this relay or another of its fleet."""
+        here = self.here()
+        for part in self.elsewhere.values():
+            here.update(part.connected)
+        return tuple(sorted(here))
 
-    def presence(self) -> bytes:
+    def presence(self, *, local: bool = False) -> bytes:
+        """The ``presence`` frame: of the whole fleet, or of this relay alone (``local``),
+        which is what it tells the others."""
         watching = {self.members[conn]: name for conn, name in self.watchers.items()}
+        knocks = {knock.participant: knock for knock in self.waiting.values()}
+        connected = tuple(sorted(self.here())) if local else self.connected()
+        if not local:
+            for part in self.elsewhere.values():
+                for shown in part.watching:
+                    watching.setdefault(shown.participant, shown.name)
+                for knock in part.waiting:
+                    knocks.setdefault(knock.participant, knock)
         shown = tuple(
             wire.Shown(participant=id, name=name) for id, name in sorted(watching.items())
         )
-        waiting = tuple(sorted(self.waiting.values(), key=lambda knock: knock.participant))
-        presence = wire.Presence(connected=self.connected(), watching=shown, waiting=waiting)
+        waiting = tuple(knock for _, knock in sorted(knocks.items()))
+        presence = wire.Presence(connected=connected, watching=shown, waiting=waiting)
         return wire.encode(presence).encode()
 
 
@@ -164,10 +200,21 @@ class RelayCore:
     """One relay's rules over all its sessions. Every input takes the time."""
 
     def __init__(
-        self, limits: Limits, *, epoch: str, file_limit: int, now: Moment, chaos: str = ""
+        self,
+        limits: Limits,
+        *,
+        epoch: str,
+        file_limit: int,
+        now: Moment,
+        chaos: str = "",
+        shared: bool = False,
     ) -> None:
         self.limits = limits
         self.epoch = epoch
+        self.shared = shared
+        """One relay of a fleet over a shared log: events are stored when the log holds them
+        (:meth:`logged`), whichever relay took them, and presence and the host's answers
+        are shared with the other relays (ADR 35)."""
         self.chaos = chaos
         """The fault drill the shell runs, as welcomes say it."""
         self.door = Doorway(limits, file_limit, now.mono)
@@ -700,6 +747,8 @@ class RelayCore:
             if known <= room.stored_seq:
                 return [Send(peer.conn, [wire.encode_ack(frame.id, known)])]
             return NOTHING
+        if frame.id in room.pending:
+            return NOTHING
         if room.budget is None:
             room.budget = SessionBudget(self.limits, now.mono)
         wait = room.budget.take(len(frame.body), now.mono)
@@ -713,6 +762,15 @@ class RelayCore:
                 f"{limits.session_bytes_per_second / 1024:g} KiB a second)",
             )
         room.last_at = max(now.wall, room.last_at)
+        if self.shared:
+            # Its offset is the log's to give: the relay that stores it first gives the next
+            # one, whichever relay that is, and the event comes back through ``logged``.
+            room.pending.add(frame.id)
+            pending = StoredEvent(
+                room.session, 0, frame.id, frame.sender, room.last_at, frame.body, b""
+            )
+            self._sequenced.append((pending, room))
+            return NOTHING
         seq = room.last_seq + 1
         room.last_seq = seq
         room.ids[frame.id] = seq
@@ -739,22 +797,54 @@ class RelayCore:
                 newcomer = self.peers[conn]
                 break
         else:
+            if any(
+                knock.participant == frame.participant and knock.identity == frame.identity
+                for part in room.elsewhere.values()
+                for knock in part.waiting
+            ):
+                refusal = self._full(room, frame.participant) if type(frame) is wire.Approve else ""
+                if refusal:
+                    return [_error(peer, refusal)]
+                # The relay they wait at lets them in or turns them away.
+                if type(frame) is wire.Approve:
+                    _let_in_elsewhere(room, frame)
+                return [Tell(room.session, wire.encode(frame).encode())]
             return [_error(peer, f"nobody waits as {frame.participant} with that key")]
+        if type(frame) is wire.Approve:
+            refusal = self._full(room, frame.participant)
+            if refusal:
+                return [_error(peer, refusal)]
+        return self._let(room, conn, newcomer, frame, tell=self.shared)
+
+    def _let(
+        self,
+        room: Room,
+        conn: int,
+        newcomer: Peer,
+        frame: wire.Approve | wire.Deny,
+        *,
+        tell: bool = False,
+    ) -> list[Action]:
+        """Let a newcomer waiting here in, or turn it away, as the host said (the host's
+        relay may be another of the fleet); ``tell``: the other relays hear of it too."""
+        told: list[Action] = [Tell(room.session, wire.encode(frame).encode())] if tell else []
         if isinstance(frame, wire.Deny):
             del room.waiting[conn]
             return [
                 *self._refuse(newcomer, wire.Close.TURNED_AWAY, "the host did not let you in"),
                 *self._presence(room),
+                *told,
             ]
-        refusal = self._full(room, frame.participant)
-        if refusal:
-            return [_error(peer, refusal)]
         # Out of the queue at once: a second approval finds nobody, and the newcomer is
         # welcomed once its id is bound and remembered as let in.
         del room.waiting[conn]
         newcomer.timer = None
         key = wire.key_bytes(frame.identity)
-        return [Bind(conn, room.session, frame.participant, key, True), *self._presence(room)]
+        return [
+            Bind(conn, room.session, frame.participant, key, True),
+            *self._presence(room),
+            *told,
+        ]
 
     def _remove(self, peer: Peer, room: Room, frame: wire.Remove) -> list[Action]:
         """Take someone out of the session: the host anyone but itself; when the session does
@@ -763,11 +853,11 @@ class RelayCore:
         target = frame.participant
         if target == peer.hello.participant:
             return [_error(peer, "you cannot take yourself out; leave the session instead")]
-        if target not in room.identities:
+        if target not in room.identities and target not in room.connected():
             return [_error(peer, f"nobody called {target} has been in this session")]
         if target == room.host:
             return [_error(peer, "nobody takes the host out of the session")]
-        connected = target in room.members.values()
+        connected = target in room.members.values() or target in room.connected()
         if peer.hello.participant != room.host and (room.approve or connected):
             # Refused, not punished: the session's rules may have let the same participant
             # take them out of the rotation, which the relay does not read.
@@ -778,8 +868,15 @@ class RelayCore:
                     "approves newcomers",
                 )
             ]
+        actions: list[Action] = [Remember(room.session, target), *self._take_out(room, target)]
+        if self.shared:
+            actions.append(Tell(room.session, wire.encode(frame).encode()))
+        return actions
+
+    def _take_out(self, room: Room, target: str) -> list[Action]:
+        """``target`` is out of the session: its connections here are closed."""
         room.standings[target] = REMOVED
-        actions: list[Action] = [Remember(room.session, target)]
+        actions: list[Action] = []
         for conn, id in list(room.members.items()):
             if id == target:
                 del room.members[conn]
@@ -827,6 +924,94 @@ class RelayCore:
                     actions += self._close(self.peers[conn], wire.Close.STORAGE_FAILED, reason)
                 room.waiting.clear()
         return actions
+
+    # -- a fleet: the shared log, and the other relays ------------------------------------------
+
+    def logged(self, session: str, events: list[StoredEvent]) -> list[Action]:
+        """In a fleet: events the shared log holds for ``session``, in its order, from
+        whichever relay stored them. Each new one goes to every member here, its sender
+        included (its copy is its acknowledgement); those this relay has seen already are
+        passed over, and a gap is read from the log (``Fetch``) before anything after it."""
+        room = self.rooms.get(session)
+        if room is None:
+            return []
+        frames: list[bytes] = []
+        actions: list[Action] = []
+        for event in events:
+            if event.seq <= room.stored_seq:
+                continue
+            if event.seq > room.stored_seq + 1:
+                actions.append(Fetch(session, room.stored_seq))
+                break
+            room.stored_seq = room.last_seq = event.seq
+            room.ids[event.id] = event.seq
+            room.pending.discard(event.id)
+            room.last_at = max(room.last_at, event.at)
+            frames.append(event.frame)
+        if frames:
+            packed = wire.pack_events(frames)
+            actions[:0] = [Send(conn, packed) for conn in room.members]
+        return actions
+
+    def heard(self, session: str, relay: str, presence: wire.Presence, now: Moment) -> list[Action]:
+        """In a fleet: ``relay`` says who is connected to ``session`` there. Members here
+        hear the fleet's presence if that changed it; a relay heard for the first time hears
+        back who is here."""
+        room = self.rooms.get(session)
+        if room is None:
+            return []
+        before = room.presence()
+        known = relay in room.elsewhere
+        if presence.connected or presence.watching or presence.waiting:
+            room.elsewhere[relay] = Part(
+                presence.connected, presence.watching, presence.waiting, now.mono
+            )
+        else:
+            room.elsewhere.pop(relay, None)
+        actions: list[Action] = []
+        if not known and (room.members or room.waiting):
+            actions.append(Announce(session, room.presence(local=True)))
+        after = room.presence()
+        if after != before:
+            actions += [Send(conn, [after]) for conn in room.members]
+        return actions
+
+    def sweep(self, now: Moment) -> list[Action]:
+        """In a fleet, every ``presence_interval``: say again who is connected here, and
+        forget what a relay not heard for three intervals said (it stopped, or was cut off)."""
+        if not self.shared:
+            return []
+        stale = now.mono - 3 * self.limits.presence_interval
+        actions: list[Action] = []
+        for room in self.rooms.values():
+            gone = [relay for relay, part in room.elsewhere.items() if part.heard < stale]
+            if gone:
+                for relay in gone:
+                    del room.elsewhere[relay]
+                actions += self._presence(room)
+            elif room.members or room.waiting:
+                actions.append(Announce(room.session, room.presence(local=True)))
+        return actions
+
+    def told(
+        self, session: str, frame: wire.Approve | wire.Deny | wire.Remove, now: Moment
+    ) -> list[Action]:
+        """In a fleet: the host's answer or removal, taken by another relay, for whoever it
+        concerns here."""
+        room = self.rooms.get(session)
+        if room is None:
+            return []
+        if isinstance(frame, wire.Remove):
+            return self._take_out(room, frame.participant)
+        for conn, knock in room.waiting.items():
+            if knock.participant == frame.participant and knock.identity == frame.identity:
+                newcomer = self.peers[conn]
+                if type(frame) is wire.Approve and self._full(room, frame.participant):
+                    return []  # It waits on; the host sees it still waiting.
+                return self._let(room, conn, newcomer, frame)
+        if type(frame) is wire.Approve:
+            _let_in_elsewhere(room, frame)
+        return []
 
     def in_use(self) -> list[str]:
         """Sessions someone is connected to: kept alive at each look for expired ones."""
@@ -899,10 +1084,13 @@ class RelayCore:
     # -- saying so -------------------------------------------------------------------------------
 
     def _presence(self, room: Room) -> list[Action]:
-        if not room.members:
-            return []
-        presence = room.presence()
-        return [Send(conn, [presence]) for conn in room.members]
+        actions: list[Action] = []
+        if self.shared:
+            actions.append(Announce(room.session, room.presence(local=True)))
+        if room.members:
+            presence = room.presence()
+            actions += [Send(conn, [presence]) for conn in room.members]
+        return actions
 
     def _refuse(self, peer: Peer, code: int, reason: str) -> list[Action]:
         peer.stage = Stage.DONE
@@ -921,6 +1109,13 @@ class RelayCore:
             f"too many messages: {wait_text(budget.wait(now.mono))} before reconnecting (at "
             f"most {limits.messages_per_second:g} a second, bursts of {limits.burst})"
         )
+
+
+def _let_in_elsewhere(room: Room, approve: wire.Approve) -> None:
+    """The host let someone in at another relay: coming here later, they do not wait again.
+    Their key is still checked against the store's before they enter (``Bind``)."""
+    if room.identities.get(approve.participant) in (None, wire.key_bytes(approve.identity)):
+        room.standings[approve.participant] = LET_IN
 
 
 def _decode(data: str | bytes) -> wire.ClientFrame:

@@ -1,0 +1,387 @@
+"""One relay of a fleet: the shell of :mod:`pairup.relay.server` over a shared JetStream log.
+
+Any number of these serve the same sessions (``pairup relay --store nats://…``). What differs
+from a relay of its own SQLite file (ADR 35):
+
+- **The log gives the offsets.** Events a participant sends here wait in the session's lane;
+  one commit at a time per session goes to JetStream, numbered after the last commit this relay
+  knows of and appended only if the log still ends there. If another relay appended first,
+  this one reads what it missed (which goes to its members like any event), drops what is
+  already in it (a participant that resent to two relays), numbers the rest after it and tries
+  again. The core hears of every commit, its own and the others', through ``logged``, in the
+  log's order: every relay sends the same events in the same order.
+- **Every relay follows the log.** An ordered consumer hands each new commit of a session this
+  relay holds to the core; a commit it missed (a gap) is read back from the log.
+- **Presence and the host's answers are shared** over the bus: each relay says who is
+  connected to it, every ``presence_interval`` and at each change, and forgets a relay not
+  heard for three intervals; the host's approval, refusal or removal reaches the relay where
+  the newcomer waits or the participant is connected.
+"""
+
+import asyncio
+import bisect
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.msg import Msg
+from pydantic import ValidationError
+
+from pairup import protocol as wire
+from pairup.relay.core.actions import (
+    Action,
+    Announce,
+    Bind,
+    Create,
+    Fetch,
+    Load,
+    Pending,
+    Replay,
+    Tell,
+)
+from pairup.relay.core.events import StoredEvent, sequenced
+from pairup.relay.core.rules import RelayCore
+from pairup.relay.jetstream import Conflict, JetStreamStore, events
+from pairup.relay.server import Relay, _Wire
+from pairup.relay.store import SessionExists, StoreError
+
+log = logging.getLogger("pairup.relay")
+
+PATIENCE = 30.0
+"""Seconds a commit is tried again while JetStream cannot take it (a node died and its
+streams elect a new leader: a few seconds) before its session's members are told."""
+PAGE = 500
+
+
+@dataclass(eq=False)
+class Lane:
+    """A session's commits from this relay, one at a time, and where its log ends."""
+
+    stream_seq: int
+    """The stream sequence of the session's latest commit this relay knows of."""
+    last_seq: int
+    last_at: float
+    chunks: list[tuple[int, int]] = field(default_factory=list)
+    """Each known commit's first offset and stream sequence, in order."""
+    queue: list[Pending] = field(default_factory=list)
+    busy: bool = False
+
+    def note(self, stream_seq: int, events: list[StoredEvent]) -> None:
+        """A commit of the session, stored by this relay or another."""
+        if stream_seq <= self.stream_seq or not events:
+            return
+        self.stream_seq = stream_seq
+        self.last_seq = events[-1].seq
+        self.last_at = max(self.last_at, events[-1].at)
+        self.chunks.append((events[0].seq, stream_seq))
+
+    def start_of(self, seq: int) -> int:
+        """The stream sequence to read after for the session's events from offset ``seq``."""
+        at = bisect.bisect_right(self.chunks, (seq, float("inf"))) - 1
+        return 0 if at < 0 else self.chunks[at][1] - 1
+
+
+class FleetRelay(Relay):
+    """A relay whose sessions live in JetStream, shared with any number of relays."""
+
+    def __init__(self, store: JetStreamStore, **options: Any) -> None:
+        # Every method of Relay that uses its store is one this class replaces.
+        super().__init__(store, **options)  # type: ignore[arg-type]
+        self.log = store
+        self.name = secrets.token_hex(6)
+        """How the other relays tell this one's presence from theirs."""
+        self._lanes: dict[str, Lane] = {}
+        self._loading: dict[str, list[Msg]] = {}
+        """Sessions being read from the log, with the commits that came meanwhile."""
+
+    def _new_core(self, file_limit: int) -> RelayCore:
+        chaos = "" if self.chaos is None else str(self.chaos.spec)
+        return RelayCore(
+            self.limits,
+            epoch=self.log.epoch,
+            file_limit=file_limit,
+            now=self.now(),
+            chaos=chaos,
+            shared=True,
+        )
+
+    async def _begin(self) -> None:
+        await self.log.follow(self._followed)
+        await self.log.listen(self._heard)
+        self._tasks = [
+            asyncio.create_task(self._expire_forever(), name="pairup-relay-expire"),
+            asyncio.create_task(self._summarise_refusals(), name="pairup-relay-refusals"),
+            asyncio.create_task(self._keep_alive(), name="pairup-relay-keepalive"),
+            asyncio.create_task(self._say_who_is_here(), name="pairup-relay-presence"),
+        ]
+
+    async def _end_work(self) -> None:
+        """Let the commits under way end (within the close timeout), then stop."""
+        self._hand_over()
+        busy = [task for task in self._work if task.get_name().startswith("pairup-commit")]
+        if busy:
+            await asyncio.wait(busy, timeout=self.limits.close_timeout)
+        await super()._end_work()
+
+    # -- what only a fleet is asked --------------------------------------------------------------
+
+    def _fleet(self, action: Action) -> None:
+        match action:
+            case Fetch(session, after):
+                self._spawn(self._fetch(session, after))
+            case Announce(session, frame):
+                self._spawn(self.log.say("presence", session, self.name.encode() + b"\n" + frame))
+            case Tell(session, frame):
+                self._spawn(self.log.say("tell", session, self.name.encode() + b"\n" + frame))
+            case _:
+                raise AssertionError(f"a relay of a fleet was asked to {action}")
+
+    async def _heard(self, kind: str, session: str, data: bytes) -> None:
+        """A message of another relay: who is connected there, or the host's answer."""
+        sender, _, frame = data.partition(b"\n")
+        if sender == self.name.encode() or session not in self.core.rooms:
+            return
+        try:
+            if kind == "presence":
+                presence = wire.RELAY_FRAME.validate_json(frame)
+                if isinstance(presence, wire.Presence):
+                    self._do(self.core.heard(session, sender.decode(), presence, self.now()))
+            elif kind == "tell":
+                told = wire.decode_client_frame(frame)
+                if isinstance(told, wire.Approve | wire.Deny | wire.Remove):
+                    self._do(self.core.told(session, told, self.now()))
+        except (ValidationError, wire.FrameError, UnicodeDecodeError):
+            log.warning("a message on the fleet's bus is not pairup's: %.80r", data)
+
+    async def _say_who_is_here(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.presence_interval)
+            self._do(self.core.sweep(self.now()))
+
+    # -- the log ---------------------------------------------------------------------------------
+
+    async def _load(self, action: Load | Create) -> None:
+        session = action.session
+        self._loading[session] = []
+        try:
+            if isinstance(action, Create):
+                with contextlib.suppress(SessionExists):
+                    await self.log.create_session(
+                        session,
+                        action.verifier,
+                        watch_verifier=action.watch_verifier,
+                        host=action.host,
+                        approve=action.approve,
+                        created_at=self.clock(),
+                        max_participants=action.max_participants,
+                        restored=action.restored,
+                    )
+            stored = await self.log.load(session)
+        except StoreError as error:
+            self._loading.pop(session, None)
+            self._trouble.report(error)
+            self._do(self.core.load_failed(session, self._trouble.reason))
+            return
+        came = self._loading.pop(session, [])
+        if stored is None:
+            self._do(self.core.loaded(session, None, self.now()))
+            return
+        record = stored.loaded
+        if session not in self.core.rooms or session not in self._lanes:
+            self._lanes[session] = Lane(
+                stored.stream_seq, record.last_seq, record.last_active, stored.chunks
+            )
+        self._do(self.core.loaded(session, record, self.now()))
+        for message in came:
+            self._followed(session, message)
+
+    def _followed(self, session: str, message: Msg) -> None:
+        """A commit of any relay, as the log's consumer hands it over."""
+        waiting = self._loading.get(session)
+        if waiting is not None:
+            waiting.append(message)
+            return
+        lane = self._lanes.get(session)
+        if lane is None or session not in self.core.rooms:
+            return
+        stream_seq = message.metadata.sequence.stream
+        if stream_seq <= lane.stream_seq:
+            return
+        logged = events(session, message.data)
+        lane.note(stream_seq, logged)
+        self._do(self.core.logged(session, logged))
+
+    async def _fetch(self, session: str, after: int) -> None:
+        """Read what the log holds of ``session`` after offset ``after``: this relay missed it."""
+        lane = self._lanes.get(session)
+        if lane is None:
+            return
+        try:
+            chunks = await self.log.log(session, lane.start_of(after + 1))
+        except StoreError as error:
+            self._trouble.report(error)
+            return
+        self._apply(session, lane, chunks)
+
+    def _apply(self, session: str, lane: Lane, chunks: list[Any]) -> None:
+        for chunk in chunks:
+            lane.note(chunk.stream_seq, chunk.events)
+            self._do(self.core.logged(session, chunk.events))
+
+    def _hand_over(self) -> None:
+        """Queue what this turn of the event loop took in its sessions' lanes."""
+        self._handing_over = False
+        for pending in self.core.take_sequenced():
+            session = pending[0].session
+            lane = self._lanes.get(session)
+            if lane is None:
+                continue  # Its room was let go meanwhile: the sender resends.
+            lane.queue.append(pending)
+            if not lane.busy:
+                lane.busy = True
+                task = asyncio.create_task(self._commit(session, lane), name="pairup-commit")
+                self._work.add(task)
+                task.add_done_callback(self._work.discard)
+
+    async def _commit(self, session: str, lane: Lane) -> None:
+        """Commit the lane's events, one commit at a time, after whatever the log holds."""
+        try:
+            while lane.queue:
+                room = self.core.rooms.get(session)
+                known = room.ids if room is not None else {}
+                lane.queue = [
+                    pending
+                    for pending in lane.queue
+                    if pending[1] is room and pending[0].id not in known
+                ]
+                batch = lane.queue[: self.limits.commit_batch]
+                if not batch:
+                    return
+                numbered, at = [], lane.last_at
+                for position, (event, _) in enumerate(batch, lane.last_seq + 1):
+                    at = max(at, event.at)
+                    numbered.append(
+                        sequenced(
+                            session,
+                            seq=position,
+                            id=event.id,
+                            sender=event.sender,
+                            at=at,
+                            body=event.body,
+                        )
+                    )
+                try:
+                    stream_seq = await self._append(session, lane.stream_seq, numbered)
+                except Conflict:
+                    # Another relay appended first: what it stored goes out, and the rest
+                    # follows it.
+                    chunks = await self.log.log(session, lane.stream_seq)
+                    self._apply(session, lane, chunks)
+                    continue
+                del lane.queue[: len(batch)]
+                lane.note(stream_seq, numbered)
+                self._do(self.core.logged(session, numbered))
+        except StoreError as error:
+            self._trouble.report(error)
+            failed, lane.queue = lane.queue, []
+            self._lanes.pop(session, None)
+            self._do(self.core.failed(failed, self._trouble.reason))
+        finally:
+            lane.busy = False
+
+    async def _append(self, session: str, expected: int, numbered: list[StoredEvent]) -> int:
+        """Append, trying again while JetStream cannot answer (a leader being elected)."""
+        deadline = self.timer() + PATIENCE
+        pause = 0.05
+        while True:
+            try:
+                stream_seq = await self.log.append(session, expected, numbered)
+            except Conflict:
+                raise
+            except StoreError:
+                if self.timer() + pause > deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 1.0)
+                continue
+            self._trouble.over()
+            return stream_seq
+
+    async def _pages(self, connection: _Wire, replay: Replay) -> None:
+        """A resume: the stored events after ``replay.after``, a page at a time."""
+        lane = self._lanes.get(replay.session)
+        start = 0 if lane is None else lane.start_of(replay.after + 1)
+        try:
+            chunks = await self.log.log(replay.session, start)
+        except StoreError as error:
+            self._trouble.report(error)
+            connection.close(wire.Close.STORAGE_FAILED, self._trouble.reason)
+            return
+        frames = [
+            event.frame
+            for chunk in chunks
+            for event in chunk.events
+            if replay.after < event.seq <= replay.end
+        ]
+        for first in range(0, len(frames), PAGE):
+            if connection.done:
+                return
+            packed = wire.pack_events(frames[first : first + PAGE])
+            if self.chaos is None:
+                connection.send(packed)
+                await connection.drained()
+            else:
+                self.chaos.outgoing(connection, packed, self._send_all)
+
+    # -- who is who, and expiry ------------------------------------------------------------------
+
+    async def _bind(self, bind: Bind) -> None:
+        try:
+            if bind.let_in:
+                async with self._standings:
+                    key = await self.log.let_in(bind.session, bind.participant, bind.key)
+            else:
+                key = await self.log.bind_identity(
+                    bind.session, bind.participant, bind.key, watcher=bind.watcher
+                )
+        except StoreError as error:
+            self._trouble.report(error)
+            self._do(self.core.bind_failed(bind, self._trouble.reason))
+            return
+        self._do(self.core.bound(bind, key, self.now()))
+
+    async def _remember(self, session: str, participant: str) -> None:
+        async with self._standings:
+            try:
+                await self.log.remove(session, participant)
+            except StoreError as error:
+                self._trouble.report(error)
+
+    async def _touch(self, session: str, at: float) -> None:
+        try:
+            await self.log.touch(session, at)
+        except StoreError as error:
+            self._trouble.report(error)
+
+    async def _expire_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.limits.expiry_interval)
+            now = self.now()
+            try:
+                for session in self.core.in_use():
+                    await self.log.touch(session, now.wall)
+                expired = await self.log.expire(
+                    now.wall - self.limits.idle_session_seconds,
+                    unused_before=now.wall - self.limits.unused_session_seconds,
+                )
+            except StoreError as error:
+                self._trouble.report(error)
+                continue
+            for session in expired:
+                if session not in self.core.rooms or not self.core.rooms[session].members:
+                    self._lanes.pop(session, None)
+            self.core.expired(expired, now)
+            if expired:
+                log.info("expired %d idle sessions", len(expired))
