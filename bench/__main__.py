@@ -27,6 +27,7 @@ from bench.figures import Figure, load, table
 
 BENCHMARKS = (
     "relay",
+    "fleet",
     "flood",
     "memory",
     "startup",

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.asyncio.client import ClientConnection, connect
@@ -66,6 +66,9 @@ from websockets.exceptions import ConnectionClosed
 
 from bench.figures import Figure, Goal, add_options, counted, percentile, save, verdict_text
 from pairup import protocol as wire
+
+if TYPE_CHECKING:
+    from pairup.relay.limits import Limits
 
 LOOPBACK = "127.0.0.1"
 KINDS = ("bare", "pairup")
@@ -104,14 +107,14 @@ async def serve_bare(*, acked: bool = False) -> None:
         await asyncio.Future()
 
 
-async def serve_pairup(data_dir: Path, *, keep_events: bool = True) -> None:
-    from pairup.relay.server import Limits, Relay, open_store
+def lifted_limits() -> "Limits":
+    """The limits pairup's relays run with in the benchmarks (bench.fleet's too). The load
+    comes from one address, and each of its sessions sends far more than a pair does (the
+    throughput phase, about 800 events a second each), so the caps per address, per
+    participant and per session are lifted for the benchmark; its checks still run."""
+    from pairup.relay.limits import Limits
 
-    store = open_store(data_dir)
-    # The load comes from one address, and each of its sessions sends far more than a pair
-    # does (the throughput phase, about 800 events a second each), so the caps per address,
-    # per participant and per session are lifted for the benchmark; its checks still run.
-    limits = Limits(
+    return Limits(
         connections_per_ip=100_000,
         sessions_created_per_ip=100_000,
         sessions_created=100_000,
@@ -122,6 +125,13 @@ async def serve_pairup(data_dir: Path, *, keep_events: bool = True) -> None:
         session_bytes_per_second=1e12,
         session_byte_burst=10**12,
     )
+
+
+async def serve_pairup(data_dir: Path, *, keep_events: bool = True) -> None:
+    from pairup.relay.server import Relay, open_store
+
+    store = open_store(data_dir)
+    limits = lifted_limits()
     commits: list[tuple[float, int]] = []
     waits: list[float] = []
     # The diagnostic relay's store keeps sessions, not events: its appends do nothing.
