@@ -10,14 +10,24 @@ Peers are in-process :class:`pairup.link.client.Link` objects, the same ones the
 headless mode use, each with its own journal directory. The relay is a separate process so it
 can be killed for real.
 
+In fleet mode (``--fleet``) the relay is a fleet: three relay processes, each with the same
+drill, keep their sessions in a three-node JetStream cluster (``pairup relay --store
+nats://…``) and sit behind one TCP balancer, which every peer's join link points at; a peer
+whose relay dies reconnects through it to a live one. The relays are killed with SIGKILL now
+and then and started again on the same port, and a JetStream node (the stream's leader) is
+killed with SIGKILL and restarted while the peers decide. The relay's log the checker reads is
+then the stream's, every commit of ``pairup.log.>``.
+
     python -m tests.chaos.suite --quick         # about a minute; CI runs this
     python -m tests.chaos.suite                 # the long run of docs/reliability.md
+    python -m tests.chaos.suite --fleet         # the long run with a fleet of relays
     python -m tests.chaos.suite --variant no-resend --seeds 1   # a broken link: must FAIL
 """
 
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -29,9 +39,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import nats
 
 from pairup import protocol as wire
 from pairup.adr.export import Where, export
@@ -39,14 +51,19 @@ from pairup.journal import journal_path, read_info
 from pairup.link.client import Link
 from pairup.link.joining import Introductions, in_the_session
 from pairup.link.timekeeper import new_id
+from pairup.relay.jetstream import STREAM
 from pairup.session import events as ev
 
+from ..fleet.balancer import Balancer
+from ..fleet.cluster import JetStreamCluster
 from ..integration.relaykit import LOOPBACK, free_port
 from .broken import LINKS, RELAY_MODULES
 from .checker import Entry, SessionEvidence, Verdict, check
 
 LONG_SPEC = "drop=0.3,dup=0.1,delay=0-100ms,disconnect=0.02"
 VARIANTS = ("sound", "no-resend", "no-dedupe", "out-of-order")
+FLEET_RELAYS = 3
+FLEET_NODES = 3
 
 
 @dataclass(frozen=True)
@@ -60,10 +77,15 @@ class Drill:
     spec: str
     """The fault drill without its seed; each seed's run adds ``seed=N``."""
     restarts: int
+    """SIGKILLs of a relay per seed (in a fleet, of one of its relays picked at random)."""
     variant: str = "sound"
     gap: float = 0.1
     """Mean seconds between one peer's decisions."""
     converge_timeout: float = 120.0
+    fleet: bool = False
+    """Three relays over a three-node JetStream cluster behind a balancer, not one relay."""
+    node_kills: int = 1
+    """In a fleet, SIGKILLs of a JetStream node (each then restarted) per seed."""
 
 
 @dataclass
@@ -76,6 +98,11 @@ class SeedResult:
     """Seconds from a session's last decision to every peer holding the same whole log."""
     converged: bool
     seconds: float
+    events: int = 0
+    """Entries in the relay's log (the store's, or the stream's), every session's."""
+    node_kills: int = 0
+    failed_starts: int = 0
+    """A fleet's relay lives that exited before listening, and were started again."""
 
 
 @dataclass
@@ -87,7 +114,12 @@ class RelayProcess:
     spec: str
     variant: str
     logs: Path
+    store: str | None = None
+    """A fleet's ``--store nats://…``; none for a relay of its own SQLite file."""
+    patience: float = 0.0
     lives: int = 0
+    failed_starts: int = 0
+    """Lives that exited before listening, each started again."""
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def command(self) -> list[str]:
@@ -102,14 +134,31 @@ class RelayProcess:
             str(self.port),
             "--data-dir",
             str(self.data_dir),
+            *(["--store", self.store] if self.store else []),
             "--chaos",
             self.spec,
             "--verbose",
         ]
 
     def start(self) -> None:
+        """Start the relay and wait until it listens. One that exits before (a fleet's relay
+        finds JetStream electing a stream leader, say) is started again, as a supervisor
+        would, for ``patience`` seconds."""
+        deadline = time.monotonic() + self.patience
+        while True:
+            try:
+                self._start()
+            except RuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                self.failed_starts += 1
+            else:
+                return
+
+    def _start(self) -> None:
         self.lives += 1
-        stderr = (self.logs / f"relay-{self.lives}.log").open("wb")
+        log = self.logs / f"relay-{self.lives}.log"
+        stderr = log.open("wb")
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.PIPE, stderr=stderr, env=env
@@ -118,7 +167,9 @@ class RelayProcess:
         assert self.process.stdout is not None
         line = self.process.stdout.readline().decode()
         if "listening on" not in line:
-            raise RuntimeError(f"the relay did not start: {line!r}; see {self.logs}")
+            self.process.wait()
+            tail = log.read_text(errors="replace").splitlines()[-5:]
+            raise RuntimeError(f"the relay did not start: {line!r}; {log} ends {tail}")
 
     def kill(self) -> None:
         assert self.process is not None
@@ -128,7 +179,11 @@ class RelayProcess:
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
     def faults(self) -> Counter[str]:
         """Every fault any life of this relay logged (a killed one prints no summary)."""
@@ -157,15 +212,120 @@ class Session:
     converged_at: float | None = None
 
 
+@dataclass
+class Stage:
+    """Where the peers connect and what the drill kills: one relay, or a fleet of relays over a
+    JetStream cluster behind a balancer."""
+
+    url: str
+    relays: list[RelayProcess]
+    cluster: JetStreamCluster | None = None
+
+    def faults(self) -> Counter[str]:
+        return sum((relay.faults() for relay in self.relays), Counter())
+
+    async def disrupt(self, drill: Drill, rng: random.Random) -> tuple[int, int]:
+        """Kill relays (and, in a fleet, JetStream nodes) while the peers decide; how many."""
+        if self.cluster is None:
+            return await _kill_now_and_then(self.relays, drill, rng), 0
+        relay_kills, node_kills = await asyncio.gather(
+            _kill_now_and_then(self.relays, drill, random.Random(rng.random())),
+            _kill_nodes(self.cluster, drill, random.Random(rng.random())),
+        )
+        return relay_kills, node_kills
+
+    async def read_logs(self) -> dict[str, list[Entry]]:
+        """Stop the relays and read what they stored: the SQLite file, or the stream."""
+        for relay in self.relays:
+            relay.stop()
+        if self.cluster is None:
+            return _relay_logs(self.relays[0].data_dir / "relay.sqlite3")
+        return await _stream_logs(self.cluster)
+
+
+@contextlib.asynccontextmanager
+async def _stage(drill: Drill, seed: int, scratch: Path) -> AsyncIterator[Stage]:
+    """Start the relay (or the fleet) for one seed, and stop all of it at the end."""
+    logs = scratch / "logs"
+    logs.mkdir(parents=True)
+    async with contextlib.AsyncExitStack() as stack:
+        if not drill.fleet:
+            relay = RelayProcess(
+                free_port(), scratch / "relay", f"{drill.spec},seed={seed}", drill.variant, logs
+            )
+            stack.callback(relay.stop)
+            relay.start()
+            yield Stage(f"ws://{LOOPBACK}:{relay.port}", [relay])
+            return
+        cluster = JetStreamCluster(scratch / "nats", nodes=FLEET_NODES)
+        stack.callback(cluster.stop)
+        await asyncio.to_thread(cluster.start)
+        relays = []
+        for index in range(FLEET_RELAYS):
+            relay = RelayProcess(
+                free_port(),
+                scratch / f"relay{index}",
+                f"{drill.spec},seed={seed * 10 + index}",
+                drill.variant,
+                logs / f"relay{index}",
+                store=cluster.url,
+                patience=drill.converge_timeout,
+            )
+            relay.logs.mkdir()
+            stack.callback(relay.stop)
+            await asyncio.to_thread(relay.start)
+            relays.append(relay)
+        balancer = Balancer([(LOOPBACK, relay.port) for relay in relays])
+        await stack.enter_async_context(balancer)
+        yield Stage(f"ws://{LOOPBACK}:{balancer.port}", relays, cluster)
+
+
 async def run_seed(drill: Drill, seed: int, scratch: Path) -> SeedResult:
     started = time.monotonic()
     rng = random.Random(seed)
-    spec = f"{drill.spec},seed={seed}"
-    logs = scratch / "logs"
-    logs.mkdir(parents=True)
-    relay = RelayProcess(free_port(), scratch / "relay", spec, drill.variant, logs)
-    relay.start()
-    url = f"ws://{LOOPBACK}:{relay.port}"
+    async with _stage(drill, seed, scratch) as stage:
+        sessions = _sessions(drill, seed, rng, stage.url, scratch)
+        restarts = node_kills = 0
+        try:
+            await asyncio.gather(*(_open(session, drill.converge_timeout) for session in sessions))
+            disruption = asyncio.create_task(stage.disrupt(drill, rng))
+            await asyncio.gather(
+                *(
+                    _decide(session, peer, drill, random.Random(rng.random()))
+                    for session in sessions
+                    for peer in session.peers
+                )
+            )
+            restarts, node_kills = await disruption
+            converged = await _converge(sessions, drill.converge_timeout)
+        finally:
+            await _close(sessions)
+        relay_logs = await stage.read_logs()
+    verdict = Verdict()
+    for session in sessions:
+        evidence, decisions = _evidence(session, relay_logs.get(session.session, []), scratch)
+        verdict.add(check(evidence, decisions))
+    return SeedResult(
+        seed=seed,
+        verdict=verdict,
+        faults=stage.faults(),
+        restarts=restarts,
+        converge=[
+            session.converged_at - session.last_decision
+            for session in sessions
+            if session.converged_at is not None
+        ],
+        converged=converged,
+        seconds=time.monotonic() - started,
+        events=sum(len(log) for log in relay_logs.values()),
+        node_kills=node_kills,
+        failed_starts=sum(relay.failed_starts for relay in stage.relays),
+    )
+
+
+def _sessions(
+    drill: Drill, seed: int, rng: random.Random, url: str, scratch: Path
+) -> list[Session]:
     link_class = LINKS.get(drill.variant, Link)
     sessions = []
     for number in range(drill.sessions):
@@ -187,46 +347,17 @@ async def run_seed(drill: Drill, seed: int, scratch: Path) -> SeedResult:
             for index, name in enumerate(f"p{index}" for index in range(drill.peers))
         ]
         sessions.append(Session(session_id, join, peers))
-    restarts = 0
-    try:
-        await asyncio.gather(*(_open(session, drill.converge_timeout) for session in sessions))
-        killer = asyncio.create_task(_kill_now_and_then(relay, drill, rng))
-        await asyncio.gather(
-            *(
-                _decide(session, peer, drill, random.Random(rng.random()))
-                for session in sessions
-                for peer in session.peers
-            )
-        )
-        restarts = await killer
-        converged = await _converge(sessions, drill.converge_timeout)
-    finally:
-        for session in sessions:
-            for peer in session.peers:
-                await peer.link.close()
-                if peer.task is not None:
-                    peer.task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await peer.task
-        relay.stop()
-    verdict = Verdict()
-    relay_logs = _relay_logs(relay.data_dir / "relay.sqlite3")
+    return sessions
+
+
+async def _close(sessions: list[Session]) -> None:
     for session in sessions:
-        evidence, decisions = _evidence(session, relay_logs.get(session.session, []), scratch)
-        verdict.add(check(evidence, decisions))
-    return SeedResult(
-        seed=seed,
-        verdict=verdict,
-        faults=relay.faults(),
-        restarts=restarts,
-        converge=[
-            session.converged_at - session.last_decision
-            for session in sessions
-            if session.converged_at is not None
-        ],
-        converged=converged,
-        seconds=time.monotonic() - started,
-    )
+        for peer in session.peers:
+            await peer.link.close()
+            if peer.task is not None:
+                peer.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await peer.task
 
 
 async def _open(session: Session, seconds: float) -> None:
@@ -282,15 +413,39 @@ async def _decide(session: Session, peer: Peer, drill: Drill, rng: random.Random
     session.last_decision = max(session.last_decision, time.monotonic())
 
 
-async def _kill_now_and_then(relay: RelayProcess, drill: Drill, rng: random.Random) -> int:
-    """SIGKILL the relay ``restarts`` times while the peers decide, and start it again."""
+async def _kill_now_and_then(relays: list[RelayProcess], drill: Drill, rng: random.Random) -> int:
+    """SIGKILL a relay ``restarts`` times while the peers decide, and start it again."""
     expected = drill.decisions * drill.gap
     for _ in range(drill.restarts):
         await asyncio.sleep(rng.uniform(0.5, 1.5) * expected / drill.restarts)
+        relay = relays[0] if len(relays) == 1 else rng.choice(relays)
         relay.kill()
         await asyncio.sleep(rng.uniform(0.1, 0.5))
         await asyncio.to_thread(relay.start)
     return drill.restarts
+
+
+async def _kill_nodes(cluster: JetStreamCluster, drill: Drill, rng: random.Random) -> int:
+    """SIGKILL a JetStream node ``node_kills`` times while the peers decide: the stream's
+    leader, so that its replicas elect another, and restart it once the rest noticed."""
+    expected = drill.decisions * drill.gap
+    for _ in range(drill.node_kills):
+        await asyncio.sleep(rng.uniform(0.2, 0.8) * expected / drill.node_kills)
+        leader = await _stream_leader(cluster)
+        node = cluster.names.index(leader) if leader in cluster.names else rng.randrange(3)
+        await asyncio.to_thread(cluster.kill, node)
+        await asyncio.sleep(rng.uniform(0.5, 2.0))
+        await asyncio.to_thread(cluster.restart, node)
+    return drill.node_kills
+
+
+async def _stream_leader(cluster: JetStreamCluster) -> str | None:
+    connection = await nats.connect(servers=cluster.urls)
+    try:
+        info = await connection.jetstream().stream_info(STREAM)
+    finally:
+        await connection.close()
+    return info.cluster.leader if info.cluster else None
 
 
 async def _converge(sessions: list[Session], timeout: float) -> bool:
@@ -327,6 +482,36 @@ def _relay_logs(path: Path) -> dict[str, list[Entry]]:
     for session, seq, event_id in rows:
         logs.setdefault(session, []).append((seq, event_id))
     return logs
+
+
+async def _stream_logs(cluster: JetStreamCluster) -> dict[str, list[Entry]]:
+    """Every session's log as the fleet stored it: each commit on ``pairup.log.<session>`` of
+    the stream, in the stream's order, its events' offsets and ids."""
+    # Here, not at the top: how a commit is parsed is the fleet's business, and the suite's
+    # single-relay mode must not depend on it.
+    from pairup.relay.jetstream import events
+
+    connection = await nats.connect(servers=cluster.urls)
+    try:
+        js = connection.jetstream()
+        info = await js.stream_info(STREAM, subjects_filter="pairup.log.>")
+        commits = sum((info.state.subjects or {}).values())
+        logs: dict[str, list[Entry]] = {}
+        if not commits:
+            return logs
+        subscription = await js.subscribe("pairup.log.>", stream=STREAM, ordered_consumer=True)
+        try:
+            for _ in range(commits):
+                message = await subscription.next_msg(timeout=10)
+                session = message.subject.rpartition(".")[2]
+                logs.setdefault(session, []).extend(
+                    (event.seq, event.id) for event in events(session, message.data)
+                )
+        finally:
+            await subscription.unsubscribe()
+        return logs
+    finally:
+        await connection.close()
 
 
 def _journal(path: Path) -> tuple[list[Entry], set[str]]:
@@ -389,33 +574,45 @@ def run_drill(
 
 
 def summarise(drill: Drill, results: list[SeedResult]) -> str:
-    """The table of docs/reliability.md: one row per seed, then the totals."""
-    lines = [
-        "| seed | decisions | faults injected | restarts | converge p50 | converge p99 "
-        "| lost | duplicated | divergent | result |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    """The table of docs/reliability.md: one row per seed, then the totals. A fleet's adds the
+    JetStream node kills and the events in the stream."""
+    kills = ["relay kills", "node kills", "events"] if drill.fleet else ["restarts"]
+    columns = ["seed", "decisions", "faults injected", *kills, "converge p50", "converge p99"]
+    columns += ["lost", "duplicated", "divergent", "result"]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     total = Verdict()
-    all_faults: Counter[str] = Counter()
-    converge: list[float] = []
     for result in results:
         total.add(result.verdict)
-        all_faults += result.faults
-        converge += result.converge
-        lines.append(
-            f"| {result.seed} | {result.verdict.decisions} | {_faults(result.faults)} "
-            f"| {result.restarts} | {_seconds(result.converge, 0.5)} "
-            f"| {_seconds(result.converge, 0.99)} | {result.verdict.lost} "
-            f"| {result.verdict.duplicated} | {result.verdict.divergent} | {_result(result)} |"
-        )
+        lines.append(_row(drill, str(result.seed), [result], result.verdict, _result(result)))
     passed = all(result.converged and result.verdict.ok for result in results)
-    lines.append(
-        f"| all {len(results)} | {total.decisions} | {_faults(all_faults)} "
-        f"| {sum(r.restarts for r in results)} | {_seconds(converge, 0.5)} "
-        f"| {_seconds(converge, 0.99)} | {total.lost} | {total.duplicated} "
-        f"| {total.divergent} | {'PASS' if passed else 'FAIL'} |"
-    )
+    lines.append(_row(drill, f"all {len(results)}", results, total, "PASS" if passed else "FAIL"))
     return "\n".join(lines)
+
+
+def _row(
+    drill: Drill, label: str, results: list[SeedResult], verdict: Verdict, outcome: str
+) -> str:
+    """One line of the table: a seed's, or the sums over ``results``."""
+    converge = [seconds for result in results for seconds in result.converge]
+    restarts = [str(sum(result.restarts for result in results))]
+    if drill.fleet:
+        restarts += [
+            str(sum(result.node_kills for result in results)),
+            str(sum(result.events for result in results)),
+        ]
+    cells = [
+        label,
+        str(verdict.decisions),
+        _faults(sum((result.faults for result in results), Counter())),
+        *restarts,
+        _seconds(converge, 0.5),
+        _seconds(converge, 0.99),
+        str(verdict.lost),
+        str(verdict.duplicated),
+        str(verdict.divergent),
+        outcome,
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _faults(counts: Counter[str]) -> str:
@@ -439,7 +636,9 @@ def _result(result: SeedResult) -> str:
     return "pass" if result.verdict.ok else "FAIL"
 
 
-def quick_drill(variant: str = "sound", seeds: tuple[int, ...] = (1, 2)) -> Drill:
+def quick_drill(
+    variant: str = "sound", seeds: tuple[int, ...] = (1, 2), *, fleet: bool = False
+) -> Drill:
     """The CI run: small, about thirty seconds a seed, with every fault of the long run."""
     return Drill(
         seeds=seeds,
@@ -450,6 +649,7 @@ def quick_drill(variant: str = "sound", seeds: tuple[int, ...] = (1, 2)) -> Dril
         restarts=2,
         variant=variant,
         converge_timeout=60.0,
+        fleet=fleet,
     )
 
 
@@ -463,9 +663,19 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=5, help="SIGKILLs of the relay per seed")
     parser.add_argument("--spec", default=LONG_SPEC, help=f"faults (default {LONG_SPEC})")
     parser.add_argument("--variant", choices=VARIANTS, default="sound")
+    parser.add_argument(
+        "--fleet",
+        action="store_true",
+        help=f"{FLEET_RELAYS} relays over a {FLEET_NODES}-node JetStream cluster, not one relay",
+    )
+    parser.add_argument(
+        "--node-kills", type=int, default=1, help="SIGKILLs of a JetStream node per seed (fleet)"
+    )
     args = parser.parse_args()
     if args.quick:
-        drill = quick_drill(args.variant)
+        drill = dataclasses.replace(
+            quick_drill(args.variant, fleet=args.fleet), node_kills=args.node_kills
+        )
     else:
         drill = Drill(
             seeds=tuple(range(1, args.seeds + 1)),
@@ -475,11 +685,19 @@ def main() -> None:
             spec=args.spec,
             restarts=args.restarts,
             variant=args.variant,
+            fleet=args.fleet,
+            node_kills=args.node_kills,
         )
+    fleet = (
+        f", a fleet of {FLEET_RELAYS} relays over {FLEET_NODES} JetStream nodes with "
+        f"{drill.node_kills} node SIGKILL restarts per seed"
+        if drill.fleet
+        else ""
+    )
     print(
         f"chaos suite: {len(drill.seeds)} seeds x {drill.sessions} sessions x {drill.peers} "
         f"peers x {drill.decisions} decisions, faults {drill.spec}, {drill.restarts} SIGKILL "
-        f"restarts per seed, variant {drill.variant}",
+        f"restarts per seed, variant {drill.variant}{fleet}",
         flush=True,
     )
     started = time.monotonic()
@@ -488,7 +706,8 @@ def main() -> None:
         report=lambda r: print(
             f"  seed {r.seed}: {_result(r)} in {r.seconds:.0f} s "
             f"(lost {r.verdict.lost}, duplicated {r.verdict.duplicated}, "
-            f"divergent {r.verdict.divergent}, gaps {r.verdict.gaps})",
+            f"divergent {r.verdict.divergent}, gaps {r.verdict.gaps}"
+            f"{f', relay starts that failed {r.failed_starts}' if drill.fleet else ''})",
             flush=True,
         ),
     )
