@@ -129,41 +129,52 @@ class Fleet:
     logs: Path
     started: int = 0
     stderr: list[Path] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     def start_relay(self) -> RelayProcess:
         """A fleet relay on the cluster, in a process of its own; its stderr kept."""
         return self.start_relays(1)[0]
 
     def start_relays(self, count: int) -> list[RelayProcess]:
-        """``count`` fleet relays, started at once."""
-        processes = []
-        for _ in range(count):
-            self.started += 1
-            path = self.logs / f"relay-{self.started}.stderr"
-            self.stderr.append(path)
-            with path.open("w") as stderr:
-                processes.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "bench.fleet", "--serve", self.url],
-                        stdout=subprocess.PIPE,
-                        stderr=stderr,
-                        text=True,
-                    )
-                )
-        relays = []
+        """``count`` fleet relays, started at once. A relay that exits before it listens is
+        started again, once, and its stderr kept in :attr:`failures` for the report."""
+        relays: list[RelayProcess] = []
         try:
-            for process in processes:
-                assert process.stdout is not None
-                line = process.stdout.readline()
-                if not line.strip():
-                    raise RuntimeError(f"a fleet relay did not start: see {self.stderr[-1]}")
-                relays.append(RelayProcess(FLEET, process, int(line)))
+            for attempt in (1, 2):
+                processes = [self._spawn() for _ in range(count - len(relays))]
+                for process, path in processes:
+                    assert process.stdout is not None
+                    line = process.stdout.readline()
+                    if line.strip():
+                        relays.append(RelayProcess(FLEET, process, int(line)))
+                        continue
+                    process.wait()
+                    self.failures.append(
+                        f"a fleet relay exited with status {process.returncode} before it "
+                        f"listened (attempt {attempt}); its stderr:\n"
+                        + path.read_text(errors="replace")[-3000:]
+                    )
+                if len(relays) == count:
+                    return relays
+            raise RuntimeError("fleet relays did not start:\n" + "\n".join(self.failures))
         except BaseException:
-            for process in processes:
-                process.kill()
-                process.wait()
+            for relay in relays:
+                relay.process.kill()
+                relay.process.wait()
             raise
-        return relays
+
+    def _spawn(self) -> tuple[subprocess.Popen[str], Path]:
+        self.started += 1
+        path = self.logs / f"relay-{self.started}.stderr"
+        self.stderr.append(path)
+        with path.open("w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.fleet", "--serve", self.url],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+            )
+        return process, path
 
     def nats_cpu(self) -> float:
         return sum(cpu_seconds(pid) for pid in self.nats_pids)
@@ -346,7 +357,11 @@ def nats_line(side: Side) -> str:
 
 def commits_line(costs: Costs) -> str:
     """bench.relay's line on group commits, for the JetStream relay's appends."""
-    return costs.describe_commits().replace("pairup group commits", "JetStream relay appends")
+    return (
+        costs.describe_commits()
+        .replace("pairup group commits", "JetStream relay appends")
+        .replace("pairup events", "JetStream relay events")
+    )
 
 
 # -- a fleet of relays -----------------------------------------------------------------------
@@ -679,6 +694,8 @@ def main() -> None:
     )
     for line in trouble[:20]:
         print(f"  {line[:300]}")
+    for failure in fleet.failures:
+        print(f"SUSPICIOUS: {failure}")
     print(LIMITS)
     print(f"{time.monotonic() - began:.0f} s in all")
     save(args.figures, figures)
