@@ -693,6 +693,8 @@ def _relay(args: argparse.Namespace) -> int:
             )
         )
     except StoreError as error:
+        if args.store is not None:
+            raise UserError(str(error)) from None
         raise UserError(f"cannot use the relay's data: {error}") from None
     except OSError as error:
         raise UserError(

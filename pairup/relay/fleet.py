@@ -4,14 +4,13 @@ Any number of these serve the same sessions (``pairup relay --store nats://…``
 from a relay of its own SQLite file (ADR 35):
 
 - **The log gives the offsets.** Events a participant sends here wait in the session's lane;
-  one commit at a time per session goes to JetStream, numbered after the last commit this relay
-  knows of and appended only if the log still ends there. If another relay appended first,
-  this one reads what it missed (which goes to its members like any event), drops what is
-  already in it (a participant that resent to two relays), numbers the rest after it and tries
-  again. The core hears of every commit, its own and the others', through ``logged``, in the
-  log's order: every relay sends the same events in the same order.
-- **Every relay follows the log.** An ordered consumer hands each new commit of a session this
-  relay holds to the core; a commit it missed (a gap) is read back from the log.
+  one commit at a time per session goes to JetStream, without offsets, less what the log
+  already holds. Every relay reads every commit of the sessions it holds from one ordered
+  consumer, in the stream's order, and numbers their events as it reads them
+  (:func:`~pairup.relay.core.events.fold`, which passes over an event the log already held,
+  committed by two relays a participant resent it to): every relay gives the same events the
+  same offsets and sends them in the same order. The core hears of each, its own and the
+  others', through ``logged``, and only then are they sent.
 - **Presence and the host's answers are shared** over the bus: each relay says who is
   connected to it, every ``presence_interval`` and at each change, and forgets a relay not
   heard for three intervals; the host's approval, refusal or removal reaches the relay where
@@ -21,6 +20,7 @@ from a relay of its own SQLite file (ADR 35):
 import asyncio
 import bisect
 import contextlib
+import itertools
 import logging
 import secrets
 from dataclasses import dataclass, field
@@ -30,20 +30,10 @@ from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from pairup import protocol as wire
-from pairup.relay.core.actions import (
-    Action,
-    Announce,
-    Bind,
-    Create,
-    Fetch,
-    Load,
-    Pending,
-    Replay,
-    Tell,
-)
-from pairup.relay.core.events import StoredEvent, sequenced
+from pairup.relay.core.actions import Action, Announce, Bind, Create, Load, Pending, Replay, Tell
+from pairup.relay.core.events import StoredEvent, Taken, fold
 from pairup.relay.core.rules import RelayCore
-from pairup.relay.jetstream import Conflict, JetStreamStore, events
+from pairup.relay.jetstream import JetStreamStore, Mark, commit
 from pairup.relay.server import Relay, _Wire
 from pairup.relay.store import SessionExists, StoreError
 
@@ -57,30 +47,29 @@ PAGE = 500
 
 @dataclass(eq=False)
 class Lane:
-    """A session's commits from this relay, one at a time, and where its log ends."""
+    """A session's commits from this relay, one at a time, and how far this relay has read
+    the session's log."""
 
     stream_seq: int
-    """The stream sequence of the session's latest commit this relay knows of."""
-    last_seq: int
+    """The stream sequence of the session's latest commit read."""
     last_at: float
-    chunks: list[tuple[int, int]] = field(default_factory=list)
-    """Each known commit's first offset and stream sequence, in order."""
+    """The time of the session's latest event, as the fold gave it."""
+    marks: list[Mark] = field(default_factory=list)
+    """Where each commit read starts, in order: where a resume starts reading."""
     queue: list[Pending] = field(default_factory=list)
     busy: bool = False
 
-    def note(self, stream_seq: int, events: list[StoredEvent]) -> None:
-        """A commit of the session, stored by this relay or another."""
-        if stream_seq <= self.stream_seq or not events:
-            return
+    def read(self, stream_seq: int, first_seq: int, events: list[StoredEvent]) -> None:
+        """A commit of the session, of this relay's or another's, numbered."""
+        self.marks.append(Mark(first_seq, stream_seq, self.last_at))
         self.stream_seq = stream_seq
-        self.last_seq = events[-1].seq
-        self.last_at = max(self.last_at, events[-1].at)
-        self.chunks.append((events[0].seq, stream_seq))
+        if events:
+            self.last_at = events[-1].at
 
-    def start_of(self, seq: int) -> int:
-        """The stream sequence to read after for the session's events from offset ``seq``."""
-        at = bisect.bisect_right(self.chunks, (seq, float("inf"))) - 1
-        return 0 if at < 0 else self.chunks[at][1] - 1
+    def mark_of(self, seq: int) -> Mark:
+        """Where to start reading for the session's events from offset ``seq``."""
+        at = bisect.bisect_right(self.marks, (seq, float("inf"), float("inf"))) - 1
+        return self.marks[at] if at >= 0 else Mark(1, 1, 0.0)
 
 
 class FleetRelay(Relay):
@@ -95,6 +84,7 @@ class FleetRelay(Relay):
         self._lanes: dict[str, Lane] = {}
         self._loading: dict[str, list[Msg]] = {}
         """Sessions being read from the log, with the commits that came meanwhile."""
+        self._commits = itertools.count(1)
 
     def _new_core(self, file_limit: int) -> RelayCore:
         chaos = "" if self.chaos is None else str(self.chaos.spec)
@@ -129,8 +119,6 @@ class FleetRelay(Relay):
 
     def _fleet(self, action: Action) -> None:
         match action:
-            case Fetch(session, after):
-                self._spawn(self._fetch(session, after))
             case Announce(session, frame):
                 self._spawn(self.log.say("presence", session, self.name.encode() + b"\n" + frame))
             case Tell(session, frame):
@@ -190,45 +178,32 @@ class FleetRelay(Relay):
             return
         record = stored.loaded
         if session not in self.core.rooms or session not in self._lanes:
-            self._lanes[session] = Lane(
-                stored.stream_seq, record.last_seq, record.last_active, stored.chunks
-            )
+            self._lanes[session] = Lane(stored.stream_seq, stored.last_at, stored.marks)
         self._do(self.core.loaded(session, record, self.now()))
         for message in came:
             self._followed(session, message)
 
     def _followed(self, session: str, message: Msg) -> None:
-        """A commit of any relay, as the log's consumer hands it over."""
+        """A commit of any relay, as the log's consumer hands it over, in the stream's order."""
         waiting = self._loading.get(session)
         if waiting is not None:
             waiting.append(message)
             return
         lane = self._lanes.get(session)
-        if lane is None or session not in self.core.rooms:
-            return
+        room = self.core.rooms.get(session)
         stream_seq = message.metadata.sequence.stream
-        if stream_seq <= lane.stream_seq:
+        if lane is None or room is None or stream_seq <= lane.stream_seq:
             return
-        logged = events(session, message.data)
-        lane.note(stream_seq, logged)
+        first = room.stored_seq + 1
+        logged = fold(
+            session,
+            commit(message.data),
+            last_seq=room.stored_seq,
+            last_at=lane.last_at,
+            first_seen=room.ids.get,
+        )
+        lane.read(stream_seq, first, logged)
         self._do(self.core.logged(session, logged))
-
-    async def _fetch(self, session: str, after: int) -> None:
-        """Read what the log holds of ``session`` after offset ``after``: this relay missed it."""
-        lane = self._lanes.get(session)
-        if lane is None:
-            return
-        try:
-            chunks = await self.log.log(session, lane.start_of(after + 1))
-        except StoreError as error:
-            self._trouble.report(error)
-            return
-        self._apply(session, lane, chunks)
-
-    def _apply(self, session: str, lane: Lane, chunks: list[Any]) -> None:
-        for chunk in chunks:
-            lane.note(chunk.stream_seq, chunk.events)
-            self._do(self.core.logged(session, chunk.events))
 
     def _hand_over(self) -> None:
         """Queue what this turn of the event loop took in its sessions' lanes."""
@@ -246,7 +221,8 @@ class FleetRelay(Relay):
                 task.add_done_callback(self._work.discard)
 
     async def _commit(self, session: str, lane: Lane) -> None:
-        """Commit the lane's events, one commit at a time, after whatever the log holds."""
+        """Commit the lane's events, one commit at a time, in the order they were taken,
+        less those the log holds already (another relay committed a resend of them)."""
         try:
             while lane.queue:
                 room = self.core.rooms.get(session)
@@ -259,30 +235,9 @@ class FleetRelay(Relay):
                 batch = lane.queue[: self.limits.commit_batch]
                 if not batch:
                     return
-                numbered, at = [], lane.last_at
-                for position, (event, _) in enumerate(batch, lane.last_seq + 1):
-                    at = max(at, event.at)
-                    numbered.append(
-                        sequenced(
-                            session,
-                            seq=position,
-                            id=event.id,
-                            sender=event.sender,
-                            at=at,
-                            body=event.body,
-                        )
-                    )
-                try:
-                    stream_seq = await self._append(session, lane.stream_seq, numbered)
-                except Conflict:
-                    # Another relay appended first: what it stored goes out, and the rest
-                    # follows it.
-                    chunks = await self.log.log(session, lane.stream_seq)
-                    self._apply(session, lane, chunks)
-                    continue
+                taken = [Taken(event.id, event.sender, event.at, event.body) for event, _ in batch]
+                await self._append(session, taken, f"{self.name}.{next(self._commits)}")
                 del lane.queue[: len(batch)]
-                lane.note(stream_seq, numbered)
-                self._do(self.core.logged(session, numbered))
         except StoreError as error:
             self._trouble.report(error)
             failed, lane.queue = lane.queue, []
@@ -291,15 +246,14 @@ class FleetRelay(Relay):
         finally:
             lane.busy = False
 
-    async def _append(self, session: str, expected: int, numbered: list[StoredEvent]) -> int:
-        """Append, trying again while JetStream cannot answer (a leader being elected)."""
+    async def _append(self, session: str, taken: list[Taken], commit_id: str) -> int:
+        """Append, trying again while JetStream cannot answer (a leader being elected); the
+        commit's id makes a try that did land count once."""
         deadline = self.timer() + PATIENCE
         pause = 0.05
         while True:
             try:
-                stream_seq = await self.log.append(session, expected, numbered)
-            except Conflict:
-                raise
+                stream_seq = await self.log.append(session, taken, commit_id)
             except StoreError:
                 if self.timer() + pause > deadline:
                     raise
@@ -310,21 +264,31 @@ class FleetRelay(Relay):
             return stream_seq
 
     async def _pages(self, connection: _Wire, replay: Replay) -> None:
-        """A resume: the stored events after ``replay.after``, a page at a time."""
+        """A resume: the stored events after ``replay.after``, read again from the commit
+        that holds the first and numbered as when they were first read, a page at a time."""
         lane = self._lanes.get(replay.session)
-        start = 0 if lane is None else lane.start_of(replay.after + 1)
+        room = self.core.rooms.get(replay.session)
+        if lane is None or room is None:
+            connection.close(wire.Close.STORAGE_FAILED, "the relay let the session go; resume")
+            return
+        mark = lane.mark_of(replay.after + 1)
         try:
-            chunks = await self.log.log(replay.session, start)
+            chunks = await self.log.log(replay.session, mark.stream_seq - 1)
         except StoreError as error:
             self._trouble.report(error)
             connection.close(wire.Close.STORAGE_FAILED, self._trouble.reason)
             return
-        frames = [
-            event.frame
-            for chunk in chunks
-            for event in chunk.events
-            if replay.after < event.seq <= replay.end
-        ]
+        frames: list[bytes] = []
+        seq, at = mark.first_seq - 1, mark.at_before
+        for chunk in chunks:
+            if seq >= replay.end:
+                break
+            events = fold(
+                replay.session, chunk.taken, last_seq=seq, last_at=at, first_seen=room.ids.get
+            )
+            frames += [e.frame for e in events if replay.after < e.seq <= replay.end]
+            if events:
+                seq, at = events[-1].seq, events[-1].at
         for first in range(0, len(frames), PAGE):
             if connection.done:
                 return

@@ -5,29 +5,36 @@
 sessions and a relay or a JetStream node can die without losing an event. One stream,
 ``PAIRUP``, replicated on three nodes by default, holds a subject per session and purpose:
 
-- ``pairup.epoch``: the fleet's epoch, written once (participants re-seed when it changes);
-- ``pairup.session.<id>``: the session's record, written once: a second create is refused by
-  JetStream itself (the expected last sequence on the subject is 0);
-- ``pairup.log.<id>``: the session's events, a message per commit of one relay, each the JSON
-  array of the events' frames, as the SQLite store keeps a chunk. A relay appends with the
-  subject's expected last sequence, so of two relays appending at once one wins and the
-  other reads what it missed and numbers its events after it; the log's order is the order
-  every relay sends. ``Nats-Msg-Id`` makes a resent commit (after a timeout, say) land once;
+- ``pairup.epoch``: the fleet's epoch; the first one written counts;
+- ``pairup.session.<id>``: the session's record; the first one written counts, so a second
+  create (by a relay that raced another) cannot take the session over;
+- ``pairup.log.<id>``: the session's events, a message per commit of one relay, an event a
+  line (id, sender, time, sealed body). Offsets are not written: every relay gives them by
+  reading the subject in the stream's order (:func:`pairup.relay.core.events.fold`), so all
+  agree on one order and one numbering, whichever relay committed what. ``Nats-Msg-Id``
+  makes a commit tried again (after a timeout, say) land once;
 - ``pairup.who.<id>``: the keys participants' ids are bound to (the first binding wins) and
   who the host let in or took out (the latest wins);
 - ``pairup.active.<id>``: when someone was last connected, for expiry.
+
+"First" is the stream's order, never an expected-sequence header: on a cluster, a publish
+with ``Nats-Expected-Last-Subject-Sequence`` may be let through while another one to the
+same subject is still being replicated (seen with nats-server 2.9), so no rule here rests
+on it.
 
 Presence and the host's answers across relays go over plain NATS subjects
 (``pairup-bus.presence.<id>``, ``pairup-bus.tell.<id>``), which the stream does not keep.
 """
 
+import asyncio
 import base64
 import contextlib
 import json
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Self
+from typing import NamedTuple, Self, TypeVar
 
 import nats
 import nats.errors
@@ -38,10 +45,11 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.manager import JetStreamManager
 
-from pairup.relay.core.events import StoredEvent
+from pairup.relay.core.events import StoredEvent, Taken, fold
 from pairup.relay.core.rules import Loaded
 from pairup.relay.store import SessionExists, StoreError
 
+_T = TypeVar("_T")
 STREAM = "PAIRUP"
 BUS = "pairup-bus"
 WRONG_LAST_SEQUENCE = 10071
@@ -49,18 +57,37 @@ WRONG_LAST_SEQUENCE = 10071
 DUPLICATE_WINDOW = 120.0
 """Seconds JetStream remembers a commit's ``Nats-Msg-Id``: a resend within it lands once."""
 READ_TIMEOUT = 5.0
+READ_PATIENCE = 15.0
+"""Seconds a read is tried again while the stream elects a leader (5 to 9 s after a lost
+leader, on nats-server 2.9)."""
+REACH = 10.0
+"""Seconds a relay starting tries to reach a node of the cluster before it says it cannot."""
+
+
+class _NotYet(Exception):
+    """JetStream did not answer in time: it may be electing a leader."""
 
 
 class Conflict(StoreError):
-    """An append whose session's log moved on meanwhile (another relay appended first)."""
+    """A write JetStream refused because the subject has a message already."""
 
 
 @dataclass
 class Chunk:
-    """One commit of a session's log: its events, and where the stream holds it."""
+    """One commit of a session's log as stored: its events without offsets, and where the
+    stream holds it."""
 
     stream_seq: int
-    events: list[StoredEvent]
+    taken: list[Taken]
+
+
+class Mark(NamedTuple):
+    """Where a commit of a session starts: the offset of its first event, its stream
+    sequence, and the time of the event before it (the fold starts again from there)."""
+
+    first_seq: int
+    stream_seq: int
+    at_before: float
 
 
 @dataclass
@@ -70,8 +97,9 @@ class Stored:
     loaded: Loaded
     stream_seq: int
     """The stream's sequence of the session's latest commit; 0 before the first."""
-    chunks: list[tuple[int, int]] = field(default_factory=list)
-    """Each commit's first offset and its stream sequence, in order: where a resume starts."""
+    last_at: float
+    """The time of the session's latest event, as the fold gives it."""
+    marks: list[Mark] = field(default_factory=list)
 
 
 class JetStreamStore:
@@ -86,26 +114,48 @@ class JetStreamStore:
         self._epoch = epoch
 
     @classmethod
-    async def connect(cls, servers: str, *, replicas: int = 3, name: str = "pairup-relay") -> Self:
+    async def connect(
+        cls, servers: str, *, replicas: int = 3, name: str = "pairup-relay", patience: float = 30
+    ) -> Self:
         """Connect to ``servers`` (``nats://host:port,host:port``), make the stream if it is
         not there, and read the fleet's epoch (or write it, for the first relay)."""
-        urls = _urls(servers)
+        connection = Client()
         try:
-            connection = await nats.connect(
-                servers=urls,
-                name=name,
-                connect_timeout=5,
-                max_reconnect_attempts=-1,
-                reconnect_time_wait=0.2,
-                allow_reconnect=True,
-                error_cb=_quiet,
-            )
-        except (OSError, nats.errors.Error) as error:
-            raise StoreError(f"cannot reach JetStream at {servers}: {_why(error)}") from None
+            # Once connected, the client reconnects for ever (to any node); the first time,
+            # a relay that reaches no node says so rather than wait in silence.
+            async with asyncio.timeout(REACH):
+                await connection.connect(
+                    servers=_urls(servers),
+                    name=name,
+                    connect_timeout=2,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.2,
+                    error_cb=_quiet,
+                )
+        except (TimeoutError, OSError, nats.errors.Error) as error:
+            await connection.close()
+            why = f"no node answered in {REACH:g} s" if isinstance(error, TimeoutError) else ""
+            raise StoreError(
+                f"cannot reach JetStream at {servers}: {why or _why(error)}; is nats-server "
+                "running there with JetStream on (docs/operations.md)?"
+            ) from None
         try:
             js = connection.jetstream(timeout=READ_TIMEOUT)
-            await _ensure_stream(js, replicas, servers)
-            epoch = await _epoch(js, connection.jsm(timeout=READ_TIMEOUT))
+            jsm = connection.jsm(timeout=READ_TIMEOUT)
+            deadline = time.monotonic() + patience
+            while True:
+                try:
+                    await _ensure_stream(js, replicas, servers)
+                    epoch = await _epoch(js, jsm)
+                    break
+                except _NotYet:
+                    # A cluster starting, or electing a leader after a lost node.
+                    if time.monotonic() > deadline:
+                        raise StoreError(
+                            f"JetStream at {servers} did not answer in {patience:g} s: is a "
+                            "majority of its nodes up?"
+                        ) from None
+                    await asyncio.sleep(0.5)
         except BaseException:
             await connection.close()
             raise
@@ -151,10 +201,12 @@ class JetStreamStore:
             await self._publish(f"pairup.session.{session}", _json(record), expected=0)
         except Conflict:
             raise SessionExists(f"session {session!r} already exists") from None
+        # Two relays creating it at once may both have written: the first record counts,
+        # and a hello that proves another one's link is not admitted by it.
 
     async def load(self, session: str) -> Stored | None:
         """The session with its log's ids, keys and standings, or ``None``."""
-        record = await self._last(f"pairup.session.{session}")
+        record = await self._first(f"pairup.session.{session}")
         if record is None:
             return None
         fields = json.loads(record.data or b"{}")
@@ -163,15 +215,12 @@ class JetStreamStore:
         standings: dict[str, str] = {}
         for message in await self.read(f"pairup.who.{session}"):
             _who(json.loads(message.data), identities, watchers, standings)
-        ids: dict[str, int] = {}
-        chunks: list[tuple[int, int]] = []
-        last_seq, stream_seq, last_at = 0, 0, float(fields["created_at"])
-        for chunk in await self.log(session):
-            chunks.append((chunk.events[0].seq, chunk.stream_seq))
-            for event in chunk.events:
-                ids[event.id] = event.seq
-            last_seq, stream_seq = chunk.events[-1].seq, chunk.stream_seq
-            last_at = max(last_at, chunk.events[-1].at)
+        chunks = await self.log(session)
+        logged, marks = numbered(session, chunks)
+        ids = {event.id: event.seq for event in logged}
+        last_seq, fold_at = (logged[-1].seq, logged[-1].at) if logged else (0, 0.0)
+        stream_seq = chunks[-1].stream_seq if chunks else 0
+        last_at = max(float(fields["created_at"]), fold_at)
         active = await self._last(f"pairup.active.{session}")
         if active is not None:
             last_at = max(last_at, float(active.data or b"0"))
@@ -190,50 +239,56 @@ class JetStreamStore:
             standings=standings,
             watcher_ids=watchers,
         )
-        return Stored(loaded, stream_seq, chunks)
+        return Stored(loaded, stream_seq, fold_at, marks)
 
     # -- the log ---------------------------------------------------------------------------------
 
-    async def append(self, session: str, expected: int, events: list[StoredEvent]) -> int:
-        """Append one commit of ``events`` (numbered to follow the log) after the session's
-        commit at stream sequence ``expected``; its stream sequence. :class:`Conflict` if the
-        log moved on: nothing of it is stored."""
-        frames = b"\n".join(event.frame for event in events)
-        msg_id = f"{session}.{events[0].seq}.{events[0].id}.{len(events)}"
-        return await self._publish(f"pairup.log.{session}", frames, expected=expected, id=msg_id)
+    async def append(self, session: str, taken: list[Taken], commit_id: str) -> int:
+        """Append one commit of ``taken`` events to the session's log; its stream sequence.
+        ``commit_id`` is the commit's own: the same commit tried again lands once."""
+        data = b"\n".join(_json(list(event)) for event in taken)
+        return await self._publish(f"pairup.log.{session}", data, id=commit_id)
+
+    async def events(self, session: str) -> list[StoredEvent]:
+        """The session's whole log, numbered as every relay numbers it."""
+        return numbered(session, await self.log(session))[0]
 
     async def log(self, session: str, after: int = 0) -> list[Chunk]:
         """The session's commits after stream sequence ``after``, in order."""
         return [
-            Chunk(message.metadata.sequence.stream, events(session, message.data))
+            Chunk(message.seq, commit(message.data))
             for message in await self.read(f"pairup.log.{session}", after)
         ]
 
-    async def read(self, subject: str, after: int = 0) -> list[Msg]:
-        """Every message of ``subject`` after stream sequence ``after``, in order."""
-        last = await self._last(subject)
-        if last is None or last.seq <= after:
-            return []
-        config = api.ConsumerConfig(
-            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-            opt_start_seq=after + 1,
-        )
-        messages: list[Msg] = []
+    async def read(self, subject: str, after: int = 0) -> list[api.RawStreamMsg]:
+        """Every message of ``subject`` after stream sequence ``after``, in order: a request
+        per message to the stream's leader, each tried again while a leader is elected, so
+        a lost node costs a read seconds, never its answer."""
+        messages: list[api.RawStreamMsg] = []
+        while True:
+            message = await self._patiently(self._next, subject, after + 1)
+            if message is None:
+                return messages
+            messages.append(message)
+            after = message.seq
+
+    async def _next(self, subject: str, seq: int) -> api.RawStreamMsg | None:
         try:
-            subscription = await self._js.subscribe(
-                subject, stream=STREAM, ordered_consumer=True, config=config
-            )
+            return await self._jsm.get_msg(STREAM, seq=seq, subject=subject, next=True)
+        except nats.js.errors.NotFoundError:
+            return None
+
+    async def _patiently(self, call: Callable[..., Awaitable[_T]], *args: object) -> _T:
+        """``call``, tried again for up to :data:`READ_PATIENCE` seconds while JetStream does
+        not answer; :class:`StoreError` after that."""
+        deadline = time.monotonic() + READ_PATIENCE
+        while True:
             try:
-                while True:
-                    message = await subscription.next_msg(timeout=READ_TIMEOUT)
-                    messages.append(message)
-                    if message.metadata.sequence.stream >= last.seq:
-                        return messages
-            finally:
-                with contextlib.suppress(Exception):
-                    await subscription.unsubscribe()
-        except (TimeoutError, nats.errors.Error) as error:
-            raise StoreError(f"{self.where}: cannot read {subject}: {_why(error)}") from None
+                return await call(*args)
+            except (TimeoutError, nats.errors.Error) as error:
+                if time.monotonic() > deadline:
+                    raise StoreError(f"{self.where}: cannot read: {_why(error)}") from None
+                await asyncio.sleep(0.2)
 
     async def follow(self, handle: Callable[[str, Msg], None]) -> None:
         """Hand every commit stored from now on, of every session, to ``handle`` with its
@@ -284,23 +339,27 @@ class JetStreamStore:
     async def touch(self, session: str, at: float) -> None:
         await self._publish(f"pairup.active.{session}", repr(at).encode())
 
+    async def sessions(self) -> list[str]:
+        """Every session the fleet has, sorted."""
+        try:
+            info = await self._js.stream_info(STREAM, subjects_filter="pairup.session.*")
+        except (TimeoutError, nats.errors.Error) as error:
+            raise StoreError(f"{self.where}: cannot list sessions: {_why(error)}") from None
+        return sorted(subject.rpartition(".")[2] for subject in info.state.subjects or {})
+
     async def expire(self, idle_before: float, *, unused_before: float) -> list[str]:
         """Delete the sessions idle since before ``idle_before`` (without an event, since
         before ``unused_before``), every relay's alike; their ids, sorted."""
-        try:
-            info = await self._js.stream_info(STREAM, subjects_filter="pairup.session.*")
-        except nats.errors.Error as error:
-            raise StoreError(f"{self.where}: cannot list sessions: {_why(error)}") from None
         expired = []
-        for subject in sorted((info.state.subjects or {}).keys()):
-            session = subject.rpartition(".")[2]
-            record = await self._last(subject)
+        for session in await self.sessions():
+            subject = f"pairup.session.{session}"
+            record = await self._first(subject)
             if record is None:
                 continue
             active = float(json.loads(record.data or b"{}").get("created_at", 0.0))
             last_event = await self._last(f"pairup.log.{session}")
             if last_event is not None:
-                active = max(active, events(session, last_event.data)[-1].at)
+                active = max([active, *(event.at for event in commit(last_event.data))])
             touched = await self._last(f"pairup.active.{session}")
             if touched is not None:
                 active = max(active, float(touched.data or b"0"))
@@ -350,32 +409,38 @@ class JetStreamStore:
         return ack.seq
 
     async def _last(self, subject: str) -> api.RawStreamMsg | None:
+        return await self._patiently(self._get_last, subject)
+
+    async def _get_last(self, subject: str) -> api.RawStreamMsg | None:
         try:
             return await self._jsm.get_last_msg(STREAM, subject)
         except nats.js.errors.NotFoundError:
             return None
-        except (TimeoutError, nats.errors.Error) as error:
-            raise StoreError(f"{self.where}: cannot read {subject}: {_why(error)}") from None
+
+    async def _first(self, subject: str) -> api.RawStreamMsg | None:
+        return await self._patiently(self._next, subject, 1)
 
 
-def events(session: str, data: bytes | None) -> list[StoredEvent]:
-    """The events of one commit, each with its frame as the relay wrote it: a commit is the
-    frames a line each (a frame is JSON on one line: strings escape their line breaks)."""
-    events = []
-    for frame in (data or b"").split(b"\n"):
-        fields = json.loads(frame)
-        events.append(
-            StoredEvent(
-                session,
-                fields["seq"],
-                fields["id"],
-                fields["sender"],
-                fields["at"],
-                fields["body"],
-                frame,
-            )
-        )
-    return events
+def numbered(session: str, chunks: list[Chunk]) -> tuple[list[StoredEvent], list[Mark]]:
+    """A session's commits from its first, numbered, and where each starts."""
+    ids: dict[str, int] = {}
+    events: list[StoredEvent] = []
+    marks: list[Mark] = []
+    seq, at = 0, 0.0
+    for chunk in chunks:
+        marks.append(Mark(seq + 1, chunk.stream_seq, at))
+        folded = fold(session, chunk.taken, last_seq=seq, last_at=at, first_seen=ids.get)
+        for event in folded:
+            ids[event.id] = event.seq
+        events += folded
+        if folded:
+            seq, at = folded[-1].seq, folded[-1].at
+    return events, marks
+
+
+def commit(data: bytes | None) -> list[Taken]:
+    """The events of one commit as stored: a line each, ``[id, sender, at, body]``."""
+    return [Taken(*json.loads(line)) for line in (data or b"").split(b"\n") if line]
 
 
 def _who(
@@ -423,22 +488,21 @@ async def _ensure_stream(js: JetStreamContext, replicas: int, servers: str) -> N
             f"--replicas 1 for one server"
         ) from None
     except (TimeoutError, nats.errors.Error) as error:
-        raise StoreError(f"JetStream at {servers} did not answer: {_why(error)}") from None
+        raise _NotYet(_why(error)) from None
 
 
 async def _epoch(js: JetStreamContext, jsm: JetStreamManager) -> str:
-    """The fleet's epoch: written by the first relay ever, read by every other."""
-    epoch = secrets.token_urlsafe(12)
+    """The fleet's epoch: the first one written, by the first relay ever."""
     headers = {api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE: "0"}
     try:
-        await js.publish("pairup.epoch", epoch.encode(), stream=STREAM, headers=headers)
-        return epoch
-    except nats.js.errors.APIError as error:
-        if error.err_code != WRONG_LAST_SEQUENCE:
-            raise StoreError(f"cannot write the fleet's epoch: {_why(error)}") from None
+        with contextlib.suppress(nats.js.errors.APIError):
+            await js.publish(
+                "pairup.epoch", secrets.token_urlsafe(12).encode(), stream=STREAM, headers=headers
+            )
+        # Two relays starting at once on an empty cluster may both have written one.
+        message = await jsm.get_msg(STREAM, seq=1, subject="pairup.epoch", next=True)
     except (TimeoutError, nats.errors.Error) as error:
-        raise StoreError(f"cannot write the fleet's epoch: {_why(error)}") from None
-    message = await jsm.get_last_msg(STREAM, "pairup.epoch")
+        raise _NotYet(_why(error)) from None
     return (message.data or b"").decode()
 
 

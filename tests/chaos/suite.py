@@ -51,7 +51,7 @@ from pairup.journal import journal_path, read_info
 from pairup.link.client import Link
 from pairup.link.joining import Introductions, in_the_session
 from pairup.link.timekeeper import new_id
-from pairup.relay.jetstream import STREAM
+from pairup.relay.jetstream import STREAM, JetStreamStore
 from pairup.session import events as ev
 
 from ..fleet.balancer import Balancer
@@ -485,33 +485,16 @@ def _relay_logs(path: Path) -> dict[str, list[Entry]]:
 
 
 async def _stream_logs(cluster: JetStreamCluster) -> dict[str, list[Entry]]:
-    """Every session's log as the fleet stored it: each commit on ``pairup.log.<session>`` of
-    the stream, in the stream's order, its events' offsets and ids."""
-    # Here, not at the top: how a commit is parsed is the fleet's business, and the suite's
-    # single-relay mode must not depend on it.
-    from pairup.relay.jetstream import events
-
-    connection = await nats.connect(servers=cluster.urls)
+    """Every session's log as the fleet holds it: the commits on ``pairup.log.<session>`` in
+    the stream's order, numbered as every relay numbers them when it reads them (ADR 35)."""
+    store = await JetStreamStore.connect(cluster.url, name="pairup-chaos")
     try:
-        js = connection.jetstream()
-        info = await js.stream_info(STREAM, subjects_filter="pairup.log.>")
-        commits = sum((info.state.subjects or {}).values())
-        logs: dict[str, list[Entry]] = {}
-        if not commits:
-            return logs
-        subscription = await js.subscribe("pairup.log.>", stream=STREAM, ordered_consumer=True)
-        try:
-            for _ in range(commits):
-                message = await subscription.next_msg(timeout=10)
-                session = message.subject.rpartition(".")[2]
-                logs.setdefault(session, []).extend(
-                    (event.seq, event.id) for event in events(session, message.data)
-                )
-        finally:
-            await subscription.unsubscribe()
-        return logs
+        return {
+            session: [(event.seq, event.id) for event in await store.events(session)]
+            for session in await store.sessions()
+        }
     finally:
-        await connection.close()
+        await store.close()
 
 
 def _journal(path: Path) -> tuple[list[Entry], set[str]]:

@@ -29,13 +29,6 @@ def test_a_short_drill_with_every_fault_and_relay_kills_loses_nothing():
             assert result.faults[fault] > 0, (fault, result.faults)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="at 95f995a two relays' commits retried after a stream leader's SIGKILL can both "
-    "pass Nats-Expected-Last-Subject-Sequence on nats-server 2.9 (nats-server#4320): two "
-    "events at one offset, an event stored twice; make strict once the fleet no longer "
-    "rests on that header",
-)
 def test_a_short_fleet_drill_with_relay_and_jetstream_kills_loses_nothing():
     """Three relays over a three-node JetStream cluster behind a balancer, the drill on each:
     a relay is killed with SIGKILL and the stream's leader node too, and the checker reads the

@@ -127,15 +127,6 @@ class Touch:
 
 
 @dataclass(frozen=True, slots=True)
-class Fetch:
-    """In a fleet: read ``session``'s log after offset ``after`` and give it to
-    :meth:`RelayCore.logged`; the log went further than what reached this relay."""
-
-    session: str
-    after: int
-
-
-@dataclass(frozen=True, slots=True)
 class Announce:
     """In a fleet: tell the other relays who is connected to ``session`` here, waiting or
     watching (a ``presence`` frame of this relay's connections only)."""
@@ -164,7 +155,6 @@ Action = (
     | Remember
     | Replay
     | Touch
-    | Fetch
     | Announce
     | Tell
 )

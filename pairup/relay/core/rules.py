@@ -26,7 +26,6 @@ from pairup.relay.core.actions import (
     Bind,
     Close,
     Create,
-    Fetch,
     Load,
     Moment,
     Pending,
@@ -763,8 +762,8 @@ class RelayCore:
             )
         room.last_at = max(now.wall, room.last_at)
         if self.shared:
-            # Its offset is the log's to give: the relay that stores it first gives the next
-            # one, whichever relay that is, and the event comes back through ``logged``.
+            # Its offset is the shared log's to give, by where the commit lands in it among
+            # every relay's: the event comes back through ``logged``.
             room.pending.add(frame.id)
             pending = StoredEvent(
                 room.session, 0, frame.id, frame.sender, room.last_at, frame.body, b""
@@ -928,30 +927,26 @@ class RelayCore:
     # -- a fleet: the shared log, and the other relays ------------------------------------------
 
     def logged(self, session: str, events: list[StoredEvent]) -> list[Action]:
-        """In a fleet: events the shared log holds for ``session``, in its order, from
-        whichever relay stored them. Each new one goes to every member here, its sender
-        included (its copy is its acknowledgement); those this relay has seen already are
-        passed over, and a gap is read from the log (``Fetch``) before anything after it."""
+        """In a fleet: events the shared log holds for ``session``, in its order and numbered
+        by it (:func:`pairup.relay.core.events.fold`), from whichever relay committed them.
+        Each goes to every member here, its sender included (its copy is its
+        acknowledgement); those already applied are passed over."""
         room = self.rooms.get(session)
         if room is None:
             return []
         frames: list[bytes] = []
-        actions: list[Action] = []
         for event in events:
             if event.seq <= room.stored_seq:
                 continue
-            if event.seq > room.stored_seq + 1:
-                actions.append(Fetch(session, room.stored_seq))
-                break
             room.stored_seq = room.last_seq = event.seq
             room.ids[event.id] = event.seq
             room.pending.discard(event.id)
             room.last_at = max(room.last_at, event.at)
             frames.append(event.frame)
-        if frames:
-            packed = wire.pack_events(frames)
-            actions[:0] = [Send(conn, packed) for conn in room.members]
-        return actions
+        if not frames or not room.members:
+            return []
+        packed = wire.pack_events(frames)
+        return [Send(conn, packed) for conn in room.members]
 
     def heard(self, session: str, relay: str, presence: wire.Presence, now: Moment) -> list[Action]:
         """In a fleet: ``relay`` says who is connected to ``session`` there. Members here

@@ -1,15 +1,15 @@
 """The rules of relays in a fleet, on a made-up clock: two cores over one log and one bus.
 
 Each :class:`Relay` is a :class:`Shell` whose core shares its log (ADR 35): what it takes
-waits for :meth:`Fleet.commit`, which numbers it after whatever the log holds, as the real
-shell's lane does, and hands every commit to every relay through ``logged``. What a core
-announces or tells goes to the other cores at once, as the bus would carry it."""
+waits for :meth:`Fleet.commit`, which appends it to the stream as the real shell's lane does,
+and every relay reads every commit in the stream's order, numbered by ``fold``. What a core
+announces or tells goes to the other cores once its turn is over, as the bus carries it."""
 
 from dataclasses import dataclass, field
 
 from pairup import protocol as wire
-from pairup.relay.core.actions import Action, Announce, Fetch, Tell
-from pairup.relay.core.events import StoredEvent, sequenced
+from pairup.relay.core.actions import Action, Announce, Tell
+from pairup.relay.core.events import Taken, fold
 from pairup.relay.core.rules import RelayCore
 
 from .kit import Shell, Stored, key_of, new_link
@@ -28,7 +28,9 @@ class Relay(Shell):
             self.limits, epoch="fleet-epoch", file_limit=4096, now=self.moment(), shared=True
         )
         self.store = fleet.store
-        self.fetches: list[Fetch] = []
+        self.read: dict[str, int] = {}
+        """How many commits of each session's stream this relay has read."""
+        self.last_at: dict[str, float] = {}
 
     def run(self, actions: list[Action] | tuple[()]) -> None:
         """Carry out what is local at once; what goes over the bus goes once this turn is
@@ -38,8 +40,6 @@ class Relay(Shell):
             for action in actions:
                 if isinstance(action, Announce | Tell):
                     self.fleet.bus.append((self, action))
-                elif isinstance(action, Fetch):
-                    self.fetches.append(action)
                 else:
                     super().run([action])
         finally:
@@ -57,11 +57,30 @@ class Relay(Shell):
             assert isinstance(frame, wire.Approve | wire.Deny | wire.Remove)
             self.run(self.core.told(action.session, frame, self.moment()))
 
+    def follow(self) -> None:
+        """Read the stream's new commits of the sessions this relay holds."""
+        for session, commits in self.fleet.stream.items():
+            room = self.core.rooms.get(session)
+            if room is None:
+                continue
+            for taken in commits[self.read.get(session, 0) :]:
+                events = fold(
+                    session,
+                    taken,
+                    last_seq=room.stored_seq,
+                    last_at=self.last_at.get(session, 0.0),
+                    first_seen=room.ids.get,
+                )
+                if events:
+                    self.last_at[session] = events[-1].at
+                self.run(self.core.logged(session, events))
+            self.read[session] = len(commits)
+
 
 @dataclass
 class Fleet:
     store: dict[str, Stored] = field(default_factory=dict)
-    log: dict[str, list[StoredEvent]] = field(default_factory=dict)
+    stream: dict[str, list[list[Taken]]] = field(default_factory=dict)
     relays: list[Relay] = field(default_factory=list)
     bus: list[tuple[Relay, Announce | Tell]] = field(default_factory=list)
     depth: int = 0
@@ -81,29 +100,16 @@ class Fleet:
     def others(self, relay: Relay) -> list[Relay]:
         return [other for other in self.relays if other is not relay]
 
-    def commit(self, relay: Relay) -> list[StoredEvent]:
-        """``relay``'s lane: what it took, less what the log holds, numbered after the log."""
-        taken = relay.core.take_sequenced()
-        chunk: list[StoredEvent] = []
-        for event, _ in taken:
-            log = self.log.setdefault(event.session, [])
-            if any(stored.id == event.id for stored in log):
-                continue
-            numbered = sequenced(
-                event.session,
-                seq=len(log) + 1,
-                id=event.id,
-                sender=event.sender,
-                at=event.at,
-                body=event.body,
-            )
-            log.append(numbered)
-            chunk.append(numbered)
-        for each in self.relays:
-            for session in {event.session for event in chunk}:
-                mine = [event for event in chunk if event.session == session]
-                each.run(each.core.logged(session, mine))
-        return chunk
+    def commit(self, relay: Relay) -> None:
+        """``relay``'s lane: what it took, less what it knows the log holds, as one commit."""
+        for event, room in relay.core.take_sequenced():
+            if event.id not in room.ids:
+                taken = Taken(event.id, event.sender, event.at, event.body)
+                self.stream.setdefault(event.session, []).append([taken])
+
+    def follow(self) -> None:
+        for relay in self.relays:
+            relay.follow()
 
 
 def test_events_taken_by_two_relays_reach_everyone_in_the_logs_order():
@@ -117,6 +123,7 @@ def test_events_taken_by_two_relays_reach_everyone_in_the_logs_order():
     assert ann.of(wire.Sequenced) == bob.of(wire.Sequenced) == []
     fleet.commit(two)
     fleet.commit(one)
+    fleet.follow()
     order = [(e.seq, e.id) for e in ann.of(wire.Sequenced)]
     assert order == [(1, "bob-0001"), (2, "ann-0001")]
     assert [(e.seq, e.id) for e in bob.of(wire.Sequenced)] == order
@@ -134,25 +141,13 @@ def test_an_event_resent_to_another_relay_is_logged_once_and_acked_with_its_offs
     again = two.hello(link, "ann")  # ann's link moved to the other relay and resends
     two.publish(again, link, "ann", "ann-0001")
     fleet.commit(two)
-    fleet.commit(one)  # its copy is in the log already
-    assert [e.id for e in fleet.log[link.session]] == ["ann-0001"]
+    fleet.commit(one)  # Both relays commit it: neither has read the other's yet.
+    fleet.follow()
+    assert [e.id for e in ann.of(wire.Sequenced)] == ["ann-0001"]
+    assert [e.id for e in again.of(wire.Sequenced)] == ["ann-0001"]
     two.publish(again, link, "ann", "ann-0001")
     assert [(ack.id, ack.seq) for ack in again.of(wire.Ack)] == [("ann-0001", 1)]
     assert one.core.rooms[link.session].pending == set()
-
-
-def test_a_gap_in_what_reaches_a_relay_is_read_back_before_anything_after_it():
-    fleet = Fleet()
-    one = fleet.relay("one")
-    link = new_link()
-    ann = one.hello(link, "ann", create=True)
-    later = sequenced(link.session, seq=2, id="bob-0002", sender="bob", at=1.0, body="b")
-    one.run(one.core.logged(link.session, [later]))
-    assert [(f.session, f.after) for f in one.fetches] == [(link.session, 0)]
-    assert ann.of(wire.Sequenced) == []
-    first = sequenced(link.session, seq=1, id="bob-0001", sender="bob", at=1.0, body="a")
-    one.run(one.core.logged(link.session, [first, later, first]))
-    assert [e.seq for e in ann.of(wire.Sequenced)] == [1, 2]
 
 
 def test_presence_and_the_seats_count_every_relay_and_forget_a_silent_one():
