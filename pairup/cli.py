@@ -971,7 +971,7 @@ def _store_flags(command: Command) -> None:
         "--store",
         metavar="URL",
         help="keep sessions in a NATS JetStream cluster instead of the data dir's SQLite file, "
-        "e.g. nats://10.0.0.1:4222,10.0.0.2:4222,10.0.0.3:4222: any number of relays on one "
+        "e.g. nats://nats1:4222,nats2:4222,nats3:4222: any number of relays on one "
         "cluster serve the same sessions (docs/operations.md)",
     )
     command.parser.add_argument(
