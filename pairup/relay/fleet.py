@@ -58,6 +58,10 @@ class Lane:
     """Where each commit read starts, in order: where a resume starts reading."""
     queue: list[Pending] = field(default_factory=list)
     busy: bool = False
+    written: int = 0
+    """The stream sequence of this relay's latest commit of the session."""
+    overdue: bool = False
+    """That commit was not read back at the last look: the next look reads the log."""
 
     def read(self, stream_seq: int, first_seq: int, events: list[StoredEvent]) -> None:
         """A commit of the session, of this relay's or another's, numbered."""
@@ -147,6 +151,26 @@ class FleetRelay(Relay):
         while True:
             await asyncio.sleep(self.limits.presence_interval)
             self._do(self.core.sweep(self.now()))
+            self._look_for_overdue_commits()
+
+    def _look_for_overdue_commits(self) -> None:
+        """A commit of this relay's not read back through the log's consumer within a whole
+        interval is read from the log: its senders wait for it until it is, and a consumer
+        that lost its way must not leave them waiting."""
+        for session, lane in self._lanes.items():
+            late = lane.written > lane.stream_seq
+            if late and lane.overdue:
+                self._spawn(self._catch_up(session, lane))
+            lane.overdue = late
+
+    async def _catch_up(self, session: str, lane: Lane) -> None:
+        try:
+            chunks = await self.log.log(session, lane.stream_seq)
+        except StoreError as error:
+            self._trouble.report(error)
+            return
+        for chunk in chunks:
+            self._read_commit(session, chunk.stream_seq, chunk.taken)
 
     # -- the log ---------------------------------------------------------------------------------
 
@@ -189,18 +213,19 @@ class FleetRelay(Relay):
         if waiting is not None:
             waiting.append(message)
             return
+        if session in self._lanes:
+            self._read_commit(session, message.metadata.sequence.stream, commit(message.data))
+
+    def _read_commit(self, session: str, stream_seq: int, taken: list[Taken]) -> None:
+        """Number a commit of the session's, of this relay or another, after what this relay
+        read before it, and hand its events to the rules; one already read is passed over."""
         lane = self._lanes.get(session)
         room = self.core.rooms.get(session)
-        stream_seq = message.metadata.sequence.stream
         if lane is None or room is None or stream_seq <= lane.stream_seq:
             return
         first = room.stored_seq + 1
         logged = fold(
-            session,
-            commit(message.data),
-            last_seq=room.stored_seq,
-            last_at=lane.last_at,
-            first_seen=room.ids.get,
+            session, taken, last_seq=room.stored_seq, last_at=lane.last_at, first_seen=room.ids.get
         )
         lane.read(stream_seq, first, logged)
         self._do(self.core.logged(session, logged))
@@ -236,7 +261,8 @@ class FleetRelay(Relay):
                 if not batch:
                     return
                 taken = [Taken(event.id, event.sender, event.at, event.body) for event, _ in batch]
-                await self._append(session, taken, f"{self.name}.{next(self._commits)}")
+                written = await self._append(session, taken, f"{self.name}.{next(self._commits)}")
+                lane.written = max(lane.written, written)
                 del lane.queue[: len(batch)]
         except StoreError as error:
             self._trouble.report(error)
@@ -343,9 +369,18 @@ class FleetRelay(Relay):
             except StoreError as error:
                 self._trouble.report(error)
                 continue
-            for session in expired:
-                if session not in self.core.rooms or not self.core.rooms[session].members:
+            # Another relay may have expired sessions this one holds with nobody in them.
+            try:
+                left = set(await self.log.sessions())
+            except StoreError as error:
+                self._trouble.report(error)
+                left = set(self.core.rooms)
+            gone = sorted(
+                {*expired, *(session for session in self.core.rooms if session not in left)}
+            )
+            self.core.expired(gone, now)
+            for session in gone:
+                if session not in self.core.rooms:
                     self._lanes.pop(session, None)
-            self.core.expired(expired, now)
             if expired:
                 log.info("expired %d idle sessions", len(expired))
