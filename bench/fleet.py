@@ -92,16 +92,21 @@ async def serve_fleet(store_url: str, replicas: int) -> None:
     waits: list[float] = []
     append = store.append
 
-    async def timed_append(session: str, expected: int, events: list[Any]) -> int:
+    async def timed_append(*args: Any, **kwargs: Any) -> Any:
         # As bench.relay's pairup relay does: each commit's round trip to JetStream (the
-        # leader's write and its replication to a quorum) and how long each event waited
-        # for its commit to start since the relay sequenced it.
-        waits.extend(time.time() - event.at for event in events)
+        # leader's write and its replication to a quorum), its size, and how long each event
+        # waited for it since the relay sequenced it. Whatever the append's signature: the
+        # commit is its list argument.
+        taken = next((arg for arg in args if isinstance(arg, list)), [])
+        now = time.time()
+        waits.extend(
+            now - event.at for event in taken if isinstance(getattr(event, "at", None), float)
+        )
         began = time.perf_counter()
         try:
-            return await append(session, expected, events)
+            return await append(*args, **kwargs)
         finally:
-            commits.append((time.perf_counter() - began, len(events)))
+            commits.append((time.perf_counter() - began, len(taken)))
 
     store.append = timed_append  # type: ignore[method-assign]
     relay = FleetRelay(store, limits=lifted_limits())
