@@ -14,12 +14,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from nats.aio.msg import Msg
 
 from pairup import protocol as wire
 from pairup.link.client import Link
 from pairup.link.joining import Introductions, in_the_session
 from pairup.link.timekeeper import new_id
+from pairup.relay.fleet import FleetRelay
 from pairup.relay.jetstream import JetStreamStore
+from pairup.relay.limits import Limits
 from pairup.session import events as ev
 from tests.fleet.balancer import Balancer
 from tests.fleet.cluster import JetStreamCluster, NatsServerMissing, need_nats_server
@@ -369,3 +372,38 @@ def test_a_relay_asking_for_other_replicas_than_the_stream_has_is_refused_with_t
     assert done.returncode != 0
     assert "--replicas 3" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+# -- a relay whose consumer lost its way --------------------------------------------------------
+
+
+class Deaf(FleetRelay):
+    """A relay of a fleet whose consumer of the log hands it nothing."""
+
+    def _followed(self, session: str, message: Msg) -> None:
+        pass
+
+
+async def _a_commit_the_consumer_never_hands_back_is_read_from_the_log(
+    cluster: JetStreamCluster,
+) -> None:
+    store = await JetStreamStore.connect(cluster.url)
+    relay = Deaf(store, limits=Limits(presence_interval=0.2))
+    server = await relay.start("127.0.0.1", 0)
+    try:
+        url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        session, secret = new_session()
+        ann = await Peer.join(url, session, secret, "ann", create=True)
+        sent = await ann.publish()
+        (event,) = await ann.until(wire.Sequenced, timeout=10)
+        assert (event.seq, event.id) == (1, sent)
+        await ann.close()
+    finally:
+        await relay.stop(server)
+        await store.close()
+
+
+def test_a_commit_the_consumer_never_hands_back_is_read_from_the_log(
+    cluster: JetStreamCluster,
+) -> None:
+    asyncio.run(_a_commit_the_consumer_never_hands_back_is_read_from_the_log(cluster))
