@@ -264,11 +264,18 @@ class FleetRelay(Relay):
                 written = await self._append(session, taken, f"{self.name}.{next(self._commits)}")
                 lane.written = max(lane.written, written)
                 del lane.queue[: len(batch)]
-        except StoreError as error:
-            self._trouble.report(error)
+        except Exception as error:
+            if isinstance(error, StoreError):
+                self._trouble.report(error)
+                reason = self._trouble.reason
+            else:
+                # A bug, not the store: the session's members resume on a room loaded anew
+                # rather than wait on a lane that stopped.
+                log.exception("committing session %s failed", session)
+                reason = "the relay failed storing events; resume"
             failed, lane.queue = lane.queue, []
             self._lanes.pop(session, None)
-            self._do(self.core.failed(failed, self._trouble.reason))
+            self._do(self.core.failed(failed, reason))
         finally:
             lane.busy = False
 
