@@ -274,8 +274,9 @@ class FleetRelay(Relay):
                 log.exception("committing session %s failed", session)
                 reason = "the relay failed storing events; resume"
             failed, lane.queue = lane.queue, []
-            self._lanes.pop(session, None)
-            self._do(self.core.failed(failed, reason))
+            if failed:
+                self._lanes.pop(session, None)
+                self._do(self.core.failed(failed, reason))
         finally:
             lane.busy = False
 
