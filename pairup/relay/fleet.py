@@ -11,10 +11,16 @@ from a relay of its own SQLite file (ADR 35):
   committed by two relays a participant resent it to): every relay gives the same events the
   same offsets and sends them in the same order. The core hears of each, its own and the
   others', through ``logged``, and only then are they sent.
-- **Presence and the host's answers are shared** over the bus: each relay says who is
-  connected to it, every ``presence_interval`` and at each change, and forgets a relay not
-  heard for three intervals; the host's approval, refusal or removal reaches the relay where
-  the newcomer waits or the participant is connected.
+- **Who is who is in the log too.** Bindings of ids to keys, the host's approvals and
+  removals are written to the session's ``pairup.who`` subject, which every relay reads in
+  order with the commits: the relay where a newcomer waits lets it in when it reads the
+  approval, and every relay closes a removed participant's connections when it reads the
+  removal.
+- **Presence goes over the bus**: each relay says who is connected to it, every
+  ``presence_interval`` and at each change, and forgets a relay not heard for three
+  intervals; the host's refusal of a newcomer waiting at another relay goes there too.
+- **Rooms come and go.** A session nobody is connected to here is let go after a minute,
+  so a relay reads on only the sessions someone uses through it.
 """
 
 import asyncio
@@ -26,14 +32,23 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from nats.aio.msg import Msg
 from pydantic import ValidationError
 
 from pairup import protocol as wire
-from pairup.relay.core.actions import Action, Announce, Bind, Create, Load, Pending, Replay, Tell
+from pairup.relay.core.actions import (
+    Action,
+    Announce,
+    Bind,
+    Create,
+    LetIn,
+    Load,
+    Pending,
+    Replay,
+    Tell,
+)
 from pairup.relay.core.events import StoredEvent, Taken, fold
 from pairup.relay.core.rules import RelayCore
-from pairup.relay.jetstream import JetStreamStore, Mark, commit
+from pairup.relay.jetstream import JetStreamStore, Mark, Who, commit, who
 from pairup.relay.server import Relay, _Wire
 from pairup.relay.store import SessionExists, StoreError
 
@@ -58,6 +73,8 @@ class Lane:
     """Where each commit read starts, in order: where a resume starts reading."""
     queue: list[Pending] = field(default_factory=list)
     busy: bool = False
+    who_seq: int = 0
+    """The stream sequence of the session's latest entry of who is who read."""
     written: int = 0
     """The stream sequence of this relay's latest commit of the session."""
     overdue: bool = False
@@ -86,8 +103,8 @@ class FleetRelay(Relay):
         self.name = secrets.token_hex(6)
         """How the other relays tell this one's presence from theirs."""
         self._lanes: dict[str, Lane] = {}
-        self._loading: dict[str, list[Msg]] = {}
-        """Sessions being read from the log, with the commits that came meanwhile."""
+        self._loading: dict[str, list[tuple[str, int, bytes]]] = {}
+        """Sessions being read from the log, with what the consumer handed over meanwhile."""
         self._commits = itertools.count(1)
 
     def _new_core(self, file_limit: int) -> RelayCore:
@@ -113,6 +130,7 @@ class FleetRelay(Relay):
 
     async def _end_work(self) -> None:
         """Let the commits under way end (within the close timeout), then stop."""
+        await self.log.stop_listening()
         self._hand_over()
         busy = [task for task in self._work if task.get_name().startswith("pairup-commit")]
         if busy:
@@ -127,6 +145,8 @@ class FleetRelay(Relay):
                 self._spawn(self.log.say("presence", session, self.name.encode() + b"\n" + frame))
             case Tell(session, frame):
                 self._spawn(self.log.say("tell", session, self.name.encode() + b"\n" + frame))
+            case LetIn(session, participant, key):
+                self._spawn(self._let_in(session, participant, key))
             case _:
                 raise AssertionError(f"a relay of a fleet was asked to {action}")
 
@@ -142,7 +162,7 @@ class FleetRelay(Relay):
                     self._do(self.core.heard(session, sender.decode(), presence, self.now()))
             elif kind == "tell":
                 told = wire.decode_client_frame(frame)
-                if isinstance(told, wire.Approve | wire.Deny | wire.Remove):
+                if isinstance(told, wire.Deny):
                     self._do(self.core.told(session, told, self.now()))
         except (ValidationError, wire.FrameError, UnicodeDecodeError):
             log.warning("a message on the fleet's bus is not pairup's: %.80r", data)
@@ -151,6 +171,9 @@ class FleetRelay(Relay):
         while True:
             await asyncio.sleep(self.limits.presence_interval)
             self._do(self.core.sweep(self.now()))
+            for session in [s for s in self._lanes if s not in self.core.rooms]:
+                if not self._lanes[session].busy:
+                    del self._lanes[session]  # Let go with its room: nobody was in it.
             self._look_for_overdue_commits()
 
     def _look_for_overdue_commits(self) -> None:
@@ -191,30 +214,65 @@ class FleetRelay(Relay):
                         restored=action.restored,
                     )
             stored = await self.log.load(session)
-        except StoreError as error:
+        except Exception as error:
             self._loading.pop(session, None)
-            self._trouble.report(error)
-            self._do(self.core.load_failed(session, self._trouble.reason))
+            if isinstance(error, StoreError):
+                self._trouble.report(error)
+                reason = self._trouble.reason
+            else:
+                log.exception("loading session %s failed", session)
+                reason = "the relay could not read the session; try again"
+            self._do(self.core.load_failed(session, reason))
             return
         came = self._loading.pop(session, [])
         if stored is None:
             self._do(self.core.loaded(session, None, self.now()))
             return
-        record = stored.loaded
         if session not in self.core.rooms or session not in self._lanes:
-            self._lanes[session] = Lane(stored.stream_seq, stored.last_at, stored.marks)
-        self._do(self.core.loaded(session, record, self.now()))
-        for message in came:
-            self._followed(session, message)
+            self._lanes[session] = Lane(
+                stored.stream_seq, stored.last_at, stored.marks, who_seq=stored.who_seq
+            )
+        self._do(self.core.loaded(session, stored.loaded, self.now()))
+        for kind, stream_seq, data in came:
+            self._followed(kind, session, stream_seq, data)
 
-    def _followed(self, session: str, message: Msg) -> None:
-        """A commit of any relay, as the log's consumer hands it over, in the stream's order."""
+    def _followed(self, kind: str, session: str, stream_seq: int, data: bytes) -> None:
+        """A commit or an entry of who is who, of any relay, as the consumer hands it over in
+        the stream's order."""
         waiting = self._loading.get(session)
         if waiting is not None:
-            waiting.append(message)
+            waiting.append((kind, stream_seq, data))
             return
-        if session in self._lanes:
-            self._read_commit(session, message.metadata.sequence.stream, commit(message.data))
+        if session not in self._lanes:
+            return
+        try:
+            if kind == "log":
+                self._read_commit(session, stream_seq, commit(data))
+            else:
+                self._read_who(session, stream_seq, who(data))
+        except Exception:
+            # A bug, or something not pairup's on its subjects: what this relay holds of the
+            # session may now differ from the others', so it lets the session go and its
+            # members resume on a session loaded anew.
+            log.exception("reading session %s from the log failed", session)
+            self._lanes.pop(session, None)
+            self._do(self.core.let_go(session, "the relay lost its place in the session; resume"))
+
+    def _read_who(self, session: str, stream_seq: int, entry: Who) -> None:
+        lane = self._lanes.get(session)
+        if lane is None or stream_seq <= lane.who_seq:
+            return
+        lane.who_seq = stream_seq
+        self._do(
+            self.core.who(
+                session,
+                entry.participant,
+                self.now(),
+                key=entry.key,
+                watcher=entry.watcher,
+                standing=entry.standing,
+            )
+        )
 
     def _read_commit(self, session: str, stream_seq: int, taken: list[Taken]) -> None:
         """Number a commit of the session's, of this relay or another, after what this relay
@@ -237,6 +295,10 @@ class FleetRelay(Relay):
             session = pending[0].session
             lane = self._lanes.get(session)
             if lane is None:
+                if self.core.rooms.get(session) is pending[1]:
+                    # No lane for a room held: its events would wait for ever. Start again.
+                    log.error("session %s has no lane; letting it go", session)
+                    self._do(self.core.let_go(session, "the relay lost its place; resume"))
                 continue  # Its room was let go meanwhile: the sender resends.
             lane.queue.append(pending)
             if not lane.busy:
@@ -275,7 +337,8 @@ class FleetRelay(Relay):
                 reason = "the relay failed storing events; resume"
             failed, lane.queue = lane.queue, []
             if failed:
-                self._lanes.pop(session, None)
+                if self._lanes.get(session) is lane:
+                    del self._lanes[session]
                 self._do(self.core.failed(failed, reason))
         finally:
             lane.busy = False
@@ -349,6 +412,14 @@ class FleetRelay(Relay):
             self._do(self.core.bind_failed(bind, self._trouble.reason))
             return
         self._do(self.core.bound(bind, key, self.now()))
+
+    async def _let_in(self, session: str, participant: str, key: bytes) -> None:
+        """The host let in someone waiting at another relay: written for every relay to read."""
+        async with self._standings:
+            try:
+                await self.log.let_in(session, participant, key)
+            except StoreError as error:
+                self._trouble.report(error)
 
     async def _remember(self, session: str, participant: str) -> None:
         async with self._standings:

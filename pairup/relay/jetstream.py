@@ -29,7 +29,9 @@ Presence and the host's answers across relays go over plain NATS subjects
 import asyncio
 import base64
 import contextlib
+import functools
 import json
+import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -41,6 +43,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.manager import JetStreamManager
@@ -50,6 +53,7 @@ from pairup.relay.core.rules import Loaded
 from pairup.relay.store import SessionExists, StoreError
 
 _T = TypeVar("_T")
+log = logging.getLogger("pairup.relay")
 STREAM = "PAIRUP"
 BUS = "pairup-bus"
 WRONG_LAST_SEQUENCE = 10071
@@ -100,6 +104,8 @@ class Stored:
     last_at: float
     """The time of the session's latest event, as the fold gives it."""
     marks: list[Mark] = field(default_factory=list)
+    who_seq: int = 0
+    """The stream's sequence of the session's latest entry of who is who."""
 
 
 class JetStreamStore:
@@ -112,6 +118,7 @@ class JetStreamStore:
         self._jsm = connection.jsm(timeout=READ_TIMEOUT)
         self._servers = servers
         self._epoch = epoch
+        self._subscriptions: list[Subscription] = []
 
     @classmethod
     async def connect(
@@ -169,6 +176,13 @@ class JetStreamStore:
     def where(self) -> str:
         return f"JetStream at {self._servers}"
 
+    async def stop_listening(self) -> None:
+        """Take nothing more from the log or the bus: the relay is stopping."""
+        for subscription in self._subscriptions:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        self._subscriptions.clear()
+
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self._nc.drain()
@@ -213,8 +227,9 @@ class JetStreamStore:
         identities: dict[str, bytes] = {}
         watchers: set[str] = set()
         standings: dict[str, str] = {}
-        for message in await self.read(f"pairup.who.{session}"):
-            _who(json.loads(message.data), identities, watchers, standings)
+        entries = await self.read(f"pairup.who.{session}")
+        for message in entries:
+            _who(who(message.data), identities, watchers, standings)
         chunks = await self.log(session)
         logged, marks = numbered(session, chunks)
         ids = {event.id: event.seq for event in logged}
@@ -239,7 +254,8 @@ class JetStreamStore:
             standings=standings,
             watcher_ids=watchers,
         )
-        return Stored(loaded, stream_seq, fold_at, marks)
+        who_seq = entries[-1].seq if entries else 0
+        return Stored(loaded, stream_seq, fold_at, marks, who_seq)
 
     # -- the log ---------------------------------------------------------------------------------
 
@@ -290,25 +306,33 @@ class JetStreamStore:
                     raise StoreError(f"{self.where}: cannot read: {_why(error)}") from None
                 await asyncio.sleep(0.2)
 
-    async def follow(self, handle: Callable[[str, Msg], None]) -> None:
-        """Hand every commit stored from now on, of every session, to ``handle`` with its
-        session, in the stream's order (an ordered consumer: after a lost node it picks up
-        where it was)."""
-        try:
-            info = await self._js.stream_info(STREAM)
-            config = api.ConsumerConfig(
-                deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
-                opt_start_seq=info.state.last_seq + 1,
-            )
+    async def follow(self, handle: Callable[[str, str, int, bytes], None]) -> None:
+        """Hand every commit and every entry of who is who stored from now on, of every
+        session, to ``handle`` with its kind (``log`` or ``who``), its session, its stream
+        sequence and its data, in the stream's order (an ordered consumer: after a lost node
+        it picks up where it was)."""
 
-            async def delivered(message: Msg) -> None:
-                handle(message.subject.rpartition(".")[2], message)
+        async def delivered(message: Msg) -> None:
+            _, kind, session = message.subject.split(".", 2)
+            if kind in ("log", "who"):
+                handle(kind, session, message.metadata.sequence.stream, message.data)
 
-            await self._js.subscribe(
-                "pairup.log.>", stream=STREAM, ordered_consumer=True, config=config, cb=delivered
+        info = await self._patiently(self._js.stream_info, STREAM)
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=info.state.last_seq + 1,
+        )
+        subscription = await self._patiently(
+            functools.partial(
+                self._js.subscribe,
+                "pairup.>",
+                stream=STREAM,
+                ordered_consumer=True,
+                config=config,
+                cb=delivered,
             )
-        except nats.errors.Error as error:
-            raise StoreError(f"{self.where}: cannot follow the log: {_why(error)}") from None
+        )
+        self._subscriptions.append(subscription)
 
     # -- who is who ------------------------------------------------------------------------------
 
@@ -320,7 +344,7 @@ class JetStreamStore:
         await self._publish(f"pairup.who.{session}", _json(entry))
         identities: dict[str, bytes] = {}
         for message in await self.read(f"pairup.who.{session}"):
-            _who(json.loads(message.data), identities, set(), {})
+            _who(who(message.data), identities, set(), {})
         return identities[participant]
 
     async def let_in(self, session: str, participant: str, key: bytes) -> bytes:
@@ -328,7 +352,7 @@ class JetStreamStore:
         remembered as let in if it is bound to that key; the key it is bound to."""
         bound = await self.bind_identity(session, participant, key)
         if bound == key:
-            entry = {"participant": participant, "standing": "let in"}
+            entry = {"participant": participant, "standing": "let in", "key": _b64(key)}
             await self._publish(f"pairup.who.{session}", _json(entry))
         return bound
 
@@ -337,7 +361,8 @@ class JetStreamStore:
         await self._publish(f"pairup.who.{session}", _json(entry))
 
     async def touch(self, session: str, at: float) -> None:
-        await self._publish(f"pairup.active.{session}", repr(at).encode())
+        """Someone is connected to ``session`` as of ``at``: the subject keeps the latest."""
+        await self._publish(f"pairup.active.{session}", repr(at).encode(), rollup=True)
 
     async def sessions(self) -> list[str]:
         """Every session the fleet has, sorted."""
@@ -381,7 +406,7 @@ class JetStreamStore:
             _, kind, session = message.subject.split(".", 2)
             await handle(kind, session, message.data)
 
-        await self._nc.subscribe(f"{BUS}.*.*", cb=heard)
+        self._subscriptions.append(await self._nc.subscribe(f"{BUS}.*.*", cb=heard))
 
     async def say(self, kind: str, session: str, data: bytes) -> None:
         """Publish on the bus; lost if nobody listens (it is said again, or it is moot)."""
@@ -391,9 +416,17 @@ class JetStreamStore:
     # -- under the hood --------------------------------------------------------------------------
 
     async def _publish(
-        self, subject: str, data: bytes, *, expected: int | None = None, id: str | None = None
+        self,
+        subject: str,
+        data: bytes,
+        *,
+        expected: int | None = None,
+        id: str | None = None,
+        rollup: bool = False,
     ) -> int:
         headers: dict[str, str] = {}
+        if rollup:
+            headers[api.Header.ROLLUP] = "sub"
         if expected is not None:
             headers[api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE] = str(expected)
         if id is not None:
@@ -443,21 +476,43 @@ def commit(data: bytes | None) -> list[Taken]:
     return [Taken(*json.loads(line)) for line in (data or b"").split(b"\n") if line]
 
 
+class Who(NamedTuple):
+    """One entry of a session's log of who is who: ``participant`` bound to ``key``, or let
+    in with ``key`` (``standing`` ``"let in"``), or taken out (``"removed"``)."""
+
+    participant: str
+    key: bytes | None = None
+    watcher: bool = False
+    standing: str | None = None
+
+
+def who(data: bytes | None) -> Who:
+    fields = json.loads(data or b"{}")
+    key = fields.get("key")
+    return Who(
+        str(fields["participant"]),
+        None if key is None else _unb64(str(key)),
+        bool(fields.get("watcher")),
+        fields.get("standing"),
+    )
+
+
 def _who(
-    entry: dict[str, object],
+    entry: Who,
     identities: dict[str, bytes],
     watchers: set[str],
     standings: dict[str, str],
 ) -> None:
-    """Fold one ``pairup.who`` entry: the first key of an id wins, the last standing does."""
-    participant = str(entry["participant"])
-    if "key" in entry:
-        if participant not in identities:
-            identities[participant] = _unb64(str(entry["key"]))
-            if entry.get("watcher"):
+    """Fold one entry: the first key of an id counts; the last standing does, and "let in"
+    only with the key the id is bound to."""
+    participant = entry.participant
+    if entry.standing is None:
+        if entry.key is not None and participant not in identities:
+            identities[participant] = entry.key
+            if entry.watcher:
                 watchers.add(participant)
-    else:
-        standings[participant] = str(entry["standing"])
+    elif entry.standing != "let in" or identities.get(participant) == entry.key:
+        standings[participant] = entry.standing
 
 
 async def _ensure_stream(js: JetStreamContext, replicas: int, servers: str) -> None:
@@ -468,6 +523,7 @@ async def _ensure_stream(js: JetStreamContext, replicas: int, servers: str) -> N
         num_replicas=replicas,
         duplicate_window=DUPLICATE_WINDOW,
         discard=api.DiscardPolicy.NEW,
+        allow_rollup_hdrs=True,
     )
     try:
         try:
@@ -530,4 +586,6 @@ def _unb64(text: str) -> bytes:
 
 
 async def _quiet(error: Exception) -> None:
-    """nats-py's errors while it reconnects: the relay says what failed where it matters."""
+    """nats-py's errors (a node gone while it reconnects, a slow consumer): the relay says
+    what failed where it matters, and these only with -v."""
+    log.info("NATS: %s", _why(error))

@@ -127,6 +127,17 @@ class Touch:
 
 
 @dataclass(frozen=True, slots=True)
+class LetIn:
+    """In a fleet: the host let in ``participant``, who waits at another relay, with ``key``:
+    bind the id to it and remember it as let in, in the store, whose log every relay reads
+    (the relay where they wait lets them in when it reads it)."""
+
+    session: str
+    participant: str
+    key: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Announce:
     """In a fleet: tell the other relays who is connected to ``session`` here, waiting or
     watching (a ``presence`` frame of this relay's connections only)."""
@@ -137,8 +148,9 @@ class Announce:
 
 @dataclass(frozen=True, slots=True)
 class Tell:
-    """In a fleet: hand the host's ``approve``, ``deny`` or ``remove`` frame for ``session``
-    to the other relays, for whoever it concerns that is connected to one of them."""
+    """In a fleet: hand the host's ``deny`` frame for ``session`` to the other relays, for
+    the newcomer waiting at one of them (a lost one costs the newcomer the approval's wait,
+    after which it is turned away all the same)."""
 
     session: str
     frame: bytes
@@ -155,6 +167,7 @@ Action = (
     | Remember
     | Replay
     | Touch
+    | LetIn
     | Announce
     | Tell
 )

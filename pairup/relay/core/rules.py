@@ -26,6 +26,7 @@ from pairup.relay.core.actions import (
     Bind,
     Close,
     Create,
+    LetIn,
     Load,
     Moment,
     Pending,
@@ -117,6 +118,12 @@ class Room:
     """In a fleet: ids of events this relay took and has not yet seen in the shared log."""
     elsewhere: dict[str, Part] = field(default_factory=dict)
     """In a fleet: who the other relays have connected to this session, by relay."""
+    loaded_at: float = 0.0
+    """When it was loaded (``mono``): until a whole presence interval later, it may not have
+    heard every relay say who is connected there."""
+    empty_since: float | None = None
+    """Since when nobody is connected here (``mono``); in a fleet, an empty room is let go
+    after a while, and loaded again when someone comes."""
 
     def here(self) -> set[str]:
         """The participants connected to this relay (watchers apart)."""
@@ -149,6 +156,8 @@ class Room:
         return wire.encode(presence).encode()
 
 
+ROOM_KEPT = 12
+"""In a fleet, presence intervals a room with nobody in it stays in memory: a minute."""
 WAITING_KEEPALIVE_RATE = 0.2
 WAITING_KEEPALIVE_BURST = 4
 """Pings and pongs a connection waiting for the host may send: a ping and a pong every 20 s
@@ -343,6 +352,7 @@ class RelayCore:
             room.watchers.pop(conn, None)
             actions += self._presence(room)
             if not room.members:
+                room.empty_since = now.mono
                 actions.append(Touch(room.session, now.wall))
         elif room.waiting.pop(conn, None) is not None:
             actions += self._presence(room)
@@ -407,6 +417,8 @@ class RelayCore:
                 standings=record.standings,
                 watcher_ids=record.watcher_ids,
                 restored=record.restored,
+                loaded_at=now.mono,
+                empty_since=now.mono,
             )
             self.rooms[session] = room
         for conn in waiting:
@@ -688,6 +700,10 @@ class RelayCore:
             approve=room.approve,
         )
         actions.append(Send(peer.conn, [wire.encode(welcome).encode()], door=True))
+        if self.shared and room.empty_since is not None:
+            # Someone is here: no relay of the fleet expires it from now on.
+            actions.append(Touch(room.session, now.wall))
+        room.empty_since = None
         peer.stage = Stage.MEMBER
         room.members[peer.conn] = participant
         if watcher:
@@ -724,7 +740,7 @@ class RelayCore:
         if isinstance(frame, wire.Approve | wire.Deny):
             return self._answer(peer, room, frame)
         if isinstance(frame, wire.Remove):
-            return self._remove(peer, room, frame)
+            return self._remove(peer, room, frame, now)
         return self._refuse(peer, wire.Close.INVALID, "hello only once, at the start")
 
     def _sequence(
@@ -801,51 +817,40 @@ class RelayCore:
                 for part in room.elsewhere.values()
                 for knock in part.waiting
             ):
-                refusal = self._full(room, frame.participant) if type(frame) is wire.Approve else ""
+                if type(frame) is wire.Deny:
+                    return [Tell(room.session, wire.encode(frame).encode())]
+                refusal = self._full(room, frame.participant)
                 if refusal:
                     return [_error(peer, refusal)]
-                # The relay they wait at lets them in or turns them away.
-                if type(frame) is wire.Approve:
-                    _let_in_elsewhere(room, frame)
-                return [Tell(room.session, wire.encode(frame).encode())]
+                # Bound and let in in the store: the relay they wait at reads it in the log.
+                key = wire.key_bytes(frame.identity)
+                return [LetIn(room.session, frame.participant, key)]
             return [_error(peer, f"nobody waits as {frame.participant} with that key")]
         if type(frame) is wire.Approve:
             refusal = self._full(room, frame.participant)
             if refusal:
                 return [_error(peer, refusal)]
-        return self._let(room, conn, newcomer, frame, tell=self.shared)
+        return self._let(room, conn, newcomer, frame)
 
     def _let(
-        self,
-        room: Room,
-        conn: int,
-        newcomer: Peer,
-        frame: wire.Approve | wire.Deny,
-        *,
-        tell: bool = False,
+        self, room: Room, conn: int, newcomer: Peer, frame: wire.Approve | wire.Deny
     ) -> list[Action]:
         """Let a newcomer waiting here in, or turn it away, as the host said (the host's
-        relay may be another of the fleet); ``tell``: the other relays hear of it too."""
-        told: list[Action] = [Tell(room.session, wire.encode(frame).encode())] if tell else []
+        relay may be another of the fleet)."""
         if isinstance(frame, wire.Deny):
             del room.waiting[conn]
             return [
                 *self._refuse(newcomer, wire.Close.TURNED_AWAY, "the host did not let you in"),
                 *self._presence(room),
-                *told,
             ]
         # Out of the queue at once: a second approval finds nobody, and the newcomer is
         # welcomed once its id is bound and remembered as let in.
         del room.waiting[conn]
         newcomer.timer = None
         key = wire.key_bytes(frame.identity)
-        return [
-            Bind(conn, room.session, frame.participant, key, True),
-            *self._presence(room),
-            *told,
-        ]
+        return [Bind(conn, room.session, frame.participant, key, True), *self._presence(room)]
 
-    def _remove(self, peer: Peer, room: Room, frame: wire.Remove) -> list[Action]:
+    def _remove(self, peer: Peer, room: Room, frame: wire.Remove, now: Moment) -> list[Action]:
         """Take someone out of the session: the host anyone but itself; when the session does
         not ask for approval, anyone someone not connected now."""
         assert peer.hello is not None
@@ -857,6 +862,10 @@ class RelayCore:
         if target == room.host:
             return [_error(peer, "nobody takes the host out of the session")]
         connected = target in room.members.values() or target in room.connected()
+        hearing = self.shared and now.mono - room.loaded_at < self.limits.presence_interval
+        if peer.hello.participant != room.host and hearing:
+            # Loaded a moment ago: the other relays may not have said yet who is with them.
+            return [_error(peer, "this relay is still hearing who is connected; try again")]
         if peer.hello.participant != room.host and (room.approve or connected):
             # Refused, not punished: the session's rules may have let the same participant
             # take them out of the rotation, which the relay does not read.
@@ -867,10 +876,9 @@ class RelayCore:
                     "approves newcomers",
                 )
             ]
-        actions: list[Action] = [Remember(room.session, target), *self._take_out(room, target)]
-        if self.shared:
-            actions.append(Tell(room.session, wire.encode(frame).encode()))
-        return actions
+        # In a fleet, the other relays read the removal in the log and close their
+        # connections of the participant too.
+        return [Remember(room.session, target), *self._take_out(room, target)]
 
     def _take_out(self, room: Room, target: str) -> list[Action]:
         """``target`` is out of the session: its connections here are closed."""
@@ -916,12 +924,25 @@ class RelayCore:
         actions: list[Action] = []
         for _, room in batch:
             assert isinstance(room, Room)
-            if self.rooms.get(room.session) is room:
-                del self.rooms[room.session]
-                # Those waiting for the host too: their knock was in the room let go.
-                for conn in [*room.members, *room.waiting]:
-                    actions += self._close(self.peers[conn], wire.Close.STORAGE_FAILED, reason)
-                room.waiting.clear()
+            actions += self._let_go(room, reason)
+        return actions
+
+    def let_go(self, session: str, reason: str) -> list[Action]:
+        """Forget ``session`` in memory and close whoever is in it or waits for it: what this
+        relay holds of it can no longer be trusted (in a fleet, a commit read wrong). They
+        come back to a session loaded again."""
+        room = self.rooms.get(session)
+        return [] if room is None else self._let_go(room, reason)
+
+    def _let_go(self, room: Room, reason: str) -> list[Action]:
+        if self.rooms.get(room.session) is not room:
+            return []
+        del self.rooms[room.session]
+        actions: list[Action] = []
+        # Those waiting for the host too: their knock was in the room let go.
+        for conn in [*room.members, *room.waiting]:
+            actions += self._close(self.peers[conn], wire.Close.STORAGE_FAILED, reason)
+        room.waiting.clear()
         return actions
 
     # -- a fleet: the shared log, and the other relays ------------------------------------------
@@ -977,6 +998,17 @@ class RelayCore:
         if not self.shared:
             return []
         stale = now.mono - 3 * self.limits.presence_interval
+        unused = now.mono - ROOM_KEPT * self.limits.presence_interval
+        for room in list(self.rooms.values()):
+            if (
+                room.empty_since is not None
+                and room.empty_since < unused
+                and not room.waiting
+                and not room.pending
+                and room.session not in self._loading
+            ):
+                # Nobody here for a while: reading its log on would cost every commit.
+                del self.rooms[room.session]
         actions: list[Action] = []
         for room in self.rooms.values():
             gone = [relay for relay, part in room.elsewhere.items() if part.heard < stale]
@@ -988,24 +1020,51 @@ class RelayCore:
                 actions.append(Announce(room.session, room.presence(local=True)))
         return actions
 
-    def told(
-        self, session: str, frame: wire.Approve | wire.Deny | wire.Remove, now: Moment
-    ) -> list[Action]:
-        """In a fleet: the host's answer or removal, taken by another relay, for whoever it
-        concerns here."""
+    def told(self, session: str, frame: wire.Deny, now: Moment) -> list[Action]:
+        """In a fleet: the host turned away a newcomer, at another relay; if it waits here,
+        it is told."""
         room = self.rooms.get(session)
         if room is None:
             return []
-        if isinstance(frame, wire.Remove):
-            return self._take_out(room, frame.participant)
-        for conn, knock in room.waiting.items():
+        for conn, knock in list(room.waiting.items()):
             if knock.participant == frame.participant and knock.identity == frame.identity:
+                return self._let(room, conn, self.peers[conn], frame)
+        return []
+
+    def who(
+        self,
+        session: str,
+        participant: str,
+        now: Moment,
+        *,
+        key: bytes | None = None,
+        watcher: bool = False,
+        standing: str | None = None,
+    ) -> list[Action]:
+        """In a fleet: an entry of the session's log of who is who, written by any relay and
+        read by every relay in the same order: ``participant`` bound to ``key`` (the first
+        binding counts), let in with ``key``, or taken out."""
+        room = self.rooms.get(session)
+        if room is None:
+            return []
+        if standing is None:
+            if key is not None and participant not in room.identities:
+                room.identities[participant] = key
+                if watcher:
+                    room.watcher_ids.add(participant)
+            return []
+        if standing == REMOVED:
+            return self._take_out(room, participant)
+        if key is None or room.identities.get(participant) != key:
+            return []  # Let in with a key the id is not bound to: it stays out.
+        room.standings[participant] = LET_IN
+        identity = wire.key_text(key)
+        for conn, knock in list(room.waiting.items()):
+            if knock.participant == participant and knock.identity == identity:
+                del room.waiting[conn]
                 newcomer = self.peers[conn]
-                if type(frame) is wire.Approve and self._full(room, frame.participant):
-                    return []  # It waits on; the host sees it still waiting.
-                return self._let(room, conn, newcomer, frame)
-        if type(frame) is wire.Approve:
-            _let_in_elsewhere(room, frame)
+                newcomer.timer = None
+                return self._enter(newcomer, room, now)
         return []
 
     def in_use(self) -> list[str]:
@@ -1104,13 +1163,6 @@ class RelayCore:
             f"too many messages: {wait_text(budget.wait(now.mono))} before reconnecting (at "
             f"most {limits.messages_per_second:g} a second, bursts of {limits.burst})"
         )
-
-
-def _let_in_elsewhere(room: Room, approve: wire.Approve) -> None:
-    """The host let someone in at another relay: coming here later, they do not wait again.
-    Their key is still checked against the store's before they enter (``Bind``)."""
-    if room.identities.get(approve.participant) in (None, wire.key_bytes(approve.identity)):
-        room.standings[approve.participant] = LET_IN
 
 
 def _decode(data: str | bytes) -> wire.ClientFrame:
