@@ -49,7 +49,7 @@ from pairup.relay.core.actions import (
 from pairup.relay.core.events import StoredEvent, Taken, fold
 from pairup.relay.core.rules import RelayCore
 from pairup.relay.jetstream import JetStreamStore, Mark, Who, commit, who
-from pairup.relay.server import Relay, _Wire
+from pairup.relay.server import Relay, _Wire, creation
 from pairup.relay.store import SessionExists, StoreError
 
 log = logging.getLogger("pairup.relay")
@@ -204,14 +204,7 @@ class FleetRelay(Relay):
             if isinstance(action, Create):
                 with contextlib.suppress(SessionExists):
                     await self.log.create_session(
-                        session,
-                        action.verifier,
-                        watch_verifier=action.watch_verifier,
-                        host=action.host,
-                        approve=action.approve,
-                        created_at=self.clock(),
-                        max_participants=action.max_participants,
-                        restored=action.restored,
+                        session, action.verifier, **creation(action, self.clock())
                     )
             stored = await self.log.load(session)
         except Exception as error:

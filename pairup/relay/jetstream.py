@@ -15,7 +15,15 @@ sessions and a relay or a JetStream node can die without losing an event. One st
   makes a commit tried again (after a timeout, say) land once;
 - ``pairup.who.<id>``: the keys participants' ids are bound to (the first binding wins) and
   who the host let in or took out (the latest wins);
-- ``pairup.active.<id>``: when someone was last connected, for expiry.
+
+and a second stream, ``PAIRUP_ACTIVE``, keeps the latest of ``pairup-active.<id>``: when
+someone was last connected, for expiry.
+
+Nothing in ``PAIRUP`` is ever purged: on nats-server 2.9 a purge of one subject (a rollup too)
+can make a consumer that is behind skip messages of other subjects, which would number a
+session wrong on every relay that missed one (seen in the chaos drill). Touches, which are
+replaced all the time, live apart for that; an expired session's messages are deleted one by
+one.
 
 "First" is the stream's order, never an expected-sequence header: on a cluster, a publish
 with ``Nats-Expected-Last-Subject-Sequence`` may be let through while another one to the
@@ -55,6 +63,7 @@ from pairup.relay.store import SessionExists, StoreError
 _T = TypeVar("_T")
 log = logging.getLogger("pairup.relay")
 STREAM = "PAIRUP"
+ACTIVE = "PAIRUP_ACTIVE"
 BUS = "pairup-bus"
 WRONG_LAST_SEQUENCE = 10071
 """JetStream's error code for a publish whose expected last sequence is not the subject's."""
@@ -236,7 +245,7 @@ class JetStreamStore:
         last_seq, fold_at = (logged[-1].seq, logged[-1].at) if logged else (0, 0.0)
         stream_seq = chunks[-1].stream_seq if chunks else 0
         last_at = max(float(fields["created_at"]), fold_at)
-        active = await self._last(f"pairup.active.{session}")
+        active = await self._touched(session)
         if active is not None:
             last_at = max(last_at, float(active.data or b"0"))
         loaded = Loaded(
@@ -362,7 +371,7 @@ class JetStreamStore:
 
     async def touch(self, session: str, at: float) -> None:
         """Someone is connected to ``session`` as of ``at``: the subject keeps the latest."""
-        await self._publish(f"pairup.active.{session}", repr(at).encode(), rollup=True)
+        await self._publish(f"pairup-active.{session}", repr(at).encode(), stream=ACTIVE)
 
     async def sessions(self) -> list[str]:
         """Every session the fleet has, sorted."""
@@ -385,16 +394,29 @@ class JetStreamStore:
             last_event = await self._last(f"pairup.log.{session}")
             if last_event is not None:
                 active = max([active, *(event.at for event in commit(last_event.data))])
-            touched = await self._last(f"pairup.active.{session}")
+            touched = await self._touched(session)
             if touched is not None:
                 active = max(active, float(touched.data or b"0"))
             if active < (idle_before if last_event is not None else unused_before):
-                try:
-                    await self._js.purge_stream(STREAM, subject=f"pairup.*.{session}")
-                except nats.errors.Error as error:
-                    raise StoreError(f"{self.where}: cannot expire: {_why(error)}") from None
+                await self._delete(session)
                 expired.append(session)
         return expired
+
+    async def _delete(self, session: str) -> None:
+        """Every message of ``session``, deleted one by one (never purged: see the module's
+        text); its record last, so a session half deleted is still found and expired."""
+        subjects = (f"pairup.log.{session}", f"pairup.who.{session}", f"pairup.session.{session}")
+        try:
+            for subject in subjects:
+                for message in await self.read(subject):
+                    with contextlib.suppress(nats.js.errors.NotFoundError):
+                        await self._jsm.delete_msg(STREAM, message.seq)
+            await self._jsm.purge_stream(ACTIVE, subject=f"pairup-active.{session}")
+        except (TimeoutError, nats.errors.Error) as error:
+            raise StoreError(f"{self.where}: cannot expire {session}: {_why(error)}") from None
+
+    async def _touched(self, session: str) -> api.RawStreamMsg | None:
+        return await self._patiently(self._get_last, f"pairup-active.{session}", ACTIVE)
 
     # -- the bus ---------------------------------------------------------------------------------
 
@@ -422,17 +444,15 @@ class JetStreamStore:
         *,
         expected: int | None = None,
         id: str | None = None,
-        rollup: bool = False,
+        stream: str = STREAM,
     ) -> int:
         headers: dict[str, str] = {}
-        if rollup:
-            headers[api.Header.ROLLUP] = "sub"
         if expected is not None:
             headers[api.Header.EXPECTED_LAST_SUBJECT_SEQUENCE] = str(expected)
         if id is not None:
             headers[api.Header.MSG_ID] = id
         try:
-            ack = await self._js.publish(subject, data, stream=STREAM, headers=headers or None)
+            ack = await self._js.publish(subject, data, stream=stream, headers=headers or None)
         except nats.js.errors.APIError as error:
             if error.err_code == WRONG_LAST_SEQUENCE:
                 raise Conflict(f"{subject} moved on") from None
@@ -444,9 +464,9 @@ class JetStreamStore:
     async def _last(self, subject: str) -> api.RawStreamMsg | None:
         return await self._patiently(self._get_last, subject)
 
-    async def _get_last(self, subject: str) -> api.RawStreamMsg | None:
+    async def _get_last(self, subject: str, stream: str = STREAM) -> api.RawStreamMsg | None:
         try:
-            return await self._jsm.get_last_msg(STREAM, subject)
+            return await self._jsm.get_last_msg(stream, subject)
         except nats.js.errors.NotFoundError:
             return None
 
@@ -523,9 +543,19 @@ async def _ensure_stream(js: JetStreamContext, replicas: int, servers: str) -> N
         num_replicas=replicas,
         duplicate_window=DUPLICATE_WINDOW,
         discard=api.DiscardPolicy.NEW,
-        allow_rollup_hdrs=True,
+    )
+    active = api.StreamConfig(
+        name=ACTIVE,
+        subjects=["pairup-active.*"],
+        storage=api.StorageType.FILE,
+        num_replicas=replicas,
+        max_msgs_per_subject=1,
     )
     try:
+        try:
+            await js.stream_info(ACTIVE)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(active)
         try:
             info = await js.stream_info(STREAM)
         except nats.js.errors.NotFoundError:

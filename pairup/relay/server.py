@@ -26,6 +26,7 @@ import weakref
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from ssl import SSLContext
+from typing import Any
 
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
@@ -665,16 +666,7 @@ class Relay:
         store, session = self.store, action.session
         if isinstance(action, Create):
             with contextlib.suppress(SessionExists):
-                store.create_session(
-                    session,
-                    action.verifier,
-                    watch_verifier=action.watch_verifier,
-                    host=action.host,
-                    approve=action.approve,
-                    created_at=self.clock(),
-                    max_participants=action.max_participants,
-                    restored=action.restored,
-                )
+                store.create_session(session, action.verifier, **creation(action, self.clock()))
         record = store.session(session)
         if record is None:
             return None
@@ -833,6 +825,18 @@ def _close_reason(reason: str) -> str:
     if len(reason.encode()) <= CLOSE_REASON_BYTES:
         return reason
     return reason.encode()[: CLOSE_REASON_BYTES - 3].decode(errors="ignore") + "…"
+
+
+def creation(create: Create, created_at: float) -> dict[str, Any]:
+    """What a store's ``create_session`` takes besides the session and its verifier."""
+    return {
+        "watch_verifier": create.watch_verifier,
+        "host": create.host,
+        "approve": create.approve,
+        "created_at": created_at,
+        "max_participants": create.max_participants,
+        "restored": create.restored,
+    }
 
 
 def open_store(data_dir: Path) -> Store:
