@@ -57,12 +57,13 @@ from bench.relay import (
     Target,
     check_publish_frame,
     cpu_seconds,
+    fan_out_run,
     hello_text,
     lifted_limits,
     pooled,
-    spread_load,
     start_relay,
     stop_all,
+    throughput_run,
 )
 
 FLEET = "fleet"
@@ -260,32 +261,14 @@ def relay_phases(plan: Plan, scratch: Path, fleet: Fleet) -> tuple[list[Figure],
         scratch,
         fleet,
         "throughput",
-        lambda relay, costs: sum(
-            spread_load(
-                "throughput",
-                relay,
-                plan.sessions,
-                seconds=plan.seconds,
-                processes=plan.processes,
-                costs=costs,
-            )
-        ),
+        throughput_run(plan),
     )
     delays = three_ways(
         plan,
         scratch,
         fleet,
         "latency",
-        lambda relay, costs: pooled(
-            spread_load(
-                "latency",
-                relay,
-                plan.latency_sessions,
-                seconds=plan.latency_seconds,
-                processes=plan.latency_processes,
-                costs=costs,
-            )
-        ),
+        fan_out_run(plan),
     )
     load = f"{plan.sessions} sessions x 2 clients, runs of {plan.seconds:g} s"
     fan_out = (

@@ -592,6 +592,30 @@ def fan_out_delays(
     """The fan-out latency phase against each of ``kinds``, alternating: each run's delays,
     and each relay's costs."""
 
+    return alternate(plan.runs, scratch, "latency", fan_out_run(plan), kinds)
+
+
+def throughput_run(plan: Plan) -> Run:
+    """One throughput run against a relay: the events delivered in its window."""
+
+    def run(relay: RelayProcess, costs: Costs) -> int:
+        return sum(
+            spread_load(
+                "throughput",
+                relay,
+                plan.sessions,
+                seconds=plan.seconds,
+                processes=plan.processes,
+                costs=costs,
+            )
+        )
+
+    return run
+
+
+def fan_out_run(plan: Plan) -> Run:
+    """One fan-out latency run against a relay: every event's delays."""
+
     def run(relay: RelayProcess, costs: Costs) -> Delays:
         return pooled(
             spread_load(
@@ -604,7 +628,7 @@ def fan_out_delays(
             )
         )
 
-    return alternate(plan.runs, scratch, "latency", run, kinds)
+    return run
 
 
 def pooled(runs: list[Delays]) -> Delays:
@@ -617,21 +641,7 @@ def pooled(runs: list[Delays]) -> Delays:
 
 def relay_figures(plan: Plan, scratch: Path) -> tuple[list[Figure], str]:
     """The relay's figures, and a report of where each relay's time went."""
-    rates, throughput_costs = alternate(
-        plan.runs,
-        scratch,
-        "throughput",
-        lambda relay, costs: sum(
-            spread_load(
-                "throughput",
-                relay,
-                plan.sessions,
-                seconds=plan.seconds,
-                processes=plan.processes,
-                costs=costs,
-            )
-        ),
-    )
+    rates, throughput_costs = alternate(plan.runs, scratch, "throughput", throughput_run(plan))
     delays, latency_costs = fan_out_delays(plan, scratch, KINDS)
     load = f"{plan.sessions} sessions x 2 clients, runs of {plan.seconds:g} s"
     fan_out = (

@@ -7,11 +7,10 @@ deduplication or without in-order apply, it reports what went missing, twice or 
 """
 
 import dataclasses
-import os
 
 import pytest
 
-from ..fleet.cluster import NatsServerMissing, need_nats_server
+from ..fleet.cluster import need_nats_server_here
 from .checker import SessionEvidence, check
 from .suite import quick_drill, run_drill, summarise
 
@@ -33,12 +32,7 @@ def test_a_short_fleet_drill_with_relay_and_jetstream_kills_loses_nothing():
     """Three relays over a three-node JetStream cluster behind a balancer, the drill on each:
     a relay is killed with SIGKILL and the stream's leader node too, and the checker reads the
     stream's log, which must hold every event."""
-    try:
-        need_nats_server()
-    except NatsServerMissing as missing:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(missing))
+    need_nats_server_here()
     drill = dataclasses.replace(
         quick_drill(seeds=(1,), fleet=True), decisions=6, restarts=1, node_kills=1
     )

@@ -54,6 +54,18 @@ def need_nats_server() -> str:
     return found
 
 
+def need_nats_server_here() -> None:
+    """Skip a test when nats-server is missing, except under CI, where that is a failure."""
+    import pytest
+
+    try:
+        need_nats_server()
+    except NatsServerMissing as missing:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(missing))
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as probe:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -25,23 +24,14 @@ from pairup.relay.jetstream import JetStreamStore
 from pairup.relay.limits import Limits
 from pairup.session import events as ev
 from tests.fleet.balancer import Balancer
-from tests.fleet.cluster import JetStreamCluster, NatsServerMissing, need_nats_server
+from tests.fleet.cluster import JetStreamCluster, need_nats_server_here
 from tests.fleet.relays import FleetRelays
 from tests.integration.relaykit import Peer, new_session, refusal
 
 
-def _need_binary() -> None:
-    try:
-        need_nats_server()
-    except NatsServerMissing as missing:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(missing))
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JetStreamCluster]:
-    _need_binary()
+    need_nats_server_here()
     with JetStreamCluster(tmp_path_factory.mktemp("jetstream")) as running:
         yield running
 
@@ -255,7 +245,7 @@ def _stream_leader(cluster: JetStreamCluster) -> int:
 async def _a_jetstream_node_killed_under_a_session_loses_nothing(
     tmp_path: Path,
 ) -> None:
-    _need_binary()
+    need_nats_server_here()
     with (
         JetStreamCluster(tmp_path / "jetstream") as cluster,
         FleetRelays(tmp_path, cluster.url, 2) as relays,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
 from collections.abc import Iterator
@@ -22,27 +21,16 @@ from tests.fleet.cluster import (
     LOOPBACK,
     ClusterNotReady,
     JetStreamCluster,
-    NatsServerMissing,
-    need_nats_server,
+    need_nats_server_here,
 )
 
 EXPECT = "Nats-Expected-Last-Subject-Sequence"
 WRONG_LAST_SEQUENCE = 10071
 
 
-def _need_binary() -> None:
-    """Skip when nats-server is missing, except under CI, where that is a failure."""
-    try:
-        need_nats_server()
-    except NatsServerMissing as missing:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(str(missing))
-
-
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[JetStreamCluster]:
-    _need_binary()
+    need_nats_server_here()
     with JetStreamCluster(tmp_path / "nats") as running:
         yield running
     assert not any(running.alive(i) for i in range(3)), "a nats-server outlived stop()"
@@ -138,7 +126,7 @@ def test_r3_stream_outlives_a_killed_node_which_catches_up(cluster: JetStreamClu
 
 
 def test_a_node_that_cannot_start_fails_with_its_log(tmp_path: Path) -> None:
-    _need_binary()
+    need_nats_server_here()
     kit = JetStreamCluster(tmp_path)
     taken = int(kit.urls[0].rsplit(":", 1)[1])
     with socket.socket() as squatter:
