@@ -993,8 +993,10 @@ class RelayCore:
         return actions
 
     def sweep(self, now: Moment) -> list[Action]:
-        """In a fleet, every ``presence_interval``: say again who is connected here, and
-        forget what a relay not heard for three intervals said (it stopped, or was cut off)."""
+        """In a fleet, every ``presence_interval``: say again who is connected here, forget
+        what a relay not heard for three intervals said (it stopped, or was cut off), and let
+        go the rooms nobody has been in for :data:`ROOM_KEPT` intervals, with nothing of
+        theirs waiting for the log (the shell drops their lanes)."""
         if not self.shared:
             return []
         stale = now.mono - 3 * self.limits.presence_interval
