@@ -72,7 +72,9 @@ def test_reorder_changes_the_rotation_for_everyone(tmp_path: Path) -> None:
             pair(tmp_path, relay.url, LONG) as (ann, ann_pilot, bob, _),
         ):
             await ann_pilot.press("o")
-            assert isinstance(ann.screen, Reorder)
+            # The dialog is pushed once the key's action has run: on a loaded machine, a
+            # moment after the press returns.
+            await until(lambda: isinstance(ann.screen, Reorder), "the reorder dialog")
             await ann_pilot.press("down", "u", "enter")
             await until(
                 lambda: [m.id for m in session_of(bob).link.view.members] == ["bob", "ann"],
