@@ -119,11 +119,12 @@ def test_away_by_choice_back_by_choice_and_taken_out_by_someone_here(tmp_path: P
             order = [m.id for m in view().members if m.present]
             ann_at, cat_at = order.index("ann"), order.index(cat.me.id)
             await pilot.press("o")
-            assert isinstance(ann.screen, Reorder)
-            await pilot.pause()
+            await until(lambda: isinstance(ann.screen, Reorder), "the reorder dialog")
             await pilot.press(*["down"] * ann_at, "t")
             assert isinstance(ann.screen, Reorder), "Ann cannot take herself out"
-            assert "That is you: q leaves the session." in on_screen(ann)
+            await until(
+                lambda: "That is you: q leaves the session." in on_screen(ann), "Ann told why"
+            )
             await pilot.press(*["down"] * (cat_at - ann_at), "t")
             await until(lambda: not view().member(cat.me.id).present, "Cat taken out")
             assert ann.screen is ann.main
@@ -131,7 +132,7 @@ def test_away_by_choice_back_by_choice_and_taken_out_by_someone_here(tmp_path: P
             # The host takes out someone here too: the relay disconnects him.
             order = [m.id for m in view().members if m.present]
             await pilot.press("o")
-            await pilot.pause()
+            await until(lambda: isinstance(ann.screen, Reorder), "the reorder dialog")
             await pilot.press(*["down"] * order.index(bob.me.id), "t")
             await until(lambda: not view().member(bob.me.id).present, "Bob taken out")
             await bob.ended()
