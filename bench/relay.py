@@ -591,7 +591,6 @@ def fan_out_delays(
 ) -> tuple[dict[str, list[Delays]], dict[str, Costs]]:
     """The fan-out latency phase against each of ``kinds``, alternating: each run's delays,
     and each relay's costs."""
-
     return alternate(plan.runs, scratch, "latency", fan_out_run(plan), kinds)
 
 

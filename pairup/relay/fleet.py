@@ -151,7 +151,8 @@ class FleetRelay(Relay):
                 raise AssertionError(f"a relay of a fleet was asked to {action}")
 
     async def _heard(self, kind: str, session: str, data: bytes) -> None:
-        """A message of another relay: who is connected there, or the host's answer."""
+        """A message of another relay: who is connected there, or the host's refusal of a
+        newcomer waiting here."""
         sender, _, frame = data.partition(b"\n")
         if sender == self.name.encode() or session not in self.core.rooms:
             return
@@ -192,8 +193,11 @@ class FleetRelay(Relay):
         except StoreError as error:
             self._trouble.report(error)
             return
-        for chunk in chunks:
-            self._read_commit(session, chunk.stream_seq, chunk.taken)
+        try:
+            for chunk in chunks:
+                self._read_commit(session, chunk.stream_seq, chunk.taken)
+        except Exception:
+            self._lost_place(session)
 
     # -- the log ---------------------------------------------------------------------------------
 
@@ -244,12 +248,15 @@ class FleetRelay(Relay):
             else:
                 self._read_who(session, stream_seq, who(data))
         except Exception:
-            # A bug, or something not pairup's on its subjects: what this relay holds of the
-            # session may now differ from the others', so it lets the session go and its
-            # members resume on a session loaded anew.
-            log.exception("reading session %s from the log failed", session)
-            self._lanes.pop(session, None)
-            self._do(self.core.let_go(session, "the relay lost its place in the session; resume"))
+            self._lost_place(session)
+
+    def _lost_place(self, session: str) -> None:
+        """Reading the session from the log failed on a bug, or on something not pairup's on
+        its subjects: what this relay holds of it may now differ from the others', so it lets
+        the session go and its members resume on a session loaded anew."""
+        log.exception("reading session %s from the log failed", session)
+        self._lanes.pop(session, None)
+        self._do(self.core.let_go(session, "the relay lost its place in the session; resume"))
 
     def _read_who(self, session: str, stream_seq: int, entry: Who) -> None:
         lane = self._lanes.get(session)

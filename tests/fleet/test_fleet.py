@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from nats.aio.msg import Msg
+from websockets.asyncio.client import connect
 
 from pairup import protocol as wire
 from pairup.link.client import Link
@@ -26,7 +27,7 @@ from pairup.session import events as ev
 from tests.fleet.balancer import Balancer
 from tests.fleet.cluster import JetStreamCluster, need_nats_server_here
 from tests.fleet.relays import FleetRelays
-from tests.integration.relaykit import Peer, new_session, refusal
+from tests.integration.relaykit import Peer, hello_text, new_session, refusal
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +115,6 @@ async def _a_session_of_two_is_full_with_one_on_each_relay(relays: FleetRelays) 
     while present.connected != ("ann", "bob"):
         (present,) = await ann.until(wire.Presence)
     # Relay one has heard of bob on relay two by now (ann saw him).
-    from websockets.asyncio.client import connect
-
-    from tests.integration.relaykit import hello_text
-
     ws = await connect(f"{one}/s/{session}", compression=None)
     await ws.send(hello_text(ws, one, session, secret, "carol"))
     code, _ = await refusal(ws)
