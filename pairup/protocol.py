@@ -34,6 +34,10 @@ CHALLENGE_HEADER = "X-Pairup-Challenge"
 VERSION_HEADER = "X-Pairup-Protocol"
 """The header of the relay's handshake answer that says which protocol it speaks: a pairup
 newer than its relay says so before it says hello."""
+PAGE_SUBPROTOCOL = "pairup.v4"
+"""The websocket subprotocol a browser page asks for: a page cannot read the handshake
+answer's headers, so the relay sends such a connection its challenge and version in a first
+``challenge`` frame instead."""
 CHALLENGE_BYTES = 16
 MAX_FRAME_BYTES = 64 * 1024
 """Frames above this are refused by the websocket layer itself (close code 1009)."""
@@ -88,6 +92,27 @@ class Close:
 # -- join links and keys -------------------------------------------------------------------------
 
 
+PAGE_PREFIX = "/_pairup/"
+"""Where the relay serves the watch page's files: the same for every session."""
+_PAGE_FILE = re.compile(r"[a-z][a-z-]*\.(?:html|css|mjs|svg)")
+
+
+def page_file(path: str) -> str | None:
+    """The watch page's file a browser asks for at ``path``: the page itself at a session's
+    link (``/w/SESSION``, or ``/s/SESSION``, where the page watches), one of its files under
+    ``PAGE_PREFIX``, or ``None``."""
+    if re.fullmatch(r"/[sw]/[A-Za-z0-9_-]+", path) and SESSION_ID.fullmatch(path[3:]):
+        return "watch.html"
+    name = path.removeprefix(PAGE_PREFIX)
+    if name != path and _PAGE_FILE.fullmatch(name):
+        return name
+    return None
+
+
+_SOCKET_SCHEME = {"ws": "ws", "wss": "wss", "http": "ws", "https": "wss"}
+"""What a link's scheme says about how to reach its relay."""
+
+
 class LinkError(ValueError):
     """A join link that cannot be used; the message says what a good one looks like."""
 
@@ -118,8 +143,14 @@ class JoinLink:
         # A link has no whitespace of its own: what a screen or a chat wrapped is joined back.
         parts = urlsplit("".join(text.split()))
         example = "ws://HOST:PORT/s/SESSION#SECRET"
-        if parts.scheme not in ("ws", "wss") or not parts.netloc:
-            raise LinkError(f"a join link starts with ws:// or wss://, like {example}")
+        if parts.scheme not in _SOCKET_SCHEME or not parts.netloc:
+            raise LinkError(
+                f"a join link starts with ws:// or wss://, like {example} "
+                "(a watch link with http:// or https://)"
+            )
+        # A watch link is printed as the page's address (http:// or https://), which a
+        # browser opens; the relay is the same, reached over a websocket.
+        scheme = _SOCKET_SCHEME[parts.scheme]
         match = re.fullmatch(r"/([sw])/([A-Za-z0-9_-]+)", parts.path)
         if match is None or not SESSION_ID.fullmatch(match.group(2)):
             raise LinkError(f"a join link names its session after /s/, like {example}")
@@ -132,13 +163,13 @@ class JoinLink:
             secret = b""
         if len(secret) < SECRET_BYTES:
             raise LinkError(f"the join link's secret (after #) is missing or cut short: {example}")
-        if pin and (parts.scheme != "wss" or not PIN.fullmatch(pin)):
+        if pin and (scheme != "wss" or not PIN.fullmatch(pin)):
             raise LinkError(
                 "the join link's certificate pin (after the secret and a dot) is not 43 "
                 "characters, or the link is not wss://; paste the link as it was shared"
             )
         return cls(
-            f"{parts.scheme}://{parts.netloc}",
+            f"{scheme}://{parts.netloc}",
             match.group(2),
             secret,
             watch=match.group(1) == "w",
@@ -147,7 +178,16 @@ class JoinLink:
 
     def __str__(self) -> str:
         pin = f".{self.pin}" if self.pin else ""
-        return f"{self.relay}/{'w' if self.watch else 's'}/{self.session}#{_b64(self.secret)}{pin}"
+        return f"{self.place}#{_b64(self.secret)}{pin}"
+
+    @property
+    def place(self) -> str:
+        """The link without its fragment: a join link's relay address, or the address of a
+        watch link's page (``http://`` or ``https://``, which a browser opens and ``pairup
+        join`` takes as well)."""
+        if self.watch:
+            return f"{self.relay.replace('ws', 'http', 1)}/w/{self.session}"
+        return f"{self.relay}/s/{self.session}"
 
     @property
     def url(self) -> str:
@@ -157,7 +197,7 @@ class JoinLink:
 
     def redacted(self) -> str:
         """The link as logs and error messages may show it."""
-        return f"{self.relay}/{'w' if self.watch else 's'}/{self.session}#…"
+        return f"{self.place}#…"
 
     def watching(self) -> "JoinLink":
         """The session's watch link: the same relay and session, the watch secret."""
@@ -516,6 +556,15 @@ class Ack(_Frame):
     type: Literal["ack"] = "ack"
     id: EventId
     seq: Annotated[int, Field(ge=1)]
+
+
+class Challenge(_Frame):
+    """The first frame to a browser page (a connection that asked for ``PAGE_SUBPROTOCOL``):
+    what the handshake answer's headers carry for everyone else, which a page cannot read."""
+
+    type: Literal["challenge"] = "challenge"
+    challenge: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{22}$")]
+    v: Literal[4] = PROTOCOL_VERSION
 
 
 class Pong(_Frame):

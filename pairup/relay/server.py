@@ -23,17 +23,20 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
+from http import HTTPStatus
 from pathlib import Path
 from ssl import SSLContext
 from typing import Any
 
+from websockets.datastructures import Headers
 from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
+from websockets.http11 import Request, Response
 from websockets.protocol import Event, State
 from websockets.server import ServerProtocol
 
 from pairup import protocol as wire
+from pairup import web
 from pairup.relay.chaos import Chaos
 from pairup.relay.core.actions import (
     Abort,
@@ -183,6 +186,7 @@ class _Wire(asyncio.Protocol):
         self.conn = conn
         self.protocol = ServerProtocol(
             origins=[None, *relay.origins],
+            select_subprotocol=_page_subprotocol,
             max_size=wire.MAX_FRAME_BYTES,
             logger=_connections_log,
         )
@@ -379,6 +383,9 @@ class Relay:
         self.timer = timer
         """The clock of the rate limits and timeouts: only its differences count."""
         self.origins = origins
+        self.scheme = "http"
+        """How browsers reach this relay's pages (``https`` when it serves TLS): a page of its
+        own origin may open a websocket to it, whatever ``origins`` allows."""
         self.core: RelayCore
         """The rules; made by :meth:`start`, which knows the file limit."""
         self._trouble = StoreTrouble(log)
@@ -412,6 +419,7 @@ class Relay:
         The process's limit on open files is raised to its hard limit where allowed, and the
         relay's connections are capped below it (ADR 25)."""
         self.core = self._new_core(raise_file_limit())
+        self.scheme = "http" if ssl is None else "https"
         logging.getLogger("asyncio").addFilter(self._accept_errors)
         await self._begin()
         loop = asyncio.get_running_loop()
@@ -531,22 +539,37 @@ class Relay:
     def _answer(self, connection: _Wire, request: Request, now: Moment) -> None:
         """The handshake: upgraded, with the challenge and the protocol's version, or an
         HTTP answer (``/healthz``, a wrong path, a cap), after which the connection ends."""
-        answer = self.core.request(connection.conn, request.path, now)
+        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        answer = self.core.request(connection.conn, request.path, now, upgrade=upgrade)
         protocol = connection.protocol
         if answer is None:
+            origin = request.headers.get("Origin")
+            if origin is not None and origin.lower() == self._own_origin(request):
+                # The watch page this relay served: the browser says where the page came
+                # from, and no other page can say it came from here.
+                protocol.origins = [*(protocol.origins or ()), origin]
             response = protocol.accept(request)
             if response.status_code == 101:
                 response.headers[wire.CHALLENGE_HEADER] = connection.challenge
                 response.headers[wire.VERSION_HEADER] = str(wire.PROTOCOL_VERSION)
+        elif answer.page is not None:
+            response = _page_response(protocol, answer.page, request)
         else:
             response = protocol.reject(answer.status, answer.text)
         protocol.send_response(response)
         if response.status_code == 101:
             self.core.opened(connection.conn)
+            if protocol.subprotocol == wire.PAGE_SUBPROTOCOL:
+                challenge = wire.Challenge(challenge=connection.challenge)
+                connection.send([wire.encode(challenge).encode()])
         else:
             connection.done = True
             connection.flush()
             connection.transport.close()
+
+    def _own_origin(self, request: Request) -> str:
+        """The origin of the pages this relay serves at the address the request came to."""
+        return f"{self.scheme}://{request.headers.get('Host', '')}".lower()
 
     def _drilled(self, connection: _Wire, data: str | bytes) -> None:
         """A member's message through the fault drill: lost, repeated, late or on time."""
@@ -818,6 +841,23 @@ class Relay:
             await asyncio.sleep(self.limits.keepalive_interval)
             for connection in list(self._wires.values()):
                 connection.ping()
+
+
+def _page_subprotocol(protocol: ServerProtocol, offered: Sequence[str]) -> str | None:
+    """A browser page asks for its subprotocol; everyone else asks for none."""
+    return wire.PAGE_SUBPROTOCOL if wire.PAGE_SUBPROTOCOL in offered else None
+
+
+def _page_response(protocol: ServerProtocol, name: str, request: Request) -> Response:
+    """One of the watch page's files, or "not modified" when the browser has it already."""
+    found = web.page_file(name)
+    if found is None:
+        return protocol.reject(HTTPStatus.NOT_FOUND, "pairup relay: the page has no such file\n")
+    headers = Headers(found.headers)
+    if request.headers.get("If-None-Match") == found.etag:
+        return Response(HTTPStatus.NOT_MODIFIED, "Not Modified", headers, b"")
+    headers["Content-Length"] = str(len(found.body))
+    return Response(HTTPStatus.OK, "OK", headers, found.body)
 
 
 def _close_reason(reason: str) -> str:

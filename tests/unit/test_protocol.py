@@ -48,6 +48,42 @@ def test_a_watch_link_opens_the_bodies_and_admits_no_participant():
     assert watch.watching() == watch
 
 
+def test_a_watch_link_is_the_address_of_its_page_and_pairup_takes_either_form():
+    """A browser opens http:// and https://, never ws://: the watch link is printed as the
+    page's address, and it (or the page's address of a join link) reaches the same relay."""
+    plain = wire.JoinLink("ws://127.0.0.1:8765", SESSION, b"s" * 16).watching()
+    assert str(plain).startswith(f"http://127.0.0.1:8765/w/{SESSION}#")
+    assert plain.redacted() == f"http://127.0.0.1:8765/w/{SESSION}#…"
+    pinned = wire.JoinLink("wss://relay.example:443", SESSION, b"s" * 16, pin="P" * 43).watching()
+    assert str(pinned).startswith(f"https://relay.example:443/w/{SESSION}#")
+    assert str(pinned).endswith(".PPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPPP")
+    assert wire.JoinLink.parse(str(pinned)).relay == "wss://relay.example:443"
+    assert wire.JoinLink.parse(str(plain).replace("http:", "ws:")) == plain
+    join = wire.JoinLink("wss://relay.example:443", SESSION, b"s" * 16)
+    assert wire.JoinLink.parse(str(join).replace("wss:", "https:")) == join
+
+
+@pytest.mark.parametrize(
+    ("path", "file"),
+    [
+        (f"/w/{SESSION}", "watch.html"),
+        (f"/s/{SESSION}", "watch.html"),
+        ("/_pairup/watch.mjs", "watch.mjs"),
+        ("/_pairup/icon.svg", "icon.svg"),
+        ("/w/short", None),
+        (f"/w/{SESSION}/", None),
+        (f"/w/{SESSION}?x=1", None),
+        ("/_pairup/../protocol.py", None),
+        ("/_pairup/sub/watch.mjs", None),
+        ("/_pairup/watch.py", None),
+        ("/_pairup/", None),
+        ("/healthz", None),
+    ],
+)
+def test_the_page_is_served_at_a_sessions_link_and_its_files_under_one_prefix(path, file):
+    assert wire.page_file(path) == file
+
+
 def test_a_link_wrapped_over_lines_reads_as_itself():
     link = wire.JoinLink("wss://127.0.0.1:8765", SESSION, b"s" * 16, pin="P" * 43)
     text = str(link)
@@ -65,7 +101,8 @@ def test_the_redacted_link_has_no_secret():
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("http://host:1/s/abcdefgh#" + "A" * 22, "starts with ws://"),
+        ("ftp://host:1/s/abcdefgh#" + "A" * 22, "starts with ws://"),
+        ("host:1/w/abcdefgh#" + "A" * 22, "starts with ws://"),
         ("ws://host:1/abcdefgh#" + "A" * 22, "after /s/"),
         ("ws://host:1/s/short#" + "A" * 22, "after /s/"),
         ("ws://host:1/s/abcdefgh?x=1#" + "A" * 22, "no query string"),

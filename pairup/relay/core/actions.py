@@ -26,6 +26,9 @@ class Answer:
 
     status: HTTPStatus
     text: str
+    page: str | None = None
+    """The name of the watch page's file to answer with instead of ``text``: the shell
+    reads it (:mod:`pairup.web`), the same file for everyone."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,23 +268,30 @@ class RelayCore:
             self._arm(peer, Timer.HELLO, now.mono + self.limits.hello_timeout)
         return []
 
-    def request(self, conn: int, path: str, now: Moment) -> Answer | None:
-        """Its HTTP request: an answer, or ``None`` to upgrade it to a websocket."""
+    def request(self, conn: int, path: str, now: Moment, *, upgrade: bool = True) -> Answer | None:
+        """Its HTTP request: an answer, or ``None`` to upgrade it to a websocket. A request
+        that asks for no websocket (a browser opening a link) gets the watch page's files."""
         peer = self.peers[conn]
         if peer.answer is not None:
             return peer.answer
         if path == "/healthz":
             return Answer(HTTPStatus.OK, "ok\n")
-        if not path.startswith("/s/"):
+        page = None if upgrade else wire.page_file(path)
+        if page is None and (upgrade is False or not path.startswith("/s/")):
             return Answer(
                 HTTPStatus.NOT_FOUND,
-                "pairup relay: join links look like ws://HOST:PORT/s/SESSION#SECRET\n",
+                "pairup relay: join links look like ws://HOST:PORT/s/SESSION#SECRET, "
+                "watch links like http://HOST:PORT/w/SESSION#SECRET\n",
             )
         address, limits, mono = peer.address, self.limits, now.mono
         # The door counts every connection from its first byte, this one included.
         if self.door.from_address(address) > limits.connections_per_ip:
             why = f"too many connections from your address (at most {limits.connections_per_ip})"
             self.door.refused(address, f"over {limits.connections_per_ip} from one address")
+        elif page is not None:
+            # The same files for everyone, whatever the session: nothing to count but the
+            # connection itself.
+            return Answer(HTTPStatus.OK, "", page=page)
         elif self._created.count(address, mono) >= limits.sessions_created_per_ip:
             why = "too many new sessions from your address; wait a minute"
             self.door.refused(address, "over the new sessions of one address")
