@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +67,9 @@ class ProtocolError(RuntimeError):
 class Chromium:
     """One headless Chromium, as an async context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, args: Sequence[str] = ()) -> None:
+        self._args = tuple(args)
+        """More command-line flags, e.g. a certificate key to trust."""
         self._profile = Path(tempfile.mkdtemp(prefix="pairup-chromium-"))
         self._process: subprocess.Popen[bytes] | None = None
         self._socket: ClientConnection | None = None
@@ -78,7 +80,7 @@ class Chromium:
 
     async def __aenter__(self) -> "Chromium":
         self._process = subprocess.Popen(
-            [str(CHROMIUM), *FLAGS, f"--user-data-dir={self._profile}", "about:blank"],
+            [str(CHROMIUM), *FLAGS, *self._args, f"--user-data-dir={self._profile}", "about:blank"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,0 +1,301 @@
+// The watch page: reads the link's fragment (which the browser never sends), connects to the
+// relay that served it as a watcher, opens every body in the page, checks each event is its
+// author's, folds the session with the same rules as every terminal (session.mjs) and draws it
+// (render.mjs). It publishes nothing: a watch link changes nothing.
+
+import * as seal from "./seal.mjs";
+import { eventFrom, initialState, signedMessage, signerKey, skipOffset, step, view } from "./session.mjs";
+import { render } from "./render.mjs";
+
+const PING_EVERY = 5_000;
+const TICK = 250;
+const KEEP_NOTICES = 20;
+const CLOCK_SAMPLES = 8;
+const FINAL = new Map([
+  [1008, "the relay refused this page"],
+  [4401, "the relay does not know this session, or the link is not the session's: check that it was pasted whole"],
+  [4403, "the session has as many watchers as it takes; try again when one has left"],
+  [4405, "a watch link changes nothing"],
+  [4406, "the host did not let this page in"],
+  [4410, "this page was taken out of the session"],
+  [4422, "the relay runs another version of pairup than this page; reload the page"],
+]);
+export const UNAUTHENTIC = "an event from the relay failed authentication";
+export const UNREADABLE = "an event from the relay could not be read";
+
+const root = document.getElementById("session");
+const model = {
+  view: null,
+  now: Date.now() / 1000,
+  status: "connecting",
+  problem: null,
+  notices: [],
+  presence: { connected: [], watching: [] },
+  self: { id: "" },
+  pin: null,
+};
+
+function draw() {
+  model.now = Date.now() / 1000 + clock.offset();
+  if (session.state !== null) model.view = view(session.state, model.now);
+  render(root, model);
+}
+
+function fail(problem) {
+  model.status = "failed";
+  model.problem = problem;
+  draw();
+}
+
+const clock = {
+  samples: [],
+  add(sent, relayNow, roundTrip) {
+    this.samples.push([Math.max(0, roundTrip), relayNow - (sent + Math.max(0, roundTrip) / 2)]);
+    if (this.samples.length > CLOCK_SAMPLES) this.samples.shift();
+  },
+  offset() {
+    if (this.samples.length === 0) return 0;
+    return this.samples.reduce((best, sample) => (sample[0] < best[0] ? sample : best))[1];
+  },
+};
+
+const session = {
+  state: null,
+  epoch: null,
+  restored: false,
+  held: new Map(),
+  queue: Promise.resolve(),
+};
+
+function notice(seq, kind, text) {
+  model.notices.push({ seq, kind, text });
+  if (model.notices.length > KEEP_NOTICES) model.notices.shift();
+}
+
+function hex(bytes) {
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0").toUpperCase()).join(":");
+}
+
+function parseLink() {
+  const match = /^\/([sw])\/([A-Za-z0-9_-]{8,64})$/.exec(location.pathname);
+  const [secretText, pin = ""] = location.hash.slice(1).split(".");
+  const secret = secretText ? seal.unb64u(secretText) : null;
+  if (match === null) return { problem: "this address is not a pairup session's link" };
+  if (secret === null || secret.length < 16) {
+    return {
+      problem:
+        "the link's secret (the part after #) is missing or cut short: open the watch link exactly as it was shared",
+    };
+  }
+  return { join: match[1] === "s", session: match[2], secret, pin };
+}
+
+async function start() {
+  const link = parseLink();
+  if (link.problem) return fail(link.problem);
+  if (!seal.available) {
+    return fail(
+      "this browser opens a session only over a secure connection: use the https:// watch link of a relay with TLS (pairup start gives one), or open the page on this machine at 127.0.0.1",
+    );
+  }
+  const pin = seal.unb64u(link.pin);
+  if (pin?.length === 32) model.pin = hex(pin);
+  const watch = link.join ? await seal.watchSecret(link.secret, link.session) : link.secret;
+  const keys = await seal.keysOf(watch, link.session);
+  let storage = null;
+  try {
+    storage = window.localStorage;
+  } catch {
+    storage = null;
+  }
+  const me = await seal.identityFor(link.session, storage);
+  model.self.id = me.id;
+  connect({ session: link.session, keys, me }, 0);
+  setInterval(draw, TICK);
+}
+
+function connect(context, attempt) {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new WebSocket(`${scheme}//${location.host}/s/${context.session}`, ["pairup.v4"]);
+  let welcomed = false;
+  let pinger = null;
+  model.status = attempt === 0 ? "connecting" : "reconnecting";
+  draw();
+
+  const send = (frame) => socket.send(JSON.stringify(frame));
+  const pings = new Map();
+
+  socket.addEventListener("message", (message) => {
+    let frame;
+    try {
+      frame = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    switch (frame.type) {
+      case "challenge":
+        session.queue = session.queue.then(() => hello(context, frame, send));
+        break;
+      case "welcome":
+        welcomed = true;
+        attempt = 0;
+        session.queue = session.queue.then(() => welcome(frame, send));
+        // A few round trips at once for a good estimate of the relay's clock, then one now
+        // and then to follow it.
+        for (const delay of [0, 300, 900]) setTimeout(() => socket.readyState === 1 && ping(), delay);
+        pinger = setInterval(ping, PING_EVERY);
+        break;
+      case "event":
+        arrived([frame], context, send);
+        break;
+      case "events":
+        arrived(frame.events, context, send);
+        break;
+      case "pong": {
+        const began = pings.get(frame.sent);
+        pings.delete(frame.sent);
+        if (began !== undefined) clock.add(frame.sent, frame.now, (performance.now() - began) / 1000);
+        if (session.state !== null && session.held.size === 0 && frame.last_seq > session.state.last_seq) {
+          // The relay's log reaches further than what came: ask for the rest.
+          send({ type: "resume", after: session.state.last_seq });
+        }
+        break;
+      }
+      case "presence":
+        session.queue = session.queue.then(() => presence(frame, context));
+        break;
+      case "error":
+        model.problem = frame.reason;
+        break;
+      default:
+        break;
+    }
+  });
+
+  function ping() {
+    const at = Date.now() / 1000;
+    pings.set(at, performance.now());
+    send({ type: "ping", sent: at });
+  }
+
+  socket.addEventListener("close", (closed) => {
+    clearInterval(pinger);
+    const final = FINAL.get(closed.code);
+    if (final !== undefined) {
+      return fail(closed.reason ? `${final} (${closed.reason})` : final);
+    }
+    if (model.status === "ended") return undefined;
+    model.status = "reconnecting";
+    model.problem = welcomed ? null : model.problem ?? "cannot reach the relay; trying again";
+    draw();
+    const wait = Math.min(30_000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
+    setTimeout(() => connect(context, attempt + 1), welcomed ? 250 : wait);
+    return undefined;
+  });
+}
+
+async function hello(context, frame, send) {
+  const challenge = seal.unb64u(frame.challenge);
+  const { session, keys, me } = context;
+  const transcript = seal.helloTranscript(challenge, session, me.id, me.public, "watcher");
+  send({
+    type: "hello",
+    v: 4,
+    session,
+    participant: me.id,
+    role: "watcher",
+    identity: seal.b64u(me.public),
+    admission: seal.b64u(await seal.sign(keys.admission, transcript)),
+    proof: seal.b64u(await seal.sign(me, transcript)),
+  });
+}
+
+function welcome(frame, send) {
+  const fresh = session.state === null || frame.epoch !== session.epoch || frame.last_seq < session.state.last_seq;
+  if (fresh) {
+    // Another relay's log, or a log made again: fold it from its start.
+    session.state = initialState();
+    session.held.clear();
+    model.notices = [];
+  }
+  session.epoch = frame.epoch;
+  session.restored = frame.restored;
+  model.presence.connected = frame.connected;
+  model.status = "live";
+  model.problem = null;
+  send({ type: "resume", after: session.state.last_seq });
+  draw();
+}
+
+async function presence(frame, context) {
+  const watching = [];
+  for (const shown of frame.watching ?? []) {
+    let name = null;
+    if (shown.name) {
+      const opened = await seal.open(context.keys.body, shown.name, seal.nameAad(context.session, shown.participant));
+      name = opened === null ? null : new TextDecoder().decode(opened);
+    }
+    watching.push({ id: shown.participant, name });
+  }
+  model.presence = { connected: frame.connected ?? [], watching };
+  draw();
+}
+
+function arrived(frames, context, send) {
+  session.queue = session.queue.then(async () => {
+    for (const frame of frames) {
+      if (session.state !== null && frame.seq > session.state.last_seq) session.held.set(frame.seq, frame);
+    }
+    let next;
+    while ((next = session.held.get(session.state.last_seq + 1)) !== undefined) {
+      session.held.delete(next.seq);
+      await apply(next, context);
+    }
+    if (session.held.size > 0) {
+      const first = Math.min(...session.held.keys());
+      send({ type: "resume", after: session.state.last_seq, until: first - 1 });
+    }
+    if (session.state.phase === "ended") model.status = "ended";
+    draw();
+  });
+}
+
+async function apply(frame, context) {
+  const { session: id, keys } = context;
+  const body = await seal.open(keys.body, frame.body, seal.eventAad(id, frame.sender, frame.id));
+  if (body === null) {
+    notice(frame.seq, "unauthentic", UNAUTHENTIC);
+    session.state = skipOffset(session.state, frame.seq);
+    return;
+  }
+  let event = null;
+  try {
+    event = eventFrom(frame, new TextDecoder("utf-8", { fatal: true }).decode(body));
+  } catch {
+    event = null;
+  }
+  if (event === null) {
+    notice(frame.seq, "unreadable", UNREADABLE);
+    session.state = skipOffset(session.state, frame.seq);
+    return;
+  }
+  let forged = null;
+  if (event.actor !== frame.sender && !session.restored) {
+    forged = `${frame.sender} published ${event.kind} in the name of ${event.actor}`;
+  } else {
+    const signer = signerKey(session.state, event);
+    if (signer.reason !== undefined) {
+      forged = signer.reason;
+    } else if (!(await seal.verifies(signer.key, event.sig, signedMessage(id, event)))) {
+      forged = `${event.kind} in the name of ${event.actor} is not signed with their key`;
+    }
+  }
+  if (forged !== null) {
+    notice(frame.seq, "forged", forged);
+    session.state = skipOffset(session.state, frame.seq);
+    return;
+  }
+  session.state = step(session.state, event).state;
+}
+
+start().catch((error) => fail(`the page could not start: ${error?.message ?? error}`));
