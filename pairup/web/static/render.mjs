@@ -328,7 +328,7 @@ function draw(page, model) {
 }
 
 function drawStatus(page, model, view) {
-  const status = model.status in STATUS ? model.status : "connecting";
+  const status = Object.hasOwn(STATUS, model.status) ? model.status : "connecting";
   setText(page.status, STATUS[status]);
   setAttr(page.status, "data-status", status);
   setText(page.problem, model.problem ?? "");
@@ -353,7 +353,7 @@ function drawNotices(page, notices) {
       return { element: h("li", {}, label, " ", text), label, text };
     },
     (row, notice) => {
-      const [severity, words] = NOTICE[notice.kind] ?? NOTICE.unreadable;
+      const [severity, words] = Object.hasOwn(NOTICE, notice.kind) ? NOTICE[notice.kind] : NOTICE.unreadable;
       setAttr(row.element, "data-severity", severity);
       setText(row.label, `${words}, event ${notice.seq}:`);
       setText(row.text, String(notice.text ?? ""));
