@@ -389,13 +389,16 @@ def test_light_and_dark_at_phone_and_desktop_sizes(tmp_path: Path) -> None:
 
 def test_focus_and_open_details_survive_renders(tmp_path: Path) -> None:
     """A decision opened from the keyboard stays open, and its summary keeps focus, through
-    five renders in which the countdown runs and the decision changes."""
+    five renders in which the countdown runs and the decision changes. The decisions' summaries
+    are all that takes focus."""
     need_chromium_here()
 
     async def run() -> None:
         async with opened(tmp_path) as page:
             model = rich()
             await page.evaluate(f"show({js(model)})")
+            focusable = "a[href], button, input, select, textarea, [tabindex], [contenteditable]"
+            assert await page.evaluate(f"document.querySelectorAll('{focusable}').length") == 0
             await page.evaluate(
                 "window.kept = document.querySelectorAll('summary')[1]; window.kept.focus()"
             )
