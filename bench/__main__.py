@@ -39,9 +39,10 @@ BENCHMARKS = (
     "rotation",
     "handover",
     "history",
+    "watch",
 )
 """In the order of the table: the relay and its limits under a flood, then start-up and screen,
-git, the core and its signatures, the pair."""
+git, the core and its signatures, the pair, the browser's watch page."""
 TIMEOUT = {False: 20 * 60.0, True: 120.0}
 """Seconds one benchmark may take, in full and in quick mode."""
 ROOT = Path(__file__).resolve().parents[1]

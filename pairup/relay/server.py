@@ -856,8 +856,12 @@ def _page_response(protocol: ServerProtocol, name: str, request: Request) -> Res
     headers = Headers(found.headers)
     if request.headers.get("If-None-Match") == found.etag:
         return Response(HTTPStatus.NOT_MODIFIED, "Not Modified", headers, b"")
-    headers["Content-Length"] = str(len(found.body))
-    return Response(HTTPStatus.OK, "OK", headers, found.body)
+    body = found.body
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body = found.compressed
+        headers["Content-Encoding"] = "gzip"
+    headers["Content-Length"] = str(len(body))
+    return Response(HTTPStatus.OK, "OK", headers, body)
 
 
 def _close_reason(reason: str) -> str:

@@ -12,6 +12,7 @@ framing.
 """
 
 import functools
+import gzip
 import hashlib
 from dataclasses import dataclass
 from importlib.resources import files
@@ -33,6 +34,9 @@ class PageFile:
     """One of the page's files as the relay answers with it."""
 
     body: bytes
+    compressed: bytes
+    """The same file gzipped, for a browser that takes it (every browser does): a few
+    kilobytes on a phone's connection instead of a hundred."""
     headers: tuple[tuple[str, str], ...]
     etag: str
 
@@ -61,5 +65,6 @@ def page_file(name: str) -> PageFile | None:
         # relay upgraded under an open page serves its new files at the next load.
         ("Cache-Control", "no-cache"),
         ("ETag", etag),
+        ("Vary", "Accept-Encoding"),
     )
-    return PageFile(body, headers, etag)
+    return PageFile(body, gzip.compress(body, 9, mtime=0), headers, etag)

@@ -3,6 +3,7 @@ a websocket for the page that carries the challenge in a first frame (the page c
 handshake's headers)."""
 
 import asyncio
+import gzip
 import http.client
 import json
 from pathlib import Path
@@ -53,6 +54,10 @@ def test_a_sessions_link_opened_in_a_browser_is_the_page_the_same_for_every_sess
             again = await fetch(port, f"/w/{SESSION}", **{"If-None-Match": page.getheader("ETag")})
             assert again.status == 304
             assert again.body == b""  # type: ignore[attr-defined]
+            packed = await fetch(port, "/_pairup/session.mjs", **{"Accept-Encoding": "gzip, br"})
+            assert packed.getheader("Content-Encoding") == "gzip"
+            shipped = Path(__file__).parents[2] / "pairup" / "web" / "static" / "session.mjs"
+            assert gzip.decompress(packed.body) == shipped.read_bytes()  # type: ignore[attr-defined]
             for name, kind in (("watch.mjs", "text/javascript"), ("watch.css", "text/css")):
                 served = await fetch(port, f"/_pairup/{name}")
                 assert served.status == 200
