@@ -734,7 +734,8 @@ _EPILOG = """\
 examples:
   pairup start --turn 10m          open a session with 10-minute turns
   pairup join 'wss://host:port/s/ID#SECRET.PIN'
-  pairup join 'wss://host:port/w/ID#WATCH.PIN'  follow a session, changing nothing
+  pairup join 'https://host:port/w/ID#WATCH.PIN'  follow a session, changing nothing
+                                   (the same watch link opens in a browser)
   pairup sessions                  list the sessions recorded on this machine
   pairup why src/relay.py:42       the commit, session and decisions behind a line
   pairup log --since 2w            this repository's sessions, decisions and commits
@@ -792,13 +793,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "join",
         "join (or watch) a session from the link its host shared",
         "Join a pairing session in the terminal UI, from the join link shown by `pairup start`.\n"
-        "With its watch link (…/w/ID#…) you follow the session live and change nothing.",
+        "With its watch link (https://…/w/ID#…) you follow the session live and change nothing;\n"
+        "the same link pasted into a browser shows the session in the page the relay serves.",
         _join,
     )
     join.parser.add_argument(
         "link",
         metavar="LINK",
-        help="the join link, wss://HOST:PORT/s/ID#SECRET, or the watch link, …/w/ID#…",
+        help="the join link, wss://HOST:PORT/s/ID#SECRET, or the watch link, https://HOST:PORT/w/ID#…",
     )
     _session_flags(join)
     _headless_flag(join)
