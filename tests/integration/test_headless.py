@@ -274,7 +274,7 @@ def test_a_bad_command_line_gets_an_error_line_and_the_process_carries_on(tmp_pa
     "link",
     [
         "not a link",
-        "http://127.0.0.1:9/s/abcdefghij#" + "A" * 22,
+        "ftp://127.0.0.1:9/s/abcdefghij#" + "A" * 22,
         "ws://127.0.0.1:9/sessions/abcdefghij#" + "A" * 22,
         "ws://127.0.0.1:9/s/abcdefghij",
         "ws://127.0.0.1:9/s/abcdefghij#tooshort",

@@ -413,7 +413,9 @@ function drawTurn(page, view, nameOf) {
   setParts(page, page.detail, detail);
   const length = typeof view.length === "number" && view.length > 0 ? view.length : 0;
   const left = typeof view.remaining === "number" ? view.remaining : null;
-  const clock = length ? countdown(left ?? length) : NO_TIME;
+  // Before a turn starts, the turn it will be, as the terminal shows it.
+  const ahead = ["lobby", "waiting"].includes(view.phase) ? view.settings?.turn_seconds : null;
+  const clock = length ? countdown(left ?? length) : ahead ? countdown(ahead) : NO_TIME;
   setText(page.clock, clock);
   setAttr(page.clock, "data-long", clock.length > 5 ? "" : null);
   setShown(page.progress, length > 0);

@@ -11,6 +11,8 @@ const PING_EVERY = 5_000;
 const TICK = 250;
 const KEEP_NOTICES = 20;
 const CLOCK_SAMPLES = 8;
+// What everyone's screen calls this watcher: "watching: a browser".
+const SHOWN_AS = "a browser";
 const FINAL = new Map([
   [1008, "the relay refused this page"],
   [4401, "the relay does not know this session, or the link is not the session's: check that it was pasted whole"],
@@ -207,6 +209,7 @@ async function hello(context, frame, send) {
     identity: seal.b64u(me.public),
     admission: seal.b64u(await seal.sign(keys.admission, transcript)),
     proof: seal.b64u(await seal.sign(me, transcript)),
+    name: await seal.seal(keys.body, new TextEncoder().encode(SHOWN_AS), seal.nameAad(session, me.id)),
   });
 }
 
