@@ -8,6 +8,7 @@ import { eventFrom, initialState, signedMessage, signerKey, skipOffset, step, vi
 import { render } from "./render.mjs";
 
 const PING_EVERY = 5_000;
+const REPAIR_EVERY = 2_000;
 const TICK = 250;
 const KEEP_NOTICES = 20;
 const CLOCK_SAMPLES = 8;
@@ -66,6 +67,8 @@ const session = {
   epoch: null,
   restored: false,
   held: new Map(),
+  relayHas: 0,
+  asked: { after: -1, at: 0 },
   queue: Promise.resolve(),
 };
 
@@ -120,14 +123,46 @@ function connect(context, attempt) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/s/${context.session}`, ["pairup.v4"]);
   let welcomed = false;
-  let pinger = null;
+  let timer = null;
+  let heard = performance.now();
+  let over = false;
   model.status = attempt === 0 ? "connecting" : "reconnecting";
   draw();
 
-  const send = (frame) => socket.send(JSON.stringify(frame));
+  const send = (frame) => socket.readyState === WebSocket.OPEN && socket.send(JSON.stringify(frame));
   const pings = new Map();
 
+  function ping() {
+    const at = Date.now() / 1000;
+    pings.set(at, performance.now());
+    send({ type: "ping", sent: at });
+  }
+
+  function again(delay) {
+    // Once per connection: a close after the watchdog gave up on it changes nothing.
+    if (over) return;
+    over = true;
+    clearInterval(timer);
+    setTimeout(() => connect(context, attempt + 1), delay);
+  }
+
+  function watch() {
+    // The relay pings every connection and answers each ping: silence for three ping
+    // intervals is a connection that died without a close.
+    if (performance.now() - heard > 3 * PING_EVERY) {
+      socket.close();
+      model.status = "reconnecting";
+      draw();
+      again(0);
+      return;
+    }
+    ping();
+    repair(send, true);
+  }
+
   socket.addEventListener("message", (message) => {
+    if (over) return;
+    heard = performance.now();
     let frame;
     try {
       frame = JSON.parse(message.data);
@@ -142,10 +177,10 @@ function connect(context, attempt) {
         welcomed = true;
         attempt = 0;
         session.queue = session.queue.then(() => welcome(frame, send));
-        // A few round trips at once for a good estimate of the relay's clock, then one now
-        // and then to follow it.
-        for (const delay of [0, 300, 900]) setTimeout(() => socket.readyState === 1 && ping(), delay);
-        pinger = setInterval(ping, PING_EVERY);
+        // A few round trips at once for a good estimate of the relay's clock, then one every
+        // interval to follow it, and to notice a silent connection and a gap left open.
+        for (const delay of [0, 300, 900]) setTimeout(() => !over && ping(), delay);
+        timer = setInterval(watch, PING_EVERY);
         break;
       case "event":
         arrived([frame], context, send);
@@ -157,10 +192,10 @@ function connect(context, attempt) {
         const began = pings.get(frame.sent);
         pings.delete(frame.sent);
         if (began !== undefined) clock.add(frame.sent, frame.now, (performance.now() - began) / 1000);
-        if (session.state !== null && session.held.size === 0 && frame.last_seq > session.state.last_seq) {
-          // The relay's log reaches further than what came: ask for the rest.
-          send({ type: "resume", after: session.state.last_seq });
-        }
+        session.queue = session.queue.then(() => {
+          session.relayHas = Math.max(session.relayHas, frame.last_seq);
+          repair(send, false);
+        });
         break;
       }
       case "presence":
@@ -174,26 +209,36 @@ function connect(context, attempt) {
     }
   });
 
-  function ping() {
-    const at = Date.now() / 1000;
-    pings.set(at, performance.now());
-    send({ type: "ping", sent: at });
-  }
-
   socket.addEventListener("close", (closed) => {
-    clearInterval(pinger);
+    if (over) return undefined;
     const final = FINAL.get(closed.code);
     if (final !== undefined) {
+      over = true;
+      clearInterval(timer);
       return fail(closed.reason ? `${final} (${closed.reason})` : final);
     }
     if (model.status === "ended") return undefined;
     model.status = "reconnecting";
-    model.problem = welcomed ? null : model.problem ?? "cannot reach the relay; trying again";
+    model.problem = welcomed ? null : (model.problem ?? "cannot reach the relay; trying again");
     draw();
     const wait = Math.min(30_000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
-    setTimeout(() => connect(context, attempt + 1), welcomed ? 250 : wait);
+    again(welcomed ? 250 : wait);
     return undefined;
   });
+}
+
+function repair(send, always) {
+  // Ask for what the relay has and this page lacks: the first gap (events past it are held
+  // until it is filled), or the tail. Once per REPAIR_EVERY for the same offset, unless the
+  // interval's own look asks: a gap costs a resume or two, never one per arriving event.
+  const state = session.state;
+  if (state === null || state.last_seq >= session.relayHas) return;
+  const now = performance.now();
+  if (!always && session.asked.after === state.last_seq && now - session.asked.at < REPAIR_EVERY) return;
+  session.asked = { after: state.last_seq, at: now };
+  const frame = { type: "resume", after: state.last_seq };
+  if (session.held.size > 0) frame.until = Math.min(...session.held.keys()) - 1;
+  send(frame);
 }
 
 async function hello(context, frame, send) {
@@ -223,6 +268,8 @@ function welcome(frame, send) {
   }
   session.epoch = frame.epoch;
   session.restored = frame.restored;
+  session.relayHas = frame.last_seq;
+  session.asked = { after: session.state.last_seq, at: performance.now() };
   model.presence.connected = frame.connected;
   model.status = "live";
   model.problem = null;
@@ -254,10 +301,8 @@ function arrived(frames, context, send) {
       session.held.delete(next.seq);
       await apply(next, context);
     }
-    if (session.held.size > 0) {
-      const first = Math.min(...session.held.keys());
-      send({ type: "resume", after: session.state.last_seq, until: first - 1 });
-    }
+    for (const seq of session.held.keys()) session.relayHas = Math.max(session.relayHas, seq);
+    repair(send, false);
     if (session.state.phase === "ended") model.status = "ended";
     draw();
   });
