@@ -70,6 +70,18 @@ def test_the_wheel_carries_config_inside_the_package_and_nowhere_else(
     assert [name for name in files if name.endswith("/pairup.toml")] == [f"{IN_WHEEL}/pairup.toml"]
 
 
+def test_the_wheel_carries_every_file_of_the_watch_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The relay serves the page from the installed package: each file in the source tree
+    is in the wheel, byte for byte."""
+    files = wheel_files(build(build_wheel, SOURCE_TREE, tmp_path / "dist", monkeypatch))
+    static = SOURCE_TREE / "pairup" / "web" / "static"
+    page = {path.name: path.read_bytes() for path in static.iterdir()}
+    assert {"watch.html", "watch.mjs", "session.mjs", "seal.mjs", "render.mjs"} <= set(page)
+    assert {name: files.get(f"pairup/web/static/{name}") for name in page} == page
+
+
 def test_a_wheel_built_from_the_sdist_carries_it_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
