@@ -383,9 +383,6 @@ class Relay:
         self.timer = timer
         """The clock of the rate limits and timeouts: only its differences count."""
         self.origins = origins
-        self.scheme = "http"
-        """How browsers reach this relay's pages (``https`` when it serves TLS): a page of its
-        own origin may open a websocket to it, whatever ``origins`` allows."""
         self.core: RelayCore
         """The rules; made by :meth:`start`, which knows the file limit."""
         self._trouble = StoreTrouble(log)
@@ -419,7 +416,6 @@ class Relay:
         The process's limit on open files is raised to its hard limit where allowed, and the
         relay's connections are capped below it (ADR 25)."""
         self.core = self._new_core(raise_file_limit())
-        self.scheme = "http" if ssl is None else "https"
         logging.getLogger("asyncio").addFilter(self._accept_errors)
         await self._begin()
         loop = asyncio.get_running_loop()
@@ -544,9 +540,9 @@ class Relay:
         protocol = connection.protocol
         if answer is None:
             origin = request.headers.get("Origin")
-            if origin is not None and origin.lower() == self._own_origin(request):
+            if origin is not None and _same_site(origin, request.headers.get("Host")):
                 # The watch page this relay served: the browser says where the page came
-                # from, and no other page can say it came from here.
+                # from, and no page from anywhere else can say it came from here.
                 protocol.origins = [*(protocol.origins or ()), origin]
             response = protocol.accept(request)
             if response.status_code == 101:
@@ -566,10 +562,6 @@ class Relay:
             connection.done = True
             connection.flush()
             connection.transport.close()
-
-    def _own_origin(self, request: Request) -> str:
-        """The origin of the pages this relay serves at the address the request came to."""
-        return f"{self.scheme}://{request.headers.get('Host', '')}".lower()
 
     def _drilled(self, connection: _Wire, data: str | bytes) -> None:
         """A member's message through the fault drill: lost, repeated, late or on time."""
@@ -841,6 +833,15 @@ class Relay:
             await asyncio.sleep(self.limits.keepalive_interval)
             for connection in list(self._wires.values()):
                 connection.ping()
+
+
+def _same_site(origin: str, host: str | None) -> bool:
+    """Whether a page of ``origin`` is one this relay served at the address ``host`` names.
+    The scheme is left out: behind a proxy that ends TLS the relay hears plain HTTP for a
+    page the browser loaded over HTTPS, and a page from another site cannot name this host
+    as its own."""
+    scheme, _, place = origin.lower().partition("://")
+    return scheme in ("http", "https") and host is not None and place == host.lower()
 
 
 def _page_subprotocol(protocol: ServerProtocol, offered: Sequence[str]) -> str | None:

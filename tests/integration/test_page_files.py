@@ -107,6 +107,10 @@ def test_the_page_of_the_relays_own_origin_connects_and_gets_its_challenge_first
                     "challenge": page.response.headers[wire.CHALLENGE_HEADER],
                     "v": wire.PROTOCOL_VERSION,
                 }
+            # Behind a proxy that ends TLS, the browser's page is https:// and the relay
+            # hears plain HTTP: the same host is the same site.
+            async with connect(url, origin=f"https://{host}", subprotocols=["pairup.v4"]) as page:
+                assert json.loads(await page.recv())["type"] == "challenge"
             # A pairup asks for no subprotocol and hears nothing before its hello.
             async with connect(url) as participant:
                 assert participant.subprotocol is None
@@ -117,7 +121,15 @@ def test_the_page_of_the_relays_own_origin_connects_and_gets_its_challenge_first
 
 
 @pytest.mark.parametrize(
-    "origin", ["http://evil.example", "https://127.0.0.1:{port}", "http://127.0.0.1:1"]
+    "origin",
+    [
+        "http://evil.example",
+        "http://127.0.0.1:1",
+        "http://localhost:{port}",
+        "http://127.0.0.1:{port}.evil.example",
+        "ftp://127.0.0.1:{port}",
+        "null",
+    ],
 )
 def test_a_page_from_any_other_origin_is_refused(tmp_path, origin):
     async def scenario() -> None:
