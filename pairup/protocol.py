@@ -100,7 +100,8 @@ _PAGE_FILE = re.compile(r"[a-z][a-z-]*\.(?:html|css|mjs|svg)")
 def page_file(path: str) -> str | None:
     """The watch page's file a browser asks for at ``path``: the page itself at a session's
     link (``/w/SESSION``, or ``/s/SESSION``, where the page watches), one of its files under
-    ``PAGE_PREFIX``, or ``None``."""
+    ``PAGE_PREFIX``, or ``None``. A query (a chat app's tracking tag) changes nothing."""
+    path = path.partition("?")[0]
     if re.fullmatch(r"/[sw]/[A-Za-z0-9_-]+", path) and SESSION_ID.fullmatch(path[3:]):
         return "watch.html"
     name = path.removeprefix(PAGE_PREFIX)

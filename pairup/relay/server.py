@@ -17,6 +17,7 @@ Bad input costs the sender its connection (an error frame, then a close code fro
 import asyncio
 import contextlib
 import functools
+import ipaddress
 import itertools
 import logging
 import queue
@@ -383,6 +384,8 @@ class Relay:
         self.timer = timer
         """The clock of the rate limits and timeouts: only its differences count."""
         self.origins = origins
+        self.tls = False
+        """Whether this relay serves TLS itself (set by :meth:`start`)."""
         self.core: RelayCore
         """The rules; made by :meth:`start`, which knows the file limit."""
         self._trouble = StoreTrouble(log)
@@ -416,6 +419,7 @@ class Relay:
         The process's limit on open files is raised to its hard limit where allowed, and the
         relay's connections are capped below it (ADR 25)."""
         self.core = self._new_core(raise_file_limit())
+        self.tls = ssl is not None
         logging.getLogger("asyncio").addFilter(self._accept_errors)
         await self._begin()
         loop = asyncio.get_running_loop()
@@ -535,12 +539,12 @@ class Relay:
     def _answer(self, connection: _Wire, request: Request, now: Moment) -> None:
         """The handshake: upgraded, with the challenge and the protocol's version, or an
         HTTP answer (``/healthz``, a wrong path, a cap), after which the connection ends."""
-        upgrade = "websocket" in request.headers.get("Upgrade", "").lower()
+        upgrade = "websocket" in _header(request, "Upgrade").lower()
         answer = self.core.request(connection.conn, request.path, now, upgrade=upgrade)
         protocol = connection.protocol
         if answer is None:
-            origin = request.headers.get("Origin")
-            if origin is not None and _same_site(origin, request.headers.get("Host")):
+            origin = _header(request, "Origin")
+            if self._served_here(origin, request):
                 # The watch page this relay served: the browser says where the page came
                 # from, and no page from anywhere else can say it came from here.
                 protocol.origins = [*(protocol.origins or ()), origin]
@@ -828,6 +832,22 @@ class Relay:
         if line is not None:
             log.warning("%s", line)
 
+    def _served_here(self, origin: str, request: Request) -> bool:
+        """Whether a websocket's ``Origin`` is a page this relay served, at the host and port
+        the request came to. Over ``https://`` only where TLS ends at this relay or at a proxy
+        in front of it: a page of another site that rebinds its name to this relay's address
+        cannot have the certificate. Over plain ``http://`` only on this machine's loopback
+        names (the one place a browser gives such a page WebCrypto), which no other site's
+        page can use as its own."""
+        scheme, _, place = origin.lower().partition("://")
+        host = _header(request, "Host").lower()
+        if not host or place != host:
+            return False
+        if scheme == "https":
+            proxied = _header(request, "X-Forwarded-Proto").lower() == "https"
+            return self.tls or proxied
+        return scheme == "http" and not self.tls and _loopback(host)
+
     async def _keep_alive(self) -> None:
         while True:
             await asyncio.sleep(self.limits.keepalive_interval)
@@ -835,13 +855,21 @@ class Relay:
                 connection.ping()
 
 
-def _same_site(origin: str, host: str | None) -> bool:
-    """Whether a page of ``origin`` is one this relay served at the address ``host`` names.
-    The scheme is left out: behind a proxy that ends TLS the relay hears plain HTTP for a
-    page the browser loaded over HTTPS, and a page from another site cannot name this host
-    as its own."""
-    scheme, _, place = origin.lower().partition("://")
-    return scheme in ("http", "https") and host is not None and place == host.lower()
+def _header(request: Request, name: str) -> str:
+    """A request header's value, its repeats joined as HTTP reads them; empty when absent."""
+    return ", ".join(request.headers.get_all(name))
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` (a ``Host`` header's value) names this machine's loopback."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 def _page_subprotocol(protocol: ServerProtocol, offered: Sequence[str]) -> str | None:
@@ -855,12 +883,13 @@ def _page_response(protocol: ServerProtocol, name: str, request: Request) -> Res
     if found is None:
         return protocol.reject(HTTPStatus.NOT_FOUND, "pairup relay: the page has no such file\n")
     headers = Headers(found.headers)
-    if request.headers.get("If-None-Match") == found.etag:
-        return Response(HTTPStatus.NOT_MODIFIED, "Not Modified", headers, b"")
-    body = found.body
-    if "gzip" in request.headers.get("Accept-Encoding", ""):
-        body = found.compressed
+    body, etag = found.body, found.etag
+    if web.takes_gzip(_header(request, "Accept-Encoding")):
+        body, etag = found.compressed, found.compressed_etag
         headers["Content-Encoding"] = "gzip"
+    headers["ETag"] = etag
+    if etag in (tag.strip() for tag in _header(request, "If-None-Match").split(",")):
+        return Response(HTTPStatus.NOT_MODIFIED, "Not Modified", headers, b"")
     headers["Content-Length"] = str(len(body))
     return Response(HTTPStatus.OK, "OK", headers, body)
 

@@ -31,30 +31,38 @@ _TYPES = {
 
 @dataclass(frozen=True, slots=True)
 class PageFile:
-    """One of the page's files as the relay answers with it."""
+    """One of the page's files as the relay answers with it: as it is, and gzipped for a
+    browser that takes it (every browser does), each with its own validator."""
 
     body: bytes
-    compressed: bytes
-    """The same file gzipped, for a browser that takes it (every browser does): a few
-    kilobytes on a phone's connection instead of a hundred."""
-    headers: tuple[tuple[str, str], ...]
     etag: str
+    compressed: bytes
+    compressed_etag: str
+    headers: tuple[tuple[str, str], ...]
 
 
-@functools.cache
 def page_file(name: str) -> PageFile | None:
     """The page's file ``name`` (a bare name, as :func:`pairup.protocol.page_file` gives it),
     or ``None`` when the page has no such file."""
-    suffix = name[name.rfind(".") :]
-    if suffix not in _TYPES or "/" in name:
-        return None
-    try:
-        body = (files(__package__) / "static" / name).read_bytes()
-    except (FileNotFoundError, IsADirectoryError):
-        return None
-    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    return _page_files().get(name)
+
+
+@functools.cache
+def _page_files() -> dict[str, PageFile]:
+    """Every file of the page, read from the package once: a name not among them is not
+    looked for on disk, whatever a request asks."""
+    found = {}
+    for entry in (files(__package__) / "static").iterdir():
+        suffix = entry.name[entry.name.rfind(".") :]
+        if suffix in _TYPES and entry.is_file():
+            found[entry.name] = _prepared(entry.read_bytes(), _TYPES[suffix])
+    return found
+
+
+def _prepared(body: bytes, content_type: str) -> PageFile:
+    digest = hashlib.sha256(body).hexdigest()[:32]
     headers = (
-        ("Content-Type", _TYPES[suffix]),
+        ("Content-Type", content_type),
         ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
         ("X-Content-Type-Options", "nosniff"),
         ("Referrer-Policy", "no-referrer"),
@@ -64,7 +72,22 @@ def page_file(name: str) -> PageFile | None:
         # Asked again each time, answered "not modified" while it is the same file: a
         # relay upgraded under an open page serves its new files at the next load.
         ("Cache-Control", "no-cache"),
-        ("ETag", etag),
         ("Vary", "Accept-Encoding"),
+        ("Connection", "close"),
     )
-    return PageFile(body, gzip.compress(body, 9, mtime=0), headers, etag)
+    compressed = gzip.compress(body, 9, mtime=0)
+    return PageFile(body, f'"{digest}"', compressed, f'"{digest}-gz"', headers)
+
+
+def takes_gzip(accept_encoding: str) -> bool:
+    """Whether a request's ``Accept-Encoding`` takes gzip (``gzip;q=0`` refuses it)."""
+    for part in accept_encoding.lower().split(","):
+        coding, _, parameters = part.partition(";")
+        if coding.strip() not in ("gzip", "*"):
+            continue
+        weight = parameters.strip().removeprefix("q=").strip() if parameters else "1"
+        try:
+            return float(weight) > 0
+        except ValueError:
+            return False
+    return False

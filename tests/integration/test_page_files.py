@@ -76,7 +76,7 @@ def test_a_sessions_link_opened_in_a_browser_is_the_page_the_same_for_every_sess
         "/_pairup/__init__.py",
         "/_pairup/Watch.mjs",
         "/w/short",
-        f"/w/{SESSION}?next=x",
+        "/_pairup/" + "a" * 300 + ".mjs",
         f"/x/{SESSION}",
         "/",
     ],
@@ -108,8 +108,13 @@ def test_the_page_of_the_relays_own_origin_connects_and_gets_its_challenge_first
                     "v": wire.PROTOCOL_VERSION,
                 }
             # Behind a proxy that ends TLS, the browser's page is https:// and the relay
-            # hears plain HTTP: the same host is the same site.
-            async with connect(url, origin=f"https://{host}", subprotocols=["pairup.v4"]) as page:
+            # hears plain HTTP, with the proxy's word that it was https.
+            async with connect(
+                url,
+                origin=f"https://{host}",
+                subprotocols=[wire.PAGE_SUBPROTOCOL],
+                additional_headers={"X-Forwarded-Proto": "https"},
+            ) as page:
                 assert json.loads(await page.recv())["type"] == "challenge"
             # A pairup asks for no subprotocol and hears nothing before its hello.
             async with connect(url) as participant:
@@ -128,6 +133,7 @@ def test_the_page_of_the_relays_own_origin_connects_and_gets_its_challenge_first
         "http://localhost:{port}",
         "http://127.0.0.1:{port}.evil.example",
         "ftp://127.0.0.1:{port}",
+        "https://127.0.0.1:{port}",
         "null",
     ],
 )
@@ -143,5 +149,80 @@ def test_a_page_from_any_other_origin_is_refused(tmp_path, origin):
                 ):
                     pass
             assert refused.value.response.status_code == 403
+
+    run(scenario())
+
+
+async def handshake(port: int, headers: list[tuple[str, str]], path: str) -> bytes:
+    """A request sent as written, headers repeated or forged as given: the status line and
+    headers of the answer."""
+    reader, writer = await asyncio.open_connection(LOOPBACK, port)
+    lines = [f"GET {path} HTTP/1.1", *(f"{name}: {value}" for name, value in headers)]
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    writer.close()
+    return head
+
+
+UPGRADE = [
+    ("Upgrade", "websocket"),
+    ("Connection", "Upgrade"),
+    ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ("Sec-WebSocket-Version", "13"),
+    ("Sec-WebSocket-Protocol", wire.PAGE_SUBPROTOCOL),
+]
+
+
+def test_a_page_of_another_site_rebound_to_the_relays_address_is_refused(tmp_path):
+    """DNS rebinding: a page of evil.example whose name now points at the relay says so in
+    both Origin and Host. Plain http:// is only this relay's own on loopback names."""
+
+    async def scenario() -> None:
+        async with running_relay(tmp_path) as relay:
+            port = int(relay.url.rsplit(":", 1)[1])
+            for site in (f"evil.example:{port}", f"127.0.0.1.evil.example:{port}"):
+                headers = [("Host", site), ("Origin", f"http://{site}"), *UPGRADE]
+                head = await handshake(port, headers, f"/s/{SESSION}")
+                assert head.startswith(b"HTTP/1.1 403"), head
+            headers = [("Host", f"localhost:{port}"), ("Origin", f"http://localhost:{port}")]
+            head = await handshake(port, [*headers, *UPGRADE], f"/s/{SESSION}")
+            assert head.startswith(b"HTTP/1.1 101"), head
+
+    run(scenario())
+
+
+def test_repeated_headers_get_an_answer_and_the_relay_goes_on(tmp_path):
+    async def scenario() -> None:
+        async with running_relay(tmp_path) as relay:
+            port = int(relay.url.rsplit(":", 1)[1])
+            host = ("Host", f"127.0.0.1:{port}")
+            twice = [host, ("Accept-Encoding", "br"), ("Accept-Encoding", "gzip;q=0.5")]
+            head = await handshake(port, twice, f"/w/{SESSION}")
+            assert head.startswith(b"HTTP/1.1 200"), head
+            assert b"content-encoding: gzip" in head.lower()
+            refused = [host, ("Accept-Encoding", "gzip;q=0, deflate")]
+            head = await handshake(port, refused, "/_pairup/watch.css")
+            assert b"content-encoding" not in head.lower()
+            origins = [host, ("Origin", "http://a"), ("Origin", "http://b"), *UPGRADE]
+            head = await handshake(port, origins, f"/s/{SESSION}")
+            assert head.startswith(b"HTTP/1.1 400"), head
+            assert (await fetch(port, "/healthz")).status == 200
+
+    run(scenario())
+
+
+def test_the_gzipped_file_has_a_validator_of_its_own(tmp_path):
+    async def scenario() -> None:
+        async with running_relay(tmp_path) as relay:
+            port = int(relay.url.rsplit(":", 1)[1])
+            plain = await fetch(port, "/_pairup/watch.mjs")
+            packed = await fetch(port, "/_pairup/watch.mjs", **{"Accept-Encoding": "gzip"})
+            assert plain.getheader("ETag") != packed.getheader("ETag")
+            stale = await fetch(
+                port, "/_pairup/watch.mjs", **{"If-None-Match": packed.getheader("ETag")}
+            )
+            assert stale.status == 200
+            assert stale.getheader("Content-Encoding") is None
 
     run(scenario())
