@@ -507,6 +507,12 @@ function decisionMaker() {
 }
 
 function drawDecisions(page, view, nameOf) {
+  // The same decisions under the same names are drawn already: a tick of the countdown
+  // costs nothing here, however long the session's decisions are.
+  const names = (view?.members ?? []).map((member) => `${member.id}\u0000${member.name}`).join("\n");
+  if (view !== null && page.drawn === view.decisions && page.drawnNames === names) return;
+  page.drawn = view?.decisions;
+  page.drawnNames = names;
   const decisions = [...(view?.decisions ?? [])].sort((a, b) => a.number - b.number);
   setShown(page.decisions, view !== null);
   setShown(page.noDecision, decisions.length === 0);

@@ -68,27 +68,60 @@ async function signerFromSeed(seed) {
   return { key, public: unb64u(x), seed };
 }
 
-/** This page's own key pair for a session: the one it entered with before, or a new one. */
-export async function identityFor(session, storage) {
+const KEEP_IDS = 8;
+
+/** This page's own id and key pair for a session: one this browser entered with before that
+ * no other tab of it holds now (each tab holds its id's lock while it lives), or a new one.
+ * Two tabs on one link are two watchers, never one id taken back and forth; a reload comes
+ * back as the same watcher, without using up another of the session's watcher ids. */
+export async function identityFor(session, storage, locks) {
   const kept = `pairup.watch.${session}`;
-  let record = null;
-  try {
-    record = JSON.parse(storage?.getItem(kept) ?? "null");
-  } catch {
-    record = null;
+  const known = remembered(storage, kept);
+  for (const { id, seed } of known) {
+    if (await claimed(locks, `${kept}.${id}`)) return { id, ...(await signerFromSeed(seed)) };
   }
-  const seed = record && typeof record.seed === "string" ? unb64u(record.seed) : null;
-  if (record && typeof record.id === "string" && seed?.length === 32) {
-    return { id: record.id, ...(await signerFromSeed(seed)) };
-  }
-  const fresh = crypto.getRandomValues(new Uint8Array(32));
+  const seed = crypto.getRandomValues(new Uint8Array(32));
   const id = `web-${b64u(crypto.getRandomValues(new Uint8Array(6)))}`;
+  const all = [...known, { id, seed }].slice(-KEEP_IDS);
   try {
-    storage?.setItem(kept, JSON.stringify({ id, seed: b64u(fresh) }));
+    storage?.setItem(kept, JSON.stringify(all.map((one) => ({ id: one.id, seed: b64u(one.seed) }))));
   } catch {
     // A browser that keeps nothing (private mode, storage full) gets a new id each load.
   }
-  return { id, ...(await signerFromSeed(fresh)) };
+  await claimed(locks, `${kept}.${id}`);
+  return { id, ...(await signerFromSeed(seed)) };
+}
+
+function remembered(storage, kept) {
+  let records;
+  try {
+    records = JSON.parse(storage?.getItem(kept) ?? "[]");
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(records)) records = [records];
+  const known = [];
+  for (const record of records) {
+    const seed = typeof record?.seed === "string" ? unb64u(record.seed) : null;
+    if (typeof record?.id === "string" && /^[A-Za-z0-9_.-]{1,64}$/.test(record.id) && seed?.length === 32) {
+      known.push({ id: record.id, seed });
+    }
+  }
+  return known;
+}
+
+function claimed(locks, name) {
+  // Without Web Locks (an old browser) every tab takes the first id, as before them.
+  if (locks === undefined || locks === null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    locks
+      .request(name, { ifAvailable: true }, (lock) => {
+        resolve(lock !== null);
+        // Held for as long as this page lives.
+        return lock === null ? undefined : new Promise(() => {});
+      })
+      .catch(() => resolve(true));
+  });
 }
 
 export async function sign(signer, message) {

@@ -1483,6 +1483,20 @@ function role(state, member) {
 }
 
 /** The session at ``now`` (seconds on the session's clock), as the watch page shows it. */
+// The records' views, made once for each version of a collection: a state replaces a
+// collection only when it changes, so a page that draws the view four times a second copies
+// a long session's decisions once per change, and hands the drawing the same arrays.
+const viewsOf = new WeakMap();
+
+function shownOnce(collection, make) {
+  let made = viewsOf.get(collection);
+  if (made === undefined) {
+    made = make();
+    viewsOf.set(collection, made);
+  }
+  return made;
+}
+
 export function view(state, now) {
   const tally = tallyAt(state, now);
   const timed = ["running", "paused", "break"].includes(state.phase);
@@ -1506,7 +1520,7 @@ export function view(state, now) {
       role: role(state, member),
       driven: tally.driving.get(member.id) ?? 0.0,
     })),
-    decisions: [...state.decisions.values()]
+    decisions: shownOnce(state.decisions, () => [...state.decisions.values()]
       .sort((a, b) => a.number - b.number)
       .map((d) => ({
         id: d.id,
@@ -1525,8 +1539,8 @@ export function view(state, now) {
         opinions: d.opinions.map((o) => ({ ...o })),
         superseded_by: d.superseded_by,
         supersedes: [...d.supersedes],
-      })),
-    commits: [...state.commits.values()]
+      }))),
+    commits: shownOnce(state.commits, () => [...state.commits.values()]
       .sort((a, b) => a.number - b.number)
       .map((c) => ({
         sha: c.sha,
@@ -1537,9 +1551,9 @@ export function view(state, now) {
         recorded_by: c.recorded_by,
         at: c.at,
         turn: c.turn,
-      })),
-    lessons: state.lessons.map((l) => ({ ...l })),
-    breaks: state.breaks.map((b) => ({ ...b })),
+      }))),
+    lessons: shownOnce(state.lessons, () => state.lessons.map((l) => ({ ...l }))),
+    breaks: shownOnce(state.breaks, () => state.breaks.map((b) => ({ ...b }))),
     stints: stintsUntil(state, now).map((s) => ({ ...s })),
     opened_at: state.opened_at,
     ended_at: state.ended_at,

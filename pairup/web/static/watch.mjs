@@ -12,6 +12,7 @@ const REPAIR_EVERY = 2_000;
 const TICK = 250;
 const KEEP_NOTICES = 20;
 const CLOCK_SAMPLES = 8;
+const EARLY_LIMIT = 10_000;
 // What everyone's screen calls this watcher: "watching: a browser".
 const SHOWN_AS = "a browser";
 const FINAL = new Map([
@@ -23,8 +24,8 @@ const FINAL = new Map([
   [4410, "this page was taken out of the session"],
   [4422, "the relay runs another version of pairup than this page; reload the page"],
 ]);
-export const UNAUTHENTIC = "an event from the relay failed authentication";
-export const UNREADABLE = "an event from the relay could not be read";
+const UNAUTHENTIC = "an event from the relay failed authentication";
+const UNREADABLE = "an event from the relay could not be read";
 
 const root = document.getElementById("session");
 const model = {
@@ -37,18 +38,6 @@ const model = {
   self: { id: "" },
   pin: null,
 };
-
-function draw() {
-  model.now = Date.now() / 1000 + clock.offset();
-  if (session.state !== null) model.view = view(session.state, model.now);
-  render(root, model);
-}
-
-function fail(problem) {
-  model.status = "failed";
-  model.problem = problem;
-  draw();
-}
 
 const clock = {
   samples: [],
@@ -68,13 +57,35 @@ const session = {
   restored: false,
   held: new Map(),
   relayHas: 0,
-  asked: { after: -1, at: 0 },
+  asked: null,
+  progress: 0,
   queue: Promise.resolve(),
 };
+
+function draw() {
+  model.now = Date.now() / 1000 + clock.offset();
+  if (session.state !== null) model.view = view(session.state, model.now);
+  render(root, model);
+}
+
+function fail(problem) {
+  model.status = "failed";
+  model.problem = problem;
+  draw();
+}
 
 function notice(seq, kind, text) {
   model.notices.push({ seq, kind, text });
   if (model.notices.length > KEEP_NOTICES) model.notices.shift();
+}
+
+// Everything the page does with what the relay sends runs in order, one thing at a time. A
+// step that throws (a frame this page cannot make sense of) is reported, and the next one runs.
+function then(work) {
+  session.queue = session.queue.then(work).catch((error) => {
+    notice(session.state?.last_seq ?? 0, "unreadable", `the page could not handle a frame: ${error?.message ?? error}`);
+    draw();
+  });
 }
 
 function hex(bytes) {
@@ -113,10 +124,11 @@ async function start() {
   } catch {
     storage = null;
   }
-  const me = await seal.identityFor(link.session, storage);
+  const me = await seal.identityFor(link.session, storage, navigator.locks);
   model.self.id = me.id;
   connect({ session: link.session, keys, me }, 0);
   setInterval(draw, TICK);
+  return undefined;
 }
 
 function connect(context, attempt) {
@@ -146,7 +158,7 @@ function connect(context, attempt) {
     setTimeout(() => connect(context, attempt + 1), delay);
   }
 
-  function watch() {
+  function look() {
     // The relay pings every connection and answers each ping: silence for three ping
     // intervals is a connection that died without a close.
     if (performance.now() - heard > 3 * PING_EVERY) {
@@ -157,7 +169,7 @@ function connect(context, attempt) {
       return;
     }
     ping();
-    repair(send, true);
+    then(() => repair(send));
   }
 
   socket.addEventListener("message", (message) => {
@@ -169,40 +181,45 @@ function connect(context, attempt) {
     } catch {
       return;
     }
+    if (frame === null || typeof frame !== "object") return;
     switch (frame.type) {
       case "challenge":
-        session.queue = session.queue.then(() => hello(context, frame, send));
+        then(() => hello(context, frame, send));
+        break;
+      case "waiting":
+        model.problem = "waiting for the session's host to let this page in";
+        draw();
         break;
       case "welcome":
         welcomed = true;
         attempt = 0;
-        session.queue = session.queue.then(() => welcome(frame, send));
+        then(() => welcome(frame, send));
         // A few round trips at once for a good estimate of the relay's clock, then one every
         // interval to follow it, and to notice a silent connection and a gap left open.
         for (const delay of [0, 300, 900]) setTimeout(() => !over && ping(), delay);
-        timer = setInterval(watch, PING_EVERY);
+        timer = setInterval(look, PING_EVERY);
         break;
       case "event":
         arrived([frame], context, send);
         break;
       case "events":
-        arrived(frame.events, context, send);
+        if (Array.isArray(frame.events)) arrived(frame.events, context, send);
         break;
       case "pong": {
         const began = pings.get(frame.sent);
         pings.delete(frame.sent);
         if (began !== undefined) clock.add(frame.sent, frame.now, (performance.now() - began) / 1000);
-        session.queue = session.queue.then(() => {
-          session.relayHas = Math.max(session.relayHas, frame.last_seq);
-          repair(send, false);
+        then(() => {
+          if (Number.isSafeInteger(frame.last_seq)) session.relayHas = Math.max(session.relayHas, frame.last_seq);
+          repair(send);
         });
         break;
       }
       case "presence":
-        session.queue = session.queue.then(() => presence(frame, context));
+        then(() => presence(frame, context));
         break;
       case "error":
-        model.problem = frame.reason;
+        model.problem = String(frame.reason);
         break;
       default:
         break;
@@ -219,7 +236,7 @@ function connect(context, attempt) {
     }
     if (model.status === "ended") return undefined;
     model.status = "reconnecting";
-    model.problem = welcomed ? null : (model.problem ?? "cannot reach the relay; trying again");
+    model.problem = welcomed ? null : "the relay cannot be reached or turned this page away; trying again";
     draw();
     const wait = Math.min(30_000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
     again(welcomed ? 250 : wait);
@@ -227,22 +244,28 @@ function connect(context, attempt) {
   });
 }
 
-function repair(send, always) {
+function repair(send) {
   // Ask for what the relay has and this page lacks: the first gap (events past it are held
-  // until it is filled), or the tail. Once per REPAIR_EVERY for the same offset, unless the
-  // interval's own look asks: a gap costs a resume or two, never one per arriving event.
+  // until it is filled), or the tail. One request at a time, as a participant does: another
+  // only when the last one has brought nothing in order for REPAIR_EVERY, so catching up on a
+  // long log costs one resume, and a lost answer is asked for again.
   const state = session.state;
-  if (state === null || state.last_seq >= session.relayHas) return;
+  if (state === null) return;
+  if (state.last_seq >= session.relayHas) {
+    session.asked = null;
+    return;
+  }
   const now = performance.now();
-  if (!always && session.asked.after === state.last_seq && now - session.asked.at < REPAIR_EVERY) return;
-  session.asked = { after: state.last_seq, at: now };
+  if (session.asked !== null && now - Math.max(session.asked, session.progress) < REPAIR_EVERY) return;
+  session.asked = now;
   const frame = { type: "resume", after: state.last_seq };
   if (session.held.size > 0) frame.until = Math.min(...session.held.keys()) - 1;
   send(frame);
 }
 
 async function hello(context, frame, send) {
-  const challenge = seal.unb64u(frame.challenge);
+  const challenge = typeof frame.challenge === "string" ? seal.unb64u(frame.challenge) : null;
+  if (challenge === null) throw new Error("the relay's challenge is not base64url");
   const { session, keys, me } = context;
   const transcript = seal.helloTranscript(challenge, session, me.id, me.public, "watcher");
   send({
@@ -267,11 +290,11 @@ function welcome(frame, send) {
     model.notices = [];
   }
   session.epoch = frame.epoch;
-  session.restored = frame.restored;
-  session.relayHas = frame.last_seq;
-  session.asked = { after: session.state.last_seq, at: performance.now() };
-  model.presence.connected = frame.connected;
-  model.status = "live";
+  session.restored = frame.restored === true;
+  session.relayHas = Number.isSafeInteger(frame.last_seq) ? frame.last_seq : 0;
+  session.asked = performance.now();
+  model.presence.connected = Array.isArray(frame.connected) ? frame.connected : [];
+  model.status = session.state.phase === "ended" ? "ended" : "live";
   model.problem = null;
   send({ type: "resume", after: session.state.last_seq });
   draw();
@@ -279,30 +302,36 @@ function welcome(frame, send) {
 
 async function presence(frame, context) {
   const watching = [];
-  for (const shown of frame.watching ?? []) {
+  for (const shown of Array.isArray(frame.watching) ? frame.watching : []) {
     let name = null;
-    if (shown.name) {
+    if (typeof shown?.name === "string") {
       const opened = await seal.open(context.keys.body, shown.name, seal.nameAad(context.session, shown.participant));
-      name = opened === null ? null : new TextDecoder().decode(opened);
+      name = opened === null ? null : new TextDecoder().decode(opened) || null;
     }
-    watching.push({ id: shown.participant, name });
+    watching.push({ id: String(shown?.participant), name });
   }
-  model.presence = { connected: frame.connected ?? [], watching };
+  model.presence = { connected: Array.isArray(frame.connected) ? frame.connected : [], watching };
   draw();
 }
 
 function arrived(frames, context, send) {
-  session.queue = session.queue.then(async () => {
+  then(async () => {
+    if (session.state === null) return;
     for (const frame of frames) {
-      if (session.state !== null && frame.seq > session.state.last_seq) session.held.set(frame.seq, frame);
+      const seq = frame?.seq;
+      if (!Number.isSafeInteger(seq) || seq <= session.state.last_seq) continue;
+      // Far past a gap, held events wait for it; too many, and the latest go (they come
+      // again once the gap is filled).
+      if (session.held.size < EARLY_LIMIT || seq < Math.max(...session.held.keys())) session.held.set(seq, frame);
+      session.relayHas = Math.max(session.relayHas, seq);
     }
     let next;
     while ((next = session.held.get(session.state.last_seq + 1)) !== undefined) {
       session.held.delete(next.seq);
       await apply(next, context);
+      session.progress = performance.now();
     }
-    for (const seq of session.held.keys()) session.relayHas = Math.max(session.relayHas, seq);
-    repair(send, false);
+    repair(send);
     if (session.state.phase === "ended") model.status = "ended";
     draw();
   });
@@ -310,7 +339,7 @@ function arrived(frames, context, send) {
 
 async function apply(frame, context) {
   const { session: id, keys } = context;
-  const body = await seal.open(keys.body, frame.body, seal.eventAad(id, frame.sender, frame.id));
+  const body = await seal.open(keys.body, frame.body, seal.eventAad(id, String(frame.sender), String(frame.id)));
   if (body === null) {
     notice(frame.seq, "unauthentic", UNAUTHENTIC);
     session.state = skipOffset(session.state, frame.seq);
