@@ -168,6 +168,8 @@ class Page:
         """Every URL the page asked for: documents, scripts, styles, icons, websockets."""
         self.console: list[str] = []
         """Console messages, uncaught exceptions and the browser's own log (CSP refusals)."""
+        self.frames_sent: list[str] = []
+        """Every websocket message the page sent, as text."""
         self.transferred: dict[str, int] = {}
         """Bytes each finished request took on the wire, by request id."""
         self._loaded = asyncio.Event()
@@ -182,6 +184,8 @@ class Page:
             self.requests.append(params["request"]["url"])
         elif method == "Network.webSocketCreated":
             self.requests.append(params["url"])
+        elif method == "Network.webSocketFrameSent":
+            self.frames_sent.append(params["response"]["payloadData"])
         elif method == "Network.loadingFinished":
             self.transferred[params["requestId"]] = int(params.get("encodedDataLength", 0))
         elif method == "Runtime.consoleAPICalled":

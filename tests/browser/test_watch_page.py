@@ -411,3 +411,56 @@ def test_a_body_that_fails_authentication_or_is_forged_is_shown_as_an_error_neve
             assert [url for url in page.requests if not url.startswith(own)] == []
 
     asyncio.run(scenario())
+
+
+def test_catching_up_on_a_long_log_costs_one_resume_and_two_tabs_are_two_watchers(tmp_path):
+    """A page that opens a session of many frames asks for it once, not once per frame; two
+    tabs of one browser on one link are two watchers, neither knocking the other off."""
+    need_chromium_here()
+
+    async def scenario() -> None:
+        async with (
+            running_relay(tmp_path / "relay") as relay,
+            host_link(relay.url, tmp_path) as (ann, join),
+            Chromium() as browser,
+        ):
+            mallory = await Peer.join(relay.url, join.session, join.secret, "mallory")
+            # Bodies that open but read as no event: the page uses each offset up quickly,
+            # and the log spans many frames of the relay's replay.
+            filler = json.dumps({"padding": "x" * 6000})
+            for _ in range(150):
+                await mallory.publish(filler)
+            deadline = time.monotonic() + WAIT
+            while ann.confirmed.last_seq < 151:
+                assert time.monotonic() < deadline, ann.confirmed.last_seq
+                await asyncio.sleep(0.02)
+            first = await browser.page()
+            await first.goto(str(join.watching()))
+            await first.wait_for(
+                "document.querySelectorAll('section.notices li').length > 0"
+                " && document.querySelector('.status').textContent.includes('connected')",
+                timeout=WAIT,
+            )
+            await first.wait_for(
+                "[...document.querySelectorAll('section.notices li')].at(-1)"
+                "?.textContent.includes('event 151')",
+                timeout=WAIT,
+            )
+            resumes = [frame for frame in first.frames_sent if '"resume"' in frame]
+            assert len(resumes) <= 2, resumes
+            second = await browser.page()
+            await second.goto(str(join.watching()))
+            deadline = time.monotonic() + WAIT
+            while len(ann.watchers) < 2:
+                assert time.monotonic() < deadline, ann.watchers
+                await asyncio.sleep(0.05)
+            ids = [await page.evaluate("localStorage.length") for page in (first, second)]
+            assert ids == [1, 1]
+            await asyncio.sleep(1.0)
+            for page in (first, second):
+                assert "connected" in (await shown(page))["status"]
+            assert len(ann.watchers) == 2
+            reconnects = [url for url in first.requests + second.requests if url.startswith("ws")]
+            assert len(reconnects) == 2, reconnects
+
+    asyncio.run(scenario())
