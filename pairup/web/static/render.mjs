@@ -25,7 +25,6 @@ const NOTICE = {
   unauthentic: ["error", "⚠ Error"],
   unreadable: ["error", "⚠ Error"],
   forged: ["error", "⚠ Error"],
-  rejected: ["warning", "Refused"],
 };
 
 const pages = new WeakMap();
