@@ -136,6 +136,7 @@ function connect(context, attempt) {
   const socket = new WebSocket(`${scheme}//${location.host}/s/${context.session}`, ["pairup.v4"]);
   let welcomed = false;
   let timer = null;
+  let mending = null;
   let heard = performance.now();
   let over = false;
   model.status = attempt === 0 ? "connecting" : "reconnecting";
@@ -155,6 +156,7 @@ function connect(context, attempt) {
     if (over) return;
     over = true;
     clearInterval(timer);
+    clearInterval(mending);
     setTimeout(() => connect(context, attempt + 1), delay);
   }
 
@@ -169,7 +171,6 @@ function connect(context, attempt) {
       return;
     }
     ping();
-    then(() => repair(send));
   }
 
   socket.addEventListener("message", (message) => {
@@ -198,6 +199,8 @@ function connect(context, attempt) {
         // interval to follow it, and to notice a silent connection and a gap left open.
         for (const delay of [0, 300, 900]) setTimeout(() => !over && ping(), delay);
         timer = setInterval(look, PING_EVERY);
+        // A gap or a tail still missing is asked for again as often as a participant does.
+        mending = setInterval(() => !over && then(() => repair(send)), REPAIR_EVERY);
         break;
       case "event":
         arrived([frame], context, send);
@@ -228,13 +231,23 @@ function connect(context, attempt) {
 
   socket.addEventListener("close", (closed) => {
     if (over) return undefined;
-    const final = FINAL.get(closed.code);
+    let final = FINAL.get(closed.code);
+    if (closed.code === 4401 && session.epoch !== null) {
+      final = "the relay no longer knows this session (it may have restarted empty); reload the page once a participant is back in it";
+    }
     if (final !== undefined) {
       over = true;
       clearInterval(timer);
+      clearInterval(mending);
       return fail(closed.reason ? `${final} (${closed.reason})` : final);
     }
-    if (model.status === "ended") return undefined;
+    if (model.status === "ended") {
+      // Nothing more will happen in the session: the page stays as it is.
+      over = true;
+      clearInterval(timer);
+      clearInterval(mending);
+      return undefined;
+    }
     model.status = "reconnecting";
     model.problem = welcomed ? null : "the relay cannot be reached or turned this page away; trying again";
     draw();
