@@ -252,6 +252,21 @@ class Page:
         return path
 
 
+@contextlib.contextmanager
+def shared_browser() -> Iterator[tuple[asyncio.Runner, Chromium]]:
+    """One browser for a module's tests, started in a runner of its own: each test runs its
+    coroutine in that runner (the browser's websocket belongs to one event loop). Skips where
+    Chromium is missing, as :func:`need_chromium_here` says."""
+    need_chromium_here()
+    with asyncio.Runner() as runner:
+        chromium = Chromium()
+        runner.run(chromium.__aenter__())
+        try:
+            yield runner, chromium
+        finally:
+            runner.run(chromium.__aexit__(None, None, None))
+
+
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     extensions_map = {  # noqa: RUF012 - the handler's own table, replaced as a whole
         ".html": "text/html; charset=utf-8",

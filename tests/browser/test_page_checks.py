@@ -21,7 +21,7 @@ from pairup.link.core import body_of, event_from
 from pairup.session import State, step
 from pairup.session import events as ev
 
-from .chromium import Chromium, Page, need_chromium_here, serve_static
+from .chromium import Page, serve_static, shared_browser
 
 STATIC = Path(__file__).resolve().parents[2] / "pairup" / "web" / "static"
 SESSION = "checks-session-01"
@@ -48,17 +48,11 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    need_chromium_here()
-    with asyncio.Runner() as runner, serve_static(STATIC) as base:
-        chromium = Chromium()
-        runner.run(chromium.__aenter__())
-        try:
-            page = runner.run(chromium.page())
-            runner.run(page.goto(f"{base}/"))
-            assert runner.run(page.evaluate(HELPERS))
-            yield Browser(runner, page)
-        finally:
-            runner.run(chromium.__aexit__(None, None, None))
+    with shared_browser() as (runner, chromium), serve_static(STATIC) as base:
+        page = runner.run(chromium.page())
+        runner.run(page.goto(f"{base}/"))
+        assert runner.run(page.evaluate(HELPERS))
+        yield Browser(runner, page)
 
 
 def js(value: object) -> str:

@@ -186,7 +186,11 @@ def rich(phase: str = "running", driver: str = "ann", turn: int = 4) -> dict[str
                 "kind": "unauthentic",
                 "text": "an event from the relay failed authentication",
             },
-            {"seq": 44, "kind": "forged", "text": "mallory published decision.recorded in the name of ann"},
+            {
+                "seq": 44,
+                "kind": "forged",
+                "text": "mallory published decision.recorded in the name of ann",
+            },
         ],
         "presence": {
             "connected": ["ann", "bob"],

@@ -24,7 +24,7 @@ from pairup import identity
 from pairup.session import events as ev
 from pairup.session import step
 from pairup.session.state import State
-from tests.browser.chromium import Chromium, Page, need_chromium_here, serve_static
+from tests.browser.chromium import Page, serve_static, shared_browser
 from tests.browser.projection import view
 from tests.hostile import CORPUS
 from tests.unit.session.strategies import PEOPLE, session_logs
@@ -69,19 +69,13 @@ class Browser:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    need_chromium_here()
-    with asyncio.Runner() as runner, serve_static(STATIC) as base:
-        chromium = Chromium()
-        runner.run(chromium.__aenter__())
-        try:
-            page = runner.run(chromium.page())
-            runner.run(page.goto(f"{base}/"))
-            loaded = "import('/session.mjs').then((m) => { globalThis.S = m; return true; })"
-            assert runner.run(page.evaluate(loaded))
-            assert runner.run(page.evaluate(JS_HELPERS))
-            yield Browser(runner, page)
-        finally:
-            runner.run(chromium.__aexit__(None, None, None))
+    with shared_browser() as (runner, chromium), serve_static(STATIC) as base:
+        page = runner.run(chromium.page())
+        runner.run(page.goto(f"{base}/"))
+        loaded = "import('/session.mjs').then((m) => { globalThis.S = m; return true; })"
+        assert runner.run(page.evaluate(loaded))
+        assert runner.run(page.evaluate(JS_HELPERS))
+        yield Browser(runner, page)
 
 
 # ---------------------------------------------------------------- comparing

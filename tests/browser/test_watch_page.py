@@ -198,6 +198,13 @@ READ = """
 """
 
 
+async def until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        await asyncio.sleep(0.02)
+
+
 async def shown(page: Page) -> dict[str, Any]:
     return await page.evaluate(READ)
 
@@ -345,10 +352,7 @@ async def host_link(relay_url: str, tmp_path: Path) -> AsyncIterator[tuple[Link,
     ann = Link(join, "ann", tmp_path / "ann", create=True, rng=PinnedJitter())
     task = asyncio.create_task(ann.run())
     try:
-        deadline = time.monotonic() + WAIT
-        while ann.status.state != "connected":
-            assert time.monotonic() < deadline, ann.status
-            await asyncio.sleep(0.02)
+        await until(lambda: ann.status.state == "connected", "Ann is connected")
         person = ev.Participant(id="ann", name="Ann", email="ann@example.test")
         await ann.submit(
             ev.ParticipantJoined(id=new_id(), actor="ann", at=ann.now(), participant=person)
@@ -430,10 +434,7 @@ def test_catching_up_on_a_long_log_costs_one_resume_and_two_tabs_are_two_watcher
             filler = json.dumps({"padding": "x" * 6000})
             for _ in range(150):
                 await mallory.publish(filler)
-            deadline = time.monotonic() + WAIT
-            while ann.confirmed.last_seq < 151:
-                assert time.monotonic() < deadline, ann.confirmed.last_seq
-                await asyncio.sleep(0.02)
+            await until(lambda: ann.confirmed.last_seq >= 151, "the relay has the whole log")
             first = await browser.page()
             await first.goto(str(join.watching()))
             await first.wait_for(
@@ -450,10 +451,7 @@ def test_catching_up_on_a_long_log_costs_one_resume_and_two_tabs_are_two_watcher
             assert len(resumes) <= 2, resumes
             second = await browser.page()
             await second.goto(str(join.watching()))
-            deadline = time.monotonic() + WAIT
-            while len(ann.watchers) < 2:
-                assert time.monotonic() < deadline, ann.watchers
-                await asyncio.sleep(0.05)
+            await until(lambda: len(ann.watchers) == 2, "Ann sees two watchers")
             ids = [await page.evaluate("localStorage.length") for page in (first, second)]
             assert ids == [1, 1]
             await asyncio.sleep(1.0)

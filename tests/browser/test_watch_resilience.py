@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +22,6 @@ from pairup import seal
 from pairup.link.client import Link
 from pairup.link.timekeeper import new_id
 from pairup.relay.chaos import Chaos, ChaosSpec
-from pairup.relay.server import Limits, Relay
-from pairup.relay.store import Store
 from pairup.session import events as ev
 from pairup.session.state import State
 from tests.integration.relaykit import (
@@ -38,8 +35,8 @@ from tests.integration.relaykit import (
 )
 from tests.integration.test_link import Crew, crew_in, decide, introduce
 
-from .chromium import Chromium, Page, ProtocolError, need_chromium_here
-from .test_watch_page import shown
+from .chromium import Chromium, Page, ProtocolError, shared_browser
+from .test_watch_page import shown, until_shown
 
 DRILL = "drop=0.1,dup=0.1,delay=0-100ms,disconnect=0.05,seed=23"
 """The drill while the participants make most of their decisions: it cuts connections too."""
@@ -48,8 +45,8 @@ LOSSY = "drop=0.3,dup=0.1,delay=0-100ms,seed=23"
 DECISIONS = 15
 """Decisions each participant makes in the drill."""
 SETTLE = 30.0
-"""Seconds the participants and the page have to agree through the drill: a frame the drill
-loses is asked for again at the page's next ping, every 5 s."""
+"""Seconds the participants and the page have to agree through the drill: what the drill
+loses is asked for again every 2 s."""
 WAIT = 15.0
 
 ROWS = """
@@ -79,14 +76,8 @@ def rows_of(state: State) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[tuple[asyncio.Runner, Chromium]]:
-    need_chromium_here()
-    with asyncio.Runner() as runner:
-        chromium = Chromium()
-        runner.run(chromium.__aenter__())
-        try:
-            yield runner, chromium
-        finally:
-            runner.run(chromium.__aexit__(None, None, None))
+    with shared_browser() as shared:
+        yield shared
 
 
 @contextlib.asynccontextmanager
@@ -100,22 +91,6 @@ async def watching(chromium: Chromium, join: wire.JoinLink) -> AsyncIterator[Pag
     finally:
         with contextlib.suppress(Exception):
             await page.goto("about:blank")
-
-
-@contextlib.asynccontextmanager
-async def drilled_relay(data_dir: Path, spec: str) -> AsyncIterator[RunningRelay]:
-    """A relay on an ephemeral loopback port running the fault drill ``spec``, as ``pairup
-    relay --chaos SPEC`` does."""
-    data_dir.mkdir(parents=True)
-    store = Store.open(data_dir / "relay.sqlite3")
-    relay = Relay(store, limits=Limits(reject_delay=0.05), chaos=Chaos(ChaosSpec.parse(spec)))
-    server = await relay.start(LOOPBACK, 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        yield RunningRelay(f"ws://{LOOPBACK}:{port}", relay, store)
-    finally:
-        await relay.stop(server)
-        store.close()
 
 
 async def pair(crew: Crew, join: wire.JoinLink, **options: object) -> tuple[Link, Link]:
@@ -164,17 +139,6 @@ async def until_page_shows(page: Page, state: State, timeout: float = WAIT) -> d
                 f"notice; it lists {len(rows)}: {rows}; wanted {wanted}; it shows {seen}; "
                 f"console: {page.console[-10:]}"
             )
-        await asyncio.sleep(0.05)
-
-
-async def until_seen(page: Page, check: Any, what: str) -> dict[str, Any]:
-    deadline = time.monotonic() + WAIT
-    while True:
-        seen = await shown(page)
-        if check(seen):
-            return seen
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the page never showed {what}; it shows {seen}")
         await asyncio.sleep(0.05)
 
 
@@ -249,7 +213,7 @@ def test_through_a_fault_drill_the_page_ends_with_the_terminals_decisions(browse
 
     async def scenario() -> None:
         async with (
-            drilled_relay(tmp_path / "relay", DRILL) as relay,
+            running_relay(tmp_path / "relay", chaos=Chaos(ChaosSpec.parse(DRILL))) as relay,
             crew_in(tmp_path) as crew,
         ):
             session, secret = new_session()
@@ -257,7 +221,7 @@ def test_through_a_fault_drill_the_page_ends_with_the_terminals_decisions(browse
             fast = {"ping_interval": 1.0, "resend_after": 0.5}
             ann, bob = await pair(crew, join, **fast)
             async with watching(chromium, join) as page:
-                await until_seen(page, lambda seen: "connected" in seen["status"], "it connects")
+                await until_shown(page, lambda seen: "connected" in seen["status"], "it connects")
                 state = await both_decide(crew, relay, ann, bob, range(1, 11))
                 await until_page_shows(page, state, timeout=SETTLE)
                 await crew.until(lambda: sockets(page) > 1, "the drill cuts the page's connection")
@@ -300,7 +264,7 @@ def test_a_relay_restarted_on_its_data_is_rejoined_by_the_page_with_nothing_doub
                 await crew.until(lambda: settled(ann, bob), "bob's agreement is through")
                 await until_page_shows(page, ann.confirmed)
                 await before.aclose()
-                await until_seen(page, lambda seen: "reconnecting" in seen["status"], "it lost it")
+                await until_shown(page, lambda seen: "reconnecting" in seen["status"], "it lost it")
                 await decide(ann, "while the relay is down")
                 async with relay_on(port, tmp_path / "relay"):
                     await decide(bob, "after the restart")
@@ -341,7 +305,7 @@ def test_a_relay_replaced_by_an_empty_one_is_folded_again_from_the_re_seeded_log
                 await crew.until(lambda: settled(ann, bob), "ann and bob agree")
                 await opinion(bob, first, "agree")
                 await crew.until(lambda: settled(ann, bob), "bob's agreement is through")
-                await until_seen(page, lambda seen: len(seen["decisions"]) == 2, "2 decisions")
+                await until_shown(page, lambda seen: len(seen["decisions"]) == 2, "2 decisions")
                 assert len((await shown(page))["notices"]) == 1
                 # A watcher that reaches an empty relay before a participant has made the
                 # session again is refused for good (4401, as a terminal's watcher is): the

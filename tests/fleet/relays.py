@@ -35,27 +35,41 @@ class FleetRelays:
     def start(self, index: int | None = None) -> Self:
         """Start one relay (or all of them) and wait until it listens."""
         for each in range(len(self.ports)) if index is None else (index,):
-            self.lives[each] += 1
-            log = self.scratch / f"relay{each}-{self.lives[each]}.log"
-            command = [
-                *(sys.executable, "-m", "pairup", "relay", "--host", LOOPBACK),
-                *("--port", str(self.ports[each]), "--store", self.store),
-                *("--data-dir", str(self.scratch / f"relay{each}"), "-v", *self.extra),
-            ]
-            with log.open("wb") as stderr:
-                process = subprocess.Popen(
-                    command,
-                    stdout=subprocess.PIPE,
-                    stderr=stderr,
-                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                )
-            self.processes[each] = process
-            assert process.stdout is not None
-            line = process.stdout.readline().decode()
-            if "listening on" not in line:
-                process.kill()
-                raise RuntimeError(f"relay {each} did not start: {line!r}; {log.read_text()}")
+            while not self._started(each):
+                # Its first start only: the port free a moment ago was taken before this
+                # relay bound it, and nothing knows the port yet. Another one.
+                self.ports[each] = free_port()
         return self
+
+    def _started(self, each: int) -> bool:
+        """Start relay ``each``: whether it listens, or ``False`` when its port was taken
+        on its first start. Anything else is a failure."""
+        self.lives[each] += 1
+        log = self.scratch / f"relay{each}-{self.lives[each]}.log"
+        command = [
+            *(sys.executable, "-m", "pairup", "relay", "--host", LOOPBACK),
+            *("--port", str(self.ports[each]), "--store", self.store),
+            *("--data-dir", str(self.scratch / f"relay{each}"), "-v", *self.extra),
+        ]
+        with log.open("wb") as stderr:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        self.processes[each] = process
+        assert process.stdout is not None
+        line = process.stdout.readline().decode()
+        if "listening on" in line:
+            return True
+        process.kill()
+        process.wait()
+        said = log.read_text()
+        if self.lives[each] == 1 and "address already in use" in said:
+            self.lives[each] = 0
+            return False
+        raise RuntimeError(f"relay {each} did not start: {line!r}; {said}")
 
     def kill(self, index: int) -> None:
         """SIGKILL: no goodbye to anyone, nothing flushed."""

@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from pairup import protocol as wire
 from pairup import seal
 from pairup.launch import new_session_id
+from pairup.relay.chaos import Chaos
 from pairup.relay.server import Limits, Relay
 from pairup.relay.store import Store
 
@@ -32,11 +33,22 @@ class RunningRelay:
 
 @contextlib.asynccontextmanager
 async def running_relay(
-    data_dir: Path, *, timer: Callable[[], float] = time.monotonic, **limits: object
+    data_dir: Path,
+    *,
+    timer: Callable[[], float] = time.monotonic,
+    chaos: Chaos | None = None,
+    **limits: object,
 ) -> AsyncIterator[RunningRelay]:
-    """A relay on an ephemeral loopback port; ``timer`` is the clock of its rate limits."""
+    """A relay on an ephemeral loopback port; ``timer`` is the clock of its rate limits, and
+    ``chaos`` a fault drill it runs, as ``pairup relay --chaos`` does."""
+    data_dir.mkdir(parents=True, exist_ok=True)
     store = Store.open(data_dir / "relay.sqlite3")
-    relay = Relay(store, limits=Limits(reject_delay=0.05, **limits), timer=timer)  # type: ignore[arg-type]
+    relay = Relay(
+        store,
+        limits=Limits(reject_delay=0.05, **limits),  # type: ignore[arg-type]
+        timer=timer,
+        chaos=chaos,
+    )
     server = await relay.start(LOOPBACK, 0)
     port = server.sockets[0].getsockname()[1]
     try:
