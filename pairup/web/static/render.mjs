@@ -19,7 +19,7 @@ const STATUS = {
   live: "● connected",
   reconnecting: "◌ reconnecting…",
   ended: "■ the session has ended",
-  failed: "✕ offline",
+  failed: "✕ not connected",
 };
 const NOTICE = {
   unauthentic: ["error", "⚠ Error"],
