@@ -80,14 +80,14 @@ def _prepared(body: bytes, content_type: str) -> PageFile:
 
 
 def takes_gzip(accept_encoding: str) -> bool:
-    """Whether a request's ``Accept-Encoding`` takes gzip (``gzip;q=0`` refuses it)."""
+    """Whether a request's ``Accept-Encoding`` takes gzip: named with a weight above zero, or
+    left to ``*`` with one (``gzip;q=0`` refuses it whatever ``*`` says)."""
+    weights: dict[str, float] = {}
     for part in accept_encoding.lower().split(","):
         coding, _, parameters = part.partition(";")
-        if coding.strip() not in ("gzip", "*"):
-            continue
-        weight = parameters.strip().removeprefix("q=").strip() if parameters else "1"
+        weight = parameters.strip().removeprefix("q=").strip() if parameters.strip() else "1"
         try:
-            return float(weight) > 0
+            weights[coding.strip()] = float(weight)
         except ValueError:
-            return False
-    return False
+            weights[coding.strip()] = 0.0
+    return weights.get("gzip", weights.get("*", 0.0)) > 0

@@ -27,9 +27,11 @@ STATIC = Path(__file__).resolve().parents[2] / "pairup" / "web" / "static"
 SESSION = "checks-session-01"
 
 HELPERS = """
-Promise.all([import('/seal.mjs'), import('/session.mjs')]).then(([seal, session]) => {
+Promise.all([import('/seal.mjs'), import('/session.mjs'), import('/mend.mjs')]).then(
+  ([seal, session, mend]) => {
   globalThis.K = seal;
   globalThis.S = session;
+  globalThis.M = mend;
   globalThis.hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   globalThis.bytesOf = (text) => K.unb64u(text);
   return true;
@@ -213,3 +215,53 @@ def sequence(
         sender=sender,
         body="x",
     )
+
+
+def test_the_page_mends_its_log_as_a_participant_does(browser):
+    """One resume at a time; the next gap asked for as soon as the last is filled (not a
+    repair interval later); asked again only once a resume brought nothing for 2 s; and a
+    bounded number of events held past a gap."""
+    steps = browser.run(
+        """(() => {
+          const out = [];
+          const held = new Map();
+          let asked = null;
+          const ask = (lastSeq, relayHas, progress, now) => {
+            const r = M.mend({lastSeq, relayHas, held, asked, progress}, now);
+            asked = r.asked;
+            out.push(r.frame);
+          };
+          // Catching up on 100 events: one resume, none while they come in order.
+          ask(0, 100, 0, 0);
+          ask(40, 100, 900, 1000);
+          ask(80, 100, 2900, 3000);
+          // Stalled: nothing came for 2 s since the last progress.
+          ask(80, 100, 2900, 4900);
+          ask(100, 100, 5000, 5000);
+          // Two gaps: 102 and 105 lost, 103, 104, 106 held.
+          for (const seq of [103, 104, 106]) M.hold(held, {seq}, 101);
+          ask(101, 106, 6000, 6000);
+          held.delete(103); held.delete(104);
+          // 102 came and 103, 104 applied: the next gap at once, in the same millisecond.
+          ask(104, 106, 6050, 6050);
+          held.clear();
+          ask(106, 106, 6100, 6100);
+          const full = new Map();
+          for (let seq = 1; seq <= M.EARLY_LIMIT + 5; seq++) M.hold(full, {seq: seq + 10}, 10);
+          out.push(full.size, M.hold(full, {seq: 5}, 10), M.hold(full, {seq: 11}, 10));
+          return out;
+        })()"""
+    )
+    assert steps == [
+        {"type": "resume", "after": 0},
+        None,
+        None,
+        {"type": "resume", "after": 80},
+        None,
+        {"type": "resume", "after": 101, "until": 102},
+        {"type": "resume", "after": 104, "until": 105},
+        None,
+        10_000,
+        False,
+        True,
+    ]

@@ -3,16 +3,16 @@
 // author's, folds the session with the same rules as every terminal (session.mjs) and draws it
 // (render.mjs). It publishes nothing: a watch link changes nothing.
 
+import { REPAIR_EVERY, hold, mend } from "./mend.mjs";
 import * as seal from "./seal.mjs";
 import { eventFrom, initialState, signedMessage, signerKey, skipOffset, step, view } from "./session.mjs";
 import { render } from "./render.mjs";
 
 const PING_EVERY = 5_000;
-const REPAIR_EVERY = 2_000;
 const TICK = 250;
 const KEEP_NOTICES = 20;
 const CLOCK_SAMPLES = 8;
-const EARLY_LIMIT = 10_000;
+const KEEP_PINGS = 16;
 // What everyone's screen calls this watcher: "watching: a browser".
 const SHOWN_AS = "a browser";
 const FINAL = new Map([
@@ -138,6 +138,7 @@ function connect(context, attempt) {
   let timer = null;
   let mending = null;
   let heard = performance.now();
+  let pinged = null;
   let over = false;
   model.status = attempt === 0 ? "connecting" : "reconnecting";
   draw();
@@ -147,25 +148,32 @@ function connect(context, attempt) {
 
   function ping() {
     const at = Date.now() / 1000;
-    pings.set(at, performance.now());
+    pinged = performance.now();
+    pings.set(at, pinged);
+    if (pings.size > KEEP_PINGS) pings.delete(pings.keys().next().value);
     send({ type: "ping", sent: at });
+  }
+
+  function stop() {
+    over = true;
+    clearInterval(timer);
+    clearInterval(mending);
   }
 
   function again(delay) {
     // Once per connection: a close after the watchdog gave up on it changes nothing.
     if (over) return;
-    over = true;
-    clearInterval(timer);
-    clearInterval(mending);
+    stop();
     setTimeout(() => connect(context, attempt + 1), delay);
   }
 
   function look() {
-    // The relay pings every connection and answers each ping: silence for three ping
-    // intervals is a connection that died without a close.
-    if (performance.now() - heard > 3 * PING_EVERY) {
+    // The relay answers every ping: a ping of this page's left unanswered for two intervals
+    // is a connection that died without a close. Judged by the page's own last ping, not by
+    // the time since anything was heard: a tab in the background runs this once a minute.
+    if (pinged !== null && heard < pinged && performance.now() - pinged > 2 * PING_EVERY) {
       socket.close();
-      model.status = "reconnecting";
+      if (model.status !== "ended") model.status = "reconnecting";
       draw();
       again(0);
       return;
@@ -185,7 +193,8 @@ function connect(context, attempt) {
     if (frame === null || typeof frame !== "object") return;
     switch (frame.type) {
       case "challenge":
-        then(() => hello(context, frame, send));
+        // At once, not behind a catch-up still being folded: the relay waits 10 s for it.
+        hello(context, frame, send).catch((error) => fail(`the page could not say hello: ${error?.message ?? error}`));
         break;
       case "waiting":
         model.problem = "waiting for the session's host to let this page in";
@@ -198,6 +207,8 @@ function connect(context, attempt) {
         // A few round trips at once for a good estimate of the relay's clock, then one every
         // interval to follow it, and to notice a silent connection and a gap left open.
         for (const delay of [0, 300, 900]) setTimeout(() => !over && ping(), delay);
+        clearInterval(timer);
+        clearInterval(mending);
         timer = setInterval(look, PING_EVERY);
         // A gap or a tail still missing is asked for again as often as a participant does.
         mending = setInterval(() => !over && then(() => repair(send)), REPAIR_EVERY);
@@ -231,49 +242,44 @@ function connect(context, attempt) {
 
   socket.addEventListener("close", (closed) => {
     if (over) return undefined;
-    let final = FINAL.get(closed.code);
-    if (closed.code === 4401 && session.epoch !== null) {
-      final = "the relay no longer knows this session (it may have restarted empty); reload the page once a participant is back in it";
-    }
+    // A relay that had this session and does not know it now may have restarted empty: its
+    // participants make it again from their journals, so the page waits for them.
+    const forgotten = closed.code === 4401 && session.epoch !== null;
+    const final = forgotten ? undefined : FINAL.get(closed.code);
     if (final !== undefined) {
-      over = true;
-      clearInterval(timer);
-      clearInterval(mending);
+      stop();
       return fail(closed.reason ? `${final} (${closed.reason})` : final);
     }
     if (model.status === "ended") {
       // Nothing more will happen in the session: the page stays as it is.
-      over = true;
-      clearInterval(timer);
-      clearInterval(mending);
+      stop();
       return undefined;
     }
     model.status = "reconnecting";
-    model.problem = welcomed ? null : "the relay cannot be reached or turned this page away; trying again";
+    if (forgotten) {
+      model.problem = "the relay does not know this session now (it may have restarted empty); trying again";
+    } else if (!welcomed) {
+      model.problem = closed.reason || "the relay cannot be reached, or turned this page away; trying again";
+    } else {
+      model.problem = null;
+    }
     draw();
-    const wait = Math.min(30_000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
-    again(welcomed ? 250 : wait);
+    const backoff = Math.min(30_000, 500 * 2 ** attempt) * (0.75 + Math.random() / 2);
+    // Many pages reconnecting to a restarted relay do not all come at once.
+    again(welcomed ? 250 + Math.random() * 750 : backoff);
     return undefined;
   });
 }
 
 function repair(send) {
-  // Ask for what the relay has and this page lacks: the first gap (events past it are held
-  // until it is filled), or the tail. One request at a time, as a participant does: another
-  // only when the last one has brought nothing in order for REPAIR_EVERY, so catching up on a
-  // long log costs one resume, and a lost answer is asked for again.
+  // Ask for what the relay has and this page lacks (mend.mjs): one resume at a time, the next
+  // gap as soon as the last one is filled, and again when one brought nothing for a while.
   const state = session.state;
   if (state === null) return;
-  if (state.last_seq >= session.relayHas) {
-    session.asked = null;
-    return;
-  }
-  const now = performance.now();
-  if (session.asked !== null && now - Math.max(session.asked, session.progress) < REPAIR_EVERY) return;
-  session.asked = now;
-  const frame = { type: "resume", after: state.last_seq };
-  if (session.held.size > 0) frame.until = Math.min(...session.held.keys()) - 1;
-  send(frame);
+  const lack = { lastSeq: state.last_seq, relayHas: session.relayHas, held: session.held, asked: session.asked, progress: session.progress };
+  const { frame, asked } = mend(lack, performance.now());
+  session.asked = asked;
+  if (frame !== null) send(frame);
 }
 
 async function hello(context, frame, send) {
@@ -305,7 +311,7 @@ function welcome(frame, send) {
   session.epoch = frame.epoch;
   session.restored = frame.restored === true;
   session.relayHas = Number.isSafeInteger(frame.last_seq) ? frame.last_seq : 0;
-  session.asked = performance.now();
+  session.asked = { at: performance.now(), until: session.relayHas };
   model.presence.connected = Array.isArray(frame.connected) ? frame.connected : [];
   model.status = session.state.phase === "ended" ? "ended" : "live";
   model.problem = null;
@@ -331,17 +337,19 @@ function arrived(frames, context, send) {
   then(async () => {
     if (session.state === null) return;
     for (const frame of frames) {
-      const seq = frame?.seq;
-      if (!Number.isSafeInteger(seq) || seq <= session.state.last_seq) continue;
-      // Far past a gap, held events wait for it; too many, and the latest go (they come
-      // again once the gap is filled).
-      if (session.held.size < EARLY_LIMIT || seq < Math.max(...session.held.keys())) session.held.set(seq, frame);
-      session.relayHas = Math.max(session.relayHas, seq);
+      hold(session.held, frame, session.state.last_seq);
+      if (Number.isSafeInteger(frame?.seq)) session.relayHas = Math.max(session.relayHas, frame.seq);
     }
     let next;
     while ((next = session.held.get(session.state.last_seq + 1)) !== undefined) {
       session.held.delete(next.seq);
-      await apply(next, context);
+      try {
+        await apply(next, context);
+      } catch (error) {
+        // A bug of the page's on one event: said, and its offset used up, so the log goes on.
+        notice(next.seq, "unreadable", `the page could not apply this event: ${error?.message ?? error}`);
+        session.state = skipOffset(session.state, next.seq);
+      }
       session.progress = performance.now();
     }
     repair(send);
