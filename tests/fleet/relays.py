@@ -100,7 +100,12 @@ class FleetRelays:
         return "\n".join(lines)
 
     def __enter__(self) -> Self:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            # The relays that did start go with the failure, not on after the test.
+            self.stop()
+            raise
 
     def __exit__(
         self,
