@@ -422,6 +422,9 @@ class Relay:
         self.tls = ssl is not None
         logging.getLogger("asyncio").addFilter(self._accept_errors)
         await self._begin()
+        # The watch page's files, read and gzipped once, off the event loop (milliseconds
+        # that would otherwise stall every connection at the first browser's request).
+        self._spawn(self._read_page())
         loop = asyncio.get_running_loop()
         try:
             return await loop.create_server(
@@ -663,6 +666,9 @@ class Relay:
     def _ring(self) -> None:
         self._alarm = None
         self._do(self.core.tick(self.now()))
+
+    async def _read_page(self) -> None:
+        await asyncio.to_thread(web.page_file, "watch.html")
 
     def _spawn(self, work: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(work)
